@@ -1,0 +1,197 @@
+//! The actix application: shared state, middleware, and the route table — every route in one
+//! place, each with the access rule it declares.
+
+use crate::auth::{self, Access, Grant, OrgKind, Permission, Requirement};
+use crate::db::DbPool;
+use crate::error::ApiError;
+use crate::http::middleware;
+use crate::metrics::Metrics;
+use crate::{integrity, ops, orgs};
+use actix_web::http::Method;
+use actix_web::{App, Resource, web};
+use std::collections::{HashMap, HashSet};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub jwt: auth::jwt::JwtKeys,
+    pub metrics: Metrics,
+    pub routes: RouteTable,
+    pub refresh_token_ttl_days: i64,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, config: &crate::config::Config) -> Self {
+        Self {
+            pool,
+            jwt: auth::jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl_seconds),
+            metrics: Metrics::new(),
+            routes: RouteTable::new(),
+            refresh_token_ttl_days: config.refresh_token_ttl_days,
+        }
+    }
+}
+
+/// One route: method, path pattern, who may call it, and how it is registered.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    /// `None` for routes served by a service registered on its own (the docs UI).
+    register: Option<fn(Resource) -> Resource>,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal, $access:expr, $handler:path) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            access: $access,
+            register: Some(|resource| resource.route(web::method(Method::$method).to($handler))),
+        }
+    };
+}
+
+const PLATFORM_ORGS_WRITE: Grant = Grant {
+    kinds: &[OrgKind::Platform],
+    requires: Requirement::Permission(Permission::OrgsWrite),
+};
+const ANY_USERS_WRITE: Grant = Grant {
+    kinds: OrgKind::ALL,
+    requires: Requirement::Permission(Permission::UsersWrite),
+};
+const AUDIT_READERS: Access = Access::Grants(&[Grant {
+    kinds: OrgKind::ALL,
+    requires: Requirement::OwnerOr(Permission::AuditRead),
+}]);
+
+/// Every route of the service. A route can only be registered through this table, so none
+/// exists without an access rule.
+pub fn routes() -> Vec<Route> {
+    vec![
+        route!(GET "/healthz", Access::Public, ops::healthz),
+        route!(GET "/readyz", Access::Public, ops::readyz),
+        route!(GET "/metrics", Access::Public, ops::metrics),
+        route!(GET "/openapi.json", Access::Public, ops::openapi_json),
+        route!(GET "/docs", Access::Public, ops::docs_redirect),
+        Route {
+            method: Method::GET,
+            path: "/docs/{_:.*}",
+            access: Access::Public,
+            register: None,
+        },
+        route!(POST "/v1/auth/login", Access::Public, auth::routes::login),
+        route!(POST "/v1/auth/refresh", Access::Public, auth::routes::refresh),
+        route!(POST "/v1/auth/logout", Access::Authenticated, auth::routes::logout),
+        route!(GET "/v1/me", Access::Authenticated, auth::routes::me),
+        route!(POST "/v1/orgs", Access::Grants(&[PLATFORM_ORGS_WRITE]), orgs::routes::create_org),
+        route!(GET "/v1/orgs/{id}", Access::Authenticated, orgs::routes::get_org),
+        route!(POST "/v1/orgs/{id}/users", Access::Grants(&[PLATFORM_ORGS_WRITE, ANY_USERS_WRITE]), orgs::routes::create_user),
+        route!(GET "/v1/orgs/{id}/activity", AUDIT_READERS, orgs::routes::activity),
+        route!(GET "/v1/audit", AUDIT_READERS, integrity::routes::audit_trail),
+        route!(GET "/v1/audit/verify", AUDIT_READERS, integrity::routes::verify),
+        route!(GET "/v1/events", AUDIT_READERS, integrity::routes::events),
+    ]
+}
+
+/// The access rules, looked up by the authorisation middleware.
+pub struct RouteTable {
+    access: HashMap<(Method, &'static str), Access>,
+    paths: HashSet<&'static str>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        let routes = routes();
+        Self {
+            paths: routes.iter().map(|r| r.path).collect(),
+            access: routes
+                .into_iter()
+                .map(|r| ((r.method, r.path), r.access))
+                .collect(),
+        }
+    }
+
+    pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        self.access
+            .iter()
+            .find(|((m, p), _)| m == method && *p == path)
+            .map(|(_, access)| *access)
+    }
+
+    pub fn has_path(&self, path: &str) -> bool {
+        self.paths.contains(path)
+    }
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Registers the route table, grouping methods of one path into one resource so that a
+/// wrong method answers 405.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut resources: Vec<(&'static str, Resource)> = Vec::new();
+    for route in routes() {
+        let Some(register) = route.register else {
+            continue;
+        };
+        match resources.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, resource)) => {
+                let taken = std::mem::replace(resource, web::resource(route.path));
+                *resource = register(taken);
+            }
+            None => resources.push((
+                route.path,
+                register(web::resource(route.path).default_service(web::to(method_not_allowed))),
+            )),
+        }
+    }
+    for (_, resource) in resources {
+        cfg.service(resource);
+    }
+    cfg.service(ops::docs_ui());
+}
+
+/// Builds the application around shared state.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, _| ApiError::not_found("not_found", "no such object").into()),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            let message = error.to_string();
+            let field = message.split('`').nth(1).unwrap_or("query").to_owned();
+            ApiError::invalid(&field, message).into()
+        }))
+        .wrap(actix_web::middleware::from_fn(middleware::authorize))
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+        .configure(configure)
+        .default_service(web::to(route_not_found))
+}
+
+async fn route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("route_not_found", "no such route"))
+}
+
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept this method",
+    ))
+}

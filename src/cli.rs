@@ -1,0 +1,211 @@
+//! The command line: `serve`, `migrate`, `bootstrap-admin`.
+
+use crate::app::{self, AppState};
+use crate::auth::{OrgKind, Permission, Role};
+use crate::config::{Config, SecretPolicy};
+use crate::orgs::store;
+use crate::{db, demo, jobs, telemetry};
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use diesel_async::AsyncConnection;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "holdfast",
+    version,
+    about = "Warehouse-backed supply-chain finance"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the API (with its own PostgreSQL unless DATABASE_URL is set).
+    Serve {
+        /// Load the demo world and print its logins; a JWT secret is generated if none is set.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create the platform organisation (if needed) and an admin owner. The password comes
+    /// from HOLDFAST_ADMIN_PASSWORD or, if unset, the first line of standard input.
+    BootstrapAdmin {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { demo } => serve(demo).await,
+        Command::Migrate => migrate().await,
+        Command::BootstrapAdmin { email } => bootstrap_admin(&email).await,
+    }
+}
+
+async fn serve(demo: bool) -> anyhow::Result<()> {
+    let policy = if demo {
+        SecretPolicy::GenerateIfMissing
+    } else {
+        SecretPolicy::Required
+    };
+    let secret_was_set = std::env::var_os("HOLDFAST_JWT_SECRET").is_some();
+    let config = Config::from_env(policy)?;
+    telemetry::init(config.log_format);
+    if demo && !secret_was_set {
+        tracing::warn!(
+            "HOLDFAST_JWT_SECRET is not set: using a random secret, so tokens die with this process"
+        );
+    }
+    let database = db::open(&config).await?;
+    let applied = db::migrate(&database.url).await?;
+    tracing::info!(applied = applied.len(), "migrations applied");
+    let pool = db::pool(&database.url, config.pool_size)?;
+    if demo {
+        let logins = demo::load(&pool)
+            .await
+            .context("could not load the demo world")?;
+        print_logins(&logins, &config);
+    }
+    let state = web::Data::new(AppState::new(pool.clone(), &config));
+    let background = tokio::spawn(jobs::run_background(pool.clone()));
+    let server = HttpServer::new(move || app::app(state.clone()))
+        .disable_signals()
+        .bind(config.bind)
+        .with_context(|| {
+            format!(
+                "could not listen on {}: set HOLDFAST_BIND to a free host:port",
+                config.bind
+            )
+        })?
+        .run();
+    tracing::info!(bind = %config.bind, "Holdfast is serving");
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+    });
+    server.await?;
+    background.abort();
+    drop(database);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn print_logins(logins: &[demo::DemoLogin], config: &Config) {
+    println!(
+        "\nHoldfast demo — every account's password is {}",
+        demo::DEMO_PASSWORD
+    );
+    println!("{:<30} {:<20} {:<6} email", "organisation", "kind", "role");
+    for login in logins {
+        println!(
+            "{:<30} {:<20} {:<6} {}",
+            login.org,
+            login.kind.as_str(),
+            login.role.as_str(),
+            login.email
+        );
+    }
+    println!(
+        "\nLog in: curl -s http://{}/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"owner@platform.demo.holdfast\",\"password\":\"{}\"}}'",
+        config.bind,
+        demo::DEMO_PASSWORD
+    );
+    println!("API reference: http://{}/docs/\n", config.bind);
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let config = Config::from_env(SecretPolicy::GenerateIfMissing)?;
+    telemetry::init(config.log_format);
+    let database = db::open(&config).await?;
+    let applied = db::migrate(&database.url).await?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for version in applied {
+        println!("applied {version}");
+    }
+    Ok(())
+}
+
+async fn bootstrap_admin(email: &str) -> anyhow::Result<()> {
+    let config = Config::from_env(SecretPolicy::GenerateIfMissing)?;
+    telemetry::init(config.log_format);
+    let password = match std::env::var("HOLDFAST_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("could not read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let length = password.chars().count();
+    anyhow::ensure!(
+        (crate::auth::password::MIN_PASSWORD_CHARS..=crate::auth::password::MAX_PASSWORD_CHARS)
+            .contains(&length),
+        "the admin password must be {} to {} characters",
+        crate::auth::password::MIN_PASSWORD_CHARS,
+        crate::auth::password::MAX_PASSWORD_CHARS
+    );
+    let database = db::open(&config).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let hash = crate::auth::password::hash(password).await?;
+    let email = email.trim().to_owned();
+    let mut conn = pool.get().await?;
+    let created = conn
+        .transaction::<_, anyhow::Error, _>(async move |conn| {
+                if store::find_user_by_email(conn, &email).await?.is_some() {
+                    anyhow::bail!("a user with email {email} already exists");
+                }
+                let org = match store::find_org_by_name(conn, "Holdfast Platform").await? {
+                    Some(org) => org,
+                    None => store::insert_org(conn, "Holdfast Platform", OrgKind::Platform).await?,
+                };
+                anyhow::ensure!(org.kind == OrgKind::Platform.as_str(), "the org named Holdfast Platform is not a platform org");
+                let user = store::insert_user(conn, store::NewUserRow {
+                    org_id: org.id,
+                    email: &email,
+                    password_hash: &hash,
+                    role: Role::Owner,
+                    permissions: &Permission::all_for(OrgKind::Platform),
+                    created_by: None,
+                })
+                .await?;
+                crate::integrity::record(conn, None, crate::integrity::Change {
+                    action: "user.created",
+                    object_kind: "user",
+                    object_id: user.id.to_string(),
+                    org_ids: vec![org.id],
+                    before: None,
+                    after: Some(serde_json::json!({"email": user.email, "role": "owner", "via": "bootstrap-admin"})),
+                })
+                .await?;
+                Ok(user)
+            })
+        .await?;
+    println!("created platform admin {} ({})", created.email, created.id);
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! `ValidJson<T>`: a JSON body parsed with the API's error rules.
+//!
+//! Malformed JSON is a 400; JSON of the wrong shape (unknown field, missing field, wrong type)
+//! is a 422 naming the field; a body over the limit is a 413; another content type is a 415.
+//! The SHA-256 of the raw body is kept for idempotency checks.
+
+use crate::error::ApiError;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub struct ValidJson<T> {
+    pub value: T,
+    pub body_sha256: [u8; 32],
+}
+
+impl<T> std::ops::Deref for ValidJson<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let declared_length = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type.starts_with("application/json") {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the body must be JSON with Content-Type: application/json",
+                ));
+            }
+            if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("malformed_body", "the request body could not be read")
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value = parse::<T>(&body)?;
+            Ok(ValidJson {
+                value,
+                body_sha256: Sha256::digest(&body).into(),
+            })
+        })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+    .with("limit_bytes", MAX_BODY_BYTES)
+}
+
+/// Parses `body` as `T`, turning serde's errors into the API's.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        classify(&path, error.into_inner())
+    })?;
+    deserializer.end().map_err(|error| classify(".", error))?;
+    Ok(value)
+}
+
+fn classify(path: &str, inner: serde_json::Error) -> ApiError {
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let message = inner.to_string();
+            let field = field_name(path, &message);
+            ApiError::invalid(&field, strip_position(&message))
+        }
+        _ => ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {inner}"),
+        ),
+    }
+}
+
+/// The dotted path of the offending field: serde names unknown and missing fields in the
+/// message rather than in the path.
+fn field_name(path: &str, message: &str) -> String {
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| {
+            let start = message.find(prefix)? + prefix.len();
+            let end = message[start..].find('`')?;
+            Some(message[start..start + end].to_owned())
+        });
+    let parent = if path == "." { "" } else { path };
+    match named {
+        Some(name) if parent.is_empty() => name,
+        Some(name) => format!("{parent}.{name}"),
+        None if parent.is_empty() => "body".to_owned(),
+        None => parent.to_owned(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        amount: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        lines: Vec<Inner>,
+    }
+
+    fn field_of(body: &str) -> String {
+        let error = parse::<Outer>(body.as_bytes()).unwrap_err();
+        assert_eq!(error.status.as_u16(), 422, "{error}");
+        error.details["field"].as_str().expect("field").to_owned()
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"name":"a","lines":[],"extra":1}"#), "extra");
+        assert_eq!(field_of(r#"{"lines":[]}"#), "name");
+        assert_eq!(
+            field_of(r#"{"name":"a","lines":[{"amount":"x"}]}"#),
+            "lines[0].amount"
+        );
+        assert_eq!(
+            field_of(r#"{"name":"a","lines":[{"amount":1,"b":2}]}"#),
+            "lines[0].b"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        for body in ["{", "not json", r#"{"name":"a","lines":[]} trailing"#, ""] {
+            let error = parse::<Outer>(body.as_bytes()).unwrap_err();
+            assert_eq!(error.status.as_u16(), 400, "{body}");
+            assert_eq!(error.code, "malformed_json");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Two middlewares wrap every request: `observe` (request id, tracing span, one log line,
+//! metrics) and `authorize` (the route's declared access, checked before any handler runs).
+
+use crate::app::AppState;
+use crate::auth::Access;
+use crate::error::ApiError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the current request, from a sane `X-Request-Id` header or freshly made.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().to_string();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let mut response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(error) => return Err(error),
+    };
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!("request failed");
+        } else {
+            tracing::info!("request finished");
+        }
+    });
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe(&method, &route, status, elapsed.as_secs_f64());
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req.error_response(ApiError::internal("application state missing")));
+    };
+    // Unmatched paths fall through to the 404 handler.
+    let Some(pattern) = req.match_pattern() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let access = match state.routes.access(req.method(), &pattern) {
+        Some(access) => access,
+        // A known path with another method: the resource answers 405.
+        None if state.routes.has_path(&pattern) => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+        // Anything undeclared is denied.
+        None => {
+            return Ok(
+                req.error_response(ApiError::forbidden("this route declares no access rule"))
+            );
+        }
+    };
+    if access.is_public() {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let Some(mut principal) = bearer_token(&req).and_then(|token| state.jwt.verify(token)) else {
+        return Ok(req.error_response(
+            ApiError::unauthorized(
+                "unauthenticated",
+                "a valid bearer access token is required (missing, expired, or not ours)",
+            )
+            .with("header", "Authorization"),
+        ));
+    };
+    if let Err(refused) = access.check(&principal) {
+        return Ok(req.error_response(refused));
+    }
+    principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    req.extensions_mut().insert(principal);
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+fn bearer_token(req: &ServiceRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Route access as `Access` is checked: exported so tests and docs can list it.
+pub fn describe(access: &Access) -> String {
+    format!("{access:?}")
+}

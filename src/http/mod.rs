@@ -1,0 +1,10 @@
+//! HTTP edge helpers shared by every area: the JSON body extractor, pagination, idempotency,
+//! and the middleware that observes and authorises each request.
+
+pub mod idempotency;
+pub mod json;
+pub mod middleware;
+pub mod page;
+
+pub use json::ValidJson;
+pub use page::{Page, PageQuery};

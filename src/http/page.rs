@@ -1,0 +1,69 @@
+//! Cursor pagination: `limit` (default 50, at most 500) and an opaque `cursor`, answered as
+//! `{"items": [...], "next_cursor": ...}`.
+
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// How many items to return (1–500, default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid(
+                "limit",
+                format!("limit must be from 1 to {MAX_LIMIT}"),
+            )),
+        }
+    }
+
+    /// The cursor as the position (an id or sequence number) after which the page starts.
+    pub fn after(&self) -> Result<Option<i64>, ApiError> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid("cursor", "the cursor is not one this API issued")
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only tells that more exist.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, position: impl Fn(&T) -> i64) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|row| position(row).to_string())
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The audit trail. Events are inserted unsealed with each change; `seal` (one sealer at a
+//! time, under an advisory lock) numbers them and links each to the previous one with
+//! SHA-256(previous hash ‖ event), and `verify` recomputes the chain to detect an edited or
+//! deleted event.
+
+use super::Change;
+use crate::auth::Principal;
+use crate::db::schema::{audit_chain_head as head, audit_events as events};
+use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bytea, Int8};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The advisory lock key held by the sealer ("audit").
+const SEAL_LOCK_KEY: i64 = 0x6175_6469_74;
+/// Events sealed per round; a backlog is worked off over several rounds.
+const SEAL_BATCH: i64 = 2_000;
+const VERIFY_BATCH: i64 = 5_000;
+
+pub async fn append(
+    conn: &mut AsyncPgConnection,
+    actor: Option<&Principal>,
+    change: Change<'_>,
+) -> QueryResult<()> {
+    diesel::insert_into(events::table)
+        .values((
+            events::actor_user_id.eq(actor.map(|a| a.user_id)),
+            events::actor_org_id.eq(actor.map(|a| a.org_id)),
+            events::org_ids.eq(&change.org_ids),
+            events::action.eq(change.action),
+            events::object_kind.eq(change.object_kind),
+            events::object_id.eq(&change.object_id),
+            events::before.eq(&change.before),
+            events::after.eq(&change.after),
+            events::request_id.eq(actor.and_then(|a| a.request_id.clone())),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_org_id: Option<Uuid>,
+    pub org_ids: Vec<Uuid>,
+    pub action: String,
+    pub object_kind: String,
+    pub object_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+    /// Position in the chain; `null` until the sealer links the event (within seconds).
+    pub seq: Option<i64>,
+    #[serde(serialize_with = "hex_option")]
+    #[schema(value_type = Option<String>)]
+    pub hash: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub prev_hash: Option<Vec<u8>>,
+}
+
+fn hex_option<S: serde::Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(bytes) => s.serialize_str(&hex::encode(bytes)),
+        None => s.serialize_none(),
+    }
+}
+
+/// SHA-256(previous ‖ fields), each field length-prefixed so no two events encode alike.
+pub fn chain_hash(previous: &[u8], seq: i64, event: &AuditEvent) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    let optional_uuid = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
+    let optional_json = |v: &Option<Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    field(&seq.to_le_bytes());
+    field(&event.id.to_le_bytes());
+    field(
+        event
+            .occurred_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
+            .as_bytes(),
+    );
+    field(optional_uuid(event.actor_user_id).as_bytes());
+    field(optional_uuid(event.actor_org_id).as_bytes());
+    let orgs: Vec<String> = event.org_ids.iter().map(Uuid::to_string).collect();
+    field(orgs.join(",").as_bytes());
+    field(event.action.as_bytes());
+    field(event.object_kind.as_bytes());
+    field(event.object_id.as_bytes());
+    field(optional_json(&event.before).as_bytes());
+    field(optional_json(&event.after).as_bytes());
+    field(event.request_id.as_deref().unwrap_or("").as_bytes());
+    hasher.finalize().to_vec()
+}
+
+/// Links every committed unsealed event into the chain and numbers the outbox. Returns how
+/// many audit events were sealed. Safe to call from any number of instances at once.
+pub async fn seal(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let sealed = conn
+            .transaction(async |conn| seal_batch(conn).await)
+            .await?;
+        total += sealed;
+        if (sealed as i64) < SEAL_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+async fn seal_batch(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEAL_LOCK_KEY})"))
+        .execute(conn)
+        .await?;
+    super::outbox::number_pending(conn).await?;
+    let pending: Vec<AuditEvent> = events::table
+        .filter(events::seq.is_null())
+        .order(events::id)
+        .limit(SEAL_BATCH)
+        .select(AuditEvent::as_select())
+        .load(conn)
+        .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let (mut seq, mut previous): (i64, Vec<u8>) = head::table
+        .select((head::seq, head::hash))
+        .for_update()
+        .first(conn)
+        .await?;
+    let mut ids = Vec::with_capacity(pending.len());
+    let mut seqs = Vec::with_capacity(pending.len());
+    let mut prevs = Vec::with_capacity(pending.len());
+    let mut hashes = Vec::with_capacity(pending.len());
+    for event in &pending {
+        seq += 1;
+        let hash = chain_hash(&previous, seq, event);
+        ids.push(event.id);
+        seqs.push(seq);
+        prevs.push(previous);
+        hashes.push(hash.clone());
+        previous = hash;
+    }
+    diesel::sql_query(
+        "UPDATE audit_events AS e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash, sealed_at = now() \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS u(id, seq, prev_hash, hash) \
+         WHERE e.id = u.id",
+    )
+    .bind::<Array<Int8>, _>(&ids)
+    .bind::<Array<Int8>, _>(&seqs)
+    .bind::<Array<Bytea>, _>(&prevs)
+    .bind::<Array<Bytea>, _>(&hashes)
+    .execute(conn)
+    .await?;
+    diesel::update(head::table)
+        .set((head::seq.eq(seq), head::hash.eq(&previous)))
+        .execute(conn)
+        .await?;
+    Ok(pending.len())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// True when every sealed event hashes to its stored hash, links to its predecessor, the
+    /// sequence has no gap, and the chain ends at the recorded head.
+    pub ok: bool,
+    pub events_checked: i64,
+    pub last_seq: i64,
+    /// The first event at fault, when `ok` is false.
+    pub first_bad_seq: Option<i64>,
+    pub problem: Option<String>,
+}
+
+/// Recomputes the whole chain.
+pub async fn verify(conn: &mut AsyncPgConnection) -> QueryResult<Verification> {
+    let (head_seq, head_hash): (i64, Vec<u8>) = head::table
+        .select((head::seq, head::hash))
+        .first(conn)
+        .await?;
+    let mut previous = vec![0u8; 32];
+    let mut expected_seq = 1i64;
+    let mut checked = 0i64;
+    let fail = |seq: i64, checked: i64, problem: String| Verification {
+        ok: false,
+        events_checked: checked,
+        last_seq: head_seq,
+        first_bad_seq: Some(seq),
+        problem: Some(problem),
+    };
+    loop {
+        let batch: Vec<AuditEvent> = events::table
+            .filter(events::seq.ge(expected_seq))
+            .filter(events::seq.le(head_seq))
+            .order(events::seq)
+            .limit(VERIFY_BATCH)
+            .select(AuditEvent::as_select())
+            .load(conn)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for event in &batch {
+            let seq = event.seq.unwrap_or_default();
+            if seq != expected_seq {
+                return Ok(fail(
+                    expected_seq,
+                    checked,
+                    format!("event {expected_seq} is missing"),
+                ));
+            }
+            if event.prev_hash.as_deref() != Some(previous.as_slice()) {
+                return Ok(fail(
+                    seq,
+                    checked,
+                    format!("event {seq} does not link to event {}", seq - 1),
+                ));
+            }
+            let hash = chain_hash(&previous, seq, event);
+            if event.hash.as_deref() != Some(hash.as_slice()) {
+                return Ok(fail(
+                    seq,
+                    checked,
+                    format!("event {seq} was altered after it was sealed"),
+                ));
+            }
+            previous = hash;
+            expected_seq += 1;
+            checked += 1;
+        }
+    }
+    if checked != head_seq {
+        return Ok(fail(
+            checked + 1,
+            checked,
+            format!("the chain ends at event {checked}, but {head_seq} were sealed"),
+        ));
+    }
+    if previous != head_hash {
+        return Ok(fail(
+            head_seq,
+            checked,
+            "the last event does not match the recorded chain head".into(),
+        ));
+    }
+    Ok(Verification {
+        ok: true,
+        events_checked: checked,
+        last_seq: head_seq,
+        first_bad_seq: None,
+        problem: None,
+    })
+}
+
+/// Whose events a list returns.
+pub enum Scope {
+    Everything,
+    /// Events that concern the org.
+    Org(Uuid),
+    /// Events the org's own users caused.
+    ActorOrg(Uuid),
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = events::table
+        .select(AuditEvent::as_select())
+        .order(events::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(before) = before_id {
+        query = query.filter(events::id.lt(before));
+    }
+    query = match scope {
+        Scope::Everything => query,
+        Scope::Org(org) => query.filter(events::org_ids.contains(vec![org])),
+        Scope::ActorOrg(org) => query.filter(events::actor_org_id.eq(org)),
+    };
+    query.load(conn).await
+}

@@ -1,0 +1,71 @@
+//! The outbox: one event per state change, written in the change's transaction, numbered by
+//! the sealer in the order it sees them committed, and read as a cursor feed per org.
+
+use crate::db::schema::outbox_events as outbox;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub async fn append(
+    conn: &mut AsyncPgConnection,
+    org_ids: &[Uuid],
+    event_type: &str,
+    payload: &Value,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::org_ids.eq(org_ids),
+            outbox::event_type.eq(event_type),
+            outbox::payload.eq(payload),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Gives committed, unnumbered events the next sequence numbers. Called by the sealer under
+/// its advisory lock, so numbers are never handed out twice.
+pub async fn number_pending(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH base AS (SELECT coalesce(max(seq), 0) AS top FROM outbox_events), \
+              todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM outbox_events \
+                       WHERE seq IS NULL ORDER BY id LIMIT 10000) \
+         UPDATE outbox_events o SET seq = base.top + todo.n FROM todo, base WHERE o.id = todo.id",
+    )
+    .execute(conn)
+    .await
+}
+
+#[derive(Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = outbox)]
+pub struct OutboxEvent {
+    #[diesel(column_name = seq)]
+    #[serde(rename = "seq")]
+    pub position: Option<i64>,
+    pub event_type: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Numbered events after `after`, for one org or (for the platform) all.
+pub async fn feed(
+    conn: &mut AsyncPgConnection,
+    org: Option<Uuid>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<OutboxEvent>> {
+    let mut query = outbox::table
+        .select(OutboxEvent::as_select())
+        .filter(outbox::seq.gt(after))
+        .order(outbox::seq)
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(org) = org {
+        query = query.filter(outbox::org_ids.contains(vec![org]));
+    }
+    query.load(conn).await
+}

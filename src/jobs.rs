@@ -1,0 +1,40 @@
+//! Background work `serve` runs: sealing the audit chain and numbering the outbox every
+//! second, and hourly clean-up of expired idempotency keys, throttle rows and tokens.
+
+use crate::db::DbPool;
+use std::time::Duration;
+
+pub const SEAL_INTERVAL: Duration = Duration::from_secs(1);
+pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Runs until the task is dropped.
+pub async fn run_background(pool: DbPool) {
+    let mut seal_tick = tokio::time::interval(SEAL_INTERVAL);
+    let mut cleanup_tick = tokio::time::interval(CLEANUP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = seal_tick.tick() => {
+                if let Err(error) = seal_once(&pool).await {
+                    tracing::warn!(%error, "sealing the audit chain failed; will retry");
+                }
+            }
+            _ = cleanup_tick.tick() => {
+                if let Err(error) = cleanup_once(&pool).await {
+                    tracing::warn!(%error, "clean-up failed; will retry");
+                }
+            }
+        }
+    }
+}
+
+pub async fn seal_once(pool: &DbPool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    Ok(crate::integrity::audit::seal(&mut conn).await?)
+}
+
+pub async fn cleanup_once(pool: &DbPool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    let keys = crate::http::idempotency::purge_expired(&mut conn).await?;
+    let auth = crate::auth::store::purge_expired(&mut conn).await?;
+    Ok(keys + auth)
+}

@@ -1,0 +1,18 @@
+//! Holdfast: warehouse-backed supply-chain finance. Suppliers deposit goods the platform
+//! controls, lenders advance money against them, and sales repay the loans in one settlement.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod integrity;
+pub mod jobs;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod orgs;
+pub mod telemetry;

@@ -1,0 +1,60 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Holdfast API",
+        description = "Warehouse-backed supply-chain finance: custody, valuation, lending and settlement of goods. Errors answer `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+    ),
+    paths(
+        crate::ops::healthz,
+        crate::ops::readyz,
+        crate::ops::metrics,
+        crate::ops::openapi_json,
+        crate::ops::docs_redirect,
+        crate::auth::routes::login,
+        crate::auth::routes::refresh,
+        crate::auth::routes::logout,
+        crate::auth::routes::me,
+        crate::orgs::routes::create_org,
+        crate::orgs::routes::get_org,
+        crate::orgs::routes::create_user,
+        crate::orgs::routes::activity,
+        crate::integrity::routes::audit_trail,
+        crate::integrity::routes::verify,
+        crate::integrity::routes::events,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, metrics and this document"),
+        (name = "auth", description = "Logging in, tokens, who am I"),
+        (name = "orgs", description = "Organisations and their users"),
+        (name = "integrity", description = "Audit trail and event feed"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,5 @@
+//! Organisations and their users.
+
+pub mod model;
+pub mod routes;
+pub mod store;

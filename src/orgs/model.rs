@@ -1,0 +1,107 @@
+//! Rows and API types for organisations and users.
+
+use crate::auth::{OrgKind, Permission, Role};
+use crate::db::schema::{orgs, users};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orgs)]
+pub struct OrgRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub permissions: Vec<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: OrgKind,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OrgRow> for Org {
+    fn from(row: OrgRow) -> Self {
+        Org {
+            id: row.id,
+            name: row.name,
+            kind: OrgKind::parse(&row.kind).unwrap_or(OrgKind::Buyer),
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub permissions: Vec<Permission>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Staff)
+    }
+
+    pub fn permissions(&self) -> Vec<Permission> {
+        self.permissions
+            .iter()
+            .filter_map(|p| Permission::parse(p))
+            .collect()
+    }
+}
+
+impl From<&UserRow> for User {
+    fn from(row: &UserRow) -> Self {
+        User {
+            id: row.id,
+            org_id: row.org_id,
+            email: row.email.clone(),
+            role: row.role(),
+            permissions: row.permissions(),
+            created_by: row.created_by,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    /// 1–200 characters, unique (case-insensitive).
+    pub name: String,
+    pub kind: OrgKind,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+    pub role: Role,
+    /// For staff: a subset of the creator's permissions. Owners hold all their kind allows.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}

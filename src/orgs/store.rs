@@ -1,0 +1,105 @@
+//! Queries for organisations and users.
+
+use super::model::{OrgRow, UserRow};
+use crate::auth::{OrgKind, Permission, Role};
+use crate::db::schema::{orgs, users};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+pub async fn insert_org(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    kind: OrgKind,
+) -> QueryResult<OrgRow> {
+    diesel::insert_into(orgs::table)
+        .values((
+            orgs::id.eq(Uuid::new_v4()),
+            orgs::name.eq(name),
+            orgs::kind.eq(kind.as_str()),
+        ))
+        .returning(OrgRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_org(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<OrgRow>> {
+    orgs::table
+        .find(id)
+        .select(OrgRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_org_by_name(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<Option<OrgRow>> {
+    orgs::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .sql(")"),
+        )
+        .select(OrgRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub struct NewUserRow<'a> {
+    pub org_id: Uuid,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub permissions: &'a [Permission],
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn insert_user(
+    conn: &mut AsyncPgConnection,
+    user: NewUserRow<'_>,
+) -> QueryResult<UserRow> {
+    let permissions: Vec<&str> = user.permissions.iter().map(|p| p.as_str()).collect();
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(Uuid::new_v4()),
+            users::org_id.eq(user.org_id),
+            users::email.eq(user.email),
+            users::password_hash.eq(user.password_hash),
+            users::role.eq(user.role.as_str()),
+            users::permissions.eq(permissions),
+            users::created_by.eq(user.created_by),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Emails are matched case-insensitively (the unique index is on `lower(email)`).
+pub async fn find_user_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> QueryResult<Option<(UserRow, OrgRow)>> {
+    users::table
+        .inner_join(orgs::table)
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.email) = lower(")
+                .bind::<diesel::sql_types::Text, _>(email)
+                .sql(")"),
+        )
+        .select((UserRow::as_select(), OrgRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
