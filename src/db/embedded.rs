@@ -283,7 +283,7 @@ fn initdb(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(pgdata)?;
     std::fs::set_permissions(pgdata, std::fs::Permissions::from_mode(0o700))?;
-    let pwfile = pgdata.join(".initdb-password");
+    let pwfile = pgdata.with_file_name("initdb-password");
     std::fs::write(&pwfile, password)?;
     if let Some((uid, gid)) = run_as {
         std::os::unix::fs::chown(pgdata, Some(uid), Some(gid)).with_context(|| {

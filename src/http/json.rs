@@ -120,6 +120,12 @@ fn field_name(path: &str, message: &str) -> String {
             Some(message[start..start + end].to_owned())
         });
     let parent = if path == "." { "" } else { path };
+    // For an unknown field the path already ends with it; for a missing one it does not.
+    if let Some(name) = &named
+        && (parent == name || parent.ends_with(&format!(".{name}")))
+    {
+        return parent.to_owned();
+    }
     match named {
         Some(name) if parent.is_empty() => name,
         Some(name) => format!("{parent}.{name}"),

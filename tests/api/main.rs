@@ -1,1 +1,10 @@
+//! Black-box API tests: the real app over HTTP against a real PostgreSQL database per test.
 
+mod support;
+
+mod access;
+mod auth;
+mod errors;
+mod integrity;
+mod ops;
+mod orgs;

@@ -1,0 +1,375 @@
+//! Every route × every kind of caller. The table below must have a row for every route the
+//! app declares; adding a route without one fails `every_route_has_a_row`.
+
+use crate::support::{JWT_SECRET, Session, TestApp};
+use holdfast::auth::jwt::JwtKeys;
+use holdfast::auth::{OrgKind, Permission, Principal, Role};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Actor {
+    Anonymous,
+    Expired,
+    ForeignKey,
+    AlgNone,
+    PlatformOwner,
+    PlatformStaff,
+    SupplierOwner,
+    SupplierStaff,
+    OtherSupplierOwner,
+    LenderOwner,
+    LenderStaff,
+    WarehouseOwner,
+    WarehouseStaff,
+    BuyerOwner,
+    BuyerStaff,
+}
+
+use Actor::*;
+
+const ACTORS: &[Actor] = &[
+    Anonymous,
+    Expired,
+    ForeignKey,
+    AlgNone,
+    PlatformOwner,
+    PlatformStaff,
+    SupplierOwner,
+    SupplierStaff,
+    OtherSupplierOwner,
+    LenderOwner,
+    LenderStaff,
+    WarehouseOwner,
+    WarehouseStaff,
+    BuyerOwner,
+    BuyerStaff,
+];
+
+const BAD_TOKENS: &[Actor] = &[Anonymous, Expired, ForeignKey, AlgNone];
+
+/// The expected status for an actor on a route.
+type Expect = fn(Actor) -> u16;
+
+struct Row {
+    method: &'static str,
+    path: &'static str,
+    expect: Expect,
+}
+
+fn public(status: u16) -> impl Fn(Actor) -> u16 {
+    move |_| status
+}
+
+/// Authenticated routes: bad tokens are 401, the rest as `rule` says.
+fn authed(actor: Actor, rule: impl Fn(Actor) -> u16) -> u16 {
+    if BAD_TOKENS.contains(&actor) {
+        401
+    } else {
+        rule(actor)
+    }
+}
+
+fn owners(actor: Actor) -> bool {
+    matches!(
+        actor,
+        PlatformOwner
+            | SupplierOwner
+            | OtherSupplierOwner
+            | LenderOwner
+            | WarehouseOwner
+            | BuyerOwner
+    )
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            method: "GET",
+            path: "/healthz",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "GET",
+            path: "/readyz",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "GET",
+            path: "/metrics",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "GET",
+            path: "/openapi.json",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "GET",
+            path: "/docs",
+            expect: |a| public(308)(a),
+        },
+        Row {
+            method: "GET",
+            path: "/docs/{_:.*}",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/auth/login",
+            expect: |a| public(200)(a),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/auth/refresh",
+            expect: |a| public(401)(a),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/auth/logout",
+            expect: |a| authed(a, |_| 204),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/me",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/orgs",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/orgs/{id}",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | PlatformStaff | SupplierOwner | SupplierStaff => 200,
+                    _ => 404,
+                })
+            },
+        },
+        Row {
+            method: "POST",
+            path: "/v1/orgs/{id}/users",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | SupplierOwner => 201,
+                    // Holds users:write, but the supplier org is not theirs.
+                    OtherSupplierOwner | LenderOwner | WarehouseOwner | BuyerOwner => 404,
+                    _ => 403,
+                })
+            },
+        },
+        Row {
+            method: "GET",
+            path: "/v1/orgs/{id}/activity",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | SupplierOwner => 200,
+                    a if owners(a) => 404,
+                    _ => 403,
+                })
+            },
+        },
+        Row {
+            method: "GET",
+            path: "/v1/audit",
+            expect: |a| authed(a, |a| if owners(a) { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/audit/verify",
+            expect: |a| authed(a, |a| if owners(a) { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/events",
+            expect: |a| authed(a, |a| if owners(a) { 200 } else { 403 }),
+        },
+    ]
+}
+
+#[test]
+fn every_route_has_a_row() {
+    let table = rows();
+    for route in holdfast::app::routes() {
+        assert!(
+            table
+                .iter()
+                .any(|row| row.method == route.method.as_str() && row.path == route.path),
+            "route {} {} has no row in the access table",
+            route.method,
+            route.path
+        );
+    }
+    assert_eq!(
+        table.len(),
+        holdfast::app::routes().len(),
+        "the table has rows for routes that do not exist"
+    );
+}
+
+struct World {
+    sessions: Vec<(Actor, Option<Session>)>,
+    supplier_org: Uuid,
+    supplier_owner: Session,
+    expired: String,
+    foreign: String,
+    alg_none: String,
+}
+
+async fn world(app: &TestApp) -> World {
+    let platform = app.org("Platform", OrgKind::Platform).await;
+    let supplier = app.org("Supplier", OrgKind::Supplier).await;
+    let other_supplier = app.org("Other supplier", OrgKind::Supplier).await;
+    let lender = app.org("Lender", OrgKind::Lender).await;
+    let warehouse = app.org("Warehouse", OrgKind::WarehouseOperator).await;
+    let buyer = app.org("Buyer", OrgKind::Buyer).await;
+    let owner =
+        |org, kind| async move { app.user(org, Role::Owner, &Permission::all_for(kind)).await };
+    let staff = |org| async move { app.user(org, Role::Staff, &[]).await };
+    let supplier_owner = owner(supplier, OrgKind::Supplier).await;
+    let sessions = vec![
+        (
+            PlatformOwner,
+            Some(owner(platform, OrgKind::Platform).await),
+        ),
+        (PlatformStaff, Some(staff(platform).await)),
+        (SupplierOwner, Some(supplier_owner.clone())),
+        (SupplierStaff, Some(staff(supplier).await)),
+        (
+            OtherSupplierOwner,
+            Some(owner(other_supplier, OrgKind::Supplier).await),
+        ),
+        (LenderOwner, Some(owner(lender, OrgKind::Lender).await)),
+        (LenderStaff, Some(staff(lender).await)),
+        (
+            WarehouseOwner,
+            Some(owner(warehouse, OrgKind::WarehouseOperator).await),
+        ),
+        (WarehouseStaff, Some(staff(warehouse).await)),
+        (BuyerOwner, Some(owner(buyer, OrgKind::Buyer).await)),
+        (BuyerStaff, Some(staff(buyer).await)),
+    ];
+    // Forged tokens all name the platform owner, so only the token itself is at fault.
+    let admin = sessions[0].1.clone().expect("admin");
+    let principal = Principal {
+        user_id: admin.user_id,
+        org_id: admin.org_id,
+        kind: OrgKind::Platform,
+        role: Role::Owner,
+        permissions: Permission::all_for(OrgKind::Platform),
+        request_id: None,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let expired = JwtKeys::new(JWT_SECRET.as_bytes(), 900)
+        .issue(&principal, now - 900 - 60)
+        .expect("sign");
+    let foreign = JwtKeys::new(b"another-secret-another-secret-another", 900)
+        .issue(&principal, now)
+        .expect("sign");
+    let valid = JwtKeys::new(JWT_SECRET.as_bytes(), 900)
+        .issue(&principal, now)
+        .expect("sign");
+    let claims = valid.split('.').nth(1).expect("claims");
+    let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
+    World {
+        sessions,
+        supplier_org: supplier,
+        supplier_owner,
+        expired,
+        foreign,
+        alg_none,
+    }
+}
+
+fn token_of(world: &World, actor: Actor) -> Option<String> {
+    match actor {
+        Anonymous => None,
+        Expired => Some(world.expired.clone()),
+        ForeignKey => Some(world.foreign.clone()),
+        AlgNone => Some(world.alg_none.clone()),
+        _ => world
+            .sessions
+            .iter()
+            .find(|(a, _)| *a == actor)
+            .and_then(|(_, s)| s.as_ref())
+            .map(|s| s.access_token.clone()),
+    }
+}
+
+fn body_for(row: &Row, world: &World) -> Option<Value> {
+    match (row.method, row.path) {
+        ("POST", "/v1/auth/login") => {
+            Some(json!({"email": world.supplier_owner.email, "password": crate::support::PASSWORD}))
+        }
+        ("POST", "/v1/auth/refresh") | ("POST", "/v1/auth/logout") => {
+            Some(json!({"refresh_token": "not-a-token"}))
+        }
+        ("POST", "/v1/orgs") => {
+            Some(json!({"name": format!("Org {}", Uuid::new_v4()), "kind": "buyer"}))
+        }
+        ("POST", "/v1/orgs/{id}/users") => Some(json!({
+            "email": format!("{}@access.test", Uuid::new_v4().simple()),
+            "password": "a-long-enough-password",
+            "role": "staff",
+            "permissions": [],
+        })),
+        _ => None,
+    }
+}
+
+fn concrete_path(row: &Row, world: &World) -> String {
+    row.path
+        .replace("{id}", &world.supplier_org.to_string())
+        .replace("{_:.*}", "index.html")
+}
+
+#[tokio::test]
+async fn every_route_answers_every_actor_as_declared() {
+    let app = TestApp::spawn().await;
+    let world = world(&app).await;
+    let mut failures = Vec::new();
+    for row in rows() {
+        let path = concrete_path(&row, &world);
+        for &actor in ACTORS {
+            let token = token_of(&world, actor);
+            let body = body_for(&row, &world);
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
+            let mut request = client.request(row.method.parse().expect("method"), app.url(&path));
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.expect("send");
+            let status = response.status().as_u16();
+            let expected = (row.expect)(actor);
+            if status != expected {
+                let text = response.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{} {} as {actor:?}: expected {expected}, got {status} {text}",
+                    row.method, row.path
+                ));
+            } else if status >= 400 {
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                if !body["error"]["code"].is_string() {
+                    failures.push(format!(
+                        "{} {} as {actor:?}: {status} without the error envelope",
+                        row.method, row.path
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "access table mismatches:\n{}",
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,231 @@
+//! Logging in, rotating refresh tokens, logging out, and login throttling.
+
+use crate::support::{PASSWORD, TestApp};
+use holdfast::auth::OrgKind;
+use serde_json::json;
+
+#[tokio::test]
+async fn login_answers_a_bearer_pair_and_me_names_the_user() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Lender).await;
+    let reply = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": owner.email.to_uppercase(), "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    assert!(
+        reply.body["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.len() == 64)
+    );
+    let me = app
+        .get(
+            "/v1/me",
+            reply.body["access_token"].as_str().expect("token"),
+        )
+        .await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["email"], owner.email);
+    assert_eq!(me.body["role"], "owner");
+    assert_eq!(me.body["org"]["kind"], "lender");
+    assert_eq!(me.body["permissions"], json!(["users:write", "audit:read"]));
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_email_is_401_and_writes_no_session() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let sessions_before = app.count("refresh_tokens").await;
+    let wrong = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": owner.email, "password": "not-the-password"})),
+        )
+        .await;
+    wrong.assert_error(401, "invalid_credentials");
+    let unknown = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "nobody@nowhere.test", "password": PASSWORD})),
+        )
+        .await;
+    unknown.assert_error(401, "invalid_credentials");
+    assert_eq!(app.count("refresh_tokens").await, sessions_before);
+}
+
+#[tokio::test]
+async fn repeated_failures_for_one_email_are_throttled_even_with_the_right_password() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Buyer).await;
+    for _ in 0..5 {
+        let reply = app
+            .request(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(&json!({"email": owner.email, "password": "wrong-password"})),
+            )
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    let throttled = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": owner.email, "password": PASSWORD})),
+        )
+        .await;
+    throttled.assert_error(429, "rate_limited");
+    // Another account from the same address is not locked out by this one's failures.
+    let other = app.owner_of(OrgKind::Buyer).await;
+    assert!(!other.access_token.is_empty());
+}
+
+#[tokio::test]
+async fn many_failures_from_one_address_are_throttled_across_emails() {
+    let app = TestApp::spawn().await;
+    for n in 0..30 {
+        let reply = app
+            .request(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(&json!({"email": format!("guess{n}@x.test"), "password": "wrong-password"})),
+            )
+            .await;
+        assert_eq!(reply.status, 401, "attempt {n}");
+    }
+    let reply = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "guess-next@x.test", "password": "wrong-password"})),
+        )
+        .await;
+    reply.assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reusing_an_old_token_revokes_the_family() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let first = app
+        .request(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": owner.refresh_token})),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let rotated = first.body["refresh_token"]
+        .as_str()
+        .expect("new token")
+        .to_owned();
+    assert_ne!(rotated, owner.refresh_token);
+    assert_eq!(
+        app.get(
+            "/v1/me",
+            first.body["access_token"].as_str().expect("token")
+        )
+        .await
+        .status,
+        200
+    );
+
+    // The old token again: theft is assumed, and the whole family dies.
+    let reused = app
+        .request(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": owner.refresh_token})),
+        )
+        .await;
+    reused.assert_error(401, "refresh_token_reused");
+    let after = app
+        .request(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": rotated})),
+        )
+        .await;
+    after.assert_error(401, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_refresh_token() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Lender).await;
+    let reply = app
+        .request(
+            "POST",
+            "/v1/auth/logout",
+            Some(owner.token()),
+            Some(&json!({"refresh_token": owner.refresh_token})),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    let refresh = app
+        .request(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": owner.refresh_token})),
+        )
+        .await;
+    refresh.assert_error(401, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn logout_cannot_revoke_another_users_session() {
+    let app = TestApp::spawn().await;
+    let victim = app.owner_of(OrgKind::Lender).await;
+    let attacker = app.owner_of(OrgKind::Lender).await;
+    let reply = app
+        .request(
+            "POST",
+            "/v1/auth/logout",
+            Some(attacker.token()),
+            Some(&json!({"refresh_token": victim.refresh_token})),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    let refresh = app
+        .request(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": victim.refresh_token})),
+        )
+        .await;
+    assert_eq!(refresh.status, 200, "{}", refresh.text);
+}
+
+#[tokio::test]
+async fn login_with_a_missing_field_names_it() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "a@b.test"})),
+        )
+        .await;
+    reply.assert_error(422, "validation_failed");
+    assert_eq!(reply.field(), "password");
+}

@@ -1,0 +1,128 @@
+//! Health, readiness, metrics, the OpenAPI document and the offline docs page.
+
+use crate::support::TestApp;
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn health_and_readiness_answer_when_the_database_is_up() {
+    let app = TestApp::spawn().await;
+    let health = app.request("GET", "/healthz", None, None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body["status"], "ok");
+    let ready = app.request("GET", "/readyz", None, None).await;
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn readiness_is_503_when_the_database_is_down_and_the_api_too() {
+    let app = TestApp::spawn_without_database().await;
+    let ready = app.request("GET", "/readyz", None, None).await;
+    ready.assert_error(503, "database_unavailable");
+    let login = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&serde_json::json!({"email": "a@b.test", "password": "whatever-password"})),
+        )
+        .await;
+    login.assert_error(503, "database_unavailable");
+    assert_eq!(app.request("GET", "/healthz", None, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_request_id_sent_by_the_client_is_echoed() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .request_with(
+            "GET",
+            "/healthz",
+            None,
+            None,
+            &[("x-request-id", "abc-123")],
+        )
+        .await;
+    assert_eq!(reply.header("x-request-id"), Some("abc-123"));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
+    let app = TestApp::spawn().await;
+    app.request("GET", "/healthz", None, None).await;
+    app.request("GET", "/v1/me", None, None).await;
+    let metrics = app.request("GET", "/metrics", None, None).await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text;
+    assert!(
+        text.contains(
+            r#"holdfast_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"holdfast_http_requests_total{method="GET",route="/v1/me",status="401"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("holdfast_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    for state in ["in_use", "idle", "waiting"] {
+        assert!(
+            text.contains(&format!(
+                r#"holdfast_db_pool_connections{{state="{state}"}}"#
+            )),
+            "{state}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_route_table() {
+    let app = TestApp::spawn().await;
+    let doc = app.request("GET", "/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc.body["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            documented.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let declared: BTreeSet<String> = holdfast::app::routes()
+        .iter()
+        .filter(|r| !r.path.contains("{_:"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(documented, declared);
+    // Every operation documents its error envelope, and schemas exist for bodies.
+    assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc.body["components"]["schemas"]["NewOrg"].is_object());
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let page = app.request("GET", "/docs/", None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.to_lowercase().contains("swagger"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("://cdn"),
+        "the page must not load from a CDN"
+    );
+    let script = app
+        .request("GET", "/docs/swagger-ui-bundle.js", None, None)
+        .await;
+    assert_eq!(script.status, 200);
+    assert!(script.text.len() > 100_000);
+}

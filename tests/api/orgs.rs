@@ -1,0 +1,232 @@
+//! Organisations, their users, permissions and activity.
+
+use crate::support::TestApp;
+use holdfast::auth::{OrgKind, Permission, Role};
+use serde_json::json;
+
+#[tokio::test]
+async fn the_admin_creates_an_org_and_its_owner_who_can_log_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let org = app
+        .post(
+            "/v1/orgs",
+            admin.token(),
+            &json!({"name": "Guangxi Timber", "kind": "supplier"}),
+        )
+        .await;
+    assert_eq!(org.status, 201, "{}", org.text);
+    assert_eq!(org.body["kind"], "supplier");
+    let id = org.body["id"].as_str().expect("id");
+    let fetched = app.get(&format!("/v1/orgs/{id}"), admin.token()).await;
+    assert_eq!(fetched.body["name"], "Guangxi Timber");
+    let owner = app
+        .post(&format!("/v1/orgs/{id}/users"), admin.token(), &json!({"email": "boss@timber.test", "password": "a-long-enough-password", "role": "owner"}))
+        .await;
+    assert_eq!(owner.status, 201, "{}", owner.text);
+    assert_eq!(
+        owner.body["permissions"],
+        json!(["users:write", "audit:read"])
+    );
+    assert!(owner.body.get("password_hash").is_none());
+    let session = app
+        .login("boss@timber.test", "a-long-enough-password")
+        .await;
+    assert_eq!(session.org_id.to_string(), id);
+}
+
+#[tokio::test]
+async fn a_duplicate_org_name_is_409_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    assert_eq!(
+        app.post(
+            "/v1/orgs",
+            admin.token(),
+            &json!({"name": "Same", "kind": "buyer"})
+        )
+        .await
+        .status,
+        201
+    );
+    let again = app
+        .post(
+            "/v1/orgs",
+            admin.token(),
+            &json!({"name": "SAME", "kind": "lender"}),
+        )
+        .await;
+    again.assert_error(409, "org_name_taken");
+    assert_eq!(again.field(), "name");
+}
+
+#[tokio::test]
+async fn an_owner_creates_staff_with_a_subset_of_its_permissions() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let staff = app
+        .post(
+            &format!("/v1/orgs/{}/users", owner.org_id),
+            owner.token(),
+            &json!({"email": "clerk@supplier.test", "password": "a-long-enough-password", "role": "staff", "permissions": ["audit:read"]}),
+        )
+        .await;
+    assert_eq!(staff.status, 201, "{}", staff.text);
+    assert_eq!(staff.body["role"], "staff");
+    assert_eq!(staff.body["permissions"], json!(["audit:read"]));
+    assert_eq!(staff.body["created_by"], owner.user_id.to_string());
+}
+
+#[tokio::test]
+async fn an_owner_cannot_create_another_owner() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let reply = app
+        .post(
+            &format!("/v1/orgs/{}/users", owner.org_id),
+            owner.token(),
+            &json!({"email": "second@supplier.test", "password": "a-long-enough-password", "role": "owner"}),
+        )
+        .await;
+    reply.assert_error(403, "forbidden");
+    assert_eq!(reply.field(), "role");
+}
+
+#[tokio::test]
+async fn staff_cannot_grant_a_permission_it_does_not_hold() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Lender).await;
+    let manager = app
+        .user(owner.org_id, Role::Staff, &[Permission::UsersWrite])
+        .await;
+    let users_before = app.count("users").await;
+    let reply = app
+        .post(
+            &format!("/v1/orgs/{}/users", owner.org_id),
+            manager.token(),
+            &json!({"email": "x@lender.test", "password": "a-long-enough-password", "role": "staff", "permissions": ["audit:read"]}),
+        )
+        .await;
+    reply.assert_error(403, "forbidden");
+    assert_eq!(reply.field(), "permissions[0]");
+    assert_eq!(app.count("users").await, users_before);
+}
+
+#[tokio::test]
+async fn permissions_must_exist_and_suit_the_org_kind() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let buyer = app.org("Buyer Co", OrgKind::Buyer).await;
+    let unknown = app
+        .post(&format!("/v1/orgs/{buyer}/users"), admin.token(),
+            &json!({"email": "a@buyer.test", "password": "a-long-enough-password", "role": "staff", "permissions": ["audit:read", "fly"]}))
+        .await;
+    unknown.assert_error(422, "validation_failed");
+    assert_eq!(unknown.field(), "permissions[1]");
+    let wrong_kind = app
+        .post(&format!("/v1/orgs/{buyer}/users"), admin.token(),
+            &json!({"email": "a@buyer.test", "password": "a-long-enough-password", "role": "staff", "permissions": ["orgs:write"]}))
+        .await;
+    wrong_kind.assert_error(422, "validation_failed");
+    assert_eq!(wrong_kind.field(), "permissions[0]");
+}
+
+#[tokio::test]
+async fn bad_emails_short_passwords_and_taken_emails_are_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Buyer).await;
+    let path = format!("/v1/orgs/{}/users", owner.org_id);
+    let email = app.post(&path, owner.token(), &json!({"email": "not-an-email", "password": "a-long-enough-password", "role": "staff"})).await;
+    email.assert_error(422, "validation_failed");
+    assert_eq!(email.field(), "email");
+    let short = app
+        .post(
+            &path,
+            owner.token(),
+            &json!({"email": "a@b.test", "password": "short", "role": "staff"}),
+        )
+        .await;
+    short.assert_error(422, "validation_failed");
+    assert_eq!(short.field(), "password");
+    let taken = app.post(&path, owner.token(), &json!({"email": owner.email.to_uppercase(), "password": "a-long-enough-password", "role": "staff"})).await;
+    taken.assert_error(409, "email_taken");
+}
+
+#[tokio::test]
+async fn an_owner_reads_what_its_staff_did_and_nothing_of_other_orgs() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let manager = app
+        .user(owner.org_id, Role::Staff, &[Permission::UsersWrite])
+        .await;
+    let created = app
+        .post(&format!("/v1/orgs/{}/users", owner.org_id), manager.token(),
+            &json!({"email": "new@supplier.test", "password": "a-long-enough-password", "role": "staff"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let stranger = app.owner_of(OrgKind::Lender).await;
+    let activity = app
+        .get(
+            &format!("/v1/orgs/{}/activity", owner.org_id),
+            owner.token(),
+        )
+        .await;
+    assert_eq!(activity.status, 200, "{}", activity.text);
+    let items = activity.body["items"].as_array().expect("items");
+    let by_manager: Vec<&str> = items
+        .iter()
+        .filter(|e| e["actor_user_id"] == manager.user_id.to_string())
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(by_manager, vec!["user.created", "session.started"]);
+    assert!(
+        items
+            .iter()
+            .all(|e| e["actor_org_id"] == owner.org_id.to_string())
+    );
+    assert!(
+        !items
+            .iter()
+            .any(|e| e["actor_user_id"] == stranger.user_id.to_string())
+    );
+}
+
+#[tokio::test]
+async fn activity_pages_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    for n in 0..3 {
+        app.post(&format!("/v1/orgs/{}/users", owner.org_id), owner.token(),
+            &json!({"email": format!("p{n}@supplier.test"), "password": "a-long-enough-password", "role": "staff"}))
+            .await;
+    }
+    let first = app
+        .get(
+            &format!("/v1/orgs/{}/activity?limit=2", owner.org_id),
+            owner.token(),
+        )
+        .await;
+    assert_eq!(first.body["items"].as_array().expect("items").len(), 2);
+    let cursor = first.body["next_cursor"].as_str().expect("cursor");
+    let second = app
+        .get(
+            &format!("/v1/orgs/{}/activity?limit=2&cursor={cursor}", owner.org_id),
+            owner.token(),
+        )
+        .await;
+    assert_eq!(second.body["items"].as_array().expect("items").len(), 2);
+    assert_eq!(second.body["next_cursor"], serde_json::Value::Null);
+    let first_ids: Vec<i64> = first.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect();
+    let second_ids: Vec<i64> = second.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect();
+    assert!(first_ids.iter().min() > second_ids.iter().max());
+}
