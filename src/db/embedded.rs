@@ -49,6 +49,13 @@ impl EmbeddedPostgres {
         let pgdata = data_dir.join("pg");
         let run_as = unprivileged_user()?;
         let password = cluster_password(&data_dir)?;
+        if options.remove_on_stop
+            && let Some((uid, gid)) = run_as
+        {
+            // A throwaway cluster is removed by its watchdog, which runs as the PostgreSQL user.
+            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(data_dir.join("pg-password"), Some(uid), Some(gid))?;
+        }
 
         if !pgdata.join("PG_VERSION").exists() {
             initdb(&bindir, &pgdata, &password, run_as)?;
@@ -169,7 +176,7 @@ impl EmbeddedPostgres {
     /// A shell that waits for its stdin to close, then stops the server.
     fn spawn_watchdog(&self, remove_on_stop: bool) -> anyhow::Result<Child> {
         let script = if remove_on_stop {
-            r#"while read -r _; do :; done; "$0" stop -m fast -w -D "$1" >/dev/null 2>&1; rm -rf "$1""#
+            r#"while read -r _; do :; done; "$0" stop -m fast -w -D "$1" >/dev/null 2>&1; rm -rf "$1"; rm -f "$2/pg-password"; rmdir "$2""#
         } else {
             r#"while read -r _; do :; done; "$0" stop -m fast -w -D "$1" >/dev/null 2>&1"#
         };
@@ -179,6 +186,7 @@ impl EmbeddedPostgres {
             .arg(script)
             .arg(self.bindir.join("pg_ctl"))
             .arg(&self.pgdata)
+            .arg(self.pgdata.parent().unwrap_or(&self.pgdata))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

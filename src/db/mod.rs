@@ -91,21 +91,6 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_query_kept() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/app?sslmode=disable", "other"),
-            "postgres://u:p@h:5432/other?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
-        assert_eq!(with_database("postgresql://h/db", "y"), "postgresql://h/y");
-    }
-}
-
 /// The database the service uses: an external one from `DATABASE_URL`, or the private
 /// cluster (stopped when this is dropped, if this process started it).
 pub struct Database {
@@ -187,4 +172,19 @@ pub async fn create_database_from(
 
 pub async fn create_database(maintenance_url: &str, name: &str) -> anyhow::Result<()> {
     create_database_from(maintenance_url, name, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/app?sslmode=disable", "other"),
+            "postgres://u:p@h:5432/other?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+        assert_eq!(with_database("postgresql://h/db", "y"), "postgresql://h/y");
+    }
 }

@@ -69,6 +69,15 @@ pub fn request_hash(req: &HttpRequest, body_sha256: &[u8; 32]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// A stored key: request hash, state, claim expiry, response status and body.
+type StoredKey = (
+    Vec<u8>,
+    String,
+    chrono::DateTime<Utc>,
+    Option<i16>,
+    Option<Vec<u8>>,
+);
+
 enum Claim {
     Proceed,
     Replay { status: u16, body: Vec<u8> },
@@ -93,13 +102,7 @@ async fn claim(conn: &mut DbConn, user_id: Uuid, key: &str, hash: &[u8]) -> ApiR
     }
     conn.transaction::<_, ApiError, _>(async move |conn| {
         {
-            let (stored_hash, state, until, status, body): (
-                Vec<u8>,
-                String,
-                chrono::DateTime<Utc>,
-                Option<i16>,
-                Option<Vec<u8>>,
-            ) = keys::table
+            let (stored_hash, state, until, status, body): StoredKey = keys::table
                 .find((user_id, key))
                 .select((
                     keys::request_hash,

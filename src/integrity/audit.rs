@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// The advisory lock key held by the sealer ("audit").
-const SEAL_LOCK_KEY: i64 = 0x6175_6469_74;
+const SEAL_LOCK_KEY: i64 = 0x0061_7564_6974;
 /// Events sealed per round; a backlog is worked off over several rounds.
 const SEAL_BATCH: i64 = 2_000;
 const VERIFY_BATCH: i64 = 5_000;
