@@ -191,3 +191,32 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn an_internal_error_answers_500_without_its_cause() {
+        let error = ApiError::internal("relation \"secret_table\" does not exist at 10.0.0.7");
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = response.into_body().try_into_bytes().expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("internal_error"), "{text}");
+        assert!(
+            !text.contains("secret_table") && !text.contains("10.0.0.7"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn database_errors_map_to_the_contract() {
+        let not_found: ApiError = diesel::result::Error::NotFound.into();
+        assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+        let broken: ApiError = diesel::result::Error::BrokenTransactionManager.into();
+        assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(broken.body().error.message, "an internal error occurred");
+    }
+}

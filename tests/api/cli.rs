@@ -1,0 +1,232 @@
+//! The `holdfast` binary itself: bootstrap-admin, migrate, and serve with its own PostgreSQL,
+//! JSON logs without secrets, and a clean stop on SIGTERM.
+
+use crate::support::TestApp;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_holdfast");
+const SECRET: &str = "cli-test-secret-cli-test-secret-cli-test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test]
+async fn bootstrap_admin_creates_a_platform_owner_who_can_log_in() {
+    let app = TestApp::spawn().await;
+    let output = Command::new(BINARY)
+        .args(["bootstrap-admin", "--email", "ops@holdfast.test"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("HOLDFAST_ADMIN_PASSWORD", "a-very-long-admin-password")
+        .output()
+        .expect("run holdfast");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let admin = app
+        .login("ops@holdfast.test", "a-very-long-admin-password")
+        .await;
+    let me = app.get("/v1/me", admin.token()).await;
+    assert_eq!(me.body["role"], "owner");
+    assert_eq!(me.body["org"]["kind"], "platform");
+    assert_eq!(
+        me.body["permissions"],
+        json!(["orgs:write", "users:write", "audit:read"])
+    );
+
+    // A second run for the same email refuses and changes nothing.
+    let again = Command::new(BINARY)
+        .args(["bootstrap-admin", "--email", "ops@holdfast.test"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("HOLDFAST_ADMIN_PASSWORD", "another-long-password")
+        .output()
+        .expect("run holdfast");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[tokio::test]
+async fn migrate_on_a_migrated_database_has_nothing_to_do() {
+    let app = TestApp::spawn().await;
+    let output = Command::new(BINARY)
+        .arg("migrate")
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run holdfast");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("up to date"));
+}
+
+#[tokio::test]
+async fn serve_without_a_secret_or_with_a_dead_database_says_how_to_fix_it() {
+    let no_secret = Command::new(BINARY)
+        .arg("serve")
+        .env_remove("HOLDFAST_JWT_SECRET")
+        .env("DATABASE_URL", "postgres://x@127.0.0.1:1/x")
+        .output()
+        .expect("run holdfast");
+    assert!(!no_secret.status.success());
+    assert!(String::from_utf8_lossy(&no_secret.stderr).contains("HOLDFAST_JWT_SECRET is not set"));
+    let dead = Command::new(BINARY)
+        .arg("serve")
+        .env("HOLDFAST_JWT_SECRET", SECRET)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://x@127.0.0.1:{}/x", free_port()),
+        )
+        .output()
+        .expect("run holdfast");
+    assert!(!dead.status.success());
+    let stderr = String::from_utf8_lossy(&dead.stderr);
+    assert!(
+        stderr.contains("could not connect to the database at DATABASE_URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    fn start(envs: &[(&str, &str)], args: &[&str]) -> Self {
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut command = Command::new(BINARY);
+        command
+            .arg("serve")
+            .args(args)
+            .env("HOLDFAST_BIND", &bind)
+            .env("HOLDFAST_JWT_SECRET", SECRET)
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        Self {
+            child: command.spawn().expect("spawn holdfast"),
+            base: format!("http://{bind}"),
+        }
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(format!("{}/readyz", self.base)).send().await
+                && response.status().as_u16() == 200
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("holdfast exited early with {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("holdfast did not become ready");
+    }
+
+    /// Sends SIGTERM and answers the exit status and everything written to stderr.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let stderr = self.child.stderr.take().expect("stderr");
+        let lines: Vec<String> = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        let status = self.child.wait().expect("wait");
+        (status, lines.join("\n"))
+    }
+}
+
+#[tokio::test]
+async fn serve_runs_its_own_postgres_logs_json_without_secrets_and_stops_cleanly() {
+    let data_dir =
+        std::env::temp_dir().join(format!("holdfast-cli-{}", uuid::Uuid::new_v4().simple()));
+    let data_dir_text = data_dir.to_string_lossy().to_string();
+    let envs = [
+        ("HOLDFAST_DATA_DIR", data_dir_text.as_str()),
+        ("HOLDFAST_LOG_FORMAT", "json"),
+    ];
+    let mut served = Served::start(&envs, &["--demo"]);
+    served.wait_ready().await;
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/v1/auth/login", served.base))
+        .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let access = login["access_token"].as_str().expect("token").to_owned();
+    let refresh = login["refresh_token"].as_str().expect("token").to_owned();
+    let me = client
+        .get(format!("{}/v1/me", served.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status().as_u16(), 200);
+    let pid_file = data_dir.join("pg").join("postmaster.pid");
+    assert!(
+        pid_file.exists(),
+        "the private cluster runs in the data directory"
+    );
+
+    let (status, logs) = served.terminate();
+    assert!(status.success(), "exit {status}: {logs}");
+    assert!(!pid_file.exists(), "SIGTERM stops the private cluster too");
+    assert!(
+        !logs.contains("holdfast-demo-2026"),
+        "a password reached the logs"
+    );
+    assert!(
+        !logs.contains(&access) && !logs.contains(&refresh),
+        "a token reached the logs"
+    );
+    let request_line = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["message"] == "request finished" && line["span"]["route"] == "/v1/me")
+        .unwrap_or_else(|| panic!("no JSON request line for /v1/me in:\n{logs}"));
+    assert_eq!(request_line["span"]["status"], 200);
+    assert!(request_line["span"]["request_id"].is_string());
+    assert!(request_line["span"]["duration_ms"].is_number());
+
+    // The next start reuses the cluster and the demo world.
+    let mut again = Served::start(&envs, &[]);
+    again.wait_ready().await;
+    let relogin = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", again.base))
+        .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(relogin.status().as_u16(), 200);
+    let (status, _) = again.terminate();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
