@@ -230,3 +230,42 @@ async fn serve_runs_its_own_postgres_logs_json_without_secrets_and_stops_cleanly
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+#[tokio::test]
+async fn instances_migrating_an_empty_database_at_once_apply_each_migration_once() {
+    let app = TestApp::spawn().await;
+    let empty = format!("holdfast_empty_{}", uuid::Uuid::new_v4().simple());
+    holdfast::db::create_database(&app.database_url, &empty)
+        .await
+        .expect("create");
+    let url = holdfast::db::with_database(&app.database_url, &empty);
+    let runs: Vec<Child> = (0..3)
+        .map(|_| {
+            Command::new(BINARY)
+                .arg("migrate")
+                .env("DATABASE_URL", &url)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<_> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let applied = outputs
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stdout).contains("applied "))
+        .count();
+    assert_eq!(applied, 1, "exactly one instance applied the migrations");
+    app.sql(&format!("DROP DATABASE \"{empty}\" WITH (FORCE)"))
+        .await;
+}
