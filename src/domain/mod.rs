@@ -1,0 +1,5 @@
+//! Pure domain logic: no I/O, no database. Parsed at the edge, tested on its own.
+
+pub mod gs1;
+pub mod lot_code;
+pub mod quantity;
