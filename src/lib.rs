@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod orgs;
+pub mod reference;
 pub mod telemetry;

@@ -78,6 +78,16 @@ pub enum Permission {
     /// Read the audit trail, verify it, and read the event feed.
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// Create commodities, warehouses and voyages (platform).
+    #[serde(rename = "reference:write")]
+    ReferenceWrite,
+    /// Announce, split and withdraw one's own lots (supplier).
+    #[serde(rename = "lots:write")]
+    LotsWrite,
+    /// Scan lots in, out, onto and off voyages; count stock; depart and arrive voyages
+    /// (warehouse operator).
+    #[serde(rename = "scans:write")]
+    ScansWrite,
 }
 
 impl Permission {
@@ -85,6 +95,9 @@ impl Permission {
         Permission::OrgsWrite,
         Permission::UsersWrite,
         Permission::AuditRead,
+        Permission::ReferenceWrite,
+        Permission::LotsWrite,
+        Permission::ScansWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +105,9 @@ impl Permission {
             Permission::OrgsWrite => "orgs:write",
             Permission::UsersWrite => "users:write",
             Permission::AuditRead => "audit:read",
+            Permission::ReferenceWrite => "reference:write",
+            Permission::LotsWrite => "lots:write",
+            Permission::ScansWrite => "scans:write",
         }
     }
 
@@ -102,7 +118,9 @@ impl Permission {
     /// The org kinds whose users may hold this permission.
     pub fn allowed_for(self, kind: OrgKind) -> bool {
         match self {
-            Permission::OrgsWrite => kind == OrgKind::Platform,
+            Permission::OrgsWrite | Permission::ReferenceWrite => kind == OrgKind::Platform,
+            Permission::LotsWrite => kind == OrgKind::Supplier,
+            Permission::ScansWrite => kind == OrgKind::WarehouseOperator,
             Permission::UsersWrite | Permission::AuditRead => true,
         }
     }

@@ -108,3 +108,166 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_chain_head,
     outbox_events,
 );
+
+diesel::table! {
+    commodities (code) {
+        code -> Text,
+        name -> Text,
+        unit -> Text,
+        shelf_life_days -> Int4,
+        fresh_days -> Int4,
+        end_freshness_factor -> Numeric,
+        grades -> Jsonb,
+        temperature_min_c -> Nullable<Numeric>,
+        temperature_max_c -> Nullable<Numeric>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    warehouses (id) {
+        id -> Uuid,
+        name -> Text,
+        operator_org_id -> Uuid,
+        address -> Text,
+        kind -> Text,
+        temperature_min_c -> Nullable<Numeric>,
+        temperature_max_c -> Nullable<Numeric>,
+        breach_grace_minutes -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    storage_rates (warehouse_id, commodity_code) {
+        warehouse_id -> Uuid,
+        commodity_code -> Text,
+        rate_per_unit_day -> Numeric,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    voyages (id) {
+        id -> Uuid,
+        vessel_name -> Text,
+        carrier_org_id -> Uuid,
+        origin -> Text,
+        destination -> Text,
+        destination_warehouse_id -> Nullable<Uuid>,
+        departs_at -> Timestamptz,
+        eta -> Timestamptz,
+        status -> Text,
+        departed_at -> Nullable<Timestamptz>,
+        arrived_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    lots (id) {
+        id -> Uuid,
+        seq -> Int8,
+        code -> Text,
+        owner_org_id -> Uuid,
+        commodity_code -> Text,
+        grade -> Text,
+        unit -> Text,
+        status -> Text,
+        quantity_announced -> Numeric,
+        quantity_on_hand -> Numeric,
+        quantity_pledged -> Numeric,
+        quantity_reserved -> Numeric,
+        warehouse_id -> Nullable<Uuid>,
+        voyage_id -> Nullable<Uuid>,
+        packed_on -> Date,
+        expires_on -> Date,
+        parent_lot_id -> Nullable<Uuid>,
+        market_value_at_deposit -> Nullable<Numeric>,
+        deposit_currency -> Nullable<Text>,
+        storage_rate_per_unit_day -> Nullable<Numeric>,
+        storage_currency -> Nullable<Text>,
+        insurer -> Nullable<Text>,
+        received_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    release_orders (id) {
+        id -> Uuid,
+        lot_id -> Uuid,
+        kind -> Text,
+        quantity -> Numeric,
+        quantity_released -> Numeric,
+        status -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    movements (id) {
+        id -> Int8,
+        lot_id -> Uuid,
+        kind -> Text,
+        quantity_change -> Numeric,
+        quantity_after -> Numeric,
+        status_after -> Text,
+        warehouse_id -> Nullable<Uuid>,
+        voyage_id -> Nullable<Uuid>,
+        release_order_id -> Nullable<Uuid>,
+        related_lot_id -> Nullable<Uuid>,
+        reason -> Nullable<Text>,
+        details -> Jsonb,
+        actor_user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    temperature_readings (warehouse_id, recorded_at, sensor_id) {
+        warehouse_id -> Uuid,
+        sensor_id -> Text,
+        recorded_at -> Timestamptz,
+        celsius -> Numeric,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    breaches (id) {
+        id -> Uuid,
+        warehouse_id -> Uuid,
+        kind -> Text,
+        started_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        extreme_celsius -> Numeric,
+        acknowledged_at -> Nullable<Timestamptz>,
+        acknowledged_by -> Nullable<Uuid>,
+        comment -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(warehouses -> orgs (operator_org_id));
+diesel::joinable!(storage_rates -> warehouses (warehouse_id));
+diesel::joinable!(lots -> commodities (commodity_code));
+diesel::joinable!(release_orders -> lots (lot_id));
+diesel::joinable!(movements -> lots (lot_id));
+diesel::joinable!(breaches -> warehouses (warehouse_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    commodities,
+    warehouses,
+    storage_rates,
+    voyages,
+    lots,
+    release_orders,
+    movements,
+    temperature_readings,
+    breaches,
+    orgs,
+);

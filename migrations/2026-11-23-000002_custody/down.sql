@@ -1,0 +1,10 @@
+DROP TABLE breaches;
+DROP TABLE temperature_readings;
+DROP VIEW lot_reconciliation;
+DROP TABLE movements;
+DROP TABLE release_orders;
+DROP TABLE lots;
+DROP TABLE voyages;
+DROP TABLE storage_rates;
+DROP TABLE warehouses;
+DROP TABLE commodities;

@@ -1,0 +1,214 @@
+//! Rows and API types for commodities, warehouses, storage rates and voyages.
+
+use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
+use crate::domain::quantity::Unit;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = commodities)]
+pub struct CommodityRow {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub shelf_life_days: i32,
+    pub fresh_days: i32,
+    pub end_freshness_factor: Decimal,
+    pub grades: Value,
+    pub temperature_min_c: Option<Decimal>,
+    pub temperature_max_c: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl CommodityRow {
+    pub fn unit(&self) -> Unit {
+        Unit::parse(&self.unit).unwrap_or(Unit::Kg)
+    }
+
+    pub fn grade_factor(&self, grade: &str) -> Option<Decimal> {
+        self.grades.get(grade)?.as_str()?.parse().ok()
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Commodity {
+    pub code: String,
+    pub name: String,
+    pub unit: Unit,
+    pub shelf_life_days: i32,
+    pub fresh_days: i32,
+    #[schema(value_type = String)]
+    pub end_freshness_factor: Decimal,
+    /// Grade name → value factor.
+    #[schema(value_type = Object)]
+    pub grades: Value,
+    #[schema(value_type = Option<String>)]
+    pub temperature_min_c: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub temperature_max_c: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<CommodityRow> for Commodity {
+    fn from(row: CommodityRow) -> Self {
+        Self {
+            unit: row.unit(),
+            code: row.code,
+            name: row.name,
+            shelf_life_days: row.shelf_life_days,
+            fresh_days: row.fresh_days,
+            end_freshness_factor: row.end_freshness_factor,
+            grades: row.grades,
+            temperature_min_c: row.temperature_min_c,
+            temperature_max_c: row.temperature_max_c,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommodity {
+    /// Upper-case letters, digits and `_`, e.g. `APPLE_FUJI`.
+    pub code: String,
+    pub name: String,
+    pub unit: Unit,
+    pub shelf_life_days: i32,
+    pub fresh_days: i32,
+    /// Value factor reached at the end of shelf life (0–1, default 0.5).
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub end_freshness_factor: Option<Decimal>,
+    /// Grade name → factor as a decimal string, e.g. `{"A": "1.00", "B": "0.85"}`.
+    #[schema(value_type = Object)]
+    pub grades: BTreeMap<String, String>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub temperature_min_c: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub temperature_max_c: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = warehouses)]
+pub struct WarehouseRow {
+    pub id: Uuid,
+    pub name: String,
+    pub operator_org_id: Uuid,
+    pub address: String,
+    pub kind: String,
+    pub temperature_min_c: Option<Decimal>,
+    pub temperature_max_c: Option<Decimal>,
+    pub breach_grace_minutes: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, utoipa::ToSchema)]
+#[diesel(table_name = storage_rates)]
+#[serde(deny_unknown_fields)]
+pub struct StorageRate {
+    pub commodity_code: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub rate_per_unit_day: Decimal,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Warehouse {
+    pub id: Uuid,
+    pub name: String,
+    pub operator_org_id: Uuid,
+    pub address: String,
+    pub kind: String,
+    #[schema(value_type = Option<String>)]
+    pub temperature_min_c: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub temperature_max_c: Option<Decimal>,
+    pub breach_grace_minutes: i32,
+    pub storage_rates: Vec<StorageRate>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Warehouse {
+    pub fn from_row(row: WarehouseRow, storage_rates: Vec<StorageRate>) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            operator_org_id: row.operator_org_id,
+            address: row.address,
+            kind: row.kind,
+            temperature_min_c: row.temperature_min_c,
+            temperature_max_c: row.temperature_max_c,
+            breach_grace_minutes: row.breach_grace_minutes,
+            storage_rates,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WarehouseKind {
+    ColdStorage,
+    Ambient,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWarehouse {
+    pub name: String,
+    pub operator_org_id: Uuid,
+    pub address: String,
+    pub kind: WarehouseKind,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub temperature_min_c: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub temperature_max_c: Option<Decimal>,
+    /// Minutes out of range before a breach opens (default 30).
+    #[serde(default)]
+    pub breach_grace_minutes: Option<i32>,
+    #[serde(default)]
+    pub storage_rates: Vec<StorageRate>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = voyages)]
+pub struct Voyage {
+    pub id: Uuid,
+    pub vessel_name: String,
+    pub carrier_org_id: Uuid,
+    pub origin: String,
+    pub destination: String,
+    pub destination_warehouse_id: Option<Uuid>,
+    pub departs_at: DateTime<Utc>,
+    pub eta: DateTime<Utc>,
+    /// `planned`, `underway` or `arrived`.
+    pub status: String,
+    pub departed_at: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVoyage {
+    pub vessel_name: String,
+    /// The warehouse-operator org that runs the vessel and scans goods on and off it.
+    pub carrier_org_id: Uuid,
+    pub origin: String,
+    pub destination: String,
+    /// Where the goods are unloaded, when known.
+    #[serde(default)]
+    pub destination_warehouse_id: Option<Uuid>,
+    pub departs_at: DateTime<Utc>,
+    pub eta: DateTime<Utc>,
+}
