@@ -6,7 +6,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::metrics::Metrics;
-use crate::{integrity, ops, orgs};
+use crate::{integrity, lots, ops, orgs, reference, scans};
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
 use std::collections::{HashMap, HashSet};
@@ -60,6 +60,40 @@ const ANY_USERS_WRITE: Grant = Grant {
     kinds: OrgKind::ALL,
     requires: Requirement::Permission(Permission::UsersWrite),
 };
+const REFERENCE_WRITERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform],
+    requires: Requirement::Permission(Permission::ReferenceWrite),
+}]);
+const VOYAGE_MOVERS: Access = Access::Grants(&[
+    Grant {
+        kinds: &[OrgKind::Platform],
+        requires: Requirement::Permission(Permission::ReferenceWrite),
+    },
+    Grant {
+        kinds: &[OrgKind::WarehouseOperator],
+        requires: Requirement::Permission(Permission::ScansWrite),
+    },
+]);
+const LOT_WRITERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Supplier],
+    requires: Requirement::Permission(Permission::LotsWrite),
+}]);
+const LOT_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[
+        OrgKind::Platform,
+        OrgKind::Supplier,
+        OrgKind::WarehouseOperator,
+    ],
+    requires: Requirement::Anyone,
+}]);
+const SCANNERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::WarehouseOperator],
+    requires: Requirement::Permission(Permission::ScansWrite),
+}]);
+const PLATFORM_AUDITORS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform],
+    requires: Requirement::OwnerOr(Permission::AuditRead),
+}]);
 const AUDIT_READERS: Access = Access::Grants(&[Grant {
     kinds: OrgKind::ALL,
     requires: Requirement::OwnerOr(Permission::AuditRead),
@@ -91,6 +125,24 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/audit", AUDIT_READERS, integrity::routes::audit_trail),
         route!(GET "/v1/audit/verify", AUDIT_READERS, integrity::routes::verify),
         route!(GET "/v1/events", AUDIT_READERS, integrity::routes::events),
+        route!(POST "/v1/commodities", REFERENCE_WRITERS, reference::routes::create_commodity),
+        route!(GET "/v1/commodities", Access::Authenticated, reference::routes::list_commodities),
+        route!(POST "/v1/warehouses", REFERENCE_WRITERS, reference::routes::create_warehouse),
+        route!(GET "/v1/warehouses", Access::Authenticated, reference::routes::list_warehouses),
+        route!(GET "/v1/warehouses/{id}", Access::Authenticated, reference::routes::get_warehouse),
+        route!(POST "/v1/voyages", REFERENCE_WRITERS, reference::routes::create_voyage),
+        route!(GET "/v1/voyages/{id}", VOYAGE_MOVERS, reference::routes::get_voyage),
+        route!(POST "/v1/voyages/{id}/depart", VOYAGE_MOVERS, reference::routes::depart_voyage),
+        route!(POST "/v1/voyages/{id}/arrive", VOYAGE_MOVERS, reference::routes::arrive_voyage),
+        route!(POST "/v1/lots", LOT_WRITERS, lots::routes::announce),
+        route!(GET "/v1/lots", LOT_READERS, lots::routes::list),
+        route!(GET "/v1/lots/{id}", LOT_READERS, lots::routes::get),
+        route!(GET "/v1/lots/{id}/movements", LOT_READERS, lots::routes::movements),
+        route!(GET "/v1/lots/{id}/label.svg", LOT_READERS, lots::routes::label),
+        route!(POST "/v1/lots/{id}/split", LOT_WRITERS, lots::routes::split),
+        route!(POST "/v1/withdrawals", LOT_WRITERS, lots::routes::withdraw),
+        route!(POST "/v1/scans", SCANNERS, scans::routes::scan),
+        route!(GET "/v1/custody/reconciliation", PLATFORM_AUDITORS, lots::routes::reconciliation),
     ]
 }
 

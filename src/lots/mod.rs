@@ -1,0 +1,7 @@
+//! Lots of goods in custody: announcing, reading, splitting, withdrawing, labels, and the
+//! movement ledger the lot rows are a projection of.
+
+pub mod label;
+pub mod model;
+pub mod routes;
+pub mod store;

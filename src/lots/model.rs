@@ -1,0 +1,237 @@
+//! Rows and API types for lots, movements and release orders.
+
+use crate::db::schema::{lots, movements, release_orders};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lots)]
+pub struct LotRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub code: String,
+    pub owner_org_id: Uuid,
+    pub commodity_code: String,
+    pub grade: String,
+    pub unit: String,
+    pub status: String,
+    pub quantity_announced: Decimal,
+    pub quantity_on_hand: Decimal,
+    pub quantity_pledged: Decimal,
+    pub quantity_reserved: Decimal,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub packed_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    pub parent_lot_id: Option<Uuid>,
+    pub market_value_at_deposit: Option<Decimal>,
+    pub deposit_currency: Option<String>,
+    pub storage_rate_per_unit_day: Option<Decimal>,
+    pub storage_currency: Option<String>,
+    pub insurer: Option<String>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LotRow {
+    /// What is neither pledged nor reserved: free to withdraw, split off, pledge or sell.
+    pub fn quantity_free(&self) -> Decimal {
+        (self.quantity_on_hand - self.quantity_pledged - self.quantity_reserved).max(Decimal::ZERO)
+    }
+}
+
+/// Warehouse-receipt facts kept from intake. Not shown to warehouse operators.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub market_value_at_deposit: Option<Decimal>,
+    pub deposit_currency: Option<String>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub storage_rate_per_unit_day: Option<Decimal>,
+    pub storage_currency: Option<String>,
+    pub insurer: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Lot {
+    pub id: Uuid,
+    pub code: String,
+    pub owner_org_id: Uuid,
+    pub commodity_code: String,
+    pub grade: String,
+    /// `announced`, `in_custody`, `in_transit` or `released`.
+    pub status: String,
+    pub unit: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_announced: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_on_hand: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_pledged: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_reserved: Decimal,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub packed_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// On quality hold: an unacknowledged temperature breach at its warehouse.
+    pub on_hold: bool,
+    pub parent_lot_id: Option<Uuid>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+impl Lot {
+    pub fn from_row(row: LotRow, on_hold: bool, with_money: bool) -> Self {
+        let receipt = with_money.then(|| Receipt {
+            market_value_at_deposit: row.market_value_at_deposit,
+            deposit_currency: row.deposit_currency.clone(),
+            storage_rate_per_unit_day: row.storage_rate_per_unit_day,
+            storage_currency: row.storage_currency.clone(),
+            insurer: row.insurer.clone(),
+        });
+        Self {
+            id: row.id,
+            code: row.code,
+            owner_org_id: row.owner_org_id,
+            commodity_code: row.commodity_code,
+            grade: row.grade,
+            status: row.status,
+            unit: row.unit,
+            quantity_announced: row.quantity_announced.normalize(),
+            quantity_on_hand: row.quantity_on_hand.normalize(),
+            quantity_pledged: row.quantity_pledged.normalize(),
+            quantity_reserved: row.quantity_reserved.normalize(),
+            warehouse_id: row.warehouse_id,
+            voyage_id: row.voyage_id,
+            packed_on: row.packed_on,
+            expires_on: row.expires_on,
+            on_hold,
+            parent_lot_id: row.parent_lot_id,
+            received_at: row.received_at,
+            created_at: row.created_at,
+            receipt,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLot {
+    pub commodity_code: String,
+    pub grade: String,
+    /// In the commodity's unit, as a decimal string.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    pub packed_on: NaiveDate,
+    /// The warehouse the goods are coming to, or
+    #[serde(default)]
+    pub warehouse_id: Option<Uuid>,
+    /// the voyage they are loaded onto.
+    #[serde(default)]
+    pub voyage_id: Option<Uuid>,
+    #[serde(default)]
+    pub insurer: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LotQuery {
+    pub status: Option<String>,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub commodity_code: Option<String>,
+    /// Only lots expiring before this date.
+    pub expiring_before: Option<NaiveDate>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = movements)]
+pub struct Movement {
+    pub id: i64,
+    pub lot_id: Uuid,
+    /// `announce`, `receive`, `release`, `load`, `unload`, `transfer`, `count_adjustment`,
+    /// `split_out`, `split_in` or `regrade`.
+    pub kind: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_change: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_after: Decimal,
+    pub status_after: String,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub release_order_id: Option<Uuid>,
+    pub related_lot_id: Option<Uuid>,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub actor_user_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = release_orders)]
+pub struct ReleaseOrder {
+    pub id: Uuid,
+    pub lot_id: Uuid,
+    /// `withdrawal`, `sale`, `lender_consent` or `liquidation`.
+    pub kind: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_released: Decimal,
+    /// `open`, `completed` or `cancelled`.
+    pub status: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRequest {
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SplitResult {
+    pub parent: Lot,
+    pub child: Lot,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    pub lot_id: Uuid,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Withdrawal {
+    pub release_order_id: Uuid,
+    pub release_order: ReleaseOrder,
+}

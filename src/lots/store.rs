@@ -1,0 +1,394 @@
+//! Queries for lots, their movements and release orders. Every change of a lot's quantity,
+//! place or status goes through `record_movement`, which updates the lot and appends the
+//! movement in the caller's transaction, so the lot row always equals its movements.
+
+use super::model::{LotRow, Movement, ReleaseOrder};
+use crate::auth::{OrgKind, Principal};
+use crate::db::schema::{breaches, lots, movements, release_orders, voyages, warehouses};
+use chrono::{NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// Whose lots a caller sees.
+#[derive(Clone, Copy, Debug)]
+pub enum Viewer {
+    All,
+    /// The supplier that owns them.
+    Owner(Uuid),
+    /// The operator of the warehouse holding them, or the carrier of the voyage.
+    Custodian(Uuid),
+    Nobody,
+}
+
+impl Viewer {
+    pub fn of(principal: &Principal) -> Self {
+        match principal.kind {
+            OrgKind::Platform => Viewer::All,
+            OrgKind::Supplier => Viewer::Owner(principal.org_id),
+            OrgKind::WarehouseOperator => Viewer::Custodian(principal.org_id),
+            OrgKind::Lender | OrgKind::Buyer => Viewer::Nobody,
+        }
+    }
+
+    /// Warehouse operators do not see what goods are worth.
+    pub fn sees_money(self) -> bool {
+        !matches!(self, Viewer::Custodian(_))
+    }
+}
+
+fn scoped(viewer: Viewer) -> lots::BoxedQuery<'static, Pg> {
+    let query = lots::table.into_boxed();
+    match viewer {
+        Viewer::All => query,
+        Viewer::Owner(org) => query.filter(lots::owner_org_id.eq(org)),
+        Viewer::Custodian(org) => query.filter(
+            lots::warehouse_id
+                .eq_any(
+                    warehouses::table
+                        .filter(warehouses::operator_org_id.eq(org))
+                        .select(warehouses::id.nullable()),
+                )
+                .or(lots::voyage_id.eq_any(
+                    voyages::table
+                        .filter(voyages::carrier_org_id.eq(org))
+                        .select(voyages::id.nullable()),
+                )),
+        ),
+        Viewer::Nobody => query.filter(lots::id.is_null()),
+    }
+}
+
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    id: Uuid,
+) -> QueryResult<Option<LotRow>> {
+    scoped(viewer)
+        .filter(lots::id.eq(id))
+        .select(LotRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The lot, locked for the rest of the transaction, if the viewer may see it.
+pub async fn lock_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    id: Uuid,
+) -> QueryResult<Option<LotRow>> {
+    if find_visible(conn, viewer, id).await?.is_none() {
+        return Ok(None);
+    }
+    lock(conn, id).await.map(Some)
+}
+
+/// The lot, locked for the rest of the transaction.
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<LotRow> {
+    lots::table
+        .find(id)
+        .select(LotRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn lock_visible_by_code(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    code: &str,
+) -> QueryResult<Option<LotRow>> {
+    let found: Option<Uuid> = scoped(viewer)
+        .filter(lots::code.eq(code))
+        .select(lots::id)
+        .first(conn)
+        .await
+        .optional()?;
+    match found {
+        Some(id) => lock(conn, id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+pub struct LotFilter {
+    pub status: Option<String>,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub commodity_code: Option<String>,
+    pub expiring_before: Option<NaiveDate>,
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    filter: LotFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<LotRow>> {
+    let mut query = scoped(viewer)
+        .select(LotRow::as_select())
+        .order(lots::seq)
+        .limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(lots::seq.gt(after));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(lots::status.eq(status));
+    }
+    if let Some(warehouse) = filter.warehouse_id {
+        query = query.filter(lots::warehouse_id.eq(warehouse));
+    }
+    if let Some(voyage) = filter.voyage_id {
+        query = query.filter(lots::voyage_id.eq(voyage));
+    }
+    if let Some(commodity) = filter.commodity_code {
+        query = query.filter(lots::commodity_code.eq(commodity));
+    }
+    if let Some(date) = filter.expiring_before {
+        query = query.filter(lots::expires_on.lt(date));
+    }
+    query.load(conn).await
+}
+
+/// Of these warehouses, those with an unacknowledged temperature breach: their lots are on
+/// quality hold.
+pub async fn held_warehouses(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<HashSet<Uuid>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let held: Vec<Uuid> = breaches::table
+        .filter(breaches::warehouse_id.eq_any(ids))
+        .filter(breaches::acknowledged_at.is_null())
+        .select(breaches::warehouse_id)
+        .distinct()
+        .load(conn)
+        .await?;
+    Ok(held.into_iter().collect())
+}
+
+/// Whether a lot is on quality hold right now.
+pub async fn on_hold(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<bool> {
+    match (lot.status.as_str(), lot.warehouse_id) {
+        ("in_custody", Some(warehouse)) => Ok(held_warehouses(conn, &[warehouse])
+            .await?
+            .contains(&warehouse)),
+        _ => Ok(false),
+    }
+}
+
+pub struct NewLotValues<'a> {
+    pub id: Uuid,
+    pub code: &'a str,
+    pub owner_org_id: Uuid,
+    pub commodity_code: &'a str,
+    pub grade: &'a str,
+    pub unit: &'a str,
+    pub status: &'a str,
+    pub quantity_announced: Decimal,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub packed_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    pub parent_lot_id: Option<Uuid>,
+    pub insurer: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> QueryResult<LotRow> {
+    diesel::insert_into(lots::table)
+        .values((
+            lots::id.eq(lot.id),
+            lots::code.eq(lot.code),
+            lots::owner_org_id.eq(lot.owner_org_id),
+            lots::commodity_code.eq(lot.commodity_code),
+            lots::grade.eq(lot.grade),
+            lots::unit.eq(lot.unit),
+            lots::status.eq(lot.status),
+            lots::quantity_announced.eq(lot.quantity_announced),
+            lots::warehouse_id.eq(lot.warehouse_id),
+            lots::voyage_id.eq(lot.voyage_id),
+            lots::packed_on.eq(lot.packed_on),
+            lots::expires_on.eq(lot.expires_on),
+            lots::parent_lot_id.eq(lot.parent_lot_id),
+            lots::insurer.eq(lot.insurer),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// One movement: the change of quantity on hand and where the lot is, and in which status,
+/// afterwards.
+pub struct MovementChange<'a> {
+    pub lot_id: Uuid,
+    pub kind: &'a str,
+    pub quantity_change: Decimal,
+    pub status: &'a str,
+    pub warehouse_id: Option<Uuid>,
+    pub voyage_id: Option<Uuid>,
+    pub release_order_id: Option<Uuid>,
+    pub related_lot_id: Option<Uuid>,
+    pub reason: Option<&'a str>,
+    pub details: Value,
+    pub actor_user_id: Option<Uuid>,
+}
+
+/// Updates the lot's projection and appends the movement, in the caller's transaction.
+pub async fn record_movement(
+    conn: &mut AsyncPgConnection,
+    change: MovementChange<'_>,
+) -> QueryResult<(LotRow, Movement)> {
+    let lot: LotRow = diesel::update(lots::table.find(change.lot_id))
+        .set((
+            lots::quantity_on_hand.eq(lots::quantity_on_hand + change.quantity_change),
+            lots::status.eq(change.status),
+            lots::warehouse_id.eq(change.warehouse_id),
+            lots::voyage_id.eq(change.voyage_id),
+            lots::updated_at.eq(Utc::now()),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await?;
+    let movement: Movement = diesel::insert_into(movements::table)
+        .values((
+            movements::lot_id.eq(change.lot_id),
+            movements::kind.eq(change.kind),
+            movements::quantity_change.eq(change.quantity_change),
+            movements::quantity_after.eq(lot.quantity_on_hand),
+            movements::status_after.eq(change.status),
+            movements::warehouse_id.eq(change.warehouse_id),
+            movements::voyage_id.eq(change.voyage_id),
+            movements::release_order_id.eq(change.release_order_id),
+            movements::related_lot_id.eq(change.related_lot_id),
+            movements::reason.eq(change.reason),
+            movements::details.eq(&change.details),
+            movements::actor_user_id.eq(change.actor_user_id),
+        ))
+        .returning(Movement::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok((lot, movement))
+}
+
+/// Changes the reserved quantity (release orders, later sales).
+pub async fn add_reserved(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    delta: Decimal,
+) -> QueryResult<LotRow> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::quantity_reserved.eq(lots::quantity_reserved + delta),
+            lots::updated_at.eq(Utc::now()),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn movements_of(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Movement>> {
+    let mut query = movements::table
+        .filter(movements::lot_id.eq(lot_id))
+        .order(movements::id)
+        .limit(limit + 1)
+        .select(Movement::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(movements::id.gt(after));
+    }
+    query.load(conn).await
+}
+
+pub async fn create_release_order(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    kind: &str,
+    quantity: Decimal,
+    created_by: Uuid,
+) -> QueryResult<ReleaseOrder> {
+    diesel::insert_into(release_orders::table)
+        .values((
+            release_orders::id.eq(Uuid::new_v4()),
+            release_orders::lot_id.eq(lot_id),
+            release_orders::kind.eq(kind),
+            release_orders::quantity.eq(quantity),
+            release_orders::created_by.eq(created_by),
+        ))
+        .returning(ReleaseOrder::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn lock_release_order(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<ReleaseOrder>> {
+    release_orders::table
+        .find(id)
+        .select(ReleaseOrder::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Counts `quantity` as released against the order, completing it when nothing is left.
+pub async fn consume_release_order(
+    conn: &mut AsyncPgConnection,
+    order: &ReleaseOrder,
+    quantity: Decimal,
+) -> QueryResult<ReleaseOrder> {
+    let released = order.quantity_released + quantity;
+    let completed = released >= order.quantity;
+    diesel::update(release_orders::table.find(order.id))
+        .set((
+            release_orders::quantity_released.eq(released),
+            release_orders::status.eq(if completed { "completed" } else { "open" }),
+            release_orders::completed_at.eq(completed.then(Utc::now)),
+        ))
+        .returning(ReleaseOrder::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[derive(Debug, QueryableByName, serde::Serialize, utoipa::ToSchema)]
+pub struct Discrepancy {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub lot_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub code: String,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_on_hand: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity_from_movements: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub status: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub status_from_movements: Option<String>,
+}
+
+/// Every lot whose row disagrees with its movements.
+pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Discrepancy>> {
+    diesel::sql_query(
+        "SELECT lot_id, code, quantity_on_hand, quantity_from_movements, status, status_from_movements \
+         FROM lot_reconciliation ORDER BY code LIMIT 1000",
+    )
+    .load(conn)
+    .await
+}
