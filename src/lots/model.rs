@@ -48,11 +48,11 @@ impl LotRow {
 /// Warehouse-receipt facts kept from intake. Not shown to warehouse operators.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub market_value_at_deposit: Option<Decimal>,
     pub deposit_currency: Option<String>,
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub storage_rate_per_unit_day: Option<Decimal>,
     pub storage_currency: Option<String>,
@@ -69,16 +69,16 @@ pub struct Lot {
     /// `announced`, `in_custody`, `in_transit` or `released`.
     pub status: String,
     pub unit: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_announced: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_on_hand: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_pledged: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_reserved: Decimal,
     pub warehouse_id: Option<Uuid>,
@@ -134,7 +134,7 @@ pub struct NewLot {
     pub commodity_code: String,
     pub grade: String,
     /// In the commodity's unit, as a decimal string.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
     pub packed_on: NaiveDate,
@@ -169,10 +169,10 @@ pub struct Movement {
     /// `announce`, `receive`, `release`, `load`, `unload`, `transfer`, `count_adjustment`,
     /// `split_out`, `split_in` or `regrade`.
     pub kind: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_change: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_after: Decimal,
     pub status_after: String,
@@ -194,10 +194,10 @@ pub struct ReleaseOrder {
     pub lot_id: Uuid,
     /// `withdrawal`, `sale`, `lender_consent` or `liquidation`.
     pub kind: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_released: Decimal,
     /// `open`, `completed` or `cancelled`.
@@ -210,7 +210,7 @@ pub struct ReleaseOrder {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRequest {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
 }
@@ -225,7 +225,7 @@ pub struct SplitResult {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
     pub lot_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
 }

@@ -20,7 +20,8 @@ pub enum Viewer {
     All,
     /// The supplier that owns them.
     Owner(Uuid),
-    /// The operator of the warehouse holding them, or the carrier of the voyage.
+    /// The operator of the warehouse holding them, the carrier of their voyage, or the
+    /// operator of the warehouse that voyage is bound for.
     Custodian(Uuid),
     Nobody,
 }
@@ -46,19 +47,26 @@ fn scoped(viewer: Viewer) -> lots::BoxedQuery<'static, Pg> {
     match viewer {
         Viewer::All => query,
         Viewer::Owner(org) => query.filter(lots::owner_org_id.eq(org)),
-        Viewer::Custodian(org) => query.filter(
-            lots::warehouse_id
-                .eq_any(
-                    warehouses::table
-                        .filter(warehouses::operator_org_id.eq(org))
-                        .select(warehouses::id.nullable()),
+        Viewer::Custodian(org) => {
+            let operated = || {
+                warehouses::table
+                    .filter(warehouses::operator_org_id.eq(org))
+                    .select(warehouses::id.nullable())
+            };
+            // Lots in its warehouses, on its vessels, or on vessels bound for its warehouses.
+            let voyages_involved = voyages::table
+                .filter(
+                    voyages::carrier_org_id
+                        .eq(org)
+                        .or(voyages::destination_warehouse_id.eq_any(operated())),
                 )
-                .or(lots::voyage_id.eq_any(
-                    voyages::table
-                        .filter(voyages::carrier_org_id.eq(org))
-                        .select(voyages::id.nullable()),
-                )),
-        ),
+                .select(voyages::id.nullable());
+            query.filter(
+                lots::warehouse_id
+                    .eq_any(operated())
+                    .or(lots::voyage_id.eq_any(voyages_involved)),
+            )
+        }
         Viewer::Nobody => query.filter(lots::id.is_null()),
     }
 }
@@ -370,11 +378,11 @@ pub struct Discrepancy {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub code: String,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_on_hand: Decimal,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_from_movements: Decimal,
     #[diesel(sql_type = diesel::sql_types::Text)]

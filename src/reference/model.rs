@@ -81,16 +81,16 @@ pub struct NewCommodity {
     pub shelf_life_days: i32,
     pub fresh_days: i32,
     /// Value factor reached at the end of shelf life (0–1, default 0.5).
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub end_freshness_factor: Option<Decimal>,
     /// Grade name → factor as a decimal string, e.g. `{"A": "1.00", "B": "0.85"}`.
     #[schema(value_type = Object)]
     pub grades: BTreeMap<String, String>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub temperature_min_c: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub temperature_max_c: Option<Decimal>,
 }
@@ -114,7 +114,7 @@ pub struct WarehouseRow {
 #[serde(deny_unknown_fields)]
 pub struct StorageRate {
     pub commodity_code: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub rate_per_unit_day: Decimal,
     pub currency: String,
@@ -167,10 +167,10 @@ pub struct NewWarehouse {
     pub operator_org_id: Uuid,
     pub address: String,
     pub kind: WarehouseKind,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub temperature_min_c: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub temperature_max_c: Option<Decimal>,
     /// Minutes out of range before a breach opens (default 30).

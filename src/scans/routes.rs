@@ -43,7 +43,7 @@ pub struct ScanRequest {
     pub action: ScanAction,
     /// In the lot's unit. Defaults: the announced quantity (receive), what the release order
     /// still allows (release); required for count. A GS1 (310n) net weight counts as given.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub quantity: Option<Decimal>,
     /// Where the scan happens: the receiving, unloading or transfer-destination warehouse.

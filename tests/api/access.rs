@@ -1,6 +1,7 @@
 //! Every route × every kind of caller. The table below must have a row for every route the
 //! app declares; adding a route without one fails `every_route_has_a_row`.
 
+use crate::fixtures::{self, Custody};
 use crate::support::{JWT_SECRET, Session, TestApp};
 use holdfast::auth::jwt::JwtKeys;
 use holdfast::auth::{OrgKind, Permission, Principal, Role};
@@ -80,6 +81,46 @@ fn owners(actor: Actor) -> bool {
             | WarehouseOwner
             | BuyerOwner
     )
+}
+
+/// The platform with `reference:write`, or the carrier with `scans:write`.
+fn voyage_movers(actor: Actor) -> u16 {
+    if matches!(actor, PlatformOwner | WarehouseOwner) {
+        200
+    } else {
+        403
+    }
+}
+
+fn lot_reader(actor: Actor) -> bool {
+    matches!(
+        actor,
+        PlatformOwner
+            | PlatformStaff
+            | SupplierOwner
+            | SupplierStaff
+            | OtherSupplierOwner
+            | WarehouseOwner
+            | WarehouseStaff
+    )
+}
+
+/// A lot of the supplier, in custody at the warehouse.
+fn lot_visibility(actor: Actor) -> u16 {
+    match actor {
+        OtherSupplierOwner => 404,
+        a if lot_reader(a) => 200,
+        _ => 403,
+    }
+}
+
+/// Changing the supplier's own lot: its owner (with `lots:write`) only.
+fn lot_owner_writes(actor: Actor) -> u16 {
+    match actor {
+        SupplierOwner => 201,
+        OtherSupplierOwner => 404,
+        _ => 403,
+    }
 }
 
 fn rows() -> Vec<Row> {
@@ -187,6 +228,104 @@ fn rows() -> Vec<Row> {
             path: "/v1/events",
             expect: |a| authed(a, |a| if owners(a) { 200 } else { 403 }),
         },
+        Row {
+            method: "POST",
+            path: "/v1/commodities",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/commodities",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/warehouses",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/warehouses",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/warehouses/{id}",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/voyages",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/voyages/{id}",
+            expect: |a| authed(a, voyage_movers),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/voyages/{id}/depart",
+            expect: |a| authed(a, voyage_movers),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/voyages/{id}/arrive",
+            expect: |a| authed(a, voyage_movers),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/lots",
+            expect: |a| {
+                authed(a, |a| {
+                    if matches!(a, SupplierOwner | OtherSupplierOwner) {
+                        201
+                    } else {
+                        403
+                    }
+                })
+            },
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots",
+            expect: |a| authed(a, |a| if lot_reader(a) { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots/{id}",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots/{id}/movements",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots/{id}/label.svg",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/lots/{id}/split",
+            expect: |a| authed(a, lot_owner_writes),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/withdrawals",
+            expect: |a| authed(a, lot_owner_writes),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/scans",
+            expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/custody/reconciliation",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
+        },
     ]
 }
 
@@ -211,6 +350,7 @@ fn every_route_has_a_row() {
 }
 
 struct World {
+    custody: Custody,
     sessions: Vec<(Actor, Option<Session>)>,
     supplier_org: Uuid,
     supplier_owner: Session,
@@ -230,11 +370,23 @@ async fn world(app: &TestApp) -> World {
         |org, kind| async move { app.user(org, Role::Owner, &Permission::all_for(kind)).await };
     let staff = |org| async move { app.user(org, Role::Staff, &[]).await };
     let supplier_owner = owner(supplier, OrgKind::Supplier).await;
+    let platform_owner = owner(platform, OrgKind::Platform).await;
+    let warehouse_owner = owner(warehouse, OrgKind::WarehouseOperator).await;
+    let commodity = format!(
+        "APPLE_{}",
+        &Uuid::new_v4().simple().to_string()[..6].to_uppercase()
+    );
+    fixtures::commodity(app, &platform_owner, &commodity).await;
+    let warehouse_id = fixtures::warehouse(app, &platform_owner, warehouse, &commodity).await;
+    let custody = Custody {
+        admin: platform_owner.clone(),
+        supplier: supplier_owner.clone(),
+        warehouse_staff: warehouse_owner.clone(),
+        warehouse_id,
+        commodity,
+    };
     let sessions = vec![
-        (
-            PlatformOwner,
-            Some(owner(platform, OrgKind::Platform).await),
-        ),
+        (PlatformOwner, Some(platform_owner)),
         (PlatformStaff, Some(staff(platform).await)),
         (SupplierOwner, Some(supplier_owner.clone())),
         (SupplierStaff, Some(staff(supplier).await)),
@@ -244,10 +396,7 @@ async fn world(app: &TestApp) -> World {
         ),
         (LenderOwner, Some(owner(lender, OrgKind::Lender).await)),
         (LenderStaff, Some(staff(lender).await)),
-        (
-            WarehouseOwner,
-            Some(owner(warehouse, OrgKind::WarehouseOperator).await),
-        ),
+        (WarehouseOwner, Some(warehouse_owner)),
         (WarehouseStaff, Some(staff(warehouse).await)),
         (BuyerOwner, Some(owner(buyer, OrgKind::Buyer).await)),
         (BuyerStaff, Some(staff(buyer).await)),
@@ -275,6 +424,7 @@ async fn world(app: &TestApp) -> World {
     let claims = valid.split('.').nth(1).expect("claims");
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
     World {
+        custody,
         sessions,
         supplier_org: supplier,
         supplier_owner,
@@ -299,8 +449,33 @@ fn token_of(world: &World, actor: Actor) -> Option<String> {
     }
 }
 
-fn body_for(row: &Row, world: &World) -> Option<Value> {
+/// A body for the route; routes that change state get a fresh object for every request.
+async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
+    let c = &world.custody;
     match (row.method, row.path) {
+        ("POST", "/v1/commodities") => Some(json!({
+            "code": format!("C{}", &Uuid::new_v4().simple().to_string()[..8].to_uppercase()),
+            "name": "Pears", "unit": "kg", "shelf_life_days": 60, "fresh_days": 20, "grades": {"A": "1"}
+        })),
+        ("POST", "/v1/warehouses") => Some(json!({
+            "name": format!("W {}", Uuid::new_v4()), "operator_org_id": c.warehouse_staff.org_id, "address": "Yantai", "kind": "ambient"
+        })),
+        ("POST", "/v1/voyages") => Some(json!({
+            "vessel_name": "V", "carrier_org_id": c.warehouse_staff.org_id, "origin": "A", "destination": "B",
+            "departs_at": "2026-12-01T00:00:00Z", "eta": "2026-12-10T00:00:00Z"
+        })),
+        ("POST", "/v1/lots") => Some(json!({
+            "commodity_code": c.commodity, "grade": "A", "quantity": "10", "packed_on": fixtures::today(), "warehouse_id": c.warehouse_id
+        })),
+        ("POST", "/v1/withdrawals") => {
+            let lot = c.lot_in_custody(app, "10").await;
+            Some(json!({"lot_id": lot["id"], "quantity": "1"}))
+        }
+        ("POST", "/v1/lots/{id}/split") => Some(json!({"quantity": "1"})),
+        ("POST", "/v1/scans") => {
+            let lot = c.announce(app, "10").await;
+            Some(json!({"code": lot["code"], "action": "receive"}))
+        }
         ("POST", "/v1/auth/login") => {
             Some(json!({"email": world.supplier_owner.email, "password": crate::support::PASSWORD}))
         }
@@ -320,9 +495,34 @@ fn body_for(row: &Row, world: &World) -> Option<Value> {
     }
 }
 
-fn concrete_path(row: &Row, world: &World) -> String {
+/// The route's path with its `{id}` filled: fresh objects for routes that change state.
+async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
+    let c = &world.custody;
+    let id = if row.path.starts_with("/v1/lots/{id}") {
+        c.lot_in_custody(app, "10").await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    } else if row.path.starts_with("/v1/warehouses/{id}") {
+        c.warehouse_id.clone()
+    } else if row.path.starts_with("/v1/voyages/{id}") {
+        let voyage = fixtures::voyage(app, &c.admin, c.warehouse_staff.org_id, None).await;
+        if row.path.ends_with("/arrive") {
+            let departed = app
+                .post(
+                    &format!("/v1/voyages/{voyage}/depart"),
+                    c.admin.token(),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(departed.status, 200, "{}", departed.text);
+        }
+        voyage
+    } else {
+        world.supplier_org.to_string()
+    };
     row.path
-        .replace("{id}", &world.supplier_org.to_string())
+        .replace("{id}", &id)
         .replace("{_:.*}", "index.html")
 }
 
@@ -332,10 +532,10 @@ async fn every_route_answers_every_actor_as_declared() {
     let world = world(&app).await;
     let mut failures = Vec::new();
     for row in rows() {
-        let path = concrete_path(&row, &world);
         for &actor in ACTORS {
+            let path = concrete_path(&app, &row, &world).await;
             let token = token_of(&world, actor);
-            let body = body_for(&row, &world);
+            let body = body_for(&app, &row, &world).await;
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -346,6 +546,9 @@ async fn every_route_answers_every_actor_as_declared() {
             }
             if let Some(body) = &body {
                 request = request.json(body);
+            }
+            if row.method == "POST" {
+                request = request.header("Idempotency-Key", Uuid::new_v4().to_string());
             }
             let response = request.send().await.expect("send");
             let status = response.status().as_u16();
