@@ -6,7 +6,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::metrics::Metrics;
-use crate::{integrity, lots, ops, orgs, reference, scans};
+use crate::{coldchain, integrity, lots, ops, orgs, reference, scans};
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
 use std::collections::{HashMap, HashSet};
@@ -90,6 +90,10 @@ const SCANNERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::WarehouseOperator],
     requires: Requirement::Permission(Permission::ScansWrite),
 }]);
+const BREACH_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform, OrgKind::WarehouseOperator],
+    requires: Requirement::Anyone,
+}]);
 const PLATFORM_AUDITORS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform],
     requires: Requirement::OwnerOr(Permission::AuditRead),
@@ -142,6 +146,9 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/lots/{id}/split", LOT_WRITERS, lots::routes::split),
         route!(POST "/v1/withdrawals", LOT_WRITERS, lots::routes::withdraw),
         route!(POST "/v1/scans", SCANNERS, scans::routes::scan),
+        route!(POST "/v1/temperature-readings", SCANNERS, coldchain::routes::record_readings),
+        route!(GET "/v1/breaches", BREACH_READERS, coldchain::routes::list),
+        route!(POST "/v1/breaches/{id}/acknowledge", SCANNERS, coldchain::routes::acknowledge),
         route!(GET "/v1/custody/reconciliation", PLATFORM_AUDITORS, lots::routes::reconciliation),
     ]
 }

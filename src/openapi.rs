@@ -44,6 +44,9 @@ use utoipa::{Modify, OpenApi};
         crate::lots::routes::withdraw,
         crate::scans::routes::scan,
         crate::lots::routes::reconciliation,
+        crate::coldchain::routes::record_readings,
+        crate::coldchain::routes::list,
+        crate::coldchain::routes::acknowledge,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -55,6 +58,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reference", description = "Commodities, warehouses, voyages"),
         (name = "lots", description = "Lots, movements, labels, withdrawals"),
         (name = "scans", description = "Scanning goods in, out, onto and off voyages"),
+        (name = "cold chain", description = "Temperature readings and breaches"),
     )
 )]
 pub struct ApiDoc;

@@ -169,16 +169,20 @@ CREATE TABLE temperature_readings (
 
 CREATE TABLE breaches (
     id               uuid PRIMARY KEY,
+    seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     warehouse_id     uuid NOT NULL REFERENCES warehouses (id),
+    sensor_id        text NOT NULL,
     kind             text NOT NULL CHECK (kind IN ('too_hot', 'too_cold')),
     started_at       timestamptz NOT NULL,
+    -- When a reading was back in range; NULL while the excursion goes on.
     ended_at         timestamptz,
     extreme_celsius  numeric(6, 2) NOT NULL,
     acknowledged_at  timestamptz,
     acknowledged_by  uuid REFERENCES users (id),
     comment          text,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (warehouse_id, kind, started_at),
-    CHECK (ended_at IS NULL OR ended_at >= started_at)
+    UNIQUE (warehouse_id, sensor_id, kind, started_at),
+    CHECK (ended_at IS NULL OR ended_at >= started_at),
+    CHECK ((acknowledged_at IS NULL) = (comment IS NULL))
 );
 CREATE INDEX breaches_open_idx ON breaches (warehouse_id) WHERE acknowledged_at IS NULL;

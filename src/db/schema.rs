@@ -240,7 +240,9 @@ diesel::table! {
 diesel::table! {
     breaches (id) {
         id -> Uuid,
+        seq -> Int8,
         warehouse_id -> Uuid,
+        sensor_id -> Text,
         kind -> Text,
         started_at -> Timestamptz,
         ended_at -> Nullable<Timestamptz>,

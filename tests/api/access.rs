@@ -322,6 +322,32 @@ fn rows() -> Vec<Row> {
             expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
         },
         Row {
+            method: "POST",
+            path: "/v1/temperature-readings",
+            expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/breaches",
+            expect: |a| {
+                authed(a, |a| {
+                    if matches!(
+                        a,
+                        PlatformOwner | PlatformStaff | WarehouseOwner | WarehouseStaff
+                    ) {
+                        200
+                    } else {
+                        403
+                    }
+                })
+            },
+        },
+        Row {
+            method: "POST",
+            path: "/v1/breaches/{id}/acknowledge",
+            expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
+        },
+        Row {
             method: "GET",
             path: "/v1/custody/reconciliation",
             expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
@@ -472,6 +498,10 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
             Some(json!({"lot_id": lot["id"], "quantity": "1"}))
         }
         ("POST", "/v1/lots/{id}/split") => Some(json!({"quantity": "1"})),
+        ("POST", "/v1/temperature-readings") => Some(json!({"readings": [
+            {"warehouse_id": c.warehouse_id, "sensor_id": "access", "recorded_at": chrono::Utc::now(), "celsius": "2"}
+        ]})),
+        ("POST", "/v1/breaches/{id}/acknowledge") => Some(json!({"comment": "checked"})),
         ("POST", "/v1/scans") => {
             let lot = c.announce(app, "10").await;
             Some(json!({"code": lot["code"], "action": "receive"}))
@@ -495,6 +525,33 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
     }
 }
 
+/// A new breach at the custody warehouse, from a sensor of its own.
+async fn fresh_breach(app: &TestApp, c: &Custody) -> String {
+    let sensor = Uuid::new_v4().to_string();
+    let now = chrono::Utc::now();
+    let readings: Vec<Value> = [(90, "2"), (80, "9"), (40, "9"), (30, "2")]
+        .iter()
+        .map(|(minutes, celsius)| {
+            json!({
+                "warehouse_id": c.warehouse_id, "sensor_id": sensor,
+                "recorded_at": now - chrono::Duration::minutes(*minutes), "celsius": celsius
+            })
+        })
+        .collect();
+    let reply = app
+        .post(
+            "/v1/temperature-readings",
+            c.warehouse_staff.token(),
+            &json!({"readings": readings}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body["breaches"][0]["id"]
+        .as_str()
+        .expect("breach")
+        .to_owned()
+}
+
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
@@ -503,6 +560,8 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             .as_str()
             .expect("id")
             .to_owned()
+    } else if row.path.starts_with("/v1/breaches/{id}") {
+        fresh_breach(app, c).await
     } else if row.path.starts_with("/v1/warehouses/{id}") {
         c.warehouse_id.clone()
     } else if row.path.starts_with("/v1/voyages/{id}") {

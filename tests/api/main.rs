@@ -5,6 +5,7 @@ mod support;
 mod access;
 mod auth;
 mod cli;
+mod coldchain;
 mod custody;
 mod errors;
 mod fixtures;

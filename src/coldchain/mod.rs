@@ -1,0 +1,5 @@
+//! The cold chain: temperature readings in batches, breaches found in them, and staff
+//! acknowledging breaches (optionally downgrading the goods).
+
+pub mod routes;
+pub mod store;
