@@ -30,6 +30,12 @@ const ORGS: &[(&str, OrgKind, &str)] = &[
 
 /// Creates what is missing and answers the logins.
 pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
+    let logins = load_people(pool).await?;
+    load_custody(pool).await?;
+    Ok(logins)
+}
+
+async fn load_people(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     let password_hash = crate::auth::password::hash(DEMO_PASSWORD.to_owned()).await?;
     let mut conn = pool.get().await?;
     let mut logins = Vec::new();
@@ -47,7 +53,14 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
                     if store::find_user_by_email(conn, &email).await?.is_none() {
                         let permissions = match role {
                             Role::Owner => Permission::all_for(*kind),
-                            Role::Staff => vec![],
+                            // Staff do the daily work (scan, announce, read the
+                            // trail) but do not manage users.
+                            Role::Staff => Permission::all_for(*kind)
+                                .into_iter()
+                                .filter(|p| {
+                                    !matches!(p, Permission::UsersWrite | Permission::OrgsWrite)
+                                })
+                                .collect(),
                         };
                         store::insert_user(
                             conn,
@@ -75,4 +88,229 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
         }));
     }
     Ok(logins)
+}
+
+const COLD_STORE: &str = "Yantai Cold Store No. 1";
+
+/// The Yantai cold store with apple lots in custody, and the Guangxi voyage with eucalyptus
+/// boards in transit to the Rizhao timber yard.
+async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
+    use crate::lots::store as lots;
+    use crate::reference::model::StorageRate;
+    use crate::reference::store as reference;
+    use rust_decimal::Decimal;
+    use serde_json::json;
+
+    let mut conn = pool.get().await?;
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let warehouses = reference::list_warehouses(conn).await?;
+        if warehouses.iter().any(|w| w.name == COLD_STORE) {
+            return Ok(());
+        }
+        let supplier = store::find_org_by_name(conn, ORGS[1].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo supplier missing"))?;
+        let operator = store::find_org_by_name(conn, ORGS[3].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo operator missing"))?;
+        let today = chrono::Utc::now().date_naive();
+        if reference::find_commodity(conn, "APPLE_FUJI")
+            .await?
+            .is_none()
+        {
+            reference::insert_commodity(
+                conn,
+                reference::CommodityValues {
+                    code: "APPLE_FUJI",
+                    name: "Fuji apples",
+                    unit: "kg",
+                    shelf_life_days: 180,
+                    fresh_days: 60,
+                    end_freshness_factor: Decimal::new(5, 1),
+                    grades: json!({"A": "1.00", "B": "0.85", "C": "0.60"}),
+                    temperature_min_c: Some(Decimal::from(-1)),
+                    temperature_max_c: Some(Decimal::from(4)),
+                },
+            )
+            .await?;
+        }
+        if reference::find_commodity(conn, "EUCALYPTUS_BOARD")
+            .await?
+            .is_none()
+        {
+            reference::insert_commodity(
+                conn,
+                reference::CommodityValues {
+                    code: "EUCALYPTUS_BOARD",
+                    name: "Eucalyptus boards",
+                    unit: "m3",
+                    shelf_life_days: 3650,
+                    fresh_days: 3650,
+                    end_freshness_factor: Decimal::ONE,
+                    grades: json!({"A": "1.00", "B": "0.90"}),
+                    temperature_min_c: None,
+                    temperature_max_c: None,
+                },
+            )
+            .await?;
+        }
+        let cold_store = reference::insert_warehouse(
+            conn,
+            reference::WarehouseValues {
+                name: COLD_STORE,
+                operator_org_id: operator.id,
+                address: "Zhifu District, Yantai, Shandong",
+                kind: "cold_storage",
+                temperature_min_c: Some(Decimal::from(-1)),
+                temperature_max_c: Some(Decimal::from(4)),
+                breach_grace_minutes: 30,
+            },
+        )
+        .await?;
+        let rate = |code: &str, rate: Decimal| StorageRate {
+            commodity_code: code.into(),
+            rate_per_unit_day: rate,
+            currency: "CNY".into(),
+        };
+        reference::insert_storage_rate(
+            conn,
+            cold_store.id,
+            &rate("APPLE_FUJI", Decimal::new(4, 3)),
+        )
+        .await?;
+        let yard = reference::insert_warehouse(
+            conn,
+            reference::WarehouseValues {
+                name: "Rizhao Timber Yard",
+                operator_org_id: operator.id,
+                address: "Lanshan District, Rizhao, Shandong",
+                kind: "ambient",
+                temperature_min_c: None,
+                temperature_max_c: None,
+                breach_grace_minutes: 60,
+            },
+        )
+        .await?;
+        reference::insert_storage_rate(
+            conn,
+            yard.id,
+            &rate("EUCALYPTUS_BOARD", Decimal::new(80, 2)),
+        )
+        .await?;
+        let now = chrono::Utc::now();
+        let voyage = reference::insert_voyage(
+            conn,
+            reference::VoyageValues {
+                vessel_name: "Beibu Gulf Star",
+                carrier_org_id: operator.id,
+                origin: "Qinzhou, Guangxi",
+                destination: "Rizhao, Shandong",
+                destination_warehouse_id: Some(yard.id),
+                departs_at: now - chrono::Duration::days(3),
+                eta: now + chrono::Duration::days(14),
+            },
+        )
+        .await?;
+        let lots_to_make = [
+            (
+                "APPLE_FUJI",
+                "A",
+                "kg",
+                Decimal::from(20_000),
+                12,
+                Some(cold_store.id),
+                None,
+            ),
+            (
+                "APPLE_FUJI",
+                "B",
+                "kg",
+                Decimal::from(15_000),
+                20,
+                Some(cold_store.id),
+                None,
+            ),
+            (
+                "APPLE_FUJI",
+                "A",
+                "kg",
+                Decimal::from(8_000),
+                5,
+                Some(cold_store.id),
+                None,
+            ),
+            (
+                "EUCALYPTUS_BOARD",
+                "A",
+                "m3",
+                Decimal::from(120),
+                10,
+                None,
+                Some(voyage.id),
+            ),
+            (
+                "EUCALYPTUS_BOARD",
+                "B",
+                "m3",
+                Decimal::from(80),
+                10,
+                None,
+                Some(voyage.id),
+            ),
+        ];
+        for (commodity, grade, unit, quantity, days_ago, warehouse, on_voyage) in lots_to_make {
+            let shelf_life = if commodity == "APPLE_FUJI" { 180 } else { 3650 };
+            let packed_on = today - chrono::Days::new(days_ago);
+            let code = crate::domain::lot_code::LotCode::generate();
+            let lot = lots::insert(
+                conn,
+                lots::NewLotValues {
+                    id: uuid::Uuid::new_v4(),
+                    code: code.as_str(),
+                    owner_org_id: supplier.id,
+                    commodity_code: commodity,
+                    grade,
+                    unit,
+                    status: "announced",
+                    quantity_announced: quantity,
+                    warehouse_id: warehouse,
+                    voyage_id: on_voyage,
+                    packed_on,
+                    expires_on: packed_on + chrono::Days::new(shelf_life),
+                    parent_lot_id: None,
+                    insurer: Some("PICC Property and Casualty"),
+                },
+            )
+            .await?;
+            let movement = |kind, change, status| lots::MovementChange {
+                lot_id: lot.id,
+                kind,
+                quantity_change: change,
+                status,
+                warehouse_id: warehouse,
+                voyage_id: on_voyage,
+                release_order_id: None,
+                related_lot_id: None,
+                reason: None,
+                details: json!({"demo": true}),
+                actor_user_id: None,
+            };
+            lots::record_movement(conn, movement("announce", Decimal::ZERO, "announced")).await?;
+            let (kind, status) = if warehouse.is_some() {
+                ("receive", "in_custody")
+            } else {
+                ("load", "in_transit")
+            };
+            lots::record_movement(conn, movement(kind, quantity, status)).await?;
+            if let Some(warehouse) = warehouse {
+                let rate = reference::storage_rate(conn, warehouse, commodity).await?;
+                lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
+            } else {
+                lots::stamp_receipt(conn, lot.id, None).await?;
+            }
+        }
+        reference::set_voyage_status(conn, voyage.id, "underway").await?;
+        Ok(())
+    })
+    .await
 }

@@ -400,3 +400,20 @@ pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Dis
     .load(conn)
     .await
 }
+
+/// Keeps the warehouse-receipt fields at intake: when, and at what storage rate.
+pub async fn stamp_receipt(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    rate: Option<&crate::reference::model::StorageRate>,
+) -> QueryResult<()> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::received_at.eq(Utc::now()),
+            lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
+            lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

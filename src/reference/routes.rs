@@ -4,16 +4,13 @@ use super::model::*;
 use super::store;
 use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
-use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
 use crate::http::validate;
 use crate::integrity::{self, Change};
 use crate::orgs::store as org_store;
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
@@ -102,21 +99,21 @@ pub async fn create_commodity(
                 )
                 .with("field", "code"));
             }
-            let row: CommodityRow = diesel::insert_into(commodities::table)
-                .values((
-                    commodities::code.eq(&code),
-                    commodities::name.eq(&name),
-                    commodities::unit.eq(new.unit.as_str()),
-                    commodities::shelf_life_days.eq(new.shelf_life_days),
-                    commodities::fresh_days.eq(new.fresh_days),
-                    commodities::end_freshness_factor.eq(end_factor),
-                    commodities::grades.eq(serde_json::Value::Object(grades)),
-                    commodities::temperature_min_c.eq(new.temperature_min_c),
-                    commodities::temperature_max_c.eq(new.temperature_max_c),
-                ))
-                .returning(CommodityRow::as_returning())
-                .get_result(conn)
-                .await?;
+            let row = store::insert_commodity(
+                conn,
+                store::CommodityValues {
+                    code: &code,
+                    name: &name,
+                    unit: new.unit.as_str(),
+                    shelf_life_days: new.shelf_life_days,
+                    fresh_days: new.fresh_days,
+                    end_freshness_factor: end_factor,
+                    grades: serde_json::Value::Object(grades),
+                    temperature_min_c: new.temperature_min_c,
+                    temperature_max_c: new.temperature_max_c,
+                },
+            )
+            .await?;
             let commodity = Commodity::from(row.clone());
             integrity::record(
                 conn,
@@ -207,20 +204,19 @@ pub async fn create_warehouse(
                     "the operator must be an existing warehouse_operator organisation",
                 ));
             }
-            let row: WarehouseRow = diesel::insert_into(warehouses::table)
-                .values((
-                    warehouses::id.eq(Uuid::new_v4()),
-                    warehouses::name.eq(&name),
-                    warehouses::operator_org_id.eq(new.operator_org_id),
-                    warehouses::address.eq(&address),
-                    warehouses::kind.eq(kind),
-                    warehouses::temperature_min_c.eq(new.temperature_min_c),
-                    warehouses::temperature_max_c.eq(new.temperature_max_c),
-                    warehouses::breach_grace_minutes.eq(grace),
-                ))
-                .returning(WarehouseRow::as_returning())
-                .get_result(conn)
-                .await?;
+            let row = store::insert_warehouse(
+                conn,
+                store::WarehouseValues {
+                    name: &name,
+                    operator_org_id: new.operator_org_id,
+                    address: &address,
+                    kind,
+                    temperature_min_c: new.temperature_min_c,
+                    temperature_max_c: new.temperature_max_c,
+                    breach_grace_minutes: grace,
+                },
+            )
+            .await?;
             for (index, rate) in new.storage_rates.iter().enumerate() {
                 if store::find_commodity(conn, &rate.commodity_code)
                     .await?
@@ -231,14 +227,7 @@ pub async fn create_warehouse(
                         "no such commodity",
                     ));
                 }
-                diesel::insert_into(storage_rates::table)
-                    .values((
-                        storage_rates::warehouse_id.eq(row.id),
-                        storage_rates::commodity_code.eq(&rate.commodity_code),
-                        storage_rates::rate_per_unit_day.eq(rate.rate_per_unit_day),
-                        storage_rates::currency.eq(&rate.currency),
-                    ))
-                    .execute(conn)
+                store::insert_storage_rate(conn, row.id, rate)
                     .await
                     .map_err(|e| match e {
                         diesel::result::Error::DatabaseError(
@@ -334,20 +323,19 @@ pub async fn create_voyage(
                     "no such warehouse",
                 ));
             }
-            let voyage: Voyage = diesel::insert_into(voyages::table)
-                .values((
-                    voyages::id.eq(Uuid::new_v4()),
-                    voyages::vessel_name.eq(&vessel),
-                    voyages::carrier_org_id.eq(new.carrier_org_id),
-                    voyages::origin.eq(&origin),
-                    voyages::destination.eq(&destination),
-                    voyages::destination_warehouse_id.eq(new.destination_warehouse_id),
-                    voyages::departs_at.eq(new.departs_at),
-                    voyages::eta.eq(new.eta),
-                ))
-                .returning(Voyage::as_returning())
-                .get_result(conn)
-                .await?;
+            let voyage = store::insert_voyage(
+                conn,
+                store::VoyageValues {
+                    vessel_name: &vessel,
+                    carrier_org_id: new.carrier_org_id,
+                    origin: &origin,
+                    destination: &destination,
+                    destination_warehouse_id: new.destination_warehouse_id,
+                    departs_at: new.departs_at,
+                    eta: new.eta,
+                },
+            )
+            .await?;
             integrity::record(
                 conn,
                 Some(&principal),
@@ -414,21 +402,7 @@ async fn move_voyage(
                 )
                 .with("status", &before.status));
             }
-            let now = Utc::now();
-            let update = diesel::update(voyages::table.find(id));
-            let after: Voyage = if to == "underway" {
-                update
-                    .set((voyages::status.eq(to), voyages::departed_at.eq(now)))
-                    .returning(Voyage::as_returning())
-                    .get_result(conn)
-                    .await?
-            } else {
-                update
-                    .set((voyages::status.eq(to), voyages::arrived_at.eq(now)))
-                    .returning(Voyage::as_returning())
-                    .get_result(conn)
-                    .await?
-            };
+            let after = store::set_voyage_status(conn, id, to).await?;
             integrity::record(
                 conn,
                 Some(principal),

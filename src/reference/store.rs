@@ -98,3 +98,135 @@ pub async fn operated_by(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult
         .load(conn)
         .await
 }
+
+pub struct CommodityValues<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub unit: &'a str,
+    pub shelf_life_days: i32,
+    pub fresh_days: i32,
+    pub end_freshness_factor: rust_decimal::Decimal,
+    pub grades: serde_json::Value,
+    pub temperature_min_c: Option<rust_decimal::Decimal>,
+    pub temperature_max_c: Option<rust_decimal::Decimal>,
+}
+
+pub async fn insert_commodity(
+    conn: &mut AsyncPgConnection,
+    c: CommodityValues<'_>,
+) -> QueryResult<CommodityRow> {
+    diesel::insert_into(commodities::table)
+        .values((
+            commodities::code.eq(c.code),
+            commodities::name.eq(c.name),
+            commodities::unit.eq(c.unit),
+            commodities::shelf_life_days.eq(c.shelf_life_days),
+            commodities::fresh_days.eq(c.fresh_days),
+            commodities::end_freshness_factor.eq(c.end_freshness_factor),
+            commodities::grades.eq(c.grades),
+            commodities::temperature_min_c.eq(c.temperature_min_c),
+            commodities::temperature_max_c.eq(c.temperature_max_c),
+        ))
+        .returning(CommodityRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub struct WarehouseValues<'a> {
+    pub name: &'a str,
+    pub operator_org_id: Uuid,
+    pub address: &'a str,
+    pub kind: &'a str,
+    pub temperature_min_c: Option<rust_decimal::Decimal>,
+    pub temperature_max_c: Option<rust_decimal::Decimal>,
+    pub breach_grace_minutes: i32,
+}
+
+pub async fn insert_warehouse(
+    conn: &mut AsyncPgConnection,
+    w: WarehouseValues<'_>,
+) -> QueryResult<WarehouseRow> {
+    diesel::insert_into(warehouses::table)
+        .values((
+            warehouses::id.eq(Uuid::new_v4()),
+            warehouses::name.eq(w.name),
+            warehouses::operator_org_id.eq(w.operator_org_id),
+            warehouses::address.eq(w.address),
+            warehouses::kind.eq(w.kind),
+            warehouses::temperature_min_c.eq(w.temperature_min_c),
+            warehouses::temperature_max_c.eq(w.temperature_max_c),
+            warehouses::breach_grace_minutes.eq(w.breach_grace_minutes),
+        ))
+        .returning(WarehouseRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn insert_storage_rate(
+    conn: &mut AsyncPgConnection,
+    warehouse: Uuid,
+    rate: &StorageRate,
+) -> QueryResult<usize> {
+    diesel::insert_into(storage_rates::table)
+        .values((
+            storage_rates::warehouse_id.eq(warehouse),
+            storage_rates::commodity_code.eq(&rate.commodity_code),
+            storage_rates::rate_per_unit_day.eq(rate.rate_per_unit_day),
+            storage_rates::currency.eq(&rate.currency),
+        ))
+        .execute(conn)
+        .await
+}
+
+pub struct VoyageValues<'a> {
+    pub vessel_name: &'a str,
+    pub carrier_org_id: Uuid,
+    pub origin: &'a str,
+    pub destination: &'a str,
+    pub destination_warehouse_id: Option<Uuid>,
+    pub departs_at: chrono::DateTime<chrono::Utc>,
+    pub eta: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn insert_voyage(
+    conn: &mut AsyncPgConnection,
+    v: VoyageValues<'_>,
+) -> QueryResult<Voyage> {
+    diesel::insert_into(voyages::table)
+        .values((
+            voyages::id.eq(Uuid::new_v4()),
+            voyages::vessel_name.eq(v.vessel_name),
+            voyages::carrier_org_id.eq(v.carrier_org_id),
+            voyages::origin.eq(v.origin),
+            voyages::destination.eq(v.destination),
+            voyages::destination_warehouse_id.eq(v.destination_warehouse_id),
+            voyages::departs_at.eq(v.departs_at),
+            voyages::eta.eq(v.eta),
+        ))
+        .returning(Voyage::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Moves a voyage to `underway` (stamping `departed_at`) or `arrived` (stamping `arrived_at`).
+pub async fn set_voyage_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+) -> QueryResult<Voyage> {
+    let now = chrono::Utc::now();
+    let update = diesel::update(voyages::table.find(id));
+    if status == "underway" {
+        update
+            .set((voyages::status.eq(status), voyages::departed_at.eq(now)))
+            .returning(Voyage::as_returning())
+            .get_result(conn)
+            .await
+    } else {
+        update
+            .set((voyages::status.eq(status), voyages::arrived_at.eq(now)))
+            .returning(Voyage::as_returning())
+            .get_result(conn)
+            .await
+    }
+}

@@ -2,7 +2,6 @@
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::db::schema::lots;
 use crate::domain::gs1::{self, Gs1Scan};
 use crate::domain::lot_code::LotCode;
 use crate::domain::quantity::Unit;
@@ -17,8 +16,7 @@ use crate::reference::store as reference;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -256,7 +254,7 @@ async fn operates(
         .is_some_and(|w| w.operator_org_id == principal.org_id))
 }
 
-/// Keeps the warehouse-receipt fields at intake: when and where, at what storage rate.
+/// Stamps the receipt with the storage rate of `warehouse` (none aboard a vessel).
 async fn stamp_receipt(
     conn: &mut AsyncPgConnection,
     lot: &LotRow,
@@ -266,14 +264,7 @@ async fn stamp_receipt(
         Some(w) => reference::storage_rate(conn, w, &lot.commodity_code).await?,
         None => None,
     };
-    diesel::update(lots::table.find(lot.id))
-        .set((
-            lots::received_at.eq(Utc::now()),
-            lots::storage_rate_per_unit_day.eq(rate.as_ref().map(|r| r.rate_per_unit_day)),
-            lots::storage_currency.eq(rate.as_ref().map(|r| r.currency.clone())),
-        ))
-        .execute(conn)
-        .await?;
+    store::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod coldchain;
 mod custody;
+mod demo;
 mod errors;
 mod fixtures;
 mod integrity;

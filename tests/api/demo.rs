@@ -1,0 +1,87 @@
+//! The demo world `serve --demo` loads.
+
+use crate::support::TestApp;
+use holdfast::demo::{self, DEMO_PASSWORD};
+
+#[tokio::test]
+async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads_once() {
+    let app = TestApp::spawn().await;
+    let logins = demo::load(&app.pool).await.expect("demo");
+    assert_eq!(logins.len(), 10);
+    let lots_once = app.count("lots").await;
+    demo::load(&app.pool).await.expect("demo again");
+    assert_eq!(
+        app.count("lots").await,
+        lots_once,
+        "loading twice adds nothing"
+    );
+
+    let staff = app
+        .login("staff@warehouse.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    assert!(!staff.access_token.is_empty());
+    let warehouse_owner = app
+        .login("owner@warehouse.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let in_custody = app
+        .get("/v1/lots?status=in_custody", warehouse_owner.token())
+        .await;
+    let apples: Vec<_> = in_custody.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["commodity_code"] == "APPLE_FUJI")
+        .collect();
+    assert_eq!(apples.len(), 3, "{}", in_custody.text);
+    let supplier = app
+        .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let at_sea = app
+        .get("/v1/lots?status=in_transit", supplier.token())
+        .await;
+    let boards: Vec<_> = at_sea.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["commodity_code"] == "EUCALYPTUS_BOARD")
+        .collect();
+    assert_eq!(boards.len(), 2);
+    assert_eq!(boards[0]["unit"], "m3");
+    let apple = app
+        .get(
+            &format!("/v1/lots/{}", apples[0]["id"].as_str().unwrap()),
+            supplier.token(),
+        )
+        .await;
+    assert_eq!(apple.body["receipt"]["storage_rate_per_unit_day"], "0.004");
+    let admin = app
+        .login("owner@platform.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let check = app.get("/v1/custody/reconciliation", admin.token()).await;
+    assert_eq!(check.body["consistent"], true, "{}", check.text);
+}
+
+#[tokio::test]
+async fn demo_warehouse_staff_can_scan_and_demo_staff_cannot_manage_users() {
+    let app = TestApp::spawn().await;
+    demo::load(&app.pool).await.expect("demo");
+    let staff = app
+        .login("staff@warehouse.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let me = app.get("/v1/me", staff.token()).await;
+    assert_eq!(
+        me.body["permissions"],
+        serde_json::json!(["audit:read", "scans:write"])
+    );
+    let lots = app
+        .get("/v1/lots?status=in_custody&limit=1", staff.token())
+        .await;
+    let code = lots.body["items"][0]["code"].clone();
+    let count = crate::fixtures::scan_as(
+        &app,
+        &staff,
+        serde_json::json!({"code": code, "action": "count", "quantity": "1", "reason": "demo"}),
+    )
+    .await;
+    assert_eq!(count.status, 200, "{}", count.text);
+}
