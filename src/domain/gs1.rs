@@ -1,5 +1,5 @@
 //! GS1-128 element strings as warehouse scanners read them: with parentheses around the
-//! application identifiers ("(01)09501101530003(10)K7M3QX9T4"), or raw with an optional
+//! application identifiers ("(01)09501101530003(10)K7M3QX9T3"), or raw with an optional
 //! symbology prefix ("]C1") and FNC1 shown as the GS character (0x1D) after variable-length
 //! fields. Only the elements Holdfast uses are accepted; each is checked (digits, check digit,
 //! calendar date, character set), and an error names the element at fault.
@@ -291,11 +291,11 @@ mod tests {
 
     #[test]
     fn a_bracketed_string_yields_every_element() {
-        let scan = parse("(00)106141411234567897(01)09501101530003(10)K7M3QX9T4(11)261001(13)261002(15)261231(17)270115(3103)020000", today())
+        let scan = parse("(00)106141411234567897(01)09501101530003(10)K7M3QX9T3(11)261001(13)261002(15)261231(17)270115(3103)020000", today())
             .expect("valid");
         assert_eq!(scan.sscc.as_deref(), Some("106141411234567897"));
         assert_eq!(scan.gtin.as_deref(), Some("09501101530003"));
-        assert_eq!(scan.batch.as_deref(), Some("K7M3QX9T4"));
+        assert_eq!(scan.batch.as_deref(), Some("K7M3QX9T3"));
         assert_eq!(scan.production_date, NaiveDate::from_ymd_opt(2026, 10, 1));
         assert_eq!(scan.packaging_date, NaiveDate::from_ymd_opt(2026, 10, 2));
         assert_eq!(scan.best_before, NaiveDate::from_ymd_opt(2026, 12, 31));
@@ -305,10 +305,10 @@ mod tests {
 
     #[test]
     fn a_raw_string_with_symbology_prefix_and_group_separators_parses_the_same() {
-        let raw = "]C10109501101530003\u{1d}10K7M3QX9T4\u{1d}3102001250\u{1d}17270115";
+        let raw = "]C10109501101530003\u{1d}10K7M3QX9T3\u{1d}3102001250\u{1d}17270115";
         let scan = parse(raw, today()).expect("valid");
         assert_eq!(scan.gtin.as_deref(), Some("09501101530003"));
-        assert_eq!(scan.batch.as_deref(), Some("K7M3QX9T4"));
+        assert_eq!(scan.batch.as_deref(), Some("K7M3QX9T3"));
         assert_eq!(scan.net_weight_kg, Some(Decimal::new(1250, 2)));
         assert_eq!(scan.expiry, NaiveDate::from_ymd_opt(2027, 1, 15));
         // Fixed-length fields need no separator after them.
@@ -349,9 +349,9 @@ mod tests {
 
     #[test]
     fn lot_codes_are_not_taken_for_gs1() {
-        assert!(!looks_like_gs1("K7M3QX9T4"));
-        assert!(looks_like_gs1("(10)K7M3QX9T4"));
-        assert!(looks_like_gs1("]C110K7M3QX9T4"));
+        assert!(!looks_like_gs1("K7M3QX9T3"));
+        assert!(looks_like_gs1("(10)K7M3QX9T3"));
+        assert!(looks_like_gs1("]C110K7M3QX9T3"));
         assert!(looks_like_gs1("0109501101530003"));
     }
 }

@@ -168,7 +168,7 @@ async fn malformed_codes_are_422_naming_the_element_and_unknown_ones_404() {
     let bad_check = c
         .scan(
             &app,
-            json!({"code": "(01)09501101530004(10)K7M3QX9T4", "action": "receive"}),
+            json!({"code": "(01)09501101530004(10)K7M3QX9T3", "action": "receive"}),
         )
         .await;
     assert_eq!(bad_check.body["error"]["details"]["element"], "(01)");
