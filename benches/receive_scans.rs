@@ -223,15 +223,15 @@ async fn drive(
     }
 }
 
-/// The statements one receive scan issues, in its two transactions (claim the key; then the
-/// scan itself with the stored response), for pgbench.
+/// The statements one receive scan issues, in its one transaction (take the key's advisory
+/// lock, look for a stored response, scan, store the response), for pgbench.
 fn pgbench_script(world: &World) -> String {
     format!(
         r#"\set n random(1, {lots})
+\set k random(1, 1000000000)
 BEGIN;
-INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, state, locked_until) VALUES ('{user}', 'pgbench-' || :client_id || '-' || :n || '-' || random(), '\x00', 'in_progress', now() + interval '60 seconds') ON CONFLICT DO NOTHING;
-COMMIT;
-BEGIN;
+SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency/{user}/pgbench-' || :client_id || '-' || :k, 0));
+SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_id = '{user}' AND idempotency_key = 'pgbench-' || :client_id || '-' || :k;
 SELECT id FROM lots WHERE (warehouse_id IN (SELECT id FROM warehouses WHERE operator_org_id = '{org}') OR voyage_id IN (SELECT id FROM voyages WHERE carrier_org_id = '{org}' OR destination_warehouse_id IN (SELECT id FROM warehouses WHERE operator_org_id = '{org}'))) AND seq = :n LIMIT 1;
 SELECT * FROM lots WHERE seq = :n FOR UPDATE;
 SELECT * FROM storage_rates WHERE warehouse_id = '{warehouse}' AND commodity_code = 'APPLE';
@@ -242,7 +242,7 @@ SELECT * FROM lots WHERE seq = :n;
 SELECT DISTINCT warehouse_id FROM breaches WHERE warehouse_id = '{warehouse}' AND acknowledged_at IS NULL;
 INSERT INTO outbox_events (org_ids, event_type, payload) VALUES (ARRAY['{org}'::uuid], 'lot.received', '{{"object_kind": "lot"}}');
 INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, object_id, before, after) VALUES ('{user}', '{org}', ARRAY['{org}'::uuid], 'lot.received', 'lot', :n, '{{}}', '{{}}');
-UPDATE idempotency_keys SET state = 'completed', response_status = 200, response_body = '\x00' WHERE user_id = '{user}' AND idempotency_key = 'pgbench-' || :client_id || '-' || :n;
+INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, response_status, response_body) VALUES ('{user}', 'pgbench-' || :client_id || '-' || :k, '\x00', 200, '\x00') ON CONFLICT DO NOTHING;
 COMMIT;
 "#,
         lots = world.codes.len(),

@@ -44,17 +44,16 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_key_time_idx ON login_failures (throttle_key, failed_at);
 
+-- Stored responses of requests sent with an Idempotency-Key, written in the same transaction
+-- as the change they answer for.
 CREATE TABLE idempotency_keys (
     user_id          uuid NOT NULL REFERENCES users (id),
     idempotency_key  text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
     request_hash     bytea NOT NULL,
-    state            text NOT NULL CHECK (state IN ('in_progress', 'completed')),
-    locked_until     timestamptz NOT NULL,
-    response_status  smallint,
-    response_body    bytea,
+    response_status  smallint NOT NULL,
+    response_body    bytea NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (user_id, idempotency_key),
-    CHECK (state = 'in_progress' OR (response_status IS NOT NULL AND response_body IS NOT NULL))
+    PRIMARY KEY (user_id, idempotency_key)
 );
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 

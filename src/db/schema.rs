@@ -48,10 +48,8 @@ diesel::table! {
         user_id -> Uuid,
         idempotency_key -> Text,
         request_hash -> Bytea,
-        state -> Text,
-        locked_until -> Timestamptz,
-        response_status -> Nullable<Int2>,
-        response_body -> Nullable<Bytea>,
+        response_status -> Int2,
+        response_body -> Bytea,
         created_at -> Timestamptz,
     }
 }

@@ -1,20 +1,22 @@
 //! The `Idempotency-Key` store.
 //!
-//! The first request with a key claims it in a short transaction of its own, so a second
-//! request arriving while the first runs sees the claim and answers 409. The business change
-//! and the stored response commit together in one transaction, so a crash can never leave a
-//! change without its stored response; a failed request releases the key (it wrote nothing).
-//! A retry with the same key and body replays the stored status and body with
-//! `Idempotent-Replayed: true`; the same key with another body is a 422. Keys are scoped per
-//! user and kept at least 24 hours.
+//! A request with a key runs in one transaction that first takes a transaction-scoped
+//! advisory lock on (user, key) without waiting: a second request with the same key while the
+//! first runs cannot take it and answers 409. Holding the lock, it looks for a stored response:
+//! the same request gets it replayed with `Idempotent-Replayed: true`; another request with the
+//! same key gets 422. Otherwise it makes the change and stores the response in the same
+//! transaction, so there is never a change without its stored response, nor a stored response
+//! without its change, and a request that fails stores nothing and may be retried with the
+//! same key. One commit per request. Keys are scoped per user and kept at least 24 hours.
 
+use crate::db::DbPool;
 use crate::db::schema::idempotency_keys as keys;
-use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -23,8 +25,6 @@ use uuid::Uuid;
 
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
-/// How long a claim blocks retries before a crashed request's key may be taken over.
-const CLAIM_SECONDS: i64 = 60;
 /// Keys are kept this long (and so at least 24 hours) before clean-up removes them.
 pub const RETENTION_HOURS: i64 = 48;
 
@@ -69,96 +69,15 @@ pub fn request_hash(req: &HttpRequest, body_sha256: &[u8; 32]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// A stored key: request hash, state, claim expiry, response status and body.
-type StoredKey = (
-    Vec<u8>,
-    String,
-    chrono::DateTime<Utc>,
-    Option<i16>,
-    Option<Vec<u8>>,
-);
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
 
-enum Claim {
-    Proceed,
+enum Outcome {
+    Fresh(Vec<u8>),
     Replay { status: u16, body: Vec<u8> },
-}
-
-async fn claim(conn: &mut DbConn, user_id: Uuid, key: &str, hash: &[u8]) -> ApiResult<Claim> {
-    let now = Utc::now();
-    let locked_until = now + chrono::Duration::seconds(CLAIM_SECONDS);
-    let inserted = diesel::insert_into(keys::table)
-        .values((
-            keys::user_id.eq(user_id),
-            keys::idempotency_key.eq(key),
-            keys::request_hash.eq(hash),
-            keys::state.eq("in_progress"),
-            keys::locked_until.eq(locked_until),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    if inserted == 1 {
-        return Ok(Claim::Proceed);
-    }
-    conn.transaction::<_, ApiError, _>(async move |conn| {
-        {
-            let (stored_hash, state, until, status, body): StoredKey = keys::table
-                .find((user_id, key))
-                .select((
-                    keys::request_hash,
-                    keys::state,
-                    keys::locked_until,
-                    keys::response_status,
-                    keys::response_body,
-                ))
-                .for_update()
-                .first(conn)
-                .await?;
-            if stored_hash != hash {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was already used for a different request",
-                )
-                .with("header", HEADER));
-            }
-            match (state.as_str(), status, body) {
-                ("completed", Some(status), Some(body)) => Ok(Claim::Replay {
-                    status: status as u16,
-                    body,
-                }),
-                _ if until > now => Err(ApiError::conflict(
-                    "idempotency_key_in_use",
-                    "a request with this Idempotency-Key is still being processed; retry shortly",
-                )),
-                _ => {
-                    // The first attempt died without finishing; its transaction rolled back.
-                    diesel::update(keys::table.find((user_id, key)))
-                        .set(keys::locked_until.eq(locked_until))
-                        .execute(conn)
-                        .await?;
-                    Ok(Claim::Proceed)
-                }
-            }
-        }
-    })
-    .await
-}
-
-async fn release(pool: &DbPool, user_id: Uuid, key: &str) {
-    let Ok(mut conn) = pool.get().await else {
-        return;
-    };
-    let result = diesel::delete(
-        keys::table
-            .find((user_id, key))
-            .filter(keys::state.eq("in_progress")),
-    )
-    .execute(&mut conn)
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, "could not release an idempotency key");
-    }
 }
 
 /// Runs `change` in one transaction and answers `status` with its JSON result. With a key,
@@ -182,43 +101,70 @@ where
             .await?;
         return Ok(HttpResponse::build(status).json(value));
     };
-    match claim(&mut conn, user_id, &key, &hash).await? {
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok(HttpResponse::build(status)
-                .insert_header((REPLAYED_HEADER, "true"))
-                .content_type("application/json")
-                .body(body));
-        }
-        Claim::Proceed => {}
-    }
-    let stored_key = key.clone();
-    let result = conn
+    let outcome = conn
         .transaction::<_, ApiError, _>(async move |conn| {
+            let locked: Locked = diesel::sql_query(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked",
+            )
+            .bind::<Text, _>(format!("idempotency/{user_id}/{key}"))
+            .get_result(conn)
+            .await?;
+            if !locked.locked {
+                return Err(ApiError::conflict(
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                ));
+            }
+            let stored: Option<(Vec<u8>, i16, Vec<u8>)> = keys::table
+                .find((user_id, &key))
+                .select((
+                    keys::request_hash,
+                    keys::response_status,
+                    keys::response_body,
+                ))
+                .first(conn)
+                .await
+                .optional()?;
+            if let Some((stored_hash, status, body)) = stored {
+                if stored_hash != hash {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used for a different request",
+                    )
+                    .with("header", HEADER));
+                }
+                return Ok(Outcome::Replay {
+                    status: status as u16,
+                    body,
+                });
+            }
             let value = change(conn).await?;
             let body = serde_json::to_vec(&value).map_err(ApiError::internal)?;
-            diesel::update(keys::table.find((user_id, &stored_key)))
-                .set((
-                    keys::state.eq("completed"),
+            diesel::insert_into(keys::table)
+                .values((
+                    keys::user_id.eq(user_id),
+                    keys::idempotency_key.eq(&key),
+                    keys::request_hash.eq(&hash),
                     keys::response_status.eq(status.as_u16() as i16),
                     keys::response_body.eq(&body),
                 ))
                 .execute(conn)
                 .await?;
-            Ok(body)
+            Ok(Outcome::Fresh(body))
         })
-        .await;
-    match result {
-        Ok(body) => Ok(HttpResponse::build(status)
+        .await?;
+    Ok(match outcome {
+        Outcome::Fresh(body) => HttpResponse::build(status)
             .content_type("application/json")
-            .body(body)),
-        Err(error) => {
-            // Nothing was written, so the client may retry the same key.
-            drop(conn);
-            release(pool, user_id, &key).await;
-            Err(error)
+            .body(body),
+        Outcome::Replay { status, body } => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .insert_header((REPLAYED_HEADER, "true"))
+                .content_type("application/json")
+                .body(body)
         }
-    }
+    })
 }
 
 /// Removes keys past their retention.

@@ -619,8 +619,6 @@ async fn release(
             remaining.min(lot.quantity_on_hand).normalize().to_string(),
         ));
     }
-    // The order's quantity was reserved when it was made; what leaves is no longer reserved.
-    store::add_reserved(conn, lot.id, -released).await?;
     if lot.quantity_on_hand - released < lot.quantity_pledged {
         return Err(ApiError::conflict(
             "quantity_pledged",
@@ -631,6 +629,8 @@ async fn release(
             lot.quantity_pledged.normalize().to_string(),
         ));
     }
+    // The order's quantity was reserved when it was made; what leaves is no longer reserved.
+    store::add_reserved(conn, lot.id, -released).await?;
     store::consume_release_order(conn, &order, released).await?;
     let left = lot.quantity_on_hand - released;
     let (_, movement) = store::record_movement(
