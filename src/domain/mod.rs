@@ -5,3 +5,4 @@ pub mod decimal;
 pub mod gs1;
 pub mod lot_code;
 pub mod quantity;
+pub mod valuation;
