@@ -6,7 +6,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::metrics::Metrics;
-use crate::{coldchain, integrity, lots, ops, orgs, reference, scans};
+use crate::{coldchain, integrity, lots, ops, orgs, prices, reference, scans};
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
 use std::collections::{HashMap, HashSet};
@@ -94,6 +94,15 @@ const BREACH_READERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform, OrgKind::WarehouseOperator],
     requires: Requirement::Anyone,
 }]);
+const PRICE_WRITERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform],
+    requires: Requirement::Permission(Permission::PricesWrite),
+}]);
+/// Who sees what goods are worth: not the warehouse staff.
+const VALUERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform, OrgKind::Supplier],
+    requires: Requirement::Anyone,
+}]);
 const PLATFORM_AUDITORS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform],
     requires: Requirement::OwnerOr(Permission::AuditRead),
@@ -149,6 +158,10 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/temperature-readings", SCANNERS, coldchain::routes::record_readings),
         route!(GET "/v1/breaches", BREACH_READERS, coldchain::routes::list),
         route!(POST "/v1/breaches/{id}/acknowledge", SCANNERS, coldchain::routes::acknowledge),
+        route!(POST "/v1/prices", PRICE_WRITERS, prices::routes::post),
+        route!(GET "/v1/prices", Access::Authenticated, prices::routes::list),
+        route!(POST "/v1/prices/import", PRICE_WRITERS, prices::routes::import_feed),
+        route!(GET "/v1/lots/{id}/valuation", VALUERS, lots::valuation::valuation),
         route!(GET "/v1/custody/reconciliation", PLATFORM_AUDITORS, lots::routes::reconciliation),
     ]
 }

@@ -37,6 +37,18 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Commodity prices.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PricesCommand {
+    /// Import a daily price feed (CSV: commodity_code, price_per_unit, currency, as_of, source).
+    /// A bad row stops the import, named by its line; nothing from the file is written.
+    Import { file: std::path::PathBuf },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +56,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => serve(demo).await,
         Command::Migrate => migrate().await,
         Command::BootstrapAdmin { email } => bootstrap_admin(&email).await,
+        Command::Prices {
+            command: PricesCommand::Import { file },
+        } => import_prices(&file).await,
     }
 }
 
@@ -207,5 +222,29 @@ async fn bootstrap_admin(email: &str) -> anyhow::Result<()> {
             })
         .await?;
     println!("created platform admin {} ({})", created.email, created.id);
+    Ok(())
+}
+
+async fn import_prices(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::from_env(SecretPolicy::GenerateIfMissing)?;
+    telemetry::init(config.log_format);
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read {}", file.display()))?;
+    let rows =
+        crate::prices::csv::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let database = db::open(&config).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let mut conn = pool.get().await?;
+    let outcome = conn
+        .transaction::<_, crate::error::ApiError, _>(async |conn| {
+            crate::prices::routes::import(conn, &rows, None).await
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
+    println!(
+        "imported {} prices ({} already present)",
+        outcome.imported, outcome.already_present
+    );
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod orgs;
+pub mod prices;
 pub mod reference;
 pub mod scans;
 pub mod telemetry;

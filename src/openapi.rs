@@ -47,6 +47,10 @@ use utoipa::{Modify, OpenApi};
         crate::coldchain::routes::record_readings,
         crate::coldchain::routes::list,
         crate::coldchain::routes::acknowledge,
+        crate::prices::routes::post,
+        crate::prices::routes::list,
+        crate::prices::routes::import_feed,
+        crate::lots::valuation::valuation,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -59,6 +63,7 @@ use utoipa::{Modify, OpenApi};
         (name = "lots", description = "Lots, movements, labels, withdrawals"),
         (name = "scans", description = "Scanning goods in, out, onto and off voyages"),
         (name = "cold chain", description = "Temperature readings and breaches"),
+        (name = "prices", description = "Commodity prices and the daily feed"),
     )
 )]
 pub struct ApiDoc;

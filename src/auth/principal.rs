@@ -88,6 +88,9 @@ pub enum Permission {
     /// (warehouse operator).
     #[serde(rename = "scans:write")]
     ScansWrite,
+    /// Post commodity prices (platform, and price-feed accounts).
+    #[serde(rename = "prices:write")]
+    PricesWrite,
 }
 
 impl Permission {
@@ -98,6 +101,7 @@ impl Permission {
         Permission::ReferenceWrite,
         Permission::LotsWrite,
         Permission::ScansWrite,
+        Permission::PricesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +112,7 @@ impl Permission {
             Permission::ReferenceWrite => "reference:write",
             Permission::LotsWrite => "lots:write",
             Permission::ScansWrite => "scans:write",
+            Permission::PricesWrite => "prices:write",
         }
     }
 
@@ -118,7 +123,9 @@ impl Permission {
     /// The org kinds whose users may hold this permission.
     pub fn allowed_for(self, kind: OrgKind) -> bool {
         match self {
-            Permission::OrgsWrite | Permission::ReferenceWrite => kind == OrgKind::Platform,
+            Permission::OrgsWrite | Permission::ReferenceWrite | Permission::PricesWrite => {
+                kind == OrgKind::Platform
+            }
             Permission::LotsWrite => kind == OrgKind::Supplier,
             Permission::ScansWrite => kind == OrgKind::WarehouseOperator,
             Permission::UsersWrite | Permission::AuditRead => true,

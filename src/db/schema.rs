@@ -271,3 +271,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     breaches,
     orgs,
 );
+
+diesel::table! {
+    prices (id) {
+        id -> Int8,
+        commodity_code -> Text,
+        price_per_unit -> Numeric,
+        currency -> Text,
+        as_of -> Timestamptz,
+        source -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(prices -> commodities (commodity_code));

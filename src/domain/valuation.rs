@@ -9,7 +9,13 @@ pub const PRICE_FRESH_DAYS: i64 = 7;
 
 /// How fresh goods are, as a factor of their value: 1 until `fresh_days` after packing, then
 /// falling in a straight line to `end_factor` at `shelf_life_days`, and 0 once expired.
-pub fn freshness_factor(packed_on: NaiveDate, as_of: NaiveDate, fresh_days: i32, shelf_life_days: i32, end_factor: Decimal) -> Decimal {
+pub fn freshness_factor(
+    packed_on: NaiveDate,
+    as_of: NaiveDate,
+    fresh_days: i32,
+    shelf_life_days: i32,
+    end_factor: Decimal,
+) -> Decimal {
     let age = (as_of - packed_on).num_days();
     if age >= i64::from(shelf_life_days) {
         return Decimal::ZERO;
@@ -24,7 +30,13 @@ pub fn freshness_factor(packed_on: NaiveDate, as_of: NaiveDate, fresh_days: i32,
 }
 
 /// quantity × price × grade factor × freshness, rounded half-even to the currency's minor unit.
-pub fn market_value(quantity: Decimal, unit_price: Decimal, grade_factor: Decimal, freshness: Decimal, minor_units: u32) -> Decimal {
+pub fn market_value(
+    quantity: Decimal,
+    unit_price: Decimal,
+    grade_factor: Decimal,
+    freshness: Decimal,
+    minor_units: u32,
+) -> Decimal {
     (quantity * unit_price * grade_factor * freshness)
         .max(Decimal::ZERO)
         .round_dp_with_strategy(minor_units, RoundingStrategy::MidpointNearestEven)
@@ -78,6 +90,15 @@ pub fn ineligible_reasons(facts: &Facts) -> Vec<Ineligible> {
     reasons
 }
 
+/// Decimal places of a currency's minor unit (CNY, USD, INR and most others: 2).
+pub fn minor_units(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "VND" => 0,
+        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
+        _ => 2,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,15 +111,33 @@ mod tests {
     #[test]
     fn freshness_is_full_then_falls_to_the_end_factor_then_zero() {
         let half = Decimal::new(5, 1);
-        assert_eq!(freshness_factor(day(0), day(60), 60, 180, half), Decimal::ONE);
-        assert_eq!(freshness_factor(day(0), day(120), 60, 180, half), Decimal::new(75, 2));
-        assert_eq!(freshness_factor(day(0), day(179), 60, 180, half), Decimal::new(504_167, 6));
-        assert_eq!(freshness_factor(day(0), day(180), 60, 180, half), Decimal::ZERO);
+        assert_eq!(
+            freshness_factor(day(0), day(60), 60, 180, half),
+            Decimal::ONE
+        );
+        assert_eq!(
+            freshness_factor(day(0), day(120), 60, 180, half),
+            Decimal::new(75, 2)
+        );
+        assert_eq!(
+            freshness_factor(day(0), day(179), 60, 180, half),
+            Decimal::new(504_167, 6)
+        );
+        assert_eq!(
+            freshness_factor(day(0), day(180), 60, 180, half),
+            Decimal::ZERO
+        );
     }
 
     #[test]
     fn the_yantai_lot_is_worth_price_times_quantity() {
-        let value = market_value(Decimal::from(20_000), Decimal::new(600, 2), Decimal::ONE, Decimal::ONE, 2);
+        let value = market_value(
+            Decimal::from(20_000),
+            Decimal::new(600, 2),
+            Decimal::ONE,
+            Decimal::ONE,
+            2,
+        );
         assert_eq!(value, Decimal::new(12_000_000, 2));
     }
 
@@ -112,7 +151,14 @@ mod tests {
             quantity_free_is_zero: false,
             commodity_allowed: true,
         };
-        assert_eq!(ineligible_reasons(&facts), vec![Ineligible::StalePrice, Ineligible::OnHold, Ineligible::NotInCustody]);
+        assert_eq!(
+            ineligible_reasons(&facts),
+            vec![
+                Ineligible::StalePrice,
+                Ineligible::OnHold,
+                Ineligible::NotInCustody
+            ]
+        );
     }
 
     proptest! {

@@ -39,11 +39,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let declared_length = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared_length = declared_length(req);
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type.starts_with("application/json") {
@@ -53,19 +49,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                     "the body must be JSON with Content-Type: application/json",
                 ));
             }
-            if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-                return Err(too_large());
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::bad_request("malformed_body", "the request body could not be read")
-                })?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, declared_length).await?;
             let value = parse::<T>(&body)?;
             Ok(ValidJson {
                 value,
@@ -73,6 +57,53 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             })
         })
     }
+}
+
+/// A raw body of any content type, read with the same size limit.
+pub struct RawBody {
+    pub bytes: web::Bytes,
+}
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_length = declared_length(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_limited(&mut payload, declared_length).await?;
+            Ok(RawBody { bytes })
+        })
+    }
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads the body, refusing it (413) as soon as it passes the limit.
+async fn read_limited(
+    payload: &mut Payload,
+    declared_length: Option<usize>,
+) -> Result<web::Bytes, ApiError> {
+    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("malformed_body", "the request body could not be read")
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn too_large() -> ApiError {

@@ -348,6 +348,32 @@ fn rows() -> Vec<Row> {
             expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
         },
         Row {
+            method: "POST",
+            path: "/v1/prices",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/prices",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/prices/import",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots/{id}/valuation",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | PlatformStaff | SupplierOwner | SupplierStaff => 200,
+                    OtherSupplierOwner => 404,
+                    _ => 403,
+                })
+            },
+        },
+        Row {
             method: "GET",
             path: "/v1/custody/reconciliation",
             expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
@@ -498,6 +524,10 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
             Some(json!({"lot_id": lot["id"], "quantity": "1"}))
         }
         ("POST", "/v1/lots/{id}/split") => Some(json!({"quantity": "1"})),
+        ("POST", "/v1/prices") => Some(json!({
+            "commodity_code": c.commodity, "price_per_unit": "6", "currency": "CNY",
+            "as_of": chrono::Utc::now() - chrono::Duration::seconds(1), "source": Uuid::new_v4().to_string()
+        })),
         ("POST", "/v1/temperature-readings") => Some(json!({"readings": [
             {"warehouse_id": c.warehouse_id, "sensor_id": "access", "recorded_at": chrono::Utc::now(), "celsius": "2"}
         ]})),
@@ -608,6 +638,13 @@ async fn every_route_answers_every_actor_as_declared() {
             }
             if row.method == "POST" {
                 request = request.header("Idempotency-Key", Uuid::new_v4().to_string());
+            }
+            if row.path == "/v1/prices/import" {
+                request = request.header("content-type", "text/csv").body(format!(
+                    "commodity_code,price_per_unit,currency,as_of,source\n{},6,CNY,2026-11-01,{}\n",
+                    world.custody.commodity,
+                    Uuid::new_v4()
+                ));
             }
             let response = request.send().await.expect("send");
             let status = response.status().as_u16();

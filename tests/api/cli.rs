@@ -40,7 +40,13 @@ async fn bootstrap_admin_creates_a_platform_owner_who_can_log_in() {
     assert_eq!(me.body["org"]["kind"], "platform");
     assert_eq!(
         me.body["permissions"],
-        json!(["orgs:write", "users:write", "audit:read", "reference:write"])
+        json!([
+            "orgs:write",
+            "users:write",
+            "audit:read",
+            "reference:write",
+            "prices:write"
+        ])
     );
 
     // A second run for the same email refuses and changes nothing.

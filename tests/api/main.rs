@@ -13,3 +13,4 @@ mod fixtures;
 mod integrity;
 mod ops;
 mod orgs;
+mod prices;

@@ -1,0 +1,118 @@
+//! `GET /v1/lots/{id}/valuation`: what a lot is worth as collateral today (or on `as_of`), every
+//! factor shown, and why it is not eligible when it is not.
+
+use super::routes::lot_not_found;
+use super::store::{self, Viewer};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::valuation::{self, Facts, Ineligible};
+use crate::error::{ApiError, ApiResult};
+use crate::prices::store as prices;
+use crate::reference::store as reference;
+use actix_web::{HttpResponse, web};
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ValuationQuery {
+    /// The valuation date (default: today).
+    pub as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Valuation {
+    pub lot_id: Uuid,
+    pub as_of: NaiveDate,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    pub unit: String,
+    /// The latest price of the reference grade on or before `as_of`; `null` without one.
+    #[serde(with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub unit_price: Option<Decimal>,
+    pub currency: Option<String>,
+    pub price_as_of: Option<chrono::DateTime<Utc>>,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub grade_factor: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub freshness_factor: Decimal,
+    /// quantity × unit price × grade factor × freshness factor, in the price's currency.
+    #[serde(with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub market_value: Option<Decimal>,
+    pub eligible: bool,
+    pub ineligible_reasons: Vec<Ineligible>,
+}
+
+/// Value a lot as collateral.
+#[utoipa::path(get, path = "/v1/lots/{id}/valuation", tag = "lots", params(ValuationQuery),
+    responses((status = 200, body = Valuation), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn valuation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<ValuationQuery>,
+) -> ApiResult<HttpResponse> {
+    let as_of = query.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let mut conn = state.pool.get().await?;
+    let lot = store::find_visible(&mut conn, Viewer::of(&principal), *id)
+        .await?
+        .ok_or_else(lot_not_found)?;
+    let commodity = reference::find_commodity(&mut conn, &lot.commodity_code)
+        .await?
+        .ok_or_else(|| ApiError::internal("lot without commodity"))?;
+    let end_of_day = as_of
+        .and_hms_opt(23, 59, 59)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::invalid("as_of", "date out of range"))?;
+    let price = prices::latest(&mut conn, &lot.commodity_code, end_of_day).await?;
+    let on_hold = store::on_hold(&mut conn, &lot).await?;
+    let grade_factor = commodity.grade_factor(&lot.grade).unwrap_or(Decimal::ZERO);
+    let freshness = valuation::freshness_factor(
+        lot.packed_on,
+        as_of,
+        commodity.fresh_days,
+        commodity.shelf_life_days,
+        commodity.end_freshness_factor,
+    );
+    let quantity = lot.quantity_on_hand;
+    let market_value = price.as_ref().map(|p| {
+        valuation::market_value(
+            quantity,
+            p.price_per_unit,
+            grade_factor,
+            freshness,
+            valuation::minor_units(&p.currency),
+        )
+    });
+    let reasons = valuation::ineligible_reasons(&Facts {
+        status_in_custody_or_transit: lot.status == "in_custody" || lot.status == "in_transit",
+        on_hold,
+        expired: as_of >= lot.expires_on,
+        price_age_days: price
+            .as_ref()
+            .map(|p| (as_of - p.as_of.date_naive()).num_days()),
+        quantity_free_is_zero: quantity > Decimal::ZERO && lot.quantity_free().is_zero(),
+        commodity_allowed: true,
+    });
+    Ok(HttpResponse::Ok().json(Valuation {
+        lot_id: lot.id,
+        as_of,
+        quantity,
+        unit: lot.unit,
+        unit_price: price.as_ref().map(|p| p.price_per_unit),
+        currency: price.as_ref().map(|p| p.currency.clone()),
+        price_as_of: price.as_ref().map(|p| p.as_of),
+        grade_factor,
+        freshness_factor: freshness,
+        market_value,
+        eligible: reasons.is_empty(),
+        ineligible_reasons: reasons,
+    }))
+}

@@ -1,0 +1,202 @@
+//! Handlers for prices and the daily feed import.
+
+use super::csv::{self, PriceRow};
+use super::store::{self, Price};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Page, PageQuery, ValidJson};
+use crate::integrity::{self, Change};
+use crate::reference::store as reference;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrice {
+    pub commodity_code: String,
+    /// For the commodity's reference grade, per unit.
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub price_per_unit: Decimal,
+    pub currency: String,
+    pub as_of: DateTime<Utc>,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// New prices stored.
+    pub imported: usize,
+    /// Rows already stored by an earlier import of the same feed.
+    pub already_present: usize,
+}
+
+/// Stores `rows` in the caller's transaction: every commodity must exist; a row already
+/// stored is skipped. The first bad row fails the whole file.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    rows: &[PriceRow],
+    by: Option<Uuid>,
+) -> ApiResult<Imported> {
+    let mut imported = 0;
+    let latest_allowed = Utc::now() + chrono::Duration::minutes(5);
+    for row in rows {
+        if row.as_of > latest_allowed {
+            return Err(ApiError::invalid(
+                "as_of",
+                format!("line {}: a price cannot be from the future", row.line),
+            )
+            .with("line", row.line));
+        }
+        if reference::find_commodity(conn, &row.commodity_code)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                "commodity_code",
+                format!("line {}: no commodity `{}`", row.line, row.commodity_code),
+            )
+            .with("line", row.line));
+        }
+        if store::insert(conn, row, by).await?.is_some() {
+            imported += 1;
+        }
+    }
+    Ok(Imported {
+        imported,
+        already_present: rows.len() - imported,
+    })
+}
+
+/// Post a price (platform admin or a price feed with `prices:write`).
+#[utoipa::path(post, path = "/v1/prices", tag = "prices", request_body = NewPrice,
+    responses((status = 201, body = Price), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<NewPrice>,
+) -> ApiResult<HttpResponse> {
+    let new = &body.value;
+    if new.price_per_unit <= Decimal::ZERO {
+        return Err(ApiError::invalid("price_per_unit", "a price is above zero"));
+    }
+    let currency = crate::http::validate::currency("currency", &new.currency)?;
+    let source = crate::http::validate::text("source", &new.source, 200)?;
+    if new.as_of > Utc::now() + chrono::Duration::minutes(5) {
+        return Err(ApiError::invalid(
+            "as_of",
+            "a price cannot be from the future",
+        ));
+    }
+    let row = PriceRow {
+        line: 1,
+        commodity_code: new.commodity_code.clone(),
+        price_per_unit: new.price_per_unit,
+        currency,
+        as_of: new.as_of,
+        source,
+    };
+    let mut conn = state.pool.get().await?;
+    let price = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            if reference::find_commodity(conn, &row.commodity_code)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::invalid("commodity_code", "no such commodity"));
+            }
+            let price = store::insert(conn, &row, Some(principal.user_id))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        "price_exists",
+                        "this source already gave a price for this commodity at this time",
+                    )
+                })?;
+            integrity::record(
+                conn,
+                Some(&principal),
+                Change {
+                    action: "price.posted",
+                    object_kind: "price",
+                    object_id: price.id.to_string(),
+                    org_ids: vec![principal.org_id],
+                    before: None,
+                    after: Some(serde_json::to_value(&price).map_err(ApiError::internal)?),
+                },
+            )
+            .await?;
+            Ok(price)
+        })
+        .await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(price))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PriceQuery {
+    pub commodity_code: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Price history, newest first.
+#[utoipa::path(get, path = "/v1/prices", tag = "prices", params(PriceQuery),
+    responses((status = 200, body = Page<Price>)), security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<PriceQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let limit = page.limit()?;
+    let before = page.after()?;
+    let mut conn = state.pool.get().await?;
+    let rows = store::history(&mut conn, query.commodity_code.as_deref(), before, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |p| p.id)))
+}
+
+/// Import a daily feed: a CSV body (`Content-Type: text/csv`) with columns `commodity_code`,
+/// `price_per_unit`, `currency`, `as_of`, `source`. A bad row is refused with its line number
+/// and nothing from the file is written; rows imported before are skipped.
+#[utoipa::path(post, path = "/v1/prices/import", tag = "prices", request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = Imported), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn import_feed(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: crate::http::json::RawBody,
+) -> ApiResult<HttpResponse> {
+    let text = std::str::from_utf8(&body.bytes)
+        .map_err(|_| ApiError::bad_request("malformed_body", "the file is not UTF-8"))?;
+    let rows = csv::parse(text).map_err(|e| {
+        ApiError::invalid(e.field.as_deref().unwrap_or("body"), e.to_string()).with("line", e.line)
+    })?;
+    let mut conn = state.pool.get().await?;
+    let outcome = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let outcome = import(conn, &rows, Some(principal.user_id)).await?;
+            integrity::record(conn, Some(&principal), Change {
+                action: "prices.imported",
+                object_kind: "price_feed",
+                object_id: format!("{} rows", rows.len()),
+                org_ids: vec![principal.org_id],
+                before: None,
+                after: Some(json!({"imported": outcome.imported, "already_present": outcome.already_present})),
+            })
+            .await?;
+            Ok(outcome)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
