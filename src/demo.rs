@@ -310,6 +310,35 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
             }
         }
         reference::set_voyage_status(conn, voyage.id, "underway").await?;
+        // Sixty days of prices: apples drifting from 5.60 to 6.00 CNY/kg, boards near
+        // 1,450 CNY/m3.
+        for day in 0..60i64 {
+            let as_of = (today - chrono::Days::new(day as u64))
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .unwrap_or(now);
+            for (commodity, price) in [
+                ("APPLE_FUJI", Decimal::new(600 - (day * 40 / 59), 2)),
+                (
+                    "EUCALYPTUS_BOARD",
+                    Decimal::new(145_000 + (day % 7) * 100 - 300, 2),
+                ),
+            ] {
+                crate::prices::store::insert(
+                    conn,
+                    &crate::prices::csv::PriceRow {
+                        line: 0,
+                        commodity_code: commodity.into(),
+                        price_per_unit: price,
+                        currency: "CNY".into(),
+                        as_of,
+                        source: "Holdfast demo feed".into(),
+                    },
+                    None,
+                )
+                .await?;
+            }
+        }
         Ok(())
     })
     .await

@@ -417,3 +417,36 @@ pub async fn stamp_receipt(
         .await
         .map(|_| ())
 }
+
+/// Records the market value at deposit (when a price exists), at intake.
+pub async fn stamp_deposit_value(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    value: Decimal,
+    currency: &str,
+) -> QueryResult<()> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::market_value_at_deposit.eq(value),
+            lots::deposit_currency.eq(currency),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Sets the storage rate of a lot that arrived by sea at its first warehouse.
+pub async fn set_storage_rate(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    rate: Option<&crate::reference::model::StorageRate>,
+) -> QueryResult<()> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
+            lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

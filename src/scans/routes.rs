@@ -254,17 +254,42 @@ async fn operates(
         .is_some_and(|w| w.operator_org_id == principal.org_id))
 }
 
-/// Stamps the receipt with the storage rate of `warehouse` (none aboard a vessel).
+/// Stamps the receipt: the storage rate of `warehouse` (none aboard a vessel) and, when a price
+/// exists, the market value of `quantity` at deposit.
 async fn stamp_receipt(
     conn: &mut AsyncPgConnection,
     lot: &LotRow,
     warehouse: Option<Uuid>,
+    quantity: Decimal,
 ) -> ApiResult<()> {
     let rate = match warehouse {
         Some(w) => reference::storage_rate(conn, w, &lot.commodity_code).await?,
         None => None,
     };
     store::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
+    let now = Utc::now();
+    if let (Some(price), Some(commodity)) = (
+        crate::prices::store::latest(conn, &lot.commodity_code, now).await?,
+        reference::find_commodity(conn, &lot.commodity_code).await?,
+    ) {
+        use crate::domain::valuation;
+        let freshness = valuation::freshness_factor(
+            lot.packed_on,
+            now.date_naive(),
+            commodity.fresh_days,
+            commodity.shelf_life_days,
+            commodity.end_freshness_factor,
+        );
+        let grade = commodity.grade_factor(&lot.grade).unwrap_or(Decimal::ZERO);
+        let value = valuation::market_value(
+            quantity,
+            price.price_per_unit,
+            grade,
+            freshness,
+            valuation::minor_units(&price.currency),
+        );
+        store::stamp_deposit_value(conn, lot.id, value, &price.currency).await?;
+    }
     Ok(())
 }
 
@@ -301,7 +326,7 @@ async fn receive(
         .with("field", "warehouse_id"));
     }
     let received = quantity.unwrap_or(lot.quantity_announced);
-    stamp_receipt(conn, lot, Some(destination)).await?;
+    stamp_receipt(conn, lot, Some(destination), received).await?;
     let (_, movement) = store::record_movement(
         conn,
         MovementChange {
@@ -353,7 +378,7 @@ async fn load(
                 return Err(lot_not_found());
             }
             let received = quantity.unwrap_or(lot.quantity_announced);
-            stamp_receipt(conn, lot, None).await?;
+            stamp_receipt(conn, lot, None, received).await?;
             (
                 received,
                 with_variance(details, lot.quantity_announced, received),
@@ -446,7 +471,8 @@ async fn unload(
         );
     }
     if lot.storage_rate_per_unit_day.is_none() {
-        stamp_receipt(conn, lot, Some(warehouse)).await?;
+        let rate = reference::storage_rate(conn, warehouse, &lot.commodity_code).await?;
+        store::set_storage_rate(conn, lot.id, rate.as_ref()).await?;
     }
     let (_, movement) = store::record_movement(
         conn,

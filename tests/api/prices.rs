@@ -229,3 +229,19 @@ async fn a_lot_is_valued_with_every_factor_and_told_why_it_is_not_eligible() {
         .await
         .assert_error(404, "lot_not_found");
 }
+
+#[tokio::test]
+async fn goods_received_when_a_price_exists_keep_their_value_at_deposit() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    price(&app, &c, "6.00", today()).await;
+    let lot = c.lot_in_custody(&app, "20000").await;
+    let seen = app
+        .get(
+            &format!("/v1/lots/{}", lot["id"].as_str().unwrap()),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(seen.body["receipt"]["market_value_at_deposit"], "120000");
+    assert_eq!(seen.body["receipt"]["deposit_currency"], "CNY");
+}
