@@ -343,20 +343,14 @@ async fn downgrade(
             .set(lots::grade.eq(to_grade))
             .execute(conn)
             .await?;
-        lot_store::record_movement(conn, MovementChange {
-            lot_id: lot.id,
-            kind: "regrade",
-            quantity_change: Decimal::ZERO,
-            status: &lot.status,
-            warehouse_id: lot.warehouse_id,
-            voyage_id: lot.voyage_id,
-            release_order_id: None,
-            related_lot_id: None,
+        let details =
+            json!({"from_grade": lot.grade, "to_grade": to_grade, "breach_id": breach.id});
+        let regrade = MovementChange {
             reason: Some(reason),
-            details: json!({"from_grade": lot.grade, "to_grade": to_grade, "breach_id": breach.id}),
-            actor_user_id: Some(principal.user_id),
-        })
-        .await?;
+            details,
+            ..MovementChange::of(&lot, "regrade", &lot.status, Some(principal.user_id))
+        };
+        lot_store::record_movement(conn, regrade).await?;
         done.push(Downgrade {
             lot_id: lot.id,
             code: lot.code.clone(),

@@ -157,17 +157,8 @@ pub async fn announce(
                 let (row, _) = store::record_movement(
                     conn,
                     MovementChange {
-                        lot_id: row.id,
-                        kind: "announce",
-                        quantity_change: Decimal::ZERO,
-                        status: "announced",
-                        warehouse_id: row.warehouse_id,
-                        voyage_id: row.voyage_id,
-                        release_order_id: None,
-                        related_lot_id: None,
-                        reason: None,
                         details: json!({"quantity_announced": quantity.to_string()}),
-                        actor_user_id: Some(principal.user_id),
+                        ..MovementChange::of(&row, "announce", "announced", Some(principal.user_id))
                     },
                 )
                 .await?;
@@ -374,17 +365,14 @@ pub async fn split(
                 let (parent_after, _) = store::record_movement(
                     conn,
                     MovementChange {
-                        lot_id: parent.id,
-                        kind: "split_out",
                         quantity_change: -quantity,
-                        status: &parent.status,
-                        warehouse_id: parent.warehouse_id,
-                        voyage_id: parent.voyage_id,
-                        release_order_id: None,
                         related_lot_id: Some(child_id),
-                        reason: None,
-                        details: json!({}),
-                        actor_user_id: Some(principal.user_id),
+                        ..MovementChange::of(
+                            &parent,
+                            "split_out",
+                            &parent.status,
+                            Some(principal.user_id),
+                        )
                     },
                 )
                 .await?;

@@ -248,6 +248,26 @@ pub struct MovementChange<'a> {
     pub actor_user_id: Option<Uuid>,
 }
 
+impl<'a> MovementChange<'a> {
+    /// A movement of `lot` that leaves its quantity and place as they are; callers name what
+    /// changes (`MovementChange { quantity_change, ..MovementChange::of(..) }`).
+    pub fn of(lot: &LotRow, kind: &'a str, status: &'a str, actor_user_id: Option<Uuid>) -> Self {
+        Self {
+            lot_id: lot.id,
+            kind,
+            quantity_change: Decimal::ZERO,
+            status,
+            warehouse_id: lot.warehouse_id,
+            voyage_id: lot.voyage_id,
+            release_order_id: None,
+            related_lot_id: None,
+            reason: None,
+            details: Value::Object(Default::default()),
+            actor_user_id,
+        }
+    }
+}
+
 /// Updates the lot's projection and appends the movement, in the caller's transaction.
 pub async fn record_movement(
     conn: &mut AsyncPgConnection,

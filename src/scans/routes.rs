@@ -330,17 +330,12 @@ async fn receive(
     let (_, movement) = store::record_movement(
         conn,
         MovementChange {
-            lot_id: lot.id,
-            kind: "receive",
             quantity_change: received,
-            status: "in_custody",
             warehouse_id: Some(destination),
             voyage_id: None,
-            release_order_id: None,
-            related_lot_id: None,
             reason: request.reason.as_deref(),
             details: with_variance(details, lot.quantity_announced, received),
-            actor_user_id: Some(principal.user_id),
+            ..MovementChange::of(lot, "receive", "in_custody", Some(principal.user_id))
         },
     )
     .await?;
@@ -525,21 +520,15 @@ async fn transfer(
     let (_, movement) = store::record_movement(
         conn,
         MovementChange {
-            lot_id: lot.id,
-            kind: "transfer",
-            quantity_change: Decimal::ZERO,
-            status: "in_custody",
             warehouse_id: Some(destination),
             voyage_id: None,
-            release_order_id: None,
-            related_lot_id: None,
             reason: request.reason.as_deref(),
             details: {
                 let mut details = details;
                 details["from_warehouse_id"] = json!(lot.warehouse_id);
                 details
             },
-            actor_user_id: Some(principal.user_id),
+            ..MovementChange::of(lot, "transfer", "in_custody", Some(principal.user_id))
         },
     )
     .await?;
@@ -577,14 +566,8 @@ async fn count(
     let (_, movement) = store::record_movement(
         conn,
         MovementChange {
-            lot_id: lot.id,
-            kind: "count_adjustment",
             quantity_change: difference,
-            status: "in_custody",
-            warehouse_id: lot.warehouse_id,
             voyage_id: None,
-            release_order_id: None,
-            related_lot_id: None,
             reason: Some(reason),
             details: {
                 let mut details = details;
@@ -592,7 +575,12 @@ async fn count(
                 details["quantity_counted"] = json!(counted.normalize().to_string());
                 details
             },
-            actor_user_id: Some(principal.user_id),
+            ..MovementChange::of(
+                lot,
+                "count_adjustment",
+                "in_custody",
+                Some(principal.user_id),
+            )
         },
     )
     .await?;
