@@ -351,7 +351,8 @@ async fn main() -> anyhow::Result<()> {
         .status();
     let _ = server.wait();
 
-    let script = dir.join("receive.sql");
+    // Beside, not inside, the cluster's directory, which its watchdog removes.
+    let script = std::env::temp_dir().join(format!("holdfast-bench-{}.sql", std::process::id()));
     std::fs::write(&script, pgbench_script(&world))?;
     let pgbench = db::embedded::find_server_binaries()?.join("pgbench");
     let port_pg = cluster.port().to_string();
@@ -409,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(kib) = rss {
         println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0);
     }
+    let _ = std::fs::remove_file(&script);
     drop(cluster);
     Ok(())
 }
