@@ -198,12 +198,7 @@ pub async fn list(
     query: web::Query<BreachQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     let mut conn = state.pool.get().await?;
     let mut scope = visible_warehouses(&mut conn, &principal).await?;
     if let Some(warehouse) = query.warehouse_id {

@@ -28,6 +28,15 @@ impl PageQuery {
         }
     }
 
+    /// Limit and position from a list query that carries its own filters beside them.
+    pub fn bounds(
+        limit: Option<i64>,
+        cursor: Option<String>,
+    ) -> Result<(i64, Option<i64>), ApiError> {
+        let page = PageQuery { limit, cursor };
+        Ok((page.limit()?, page.after()?))
+    }
+
     /// The cursor as the position (an id or sequence number) after which the page starts.
     pub fn after(&self) -> Result<Option<i64>, ApiError> {
         match &self.cursor {

@@ -193,12 +193,7 @@ pub async fn list(
     query: web::Query<LotQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     if let Some(status) = &query.status
         && !["announced", "in_custody", "in_transit", "released"].contains(&status.as_str())
     {

@@ -156,12 +156,7 @@ pub async fn list(
     query: web::Query<PriceQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    let limit = page.limit()?;
-    let before = page.after()?;
+    let (limit, before) = PageQuery::bounds(query.limit, query.cursor)?;
     let mut conn = state.pool.get().await?;
     let rows = store::history(&mut conn, query.commodity_code.as_deref(), before, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |p| p.id)))
