@@ -6,7 +6,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::metrics::Metrics;
-use crate::{coldchain, integrity, lots, ops, orgs, prices, reference, scans};
+use crate::{coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, scans};
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
 use std::collections::{HashMap, HashSet};
@@ -82,6 +82,7 @@ const LOT_READERS: Access = Access::Grants(&[Grant {
     kinds: &[
         OrgKind::Platform,
         OrgKind::Supplier,
+        OrgKind::Lender,
         OrgKind::WarehouseOperator,
     ],
     requires: Requirement::Anyone,
@@ -98,9 +99,32 @@ const PRICE_WRITERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform],
     requires: Requirement::Permission(Permission::PricesWrite),
 }]);
-/// Who sees what goods are worth: not the warehouse staff.
+/// Who sees what goods are worth and what is lent on them: not the warehouse staff.
 const VALUERS: Access = Access::Grants(&[Grant {
-    kinds: &[OrgKind::Platform, OrgKind::Supplier],
+    kinds: &[OrgKind::Platform, OrgKind::Supplier, OrgKind::Lender],
+    requires: Requirement::Anyone,
+}]);
+const LENDERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Lender],
+    requires: Requirement::Permission(Permission::CreditWrite),
+}]);
+const BORROWERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Supplier],
+    requires: Requirement::Permission(Permission::LoansWrite),
+}]);
+const REPAYERS: Access = Access::Grants(&[
+    Grant {
+        kinds: &[OrgKind::Supplier],
+        requires: Requirement::Permission(Permission::LoansWrite),
+    },
+    Grant {
+        kinds: &[OrgKind::Lender],
+        requires: Requirement::Permission(Permission::CreditWrite),
+    },
+]);
+/// Who reviews a lender's book: its users, and the platform.
+const RISK_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform, OrgKind::Lender],
     requires: Requirement::Anyone,
 }]);
 const PLATFORM_AUDITORS: Access = Access::Grants(&[Grant {
@@ -163,6 +187,27 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/prices/import", PRICE_WRITERS, prices::routes::import_feed),
         route!(GET "/v1/lots/{id}/valuation", VALUERS, lots::valuation::valuation),
         route!(GET "/v1/custody/reconciliation", PLATFORM_AUDITORS, lots::routes::reconciliation),
+        route!(POST "/v1/facilities", LENDERS, lending::facilities::create),
+        route!(GET "/v1/facilities", VALUERS, lending::facilities::list),
+        route!(GET "/v1/facilities/{id}", VALUERS, lending::facilities::get),
+        route!(POST "/v1/loans", BORROWERS, lending::loans::request),
+        route!(GET "/v1/loans", VALUERS, lending::loans::list),
+        route!(GET "/v1/loans/{id}", VALUERS, lending::loans::get),
+        route!(POST "/v1/loans/{id}/approve", LENDERS, lending::loans::approve),
+        route!(POST "/v1/loans/{id}/reject", LENDERS, lending::loans::reject),
+        route!(POST "/v1/loans/{id}/cancel", BORROWERS, lending::loans::cancel),
+        route!(POST "/v1/loans/{id}/disburse", LENDERS, lending::loans::disburse),
+        route!(POST "/v1/loans/{id}/repayments", REPAYERS, lending::loans::repay),
+        route!(POST "/v1/loans/{id}/collateral", BORROWERS, lending::loans::add_collateral),
+        route!(POST "/v1/loans/{id}/collateral/release", LENDERS, lending::loans::release_collateral),
+        route!(POST "/v1/loans/{id}/liquidate", LENDERS, lending::loans::liquidate),
+        route!(GET "/v1/margin-calls", VALUERS, lending::loans::margin_calls),
+        route!(GET "/v1/ledger/accounts", VALUERS, ledger::routes::accounts),
+        route!(GET "/v1/ledger/entries", VALUERS, ledger::routes::entries),
+        route!(GET "/v1/ledger/check", VALUERS, ledger::routes::check),
+        route!(GET "/v1/exposure", RISK_READERS, lending::exposure::exposure),
+        route!(POST "/v1/exposure/stress", RISK_READERS, lending::exposure::stress),
+        route!(GET "/v1/exposure.csv", RISK_READERS, lending::exposure::exposure_csv),
     ]
 }
 

@@ -42,6 +42,22 @@ pub enum Command {
         #[command(subcommand)]
         command: PricesCommand,
     },
+    /// Scheduled work, run by hand.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Close every business day up to DATE (default today, UTC): accrue interest, revalue
+    /// collateral, open margin calls and default loans past their deadline. Idempotent per
+    /// day; catches up missed days. A date after today needs HOLDFAST_ALLOW_FUTURE_DATES=true.
+    Daily {
+        #[arg(long = "as-of")]
+        as_of: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -59,6 +75,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prices {
             command: PricesCommand::Import { file },
         } => import_prices(&file).await,
+        Command::Jobs {
+            command: JobsCommand::Daily { as_of },
+        } => daily(as_of).await,
     }
 }
 
@@ -246,5 +265,36 @@ async fn import_prices(file: &std::path::Path) -> anyhow::Result<()> {
         "imported {} prices ({} already present)",
         outcome.imported, outcome.already_present
     );
+    Ok(())
+}
+
+async fn daily(as_of: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
+    let config = Config::from_env(SecretPolicy::GenerateIfMissing)?;
+    telemetry::init(config.log_format);
+    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let database = db::open(&config).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let closed = crate::lending::daily::run(&pool, as_of, config.allow_future_dates, true).await?;
+    match (closed.first(), closed.last()) {
+        (Some(first), Some(last)) => println!(
+            "closed {} business day(s), {} to {}",
+            closed.len(),
+            first.business_date,
+            last.business_date
+        ),
+        _ => println!("nothing to close: {as_of} is already closed"),
+    }
+    for day in &closed {
+        println!(
+            "{}: {} loans accrued, {} revalued, {} margin calls opened, {} cured, {} loans defaulted",
+            day.business_date,
+            day.loans_accrued,
+            day.revaluation.loans_revalued,
+            day.revaluation.margin_calls_opened,
+            day.revaluation.margin_calls_cured,
+            day.revaluation.loans_defaulted
+        );
+    }
     Ok(())
 }

@@ -22,6 +22,9 @@ pub struct Config {
     pub pool_size: usize,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_days: i64,
+    /// Lets `jobs daily --as-of` close days after today (tests and demos play out "40 days
+    /// later"); off in production.
+    pub allow_future_dates: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -118,7 +121,18 @@ impl Config {
         )?;
         let refresh_token_ttl_days =
             parse_number(&lookup, "HOLDFAST_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365)?;
+        let allow_future_dates = match lookup("HOLDFAST_ALLOW_FUTURE_DATES").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "HOLDFAST_ALLOW_FUTURE_DATES",
+                    reason: format!("expected `true` or `false`, got `{other}`"),
+                });
+            }
+        };
         Ok(Self {
+            allow_future_dates,
             bind,
             database_url,
             jwt_secret,

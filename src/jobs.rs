@@ -1,21 +1,32 @@
 //! Background work `serve` runs: sealing the audit chain and numbering the outbox every
-//! second, and hourly clean-up of expired idempotency keys, throttle rows and tokens.
+//! second, closing the business day (interest, revaluation, margin calls) every few minutes
+//! once the date turns, and hourly clean-up of expired idempotency keys, throttle rows and
+//! tokens. Every instance runs this loop; advisory locks make one of them do each job.
 
 use crate::db::DbPool;
 use std::time::Duration;
 
 pub const SEAL_INTERVAL: Duration = Duration::from_secs(1);
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+pub const DAILY_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Runs until the task is dropped.
 pub async fn run_background(pool: DbPool) {
     let mut seal_tick = tokio::time::interval(SEAL_INTERVAL);
     let mut cleanup_tick = tokio::time::interval(CLEANUP_INTERVAL);
+    let mut daily_tick = tokio::time::interval(DAILY_INTERVAL);
     loop {
         tokio::select! {
             _ = seal_tick.tick() => {
                 if let Err(error) = seal_once(&pool).await {
                     tracing::warn!(%error, "sealing the audit chain failed; will retry");
+                }
+            }
+            _ = daily_tick.tick() => {
+                let today = chrono::Utc::now().date_naive();
+                match crate::lending::daily::run(&pool, today, false, false).await {
+                    Ok(_) | Err(crate::lending::daily::DailyError::Busy) => {}
+                    Err(error) => tracing::warn!(%error, "the daily job failed; will retry"),
                 }
             }
             _ = cleanup_tick.tick() => {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod coldchain;
 pub mod config;
@@ -13,6 +14,8 @@ pub mod error;
 pub mod http;
 pub mod integrity;
 pub mod jobs;
+pub mod ledger;
+pub mod lending;
 pub mod lots;
 pub mod metrics;
 pub mod openapi;

@@ -91,6 +91,13 @@ pub enum Permission {
     /// Post commodity prices (platform, and price-feed accounts).
     #[serde(rename = "prices:write")]
     PricesWrite,
+    /// Request loans, pledge goods and repay (supplier: its finance department).
+    #[serde(rename = "loans:write")]
+    LoansWrite,
+    /// Open facilities; approve, reject and disburse loans; consent to releases; order
+    /// liquidation; record repayments received (lender).
+    #[serde(rename = "credit:write")]
+    CreditWrite,
 }
 
 impl Permission {
@@ -102,6 +109,8 @@ impl Permission {
         Permission::LotsWrite,
         Permission::ScansWrite,
         Permission::PricesWrite,
+        Permission::LoansWrite,
+        Permission::CreditWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +122,8 @@ impl Permission {
             Permission::LotsWrite => "lots:write",
             Permission::ScansWrite => "scans:write",
             Permission::PricesWrite => "prices:write",
+            Permission::LoansWrite => "loans:write",
+            Permission::CreditWrite => "credit:write",
         }
     }
 
@@ -126,7 +137,8 @@ impl Permission {
             Permission::OrgsWrite | Permission::ReferenceWrite | Permission::PricesWrite => {
                 kind == OrgKind::Platform
             }
-            Permission::LotsWrite => kind == OrgKind::Supplier,
+            Permission::LotsWrite | Permission::LoansWrite => kind == OrgKind::Supplier,
+            Permission::CreditWrite => kind == OrgKind::Lender,
             Permission::ScansWrite => kind == OrgKind::WarehouseOperator,
             Permission::UsersWrite | Permission::AuditRead => true,
         }

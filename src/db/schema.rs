@@ -286,3 +286,150 @@ diesel::table! {
 }
 
 diesel::joinable!(prices -> commodities (commodity_code));
+
+diesel::table! {
+    daily_closes (business_date) {
+        business_date -> Date,
+        closed_at -> Timestamptz,
+        loans_accrued -> Int4,
+        margin_calls_opened -> Int4,
+        loans_defaulted -> Int4,
+    }
+}
+
+diesel::table! {
+    facilities (id) {
+        id -> Uuid,
+        seq -> Int8,
+        lender_org_id -> Uuid,
+        supplier_org_id -> Uuid,
+        currency -> Text,
+        limit_amount -> Numeric,
+        advance_rate -> Numeric,
+        annual_interest_rate -> Numeric,
+        margin_call_ltv -> Numeric,
+        liquidation_ltv -> Numeric,
+        cure_period_days -> Int4,
+        max_tenor_days -> Int4,
+        eligible_commodities -> Array<Text>,
+        second_approver_required -> Bool,
+        arrangement_fee_rate -> Numeric,
+        status -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    loans (id) {
+        id -> Uuid,
+        seq -> Int8,
+        facility_id -> Uuid,
+        lender_org_id -> Uuid,
+        supplier_org_id -> Uuid,
+        currency -> Text,
+        principal -> Numeric,
+        outstanding_principal -> Numeric,
+        accrued_interest -> Numeric,
+        fees_due -> Numeric,
+        interest_paid -> Numeric,
+        fees_paid -> Numeric,
+        annual_interest_rate -> Numeric,
+        status -> Text,
+        requested_by -> Nullable<Uuid>,
+        requested_at -> Timestamptz,
+        approved_by -> Nullable<Uuid>,
+        approved_at -> Nullable<Timestamptz>,
+        confirmed_by -> Nullable<Uuid>,
+        confirmed_at -> Nullable<Timestamptz>,
+        decided_reason -> Nullable<Text>,
+        disbursed_by -> Nullable<Uuid>,
+        disbursed_at -> Nullable<Timestamptz>,
+        disbursed_on -> Nullable<Date>,
+        maturity_date -> Nullable<Date>,
+        accrued_through -> Nullable<Date>,
+        repaid_at -> Nullable<Timestamptz>,
+        defaulted_at -> Nullable<Timestamptz>,
+        default_reason -> Nullable<Text>,
+        collateral_value -> Numeric,
+        ltv -> Nullable<Numeric>,
+        revalued_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    pledges (loan_id, lot_id) {
+        loan_id -> Uuid,
+        lot_id -> Uuid,
+        quantity -> Numeric,
+        market_value -> Numeric,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    margin_calls (id) {
+        id -> Uuid,
+        seq -> Int8,
+        loan_id -> Uuid,
+        status -> Text,
+        ltv_at_open -> Nullable<Numeric>,
+        opened_on -> Date,
+        deadline -> Date,
+        opened_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+        closed_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    liquidations (id) {
+        id -> Uuid,
+        loan_id -> Uuid,
+        ordered_by -> Nullable<Uuid>,
+        ordered_at -> Timestamptz,
+        lots -> Jsonb,
+    }
+}
+
+diesel::table! {
+    ledger_accounts (id) {
+        id -> Int8,
+        org_id -> Uuid,
+        kind -> Text,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    journal_entries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        kind -> Text,
+        loan_id -> Nullable<Uuid>,
+        memo -> Text,
+        business_date -> Date,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_lines (id) {
+        id -> Int8,
+        entry_id -> Uuid,
+        account_id -> Int8,
+        currency -> Text,
+        amount -> Numeric,
+    }
+}
+
+diesel::joinable!(loans -> facilities (facility_id));
+diesel::joinable!(pledges -> loans (loan_id));
+diesel::joinable!(pledges -> lots (lot_id));
+diesel::joinable!(margin_calls -> loans (loan_id));
+diesel::joinable!(journal_lines -> journal_entries (entry_id));
+diesel::joinable!(journal_lines -> ledger_accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(facilities, loans, pledges, margin_calls, lots);
+diesel::allow_tables_to_appear_in_same_query!(journal_entries, journal_lines, ledger_accounts);

@@ -17,6 +17,20 @@ pub mod plain {
     }
 }
 
+/// Money: a string that keeps its scale (`"1250.00"`); read like `plain`.
+pub mod money {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        super::plain::deserialize(deserializer)
+    }
+}
+
 /// The same for `Option<Decimal>`.
 pub mod plain_option {
     use rust_decimal::Decimal;

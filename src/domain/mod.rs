@@ -3,6 +3,7 @@
 pub mod cold_chain;
 pub mod decimal;
 pub mod gs1;
+pub mod lending;
 pub mod lot_code;
 pub mod quantity;
 pub mod valuation;

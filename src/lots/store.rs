@@ -4,7 +4,9 @@
 
 use super::model::{LotRow, Movement, ReleaseOrder};
 use crate::auth::{OrgKind, Principal};
-use crate::db::schema::{breaches, lots, movements, release_orders, voyages, warehouses};
+use crate::db::schema::{
+    breaches, loans, lots, movements, pledges, release_orders, voyages, warehouses,
+};
 use chrono::{NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -23,6 +25,8 @@ pub enum Viewer {
     /// The operator of the warehouse holding them, the carrier of their voyage, or the
     /// operator of the warehouse that voyage is bound for.
     Custodian(Uuid),
+    /// A lender: lots pledged (now or before) to its loans.
+    Lender(Uuid),
     Nobody,
 }
 
@@ -32,7 +36,8 @@ impl Viewer {
             OrgKind::Platform => Viewer::All,
             OrgKind::Supplier => Viewer::Owner(principal.org_id),
             OrgKind::WarehouseOperator => Viewer::Custodian(principal.org_id),
-            OrgKind::Lender | OrgKind::Buyer => Viewer::Nobody,
+            OrgKind::Lender => Viewer::Lender(principal.org_id),
+            OrgKind::Buyer => Viewer::Nobody,
         }
     }
 
@@ -67,6 +72,14 @@ fn scoped(viewer: Viewer) -> lots::BoxedQuery<'static, Pg> {
                     .or(lots::voyage_id.eq_any(voyages_involved)),
             )
         }
+        Viewer::Lender(org) => query.filter(
+            lots::id.eq_any(
+                pledges::table
+                    .inner_join(loans::table)
+                    .filter(loans::lender_org_id.eq(org))
+                    .select(pledges::lot_id),
+            ),
+        ),
         Viewer::Nobody => query.filter(lots::id.is_null()),
     }
 }
@@ -469,4 +482,19 @@ pub async fn set_storage_rate(
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+pub async fn add_pledged(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    delta: Decimal,
+) -> QueryResult<LotRow> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::quantity_pledged.eq(lots::quantity_pledged + delta),
+            lots::updated_at.eq(Utc::now()),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await
 }

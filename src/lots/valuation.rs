@@ -1,6 +1,7 @@
 //! `GET /v1/lots/{id}/valuation`: what a lot is worth as collateral today (or on `as_of`), every
 //! factor shown, and why it is not eligible when it is not.
 
+use super::model::LotRow;
 use super::routes::lot_not_found;
 use super::store::{self, Viewer};
 use crate::app::AppState;
@@ -11,6 +12,7 @@ use crate::prices::store as prices;
 use crate::reference::store as reference;
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ValuationQuery {
-    /// The valuation date (default: today).
+    /// The valuation date (default: the business date).
     pub as_of: Option<NaiveDate>,
 }
 
@@ -50,29 +52,37 @@ pub struct Valuation {
     pub ineligible_reasons: Vec<Ineligible>,
 }
 
-/// Value a lot as collateral.
-#[utoipa::path(get, path = "/v1/lots/{id}/valuation", tag = "lots", params(ValuationQuery),
-    responses((status = 200, body = Valuation), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn valuation(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<Uuid>,
-    query: web::Query<ValuationQuery>,
-) -> ApiResult<HttpResponse> {
-    let as_of = query.as_of.unwrap_or_else(|| Utc::now().date_naive());
-    let mut conn = state.pool.get().await?;
-    let lot = store::find_visible(&mut conn, Viewer::of(&principal), *id)
-        .await?
-        .ok_or_else(lot_not_found)?;
-    let commodity = reference::find_commodity(&mut conn, &lot.commodity_code)
+/// What a lender's facility adds to the valuation: its currency and the commodities it takes.
+pub struct Terms<'a> {
+    pub currency: &'a str,
+    pub eligible_commodities: &'a [String],
+}
+
+/// Values `quantity` of `lot` on `as_of`, with every factor and every reason it is not
+/// eligible. With `terms`, the price is taken in the facility's currency and the commodity
+/// must be one the facility accepts.
+pub async fn appraise(
+    conn: &mut AsyncPgConnection,
+    lot: &LotRow,
+    as_of: NaiveDate,
+    quantity: Decimal,
+    terms: Option<&Terms<'_>>,
+) -> ApiResult<Valuation> {
+    let commodity = reference::find_commodity(conn, &lot.commodity_code)
         .await?
         .ok_or_else(|| ApiError::internal("lot without commodity"))?;
     let end_of_day = as_of
         .and_hms_opt(23, 59, 59)
         .map(|t| t.and_utc())
         .ok_or_else(|| ApiError::invalid("as_of", "date out of range"))?;
-    let price = prices::latest(&mut conn, &lot.commodity_code, end_of_day).await?;
-    let on_hold = store::on_hold(&mut conn, &lot).await?;
+    let price = prices::latest(
+        conn,
+        &lot.commodity_code,
+        terms.map(|t| t.currency),
+        end_of_day,
+    )
+    .await?;
+    let on_hold = store::on_hold(conn, lot).await?;
     let grade_factor = commodity.grade_factor(&lot.grade).unwrap_or(Decimal::ZERO);
     let freshness = valuation::freshness_factor(
         lot.packed_on,
@@ -81,7 +91,6 @@ pub async fn valuation(
         commodity.shelf_life_days,
         commodity.end_freshness_factor,
     );
-    let quantity = lot.quantity_on_hand;
     let market_value = price.as_ref().map(|p| {
         valuation::market_value(
             quantity,
@@ -98,14 +107,16 @@ pub async fn valuation(
         price_age_days: price
             .as_ref()
             .map(|p| (as_of - p.as_of.date_naive()).num_days()),
-        quantity_free_is_zero: quantity > Decimal::ZERO && lot.quantity_free().is_zero(),
-        commodity_allowed: true,
+        quantity_free_is_zero: lot.quantity_on_hand > Decimal::ZERO
+            && lot.quantity_free().is_zero(),
+        commodity_allowed: terms
+            .is_none_or(|t| t.eligible_commodities.contains(&lot.commodity_code)),
     });
-    Ok(HttpResponse::Ok().json(Valuation {
+    Ok(Valuation {
         lot_id: lot.id,
         as_of,
         quantity,
-        unit: lot.unit,
+        unit: lot.unit.clone(),
         unit_price: price.as_ref().map(|p| p.price_per_unit),
         currency: price.as_ref().map(|p| p.currency.clone()),
         price_as_of: price.as_ref().map(|p| p.as_of),
@@ -114,5 +125,26 @@ pub async fn valuation(
         market_value,
         eligible: reasons.is_empty(),
         ineligible_reasons: reasons,
-    }))
+    })
+}
+
+/// Value a lot as collateral.
+#[utoipa::path(get, path = "/v1/lots/{id}/valuation", tag = "lots", params(ValuationQuery),
+    responses((status = 200, body = Valuation), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn valuation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<ValuationQuery>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let as_of = match query.as_of {
+        Some(date) => date,
+        None => crate::calendar::business_date(&mut conn).await?,
+    };
+    let lot = store::find_visible(&mut conn, Viewer::of(&principal), *id)
+        .await?
+        .ok_or_else(lot_not_found)?;
+    let quantity = lot.quantity_on_hand;
+    Ok(HttpResponse::Ok().json(appraise(&mut conn, &lot, as_of, quantity, None).await?))
 }

@@ -7,6 +7,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
+use crate::lending::revaluation::{self, Scope};
 use crate::reference::store as reference;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -46,7 +47,7 @@ pub async fn import(
     by: Option<Uuid>,
 ) -> ApiResult<Imported> {
     let mut imported = 0;
-    let latest_allowed = Utc::now() + chrono::Duration::minutes(5);
+    let latest_allowed = latest_allowed(conn).await?;
     for row in rows {
         if row.as_of > latest_allowed {
             return Err(ApiError::invalid(
@@ -69,10 +70,33 @@ pub async fn import(
             imported += 1;
         }
     }
+    if imported > 0 {
+        revalue_after_price_change(conn).await?;
+    }
     Ok(Imported {
         imported,
         already_present: rows.len() - imported,
     })
+}
+
+/// The latest `as_of` a price may carry: the end of the business date (which tests and demos
+/// may move forward), and never more than a few minutes past the clock otherwise.
+async fn latest_allowed(conn: &mut AsyncPgConnection) -> ApiResult<DateTime<Utc>> {
+    let business_end = crate::calendar::business_date(conn)
+        .await?
+        .and_hms_opt(23, 59, 59)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::internal("business date out of range"))?;
+    Ok(business_end.max(Utc::now() + chrono::Duration::minutes(5)))
+}
+
+/// A new price revalues every loan's collateral and applies the margin-call rules, in the
+/// price's transaction.
+async fn revalue_after_price_change(conn: &mut AsyncPgConnection) -> ApiResult<()> {
+    let today = crate::calendar::business_date(conn).await?;
+    let outcome = revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
+    tracing::info!(?outcome, "revalued after a price change");
+    Ok(())
 }
 
 /// Post a price (platform admin or a price feed with `prices:write`).
@@ -90,12 +114,6 @@ pub async fn post(
     }
     let currency = crate::http::validate::currency("currency", &new.currency)?;
     let source = crate::http::validate::text("source", &new.source, 200)?;
-    if new.as_of > Utc::now() + chrono::Duration::minutes(5) {
-        return Err(ApiError::invalid(
-            "as_of",
-            "a price cannot be from the future",
-        ));
-    }
     let row = PriceRow {
         line: 1,
         commodity_code: new.commodity_code.clone(),
@@ -107,6 +125,12 @@ pub async fn post(
     let mut conn = state.pool.get().await?;
     let price = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            if row.as_of > latest_allowed(conn).await? {
+                return Err(ApiError::invalid(
+                    "as_of",
+                    "a price cannot be from the future",
+                ));
+            }
             if reference::find_commodity(conn, &row.commodity_code)
                 .await?
                 .is_none()
@@ -134,6 +158,7 @@ pub async fn post(
                 },
             )
             .await?;
+            revalue_after_price_change(conn).await?;
             Ok(price)
         })
         .await?;

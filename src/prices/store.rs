@@ -71,11 +71,17 @@ pub async fn history(
 pub async fn latest(
     conn: &mut AsyncPgConnection,
     commodity: &str,
+    currency: Option<&str>,
     at: DateTime<Utc>,
 ) -> QueryResult<Option<Price>> {
-    prices::table
+    let mut query = prices::table
         .filter(prices::commodity_code.eq(commodity))
         .filter(prices::as_of.le(at))
+        .into_boxed();
+    if let Some(currency) = currency {
+        query = query.filter(prices::currency.eq(currency.to_owned()));
+    }
+    query
         .order((prices::as_of.desc(), prices::id.desc()))
         .select(Price::as_select())
         .first(conn)

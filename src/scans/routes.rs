@@ -269,7 +269,7 @@ async fn stamp_receipt(
     store::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
     let now = Utc::now();
     if let (Some(price), Some(commodity)) = (
-        crate::prices::store::latest(conn, &lot.commodity_code, now).await?,
+        crate::prices::store::latest(conn, &lot.commodity_code, None, now).await?,
         reference::find_commodity(conn, &lot.commodity_code).await?,
     ) {
         use crate::domain::valuation;

@@ -1,0 +1,16 @@
+DROP TABLE journal_lines;
+DROP TABLE journal_entries;
+DROP FUNCTION ledger_append_only();
+DROP FUNCTION journal_entry_has_lines();
+DROP FUNCTION journal_entry_balances();
+DROP TABLE ledger_accounts;
+DROP TABLE liquidations;
+DROP TABLE margin_calls;
+DROP TABLE pledges;
+DROP TABLE loans;
+DROP TABLE facilities;
+DROP FUNCTION freshness_factor(date, date, integer, integer, numeric);
+DROP FUNCTION minor_units(text);
+DROP FUNCTION round_half_even(numeric, integer);
+DROP FUNCTION business_date();
+DROP TABLE daily_closes;

@@ -1,0 +1,175 @@
+//! Lending arithmetic: interest, what a repayment pays, loan-to-value, lending value. The
+//! database does the same sums set-based (daily accrual, revaluation); tests hold both to
+//! these functions.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Interest is simple, daily, ACT/365.
+pub const DAYS_IN_YEAR: i64 = 365;
+/// Accrued interest is kept at this many decimal places and paid in currency units.
+pub const INTEREST_PLACES: u32 = 8;
+/// LTVs are kept at this many decimal places.
+pub const LTV_PLACES: u32 = 6;
+
+pub fn round_half_even(value: Decimal, places: u32) -> Decimal {
+    value.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven)
+}
+
+/// One day's interest on `outstanding` at `annual_rate`, to 8 places.
+pub fn daily_interest(outstanding: Decimal, annual_rate: Decimal) -> Decimal {
+    round_half_even(
+        outstanding * annual_rate / Decimal::from(DAYS_IN_YEAR),
+        INTEREST_PLACES,
+    )
+}
+
+/// Accrued interest as it is paid: rounded half-even to the currency's minor unit.
+pub fn interest_due(accrued: Decimal, minor_units: u32) -> Decimal {
+    round_half_even(accrued, minor_units)
+}
+
+/// (outstanding principal + accrued interest) / collateral value, to 6 places; `None` when
+/// the collateral is worth nothing (an unbounded LTV).
+pub fn ltv(outstanding: Decimal, accrued: Decimal, collateral_value: Decimal) -> Option<Decimal> {
+    if collateral_value <= Decimal::ZERO {
+        return None;
+    }
+    Some(round_half_even(
+        (outstanding + accrued) / collateral_value,
+        LTV_PLACES,
+    ))
+}
+
+/// What may be lent against collateral worth `market_value`: rounded down to the minor unit,
+/// so the lending value never exceeds the advance rate.
+pub fn lending_value(market_value: Decimal, advance_rate: Decimal, minor_units: u32) -> Decimal {
+    (market_value * advance_rate).round_dp_with_strategy(minor_units, RoundingStrategy::ToZero)
+}
+
+/// What a borrower owes, in currency units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owed {
+    pub fees: Decimal,
+    pub interest: Decimal,
+    pub principal: Decimal,
+}
+
+impl Owed {
+    pub fn total(&self) -> Decimal {
+        self.fees + self.interest + self.principal
+    }
+}
+
+/// How a repayment was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Allocation {
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fees: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub principal: Decimal,
+}
+
+impl Allocation {
+    pub fn total(&self) -> Decimal {
+        self.fees + self.interest + self.principal
+    }
+}
+
+/// Applies `amount` to fees, then interest, then principal. More than is owed is refused with
+/// the total owed.
+pub fn allocate(amount: Decimal, owed: Owed) -> Result<Allocation, Decimal> {
+    if amount > owed.total() {
+        return Err(owed.total());
+    }
+    let fees = amount.min(owed.fees);
+    let interest = (amount - fees).min(owed.interest);
+    let principal = amount - fees - interest;
+    Ok(Allocation {
+        fees,
+        interest,
+        principal,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_year_of_daily_interest_is_principal_times_rate_to_the_cent() {
+        let principal = dec("60000.00");
+        let rate = dec("0.085");
+        let day = daily_interest(principal, rate);
+        assert_eq!(day, dec("13.97260274"));
+        let year = day * Decimal::from(DAYS_IN_YEAR);
+        assert_eq!(interest_due(year, 2), dec("5100.00"));
+    }
+
+    #[test]
+    fn repayments_pay_fees_then_interest_then_principal() {
+        let owed = Owed {
+            fees: dec("10.00"),
+            interest: dec("25.50"),
+            principal: dec("1000.00"),
+        };
+        let part = allocate(dec("30.00"), owed).unwrap();
+        assert_eq!(
+            (part.fees, part.interest, part.principal),
+            (dec("10.00"), dec("20.00"), dec("0.00"))
+        );
+        let all = allocate(dec("1035.50"), owed).unwrap();
+        assert_eq!(all.principal, dec("1000.00"));
+        assert_eq!(allocate(dec("1035.51"), owed), Err(dec("1035.50")));
+    }
+
+    #[test]
+    fn ltv_is_unbounded_without_collateral_value() {
+        assert_eq!(ltv(dec("100"), Decimal::ZERO, Decimal::ZERO), None);
+        assert_eq!(
+            ltv(dec("60000"), dec("12.5"), dec("120000")),
+            Some(dec("0.500104"))
+        );
+    }
+
+    #[test]
+    fn lending_value_rounds_down() {
+        assert_eq!(lending_value(dec("100.01"), dec("0.5"), 2), dec("50.00"));
+    }
+
+    proptest! {
+        #[test]
+        fn an_allocation_adds_up_and_never_skips_ahead(fees in 0i64..10_000, interest in 0i64..10_000, principal in 0i64..1_000_000, paid in 0i64..1_100_000) {
+            let owed = Owed { fees: Decimal::new(fees, 2), interest: Decimal::new(interest, 2), principal: Decimal::new(principal, 2) };
+            let amount = Decimal::new(paid, 2);
+            match allocate(amount, owed) {
+                Ok(a) => {
+                    prop_assert_eq!(a.total(), amount);
+                    prop_assert!(a.fees >= Decimal::ZERO && a.interest >= Decimal::ZERO && a.principal >= Decimal::ZERO);
+                    prop_assert!(a.interest.is_zero() || a.fees == owed.fees);
+                    prop_assert!(a.principal.is_zero() || a.interest == owed.interest);
+                    prop_assert!(a.principal <= owed.principal);
+                }
+                Err(total) => prop_assert!(amount > total),
+            }
+        }
+
+        #[test]
+        fn ltv_rises_with_debt_and_falls_with_value(owed in 1i64..10_000_000, value in 1i64..10_000_000, more in 1i64..1_000_000) {
+            let base = ltv(Decimal::new(owed, 2), Decimal::ZERO, Decimal::new(value, 2)).unwrap();
+            let more_debt = ltv(Decimal::new(owed + more, 2), Decimal::ZERO, Decimal::new(value, 2)).unwrap();
+            let more_value = ltv(Decimal::new(owed, 2), Decimal::ZERO, Decimal::new(value + more, 2)).unwrap();
+            prop_assert!(more_debt >= base);
+            prop_assert!(more_value <= base);
+        }
+    }
+}

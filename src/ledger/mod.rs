@@ -1,0 +1,144 @@
+//! The double-entry ledger. Accounts belong to orgs, one per kind and currency; an entry's
+//! lines are signed (debits positive, credits negative) and sum to zero in each currency. The
+//! database refuses an unbalanced entry at commit (see the `journal_lines_balance` trigger),
+//! and refuses any change to a written entry. Balances are sums of lines, never a stored
+//! balance row that every settlement would have to lock.
+
+pub mod routes;
+
+use crate::db::schema::{journal_entries, journal_lines, ledger_accounts};
+use crate::error::{ApiError, ApiResult};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// What an account holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    Cash,
+    LoansReceivable,
+    LoansPayable,
+    InterestIncome,
+    InterestExpense,
+    FeeIncome,
+    FeeExpense,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Cash => "cash",
+            AccountKind::LoansReceivable => "loans_receivable",
+            AccountKind::LoansPayable => "loans_payable",
+            AccountKind::InterestIncome => "interest_income",
+            AccountKind::InterestExpense => "interest_expense",
+            AccountKind::FeeIncome => "fee_income",
+            AccountKind::FeeExpense => "fee_expense",
+        }
+    }
+}
+
+/// One line: `amount` debited (positive) or credited (negative) to an org's account.
+pub struct Line {
+    pub org_id: Uuid,
+    pub account: AccountKind,
+    pub amount: Decimal,
+}
+
+impl Line {
+    pub fn debit(org_id: Uuid, account: AccountKind, amount: Decimal) -> Self {
+        Self {
+            org_id,
+            account,
+            amount,
+        }
+    }
+
+    pub fn credit(org_id: Uuid, account: AccountKind, amount: Decimal) -> Self {
+        Self {
+            org_id,
+            account,
+            amount: -amount,
+        }
+    }
+}
+
+pub struct Entry<'a> {
+    pub kind: &'a str,
+    pub loan_id: Option<Uuid>,
+    pub memo: String,
+    pub currency: &'a str,
+    pub business_date: NaiveDate,
+    pub created_by: Option<Uuid>,
+    pub lines: Vec<Line>,
+}
+
+/// Writes `entry` in the caller's transaction, creating accounts on first use. Zero lines are
+/// left out. Returns the entry's id.
+pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<Uuid> {
+    let lines: Vec<&Line> = entry.lines.iter().filter(|l| !l.amount.is_zero()).collect();
+    let sum: Decimal = lines.iter().map(|l| l.amount).sum();
+    if !sum.is_zero() || lines.len() < 2 {
+        return Err(ApiError::internal(format!(
+            "unbalanced journal entry ({}, sum {sum})",
+            entry.memo
+        )));
+    }
+    let orgs: Vec<Uuid> = lines.iter().map(|l| l.org_id).collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l.account.as_str()).collect();
+    // Existing accounts are not locked by DO NOTHING: hot accounts stay uncontended.
+    diesel::sql_query(
+        "INSERT INTO ledger_accounts (org_id, kind, currency) \
+         SELECT o, k, $3 FROM unnest($1::uuid[], $2::text[]) AS t(o, k) \
+         ON CONFLICT (org_id, kind, currency) DO NOTHING",
+    )
+    .bind::<Array<SqlUuid>, _>(&orgs)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Text, _>(entry.currency)
+    .execute(conn)
+    .await?;
+    let accounts: Vec<(i64, Uuid, String)> = ledger_accounts::table
+        .filter(ledger_accounts::org_id.eq_any(&orgs))
+        .filter(ledger_accounts::currency.eq(entry.currency))
+        .select((
+            ledger_accounts::id,
+            ledger_accounts::org_id,
+            ledger_accounts::kind,
+        ))
+        .load(conn)
+        .await?;
+    let id = Uuid::new_v4();
+    diesel::insert_into(journal_entries::table)
+        .values((
+            journal_entries::id.eq(id),
+            journal_entries::kind.eq(entry.kind),
+            journal_entries::loan_id.eq(entry.loan_id),
+            journal_entries::memo.eq(&entry.memo),
+            journal_entries::business_date.eq(entry.business_date),
+            journal_entries::created_by.eq(entry.created_by),
+        ))
+        .execute(conn)
+        .await?;
+    let mut rows = Vec::with_capacity(lines.len());
+    for line in lines {
+        let account = accounts
+            .iter()
+            .find(|(_, org, kind)| *org == line.org_id && kind == line.account.as_str())
+            .map(|(id, _, _)| *id)
+            .ok_or_else(|| ApiError::internal("ledger account missing after insert"))?;
+        rows.push((
+            journal_lines::entry_id.eq(id),
+            journal_lines::account_id.eq(account),
+            journal_lines::currency.eq(entry.currency),
+            journal_lines::amount.eq(line.amount),
+        ));
+    }
+    diesel::insert_into(journal_lines::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}

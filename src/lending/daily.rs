@@ -1,0 +1,119 @@
+//! The daily job: closes each business day up to a date — accrues interest, revalues every
+//! loan's collateral, applies the margin-call rules — and moves the business date there. Each
+//! day is one transaction and is recorded, so a day is never closed twice and missed days are
+//! caught up in order. An advisory lock makes one instance of many do the work.
+
+use super::revaluation::{self, Outcome, Scope};
+use crate::db::DbPool;
+use crate::db::schema::daily_closes;
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+const DAILY_LOCK: i64 = 0x686f_6c64_6461_696c;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DailyError {
+    #[error(
+        "{0} is after today (UTC); set HOLDFAST_ALLOW_FUTURE_DATES=true to close future days (tests and demos)"
+    )]
+    FutureDate(NaiveDate),
+    #[error("another instance is running the daily job")]
+    Busy,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+}
+
+/// One closed day.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Closed {
+    pub business_date: NaiveDate,
+    pub loans_accrued: i64,
+    pub revaluation: Outcome,
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// Closes every day after the last closed one up to `as_of`. `wait` blocks on another
+/// instance's run (the command line); otherwise a busy lock answers `Busy` (the scheduler).
+pub async fn run(
+    pool: &DbPool,
+    as_of: NaiveDate,
+    allow_future: bool,
+    wait: bool,
+) -> Result<Vec<Closed>, DailyError> {
+    let today = chrono::Utc::now().date_naive();
+    if as_of > today && !allow_future {
+        return Err(DailyError::FutureDate(as_of));
+    }
+    let mut conn = pool.get().await?;
+    let lock = if wait {
+        format!("SELECT pg_advisory_lock({DAILY_LOCK}) IS NOT NULL AS locked")
+    } else {
+        format!("SELECT pg_try_advisory_lock({DAILY_LOCK}) AS locked")
+    };
+    let locked: Locked = diesel::sql_query(lock).get_result(&mut conn).await?;
+    if !locked.locked {
+        return Err(DailyError::Busy);
+    }
+    let outcome = close_through(&mut conn, as_of).await;
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({DAILY_LOCK})"))
+        .execute(&mut conn)
+        .await?;
+    outcome
+}
+
+async fn close_through(
+    conn: &mut AsyncPgConnection,
+    as_of: NaiveDate,
+) -> Result<Vec<Closed>, DailyError> {
+    let last: Option<NaiveDate> = daily_closes::table
+        .select(diesel::dsl::max(daily_closes::business_date))
+        .first(conn)
+        .await?;
+    // The first run closes only `as_of`: loans accrue from their own `accrued_through`.
+    let mut day = last.map_or(as_of, |d| d.succ_opt().unwrap_or(d));
+    let mut closed = Vec::new();
+    while day <= as_of {
+        let this = day;
+        let result = conn
+            .transaction::<_, diesel::result::Error, _>(async move |conn| {
+                close_day(conn, this).await
+            })
+            .await?;
+        tracing::info!(business_date = %this, loans_accrued = result.loans_accrued, outcome = ?result.revaluation, "closed a business day");
+        closed.push(result);
+        day = match day.succ_opt() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(closed)
+}
+
+async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<Closed> {
+    let loans_accrued = revaluation::accrue(conn, day).await?;
+    let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
+    diesel::insert_into(daily_closes::table)
+        .values((
+            daily_closes::business_date.eq(day),
+            daily_closes::loans_accrued.eq(loans_accrued as i32),
+            daily_closes::margin_calls_opened.eq(outcome.margin_calls_opened as i32),
+            daily_closes::loans_defaulted.eq(outcome.loans_defaulted as i32),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(Closed {
+        business_date: day,
+        loans_accrued,
+        revaluation: outcome,
+    })
+}

@@ -1,0 +1,275 @@
+//! Revaluation and margin calls, set-based: one statement values every pledge of every loan
+//! in scope (price × grade × freshness × quantity, the same formula as
+//! `domain::valuation`, in SQL functions of the same names), then loans get their collateral
+//! value and LTV, then margin calls are cured, loans past their deadline or above the
+//! liquidation LTV default, and new margin calls open. No query runs per loan.
+//!
+//! Lock order: loan rows first, then pledge rows. Handlers that change one loan lock it
+//! before its pledges; a revaluation of every loan updates loans before pledges, and two
+//! revaluations of every loan take turns under an advisory lock.
+
+use chrono::NaiveDate;
+use diesel::sql_types::{BigInt, Date, Nullable, Uuid as SqlUuid};
+use diesel::{QueryResult, QueryableByName};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+/// Which loans to revalue.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope {
+    /// Every loan that is requested, approved or live.
+    All,
+    /// One loan, already locked by the caller.
+    Loan(Uuid),
+}
+
+impl Scope {
+    fn filter(self) -> &'static str {
+        match self {
+            Scope::All => "$2::uuid IS NULL",
+            Scope::Loan(_) => "ln.id = $2",
+        }
+    }
+
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Scope::All => None,
+            Scope::Loan(id) => Some(id),
+        }
+    }
+}
+
+const REVALUATION_LOCK: i64 = 0x686f_6c64_7265_7661;
+
+/// What a revaluation changed.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Outcome {
+    pub loans_revalued: i64,
+    pub pledges_revalued: i64,
+    pub margin_calls_cured: i64,
+    pub loans_defaulted: i64,
+    pub margin_calls_opened: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Every pledge in scope with its value on `$1`, in the loan's currency.
+fn valued(scope: Scope) -> String {
+    format!(
+        "SELECT p.loan_id, p.lot_id, \
+                round_half_even(p.quantity * coalesce(pr.price_per_unit, 0) \
+                    * coalesce((c.grades ->> lot.grade)::numeric, 0) \
+                    * freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor), \
+                    minor_units(ln.currency)) AS value \
+         FROM pledges p \
+         JOIN loans ln ON ln.id = p.loan_id \
+         JOIN lots lot ON lot.id = p.lot_id \
+         JOIN commodities c ON c.code = lot.commodity_code \
+         LEFT JOIN LATERAL ( \
+             SELECT price_per_unit FROM prices \
+             WHERE commodity_code = lot.commodity_code AND currency = ln.currency \
+               AND as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
+             ORDER BY as_of DESC, id DESC LIMIT 1) pr ON true \
+         WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') AND {}",
+        scope.filter()
+    )
+}
+
+/// The debt an LTV measures: the principal asked for until it is paid out, then what is
+/// outstanding, plus accrued interest.
+const OWED: &str = "(CASE WHEN ln.status IN ('requested', 'approved') THEN ln.principal \
+                     ELSE ln.outstanding_principal END + ln.accrued_interest)";
+
+async fn count(
+    conn: &mut AsyncPgConnection,
+    sql: &str,
+    as_of: NaiveDate,
+    scope: Scope,
+) -> QueryResult<i64> {
+    let row: Count = diesel::sql_query(sql)
+        .bind::<Date, _>(as_of)
+        .bind::<Nullable<SqlUuid>, _>(scope.id())
+        .get_result(conn)
+        .await?;
+    Ok(row.n)
+}
+
+/// An audit event and an outbox event for every row of the CTE `changed`, which must have
+/// `id`, `lender_org_id` and `supplier_org_id` columns; answers how many.
+fn audited(changed_cte: &str, action: &str, object_kind: &str) -> String {
+    format!(
+        "WITH changed AS ({changed_cte}), \
+         audit AS ( \
+             INSERT INTO audit_events (org_ids, action, object_kind, object_id, after) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], '{action}', '{object_kind}', id::text, to_jsonb(changed) \
+             FROM changed RETURNING 1), \
+         feed AS ( \
+             INSERT INTO outbox_events (org_ids, event_type, payload) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], '{action}', \
+                    jsonb_build_object('object_kind', '{object_kind}', 'object_id', id, 'actor_user_id', NULL, 'data', to_jsonb(changed)) \
+             FROM changed RETURNING 1) \
+         SELECT count(*) AS n FROM feed"
+    )
+}
+
+/// Revalues the loans in scope on `as_of` and applies the margin-call rules. Runs in the
+/// caller's transaction.
+pub async fn revalue(
+    conn: &mut AsyncPgConnection,
+    as_of: NaiveDate,
+    scope: Scope,
+    cure_reason: &str,
+) -> QueryResult<Outcome> {
+    if let Scope::All = scope {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({REVALUATION_LOCK})"))
+            .execute(conn)
+            .await?;
+    }
+    let mut outcome = Outcome::default();
+    let valued = valued(scope);
+    let filter = scope.filter();
+    // Loans first (lock order), from the sum of their pledges' values.
+    outcome.loans_revalued = count(
+        conn,
+        &format!(
+            "WITH v AS ({valued}), totals AS (SELECT loan_id, sum(value) AS value FROM v GROUP BY loan_id), \
+             next AS ( \
+                 SELECT ln.id, t.value, \
+                        CASE WHEN t.value > 0 THEN round_half_even({OWED} / t.value, 6) END AS ltv \
+                 FROM loans ln JOIN totals t ON t.loan_id = ln.id), \
+             updated AS ( \
+                 UPDATE loans ln SET collateral_value = next.value, ltv = next.ltv, revalued_at = now() \
+                 FROM next WHERE ln.id = next.id \
+                   AND (ln.collateral_value, ln.ltv) IS DISTINCT FROM (next.value, next.ltv) \
+                 RETURNING 1) \
+             SELECT count(*) AS n FROM updated"
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    outcome.pledges_revalued = count(
+        conn,
+        &format!(
+            "WITH v AS ({valued}), updated AS ( \
+                 UPDATE pledges p SET market_value = v.value FROM v \
+                 WHERE p.loan_id = v.loan_id AND p.lot_id = v.lot_id AND p.market_value <> v.value \
+                 RETURNING 1) \
+             SELECT count(*) AS n FROM updated"
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    // Cured: back at or below the advance rate, or nothing owed.
+    outcome.margin_calls_cured = count(
+        conn,
+        &audited(
+            &format!(
+                "UPDATE margin_calls mc SET status = 'cured', closed_at = now(), closed_reason = '{cure_reason}' \
+                 FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
+                 WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'active' AND {filter} \
+                   AND ({OWED} = 0 OR ln.ltv <= f.advance_rate) AND $1 IS NOT NULL \
+                 RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
+            ),
+            "margin_call.cured",
+            "margin_call",
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    // Defaults: above the liquidation LTV, past a margin call's deadline, or past maturity.
+    let default_reason = format!(
+        "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
+              WHEN ln.maturity_date < $1 THEN 'matured' \
+              ELSE 'margin_call_deadline' END"
+    );
+    outcome.loans_defaulted = count(
+        conn,
+        &audited(
+            &format!(
+                "UPDATE loans ln SET status = 'defaulted', defaulted_at = now(), default_reason = {default_reason} \
+                 FROM facilities f \
+                 WHERE f.id = ln.facility_id AND ln.status = 'active' AND {filter} AND {OWED} > 0 \
+                   AND (ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv OR ln.maturity_date < $1 \
+                        OR EXISTS (SELECT 1 FROM margin_calls mc WHERE mc.loan_id = ln.id \
+                                   AND mc.status = 'open' AND mc.deadline < $1)) \
+                 RETURNING ln.id, ln.lender_org_id, ln.supplier_org_id, ln.status, ln.default_reason, ln.ltv"
+            ),
+            "loan.defaulted",
+            "loan",
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    count(
+        conn,
+        &audited(
+            &format!(
+                "UPDATE margin_calls mc SET status = 'defaulted', closed_at = now(), closed_reason = ln.default_reason \
+                 FROM loans ln \
+                 WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'defaulted' AND {filter} \
+                   AND $1 IS NOT NULL \
+                 RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
+            ),
+            "margin_call.defaulted",
+            "margin_call",
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    outcome.margin_calls_opened = count(
+        conn,
+        &audited(
+            &format!(
+                "INSERT INTO margin_calls (id, loan_id, ltv_at_open, opened_on, deadline) \
+                 SELECT gen_random_uuid(), ln.id, ln.ltv, $1, $1 + f.cure_period_days \
+                 FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
+                 WHERE ln.status = 'active' AND {filter} AND {OWED} > 0 \
+                   AND (ln.ltv IS NULL OR ln.ltv > f.margin_call_ltv) \
+                   AND NOT EXISTS (SELECT 1 FROM margin_calls mc WHERE mc.loan_id = ln.id AND mc.status = 'open') \
+                 RETURNING margin_calls.*, \
+                     (SELECT lender_org_id FROM loans WHERE id = loan_id) AS lender_org_id, \
+                     (SELECT supplier_org_id FROM loans WHERE id = loan_id) AS supplier_org_id"
+            ),
+            "margin_call.opened",
+            "margin_call",
+        ),
+        as_of,
+        scope,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+#[derive(QueryableByName)]
+struct Accrued {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Accrues interest on every live loan up to the end of `day`: each day not yet accrued adds
+/// outstanding principal × annual rate / 365, kept at 8 places (`domain::lending`).
+pub async fn accrue(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
+    let row: Accrued = diesel::sql_query(
+        "WITH accrued AS ( \
+             UPDATE loans SET \
+                 accrued_interest = accrued_interest \
+                     + round_half_even(outstanding_principal * annual_interest_rate / 365, 8) * ($1 - accrued_through), \
+                 accrued_through = $1 \
+             WHERE status IN ('active', 'defaulted', 'liquidating') AND accrued_through < $1 \
+             RETURNING 1) \
+         SELECT count(*) AS n FROM accrued",
+    )
+    .bind::<Date, _>(day)
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}
