@@ -100,15 +100,17 @@ fn lot_reader(actor: Actor) -> bool {
             | SupplierOwner
             | SupplierStaff
             | OtherSupplierOwner
+            | LenderOwner
+            | LenderStaff
             | WarehouseOwner
             | WarehouseStaff
     )
 }
 
-/// A lot of the supplier, in custody at the warehouse.
+/// A lot of the supplier, in custody at the warehouse (pledged to no lender).
 fn lot_visibility(actor: Actor) -> u16 {
     match actor {
-        OtherSupplierOwner => 404,
+        OtherSupplierOwner | LenderOwner | LenderStaff => 404,
         a if lot_reader(a) => 200,
         _ => 403,
     }
@@ -368,7 +370,7 @@ fn rows() -> Vec<Row> {
             expect: |a| {
                 authed(a, |a| match a {
                     PlatformOwner | PlatformStaff | SupplierOwner | SupplierStaff => 200,
-                    OtherSupplierOwner => 404,
+                    OtherSupplierOwner | LenderOwner | LenderStaff => 404,
                     _ => 403,
                 })
             },
@@ -378,7 +380,96 @@ fn rows() -> Vec<Row> {
             path: "/v1/custody/reconciliation",
             expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
         },
+        row("POST", "/v1/facilities", |a| lender_writes(a, 201)),
+        row("GET", "/v1/facilities", credit_lists),
+        row("GET", "/v1/facilities/{id}", credit_object),
+        row("POST", "/v1/loans", |a| borrower_writes(a, 201)),
+        row("GET", "/v1/loans", credit_lists),
+        row("GET", "/v1/loans/{id}", credit_object),
+        row("POST", "/v1/loans/{id}/approve", |a| lender_writes(a, 200)),
+        row("POST", "/v1/loans/{id}/reject", |a| lender_writes(a, 200)),
+        row("POST", "/v1/loans/{id}/cancel", |a| borrower_writes(a, 200)),
+        row("POST", "/v1/loans/{id}/disburse", |a| lender_writes(a, 200)),
+        row("POST", "/v1/loans/{id}/repayments", |a| match a {
+            LenderOwner => 201,
+            a => borrower_writes(a, 201),
+        }),
+        row("POST", "/v1/loans/{id}/collateral", |a| {
+            borrower_writes(a, 200)
+        }),
+        row("POST", "/v1/loans/{id}/collateral/release", |a| {
+            lender_writes(a, 201)
+        }),
+        row("POST", "/v1/loans/{id}/liquidate", |a| {
+            lender_writes(a, 201)
+        }),
+        row("GET", "/v1/margin-calls", credit_lists),
+        row("GET", "/v1/ledger/accounts", credit_lists),
+        row("GET", "/v1/ledger/entries", credit_lists),
+        row("GET", "/v1/ledger/check", credit_lists),
+        row("GET", "/v1/exposure", risk_readers),
+        row("POST", "/v1/exposure/stress", risk_readers),
+        row("GET", "/v1/exposure.csv", risk_readers),
     ]
+}
+
+fn row(method: &'static str, path: &'static str, rule: fn(Actor) -> u16) -> Row {
+    Row {
+        method,
+        path,
+        expect: rule,
+    }
+}
+
+/// Lender functions: the lender's owner (with `credit:write`) only.
+fn lender_writes(actor: Actor, success: u16) -> u16 {
+    authed(actor, |a| if a == LenderOwner { success } else { 403 })
+}
+
+/// Borrower functions: the supplier's owner (with `loans:write`); another supplier finds nothing.
+fn borrower_writes(actor: Actor, success: u16) -> u16 {
+    authed(actor, |a| match a {
+        SupplierOwner => success,
+        OtherSupplierOwner => 404,
+        _ => 403,
+    })
+}
+
+fn credit_party(actor: Actor) -> bool {
+    matches!(
+        actor,
+        PlatformOwner
+            | PlatformStaff
+            | SupplierOwner
+            | SupplierStaff
+            | OtherSupplierOwner
+            | LenderOwner
+            | LenderStaff
+    )
+}
+
+/// Lists of facilities, loans, margin calls and ledger figures: each party sees its own.
+fn credit_lists(actor: Actor) -> u16 {
+    authed(actor, |a| if credit_party(a) { 200 } else { 403 })
+}
+
+/// A facility or loan of the lender and supplier: another supplier finds nothing.
+fn credit_object(actor: Actor) -> u16 {
+    authed(actor, |a| match a {
+        OtherSupplierOwner => 404,
+        a if credit_party(a) => 200,
+        _ => 403,
+    })
+}
+
+fn risk_readers(actor: Actor) -> u16 {
+    authed(actor, |a| {
+        if matches!(a, PlatformOwner | PlatformStaff | LenderOwner | LenderStaff) {
+            200
+        } else {
+            403
+        }
+    })
 }
 
 #[test]
@@ -403,6 +494,14 @@ fn every_route_has_a_row() {
 
 struct World {
     custody: Custody,
+    /// The same parties at a second cold store, which the breach rows leave alone: goods on
+    /// quality hold cannot be pledged.
+    lending_custody: Custody,
+    lender_owner: Session,
+    facility_id: String,
+    /// An active loan on a large lot, from which the lender consents to release 1 kg a time.
+    release_loan: String,
+    release_lot: String,
     sessions: Vec<(Actor, Option<Session>)>,
     supplier_org: Uuid,
     supplier_owner: Session,
@@ -475,15 +574,116 @@ async fn world(app: &TestApp) -> World {
         .expect("sign");
     let claims = valid.split('.').nth(1).expect("claims");
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
-    World {
+    let lender_owner = sessions[5].1.clone().expect("lender owner");
+    fixtures::post_price(
+        app,
+        &platform_owner_of(&sessions),
+        &custody.commodity,
+        "6.00",
+        &fixtures::start_of_today(),
+    )
+    .await;
+    let facility = app
+        .post(
+            "/v1/facilities",
+            lender_owner.token(),
+            &facility_body(supplier, &custody.commodity),
+        )
+        .await;
+    assert_eq!(facility.status, 201, "{}", facility.text);
+    let facility_id = facility.body["id"].as_str().expect("id").to_owned();
+    let second_store = fixtures::warehouse(
+        app,
+        &custody.admin,
+        custody.warehouse_staff.org_id,
+        &custody.commodity,
+    )
+    .await;
+    let lending_custody = Custody {
+        admin: custody.admin.clone(),
+        supplier: custody.supplier.clone(),
+        warehouse_staff: custody.warehouse_staff.clone(),
+        warehouse_id: second_store,
+        commodity: custody.commodity.clone(),
+    };
+    let mut world = World {
         custody,
+        lending_custody,
+        lender_owner,
+        facility_id,
+        release_loan: String::new(),
+        release_lot: String::new(),
         sessions,
         supplier_org: supplier,
         supplier_owner,
         expired,
         foreign,
         alg_none,
+    };
+    let (loan, lot) = loan_in_state(app, &world, "active", "10000").await;
+    world.release_loan = loan;
+    world.release_lot = lot;
+    world
+}
+
+fn platform_owner_of(sessions: &[(Actor, Option<Session>)]) -> Session {
+    sessions[0].1.clone().expect("platform owner")
+}
+
+fn facility_body(supplier: Uuid, commodity: &str) -> Value {
+    json!({"supplier_org_id": supplier, "currency": "CNY", "limit": "1000000", "annual_interest_rate": "0.05",
+           "max_tenor_days": 30, "eligible_commodities": [commodity]})
+}
+
+/// A fresh loan of 1 CNY on a fresh lot, taken to `state`; answers the loan and lot ids.
+async fn loan_in_state(
+    app: &TestApp,
+    world: &World,
+    state: &str,
+    quantity: &str,
+) -> (String, String) {
+    let lot = world.lending_custody.lot_in_custody(app, quantity).await;
+    let lot_id = lot["id"].as_str().expect("lot").to_owned();
+    let requested = app
+        .post(
+            "/v1/loans",
+            world.supplier_owner.token(),
+            &json!({"facility_id": world.facility_id, "principal": "1", "collateral": [{"lot_id": lot_id, "quantity": quantity}]}),
+        )
+        .await;
+    assert_eq!(requested.status, 201, "{}", requested.text);
+    let loan = requested.body["id"].as_str().expect("loan").to_owned();
+    if state == "requested" {
+        return (loan, lot_id);
     }
+    let approved = app
+        .post(
+            &format!("/v1/loans/{loan}/approve"),
+            world.lender_owner.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    if state == "approved" {
+        return (loan, lot_id);
+    }
+    let disbursed = app
+        .request_with(
+            "POST",
+            &format!("/v1/loans/{loan}/disburse"),
+            Some(world.lender_owner.token()),
+            None,
+            &[("Idempotency-Key", &Uuid::new_v4().to_string())],
+        )
+        .await;
+    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    if state == "defaulted" {
+        app.sql(&format!(
+            "UPDATE loans SET status = 'defaulted' WHERE id = '{loan}'"
+        ))
+        .await;
+    }
+    (loan, lot_id)
 }
 
 fn token_of(world: &World, actor: Actor) -> Option<String> {
@@ -524,6 +724,24 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
             Some(json!({"lot_id": lot["id"], "quantity": "1"}))
         }
         ("POST", "/v1/lots/{id}/split") => Some(json!({"quantity": "1"})),
+        ("POST", "/v1/facilities") => Some(facility_body(world.supplier_org, &c.commodity)),
+        ("POST", "/v1/loans") => {
+            let lot = world.lending_custody.lot_in_custody(app, "10").await;
+            Some(json!({"facility_id": world.facility_id, "principal": "1",
+                        "collateral": [{"lot_id": lot["id"], "quantity": "10"}]}))
+        }
+        ("POST", "/v1/loans/{id}/reject") => Some(json!({"reason": "not this time"})),
+        ("POST", "/v1/loans/{id}/repayments") => Some(json!({"amount": "0.01"})),
+        ("POST", "/v1/loans/{id}/collateral") => {
+            let lot = world.lending_custody.lot_in_custody(app, "10").await;
+            Some(json!({"collateral": [{"lot_id": lot["id"], "quantity": "10"}]}))
+        }
+        ("POST", "/v1/loans/{id}/collateral/release") => {
+            Some(json!({"lot_id": world.release_lot, "quantity": "1"}))
+        }
+        ("POST", "/v1/exposure/stress") => {
+            Some(json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.1"}]}))
+        }
         ("POST", "/v1/prices") => Some(json!({
             "commodity_code": c.commodity, "price_per_unit": "6", "currency": "CNY",
             "as_of": chrono::Utc::now() - chrono::Duration::seconds(1), "source": Uuid::new_v4().to_string()
@@ -592,6 +810,18 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             .to_owned()
     } else if row.path.starts_with("/v1/breaches/{id}") {
         fresh_breach(app, c).await
+    } else if row.path.starts_with("/v1/facilities/{id}") {
+        world.facility_id.clone()
+    } else if row.path == "/v1/loans/{id}/collateral/release" {
+        world.release_loan.clone()
+    } else if row.path.starts_with("/v1/loans/{id}") {
+        let state = match row.path {
+            "/v1/loans/{id}/disburse" => "approved",
+            "/v1/loans/{id}/repayments" => "active",
+            "/v1/loans/{id}/liquidate" => "defaulted",
+            _ => "requested",
+        };
+        loan_in_state(app, world, state, "10").await.0
     } else if row.path.starts_with("/v1/warehouses/{id}") {
         c.warehouse_id.clone()
     } else if row.path.starts_with("/v1/voyages/{id}") {

@@ -165,3 +165,175 @@ pub async fn scan_as(app: &TestApp, who: &Session, body: Value) -> Reply {
     )
     .await
 }
+
+/// A custody world plus a price of 6.00 CNY/kg for its apples, a lender, and a facility for
+/// the supplier: limit 1,000,000 CNY, advance 0.50, 8 % a year, margin call 0.65,
+/// liquidation 0.80, 3-day cure, one-year tenor.
+pub struct Lending {
+    pub custody: Custody,
+    pub lender: Session,
+    pub facility_id: String,
+}
+
+pub fn start_of_today() -> String {
+    format!("{}T00:00:00Z", today())
+}
+
+pub async fn post_price(app: &TestApp, admin: &Session, commodity: &str, price: &str, as_of: &str) {
+    let reply = app
+        .post(
+            "/v1/prices",
+            admin.token(),
+            &json!({"commodity_code": commodity, "price_per_unit": price, "currency": "CNY",
+                    "as_of": as_of, "source": Uuid::new_v4().to_string()}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+}
+
+pub async fn lending(app: &TestApp) -> Lending {
+    lending_with(app, json!({})).await
+}
+
+/// The same, with `terms` overriding the facility's.
+pub async fn lending_with(app: &TestApp, terms: Value) -> Lending {
+    use holdfast::auth::OrgKind;
+    let custody = custody(app).await;
+    post_price(
+        app,
+        &custody.admin,
+        &custody.commodity,
+        "6.00",
+        &start_of_today(),
+    )
+    .await;
+    let lender = app.owner_of(OrgKind::Lender).await;
+    let mut body = json!({
+        "supplier_org_id": custody.supplier.org_id,
+        "currency": "CNY",
+        "limit": "1000000",
+        "advance_rate": "0.50",
+        "annual_interest_rate": "0.08",
+        "margin_call_ltv": "0.65",
+        "liquidation_ltv": "0.80",
+        "cure_period_days": 3,
+        "max_tenor_days": 365,
+        "eligible_commodities": [custody.commodity],
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), terms) {
+        body.extend(extra);
+    }
+    let reply = app.post("/v1/facilities", lender.token(), &body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    Lending {
+        facility_id: reply.body["id"].as_str().expect("id").to_owned(),
+        custody,
+        lender,
+    }
+}
+
+pub fn with_key() -> [(&'static str, String); 1] {
+    [("Idempotency-Key", Uuid::new_v4().to_string())]
+}
+
+impl Lending {
+    /// The supplier asks for `principal` against `quantity` of the lot.
+    pub async fn request(
+        &self,
+        app: &TestApp,
+        lot_id: &str,
+        quantity: &str,
+        principal: &str,
+    ) -> Reply {
+        app.post(
+            "/v1/loans",
+            self.custody.supplier.token(),
+            &json!({"facility_id": self.facility_id, "principal": principal,
+                    "collateral": [{"lot_id": lot_id, "quantity": quantity}]}),
+        )
+        .await
+    }
+
+    pub async fn post_as(&self, app: &TestApp, who: &Session, path: &str, body: Value) -> Reply {
+        let [(name, key)] = with_key();
+        app.request_with(
+            "POST",
+            path,
+            Some(who.token()),
+            Some(&body),
+            &[(name, &key)],
+        )
+        .await
+    }
+
+    /// A lot of `quantity` kg in custody and a disbursed loan of `principal` against all of it.
+    pub async fn active_loan(
+        &self,
+        app: &TestApp,
+        quantity: &str,
+        principal: &str,
+    ) -> (Value, String) {
+        let lot = self.custody.lot_in_custody(app, quantity).await;
+        let lot_id = lot["id"].as_str().expect("lot id");
+        let requested = self.request(app, lot_id, quantity, principal).await;
+        assert_eq!(requested.status, 201, "{}", requested.text);
+        let loan = requested.body["id"].as_str().expect("loan id").to_owned();
+        let approved = app
+            .post(
+                &format!("/v1/loans/{loan}/approve"),
+                self.lender.token(),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(approved.status, 200, "{}", approved.text);
+        let disbursed = self
+            .post_as(
+                app,
+                &self.lender,
+                &format!("/v1/loans/{loan}/disburse"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+        (lot, loan)
+    }
+
+    pub async fn loan(&self, app: &TestApp, loan: &str) -> Value {
+        let reply = app
+            .get(&format!("/v1/loans/{loan}"), self.lender.token())
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body
+    }
+
+    pub async fn repay(&self, app: &TestApp, loan: &str, amount: &str) -> Reply {
+        self.post_as(
+            app,
+            &self.custody.supplier,
+            &format!("/v1/loans/{loan}/repayments"),
+            json!({"amount": amount}),
+        )
+        .await
+    }
+}
+
+/// The ledger check passes as the platform sees it: every entry and every currency balances.
+pub async fn assert_books_balance(app: &TestApp, admin: &Session) {
+    let check = app.get("/v1/ledger/check", admin.token()).await;
+    assert_eq!(check.status, 200, "{}", check.text);
+    assert_eq!(check.body["balanced"], true, "{}", check.text);
+    assert_eq!(
+        check.body["unbalanced_entries"],
+        json!([]),
+        "{}",
+        check.text
+    );
+}
+
+/// Closes business days up to `days` after today, as `holdfast jobs daily --as-of` would.
+pub async fn close_days(app: &TestApp, days: u64) {
+    let date = today() + chrono::Days::new(days);
+    holdfast::lending::daily::run(&app.pool, date, true, true)
+        .await
+        .expect("daily job");
+}

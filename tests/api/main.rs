@@ -11,6 +11,7 @@ mod demo;
 mod errors;
 mod fixtures;
 mod integrity;
+mod lending;
 mod ops;
 mod orgs;
 mod prices;

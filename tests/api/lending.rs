@@ -1,0 +1,864 @@
+//! Facilities, loans, interest, repayments, margin calls, release consent, the ledger and
+//! exposure, through the API as lenders and suppliers use them.
+
+use crate::fixtures::{
+    self, assert_books_balance, close_days, lending, lending_with, post_price, today,
+};
+use crate::support::TestApp;
+use holdfast::auth::{OrgKind, Permission, Role};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+fn dec(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a decimal string: {value}"))
+        .parse()
+        .expect("decimal")
+}
+
+#[tokio::test]
+async fn a_loan_runs_from_request_through_interest_to_repayment() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let lot = world.custody.lot_in_custody(&app, "10000").await;
+    let lot_id = lot["id"].as_str().unwrap();
+
+    let requested = world.request(&app, lot_id, "10000", "30000").await;
+    assert_eq!(requested.status, 201, "{}", requested.text);
+    assert_eq!(requested.body["status"], "requested");
+    assert_eq!(requested.body["principal"], "30000.00");
+    assert_eq!(requested.body["collateral_value"], "60000.00");
+    assert_eq!(requested.body["ltv"], "0.5");
+    let loan = requested.body["id"].as_str().unwrap().to_owned();
+    let pledged = app
+        .get(
+            &format!("/v1/lots/{lot_id}"),
+            world.custody.supplier.token(),
+        )
+        .await;
+    assert_eq!(pledged.body["quantity_pledged"], "10000");
+    let facility = app
+        .get(
+            &format!("/v1/facilities/{}", world.facility_id),
+            world.lender.token(),
+        )
+        .await;
+    assert_eq!(facility.body["committed"], "30000.00");
+    assert_eq!(facility.body["available"], "970000.00");
+
+    // The lender now sees the pledged lot.
+    let seen = app
+        .get(&format!("/v1/lots/{lot_id}"), world.lender.token())
+        .await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+
+    let approved = app
+        .post(
+            &format!("/v1/loans/{loan}/approve"),
+            world.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.text);
+    let disbursed = world
+        .post_as(
+            &app,
+            &world.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    assert_eq!(disbursed.body["loan"]["status"], "active");
+    assert_eq!(disbursed.body["loan"]["outstanding_principal"], "30000.00");
+    assert_eq!(disbursed.body["loan"]["disbursed_on"], json!(today()));
+    let again = world
+        .post_as(
+            &app,
+            &world.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
+        .await;
+    again.assert_error(409, "loan_status");
+
+    // 40 days: 30,000 × 8 % / 365 = 6.57534247 a day.
+    close_days(&app, 40).await;
+    let after = world.loan(&app, &loan).await;
+    assert_eq!(after["accrued_interest"], "263.0136988");
+    assert_eq!(after["interest_due"], "263.01");
+    assert_eq!(after["amount_to_repay"], "30263.01");
+
+    let too_much = world.repay(&app, &loan, "30263.02").await;
+    too_much.assert_error(422, "validation_failed");
+    assert_eq!(too_much.field(), "amount");
+    let part = world.repay(&app, &loan, "300").await;
+    assert_eq!(part.status, 201, "{}", part.text);
+    assert_eq!(
+        part.body["allocation"],
+        json!({"fees": "0.00", "interest": "263.01", "principal": "36.99"})
+    );
+    assert_eq!(part.body["loan"]["outstanding_principal"], "29963.01");
+    let rest = world.repay(&app, &loan, "29963.01").await;
+    assert_eq!(rest.status, 201, "{}", rest.text);
+    assert_eq!(rest.body["loan"]["status"], "repaid");
+    assert_eq!(rest.body["loan"]["collateral"], json!([]));
+    let freed = app
+        .get(
+            &format!("/v1/lots/{lot_id}"),
+            world.custody.supplier.token(),
+        )
+        .await;
+    assert_eq!(freed.body["quantity_pledged"], "0");
+
+    let entries = app
+        .get(
+            &format!("/v1/ledger/entries?loan_id={loan}"),
+            world.lender.token(),
+        )
+        .await;
+    let kinds: Vec<&str> = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["disbursement", "repayment", "repayment"]);
+    let accounts = app.get("/v1/ledger/accounts", world.lender.token()).await;
+    let balance = |kind: &str| {
+        accounts.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == kind)
+            .map(|a| a["balance"].clone())
+    };
+    assert_eq!(balance("interest_income"), Some(json!("-263.01")));
+    assert_eq!(balance("loans_receivable"), Some(json!("0.00")));
+    assert_eq!(balance("cash"), Some(json!("263.01")));
+    // The supplier's books hold the mirror image, and only its own accounts.
+    let theirs = app
+        .get("/v1/ledger/accounts", world.custody.supplier.token())
+        .await;
+    assert!(
+        theirs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["org_id"] == json!(world.custody.supplier.org_id))
+    );
+    assert_books_balance(&app, &world.custody.admin).await;
+}
+
+#[tokio::test]
+async fn a_loan_is_refused_with_every_reason() {
+    let app = TestApp::spawn().await;
+    let world = lending_with(&app, json!({"limit": "40000"})).await;
+    let c = &world.custody;
+    let lot = c.lot_in_custody(&app, "10000").await;
+    let lot_id = lot["id"].as_str().unwrap();
+
+    let over_value = world.request(&app, lot_id, "10000", "30000.01").await;
+    over_value.assert_error(422, "loan_refused");
+    assert_eq!(over_value.field(), "principal");
+    assert_eq!(
+        over_value.body["error"]["details"]["lending_value"],
+        "30000.00"
+    );
+    let codes = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["error"]["details"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(codes(&over_value), ["principal_exceeds_lending_value"]);
+
+    // Within value but above what the facility has left.
+    let first = world.request(&app, lot_id, "10000", "30000").await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let second_lot = c.lot_in_custody(&app, "10000").await;
+    let over_limit = world
+        .request(
+            &app,
+            second_lot["id"].as_str().unwrap(),
+            "10000",
+            "10000.01",
+        )
+        .await;
+    assert_eq!(codes(&over_limit), ["principal_exceeds_available_limit"]);
+
+    // The first lot is fully pledged now.
+    let taken = world.request(&app, lot_id, "1", "1").await;
+    assert_eq!(codes(&taken), ["already_pledged", "quantity_not_free"]);
+    assert_eq!(taken.field(), "collateral[0].lot_id");
+
+    let announced = c.announce(&app, "100").await;
+    let not_here = world
+        .request(&app, announced["id"].as_str().unwrap(), "100", "1")
+        .await;
+    assert_eq!(codes(&not_here), ["not_in_custody", "quantity_not_free"]);
+
+    // A facility for another commodity does not take these apples.
+    let pears = "PEAR_LENDING";
+    fixtures::commodity(&app, &c.admin, pears).await;
+    let other = app
+        .post(
+            "/v1/facilities",
+            world.lender.token(),
+            &json!({"supplier_org_id": c.supplier.org_id, "currency": "CNY", "limit": "1000",
+                    "annual_interest_rate": "0.08", "max_tenor_days": 30, "eligible_commodities": [pears]}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    let refused = app
+        .post(
+            "/v1/loans",
+            c.supplier.token(),
+            &json!({"facility_id": other.body["id"], "principal": "1",
+                    "collateral": [{"lot_id": second_lot["id"], "quantity": "1"}]}),
+        )
+        .await;
+    assert_eq!(codes(&refused), ["commodity_not_allowed"]);
+
+    // A stale price: the business date moves 8 days past the only price.
+    close_days(&app, 8).await;
+    let stale = world
+        .request(&app, second_lot["id"].as_str().unwrap(), "10", "1")
+        .await;
+    assert_eq!(codes(&stale), ["stale_price"]);
+
+    // Bad input names the field; other people's facilities do not exist; lenders do not borrow.
+    let zero = world
+        .request(&app, second_lot["id"].as_str().unwrap(), "10", "0")
+        .await;
+    zero.assert_error(422, "validation_failed");
+    assert_eq!(zero.field(), "principal");
+    let fine = world
+        .request(&app, second_lot["id"].as_str().unwrap(), "10", "1.001")
+        .await;
+    assert_eq!(fine.field(), "principal");
+    let stranger = app.owner_of(OrgKind::Supplier).await;
+    let hidden = app
+        .post(
+            "/v1/loans",
+            stranger.token(),
+            &json!({"facility_id": world.facility_id, "principal": "1", "collateral": [{"lot_id": lot_id, "quantity": "1"}]}),
+        )
+        .await;
+    hidden.assert_error(404, "facility_not_found");
+    let lender_borrows = app
+        .post(
+            "/v1/loans",
+            world.lender.token(),
+            &json!({"facility_id": world.facility_id}),
+        )
+        .await;
+    lender_borrows.assert_error(403, "forbidden");
+    let unknown = app
+        .post(
+            "/v1/loans",
+            c.supplier.token(),
+            &json!({"facility_id": world.facility_id, "principal": "1", "collateral": [], "tenor": 3}),
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.text);
+    assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn facilities_are_validated_and_private_to_their_parties() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let base = json!({"supplier_org_id": c.supplier.org_id, "currency": "CNY", "limit": "1000",
+                      "annual_interest_rate": "0.08", "max_tenor_days": 30, "eligible_commodities": [c.commodity]});
+    let with = |key: &str, value: Value| {
+        let mut body = base.clone();
+        body[key] = value;
+        body
+    };
+    for (body, field) in [
+        (with("margin_call_ltv", json!("0.4")), "margin_call_ltv"),
+        (with("liquidation_ltv", json!("0.6")), "liquidation_ltv"),
+        (with("limit", json!("-1")), "limit"),
+        (with("currency", json!("cny")), "currency"),
+        (
+            with("eligible_commodities", json!(["NOPE"])),
+            "eligible_commodities[0]",
+        ),
+        (
+            with("supplier_org_id", json!(world.lender.org_id)),
+            "supplier_org_id",
+        ),
+        (with("max_tenor_days", json!(0)), "max_tenor_days"),
+    ] {
+        let reply = app
+            .post("/v1/facilities", world.lender.token(), &body)
+            .await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field(), field, "{}", reply.text);
+    }
+    let other_lender = app.owner_of(OrgKind::Lender).await;
+    let hidden = app
+        .get(
+            &format!("/v1/facilities/{}", world.facility_id),
+            other_lender.token(),
+        )
+        .await;
+    hidden.assert_error(404, "facility_not_found");
+    let mine = app
+        .get(
+            &format!("/v1/facilities/{}", world.facility_id),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.body["advance_rate"], "0.5");
+    let staff = app.user(world.lender.org_id, Role::Staff, &[]).await;
+    app.post("/v1/facilities", staff.token(), &base)
+        .await
+        .assert_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_second_approver_must_confirm_when_the_facility_asks() {
+    let app = TestApp::spawn().await;
+    let world = lending_with(&app, json!({"second_approver_required": true})).await;
+    let lot = world.custody.lot_in_custody(&app, "100").await;
+    let requested = world
+        .request(&app, lot["id"].as_str().unwrap(), "100", "100")
+        .await;
+    let loan = requested.body["id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/loans/{loan}/approve");
+
+    let first = app.post(&approve, world.lender.token(), &json!({})).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["status"], "requested");
+    assert_eq!(first.body["approvals"]["awaiting_second_approval"], true);
+    let early = world
+        .post_as(
+            &app,
+            &world.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
+        .await;
+    early.assert_error(409, "loan_status");
+    app.post(&approve, world.lender.token(), &json!({}))
+        .await
+        .assert_error(409, "second_approver_required");
+
+    let checker = app
+        .user(world.lender.org_id, Role::Staff, &[Permission::CreditWrite])
+        .await;
+    let confirmed = app.post(&approve, checker.token(), &json!({})).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(confirmed.body["status"], "approved");
+    assert_eq!(
+        confirmed.body["approvals"]["confirmed_by"],
+        json!(checker.user_id)
+    );
+
+    // Rejecting an approved loan before disbursement frees its goods.
+    let rejected = app
+        .post(
+            &format!("/v1/loans/{loan}/reject"),
+            checker.token(),
+            &json!({"reason": "changed our mind"}),
+        )
+        .await;
+    assert_eq!(rejected.body["status"], "rejected", "{}", rejected.text);
+    let freed = app
+        .get(
+            &format!("/v1/lots/{}", lot["id"].as_str().unwrap()),
+            world.custody.supplier.token(),
+        )
+        .await;
+    assert_eq!(freed.body["quantity_pledged"], "0");
+    app.post(
+        &format!("/v1/loans/{loan}/cancel"),
+        world.custody.supplier.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "loan_status");
+}
+
+#[tokio::test]
+async fn pledged_goods_leave_only_with_the_lenders_consent_within_the_advance_rate() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let (lot, loan) = world.active_loan(&app, "10000", "20000").await;
+    let lot_id = lot["id"].as_str().unwrap();
+    c.withdraw(&app, lot_id, "1")
+        .await
+        .assert_error(409, "quantity_not_free");
+
+    let consent = format!("/v1/loans/{loan}/collateral/release");
+    // 5,000 kg out leaves 30,000 of value for 20,000 owed: LTV 0.67 > 0.50.
+    let too_much = world
+        .post_as(
+            &app,
+            &world.lender,
+            &consent,
+            json!({"lot_id": lot_id, "quantity": "5000"}),
+        )
+        .await;
+    too_much.assert_error(409, "ltv_above_advance_rate");
+    world
+        .post_as(
+            &app,
+            &c.supplier,
+            &consent,
+            json!({"lot_id": lot_id, "quantity": "1"}),
+        )
+        .await
+        .assert_error(403, "forbidden");
+    let other_lender = app.owner_of(OrgKind::Lender).await;
+    world
+        .post_as(
+            &app,
+            &other_lender,
+            &consent,
+            json!({"lot_id": lot_id, "quantity": "1"}),
+        )
+        .await
+        .assert_error(404, "loan_not_found");
+
+    let given = world
+        .post_as(
+            &app,
+            &world.lender,
+            &consent,
+            json!({"lot_id": lot_id, "quantity": "2000"}),
+        )
+        .await;
+    assert_eq!(given.status, 201, "{}", given.text);
+    assert_eq!(given.body["loan"]["collateral_value"], "48000.00");
+    assert_eq!(given.body["release_order"]["kind"], "lender_consent");
+    let order = given.body["release_order_id"].as_str().unwrap();
+    let out = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "release", "release_order_id": order}),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert_eq!(out.body["lot"]["quantity_on_hand"], "8000");
+    assert_eq!(out.body["lot"]["quantity_pledged"], "8000");
+    assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn the_same_disbursement_sent_twice_at_once_pays_out_once() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let lot = world.custody.lot_in_custody(&app, "1000").await;
+    let requested = world
+        .request(&app, lot["id"].as_str().unwrap(), "1000", "3000")
+        .await;
+    let loan = requested.body["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/v1/loans/{loan}/approve"),
+        world.lender.token(),
+        &json!({}),
+    )
+    .await;
+    let path = format!("/v1/loans/{loan}/disburse");
+    let key = uuid::Uuid::new_v4().to_string();
+    let headers = [("Idempotency-Key", key.as_str())];
+    let body = json!({});
+    let send = || {
+        app.request_with(
+            "POST",
+            &path,
+            Some(world.lender.token()),
+            Some(&body),
+            &headers,
+        )
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let statuses = [a.status, b.status];
+    assert!(
+        statuses.contains(&200),
+        "{statuses:?}: {} / {}",
+        a.text,
+        b.text
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    // Different keys racing: the loan's lock lets one through.
+    let other = world.post_as(&app, &world.lender, &path, json!({})).await;
+    other.assert_error(409, "loan_status");
+    assert_eq!(
+        app.count("journal_entries WHERE kind = 'disbursement'")
+            .await,
+        1
+    );
+    assert_books_balance(&app, &world.custody.admin).await;
+}
+
+#[tokio::test]
+async fn two_loans_racing_for_the_last_quantity_get_it_once() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let lot = world.custody.lot_in_custody(&app, "1000").await;
+    let lot_id = lot["id"].as_str().unwrap();
+    let (a, b) = tokio::join!(
+        world.request(&app, lot_id, "1000", "100"),
+        world.request(&app, lot_id, "1000", "200")
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 422], "{} / {}", a.text, b.text);
+    let after = app
+        .get(
+            &format!("/v1/lots/{lot_id}"),
+            world.custody.supplier.token(),
+        )
+        .await;
+    assert_eq!(after.body["quantity_pledged"], "1000");
+    assert_eq!(app.count("loans").await, 1);
+}
+
+#[tokio::test]
+async fn a_30_percent_price_drop_opens_margin_calls_for_exactly_the_loans_above_the_threshold() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    // Each lot is worth 60,000; LTVs 0.40, 0.46, 0.50.
+    let (_, low) = world.active_loan(&app, "10000", "24000").await;
+    let (_, middle) = world.active_loan(&app, "10000", "27600").await;
+    let (_, high) = world.active_loan(&app, "10000", "30000").await;
+
+    post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    // After: 0.5714, 0.6571, 0.7143 against a margin-call LTV of 0.65.
+    let open = app
+        .get("/v1/margin-calls?status=open", world.lender.token())
+        .await;
+    let mut called: Vec<&str> = open.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["loan_id"].as_str().unwrap())
+        .collect();
+    called.sort();
+    let mut expected = vec![middle.as_str(), high.as_str()];
+    expected.sort();
+    assert_eq!(called, expected);
+    assert_eq!(world.loan(&app, &low).await["margin_call"], Value::Null);
+    let high_loan = world.loan(&app, &high).await;
+    assert_eq!(high_loan["ltv"], "0.714286");
+    assert_eq!(high_loan["margin_call"]["status"], "open");
+    assert_eq!(
+        high_loan["margin_call"]["deadline"],
+        json!(today() + chrono::Days::new(3))
+    );
+
+    // Cured by repayment back to the advance rate: 27,600 − 6,600 = 21,000 on 42,000.
+    let repaid = world.repay(&app, &middle, "6600").await;
+    assert_eq!(repaid.status, 201, "{}", repaid.text);
+    assert_eq!(repaid.body["loan"]["margin_call"]["status"], "cured");
+    assert_eq!(
+        repaid.body["loan"]["margin_call"]["closed_reason"],
+        "repayment"
+    );
+
+    // Cured by pledging more: 5,000 kg more at 4.20 makes 63,000 for 30,000.
+    let extra = c.lot_in_custody(&app, "5000").await;
+    let topped = app
+        .post(
+            &format!("/v1/loans/{high}/collateral"),
+            c.supplier.token(),
+            &json!({"collateral": [{"lot_id": extra["id"], "quantity": "5000"}]}),
+        )
+        .await;
+    assert_eq!(topped.status, 200, "{}", topped.text);
+    assert_eq!(topped.body["collateral_value"], "63000.00");
+    assert_eq!(topped.body["margin_call"]["status"], "cured");
+    assert_eq!(topped.body["margin_call"]["closed_reason"], "collateral");
+    assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn an_uncured_margin_call_defaults_the_loan_and_the_lender_orders_the_goods_sold() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let (_, called) = world.active_loan(&app, "10000", "30000").await;
+    let (_, crashed) = world.active_loan(&app, "10000", "10000").await;
+    post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    assert_eq!(
+        world.loan(&app, &called).await["margin_call"]["status"],
+        "open"
+    );
+
+    // Still open on the deadline; defaulted the day after.
+    close_days(&app, 3).await;
+    assert_eq!(world.loan(&app, &called).await["status"], "active");
+    app.post(
+        &format!("/v1/loans/{called}/liquidate"),
+        world.lender.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "loan_status");
+    close_days(&app, 4).await;
+    let defaulted = world.loan(&app, &called).await;
+    assert_eq!(defaulted["status"], "defaulted");
+    assert_eq!(defaulted["default_reason"], "margin_call_deadline");
+    assert_eq!(defaulted["margin_call"]["status"], "defaulted");
+
+    // Above the liquidation LTV the loan defaults at once: 10,000 on 10,000 × 1.00 = 1.0.
+    let posted_at = (chrono::Utc::now() + chrono::Days::new(4)).to_rfc3339();
+    post_price(&app, &c.admin, &c.commodity, "1.00", &posted_at).await;
+    let crashed = world.loan(&app, &crashed).await;
+    assert_eq!(crashed["status"], "defaulted", "{crashed}");
+    assert_eq!(crashed["default_reason"], "liquidation_ltv");
+
+    let ordered = app
+        .post(
+            &format!("/v1/loans/{called}/liquidate"),
+            world.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.text);
+    assert_eq!(ordered.body["loan"]["status"], "liquidating");
+    assert_eq!(ordered.body["lots"][0]["quantity"], "10000");
+    app.post(
+        &format!("/v1/loans/{called}/liquidate"),
+        world.lender.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "loan_status");
+    // A defaulted loan can still be repaid in full; it is then closed.
+    let owed = world.loan(&app, &called).await["amount_to_repay"].clone();
+    let paid = world.repay(&app, &called, owed.as_str().unwrap()).await;
+    assert_eq!(paid.body["loan"]["status"], "closed", "{}", paid.text);
+    assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn a_year_of_daily_accrual_is_principal_times_rate_to_the_cent_and_each_day_closes_once() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let (_, loan) = world.active_loan(&app, "10000", "30000").await;
+    close_days(&app, 100).await;
+    // The rest of the year is caught up day by day.
+    close_days(&app, 365).await;
+    let year = world.loan(&app, &loan).await;
+    assert_eq!(year["interest_due"], "2400.00");
+    assert_eq!(
+        dec(&year["accrued_interest"]),
+        "2400.00000155".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        year["accrued_through"],
+        json!(today() + chrono::Days::new(365))
+    );
+    // Closing the same date again changes nothing.
+    close_days(&app, 365).await;
+    close_days(&app, 200).await;
+    assert_eq!(
+        world.loan(&app, &loan).await["accrued_interest"],
+        year["accrued_interest"]
+    );
+    assert_eq!(app.count("daily_closes").await, 266);
+    // Future dates are refused without the setting.
+    let refused =
+        holdfast::lending::daily::run(&app.pool, today() + chrono::Days::new(400), false, true)
+            .await;
+    assert!(matches!(
+        refused,
+        Err(holdfast::lending::daily::DailyError::FutureDate(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_lender_reviews_its_own_book_and_stresses_it() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    world.active_loan(&app, "10000", "24000").await;
+    world.active_loan(&app, "10000", "30000").await;
+
+    let book = app.get("/v1/exposure", world.lender.token()).await;
+    assert_eq!(book.status, 200, "{}", book.text);
+    assert_eq!(book.body["active_loans"], 2);
+    assert_eq!(book.body["outstanding_principal"], "54000.00");
+    assert_eq!(book.body["collateral_value"], "120000.00");
+    assert_eq!(book.body["weighted_ltv"], "0.45");
+    assert_eq!(book.body["by_supplier"][0]["share"], "1.0000");
+    assert_eq!(
+        book.body["by_commodity"][0]["commodity_code"],
+        json!(c.commodity)
+    );
+    assert_eq!(
+        book.body["by_location"][0]["warehouse_id"],
+        json!(c.warehouse_id)
+    );
+    assert_eq!(book.body["ltv_buckets"][0]["loans"], 2);
+    assert_eq!(book.body["ltv_buckets"][0]["bucket"], "up to 0.50");
+    assert_eq!(book.body["expiring"]["within_30_days"]["lots"], 0);
+    assert_eq!(book.body["loans_above_margin_call_ltv"], 0);
+
+    let stressed = app
+        .post(
+            "/v1/exposure/stress",
+            world.lender.token(),
+            &json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.30"}]}),
+        )
+        .await;
+    assert_eq!(stressed.status, 200, "{}", stressed.text);
+    assert_eq!(stressed.body["collateral_value"], "84000.00");
+    assert_eq!(stressed.body["loans_above_margin_call_ltv"], 1);
+    assert_eq!(stressed.body["loans_above_liquidation_ltv"], 0);
+    assert_eq!(stressed.body["breaching_loans"][0]["ltv"], "0.714286");
+    // The stress wrote nothing.
+    assert_eq!(app.count("margin_calls").await, 0);
+    let bad = app
+        .post(
+            "/v1/exposure/stress",
+            world.lender.token(),
+            &json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-2"}]}),
+        )
+        .await;
+    assert_eq!(bad.field(), "shocks[0].price_change");
+
+    let csv = app
+        .request("GET", "/v1/exposure.csv", Some(world.lender.token()), None)
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.text.lines().count(), 3, "{}", csv.text);
+    assert!(csv.text.starts_with("loan_id,supplier_org_id"));
+
+    let other = app.owner_of(OrgKind::Lender).await;
+    let empty = app.get("/v1/exposure", other.token()).await;
+    assert_eq!(empty.body["active_loans"], 0);
+    app.get(
+        &format!("/v1/exposure?lender_org_id={}", world.lender.org_id),
+        other.token(),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    let platform = app
+        .get(
+            &format!("/v1/exposure?lender_org_id={}", world.lender.org_id),
+            c.admin.token(),
+        )
+        .await;
+    assert_eq!(platform.body["active_loans"], 2);
+    app.get("/v1/exposure", c.supplier.token())
+        .await
+        .assert_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn the_database_refuses_unbalanced_or_changed_journal_entries() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    world.active_loan(&app, "100", "100").await;
+    let mut conn = app.pool.get().await.expect("conn");
+    let unbalanced = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(
+                "INSERT INTO journal_entries (id, kind, memo, business_date) \
+                 VALUES ('00000000-0000-0000-0000-00000000000e', 'adjustment', 'tamper', current_date)",
+            )
+            .execute(conn)
+            .await?;
+            diesel::sql_query(
+                "INSERT INTO journal_lines (entry_id, account_id, currency, amount) \
+                 SELECT '00000000-0000-0000-0000-00000000000e', id, currency, 1 FROM ledger_accounts LIMIT 2",
+            )
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await;
+    let error = unbalanced.expect_err("an unbalanced entry must not commit");
+    assert!(error.to_string().contains("does not balance"), "{error}");
+    let changed = diesel::sql_query("UPDATE journal_lines SET amount = amount * 2")
+        .execute(&mut conn)
+        .await;
+    assert!(
+        changed
+            .expect_err("append-only")
+            .to_string()
+            .contains("append-only")
+    );
+    assert_books_balance(&app, &world.custody.admin).await;
+}
+
+#[tokio::test]
+async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
+    use diesel::sql_types::{Date, Integer, Numeric};
+    use diesel_async::RunQueryDsl;
+    use holdfast::domain::{lending, valuation};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Date)]
+        as_of: chrono::NaiveDate,
+        #[diesel(sql_type = Numeric)]
+        factor: Decimal,
+        #[diesel(sql_type = Numeric)]
+        value: Decimal,
+        #[diesel(sql_type = Numeric)]
+        rounded: Decimal,
+        #[diesel(sql_type = Integer)]
+        cents: i32,
+    }
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.get().await.expect("conn");
+    let packed = today();
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT d::date AS as_of, freshness_factor($1, d::date, 37, 113, 0.35) AS factor, \
+                round_half_even(1234.567 * 6.05 * 0.85 * freshness_factor($1, d::date, 37, 113, 0.35), 2) AS value, \
+                round_half_even(c / 1000.0, 2) AS rounded, c AS cents \
+         FROM generate_series($1::timestamp, $1::timestamp + interval '130 days', interval '1 day') AS d, \
+              generate_series(-2050, 2050, 5) AS c WHERE c % 1000 = extract(day FROM d)::int * 5 - 5",
+    )
+    .bind::<Date, _>(packed)
+    .load(&mut conn)
+    .await
+    .expect("query");
+    assert!(rows.len() > 100);
+    for row in rows {
+        let end = Decimal::new(35, 2);
+        let factor = valuation::freshness_factor(packed, row.as_of, 37, 113, end);
+        assert_eq!(row.factor, factor, "freshness on {}", row.as_of);
+        let value = valuation::market_value(
+            "1234.567".parse().unwrap(),
+            "6.05".parse().unwrap(),
+            Decimal::new(85, 2),
+            factor,
+            2,
+        );
+        assert_eq!(row.value, value, "value on {}", row.as_of);
+        let rounded = lending::round_half_even(Decimal::new(row.cents.into(), 3), 2);
+        assert_eq!(row.rounded, rounded, "rounding {}", row.cents);
+    }
+}
