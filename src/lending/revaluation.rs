@@ -184,11 +184,9 @@ pub async fn revalue(
     )
     .await?;
     // Defaults: above the liquidation LTV, past a margin call's deadline, or past maturity.
-    let default_reason = format!(
-        "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
-              WHEN ln.maturity_date < $1 THEN 'matured' \
-              ELSE 'margin_call_deadline' END"
-    );
+    let default_reason = "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
+                          WHEN ln.maturity_date < $1 THEN 'matured' \
+                          ELSE 'margin_call_deadline' END";
     outcome.loans_defaulted = count(
         conn,
         &audited(

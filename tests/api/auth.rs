@@ -34,7 +34,10 @@ async fn login_answers_a_bearer_pair_and_me_names_the_user() {
     assert_eq!(me.body["email"], owner.email);
     assert_eq!(me.body["role"], "owner");
     assert_eq!(me.body["org"]["kind"], "lender");
-    assert_eq!(me.body["permissions"], json!(["users:write", "audit:read"]));
+    assert_eq!(
+        me.body["permissions"],
+        json!(["users:write", "audit:read", "credit:write"])
+    );
 }
 
 #[tokio::test]
