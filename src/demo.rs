@@ -32,6 +32,7 @@ const ORGS: &[(&str, OrgKind, &str)] = &[
 pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     let logins = load_people(pool).await?;
     load_custody(pool).await?;
+    load_lending(pool).await?;
     Ok(logins)
 }
 
@@ -339,6 +340,142 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                 .await?;
             }
         }
+        Ok(())
+    })
+    .await
+}
+
+/// Shandong Harvest Bank's facilities for the orchard cooperative: apples in the cold store at
+/// 8 % with loans at 50 % of their value, and boards at sea at a low 3.5 %, because the
+/// platform's ship holds them.
+async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
+    use crate::db::schema::{facilities, loans, lots};
+    use crate::domain::lending::lending_value;
+    use crate::ledger::{AccountKind, Entry, Line};
+    use crate::lending::revaluation::{self, Scope};
+    use crate::lots::model::LotRow;
+    use crate::lots::valuation::{Terms, appraise};
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use rust_decimal::Decimal;
+    use uuid::Uuid;
+
+    let mut conn = pool.get().await?;
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let supplier = store::find_org_by_name(conn, ORGS[1].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo supplier missing"))?;
+        let lender = store::find_org_by_name(conn, ORGS[2].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo lender missing"))?;
+        let existing: i64 = facilities::table
+            .filter(facilities::lender_org_id.eq(lender.id))
+            .count()
+            .get_result(conn)
+            .await?;
+        if existing > 0 {
+            return Ok(());
+        }
+        let today = crate::calendar::business_date(conn).await?;
+        for (commodity, rate, advance) in [
+            ("APPLE_FUJI", Decimal::new(8, 2), Decimal::new(50, 2)),
+            ("EUCALYPTUS_BOARD", Decimal::new(35, 3), Decimal::new(50, 2)),
+        ] {
+            let facility_id = Uuid::new_v4();
+            let eligible = vec![commodity.to_owned()];
+            diesel::insert_into(facilities::table)
+                .values((
+                    facilities::id.eq(facility_id),
+                    facilities::lender_org_id.eq(lender.id),
+                    facilities::supplier_org_id.eq(supplier.id),
+                    facilities::currency.eq("CNY"),
+                    facilities::limit_amount.eq(Decimal::new(2_000_000, 0)),
+                    facilities::advance_rate.eq(advance),
+                    facilities::annual_interest_rate.eq(rate),
+                    facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
+                    facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
+                    facilities::cure_period_days.eq(3),
+                    facilities::max_tenor_days.eq(120),
+                    facilities::eligible_commodities.eq(&eligible),
+                ))
+                .execute(conn)
+                .await?;
+            let pledged: Vec<LotRow> = lots::table
+                .filter(lots::owner_org_id.eq(supplier.id))
+                .filter(lots::commodity_code.eq(commodity))
+                .filter(lots::status.eq_any(["in_custody", "in_transit"]))
+                .order(lots::seq)
+                .select(LotRow::as_select())
+                .load(conn)
+                .await?;
+            let terms = Terms {
+                currency: "CNY",
+                eligible_commodities: &eligible,
+            };
+            // Apples: one loan per lot. Boards: one loan on the whole shipment.
+            let groups: Vec<Vec<LotRow>> = if commodity == "APPLE_FUJI" {
+                pledged.into_iter().map(|lot| vec![lot]).collect()
+            } else {
+                vec![pledged]
+            };
+            for group in groups.into_iter().filter(|g| !g.is_empty()) {
+                let mut value = Decimal::ZERO;
+                for lot in &group {
+                    let valuation = appraise(conn, lot, today, lot.quantity_on_hand, Some(&terms))
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e.message))?;
+                    value += valuation.market_value.unwrap_or(Decimal::ZERO);
+                }
+                let principal = lending_value(value, advance, 2);
+                if principal <= Decimal::ZERO {
+                    continue;
+                }
+                let loan_id = Uuid::new_v4();
+                diesel::insert_into(loans::table)
+                    .values((
+                        loans::id.eq(loan_id),
+                        loans::facility_id.eq(facility_id),
+                        loans::lender_org_id.eq(lender.id),
+                        loans::supplier_org_id.eq(supplier.id),
+                        loans::currency.eq("CNY"),
+                        loans::principal.eq(principal),
+                        loans::outstanding_principal.eq(principal),
+                        loans::annual_interest_rate.eq(rate),
+                        loans::status.eq("active"),
+                        loans::approved_at.eq(chrono::Utc::now()),
+                        loans::disbursed_at.eq(chrono::Utc::now()),
+                        loans::disbursed_on.eq(today),
+                        loans::accrued_through.eq(today),
+                        loans::maturity_date.eq(today + chrono::Days::new(120)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                for lot in &group {
+                    crate::lending::store::pledge(conn, loan_id, lot.id, lot.quantity_on_hand)
+                        .await?;
+                }
+                crate::ledger::post(
+                    conn,
+                    Entry {
+                        kind: "disbursement",
+                        loan_id: Some(loan_id),
+                        memo: format!("disbursement of loan {loan_id} (demo)"),
+                        currency: "CNY",
+                        business_date: today,
+                        created_by: None,
+                        lines: vec![
+                            Line::debit(lender.id, AccountKind::LoansReceivable, principal),
+                            Line::credit(lender.id, AccountKind::Cash, principal),
+                            Line::debit(supplier.id, AccountKind::Cash, principal),
+                            Line::credit(supplier.id, AccountKind::LoansPayable, principal),
+                        ],
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            }
+        }
+        revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
         Ok(())
     })
     .await

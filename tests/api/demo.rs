@@ -57,6 +57,20 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
     let admin = app
         .login("owner@platform.demo.holdfast", DEMO_PASSWORD)
         .await;
+    // The bank lends half the apples' value and a low-rate loan on the boards at sea.
+    let bank = app.login("owner@lender.demo.holdfast", DEMO_PASSWORD).await;
+    let loans = app.get("/v1/loans?status=active", bank.token()).await;
+    let items = loans.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{}", loans.text);
+    for loan in items.iter().take(3) {
+        assert_eq!(loan["ltv"], "0.5", "{loan}");
+    }
+    assert_eq!(items[3]["annual_interest_rate"], "0.035");
+    assert_eq!(items[3]["collateral"].as_array().unwrap().len(), 2);
+    let book = app.get("/v1/exposure", bank.token()).await;
+    assert_eq!(book.body["active_loans"], 4, "{}", book.text);
+    let check = app.get("/v1/ledger/check", admin.token()).await;
+    assert_eq!(check.body["balanced"], true, "{}", check.text);
     let check = app.get("/v1/custody/reconciliation", admin.token()).await;
     assert_eq!(check.body["consistent"], true, "{}", check.text);
 }
@@ -77,10 +91,17 @@ async fn demo_warehouse_staff_can_scan_and_demo_staff_cannot_manage_users() {
         .get("/v1/lots?status=in_custody&limit=1", staff.token())
         .await;
     let code = lots.body["items"][0]["code"].clone();
+    // The demo lots are pledged in full, so a count may find more, not less.
+    let on_hand: rust_decimal::Decimal = lots.body["items"][0]["quantity_on_hand"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let counted = (on_hand + rust_decimal::Decimal::from(5)).to_string();
     let count = crate::fixtures::scan_as(
         &app,
         &staff,
-        serde_json::json!({"code": code, "action": "count", "quantity": "1", "reason": "demo"}),
+        serde_json::json!({"code": code, "action": "count", "quantity": counted, "reason": "demo"}),
     )
     .await;
     assert_eq!(count.status, 200, "{}", count.text);
