@@ -1,0 +1,255 @@
+//! Revaluation after one price change, against a bare UPDATE of the same rows, and the
+//! lender's exposure read.
+//!
+//! `cargo bench --bench revaluation` starts a private PostgreSQL, seeds `BENCH_LOTS` lots
+//! (default 1,000,000) in custody pledged to `BENCH_LOANS` active loans (default 100,000) of
+//! one lender, then alternately (3 rounds each) posts a price change and runs the set-based
+//! revaluation (`lending::revaluation::revalue`, every loan), and runs a bare SQL UPDATE writing
+//! the same pledge and loan rows. It reports the medians and their ratio, then starts the
+//! release `holdfast serve` binary and times `GET /v1/exposure` for the lender
+//! (`BENCH_READS` requests, default 50; p50 and p99).
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use holdfast::auth::{OrgKind, Permission, Role};
+use holdfast::db::{self, embedded::EmbeddedPostgres};
+use holdfast::lending::revaluation::{self, Scope};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "bench-password-123";
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<()> {
+    diesel::sql_query(sql).execute(conn).await?;
+    Ok(())
+}
+
+/// Orgs, a lender login, a commodity, a cold store, a facility, and the lots pledged ten to a
+/// loan, all by set-based SQL.
+async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Result<String> {
+    use holdfast::orgs::store;
+    let supplier = store::insert_org(conn, "Bench Supplier", OrgKind::Supplier).await?;
+    let lender = store::insert_org(conn, "Bench Bank", OrgKind::Lender).await?;
+    let operator = store::insert_org(conn, "Bench Cold Chain", OrgKind::WarehouseOperator).await?;
+    let email = "risk@bench.holdfast".to_owned();
+    let hash = holdfast::auth::password::hash_blocking(PASSWORD)?;
+    store::insert_user(
+        conn,
+        store::NewUserRow {
+            org_id: lender.id,
+            email: &email,
+            password_hash: &hash,
+            role: Role::Owner,
+            permissions: &Permission::all_for(OrgKind::Lender),
+            created_by: None,
+        },
+    )
+    .await?;
+    let per_loan = lots.div_ceil(loans).max(1);
+    let (s, l, o) = (supplier.id, lender.id, operator.id);
+    for sql in [
+        "INSERT INTO commodities (code, name, unit, shelf_life_days, fresh_days, end_freshness_factor, grades) \
+         VALUES ('APPLE_FUJI', 'Fuji apples', 'kg', 180, 60, 0.5, '{\"A\": \"1.00\", \"B\": \"0.85\"}')".to_owned(),
+        format!("INSERT INTO warehouses (id, name, operator_org_id, address, kind, breach_grace_minutes) \
+                 VALUES ('00000000-0000-0000-0000-0000000000aa', 'Bench store', '{o}', 'Yantai', 'cold_storage', 30)"),
+        "INSERT INTO prices (commodity_code, price_per_unit, currency, as_of, source) \
+         VALUES ('APPLE_FUJI', 6.00, 'CNY', date_trunc('day', now()), 'bench')".to_owned(),
+        format!("INSERT INTO facilities (id, lender_org_id, supplier_org_id, currency, limit_amount, advance_rate, \
+                 annual_interest_rate, margin_call_ltv, liquidation_ltv, cure_period_days, max_tenor_days, eligible_commodities) \
+                 VALUES ('00000000-0000-0000-0000-0000000000fa', '{l}', '{s}', 'CNY', 1e15, 0.5, 0.08, 0.65, 0.8, 3, 365, '{{APPLE_FUJI}}')"),
+        format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, unit, status, quantity_announced, \
+                 quantity_on_hand, quantity_pledged, warehouse_id, packed_on, expires_on) \
+                 SELECT md5('lot' || i)::uuid, 'B' || i, '{s}', 'APPLE_FUJI', CASE WHEN i % 5 = 0 THEN 'B' ELSE 'A' END, 'kg', 'in_custody', \
+                        1000, 1000, 1000, '00000000-0000-0000-0000-0000000000aa', current_date - (i % 50)::int, current_date + 130 \
+                 FROM generate_series(1, {lots}) i"),
+        format!("INSERT INTO loans (id, facility_id, lender_org_id, supplier_org_id, currency, principal, outstanding_principal, \
+                 annual_interest_rate, status, disbursed_on, accrued_through, maturity_date) \
+                 SELECT md5('loan' || k)::uuid, '00000000-0000-0000-0000-0000000000fa', '{l}', '{s}', 'CNY', \
+                        {principal}, {principal}, 0.08, 'active', current_date, current_date, current_date + 365 \
+                 FROM generate_series(1, {loans}) k", principal = per_loan * 2500),
+        format!("INSERT INTO pledges (loan_id, lot_id, quantity) \
+                 SELECT md5('loan' || ((i - 1) / {per_loan} + 1))::uuid, md5('lot' || i)::uuid, 1000 \
+                 FROM generate_series(1, {lots}) i"),
+        "ANALYZE".to_owned(),
+    ] {
+        run(conn, &sql).await?;
+    }
+    Ok(email)
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let lots = env_number("BENCH_LOTS", 1_000_000);
+    let loans = env_number("BENCH_LOANS", 100_000);
+    let reads = env_number("BENCH_READS", 50) as usize;
+    let dir = std::env::temp_dir().join(format!("holdfast-bench-reval-{}", std::process::id()));
+    let cluster = EmbeddedPostgres::start(
+        &dir,
+        &db::embedded::Options {
+            settings: vec![
+                ("shared_buffers".into(), "1GB".into()),
+                ("max_wal_size".into(), "8GB".into()),
+                ("work_mem".into(), "64MB".into()),
+            ],
+            remove_on_stop: true,
+        },
+    )?;
+    let url = cluster.url("bench");
+    db::create_database(&cluster.url("postgres"), "bench").await?;
+    db::migrate(&url).await?;
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    let seeding = Instant::now();
+    let email = seed(&mut conn, lots, loans).await?;
+    println!(
+        "seeded {lots} lots pledged to {loans} active loans in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let today = chrono::Utc::now().date_naive();
+    let first = Instant::now();
+    let outcome = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            revaluation::revalue(conn, today, Scope::All, "revaluation").await
+        })
+        .await?;
+    println!(
+        "first revaluation (every pledge written): {:.2} s, {outcome:?}",
+        first.elapsed().as_secs_f64()
+    );
+
+    let mut revaluations = Vec::new();
+    let mut bare = Vec::new();
+    for round in 0..3 {
+        // Alternate the price, so every pledge and loan changes each round.
+        let price = if round % 2 == 0 { "5.70" } else { "6.00" };
+        let started = Instant::now();
+        let outcome = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query(format!(
+                    "INSERT INTO prices (commodity_code, price_per_unit, currency, as_of, source) \
+                     VALUES ('APPLE_FUJI', {price}, 'CNY', now(), 'bench {round}')"
+                ))
+                .execute(conn)
+                .await?;
+                revaluation::revalue(conn, today, Scope::All, "revaluation").await
+            })
+            .await?;
+        revaluations.push(started.elapsed());
+        println!(
+            "round {round}: revaluation {:.2} s ({} loans, {} pledges written, {} margin calls opened)",
+            started.elapsed().as_secs_f64(),
+            outcome.loans_revalued,
+            outcome.pledges_revalued,
+            outcome.margin_calls_opened
+        );
+        let factor = if round % 2 == 0 { "0.95" } else { "1.0526" };
+        let started = Instant::now();
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(format!(
+                "UPDATE pledges SET market_value = round(market_value * {factor}, 2)"
+            ))
+            .execute(conn)
+            .await?;
+            diesel::sql_query(format!(
+                "UPDATE loans SET collateral_value = round(collateral_value * {factor}, 2)"
+            ))
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await?;
+        bare.push(started.elapsed());
+        println!(
+            "round {round}: bare UPDATE {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        run(&mut conn, "VACUUM pledges, loans").await?;
+    }
+    let (r, b) = (median(revaluations), median(bare));
+    println!(
+        "revaluation median {:.2} s, bare UPDATE median {:.2} s, ratio {:.2} (target ≤ 3)",
+        r.as_secs_f64(),
+        b.as_secs_f64(),
+        r.as_secs_f64() / b.as_secs_f64()
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_holdfast"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
+        .env("HOLDFAST_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let client = reqwest::Client::new();
+    let ready = Instant::now();
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        anyhow::ensure!(
+            ready.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let login: serde_json::Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
+        .to_owned();
+    let mut latencies = Vec::new();
+    let mut active = serde_json::Value::Null;
+    for _ in 0..reads {
+        let sent = Instant::now();
+        let body: serde_json::Value = client
+            .get(format!("{base}/v1/exposure"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        latencies.push(sent.elapsed());
+        active = body["active_loans"].clone();
+    }
+    latencies.sort();
+    println!(
+        "GET /v1/exposure ({active} loans), {reads} requests: p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(cluster);
+    Ok(())
+}
