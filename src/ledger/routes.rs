@@ -210,11 +210,8 @@ pub async fn entries(
             )),
         }
     }
-    let page = Page::from_rows(items, limit, |(seq, _)| *seq);
-    Ok(HttpResponse::Ok().json(Page {
-        items: page.items.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = Page::from_rows(items, limit, |(seq, _)| *seq).map(|(_, entry)| entry);
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

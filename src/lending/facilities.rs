@@ -331,16 +331,13 @@ pub async fn list(
     let mut conn = state.pool.get().await?;
     let rows =
         store::list_facilities(&mut conn, Party::of(&principal), page.after()?, limit).await?;
-    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
+    let page = Page::from_rows(rows, limit, |r| r.seq);
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
         items.push(present(&mut conn, row).await?);
     }
-    let page = Page::from_rows(seqs.into_iter().zip(items).collect(), limit, |(seq, _)| {
-        *seq
-    });
     Ok(HttpResponse::Ok().json(Page {
-        items: page.items.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }

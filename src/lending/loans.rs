@@ -1144,14 +1144,13 @@ pub async fn list(
         facility_id: query.facility_id,
     };
     let rows = store::list_loans(&mut conn, Party::of(&principal), filter, after, limit).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        let seq = row.seq;
-        items.push((seq, present(&mut conn, row).await?));
+    let page = Page::from_rows(rows, limit, |r| r.seq);
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(present(&mut conn, row).await?);
     }
-    let page = Page::from_rows(items, limit, |(seq, _)| *seq);
     Ok(HttpResponse::Ok().json(Page {
-        items: page.items.into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }
