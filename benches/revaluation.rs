@@ -113,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
     let url = cluster.url("bench");
     db::create_database(&cluster.url("postgres"), "bench").await?;
     db::migrate(&url).await?;
-    let mut conn = AsyncPgConnection::establish(&url).await?;
+    // The service's connection setup (`jit = off`).
+    let mut conn = db::connect(&url).await?;
     let seeding = Instant::now();
     let email = seed(&mut conn, lots, loans).await?;
     println!(

@@ -6,8 +6,8 @@ pub mod schema;
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
@@ -20,9 +20,13 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 const MIGRATION_LOCK_KEY: i64 = 0x486f_6c64_6661_7374; // "Holdfast"
 
 /// Builds the pool. Waiting for a connection is bounded so that an exhausted or unreachable
-/// database answers 503 instead of hanging the request.
+/// database answers 503 instead of hanging the request. Every connection runs with JIT
+/// compilation off (see [`connect`]).
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url| Box::pin(connect(url)));
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(5)))
@@ -31,6 +35,20 @@ pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
         .runtime(deadpool::Runtime::Tokio1)
         .build()?;
     Ok(pool)
+}
+
+/// Opens a connection for the pool with `jit = off`. The service's statements are short or
+/// set-based over rows it has just written; on the big ones (revaluation, exposure) the
+/// planner's row estimates after a bulk change are loose, and JIT compilation then cost
+/// seconds for a statement that runs in a fraction of that (`docs/benchmarks.md`).
+pub async fn connect(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    diesel::sql_query("SET jit = off")
+        .execute(&mut conn)
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 /// Applies every pending migration under a Postgres advisory lock, so that several instances

@@ -32,7 +32,8 @@ live AS (
       AND ($1::uuid IS NULL OR ln.lender_org_id = $1)),
 pv AS (
     SELECT p.loan_id, p.lot_id, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on,
-           p.quantity, round_half_even(p.market_value * (1 + coalesce(s.change, 0)), minor_units($2)) AS value
+           p.quantity, CASE WHEN s.change IS NULL THEN p.market_value
+                ELSE round_half_even(p.market_value * (1 + s.change), minor_units($2)) END AS value
     FROM pledges p JOIN live ON live.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
     LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
     WHERE p.quantity > 0),

@@ -52,6 +52,14 @@ pub struct Outcome {
 }
 
 #[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = BigInt)]
+    loans: i64,
+    #[diesel(sql_type = BigInt)]
+    pledges: i64,
+}
+
+#[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
@@ -132,39 +140,33 @@ pub async fn revalue(
     let mut outcome = Outcome::default();
     let valued = valued(scope);
     let filter = scope.filter();
-    // Loans first (lock order), from the sum of their pledges' values.
-    outcome.loans_revalued = count(
-        conn,
-        &format!(
-            "WITH v AS ({valued}), totals AS (SELECT loan_id, sum(value) AS value FROM v GROUP BY loan_id), \
-             next AS ( \
-                 SELECT ln.id, t.value, \
-                        CASE WHEN t.value > 0 THEN round_half_even({OWED} / t.value, 6) END AS ltv \
-                 FROM loans ln JOIN totals t ON t.loan_id = ln.id), \
-             updated AS ( \
-                 UPDATE loans ln SET collateral_value = next.value, ltv = next.ltv, revalued_at = now() \
-                 FROM next WHERE ln.id = next.id \
-                   AND (ln.collateral_value, ln.ltv) IS DISTINCT FROM (next.value, next.ltv) \
-                 RETURNING 1) \
-             SELECT count(*) AS n FROM updated"
-        ),
-        as_of,
-        scope,
-    )
+    // Every pledge is valued once; loans are written first (lock order: the select list reads
+    // `loans_written` to its end before `pledges_written` starts), then the pledges.
+    let written: Written = diesel::sql_query(format!(
+        "WITH v AS MATERIALIZED ({valued}), \
+         totals AS (SELECT loan_id, sum(value) AS value FROM v GROUP BY loan_id), \
+         next AS ( \
+             SELECT ln.id, t.value, \
+                    CASE WHEN t.value > 0 THEN round_half_even({OWED} / t.value, 6) END AS ltv \
+             FROM loans ln JOIN totals t ON t.loan_id = ln.id), \
+         loans_written AS ( \
+             UPDATE loans ln SET collateral_value = next.value, ltv = next.ltv, revalued_at = now() \
+             FROM next WHERE ln.id = next.id \
+               AND (ln.collateral_value, ln.ltv) IS DISTINCT FROM (next.value, next.ltv) \
+             RETURNING 1), \
+         pledges_written AS ( \
+             UPDATE pledges p SET market_value = v.value FROM v \
+             WHERE p.loan_id = v.loan_id AND p.lot_id = v.lot_id AND p.market_value <> v.value \
+             RETURNING 1) \
+         SELECT (SELECT count(*) FROM loans_written) AS loans, \
+                (SELECT count(*) FROM pledges_written) AS pledges"
+    ))
+    .bind::<Date, _>(as_of)
+    .bind::<Nullable<SqlUuid>, _>(scope.id())
+    .get_result(conn)
     .await?;
-    outcome.pledges_revalued = count(
-        conn,
-        &format!(
-            "WITH v AS ({valued}), updated AS ( \
-                 UPDATE pledges p SET market_value = v.value FROM v \
-                 WHERE p.loan_id = v.loan_id AND p.lot_id = v.lot_id AND p.market_value <> v.value \
-                 RETURNING 1) \
-             SELECT count(*) AS n FROM updated"
-        ),
-        as_of,
-        scope,
-    )
-    .await?;
+    outcome.loans_revalued = written.loans;
+    outcome.pledges_revalued = written.pledges;
     // Cured: back at or below the advance rate, or nothing owed.
     outcome.margin_calls_cured = count(
         conn,
