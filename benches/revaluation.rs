@@ -67,7 +67,7 @@ async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Re
         format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, unit, status, quantity_announced, \
                  quantity_on_hand, quantity_pledged, warehouse_id, packed_on, expires_on) \
                  SELECT md5('lot' || i)::uuid, 'B' || i, '{s}', 'APPLE_FUJI', CASE WHEN i % 5 = 0 THEN 'B' ELSE 'A' END, 'kg', 'in_custody', \
-                        1000, 1000, 1000, '00000000-0000-0000-0000-0000000000aa', current_date - (i % 50)::int, current_date + 130 \
+                        1000, 1000, 1000, '00000000-0000-0000-0000-0000000000aa', current_date - (i % 150)::int, current_date - (i % 150)::int + 180 \
                  FROM generate_series(1, {lots}) i"),
         format!("INSERT INTO loans (id, facility_id, lender_org_id, supplier_org_id, currency, principal, outstanding_principal, \
                  annual_interest_rate, status, disbursed_on, accrued_through, maturity_date) \
@@ -189,6 +189,11 @@ async fn main() -> anyhow::Result<()> {
         r.as_secs_f64() / b.as_secs_f64()
     );
 
+    // Today's daily close, so that the server's scheduler, which runs it on start, finds
+    // nothing to do and the reads below are timed alone.
+    let pool = db::pool(&url, 2)?;
+    holdfast::lending::daily::run(&pool, today, false, true).await?;
+    drop(pool);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

@@ -6,7 +6,9 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::metrics::Metrics;
-use crate::{coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, scans};
+use crate::{
+    coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
+};
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
 use std::collections::{HashMap, HashSet};
@@ -127,6 +129,40 @@ const RISK_READERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform, OrgKind::Lender],
     requires: Requirement::Anyone,
 }]);
+/// Who sells: a supplier's sales department, or a lender liquidating a loan's goods.
+const SELLERS: Access = Access::Grants(&[
+    Grant {
+        kinds: &[OrgKind::Supplier],
+        requires: Requirement::Permission(Permission::SalesWrite),
+    },
+    Grant {
+        kinds: &[OrgKind::Lender],
+        requires: Requirement::Permission(Permission::CreditWrite),
+    },
+]);
+const SALE_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[
+        OrgKind::Platform,
+        OrgKind::Supplier,
+        OrgKind::Lender,
+        OrgKind::Buyer,
+    ],
+    requires: Requirement::Anyone,
+}]);
+const PAYERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Buyer, OrgKind::Platform],
+    requires: Requirement::Permission(Permission::PaymentsWrite),
+}]);
+/// Statements show money: not to warehouse staff.
+const STATEMENT_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[
+        OrgKind::Platform,
+        OrgKind::Supplier,
+        OrgKind::Lender,
+        OrgKind::Buyer,
+    ],
+    requires: Requirement::Anyone,
+}]);
 const PLATFORM_AUDITORS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Platform],
     requires: Requirement::OwnerOr(Permission::AuditRead),
@@ -208,6 +244,17 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/exposure", RISK_READERS, lending::exposure::exposure),
         route!(POST "/v1/exposure/stress", RISK_READERS, lending::exposure::stress),
         route!(GET "/v1/exposure.csv", RISK_READERS, lending::exposure::exposure_csv),
+        route!(POST "/v1/fee-schedules", REFERENCE_WRITERS, sales::fees::create),
+        route!(GET "/v1/fee-schedules", Access::Authenticated, sales::fees::list),
+        route!(GET "/v1/fee-quote", VALUERS, sales::fees::quote),
+        route!(POST "/v1/sales", SELLERS, sales::routes::create),
+        route!(GET "/v1/sales", SALE_READERS, sales::routes::list),
+        route!(GET "/v1/sales/{id}", SALE_READERS, sales::routes::get),
+        route!(POST "/v1/sales/{id}/cancel", SELLERS, sales::routes::cancel),
+        route!(POST "/v1/sales/{id}/payments", PAYERS, sales::routes::pay),
+        route!(POST "/v1/sales/{id}/consent", LENDERS, sales::routes::consent),
+        route!(GET "/v1/statements", STATEMENT_READERS, sales::statements::statement),
+        route!(GET "/v1/statements.csv", STATEMENT_READERS, sales::statements::statement_csv),
     ]
 }
 

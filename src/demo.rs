@@ -459,6 +459,7 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
                     Entry {
                         kind: "disbursement",
                         loan_id: Some(loan_id),
+                        sale_id: None,
                         memo: format!("disbursement of loan {loan_id} (demo)"),
                         currency: "CNY",
                         business_date: today,

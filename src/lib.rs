@@ -23,5 +23,6 @@ pub mod ops;
 pub mod orgs;
 pub mod prices;
 pub mod reference;
+pub mod sales;
 pub mod scans;
 pub mod telemetry;

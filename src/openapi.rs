@@ -72,6 +72,17 @@ use utoipa::{Modify, OpenApi};
         crate::lending::exposure::exposure,
         crate::lending::exposure::stress,
         crate::lending::exposure::exposure_csv,
+        crate::sales::fees::create,
+        crate::sales::fees::list,
+        crate::sales::fees::quote,
+        crate::sales::routes::create,
+        crate::sales::routes::list,
+        crate::sales::routes::get,
+        crate::sales::routes::cancel,
+        crate::sales::routes::pay,
+        crate::sales::routes::consent,
+        crate::sales::statements::statement,
+        crate::sales::statements::statement_csv,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -87,6 +98,7 @@ use utoipa::{Modify, OpenApi};
         (name = "prices", description = "Commodity prices and the daily feed"),
         (name = "lending", description = "Facilities, loans, margin calls, exposure"),
         (name = "ledger", description = "Accounts, journal entries, the balance proof"),
+        (name = "sales", description = "Fee schedules, sales, payments, settlement, statements"),
     )
 )]
 pub struct ApiDoc;

@@ -98,6 +98,12 @@ pub enum Permission {
     /// liquidation; record repayments received (lender).
     #[serde(rename = "credit:write")]
     CreditWrite,
+    /// Sell one's own goods and cancel unpaid sales (supplier: its sales department).
+    #[serde(rename = "sales:write")]
+    SalesWrite,
+    /// Pay for purchases (buyer; the platform records payments received on a buyer's behalf).
+    #[serde(rename = "payments:write")]
+    PaymentsWrite,
 }
 
 impl Permission {
@@ -111,6 +117,8 @@ impl Permission {
         Permission::PricesWrite,
         Permission::LoansWrite,
         Permission::CreditWrite,
+        Permission::SalesWrite,
+        Permission::PaymentsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +132,8 @@ impl Permission {
             Permission::PricesWrite => "prices:write",
             Permission::LoansWrite => "loans:write",
             Permission::CreditWrite => "credit:write",
+            Permission::SalesWrite => "sales:write",
+            Permission::PaymentsWrite => "payments:write",
         }
     }
 
@@ -137,7 +147,10 @@ impl Permission {
             Permission::OrgsWrite | Permission::ReferenceWrite | Permission::PricesWrite => {
                 kind == OrgKind::Platform
             }
-            Permission::LotsWrite | Permission::LoansWrite => kind == OrgKind::Supplier,
+            Permission::LotsWrite | Permission::LoansWrite | Permission::SalesWrite => {
+                kind == OrgKind::Supplier
+            }
+            Permission::PaymentsWrite => matches!(kind, OrgKind::Buyer | OrgKind::Platform),
             Permission::CreditWrite => kind == OrgKind::Lender,
             Permission::ScansWrite => kind == OrgKind::WarehouseOperator,
             Permission::UsersWrite | Permission::AuditRead => true,

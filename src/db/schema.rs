@@ -6,6 +6,7 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         created_at -> Timestamptz,
+        tier -> Text,
     }
 }
 
@@ -203,6 +204,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        sale_id -> Nullable<Uuid>,
     }
 }
 
@@ -354,6 +356,8 @@ diesel::table! {
         collateral_value -> Numeric,
         ltv -> Nullable<Numeric>,
         revalued_at -> Nullable<Timestamptz>,
+        repaid_on -> Nullable<Date>,
+        defaulted_on -> Nullable<Date>,
     }
 }
 
@@ -411,6 +415,7 @@ diesel::table! {
         business_date -> Date,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        sale_id -> Nullable<Uuid>,
     }
 }
 
@@ -433,3 +438,169 @@ diesel::joinable!(journal_lines -> ledger_accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(facilities, loans, pledges, margin_calls, lots);
 diesel::allow_tables_to_appear_in_same_query!(journal_entries, journal_lines, ledger_accounts);
+
+diesel::table! {
+    fee_schedules (id) {
+        id -> Uuid,
+        seq -> Int8,
+        warehouse_id -> Nullable<Uuid>,
+        commodity_code -> Nullable<Text>,
+        currency -> Nullable<Text>,
+        method -> Text,
+        days -> Nullable<Int4>,
+        percent -> Nullable<Numeric>,
+        minimum_fee -> Numeric,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        superseded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tiers (tier) {
+        tier -> Text,
+        rank -> Int4,
+        fee_factor -> Numeric,
+    }
+}
+
+diesel::table! {
+    tier_thresholds (tier, currency) {
+        tier -> Text,
+        currency -> Text,
+        min_value_released -> Numeric,
+        min_loans_repaid_on_time -> Int4,
+        min_clean_count_share -> Numeric,
+    }
+}
+
+diesel::table! {
+    tier_history (id) {
+        id -> Int8,
+        org_id -> Uuid,
+        tier -> Text,
+        previous_tier -> Nullable<Text>,
+        business_date -> Date,
+        metrics -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_counts (id) {
+        id -> Int8,
+        lot_id -> Uuid,
+        owner_org_id -> Uuid,
+        warehouse_id -> Uuid,
+        quantity_book -> Numeric,
+        quantity_counted -> Numeric,
+        counted_by -> Nullable<Uuid>,
+        business_date -> Date,
+        counted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sales (id) {
+        id -> Uuid,
+        seq -> Int8,
+        kind -> Text,
+        supplier_org_id -> Uuid,
+        buyer_org_id -> Uuid,
+        loan_id -> Nullable<Uuid>,
+        currency -> Text,
+        status -> Text,
+        total -> Numeric,
+        paid -> Numeric,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        cancelled_at -> Nullable<Timestamptz>,
+        settled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sale_lines (sale_id, line_no) {
+        sale_id -> Uuid,
+        line_no -> Int4,
+        lot_id -> Uuid,
+        quantity -> Numeric,
+        unit_price -> Numeric,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    sale_consents (sale_id, loan_id) {
+        sale_id -> Uuid,
+        loan_id -> Uuid,
+        consented_by -> Uuid,
+        consented_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sale_payments (id) {
+        id -> Uuid,
+        seq -> Int8,
+        sale_id -> Uuid,
+        amount -> Numeric,
+        paid_by -> Nullable<Uuid>,
+        paid_at -> Timestamptz,
+        journal_entry_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    settlements (sale_id) {
+        sale_id -> Uuid,
+        business_date -> Date,
+        gross -> Numeric,
+        fee -> Numeric,
+        fee_detail -> Jsonb,
+        loan_fees_repaid -> Numeric,
+        interest_repaid -> Numeric,
+        principal_repaid -> Numeric,
+        to_supplier -> Numeric,
+        journal_entry_id -> Uuid,
+        settled_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    settlement_loans (sale_id, loan_id) {
+        sale_id -> Uuid,
+        loan_id -> Uuid,
+        quantity_released -> Numeric,
+        fees -> Numeric,
+        interest -> Numeric,
+        principal -> Numeric,
+    }
+}
+
+diesel::joinable!(sale_lines -> sales (sale_id));
+diesel::joinable!(sale_lines -> lots (lot_id));
+diesel::joinable!(sale_payments -> sales (sale_id));
+diesel::joinable!(settlement_loans -> loans (loan_id));
+diesel::joinable!(release_orders -> sales (sale_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    sales,
+    sale_lines,
+    sale_payments,
+    settlements,
+    settlement_loans,
+    sale_consents,
+    fee_schedules,
+    tiers,
+    tier_thresholds,
+    tier_history,
+    stock_counts,
+);
+diesel::allow_tables_to_appear_in_same_query!(sale_lines, lots);
+diesel::allow_tables_to_appear_in_same_query!(sales, lots);
+diesel::allow_tables_to_appear_in_same_query!(sales, orgs);
+diesel::allow_tables_to_appear_in_same_query!(sales, release_orders);
+diesel::allow_tables_to_appear_in_same_query!(sales, loans);
+diesel::allow_tables_to_appear_in_same_query!(settlement_loans, loans);
+diesel::allow_tables_to_appear_in_same_query!(orgs, tiers);

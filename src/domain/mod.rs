@@ -6,4 +6,5 @@ pub mod gs1;
 pub mod lending;
 pub mod lot_code;
 pub mod quantity;
+pub mod settlement;
 pub mod valuation;

@@ -25,6 +25,8 @@ pub enum AccountKind {
     InterestExpense,
     FeeIncome,
     FeeExpense,
+    /// Buyers' payments the platform holds until the sale settles.
+    Escrow,
 }
 
 impl AccountKind {
@@ -37,6 +39,7 @@ impl AccountKind {
             AccountKind::InterestExpense => "interest_expense",
             AccountKind::FeeIncome => "fee_income",
             AccountKind::FeeExpense => "fee_expense",
+            AccountKind::Escrow => "escrow",
         }
     }
 }
@@ -69,6 +72,7 @@ impl Line {
 pub struct Entry<'a> {
     pub kind: &'a str,
     pub loan_id: Option<Uuid>,
+    pub sale_id: Option<Uuid>,
     pub memo: String,
     pub currency: &'a str,
     pub business_date: NaiveDate,
@@ -116,6 +120,7 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
             journal_entries::id.eq(id),
             journal_entries::kind.eq(entry.kind),
             journal_entries::loan_id.eq(entry.loan_id),
+            journal_entries::sale_id.eq(entry.sale_id),
             journal_entries::memo.eq(&entry.memo),
             journal_entries::business_date.eq(entry.business_date),
             journal_entries::created_by.eq(entry.created_by),

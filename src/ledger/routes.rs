@@ -99,7 +99,10 @@ pub async fn accounts(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
+    /// Entries of one loan, including the settlements of sales that repaid it.
     pub loan_id: Option<Uuid>,
+    /// Entries of one sale: its payments and its settlement.
+    pub sale_id: Option<Uuid>,
     /// Platform only: entries touching one org's accounts.
     pub org_id: Option<Uuid>,
     pub limit: Option<i64>,
@@ -116,6 +119,8 @@ struct EntryLineRow {
     kind: String,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     loan_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    sale_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
     memo: String,
     #[diesel(sql_type = Date)]
@@ -135,9 +140,10 @@ struct EntryLineRow {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     pub id: Uuid,
-    /// `disbursement`, `repayment`, `settlement`, `adjustment`.
+    /// `disbursement`, `repayment`, `sale_payment`, `settlement`, `adjustment`.
     pub kind: String,
     pub loan_id: Option<Uuid>,
+    pub sale_id: Option<Uuid>,
     pub memo: String,
     pub business_date: NaiveDate,
     pub created_at: DateTime<Utc>,
@@ -170,12 +176,14 @@ pub async fn entries(
     let rows: Vec<EntryLineRow> = diesel::sql_query(
         "WITH page AS ( \
              SELECT e.* FROM journal_entries e \
-             WHERE e.seq > $3 AND ($2::uuid IS NULL OR e.loan_id = $2) \
+             WHERE e.seq > $3 AND ($2::uuid IS NULL OR e.loan_id = $2 \
+                   OR e.sale_id IN (SELECT sale_id FROM settlement_loans WHERE loan_id = $2)) \
+               AND ($5::uuid IS NULL OR e.sale_id = $5) \
                AND ($1::uuid IS NULL OR EXISTS ( \
                    SELECT 1 FROM journal_lines l JOIN ledger_accounts a ON a.id = l.account_id \
                    WHERE l.entry_id = e.id AND a.org_id = $1)) \
              ORDER BY e.seq LIMIT $4) \
-         SELECT p.id, p.seq, p.kind, p.loan_id, p.memo, p.business_date, p.created_at, \
+         SELECT p.id, p.seq, p.kind, p.loan_id, p.sale_id, p.memo, p.business_date, p.created_at, \
                 a.org_id, a.kind AS account, l.currency, l.amount \
          FROM page p JOIN journal_lines l ON l.entry_id = p.id JOIN ledger_accounts a ON a.id = l.account_id \
          ORDER BY p.seq, l.id",
@@ -184,6 +192,7 @@ pub async fn entries(
     .bind::<Nullable<SqlUuid>, _>(query.loan_id)
     .bind::<BigInt, _>(after.unwrap_or(0))
     .bind::<BigInt, _>(limit + 1)
+    .bind::<Nullable<SqlUuid>, _>(query.sale_id)
     .load(&mut conn)
     .await?;
     let mut items: Vec<(i64, JournalEntry)> = Vec::new();
@@ -202,6 +211,7 @@ pub async fn entries(
                     id: row.id,
                     kind: row.kind,
                     loan_id: row.loan_id,
+                    sale_id: row.sale_id,
                     memo: row.memo,
                     business_date: row.business_date,
                     created_at: row.created_at,

@@ -1,5 +1,5 @@
 //! The daily job: closes each business day up to a date — accrues interest, revalues every
-//! loan's collateral, applies the margin-call rules — and moves the business date there. Each
+//! loan's collateral, applies the margin-call rules, recomputes suppliers' tiers — and moves the business date there. Each
 //! day is one transaction and is recorded, so a day is never closed twice and missed days are
 //! caught up in order. An advisory lock makes one instance of many do the work.
 
@@ -33,6 +33,8 @@ pub struct Closed {
     pub business_date: NaiveDate,
     pub loans_accrued: i64,
     pub revaluation: Outcome,
+    /// Suppliers whose tier changed.
+    pub tiers_changed: i64,
 }
 
 #[derive(QueryableByName)]
@@ -101,6 +103,7 @@ async fn close_through(
 async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<Closed> {
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
+    let tiers_changed = crate::sales::tiers::recompute(conn, day).await?;
     diesel::insert_into(daily_closes::table)
         .values((
             daily_closes::business_date.eq(day),
@@ -115,5 +118,6 @@ async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<
         business_date: day,
         loans_accrued,
         revaluation: outcome,
+        tiers_changed,
     })
 }

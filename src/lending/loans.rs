@@ -679,6 +679,7 @@ pub async fn disburse(
                     Entry {
                         kind: "disbursement",
                         loan_id: Some(id),
+                        sale_id: None,
                         memo: format!("disbursement of loan {id}"),
                         currency: &row.currency,
                         business_date: today,
@@ -716,6 +717,61 @@ pub async fn disburse(
         },
     )
     .await
+}
+
+/// What the loan owes now, in currency units: fees, interest due (accrued, rounded to the
+/// minor unit) and outstanding principal.
+pub fn owed(row: &LoanRow) -> Owed {
+    Owed {
+        fees: row.fees_due,
+        interest: lending::interest_due(row.accrued_interest, minor_units(&row.currency)),
+        principal: row.outstanding_principal,
+    }
+}
+
+/// Writes a payment of `allocation` to the locked loan's balances (the caller books the
+/// journal entry). Interest paid in full clears the sub-cent remainder of the accrual.
+pub async fn apply_payment(
+    conn: &mut AsyncPgConnection,
+    row: &LoanRow,
+    allocation: &Allocation,
+    interest_due: Decimal,
+) -> ApiResult<()> {
+    let accrued = if allocation.interest == interest_due {
+        Decimal::ZERO
+    } else {
+        row.accrued_interest - allocation.interest
+    };
+    diesel::update(loans::table.find(row.id))
+        .set((
+            loans::fees_due.eq(row.fees_due - allocation.fees),
+            loans::fees_paid.eq(row.fees_paid + allocation.fees),
+            loans::accrued_interest.eq(accrued),
+            loans::interest_paid.eq(row.interest_paid + allocation.interest),
+            loans::outstanding_principal.eq(row.outstanding_principal - allocation.principal),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A loan paid to zero: `repaid` (or `closed` after a default), every pledge released.
+pub async fn paid_off(conn: &mut AsyncPgConnection, row: &LoanRow) -> ApiResult<()> {
+    let status = if row.status == "active" {
+        "repaid"
+    } else {
+        "closed"
+    };
+    diesel::update(loans::table.find(row.id))
+        .set((
+            loans::status.eq(status),
+            loans::repaid_at.eq(Utc::now()),
+            loans::repaid_on.eq(business_date(conn).await?),
+        ))
+        .execute(conn)
+        .await?;
+    store::release_all(conn, row.id).await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -777,22 +833,7 @@ pub async fn repay(
                     ApiError::invalid("amount", "more than the loan owes")
                         .with("amount_to_repay", total.to_string())
                 })?;
-                let accrued = if allocation.interest == interest_due {
-                    Decimal::ZERO
-                } else {
-                    row.accrued_interest - allocation.interest
-                };
-                diesel::update(loans::table.find(id))
-                    .set((
-                        loans::fees_due.eq(row.fees_due - allocation.fees),
-                        loans::fees_paid.eq(row.fees_paid + allocation.fees),
-                        loans::accrued_interest.eq(accrued),
-                        loans::interest_paid.eq(row.interest_paid + allocation.interest),
-                        loans::outstanding_principal
-                            .eq(row.outstanding_principal - allocation.principal),
-                    ))
-                    .execute(conn)
-                    .await?;
+                apply_payment(conn, &row, &allocation, interest_due).await?;
                 let today = business_date(conn).await?;
                 let (lender, supplier) = (row.lender_org_id, row.supplier_org_id);
                 let entry = ledger::post(
@@ -800,6 +841,7 @@ pub async fn repay(
                     Entry {
                         kind: "repayment",
                         loan_id: Some(id),
+                        sale_id: None,
                         memo: format!("repayment of loan {id}"),
                         currency: &row.currency,
                         business_date: today,
@@ -827,16 +869,7 @@ pub async fn repay(
                 .await?;
                 revaluation::revalue(conn, today, Scope::Loan(id), "repayment").await?;
                 if allocation.total() == owed.total() {
-                    let status = if row.status == "active" {
-                        "repaid"
-                    } else {
-                        "closed"
-                    };
-                    diesel::update(loans::table.find(id))
-                        .set((loans::status.eq(status), loans::repaid_at.eq(Utc::now())))
-                        .execute(conn)
-                        .await?;
-                    store::release_all(conn, id).await?;
+                    paid_off(conn, &row).await?;
                 }
                 let loan = current(conn, id).await?;
                 integrity::record(

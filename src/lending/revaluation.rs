@@ -193,7 +193,7 @@ pub async fn revalue(
         conn,
         &audited(
             &format!(
-                "UPDATE loans ln SET status = 'defaulted', defaulted_at = now(), default_reason = {default_reason} \
+                "UPDATE loans ln SET status = 'defaulted', defaulted_at = now(), defaulted_on = $1, default_reason = {default_reason} \
                  FROM facilities f \
                  WHERE f.id = ln.facility_id AND ln.status = 'active' AND {filter} AND {OWED} > 0 \
                    AND (ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv OR ln.maturity_date < $1 \

@@ -35,6 +35,9 @@ pub struct Org {
     pub name: String,
     pub kind: OrgKind,
     pub created_at: DateTime<Utc>,
+    /// Suppliers: the tier, its fee factor, its figures and what the next tier takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<crate::sales::tiers::TierStatus>,
 }
 
 impl From<OrgRow> for Org {
@@ -44,6 +47,7 @@ impl From<OrgRow> for Org {
             name: row.name,
             kind: OrgKind::parse(&row.kind).unwrap_or(OrgKind::Buyer),
             created_at: row.created_at,
+            tier: None,
         }
     }
 }

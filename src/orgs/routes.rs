@@ -91,7 +91,12 @@ pub async fn get_org(
     let org = store::find_org(&mut conn, id)
         .await?
         .ok_or_else(org_not_found)?;
-    Ok(HttpResponse::Ok().json(Org::from(org)))
+    let mut org = Org::from(org);
+    if org.kind == OrgKind::Supplier {
+        let today = crate::calendar::business_date(&mut conn).await?;
+        org.tier = Some(crate::sales::tiers::status(&mut conn, id, today).await?);
+    }
+    Ok(HttpResponse::Ok().json(org))
 }
 
 fn org_not_found() -> ApiError {

@@ -16,7 +16,9 @@ use crate::reference::store as reference;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use diesel_async::AsyncPgConnection;
+use crate::db::schema::stock_counts;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -549,6 +551,22 @@ async fn count(
     let counted = quantity
         .ok_or_else(|| ApiError::invalid("quantity", "a count needs the counted quantity"))?;
     let difference = counted - lot.quantity_on_hand;
+    // Every count is kept, clean or not: a supplier's tier counts the clean ones.
+    let warehouse = lot
+        .warehouse_id
+        .ok_or_else(|| ApiError::internal("lot in custody without a warehouse"))?;
+    diesel::insert_into(stock_counts::table)
+        .values((
+            stock_counts::lot_id.eq(lot.id),
+            stock_counts::owner_org_id.eq(lot.owner_org_id),
+            stock_counts::warehouse_id.eq(warehouse),
+            stock_counts::quantity_book.eq(lot.quantity_on_hand),
+            stock_counts::quantity_counted.eq(counted),
+            stock_counts::counted_by.eq(principal.user_id),
+            stock_counts::business_date.eq(crate::calendar::business_date(conn).await?),
+        ))
+        .execute(conn)
+        .await?;
     if difference.is_zero() {
         return Ok(None);
     }

@@ -15,3 +15,4 @@ mod lending;
 mod ops;
 mod orgs;
 mod prices;
+mod sales;

@@ -1,0 +1,22 @@
+ALTER TABLE loans DROP COLUMN repaid_on, DROP COLUMN defaulted_on;
+ALTER TABLE release_orders DROP CONSTRAINT release_orders_sale_kind;
+DROP INDEX release_orders_sale_idx;
+ALTER TABLE release_orders DROP COLUMN sale_id;
+DROP TABLE settlement_loans;
+DROP TABLE settlements;
+DROP TABLE sale_payments;
+DROP INDEX journal_entries_date_idx;
+DROP INDEX journal_entries_sale_idx;
+ALTER TABLE journal_entries DROP COLUMN sale_id;
+ALTER TABLE journal_entries DROP CONSTRAINT journal_entries_kind_check;
+ALTER TABLE journal_entries ADD CONSTRAINT journal_entries_kind_check
+    CHECK (kind IN ('disbursement', 'repayment', 'settlement', 'adjustment'));
+DROP TABLE sale_consents;
+DROP TABLE sale_lines;
+DROP TABLE sales;
+DROP TABLE stock_counts;
+DROP TABLE tier_history;
+ALTER TABLE orgs DROP COLUMN tier;
+DROP TABLE tier_thresholds;
+DROP TABLE tiers;
+DROP TABLE fee_schedules;

@@ -1,0 +1,197 @@
+//! Rows and API types for sales, their payments and settlements.
+
+use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, settlements};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = sales)]
+pub struct SaleRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub supplier_org_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub loan_id: Option<Uuid>,
+    pub currency: String,
+    pub status: String,
+    pub total: Decimal,
+    pub paid: Decimal,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sale_lines)]
+pub struct SaleLineRow {
+    pub sale_id: Uuid,
+    pub line_no: i32,
+    pub lot_id: Uuid,
+    pub quantity: Decimal,
+    pub unit_price: Decimal,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = sale_payments)]
+pub struct Payment {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub seq: i64,
+    #[serde(skip)]
+    pub sale_id: Uuid,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    pub paid_by: Option<Uuid>,
+    pub paid_at: DateTime<Utc>,
+    pub journal_entry_id: Uuid,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = settlements)]
+pub struct SettlementRow {
+    pub sale_id: Uuid,
+    pub business_date: NaiveDate,
+    pub gross: Decimal,
+    pub fee: Decimal,
+    pub fee_detail: Value,
+    pub loan_fees_repaid: Decimal,
+    pub interest_repaid: Decimal,
+    pub principal_repaid: Decimal,
+    pub to_supplier: Decimal,
+    pub journal_entry_id: Uuid,
+    pub settled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = settlement_loans)]
+pub struct SettledLoan {
+    #[serde(skip)]
+    pub sale_id: Uuid,
+    pub loan_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity_released: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fees: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub principal: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SaleLine {
+    pub line_no: i32,
+    pub lot_id: Uuid,
+    pub lot_code: String,
+    pub commodity_code: String,
+    pub unit: String,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Settlement {
+    pub business_date: NaiveDate,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub gross: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fee: Decimal,
+    /// How the fee was found: each line's schedule, rate or percent and charge, the tier.
+    #[schema(value_type = Object)]
+    pub fee_detail: Value,
+    /// Arrangement fees of the loans repaid from the proceeds.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub loan_fees_repaid: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest_repaid: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub principal_repaid: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub to_supplier: Decimal,
+    pub loans: Vec<SettledLoan>,
+    pub journal_entry_id: Uuid,
+    pub settled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SaleReleaseOrder {
+    pub id: Uuid,
+    pub lot_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity_released: Decimal,
+    pub status: String,
+}
+
+/// A loan whose lender must consent before the sale settles.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConsentNeeded {
+    pub loan_id: Uuid,
+    pub lender_org_id: Uuid,
+    /// What the loan needs from the sale to settle without consent.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub required: Decimal,
+    /// What the proceeds would pay it.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub would_pay: Decimal,
+    pub consented: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Sale {
+    pub id: Uuid,
+    /// `sale`, or `liquidation` (ordered by the lender of `loan_id`).
+    pub kind: String,
+    pub supplier_org_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub loan_id: Option<Uuid>,
+    pub currency: String,
+    /// `pending`, `settled` or `cancelled`.
+    pub status: String,
+    pub lines: Vec<SaleLine>,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub paid: Decimal,
+    pub payments: Vec<Payment>,
+    pub settlement: Option<Settlement>,
+    pub release_orders: Vec<SaleReleaseOrder>,
+    /// While pending: the loans whose lenders must consent, as the sale stands now (their
+    /// debt and the fee are recomputed at settlement).
+    pub lender_consents: Vec<ConsentNeeded>,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub settled_at: Option<DateTime<Utc>>,
+}
