@@ -10,7 +10,10 @@ use rust_decimal::Decimal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeeMethod {
     /// The warehouse's storage rate for the commodity × `days` × the released quantity.
-    StorageDaysEquivalent { rate_per_unit_day: Decimal, days: u32 },
+    StorageDaysEquivalent {
+        rate_per_unit_day: Decimal,
+        days: u32,
+    },
     /// `percent` of the sale value of the released quantity.
     PercentOfValue { percent: Decimal },
 }
@@ -163,7 +166,14 @@ mod tests {
         assert!(small.minimum_applied);
         assert_eq!(small.fee, dec("47.50"));
         // 0.125 rounds half-even to 0.12.
-        let tie = fee(method, dec("1"), dec("12.5"), Decimal::ZERO, Decimal::ONE, 2);
+        let tie = fee(
+            method,
+            dec("1"),
+            dec("12.5"),
+            Decimal::ZERO,
+            Decimal::ONE,
+            2,
+        );
         assert_eq!(tie.fee, dec("0.12"));
         // One rounding at the end: 0.015 × 0.95 = 0.01425 → 0.01; rounding the base first
         // (0.02 × 0.95 = 0.019 → 0.02) would charge a cent more.

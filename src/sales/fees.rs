@@ -113,10 +113,12 @@ pub async fn create(
                     "days belongs to storage_days_equivalent",
                 ));
             }
-            let percent = new.percent.ok_or_else(|| {
-                ApiError::invalid("percent", "percent_of_value needs percent")
-            })?;
-            if percent <= Decimal::ZERO || percent >= Decimal::ONE || percent.normalize().scale() > 6
+            let percent = new
+                .percent
+                .ok_or_else(|| ApiError::invalid("percent", "percent_of_value needs percent"))?;
+            if percent <= Decimal::ZERO
+                || percent >= Decimal::ONE
+                || percent.normalize().scale() > 6
             {
                 return Err(ApiError::invalid(
                     "percent",
@@ -134,7 +136,10 @@ pub async fn create(
     };
     let minimum = new.minimum_fee.unwrap_or(Decimal::ZERO);
     if minimum < Decimal::ZERO {
-        return Err(ApiError::invalid("minimum_fee", "minimum_fee is not negative"));
+        return Err(ApiError::invalid(
+            "minimum_fee",
+            "minimum_fee is not negative",
+        ));
     }
     if minimum > Decimal::ZERO {
         let currency = currency.as_deref().ok_or_else(|| {
@@ -490,8 +495,15 @@ pub async fn quote(
         },
     };
     let value = match query.unit_price {
-        Some(price) if price > Decimal::ZERO => round_half_even(qty * price, minor_units(&currency)),
-        Some(_) => return Err(ApiError::invalid("unit_price", "unit_price must be above zero")),
+        Some(price) if price > Decimal::ZERO => {
+            round_half_even(qty * price, minor_units(&currency))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "unit_price",
+                "unit_price must be above zero",
+            ));
+        }
         None => Decimal::ZERO,
     };
     let line = line_fee(&mut conn, &lot, qty, value, &currency).await?;

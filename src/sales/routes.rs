@@ -108,7 +108,16 @@ async fn lock_visible(
         .await?)
 }
 
+/// Money at the currency's minor unit (the columns keep three places for every currency).
+fn minor(value: Decimal, currency: &str) -> Decimal {
+    let mut value = value;
+    value.rescale(minor_units(currency));
+    value
+}
+
 pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sale> {
+    let cur = row.currency.clone();
+    let m = |v: Decimal| minor(v, &cur);
     let lines: Vec<(SaleLineRow, String, String, String)> = sale_lines::table
         .inner_join(lots_table::table)
         .filter(sale_lines::sale_id.eq(row.id))
@@ -121,12 +130,15 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
         ))
         .load(conn)
         .await?;
-    let payments: Vec<Payment> = sale_payments::table
+    let mut payments: Vec<Payment> = sale_payments::table
         .filter(sale_payments::sale_id.eq(row.id))
         .order(sale_payments::seq)
         .select(Payment::as_select())
         .load(conn)
         .await?;
+    for p in payments.iter_mut() {
+        p.amount = m(p.amount);
+    }
     let settlement: Option<SettlementRow> = settlements::table
         .find(row.id)
         .select(SettlementRow::as_select())
@@ -135,21 +147,27 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
         .optional()?;
     let settlement = match settlement {
         Some(s) => {
-            let loans: Vec<SettledLoan> = settlement_loans::table
+            let mut loans: Vec<SettledLoan> = settlement_loans::table
                 .filter(settlement_loans::sale_id.eq(row.id))
                 .order(settlement_loans::loan_id)
                 .select(SettledLoan::as_select())
                 .load(conn)
                 .await?;
+            for l in loans.iter_mut() {
+                l.fees = m(l.fees);
+                l.interest = m(l.interest);
+                l.principal = m(l.principal);
+                l.quantity_released = l.quantity_released.normalize();
+            }
             Some(Settlement {
                 business_date: s.business_date,
-                gross: s.gross,
-                fee: s.fee,
+                gross: m(s.gross),
+                fee: m(s.fee),
                 fee_detail: s.fee_detail,
-                loan_fees_repaid: s.loan_fees_repaid,
-                interest_repaid: s.interest_repaid,
-                principal_repaid: s.principal_repaid,
-                to_supplier: s.to_supplier,
+                loan_fees_repaid: m(s.loan_fees_repaid),
+                interest_repaid: m(s.interest_repaid),
+                principal_repaid: m(s.principal_repaid),
+                to_supplier: m(s.to_supplier),
                 loans,
                 journal_entry_id: s.journal_entry_id,
                 settled_at: s.settled_at,
@@ -194,11 +212,11 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
                 unit,
                 quantity: l.quantity.normalize(),
                 unit_price: l.unit_price.normalize(),
-                amount: l.amount,
+                amount: m(l.amount),
             })
             .collect(),
-        total: row.total,
-        paid: row.paid,
+        total: m(row.total),
+        paid: m(row.paid),
         payments,
         settlement,
         release_orders: orders
@@ -229,7 +247,11 @@ async fn current(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Sale> {
     present(conn, row).await
 }
 
-fn audit<'a>(action: &'a str, sale: &Sale, before: Option<serde_json::Value>) -> ApiResult<Change<'a>> {
+fn audit<'a>(
+    action: &'a str,
+    sale: &Sale,
+    before: Option<serde_json::Value>,
+) -> ApiResult<Change<'a>> {
     Ok(Change {
         action,
         object_kind: "sale",
@@ -583,8 +605,12 @@ pub async fn cancel(
                 .execute(conn)
                 .await?;
             let sale = current(conn, id).await?;
-            integrity::record(conn, Some(&principal), audit("sale.cancelled", &sale, Some(before))?)
-                .await?;
+            integrity::record(
+                conn,
+                Some(&principal),
+                audit("sale.cancelled", &sale, Some(before))?,
+            )
+            .await?;
             Ok(sale)
         })
         .await?;
@@ -674,7 +700,7 @@ pub async fn pay(
                     },
                 )
                 .await?;
-                let payment: Payment = diesel::insert_into(sale_payments::table)
+                let mut payment: Payment = diesel::insert_into(sale_payments::table)
                     .values((
                         sale_payments::id.eq(Uuid::new_v4()),
                         sale_payments::sale_id.eq(id),
@@ -685,6 +711,7 @@ pub async fn pay(
                     .returning(Payment::as_returning())
                     .get_result(conn)
                     .await?;
+                payment.amount = minor(payment.amount, &row.currency);
                 let row: SaleRow = diesel::update(sales::table.find(id))
                     .set(sales::paid.eq(row.paid + amount))
                     .returning(SaleRow::as_returning())
@@ -694,8 +721,12 @@ pub async fn pay(
                     settle::settle(conn, &principal, &row, today).await?;
                 }
                 let sale = current(conn, id).await?;
-                integrity::record(conn, Some(&principal), audit("sale.payment", &sale, Some(before))?)
-                    .await?;
+                integrity::record(
+                    conn,
+                    Some(&principal),
+                    audit("sale.payment", &sale, Some(before))?,
+                )
+                .await?;
                 Ok(PaymentResult { payment, sale })
             })
         },

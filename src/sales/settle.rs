@@ -104,6 +104,12 @@ async fn loans_on(conn: &mut AsyncPgConnection, lot_ids: &[Uuid]) -> ApiResult<V
     Ok(ids.into_iter().map(|(_, id)| id).collect())
 }
 
+fn at_minor_unit(value: Decimal, places: u32) -> Decimal {
+    let mut value = value;
+    value.rescale(places);
+    value
+}
+
 /// Works out the settlement of `sale` on `today`. With `lock`, the loans and lots are locked
 /// (in that order) and the loans revalued first, as settlement needs; without, it is a
 /// preview from the stored values.
@@ -176,8 +182,7 @@ pub async fn plan(
                 left -= take;
                 t.released.push((line.lot_id, take));
                 t.quantity_released += take;
-                *released_value.entry(t.loan.id).or_default() +=
-                    p.market_value * take / p.quantity;
+                *released_value.entry(t.loan.id).or_default() += p.market_value * take / p.quantity;
             }
         }
     }
@@ -209,7 +214,8 @@ pub async fn plan(
         let lot = lots::find_visible(conn, lots::Viewer::All, line.lot_id)
             .await?
             .ok_or_else(|| ApiError::internal("sale line without its lot"))?;
-        line_fees.push(fees::line_fee(conn, &lot, line.quantity, line.amount, &sale.currency).await?);
+        line_fees
+            .push(fees::line_fee(conn, &lot, line.quantity, line.amount, &sale.currency).await?);
     }
     let fee = fees::total(
         line_fees,
@@ -237,8 +243,8 @@ pub async fn plan(
             ConsentNeeded {
                 loan_id: t.loan.id,
                 lender_org_id: t.loan.lender_org_id,
-                required: t.required,
-                would_pay: split.loans[i].total(),
+                required: at_minor_unit(t.required, places),
+                would_pay: at_minor_unit(split.loans[i].total(), places),
                 consented: consented.contains(&t.loan.id) || sale.loan_id == Some(t.loan.id),
             }
         })
@@ -342,8 +348,8 @@ pub async fn settle(
             settlements::business_date.eq(today),
             settlements::gross.eq(sale.total),
             settlements::fee.eq(split.fee),
-            settlements::fee_detail.eq(serde_json::to_value(&plan.fee)
-                .map_err(ApiError::internal)?),
+            settlements::fee_detail
+                .eq(serde_json::to_value(&plan.fee).map_err(ApiError::internal)?),
             settlements::loan_fees_repaid.eq(repaid.fees),
             settlements::interest_repaid.eq(repaid.interest),
             settlements::principal_repaid.eq(repaid.principal),
@@ -374,7 +380,10 @@ pub async fn settle(
             .await?;
     }
     diesel::update(sales::table.find(sale.id))
-        .set((sales::status.eq("settled"), sales::settled_at.eq(Utc::now())))
+        .set((
+            sales::status.eq("settled"),
+            sales::settled_at.eq(Utc::now()),
+        ))
         .execute(conn)
         .await?;
     let mut org_ids = vec![sale.supplier_org_id, sale.buyer_org_id];

@@ -185,7 +185,10 @@ async fn build(
         return Err(ApiError::invalid("from", "from is on or before to"));
     }
     if (to - from).num_days() > 3660 {
-        return Err(ApiError::invalid("from", "a statement covers at most ten years"));
+        return Err(ApiError::invalid(
+            "from",
+            "a statement covers at most ten years",
+        ));
     }
     let balances: Vec<Balance> = diesel::sql_query(
         "SELECT a.currency, a.kind AS account, \
@@ -357,7 +360,11 @@ pub async fn statement_csv(
     let mut out = String::from("section,business_date,currency,item,amount,entry_id,kind,memo\n");
     for c in &s.currencies {
         for (account, amount) in &c.opening_balances {
-            let _ = writeln!(out, "opening_balance,{},{},{account},{amount},,,", s.from, c.currency);
+            let _ = writeln!(
+                out,
+                "opening_balance,{},{},{account},{amount},,,",
+                s.from, c.currency
+            );
         }
         let sum = &c.summary;
         for (item, value) in [
@@ -384,7 +391,11 @@ pub async fn statement_csv(
             }
         }
         for (account, amount) in &c.closing_balances {
-            let _ = writeln!(out, "closing_balance,{},{},{account},{amount},,,", s.to, c.currency);
+            let _ = writeln!(
+                out,
+                "closing_balance,{},{},{account},{amount},,,",
+                s.to, c.currency
+            );
         }
     }
     for d in &s.deposits {
@@ -394,7 +405,9 @@ pub async fn statement_csv(
             d.received_at.date_naive(),
             d.currency.as_deref().unwrap_or(""),
             cell(&d.lot_code),
-            d.market_value_at_deposit.map(|v| v.to_string()).unwrap_or_default(),
+            d.market_value_at_deposit
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             d.quantity.normalize(),
             d.unit,
             cell(&d.commodity_code)
@@ -404,7 +417,10 @@ pub async fn statement_csv(
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"statement-{}-{}-{}.csv\"", s.org_id, s.from, s.to),
+            format!(
+                "attachment; filename=\"statement-{}-{}-{}.csv\"",
+                s.org_id, s.from, s.to
+            ),
         ))
         .body(out))
 }

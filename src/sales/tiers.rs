@@ -63,7 +63,7 @@ earned AS (
         ORDER BY t.rank DESC LIMIT 1), 'bronze') AS tier,
         jsonb_build_object(
             'window_from', $1 - 89, 'window_to', $1,
-            'value_released', coalesce((SELECT jsonb_object_agg(r.currency, r.value::text) FROM released r WHERE r.org_id = f.org_id), '{}'),
+            'value_released', coalesce((SELECT jsonb_object_agg(r.currency, round(r.value, minor_units(r.currency))::text) FROM released r WHERE r.org_id = f.org_id), '{}'),
             'loans_repaid_on_time', f.repaid, 'loans_defaulted', f.defaulted,
             'stock_counts', f.counts, 'clean_stock_counts', f.clean) AS metrics
     FROM figures f)

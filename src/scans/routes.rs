@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::db::schema::stock_counts;
 use crate::domain::gs1::{self, Gs1Scan};
 use crate::domain::lot_code::LotCode;
 use crate::domain::quantity::Unit;
@@ -16,7 +17,6 @@ use crate::reference::store as reference;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use crate::db::schema::stock_counts;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;

@@ -62,7 +62,9 @@ fn id(value: &Value) -> String {
 
 /// The supplier's ledger balances, by account, as `GET /v1/ledger/accounts` answers them.
 async fn balances(app: &TestApp, who: &Session) -> Value {
-    let reply = app.get("/v1/ledger/accounts?currency=CNY", who.token()).await;
+    let reply = app
+        .get("/v1/ledger/accounts?currency=CNY", who.token())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let mut out = serde_json::Map::new();
     for account in reply.body["items"].as_array().expect("items") {
@@ -142,7 +144,10 @@ async fn the_yantai_story_to_the_cent() {
     assert_eq!(out.status, 200, "{}", out.text);
     assert_eq!(out.body["lot"]["status"], "released");
     assert_eq!(out.body["lot"]["quantity_on_hand"], "0");
-    assert_eq!(m.sale(&app, &sale).await["release_orders"][0]["status"], "completed");
+    assert_eq!(
+        m.sale(&app, &sale).await["release_orders"][0]["status"],
+        "completed"
+    );
     assert_books_balance(&app, &c.admin).await;
     // The supplier's statement agrees with its ledger accounts.
     let to = today() + chrono::Days::new(40);
@@ -198,25 +203,41 @@ async fn the_boards_are_sold_at_sea_and_leave_when_the_voyage_arrives() {
     assert_eq!(announced.status, 201, "{}", announced.text);
     let lot_id = id(&announced.body);
     let code = announced.body["code"].clone();
-    let aboard = scan_as(&app, &carrier, json!({"code": code, "action": "load", "voyage_id": voyage})).await;
+    let aboard = scan_as(
+        &app,
+        &carrier,
+        json!({"code": code, "action": "load", "voyage_id": voyage}),
+    )
+    .await;
     assert_eq!(aboard.status, 200, "{}", aboard.text);
     // A loan against the goods at sea: 3,000 on 6,000 of value.
     let requested = m.l.request(&app, &lot_id, "1000", "3000.00").await;
     assert_eq!(requested.status, 201, "{}", requested.text);
     let loan = id(&requested.body);
     let approve = app
-        .post(&format!("/v1/loans/{loan}/approve"), m.l.lender.token(), &json!({}))
+        .post(
+            &format!("/v1/loans/{loan}/approve"),
+            m.l.lender.token(),
+            &json!({}),
+        )
         .await;
     assert_eq!(approve.status, 200, "{}", approve.text);
-    let disbursed = m
-        .l
-        .post_as(&app, &m.l.lender, &format!("/v1/loans/{loan}/disburse"), json!({}))
+    let disbursed =
+        m.l.post_as(
+            &app,
+            &m.l.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
         .await;
     assert_eq!(disbursed.status, 200, "{}", disbursed.text);
     close_days(&app, 10).await;
     // Sold while at sea; the fee is 30 days of the destination store's rate.
     let sold = m
-        .sell(&app, json!([{"lot_id": lot_id, "quantity": "1000", "unit_price": "6.20"}]))
+        .sell(
+            &app,
+            json!([{"lot_id": lot_id, "quantity": "1000", "unit_price": "6.20"}]),
+        )
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
     let sale = id(&sold.body);
@@ -231,19 +252,31 @@ async fn the_boards_are_sold_at_sea_and_leave_when_the_voyage_arrives() {
     let order = paid.body["sale"]["release_orders"][0]["id"].clone();
     // Nothing leaves a ship at sea; on arrival it is unloaded, then released.
     let early = c
-        .scan(&app, json!({"code": code, "action": "release", "release_order_id": order}))
+        .scan(
+            &app,
+            json!({"code": code, "action": "release", "release_order_id": order}),
+        )
         .await;
     early.assert_error(409, "lot_status");
     for step in ["depart", "arrive"] {
         let r = app
-            .post(&format!("/v1/voyages/{voyage}/{step}"), carrier.token(), &json!({}))
+            .post(
+                &format!("/v1/voyages/{voyage}/{step}"),
+                carrier.token(),
+                &json!({}),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
-    let landed = c.scan(&app, json!({"code": code, "action": "unload"})).await;
+    let landed = c
+        .scan(&app, json!({"code": code, "action": "unload"}))
+        .await;
     assert_eq!(landed.status, 200, "{}", landed.text);
     let out = c
-        .scan(&app, json!({"code": code, "action": "release", "release_order_id": order}))
+        .scan(
+            &app,
+            json!({"code": code, "action": "release", "release_order_id": order}),
+        )
         .await;
     assert_eq!(out.status, 200, "{}", out.text);
     assert_eq!(out.body["lot"]["status"], "released");
@@ -259,28 +292,45 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     let lot_id = id(&lot);
     let line = |q: &str, p: &str| json!([{"lot_id": lot_id, "quantity": q, "unit_price": p}]);
     // Bad input names the field.
-    m.sell(&app, line("10", "0")).await.assert_error(422, "invalid_request");
-    assert_eq!(m.sell(&app, line("10", "0")).await.field(), "lines[0].unit_price");
-    assert_eq!(m.sell(&app, line("0", "6")).await.field(), "lines[0].quantity");
+    m.sell(&app, line("10", "0"))
+        .await
+        .assert_error(422, "validation_failed");
+    assert_eq!(
+        m.sell(&app, line("10", "0")).await.field(),
+        "lines[0].unit_price"
+    );
+    assert_eq!(
+        m.sell(&app, line("0", "6")).await.field(),
+        "lines[0].quantity"
+    );
     let twice = m
-        .sell(&app, json!([{"lot_id": lot_id, "quantity": "1", "unit_price": "6"},
-                           {"lot_id": lot_id, "quantity": "1", "unit_price": "6"}]))
+        .sell(
+            &app,
+            json!([{"lot_id": lot_id, "quantity": "1", "unit_price": "6"},
+                           {"lot_id": lot_id, "quantity": "1", "unit_price": "6"}]),
+        )
         .await;
     assert_eq!(twice.field(), "lines[1].lot_id");
     let nobody = app
-        .post("/v1/sales", c.supplier.token(),
-              &json!({"buyer_org_id": Uuid::new_v4(), "currency": "CNY", "lines": line("1", "6")}))
+        .post(
+            "/v1/sales",
+            c.supplier.token(),
+            &json!({"buyer_org_id": Uuid::new_v4(), "currency": "CNY", "lines": line("1", "6")}),
+        )
         .await;
     assert_eq!(nobody.field(), "buyer_org_id");
     let other = app.owner_of(OrgKind::Supplier).await;
     let foreign = app
-        .post("/v1/sales", other.token(),
-              &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}))
+        .post(
+            "/v1/sales",
+            other.token(),
+            &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}),
+        )
         .await;
     assert_eq!(foreign.field(), "lines[0].lot_id");
     // A fee larger than the sale is refused.
     let tiny = m.sell(&app, line("1", "0.05")).await;
-    tiny.assert_error(422, "invalid_request");
+    tiny.assert_error(422, "validation_failed");
     assert_eq!(tiny.field(), "lines");
     // Reserving: 800 of 1,000, then 300 more is too much.
     let first = m.sell(&app, line("800", "6.10")).await;
@@ -293,24 +343,41 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     app.get(&format!("/v1/sales/{sale}"), other.token())
         .await
         .assert_error(404, "sale_not_found");
-    assert_eq!(app.get(&format!("/v1/sales/{sale}"), m.buyer.token()).await.status, 200);
+    assert_eq!(
+        app.get(&format!("/v1/sales/{sale}"), m.buyer.token())
+            .await
+            .status,
+        200
+    );
     let staff = app
-        .post("/v1/sales", c.warehouse_staff.token(),
-              &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}))
+        .post(
+            "/v1/sales",
+            c.warehouse_staff.token(),
+            &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}),
+        )
         .await;
     staff.assert_error(403, "forbidden");
     // Only the buyer pays; more than is due is refused.
     let [(name, k)] = key();
     let by_supplier = app
-        .request_with("POST", &format!("/v1/sales/{sale}/payments"), Some(c.supplier.token()),
-                      Some(&json!({"amount": "10.00"})), &[(name, &k)])
+        .request_with(
+            "POST",
+            &format!("/v1/sales/{sale}/payments"),
+            Some(c.supplier.token()),
+            Some(&json!({"amount": "10.00"})),
+            &[(name, &k)],
+        )
         .await;
     by_supplier.assert_error(403, "forbidden");
     let too_much = m.pay(&app, &sale, "4880.01").await;
     assert_eq!(too_much.field(), "amount");
     // Cancelling frees the quantity; a paid sale cannot be cancelled.
     let cancelled = app
-        .post(&format!("/v1/sales/{sale}/cancel"), c.supplier.token(), &json!({}))
+        .post(
+            &format!("/v1/sales/{sale}/cancel"),
+            c.supplier.token(),
+            &json!({}),
+        )
         .await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     assert_eq!(cancelled.body["status"], "cancelled");
@@ -318,12 +385,20 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     assert_eq!(again.status, 201, "{}", again.text);
     let again = id(&again.body);
     assert_eq!(m.pay(&app, &again, "100.00").await.status, 201);
-    app.post(&format!("/v1/sales/{again}/cancel"), c.supplier.token(), &json!({}))
-        .await
-        .assert_error(409, "sale_paid");
-    app.post(&format!("/v1/sales/{sale}/cancel"), c.supplier.token(), &json!({}))
-        .await
-        .assert_error(409, "sale_status");
+    app.post(
+        &format!("/v1/sales/{again}/cancel"),
+        c.supplier.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "sale_paid");
+    app.post(
+        &format!("/v1/sales/{sale}/cancel"),
+        c.supplier.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "sale_status");
     assert_books_balance(&app, &c.admin).await;
 }
 
@@ -338,7 +413,10 @@ async fn two_sales_for_the_same_last_quantity_reserve_it_once() {
     statuses.sort();
     assert_eq!(statuses, [201, 409], "{} / {}", a.text, b.text);
     let lot = app
-        .get(&format!("/v1/lots/{}", id(&lot)), m.l.custody.supplier.token())
+        .get(
+            &format!("/v1/lots/{}", id(&lot)),
+            m.l.custody.supplier.token(),
+        )
         .await;
     assert_eq!(lot.body["quantity_reserved"], "500");
 }
@@ -349,7 +427,10 @@ async fn two_payments_completing_the_same_sale_settle_it_once() {
     let m = market(&app).await;
     let (lot, loan) = m.l.active_loan(&app, "1000", "3000.00").await;
     let sold = m
-        .sell(&app, json!([{"lot_id": id(&lot), "quantity": "1000", "unit_price": "6.00"}]))
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "1000", "unit_price": "6.00"}]),
+        )
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
     let sale = id(&sold.body);
@@ -374,7 +455,10 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     // Half the goods at a distress price: 20,000 gross, 1,200 fee, 18,800 for the loan, which
     // needs 30,000 to stay within its advance rate on the 10 t left pledged (60,000 × 0.5).
     let sold = m
-        .sell(&app, json!([{"lot_id": id(&lot), "quantity": "10000", "unit_price": "2.00"}]))
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "10000", "unit_price": "2.00"}]),
+        )
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
     let sale = id(&sold.body);
@@ -385,19 +469,32 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     assert_eq!(needed["consented"], false);
     // The lender sees the sale; another lender does not and cannot consent.
     let stranger = app.owner_of(OrgKind::Lender).await;
-    app.post(&format!("/v1/sales/{sale}/consent"), stranger.token(), &json!({}))
-        .await
-        .assert_error(404, "sale_not_found");
+    app.post(
+        &format!("/v1/sales/{sale}/consent"),
+        stranger.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(404, "sale_not_found");
     // Paid in full, the sale waits.
     let paid = m.pay(&app, &sale, "20000.00").await;
     assert_eq!(paid.status, 201, "{}", paid.text);
     assert_eq!(paid.body["sale"]["status"], "pending");
     assert_eq!(paid.body["sale"]["settlement"], Value::Null);
-    m.pay(&app, &sale, "1.00").await.assert_error(409, "sale_paid");
-    assert_eq!(m.l.loan(&app, &loan).await["outstanding_principal"], "60000.00");
+    m.pay(&app, &sale, "1.00")
+        .await
+        .assert_error(409, "sale_paid");
+    assert_eq!(
+        m.l.loan(&app, &loan).await["outstanding_principal"],
+        "60000.00"
+    );
     // The consent settles it: the loan gets 18,800, the supplier nothing.
     let consented = app
-        .post(&format!("/v1/sales/{sale}/consent"), m.l.lender.token(), &json!({}))
+        .post(
+            &format!("/v1/sales/{sale}/consent"),
+            m.l.lender.token(),
+            &json!({}),
+        )
         .await;
     assert_eq!(consented.status, 200, "{}", consented.text);
     assert_eq!(consented.body["status"], "settled");
@@ -408,9 +505,13 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     let after = m.l.loan(&app, &loan).await;
     assert_eq!(after["outstanding_principal"], "41200.00");
     assert_eq!(after["collateral"][0]["quantity"], "10000");
-    app.post(&format!("/v1/sales/{sale}/consent"), m.l.lender.token(), &json!({}))
-        .await
-        .assert_error(409, "sale_status");
+    app.post(
+        &format!("/v1/sales/{sale}/consent"),
+        m.l.lender.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "sale_status");
     assert_books_balance(&app, &c.admin).await;
 }
 
@@ -421,10 +522,21 @@ async fn a_lender_sells_the_goods_of_a_defaulted_loan_and_is_repaid_from_the_sal
     let c = &m.l.custody;
     let (lot, loan) = m.l.active_loan(&app, "10000", "30000.00").await;
     // Prices collapse: LTV above the liquidation LTV defaults the loan at once.
-    fixtures::post_price(&app, &c.admin, &c.commodity, "3.50", &chrono::Utc::now().to_rfc3339()).await;
+    fixtures::post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "3.50",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
     assert_eq!(m.l.loan(&app, &loan).await["status"], "defaulted");
     let liquidate = app
-        .post(&format!("/v1/loans/{loan}/liquidate"), m.l.lender.token(), &json!({}))
+        .post(
+            &format!("/v1/loans/{loan}/liquidate"),
+            m.l.lender.token(),
+            &json!({}),
+        )
         .await;
     assert_eq!(liquidate.status, 201, "{}", liquidate.text);
     let lines = json!([{"lot_id": id(&lot), "quantity": "10000", "unit_price": "3.40"}]);
@@ -461,7 +573,8 @@ async fn fee_schedules_are_set_by_the_platform_and_quoted_with_their_workings() 
     let lot = c.lot_in_custody(&app, "1000").await;
     let lot_id = id(&lot);
     let quote = |q: &'static str| {
-        let path = format!("/v1/fee-quote?lot_id={lot_id}&quantity={q}&unit_price=6.00&currency=CNY");
+        let path =
+            format!("/v1/fee-quote?lot_id={lot_id}&quantity={q}&unit_price=6.00&currency=CNY");
         let token = c.supplier.token().to_owned();
         let app = &app;
         async move { app.get(&path, &token).await }
@@ -469,26 +582,43 @@ async fn fee_schedules_are_set_by_the_platform_and_quoted_with_their_workings() 
     assert_eq!(quote("1000").await.body["fee"], "120.00");
     // A percent-of-value schedule with a minimum, for this commodity only.
     let bad = app
-        .post("/v1/fee-schedules", c.admin.token(),
-              &json!({"commodity_code": c.commodity, "method": "percent_of_value", "percent": "1.5"}))
+        .post(
+            "/v1/fee-schedules",
+            c.admin.token(),
+            &json!({"commodity_code": c.commodity, "method": "percent_of_value", "percent": "1.5"}),
+        )
         .await;
     assert_eq!(bad.field(), "percent");
     let no_currency = app
-        .post("/v1/fee-schedules", c.admin.token(),
-              &json!({"method": "percent_of_value", "percent": "0.01", "minimum_fee": "50"}))
+        .post(
+            "/v1/fee-schedules",
+            c.admin.token(),
+            &json!({"method": "percent_of_value", "percent": "0.01", "minimum_fee": "50"}),
+        )
         .await;
     assert_eq!(no_currency.field(), "currency");
     let unknown = app
-        .post("/v1/fee-schedules", c.admin.token(), &json!({"method": "flat"}))
+        .post(
+            "/v1/fee-schedules",
+            c.admin.token(),
+            &json!({"method": "flat"}),
+        )
         .await;
     assert_eq!(unknown.field(), "method");
-    app.post("/v1/fee-schedules", c.supplier.token(), &json!({"method": "percent_of_value", "percent": "0.01"}))
-        .await
-        .assert_error(403, "forbidden");
+    app.post(
+        "/v1/fee-schedules",
+        c.supplier.token(),
+        &json!({"method": "percent_of_value", "percent": "0.01"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
     let set = app
-        .post("/v1/fee-schedules", c.admin.token(),
-              &json!({"commodity_code": c.commodity, "currency": "CNY", "method": "percent_of_value",
-                      "percent": "0.015", "minimum_fee": "50.00"}))
+        .post(
+            "/v1/fee-schedules",
+            c.admin.token(),
+            &json!({"commodity_code": c.commodity, "currency": "CNY", "method": "percent_of_value",
+                      "percent": "0.015", "minimum_fee": "50.00"}),
+        )
         .await;
     assert_eq!(set.status, 201, "{}", set.text);
     let q = quote("1000").await;
@@ -506,15 +636,23 @@ async fn fee_schedules_are_set_by_the_platform_and_quoted_with_their_workings() 
     assert_eq!(replaced.status, 201, "{}", replaced.text);
     assert_eq!(quote("1000").await.body["fee"], "120.00");
     let current = app.get("/v1/fee-schedules", c.supplier.token()).await;
-    let ours: Vec<&Value> = current.body.as_array().expect("list").iter()
-        .filter(|s| s["commodity_code"] == c.commodity.as_str()).collect();
+    let ours: Vec<&Value> = current
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|s| s["commodity_code"] == c.commodity.as_str())
+        .collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0]["percent"], "0.02");
     // Someone else's lot is not found.
     let other = app.owner_of(OrgKind::Supplier).await;
-    app.get(&format!("/v1/fee-quote?lot_id={lot_id}&quantity=1"), other.token())
-        .await
-        .assert_error(404, "lot_not_found");
+    app.get(
+        &format!("/v1/fee-quote?lot_id={lot_id}&quantity=1"),
+        other.token(),
+    )
+    .await
+    .assert_error(404, "lot_not_found");
 }
 
 #[tokio::test]
@@ -523,7 +661,10 @@ async fn a_supplier_earns_a_tier_by_selling_and_repaying_and_loses_it_again() {
     let m = market(&app).await;
     let c = &m.l.custody;
     let org = app
-        .get(&format!("/v1/orgs/{}", c.supplier.org_id), c.supplier.token())
+        .get(
+            &format!("/v1/orgs/{}", c.supplier.org_id),
+            c.supplier.token(),
+        )
         .await;
     assert_eq!(org.status, 200, "{}", org.text);
     assert_eq!(org.body["tier"]["tier"], "bronze");
@@ -532,12 +673,18 @@ async fn a_supplier_earns_a_tier_by_selling_and_repaying_and_loses_it_again() {
     // A loan repaid on time, a clean count, and 120,000 CNY released through a sale.
     let (lot, loan) = m.l.active_loan(&app, "20000", "10000.00").await;
     let count = c
-        .scan(&app, json!({"code": lot["code"], "action": "count", "quantity": "20000"}))
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "count", "quantity": "20000"}),
+        )
         .await;
     assert_eq!(count.status, 200, "{}", count.text);
     assert_eq!(m.l.repay(&app, &loan, "10000.00").await.status, 201);
     let sold = m
-        .sell(&app, json!([{"lot_id": id(&lot), "quantity": "20000", "unit_price": "6.00"}]))
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "20000", "unit_price": "6.00"}]),
+        )
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
     assert_eq!(m.pay(&app, &id(&sold.body), "120000.00").await.status, 201);
@@ -556,14 +703,23 @@ async fn a_supplier_earns_a_tier_by_selling_and_repaying_and_loses_it_again() {
     // The tier lowers the fee.
     let next = c.lot_in_custody(&app, "1000").await;
     let quote = app
-        .get(&format!("/v1/fee-quote?lot_id={}&quantity=1000&currency=CNY", id(&next)), c.supplier.token())
+        .get(
+            &format!(
+                "/v1/fee-quote?lot_id={}&quantity=1000&currency=CNY",
+                id(&next)
+            ),
+            c.supplier.token(),
+        )
         .await;
     assert_eq!(quote.body["tier"], "silver");
     assert_eq!(quote.body["fee"], "114.00", "120.00 × 0.95");
     // Ninety days without business, and it is bronze again.
     close_days(&app, 92).await;
     let org = app
-        .get(&format!("/v1/orgs/{}", c.supplier.org_id), c.supplier.token())
+        .get(
+            &format!("/v1/orgs/{}", c.supplier.org_id),
+            c.supplier.token(),
+        )
         .await;
     assert_eq!(org.body["tier"]["tier"], "bronze", "{}", org.text);
     assert_eq!(org.body["tier"]["history"][0]["previous_tier"], "silver");
@@ -594,38 +750,71 @@ async fn random_sales_over_random_loans_always_balance_and_pay_no_one_a_negative
             c.lot_in_custody(&app, &kg.to_string()).await
         } else {
             let principal = kg * 6 * (10 + rng.below(41)) / 100;
-            m.l.active_loan(&app, &kg.to_string(), &format!("{principal}.00")).await.0
+            m.l.active_loan(&app, &kg.to_string(), &format!("{principal}.00"))
+                .await
+                .0
         };
         let sold_kg = 1 + rng.below(kg);
         let price = format!("{}.{:02}", 1 + rng.below(7), rng.below(100));
         let sold = m
-            .sell(&app, json!([{"lot_id": id(&lot), "quantity": sold_kg.to_string(), "unit_price": price}]))
+            .sell(
+                &app,
+                json!([{"lot_id": id(&lot), "quantity": sold_kg.to_string(), "unit_price": price}]),
+            )
             .await;
         if sold.status == 422 {
-            assert_eq!(sold.field(), "lines", "round {round}: only a fee above the total is refused");
+            assert_eq!(
+                sold.field(),
+                "lines",
+                "round {round}: only a fee above the total is refused"
+            );
             continue;
         }
         assert_eq!(sold.status, 201, "round {round}: {}", sold.text);
         let sale = id(&sold.body);
-        let paid = m.pay(&app, &sale, sold.body["total"].as_str().expect("total")).await;
+        let paid = m
+            .pay(&app, &sale, sold.body["total"].as_str().expect("total"))
+            .await;
         assert_eq!(paid.status, 201, "round {round}: {}", paid.text);
         let mut body = paid.body["sale"].clone();
         if body["status"] == "pending" {
             let consent = app
-                .post(&format!("/v1/sales/{sale}/consent"), m.l.lender.token(), &json!({}))
+                .post(
+                    &format!("/v1/sales/{sale}/consent"),
+                    m.l.lender.token(),
+                    &json!({}),
+                )
                 .await;
             assert_eq!(consent.status, 200, "round {round}: {}", consent.text);
             body = consent.body;
         }
         assert_eq!(body["status"], "settled", "round {round}");
         let s = &body["settlement"];
-        let amount = |k: &str| s[k].as_str().expect(k).parse::<rust_decimal::Decimal>().expect(k);
-        for k in ["fee", "loan_fees_repaid", "interest_repaid", "principal_repaid", "to_supplier"] {
-            assert!(amount(k) >= rust_decimal::Decimal::ZERO, "round {round}: {k} {}", s);
+        let amount = |k: &str| {
+            s[k].as_str()
+                .expect(k)
+                .parse::<rust_decimal::Decimal>()
+                .expect(k)
+        };
+        for k in [
+            "fee",
+            "loan_fees_repaid",
+            "interest_repaid",
+            "principal_repaid",
+            "to_supplier",
+        ] {
+            assert!(
+                amount(k) >= rust_decimal::Decimal::ZERO,
+                "round {round}: {k} {}",
+                s
+            );
         }
         assert_eq!(
-            amount("fee") + amount("loan_fees_repaid") + amount("interest_repaid")
-                + amount("principal_repaid") + amount("to_supplier"),
+            amount("fee")
+                + amount("loan_fees_repaid")
+                + amount("interest_repaid")
+                + amount("principal_repaid")
+                + amount("to_supplier"),
             amount("gross"),
             "round {round}"
         );
