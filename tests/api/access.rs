@@ -410,6 +410,49 @@ fn rows() -> Vec<Row> {
         row("GET", "/v1/exposure", risk_readers),
         row("POST", "/v1/exposure/stress", risk_readers),
         row("GET", "/v1/exposure.csv", risk_readers),
+        row("POST", "/v1/fee-schedules", |a| {
+            authed(a, |a| if a == PlatformOwner { 201 } else { 403 })
+        }),
+        row("GET", "/v1/fee-schedules", |a| authed(a, |_| 200)),
+        row("GET", "/v1/fee-quote", |a| {
+            authed(a, |a| match a {
+                PlatformOwner | PlatformStaff | SupplierOwner | SupplierStaff => 200,
+                OtherSupplierOwner | LenderOwner | LenderStaff => 404,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/sales", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 201,
+                // Another supplier's lot, and a lender without a liquidating loan.
+                OtherSupplierOwner | LenderOwner => 422,
+                _ => 403,
+            })
+        }),
+        row("GET", "/v1/sales", sale_readers),
+        row("GET", "/v1/sales/{id}", |a| {
+            authed(a, |a| match a {
+                OtherSupplierOwner | LenderOwner | LenderStaff => 404,
+                a if sale_reader(a) => 200,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/sales/{id}/cancel", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 200,
+                OtherSupplierOwner | LenderOwner => 404,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/sales/{id}/payments", |a| {
+            authed(a, |a| match a {
+                BuyerOwner | PlatformOwner => 201,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/sales/{id}/consent", |a| lender_writes(a, 200)),
+        row("GET", "/v1/statements", sale_readers),
+        row("GET", "/v1/statements.csv", sale_readers),
     ]
 }
 
@@ -472,6 +515,15 @@ fn risk_readers(actor: Actor) -> u16 {
     })
 }
 
+/// Sales, statements: every kind but the warehouse staff.
+fn sale_reader(actor: Actor) -> bool {
+    !matches!(actor, WarehouseOwner | WarehouseStaff)
+}
+
+fn sale_readers(actor: Actor) -> u16 {
+    authed(actor, |a| if sale_reader(a) { 200 } else { 403 })
+}
+
 #[test]
 fn every_route_has_a_row() {
     let table = rows();
@@ -505,6 +557,7 @@ struct World {
     sessions: Vec<(Actor, Option<Session>)>,
     supplier_org: Uuid,
     supplier_owner: Session,
+    buyer_org: Uuid,
     expired: String,
     foreign: String,
     alg_none: String,
@@ -616,6 +669,7 @@ async fn world(app: &TestApp) -> World {
         sessions,
         supplier_org: supplier,
         supplier_owner,
+        buyer_org: buyer,
         expired,
         foreign,
         alg_none,
@@ -739,6 +793,15 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
         ("POST", "/v1/loans/{id}/collateral/release") => {
             Some(json!({"lot_id": world.release_lot, "quantity": "1"}))
         }
+        ("POST", "/v1/fee-schedules") => Some(json!({
+            "warehouse_id": world.lending_custody.warehouse_id, "method": "storage_days_equivalent", "days": 30
+        })),
+        ("POST", "/v1/sales") => {
+            let lot = c.lot_in_custody(app, "10").await;
+            Some(json!({"buyer_org_id": world.buyer_org, "currency": "CNY",
+                        "lines": [{"lot_id": lot["id"], "quantity": "10", "unit_price": "6.00"}]}))
+        }
+        ("POST", "/v1/sales/{id}/payments") => Some(json!({"amount": "1.00"})),
         ("POST", "/v1/exposure/stress") => {
             Some(json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.1"}]}))
         }
@@ -800,6 +863,20 @@ async fn fresh_breach(app: &TestApp, c: &Custody) -> String {
         .to_owned()
 }
 
+/// A pending sale of 1 unit of the lot to the world's buyer.
+async fn sale_of(app: &TestApp, world: &World, lot: &str) -> String {
+    let sold = app
+        .post(
+            "/v1/sales",
+            world.supplier_owner.token(),
+            &json!({"buyer_org_id": world.buyer_org, "currency": "CNY",
+                    "lines": [{"lot_id": lot, "quantity": "1", "unit_price": "6.00"}]}),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    sold.body["id"].as_str().expect("sale").to_owned()
+}
+
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
@@ -822,6 +899,19 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             _ => "requested",
         };
         loan_in_state(app, world, state, "10").await.0
+    } else if row.path == "/v1/sales/{id}/consent" {
+        // A sale of goods pledged to the lender's loan.
+        let (_, lot) = loan_in_state(app, world, "active", "10").await;
+        sale_of(app, world, &lot).await
+    } else if row.path.starts_with("/v1/sales/{id}") {
+        let lot = c.lot_in_custody(app, "10").await;
+        sale_of(app, world, lot["id"].as_str().expect("lot")).await
+    } else if row.path == "/v1/fee-quote" {
+        let lot = c.lot_in_custody(app, "10").await;
+        return format!(
+            "/v1/fee-quote?lot_id={}&quantity=10&currency=CNY",
+            lot["id"].as_str().expect("lot")
+        );
     } else if row.path.starts_with("/v1/warehouses/{id}") {
         c.warehouse_id.clone()
     } else if row.path.starts_with("/v1/voyages/{id}") {

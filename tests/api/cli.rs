@@ -45,7 +45,8 @@ async fn bootstrap_admin_creates_a_platform_owner_who_can_log_in() {
             "users:write",
             "audit:read",
             "reference:write",
-            "prices:write"
+            "prices:write",
+            "payments:write"
         ])
     );
 

@@ -26,7 +26,13 @@ async fn the_admin_creates_an_org_and_its_owner_who_can_log_in() {
     assert_eq!(owner.status, 201, "{}", owner.text);
     assert_eq!(
         owner.body["permissions"],
-        json!(["users:write", "audit:read", "lots:write", "loans:write"])
+        json!([
+            "users:write",
+            "audit:read",
+            "lots:write",
+            "loans:write",
+            "sales:write"
+        ])
     );
     assert!(owner.body.get("password_hash").is_none());
     let session = app
