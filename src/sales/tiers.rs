@@ -143,7 +143,7 @@ pub struct NextTier {
     pub requirements: Vec<Requirement>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
 pub struct HistoryItem {
     pub tier: String,
     pub previous_tier: Option<String>,
@@ -222,37 +222,25 @@ pub async fn status(
         }
         None => None,
     };
-    let history: Vec<(String, Option<String>, NaiveDate, Value, DateTime<Utc>)> =
-        tier_history::table
-            .filter(tier_history::org_id.eq(org))
-            .order(tier_history::id.desc())
-            .limit(20)
-            .select((
-                tier_history::tier,
-                tier_history::previous_tier,
-                tier_history::business_date,
-                tier_history::metrics,
-                tier_history::created_at,
-            ))
-            .load(conn)
-            .await?;
+    let history: Vec<HistoryItem> = tier_history::table
+        .filter(tier_history::org_id.eq(org))
+        .order(tier_history::id.desc())
+        .limit(20)
+        .select((
+            tier_history::tier,
+            tier_history::previous_tier,
+            tier_history::business_date,
+            tier_history::metrics,
+            tier_history::created_at,
+        ))
+        .load(conn)
+        .await?;
     Ok(TierStatus {
         tier,
         fee_factor,
         metrics: earned.metrics,
         earned_tier: earned.tier,
         next,
-        history: history
-            .into_iter()
-            .map(
-                |(tier, previous_tier, business_date, metrics, created_at)| HistoryItem {
-                    tier,
-                    previous_tier,
-                    business_date,
-                    metrics,
-                    created_at,
-                },
-            )
-            .collect(),
+        history,
     })
 }
