@@ -26,6 +26,7 @@ const ORGS: &[(&str, OrgKind, &str)] = &[
         "warehouse",
     ),
     ("Qingdao Fresh Market", OrgKind::Buyer, "buyer"),
+    ("Qixia Apple Growers", OrgKind::Supplier, "grower"),
 ];
 
 /// Creates what is missing and answers the logins.
@@ -33,6 +34,7 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     let logins = load_people(pool).await?;
     load_custody(pool).await?;
     load_lending(pool).await?;
+    load_sales(pool).await?;
     Ok(logins)
 }
 
@@ -96,7 +98,6 @@ const COLD_STORE: &str = "Yantai Cold Store No. 1";
 /// The Yantai cold store with apple lots in custody, and the Guangxi voyage with eucalyptus
 /// boards in transit to the Rizhao timber yard.
 async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
-    use crate::lots::store as lots;
     use crate::reference::model::StorageRate;
     use crate::reference::store as reference;
     use rust_decimal::Decimal;
@@ -260,55 +261,21 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
             ),
         ];
         for (commodity, grade, unit, quantity, days_ago, warehouse, on_voyage) in lots_to_make {
-            let shelf_life = if commodity == "APPLE_FUJI" { 180 } else { 3650 };
-            let packed_on = today - chrono::Days::new(days_ago);
-            let code = crate::domain::lot_code::LotCode::generate();
-            let lot = lots::insert(
+            demo_lot(
                 conn,
-                lots::NewLotValues {
-                    id: uuid::Uuid::new_v4(),
-                    code: code.as_str(),
-                    owner_org_id: supplier.id,
-                    commodity_code: commodity,
+                supplier.id,
+                DemoLot {
+                    commodity,
                     grade,
                     unit,
-                    status: "announced",
-                    quantity_announced: quantity,
-                    warehouse_id: warehouse,
-                    voyage_id: on_voyage,
-                    packed_on,
-                    expires_on: packed_on + chrono::Days::new(shelf_life),
-                    parent_lot_id: None,
-                    insurer: Some("PICC Property and Casualty"),
+                    quantity,
+                    days_ago,
+                    warehouse,
+                    voyage: on_voyage,
                 },
+                today,
             )
             .await?;
-            let movement = |kind, change, status| lots::MovementChange {
-                lot_id: lot.id,
-                kind,
-                quantity_change: change,
-                status,
-                warehouse_id: warehouse,
-                voyage_id: on_voyage,
-                release_order_id: None,
-                related_lot_id: None,
-                reason: None,
-                details: json!({"demo": true}),
-                actor_user_id: None,
-            };
-            lots::record_movement(conn, movement("announce", Decimal::ZERO, "announced")).await?;
-            let (kind, status) = if warehouse.is_some() {
-                ("receive", "in_custody")
-            } else {
-                ("load", "in_transit")
-            };
-            lots::record_movement(conn, movement(kind, quantity, status)).await?;
-            if let Some(warehouse) = warehouse {
-                let rate = reference::storage_rate(conn, warehouse, commodity).await?;
-                lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
-            } else {
-                lots::stamp_receipt(conn, lot.id, None).await?;
-            }
         }
         reference::set_voyage_status(conn, voyage.id, "underway").await?;
         // Sixty days of prices: apples drifting from 5.60 to 6.00 CNY/kg, boards near
@@ -343,6 +310,83 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
         Ok(())
     })
     .await
+}
+
+struct DemoLot {
+    commodity: &'static str,
+    grade: &'static str,
+    unit: &'static str,
+    quantity: rust_decimal::Decimal,
+    days_ago: u64,
+    warehouse: Option<uuid::Uuid>,
+    voyage: Option<uuid::Uuid>,
+}
+
+/// A lot announced and received into the warehouse (or loaded on the voyage), with its
+/// movements and warehouse receipt.
+async fn demo_lot(
+    conn: &mut diesel_async::AsyncPgConnection,
+    owner: uuid::Uuid,
+    d: DemoLot,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<crate::lots::model::LotRow> {
+    use crate::lots::store as lots;
+    use crate::reference::store as reference;
+    use rust_decimal::Decimal;
+    use serde_json::json;
+    let shelf_life = if d.commodity == "APPLE_FUJI" {
+        180
+    } else {
+        3650
+    };
+    let packed_on = today - chrono::Days::new(d.days_ago);
+    let code = crate::domain::lot_code::LotCode::generate();
+    let lot = lots::insert(
+        conn,
+        lots::NewLotValues {
+            id: uuid::Uuid::new_v4(),
+            code: code.as_str(),
+            owner_org_id: owner,
+            commodity_code: d.commodity,
+            grade: d.grade,
+            unit: d.unit,
+            status: "announced",
+            quantity_announced: d.quantity,
+            warehouse_id: d.warehouse,
+            voyage_id: d.voyage,
+            packed_on,
+            expires_on: packed_on + chrono::Days::new(shelf_life),
+            parent_lot_id: None,
+            insurer: Some("PICC Property and Casualty"),
+        },
+    )
+    .await?;
+    let movement = |kind, change, status| lots::MovementChange {
+        lot_id: lot.id,
+        kind,
+        quantity_change: change,
+        status,
+        warehouse_id: d.warehouse,
+        voyage_id: d.voyage,
+        release_order_id: None,
+        related_lot_id: None,
+        reason: None,
+        details: json!({"demo": true}),
+        actor_user_id: None,
+    };
+    lots::record_movement(conn, movement("announce", Decimal::ZERO, "announced")).await?;
+    let (kind, status) = if d.warehouse.is_some() {
+        ("receive", "in_custody")
+    } else {
+        ("load", "in_transit")
+    };
+    lots::record_movement(conn, movement(kind, d.quantity, status)).await?;
+    let rate = match d.warehouse {
+        Some(warehouse) => reference::storage_rate(conn, warehouse, d.commodity).await?,
+        None => None,
+    };
+    lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
+    Ok(lots::lock(conn, lot.id).await?)
 }
 
 /// Shandong Harvest Bank's facilities for the orchard cooperative: apples in the cold store at
@@ -477,6 +521,230 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
             }
         }
         revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The principal of a demo user, as the access middleware would build it.
+async fn demo_principal(
+    conn: &mut diesel_async::AsyncPgConnection,
+    email: &str,
+) -> anyhow::Result<crate::auth::Principal> {
+    let (user, org) = store::find_user_by_email(conn, email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user {email} missing"))?;
+    Ok(crate::auth::Principal {
+        user_id: user.id,
+        org_id: org.id,
+        kind: OrgKind::parse(&org.kind).ok_or_else(|| anyhow::anyhow!("org kind"))?,
+        role: Role::Owner,
+        permissions: Permission::all_for(OrgKind::parse(&org.kind).unwrap_or(OrgKind::Buyer)),
+        request_id: None,
+    })
+}
+
+/// Scans the whole of a sale's release order out, as the warehouse staff would.
+async fn demo_release(
+    conn: &mut diesel_async::AsyncPgConnection,
+    order_id: uuid::Uuid,
+) -> anyhow::Result<()> {
+    use crate::lots::store as lots;
+    let order = lots::lock_release_order(conn, order_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("release order missing"))?;
+    let lot = lots::lock(conn, order.lot_id).await?;
+    let quantity = order.quantity - order.quantity_released;
+    lots::add_reserved(conn, lot.id, -quantity).await?;
+    lots::consume_release_order(conn, &order, quantity).await?;
+    let left = lot.quantity_on_hand - quantity;
+    lots::record_movement(
+        conn,
+        lots::MovementChange {
+            quantity_change: -quantity,
+            release_order_id: Some(order.id),
+            details: serde_json::json!({"demo": true}),
+            ..lots::MovementChange::of(
+                &lot,
+                "release",
+                if left.is_zero() {
+                    "released"
+                } else {
+                    "in_custody"
+                },
+                None,
+            )
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sales at every stage, through the same code the API runs: the cooperative has sold 5 t
+/// that has left the store, 3 t that is paid and waits to be picked up, and 2 t the buyer has
+/// paid a deposit on; the Qixia growers sold 25 t that repaid their loan, which earns them the
+/// silver tier (the cooperative stays bronze).
+async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
+    use crate::db::schema::{facilities, loans, sales, warehouses};
+    use crate::ledger::{AccountKind, Entry, Line};
+    use crate::sales::routes::{NewSale, NewSaleLine, create_sale, record_payment};
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use rust_decimal::Decimal;
+    use uuid::Uuid;
+
+    let mut conn = pool.get().await?;
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let buyer = store::find_org_by_name(conn, ORGS[4].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo buyer missing"))?;
+        let existing: i64 = sales::table
+            .filter(sales::buyer_org_id.eq(buyer.id))
+            .count()
+            .get_result(conn)
+            .await?;
+        if existing > 0 {
+            return Ok(());
+        }
+        let fail = |e: crate::error::ApiError| anyhow::anyhow!(e.message);
+        let today = crate::calendar::business_date(conn).await?;
+        let cold_store: Uuid = warehouses::table
+            .filter(warehouses::name.eq(COLD_STORE))
+            .select(warehouses::id)
+            .first(conn)
+            .await?;
+        let cooperative = demo_principal(conn, "owner@supplier.demo.holdfast").await?;
+        let growers = demo_principal(conn, "owner@grower.demo.holdfast").await?;
+        let paying = demo_principal(conn, "owner@buyer.demo.holdfast").await?;
+        let apples = |quantity: i64, days_ago: u64| DemoLot {
+            commodity: "APPLE_FUJI",
+            grade: "A",
+            unit: "kg",
+            quantity: Decimal::from(quantity),
+            days_ago,
+            warehouse: Some(cold_store),
+            voyage: None,
+        };
+        let sell = |lot: Uuid, quantity: i64, price: Decimal| NewSale {
+            buyer_org_id: buyer.id,
+            currency: "CNY".into(),
+            lines: vec![NewSaleLine {
+                lot_id: lot,
+                quantity: Decimal::from(quantity),
+                unit_price: price,
+            }],
+            loan_id: None,
+        };
+        // Released: sold, paid, scanned out.
+        let lot = demo_lot(conn, cooperative.org_id, apples(5_000, 30), today).await?;
+        let sale = create_sale(
+            conn,
+            &cooperative,
+            sell(lot.id, 5_000, Decimal::new(640, 2)),
+        )
+        .await
+        .map_err(fail)?;
+        let paid = record_payment(conn, &paying, sale.id, sale.total)
+            .await
+            .map_err(fail)?;
+        demo_release(conn, paid.sale.release_orders[0].id).await?;
+        // Settled, waiting to be picked up.
+        let lot = demo_lot(conn, cooperative.org_id, apples(3_000, 25), today).await?;
+        let sale = create_sale(
+            conn,
+            &cooperative,
+            sell(lot.id, 3_000, Decimal::new(600, 2)),
+        )
+        .await
+        .map_err(fail)?;
+        record_payment(conn, &paying, sale.id, sale.total)
+            .await
+            .map_err(fail)?;
+        // Pending, with a deposit paid.
+        let lot = demo_lot(conn, cooperative.org_id, apples(2_000, 8), today).await?;
+        let sale = create_sale(
+            conn,
+            &cooperative,
+            sell(lot.id, 2_000, Decimal::new(630, 2)),
+        )
+        .await
+        .map_err(fail)?;
+        record_payment(conn, &paying, sale.id, Decimal::new(5_000, 0))
+            .await
+            .map_err(fail)?;
+        // The Qixia growers: a loan on 25 t, repaid on time by the sale of all of it.
+        let lender = store::find_org_by_name(conn, ORGS[2].0)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo lender missing"))?;
+        let lot = demo_lot(conn, growers.org_id, apples(25_000, 15), today).await?;
+        let facility = Uuid::new_v4();
+        diesel::insert_into(facilities::table)
+            .values((
+                facilities::id.eq(facility),
+                facilities::lender_org_id.eq(lender.id),
+                facilities::supplier_org_id.eq(growers.org_id),
+                facilities::currency.eq("CNY"),
+                facilities::limit_amount.eq(Decimal::new(500_000, 0)),
+                facilities::advance_rate.eq(Decimal::new(50, 2)),
+                facilities::annual_interest_rate.eq(Decimal::new(8, 2)),
+                facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
+                facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
+                facilities::cure_period_days.eq(3),
+                facilities::max_tenor_days.eq(120),
+                facilities::eligible_commodities.eq(vec!["APPLE_FUJI".to_owned()]),
+            ))
+            .execute(conn)
+            .await?;
+        let loan = Uuid::new_v4();
+        let principal = Decimal::new(70_000, 0);
+        diesel::insert_into(loans::table)
+            .values((
+                loans::id.eq(loan),
+                loans::facility_id.eq(facility),
+                loans::lender_org_id.eq(lender.id),
+                loans::supplier_org_id.eq(growers.org_id),
+                loans::currency.eq("CNY"),
+                loans::principal.eq(principal),
+                loans::outstanding_principal.eq(principal),
+                loans::annual_interest_rate.eq(Decimal::new(8, 2)),
+                loans::status.eq("active"),
+                loans::approved_at.eq(chrono::Utc::now()),
+                loans::disbursed_at.eq(chrono::Utc::now()),
+                loans::disbursed_on.eq(today),
+                loans::accrued_through.eq(today),
+                loans::maturity_date.eq(today + chrono::Days::new(120)),
+            ))
+            .execute(conn)
+            .await?;
+        crate::lending::store::pledge(conn, loan, lot.id, lot.quantity_on_hand).await?;
+        crate::ledger::post(
+            conn,
+            Entry {
+                kind: "disbursement",
+                loan_id: Some(loan),
+                sale_id: None,
+                memo: format!("disbursement of loan {loan} (demo)"),
+                currency: "CNY",
+                business_date: today,
+                created_by: None,
+                lines: vec![
+                    Line::debit(lender.id, AccountKind::LoansReceivable, principal),
+                    Line::credit(lender.id, AccountKind::Cash, principal),
+                    Line::debit(growers.org_id, AccountKind::Cash, principal),
+                    Line::credit(growers.org_id, AccountKind::LoansPayable, principal),
+                ],
+            },
+        )
+        .await
+        .map_err(fail)?;
+        let sale = create_sale(conn, &growers, sell(lot.id, 25_000, Decimal::new(620, 2)))
+            .await
+            .map_err(fail)?;
+        let paid = record_payment(conn, &paying, sale.id, sale.total)
+            .await
+            .map_err(fail)?;
+        demo_release(conn, paid.sale.release_orders[0].id).await?;
+        crate::sales::tiers::recompute(conn, today).await?;
         Ok(())
     })
     .await

@@ -301,6 +301,23 @@ pub async fn create(
     let key = IdempotencyKey::from_request(&req, false)?;
     let hash = idempotency::request_hash(&req, &body.body_sha256);
     let new = body.value;
+    idempotency::run(
+        &state.pool,
+        principal.user_id,
+        key,
+        hash,
+        StatusCode::CREATED,
+        move |conn| Box::pin(async move { create_sale(conn, &principal, new).await }),
+    )
+    .await
+}
+
+/// Creates a sale in the caller's transaction: checks, reserves, records.
+pub async fn create_sale(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: NewSale,
+) -> ApiResult<Sale> {
     let currency = validate::currency("currency", &new.currency)?;
     if new.lines.is_empty() || new.lines.len() > 100 {
         return Err(ApiError::invalid("lines", "a sale has 1 to 100 lines"));
@@ -340,151 +357,150 @@ pub async fn create(
         .iter()
         .map(|(i, l)| (*i, l.lot_id, l.quantity, l.unit_price))
         .collect();
-    let buyer_id = new.buyer_org_id;
-    let loan_id = new.loan_id;
-    idempotency::run(
-        &state.pool,
-        principal.user_id,
-        key,
-        hash,
-        StatusCode::CREATED,
-        move |conn| {
-            Box::pin(async move {
-                let buyer = orgs::find_org(conn, buyer_id)
-                    .await?
-                    .filter(|o| o.kind == OrgKind::Buyer.as_str())
-                    .ok_or_else(|| ApiError::invalid("buyer_org_id", "no such buyer"))?;
-                // A liquidation: the lender's liquidating loan, locked before the lots.
-                let loan = match loan_id {
-                    Some(id) => {
-                        let loan = lending::lock_loan(conn, Party::of(&principal), id)
-                            .await?
-                            .ok_or_else(crate::lending::loans::loan_not_found)?;
-                        if loan.status != "liquidating" {
-                            return Err(ApiError::conflict(
-                                "loan_status",
-                                format!("the loan is {}; liquidation sales are for liquidating loans", loan.status),
-                            )
-                            .with("status", &loan.status));
-                        }
-                        Some(loan)
-                    }
-                    None => None,
-                };
-                let supplier = loan
-                    .as_ref()
-                    .map(|l| l.supplier_org_id)
-                    .unwrap_or(principal.org_id);
-                let places = minor_units(&currency);
-                let mut rows = Vec::with_capacity(sorted.len());
-                let mut line_fees = Vec::with_capacity(sorted.len());
-                let mut total = Decimal::ZERO;
-                for (i, lot_id, qty, price) in &sorted {
-                    let lot = lots::lock(conn, *lot_id).await.optional()?
-                        .filter(|l| l.owner_org_id == supplier)
-                        .ok_or_else(|| ApiError::invalid(&format!("lines[{i}].lot_id"), "no such lot of the seller's"))?;
-                    let qty = quantity(&format!("lines[{i}].quantity"), *qty, &lot.unit)?;
-                    if !matches!(lot.status.as_str(), "in_custody" | "in_transit") {
-                        return Err(ApiError::conflict(
-                            "lot_status",
-                            format!("the lot is {}; goods are sold while in custody or in transit", lot.status),
-                        )
-                        .with("field", format!("lines[{i}].lot_id"))
-                        .with("status", &lot.status));
-                    }
-                    // Goods pledged to loans not yet paid out stay with those requests.
-                    let pending: Vec<Decimal> = pledges::table
-                        .inner_join(crate::db::schema::loans::table)
-                        .filter(pledges::lot_id.eq(lot.id))
-                        .filter(crate::db::schema::loans::status.eq_any(PENDING))
-                        .select(pledges::quantity)
-                        .load(conn)
-                        .await?;
-                    let mut sellable = lot.quantity_on_hand
-                        - lot.quantity_reserved
-                        - pending.into_iter().sum::<Decimal>();
-                    if let Some(loan) = &loan {
-                        let pledged: Option<Decimal> = pledges::table
-                            .find((loan.id, lot.id))
-                            .select(pledges::quantity)
-                            .first(conn)
-                            .await
-                            .optional()?;
-                        sellable = sellable.min(pledged.unwrap_or(Decimal::ZERO));
-                    }
-                    if qty > sellable {
-                        return Err(ApiError::conflict(
-                            "quantity_not_free",
-                            "the quantity is reserved for another sale or release, or pledged to a loan not yet paid out",
-                        )
-                        .with("field", format!("lines[{i}].quantity"))
-                        .with("lot_id", lot.id)
-                        .with("quantity_available", sellable.max(Decimal::ZERO).normalize().to_string()));
-                    }
-                    let amount = round_half_even(qty * price, places);
-                    if amount <= Decimal::ZERO {
-                        return Err(ApiError::invalid(
-                            &format!("lines[{i}].unit_price"),
-                            "the line is worth less than the currency's minor unit",
-                        ));
-                    }
-                    line_fees.push(fees::line_fee(conn, &lot, qty, amount, &currency).await?);
-                    total += amount;
-                    rows.push((*i, lot, qty, *price, amount));
-                }
-                let fee = fees::total(
-                    line_fees,
-                    super::tiers::of_org(conn, supplier).await?,
-                    &currency,
-                );
-                if fee.fee >= total {
-                    return Err(ApiError::invalid(
-                        "lines",
-                        "the sale total does not cover the transaction fee",
-                    )
-                    .with("fee", fee.fee.to_string()));
-                }
-                let id = Uuid::new_v4();
-                let mut total_money = total;
-                total_money.rescale(places);
-                diesel::insert_into(sales::table)
-                    .values((
-                        sales::id.eq(id),
-                        sales::kind.eq(if loan.is_some() { "liquidation" } else { "sale" }),
-                        sales::supplier_org_id.eq(supplier),
-                        sales::buyer_org_id.eq(buyer.id),
-                        sales::loan_id.eq(loan.as_ref().map(|l| l.id)),
-                        sales::currency.eq(&currency),
-                        sales::total.eq(total_money),
-                        sales::created_by.eq(principal.user_id),
-                    ))
-                    .execute(conn)
-                    .await?;
-                for (i, lot, qty, price, amount) in &rows {
-                    diesel::insert_into(sale_lines::table)
-                        .values((
-                            sale_lines::sale_id.eq(id),
-                            sale_lines::line_no.eq(*i as i32 + 1),
-                            sale_lines::lot_id.eq(lot.id),
-                            sale_lines::quantity.eq(qty),
-                            sale_lines::unit_price.eq(price),
-                            sale_lines::amount.eq(amount),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    lots::add_reserved(conn, lot.id, *qty).await?;
-                }
-                let sale = current(conn, id).await?;
-                let mut change = audit("sale.created", &sale, None)?;
-                if let Some(loan) = &loan {
-                    change.org_ids.push(loan.lender_org_id);
-                }
-                integrity::record(conn, Some(&principal), change).await?;
-                Ok(sale)
-            })
-        },
-    )
-    .await
+    let buyer = orgs::find_org(conn, new.buyer_org_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Buyer.as_str())
+        .ok_or_else(|| ApiError::invalid("buyer_org_id", "no such buyer"))?;
+    // A liquidation: the lender's liquidating loan, locked before the lots.
+    let loan = match new.loan_id {
+        Some(id) => {
+            let loan = lending::lock_loan(conn, Party::of(principal), id)
+                .await?
+                .ok_or_else(crate::lending::loans::loan_not_found)?;
+            if loan.status != "liquidating" {
+                return Err(ApiError::conflict(
+                    "loan_status",
+                    format!(
+                        "the loan is {}; liquidation sales are for liquidating loans",
+                        loan.status
+                    ),
+                )
+                .with("status", &loan.status));
+            }
+            Some(loan)
+        }
+        None => None,
+    };
+    let supplier = loan
+        .as_ref()
+        .map(|l| l.supplier_org_id)
+        .unwrap_or(principal.org_id);
+    let places = minor_units(&currency);
+    let mut rows = Vec::with_capacity(sorted.len());
+    let mut line_fees = Vec::with_capacity(sorted.len());
+    let mut total = Decimal::ZERO;
+    for (i, lot_id, qty, price) in &sorted {
+        let lot = lots::lock(conn, *lot_id)
+            .await
+            .optional()?
+            .filter(|l| l.owner_org_id == supplier)
+            .ok_or_else(|| {
+                ApiError::invalid(&format!("lines[{i}].lot_id"), "no such lot of the seller's")
+            })?;
+        let qty = quantity(&format!("lines[{i}].quantity"), *qty, &lot.unit)?;
+        if !matches!(lot.status.as_str(), "in_custody" | "in_transit") {
+            return Err(ApiError::conflict(
+                "lot_status",
+                format!(
+                    "the lot is {}; goods are sold while in custody or in transit",
+                    lot.status
+                ),
+            )
+            .with("field", format!("lines[{i}].lot_id"))
+            .with("status", &lot.status));
+        }
+        // Goods pledged to loans not yet paid out stay with those requests.
+        let pending: Vec<Decimal> = pledges::table
+            .inner_join(crate::db::schema::loans::table)
+            .filter(pledges::lot_id.eq(lot.id))
+            .filter(crate::db::schema::loans::status.eq_any(PENDING))
+            .select(pledges::quantity)
+            .load(conn)
+            .await?;
+        let mut sellable =
+            lot.quantity_on_hand - lot.quantity_reserved - pending.into_iter().sum::<Decimal>();
+        if let Some(loan) = &loan {
+            let pledged: Option<Decimal> = pledges::table
+                .find((loan.id, lot.id))
+                .select(pledges::quantity)
+                .first(conn)
+                .await
+                .optional()?;
+            sellable = sellable.min(pledged.unwrap_or(Decimal::ZERO));
+        }
+        if qty > sellable {
+            return Err(ApiError::conflict(
+                "quantity_not_free",
+                "the quantity is reserved for another sale or release, or pledged to a loan not yet paid out",
+            )
+            .with("field", format!("lines[{i}].quantity"))
+            .with("lot_id", lot.id)
+            .with("quantity_available", sellable.max(Decimal::ZERO).normalize().to_string()));
+        }
+        let amount = round_half_even(qty * price, places);
+        if amount <= Decimal::ZERO {
+            return Err(ApiError::invalid(
+                &format!("lines[{i}].unit_price"),
+                "the line is worth less than the currency's minor unit",
+            ));
+        }
+        line_fees.push(fees::line_fee(conn, &lot, qty, amount, &currency).await?);
+        total += amount;
+        rows.push((*i, lot, qty, *price, amount));
+    }
+    let fee = fees::total(
+        line_fees,
+        super::tiers::of_org(conn, supplier).await?,
+        &currency,
+    );
+    if fee.fee >= total {
+        return Err(ApiError::invalid(
+            "lines",
+            "the sale total does not cover the transaction fee",
+        )
+        .with("fee", fee.fee.to_string()));
+    }
+    let id = Uuid::new_v4();
+    let mut total_money = total;
+    total_money.rescale(places);
+    diesel::insert_into(sales::table)
+        .values((
+            sales::id.eq(id),
+            sales::kind.eq(if loan.is_some() {
+                "liquidation"
+            } else {
+                "sale"
+            }),
+            sales::supplier_org_id.eq(supplier),
+            sales::buyer_org_id.eq(buyer.id),
+            sales::loan_id.eq(loan.as_ref().map(|l| l.id)),
+            sales::currency.eq(&currency),
+            sales::total.eq(total_money),
+            sales::created_by.eq(principal.user_id),
+        ))
+        .execute(conn)
+        .await?;
+    for (i, lot, qty, price, amount) in &rows {
+        diesel::insert_into(sale_lines::table)
+            .values((
+                sale_lines::sale_id.eq(id),
+                sale_lines::line_no.eq(*i as i32 + 1),
+                sale_lines::lot_id.eq(lot.id),
+                sale_lines::quantity.eq(qty),
+                sale_lines::unit_price.eq(price),
+                sale_lines::amount.eq(amount),
+            ))
+            .execute(conn)
+            .await?;
+        lots::add_reserved(conn, lot.id, *qty).await?;
+    }
+    let sale = current(conn, id).await?;
+    let mut change = audit("sale.created", &sale, None)?;
+    if let Some(loan) = &loan {
+        change.org_ids.push(loan.lender_org_id);
+    }
+    integrity::record(conn, Some(principal), change).await?;
+    Ok(sale)
 }
 
 /// A sale with its lines, payments, settlement and release orders.
@@ -655,83 +671,89 @@ pub async fn pay(
         key,
         hash,
         StatusCode::CREATED,
-        move |conn| {
-            Box::pin(async move {
-                let row = lock_visible(conn, &principal, id).await?;
-                if !principal.is_platform() && row.buyer_org_id != principal.org_id {
-                    return Err(ApiError::forbidden("only the buyer pays for a sale"));
-                }
-                if row.status != "pending" {
-                    return Err(ApiError::conflict(
-                        "sale_status",
-                        format!("the sale is {}", row.status),
-                    )
-                    .with("status", &row.status));
-                }
-                let amount = money("amount", amount, &row.currency)?;
-                let due = row.total - row.paid;
-                if due.is_zero() {
-                    return Err(ApiError::conflict(
-                        "sale_paid",
-                        "the sale is paid in full and waits for a lender's consent",
-                    ));
-                }
-                if amount > due {
-                    return Err(ApiError::invalid("amount", "more than is due on the sale")
-                        .with("amount_due", due.to_string()));
-                }
-                let before = to_json(&row)?;
-                let today = business_date(conn).await?;
-                let platform = platform_org(conn).await?;
-                let entry = ledger::post(
-                    conn,
-                    Entry {
-                        kind: "sale_payment",
-                        loan_id: None,
-                        sale_id: Some(id),
-                        memo: format!("payment for sale {id}"),
-                        currency: &row.currency,
-                        business_date: today,
-                        created_by: Some(principal.user_id),
-                        lines: vec![
-                            Line::credit(row.buyer_org_id, AccountKind::Cash, amount),
-                            Line::debit(platform, AccountKind::Escrow, amount),
-                        ],
-                    },
-                )
-                .await?;
-                let mut payment: Payment = diesel::insert_into(sale_payments::table)
-                    .values((
-                        sale_payments::id.eq(Uuid::new_v4()),
-                        sale_payments::sale_id.eq(id),
-                        sale_payments::amount.eq(amount),
-                        sale_payments::paid_by.eq(principal.user_id),
-                        sale_payments::journal_entry_id.eq(entry),
-                    ))
-                    .returning(Payment::as_returning())
-                    .get_result(conn)
-                    .await?;
-                payment.amount = minor(payment.amount, &row.currency);
-                let row: SaleRow = diesel::update(sales::table.find(id))
-                    .set(sales::paid.eq(row.paid + amount))
-                    .returning(SaleRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                if row.paid == row.total {
-                    settle::settle(conn, &principal, &row, today).await?;
-                }
-                let sale = current(conn, id).await?;
-                integrity::record(
-                    conn,
-                    Some(&principal),
-                    audit("sale.payment", &sale, Some(before))?,
-                )
-                .await?;
-                Ok(PaymentResult { payment, sale })
-            })
-        },
+        move |conn| Box::pin(async move { record_payment(conn, &principal, id, amount).await }),
     )
     .await
+}
+
+/// Records a payment for the sale in the caller's transaction; the one that completes the
+/// total settles the sale (unless a lender must consent first).
+pub async fn record_payment(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    amount: Decimal,
+) -> ApiResult<PaymentResult> {
+    let row = lock_visible(conn, principal, id).await?;
+    if !principal.is_platform() && row.buyer_org_id != principal.org_id {
+        return Err(ApiError::forbidden("only the buyer pays for a sale"));
+    }
+    if row.status != "pending" {
+        return Err(
+            ApiError::conflict("sale_status", format!("the sale is {}", row.status))
+                .with("status", &row.status),
+        );
+    }
+    let amount = money("amount", amount, &row.currency)?;
+    let due = row.total - row.paid;
+    if due.is_zero() {
+        return Err(ApiError::conflict(
+            "sale_paid",
+            "the sale is paid in full and waits for a lender's consent",
+        ));
+    }
+    if amount > due {
+        return Err(ApiError::invalid("amount", "more than is due on the sale")
+            .with("amount_due", due.to_string()));
+    }
+    let before = to_json(&row)?;
+    let today = business_date(conn).await?;
+    let platform = platform_org(conn).await?;
+    let entry = ledger::post(
+        conn,
+        Entry {
+            kind: "sale_payment",
+            loan_id: None,
+            sale_id: Some(id),
+            memo: format!("payment for sale {id}"),
+            currency: &row.currency,
+            business_date: today,
+            created_by: Some(principal.user_id),
+            lines: vec![
+                Line::credit(row.buyer_org_id, AccountKind::Cash, amount),
+                Line::debit(platform, AccountKind::Escrow, amount),
+            ],
+        },
+    )
+    .await?;
+    let mut payment: Payment = diesel::insert_into(sale_payments::table)
+        .values((
+            sale_payments::id.eq(Uuid::new_v4()),
+            sale_payments::sale_id.eq(id),
+            sale_payments::amount.eq(amount),
+            sale_payments::paid_by.eq(principal.user_id),
+            sale_payments::journal_entry_id.eq(entry),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await?;
+    payment.amount = minor(payment.amount, &row.currency);
+    let row: SaleRow = diesel::update(sales::table.find(id))
+        .set(sales::paid.eq(row.paid + amount))
+        .returning(SaleRow::as_returning())
+        .get_result(conn)
+        .await?;
+    if row.paid == row.total {
+        settle::settle(conn, principal, &row, today).await?;
+    }
+    let sale = current(conn, id).await?;
+    integrity::record(
+        conn,
+        Some(principal),
+        audit("sale.payment", &sale, Some(before))?,
+    )
+    .await?;
+    Ok(PaymentResult { payment, sale })
 }
 
 /// A lender consents that the sale settle although its proceeds do not pay one of the

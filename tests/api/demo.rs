@@ -7,7 +7,7 @@ use holdfast::demo::{self, DEMO_PASSWORD};
 async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads_once() {
     let app = TestApp::spawn().await;
     let logins = demo::load(&app.pool).await.expect("demo");
-    assert_eq!(logins.len(), 10);
+    assert_eq!(logins.len(), 12);
     let lots_once = app.count("lots").await;
     demo::load(&app.pool).await.expect("demo again");
     assert_eq!(
@@ -32,7 +32,8 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
         .iter()
         .filter(|l| l["commodity_code"] == "APPLE_FUJI")
         .collect();
-    assert_eq!(apples.len(), 3, "{}", in_custody.text);
+    // Three pledged lots, one sold and waiting to be picked up, one with a sale pending.
+    assert_eq!(apples.len(), 5, "{}", in_custody.text);
     let supplier = app
         .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
         .await;
@@ -69,6 +70,51 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
     assert_eq!(items[3]["collateral"].as_array().unwrap().len(), 2);
     let book = app.get("/v1/exposure", bank.token()).await;
     assert_eq!(book.body["active_loans"], 4, "{}", book.text);
+    // Sales at every stage, and suppliers in different tiers.
+    let buyer = app.login("owner@buyer.demo.holdfast", DEMO_PASSWORD).await;
+    let sales = app.get("/v1/sales", buyer.token()).await;
+    let sales = sales.body["items"].as_array().unwrap().clone();
+    let stages: Vec<(&str, bool)> = sales
+        .iter()
+        .map(|s| {
+            (
+                s["status"].as_str().unwrap(),
+                s["release_orders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|o| o["status"] == "completed"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        vec![
+            ("settled", true),
+            ("settled", false),
+            ("pending", true),
+            ("settled", true)
+        ],
+        "released, awaiting pickup, pending, released"
+    );
+    assert_eq!(sales[2]["paid"], "5000.00");
+    let cooperative = app
+        .get(&format!("/v1/orgs/{}", supplier.org_id), supplier.token())
+        .await;
+    assert_eq!(
+        cooperative.body["tier"]["tier"], "bronze",
+        "{}",
+        cooperative.text
+    );
+    let growers = app.login("owner@grower.demo.holdfast", DEMO_PASSWORD).await;
+    let growers = app
+        .get(&format!("/v1/orgs/{}", growers.org_id), growers.token())
+        .await;
+    assert_eq!(growers.body["tier"]["tier"], "silver", "{}", growers.text);
+    assert_eq!(
+        growers.body["tier"]["history"][0]["previous_tier"],
+        "bronze"
+    );
     let check = app.get("/v1/ledger/check", admin.token()).await;
     assert_eq!(check.body["balanced"], true, "{}", check.text);
     let check = app.get("/v1/custody/reconciliation", admin.token()).await;
