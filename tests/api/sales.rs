@@ -173,6 +173,20 @@ async fn the_yantai_story_to_the_cent() {
         assert_eq!(&ledger[account], balance, "{account}");
     }
     assert_eq!(statement.body["deposits"][0]["lot_id"], lot_id.as_str());
+    // Another org's statement is not found; the platform may read it.
+    let stranger = app.owner_of(OrgKind::Supplier).await;
+    let path = format!("/v1/statements?org_id={}", c.supplier.org_id);
+    app.get(&path, stranger.token())
+        .await
+        .assert_error(404, "org_not_found");
+    assert_eq!(app.get(&path, c.admin.token()).await.status, 200);
+    let backwards = app
+        .get(
+            &format!("/v1/statements?from={to}&to={}", today()),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(backwards.field(), "from");
     let csv = app
         .get(
             &format!("/v1/statements.csv?from={}&to={to}", today()),
@@ -820,4 +834,42 @@ async fn random_sales_over_random_loans_always_balance_and_pay_no_one_a_negative
         );
         assert_books_balance(&app, &c.admin).await;
     }
+}
+
+#[tokio::test]
+async fn a_settlement_that_fails_at_any_step_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let (lot, loan) = m.l.active_loan(&app, "1000", "3000.00").await;
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "1000", "unit_price": "6.00"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let sale = id(&sold.body);
+    let entries = app.count("journal_entries").await;
+    // The store's rate disappears before the buyer pays: the fee cannot be computed, so the
+    // payment that would settle fails, and neither it nor any part of the settlement is kept.
+    app.sql(&format!(
+        "DELETE FROM storage_rates WHERE warehouse_id = '{}'",
+        c.warehouse_id
+    ))
+    .await;
+    m.pay(&app, &sale, "6000.00")
+        .await
+        .assert_error(409, "no_storage_rate");
+    assert_eq!(app.count("journal_entries").await, entries);
+    assert_eq!(app.count("sale_payments").await, 0);
+    assert_eq!(app.count("settlements").await, 0);
+    let body = m.sale(&app, &sale).await;
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["paid"], "0.00");
+    assert_eq!(body["release_orders"], json!([]));
+    let after = m.l.loan(&app, &loan).await;
+    assert_eq!(after["outstanding_principal"], "3000.00");
+    assert_eq!(after["collateral"][0]["quantity"], "1000");
+    assert_books_balance(&app, &c.admin).await;
 }
