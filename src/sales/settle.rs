@@ -280,10 +280,11 @@ pub async fn settle(
             lending::unpledge(conn, t.loan.id, *lot, *quantity).await?;
         }
         loan_flow::apply_payment(conn, &t.loan, allocation, t.owed.interest).await?;
+        // Revalued while still live, so an open margin call is cured by the repayment.
+        revaluation::revalue(conn, today, Scope::Loan(t.loan.id), "repayment").await?;
         if allocation.total() == t.owed.total() {
             loan_flow::paid_off(conn, &t.loan).await?;
         }
-        revaluation::revalue(conn, today, Scope::Loan(t.loan.id), "repayment").await?;
         repaid.fees += allocation.fees;
         repaid.interest += allocation.interest;
         repaid.principal += allocation.principal;

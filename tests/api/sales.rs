@@ -873,3 +873,57 @@ async fn a_settlement_that_fails_at_any_step_writes_nothing() {
     assert_eq!(after["collateral"][0]["quantity"], "1000");
     assert_books_balance(&app, &c.admin).await;
 }
+
+#[tokio::test]
+async fn a_sale_that_repays_a_loan_under_a_margin_call_cures_it() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let (lot, loan) = m.l.active_loan(&app, "1000", "3000.00").await;
+    // 4.50 CNY/kg: LTV 3,000 / 4,500 = 0.667, above the margin-call LTV (0.65).
+    fixtures::post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.50",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    let calls = app
+        .get("/v1/margin-calls?status=open", m.l.lender.token())
+        .await;
+    assert_eq!(
+        calls.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        calls.text
+    );
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "1000", "unit_price": "4.50"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let paid = m.pay(&app, &id(&sold.body), "4500.00").await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(
+        paid.body["sale"]["settlement"]["principal_repaid"],
+        "3000.00"
+    );
+    assert_eq!(m.l.loan(&app, &loan).await["status"], "repaid");
+    let calls = app
+        .get("/v1/margin-calls?status=open", m.l.lender.token())
+        .await;
+    assert_eq!(calls.body["items"], json!([]), "{}", calls.text);
+    let cured = app
+        .get("/v1/margin-calls?status=cured", m.l.lender.token())
+        .await;
+    assert_eq!(
+        cured.body["items"][0]["loan_id"],
+        loan.as_str(),
+        "{}",
+        cured.text
+    );
+    assert_books_balance(&app, &c.admin).await;
+}
