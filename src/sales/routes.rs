@@ -189,10 +189,9 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
         .await?;
     let lender_consents = if row.status == "pending" {
         let raw: Vec<SaleLineRow> = lines.iter().map(|(l, _, _, _)| l.clone()).collect();
-        let today = business_date(conn).await?;
         // A preview that cannot be worked out now (say, a storage rate gone) shows nothing;
         // the payment that would settle answers why.
-        settle::plan(conn, &row, &raw, today, false)
+        settle::plan(conn, &row, &raw, false)
             .await
             .map(|plan| plan.consents)
             .unwrap_or_default()

@@ -110,14 +110,13 @@ fn at_minor_unit(value: Decimal, places: u32) -> Decimal {
     value
 }
 
-/// Works out the settlement of `sale` on `today`. With `lock`, the loans and lots are locked
-/// (in that order) and the loans revalued first, as settlement needs; without, it is a
-/// preview from the stored values.
+/// Works out the settlement of `sale` on `today` from the pledge values of the last
+/// revaluation. With `lock`, the loans and then the lots are locked first, as settlement
+/// needs; without, it is a preview.
 pub async fn plan(
     conn: &mut AsyncPgConnection,
     sale: &SaleRow,
     lines: &[SaleLineRow],
-    today: NaiveDate,
     lock: bool,
 ) -> ApiResult<Plan> {
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
@@ -135,11 +134,9 @@ pub async fn plan(
         for lot in &lot_ids {
             lots::lock(conn, *lot).await?;
         }
-        // A pledge may have been released while we waited for the locks.
+        // A pledge may have been released while we waited for the locks. The pledges' values
+        // are the last revaluation's, which every price change and every closed day runs.
         loan_ids = loans_on(conn, &lot_ids).await?;
-        for id in &loan_ids {
-            revaluation::revalue(conn, today, Scope::Loan(*id), "revaluation").await?;
-        }
     }
     let rows: Vec<(LoanRow, Decimal)> = loans::table
         .inner_join(facilities::table)
@@ -265,7 +262,7 @@ pub async fn settle(
     today: NaiveDate,
 ) -> ApiResult<Option<Vec<ConsentNeeded>>> {
     let lines = lines_of(conn, sale.id).await?;
-    let plan = plan(conn, sale, &lines, today, true).await?;
+    let plan = plan(conn, sale, &lines, true).await?;
     if plan.awaiting_consent() {
         return Ok(Some(plan.consents));
     }
