@@ -341,7 +341,7 @@ pub async fn exposure_csv(
     let currency = currency_of(&mut conn, lender, query.currency).await?;
     let today = business_date(&mut conn).await?;
     let lines: Vec<CsvLine> = diesel::sql_query(format!(
-        "{BOOK} SELECT concat_ws(',', lv.id, lv.supplier_org_id, '\"' || replace(o.name, '\"', '\"\"') || '\"', lv.status, \
+        "{BOOK} SELECT concat_ws(',', lv.id, lv.supplier_org_id, '\"' || replace(CASE WHEN left(o.name, 1) IN ('=', '+', '-', '@') THEN '''' || o.name ELSE o.name END, '\"', '\"\"') || '\"', lv.status, \
                  lv.outstanding, round_half_even(lv.interest, minor_units($2)), lv.value, coalesce(lv.ltv::text, ''), \
                  lv.margin_call_ltv, lv.liquidation_ltv, coalesce(mc.deadline::text, '')) AS line \
          FROM lv JOIN orgs o ON o.id = lv.supplier_org_id \

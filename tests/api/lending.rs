@@ -747,12 +747,23 @@ async fn a_lender_reviews_its_own_book_and_stresses_it() {
         .await;
     assert_eq!(bad.field(), "shocks[0].price_change");
 
+    // A supplier named like a spreadsheet formula is written as text.
+    app.sql(&format!(
+        "UPDATE orgs SET name = '=HYPERLINK(\"http://x\")' WHERE id = '{}'",
+        c.supplier.org_id
+    ))
+    .await;
     let csv = app
         .request("GET", "/v1/exposure.csv", Some(world.lender.token()), None)
         .await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.text.lines().count(), 3, "{}", csv.text);
     assert!(csv.text.starts_with("loan_id,supplier_org_id"));
+    assert!(
+        csv.text.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","),
+        "{}",
+        csv.text
+    );
 
     let other = app.owner_of(OrgKind::Lender).await;
     let empty = app.get("/v1/exposure", other.token()).await;
