@@ -167,6 +167,11 @@ pub async fn revalue(
     .await?;
     outcome.loans_revalued = written.loans;
     outcome.pledges_revalued = written.pledges;
+    if let Scope::Loan(id) = scope
+        && !rules_may_apply(conn, id, as_of).await?
+    {
+        return Ok(outcome);
+    }
     // Cured: back at or below the advance rate, or nothing owed.
     outcome.margin_calls_cured = count(
         conn,
@@ -247,6 +252,52 @@ pub async fn revalue(
     )
     .await?;
     Ok(outcome)
+}
+
+/// Whether any margin-call rule below could change one loan: not when it has no open margin
+/// call and is either not active, or active within its margin-call and liquidation LTVs and
+/// not past maturity. Saves four statements on most single-loan revaluations.
+async fn rules_may_apply(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    as_of: NaiveDate,
+) -> QueryResult<bool> {
+    use crate::db::schema::{facilities, loans, margin_calls};
+    use diesel::{ExpressionMethods, QueryDsl};
+    let open_call: bool = diesel::select(diesel::dsl::exists(
+        margin_calls::table
+            .filter(margin_calls::loan_id.eq(id))
+            .filter(margin_calls::status.eq("open")),
+    ))
+    .get_result(conn)
+    .await?;
+    if open_call {
+        return Ok(true);
+    }
+    let (status, ltv, margin_call_ltv, liquidation_ltv, maturity): (
+        String,
+        Option<rust_decimal::Decimal>,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+        Option<NaiveDate>,
+    ) = loans::table
+        .inner_join(facilities::table)
+        .filter(loans::id.eq(id))
+        .select((
+            loans::status,
+            loans::ltv,
+            facilities::margin_call_ltv,
+            facilities::liquidation_ltv,
+            loans::maturity_date,
+        ))
+        .first(conn)
+        .await?;
+    if status != "active" {
+        return Ok(false);
+    }
+    let within = ltv.is_some_and(|ltv| ltv <= margin_call_ltv && ltv <= liquidation_ltv);
+    let matured = maturity.is_some_and(|m| m < as_of);
+    Ok(!within || matured)
 }
 
 #[derive(QueryableByName)]
