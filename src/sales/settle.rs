@@ -4,7 +4,8 @@
 //! one balanced journal entry. Any error rolls all of it back with the caller's transaction.
 //!
 //! Which pledges a sale releases: sold quantity is taken from the lot's pledges first (oldest
-//! loan first), so a sale of pledged goods always pays their loans.
+//! loan first; a liquidation sale's own loan before any other), so a sale of pledged goods
+//! always pays their loans.
 //!
 //! When the proceeds left after the fee would not pay a loan what its lender needs — all it
 //! owes when none of its goods stay pledged, otherwise enough that the debt left is within the
@@ -163,7 +164,9 @@ pub async fn plan(
             required: Decimal::ZERO,
         })
         .collect();
-    // Sold quantity comes out of the lot's pledges first, oldest loan first.
+    // Sold quantity comes out of the lot's pledges first, oldest loan first — except that a
+    // liquidation sale takes the goods of the loan it liquidates first.
+    touched.sort_by_key(|t| Some(t.loan.id) != sale.loan_id);
     let mut released_value: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for line in lines {
         let mut left = line.quantity;

@@ -927,3 +927,67 @@ async fn a_sale_that_repays_a_loan_under_a_margin_call_cures_it() {
     );
     assert_books_balance(&app, &c.admin).await;
 }
+
+#[tokio::test]
+async fn a_liquidation_sale_takes_the_goods_of_the_loan_it_liquidates_first() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let lot = c.lot_in_custody(&app, "20000").await;
+    let lot_id = id(&lot);
+    let mut loans = Vec::new();
+    for principal in ["20000.00", "25000.00"] {
+        let requested = m.l.request(&app, &lot_id, "10000", principal).await;
+        assert_eq!(requested.status, 201, "{}", requested.text);
+        let loan = id(&requested.body);
+        let approve = app
+            .post(
+                &format!("/v1/loans/{loan}/approve"),
+                m.l.lender.token(),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(approve.status, 200, "{}", approve.text);
+        let paid_out =
+            m.l.post_as(
+                &app,
+                &m.l.lender,
+                &format!("/v1/loans/{loan}/disburse"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(paid_out.status, 200, "{}", paid_out.text);
+        loans.push(loan);
+    }
+    // The younger loan is being liquidated; the older one is in good standing.
+    app.sql(&format!(
+        "UPDATE loans SET status = 'liquidating' WHERE id = '{}'",
+        loans[1]
+    ))
+    .await;
+    let sold = app
+        .post(
+            "/v1/sales",
+            m.l.lender.token(),
+            &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "loan_id": loans[1],
+                      "lines": [{"lot_id": lot_id, "quantity": "10000", "unit_price": "6.00"}]}),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let paid = m.pay(&app, &id(&sold.body), "60000.00").await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let s = &paid.body["sale"]["settlement"];
+    assert_eq!(
+        s["loans"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        paid.text
+    );
+    assert_eq!(s["loans"][0]["loan_id"], loans[1].as_str());
+    assert_eq!(s["principal_repaid"], "25000.00");
+    assert_eq!(m.l.loan(&app, &loans[1]).await["status"], "closed");
+    let older = m.l.loan(&app, &loans[0]).await;
+    assert_eq!(older["status"], "active");
+    assert_eq!(older["collateral"][0]["quantity"], "10000");
+    assert_books_balance(&app, &c.admin).await;
+}
