@@ -389,20 +389,117 @@ async fn demo_lot(
     Ok(lots::lock(conn, lot.id).await?)
 }
 
+fn demo_advance_rate() -> rust_decimal::Decimal {
+    rust_decimal::Decimal::new(50, 2)
+}
+
+/// A facility of the demo bank: the design's defaults (advance 0.50, margin call 0.65,
+/// liquidation 0.80, 3-day cure), 120-day tenor, for one commodity.
+async fn demo_facility(
+    conn: &mut diesel_async::AsyncPgConnection,
+    (lender, supplier): (uuid::Uuid, uuid::Uuid),
+    commodity: &str,
+    rate: rust_decimal::Decimal,
+    limit: rust_decimal::Decimal,
+) -> anyhow::Result<uuid::Uuid> {
+    use crate::db::schema::facilities;
+    use diesel::ExpressionMethods;
+    use diesel_async::RunQueryDsl;
+    use rust_decimal::Decimal;
+    let id = uuid::Uuid::new_v4();
+    diesel::insert_into(facilities::table)
+        .values((
+            facilities::id.eq(id),
+            facilities::lender_org_id.eq(lender),
+            facilities::supplier_org_id.eq(supplier),
+            facilities::currency.eq("CNY"),
+            facilities::limit_amount.eq(limit),
+            facilities::advance_rate.eq(demo_advance_rate()),
+            facilities::annual_interest_rate.eq(rate),
+            facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
+            facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
+            facilities::cure_period_days.eq(3),
+            facilities::max_tenor_days.eq(120),
+            facilities::eligible_commodities.eq(vec![commodity.to_owned()]),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// A loan paid out today under the facility, pledging all of each lot, with its disbursement
+/// entry.
+async fn demo_loan(
+    conn: &mut diesel_async::AsyncPgConnection,
+    facility: uuid::Uuid,
+    (lender, supplier): (uuid::Uuid, uuid::Uuid),
+    principal: rust_decimal::Decimal,
+    rate: rust_decimal::Decimal,
+    lots: &[crate::lots::model::LotRow],
+    today: chrono::NaiveDate,
+) -> anyhow::Result<uuid::Uuid> {
+    use crate::db::schema::loans;
+    use crate::ledger::{AccountKind, Entry, Line};
+    use diesel::ExpressionMethods;
+    use diesel_async::RunQueryDsl;
+    let id = uuid::Uuid::new_v4();
+    diesel::insert_into(loans::table)
+        .values((
+            loans::id.eq(id),
+            loans::facility_id.eq(facility),
+            loans::lender_org_id.eq(lender),
+            loans::supplier_org_id.eq(supplier),
+            loans::currency.eq("CNY"),
+            loans::principal.eq(principal),
+            loans::outstanding_principal.eq(principal),
+            loans::annual_interest_rate.eq(rate),
+            loans::status.eq("active"),
+            loans::approved_at.eq(chrono::Utc::now()),
+            loans::disbursed_at.eq(chrono::Utc::now()),
+            loans::disbursed_on.eq(today),
+            loans::accrued_through.eq(today),
+            loans::maturity_date.eq(today + chrono::Days::new(120)),
+        ))
+        .execute(conn)
+        .await?;
+    for lot in lots {
+        crate::lending::store::pledge(conn, id, lot.id, lot.quantity_on_hand).await?;
+    }
+    crate::ledger::post(
+        conn,
+        Entry {
+            kind: "disbursement",
+            loan_id: Some(id),
+            sale_id: None,
+            memo: format!("disbursement of loan {id} (demo)"),
+            currency: "CNY",
+            business_date: today,
+            created_by: None,
+            lines: vec![
+                Line::debit(lender, AccountKind::LoansReceivable, principal),
+                Line::credit(lender, AccountKind::Cash, principal),
+                Line::debit(supplier, AccountKind::Cash, principal),
+                Line::credit(supplier, AccountKind::LoansPayable, principal),
+            ],
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(id)
+}
+
 /// Shandong Harvest Bank's facilities for the orchard cooperative: apples in the cold store at
 /// 8 % with loans at 50 % of their value, and boards at sea at a low 3.5 %, because the
 /// platform's ship holds them.
 async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
-    use crate::db::schema::{facilities, loans, lots};
+    use crate::db::schema::{facilities, lots};
     use crate::domain::lending::lending_value;
-    use crate::ledger::{AccountKind, Entry, Line};
     use crate::lending::revaluation::{self, Scope};
     use crate::lots::model::LotRow;
     use crate::lots::valuation::{Terms, appraise};
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     use rust_decimal::Decimal;
-    use uuid::Uuid;
 
     let mut conn = pool.get().await?;
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
@@ -421,29 +518,19 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
             return Ok(());
         }
         let today = crate::calendar::business_date(conn).await?;
-        for (commodity, rate, advance) in [
-            ("APPLE_FUJI", Decimal::new(8, 2), Decimal::new(50, 2)),
-            ("EUCALYPTUS_BOARD", Decimal::new(35, 3), Decimal::new(50, 2)),
+        for (commodity, rate) in [
+            ("APPLE_FUJI", Decimal::new(8, 2)),
+            ("EUCALYPTUS_BOARD", Decimal::new(35, 3)),
         ] {
-            let facility_id = Uuid::new_v4();
             let eligible = vec![commodity.to_owned()];
-            diesel::insert_into(facilities::table)
-                .values((
-                    facilities::id.eq(facility_id),
-                    facilities::lender_org_id.eq(lender.id),
-                    facilities::supplier_org_id.eq(supplier.id),
-                    facilities::currency.eq("CNY"),
-                    facilities::limit_amount.eq(Decimal::new(2_000_000, 0)),
-                    facilities::advance_rate.eq(advance),
-                    facilities::annual_interest_rate.eq(rate),
-                    facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
-                    facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
-                    facilities::cure_period_days.eq(3),
-                    facilities::max_tenor_days.eq(120),
-                    facilities::eligible_commodities.eq(&eligible),
-                ))
-                .execute(conn)
-                .await?;
+            let facility_id = demo_facility(
+                conn,
+                (lender.id, supplier.id),
+                commodity,
+                rate,
+                Decimal::new(2_000_000, 0),
+            )
+            .await?;
             let pledged: Vec<LotRow> = lots::table
                 .filter(lots::owner_org_id.eq(supplier.id))
                 .filter(lots::commodity_code.eq(commodity))
@@ -470,54 +557,20 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!(e.message))?;
                     value += valuation.market_value.unwrap_or(Decimal::ZERO);
                 }
-                let principal = lending_value(value, advance, 2);
+                let principal = lending_value(value, demo_advance_rate(), 2);
                 if principal <= Decimal::ZERO {
                     continue;
                 }
-                let loan_id = Uuid::new_v4();
-                diesel::insert_into(loans::table)
-                    .values((
-                        loans::id.eq(loan_id),
-                        loans::facility_id.eq(facility_id),
-                        loans::lender_org_id.eq(lender.id),
-                        loans::supplier_org_id.eq(supplier.id),
-                        loans::currency.eq("CNY"),
-                        loans::principal.eq(principal),
-                        loans::outstanding_principal.eq(principal),
-                        loans::annual_interest_rate.eq(rate),
-                        loans::status.eq("active"),
-                        loans::approved_at.eq(chrono::Utc::now()),
-                        loans::disbursed_at.eq(chrono::Utc::now()),
-                        loans::disbursed_on.eq(today),
-                        loans::accrued_through.eq(today),
-                        loans::maturity_date.eq(today + chrono::Days::new(120)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                for lot in &group {
-                    crate::lending::store::pledge(conn, loan_id, lot.id, lot.quantity_on_hand)
-                        .await?;
-                }
-                crate::ledger::post(
+                demo_loan(
                     conn,
-                    Entry {
-                        kind: "disbursement",
-                        loan_id: Some(loan_id),
-                        sale_id: None,
-                        memo: format!("disbursement of loan {loan_id} (demo)"),
-                        currency: "CNY",
-                        business_date: today,
-                        created_by: None,
-                        lines: vec![
-                            Line::debit(lender.id, AccountKind::LoansReceivable, principal),
-                            Line::credit(lender.id, AccountKind::Cash, principal),
-                            Line::debit(supplier.id, AccountKind::Cash, principal),
-                            Line::credit(supplier.id, AccountKind::LoansPayable, principal),
-                        ],
-                    },
+                    facility_id,
+                    (lender.id, supplier.id),
+                    principal,
+                    rate,
+                    &group,
+                    today,
                 )
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .await?;
             }
         }
         revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
@@ -585,8 +638,7 @@ async fn demo_release(
 /// paid a deposit on; the Qixia growers sold 25 t that repaid their loan, which earns them the
 /// silver tier (the cooperative stays bronze).
 async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
-    use crate::db::schema::{facilities, loans, sales, warehouses};
-    use crate::ledger::{AccountKind, Entry, Line};
+    use crate::db::schema::{sales, warehouses};
     use crate::sales::routes::{NewSale, NewSaleLine, create_sale, record_payment};
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -677,66 +729,24 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo lender missing"))?;
         let lot = demo_lot(conn, growers.org_id, apples(25_000, 15), today).await?;
-        let facility = Uuid::new_v4();
-        diesel::insert_into(facilities::table)
-            .values((
-                facilities::id.eq(facility),
-                facilities::lender_org_id.eq(lender.id),
-                facilities::supplier_org_id.eq(growers.org_id),
-                facilities::currency.eq("CNY"),
-                facilities::limit_amount.eq(Decimal::new(500_000, 0)),
-                facilities::advance_rate.eq(Decimal::new(50, 2)),
-                facilities::annual_interest_rate.eq(Decimal::new(8, 2)),
-                facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
-                facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
-                facilities::cure_period_days.eq(3),
-                facilities::max_tenor_days.eq(120),
-                facilities::eligible_commodities.eq(vec!["APPLE_FUJI".to_owned()]),
-            ))
-            .execute(conn)
-            .await?;
-        let loan = Uuid::new_v4();
-        let principal = Decimal::new(70_000, 0);
-        diesel::insert_into(loans::table)
-            .values((
-                loans::id.eq(loan),
-                loans::facility_id.eq(facility),
-                loans::lender_org_id.eq(lender.id),
-                loans::supplier_org_id.eq(growers.org_id),
-                loans::currency.eq("CNY"),
-                loans::principal.eq(principal),
-                loans::outstanding_principal.eq(principal),
-                loans::annual_interest_rate.eq(Decimal::new(8, 2)),
-                loans::status.eq("active"),
-                loans::approved_at.eq(chrono::Utc::now()),
-                loans::disbursed_at.eq(chrono::Utc::now()),
-                loans::disbursed_on.eq(today),
-                loans::accrued_through.eq(today),
-                loans::maturity_date.eq(today + chrono::Days::new(120)),
-            ))
-            .execute(conn)
-            .await?;
-        crate::lending::store::pledge(conn, loan, lot.id, lot.quantity_on_hand).await?;
-        crate::ledger::post(
+        let facility = demo_facility(
             conn,
-            Entry {
-                kind: "disbursement",
-                loan_id: Some(loan),
-                sale_id: None,
-                memo: format!("disbursement of loan {loan} (demo)"),
-                currency: "CNY",
-                business_date: today,
-                created_by: None,
-                lines: vec![
-                    Line::debit(lender.id, AccountKind::LoansReceivable, principal),
-                    Line::credit(lender.id, AccountKind::Cash, principal),
-                    Line::debit(growers.org_id, AccountKind::Cash, principal),
-                    Line::credit(growers.org_id, AccountKind::LoansPayable, principal),
-                ],
-            },
+            (lender.id, growers.org_id),
+            "APPLE_FUJI",
+            Decimal::new(8, 2),
+            Decimal::new(500_000, 0),
         )
-        .await
-        .map_err(fail)?;
+        .await?;
+        demo_loan(
+            conn,
+            facility,
+            (lender.id, growers.org_id),
+            Decimal::new(70_000, 0),
+            Decimal::new(8, 2),
+            std::slice::from_ref(&lot),
+            today,
+        )
+        .await?;
         let sale = create_sale(conn, &growers, sell(lot.id, 25_000, Decimal::new(620, 2)))
             .await
             .map_err(fail)?;

@@ -99,6 +99,14 @@ pub fn minor_units(currency: &str) -> u32 {
     }
 }
 
+/// `value` written at the currency's minor unit (`1250` → `1250.00` in CNY): for amounts
+/// already rounded, or read from columns that keep more places.
+pub fn at_minor_unit(value: Decimal, currency: &str) -> Decimal {
+    let mut value = value;
+    value.rescale(minor_units(currency));
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::db::schema::facilities;
 use crate::domain::lending::lending_value;
-use crate::domain::valuation::minor_units;
+use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson, validate};
 use crate::integrity::{self, Change};
@@ -119,11 +119,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: FacilityRow) -> ApiResul
     let (drawn, committed) = store::usage(conn, row.id).await?;
     let collateral_value = store::collateral_value(conn, row.id).await?;
     let places = minor_units(&row.currency);
-    let money = |value: Decimal| {
-        let mut value = value;
-        value.rescale(places);
-        value
-    };
+    let money = |value: Decimal| at_minor_unit(value, &row.currency);
     Ok(Facility {
         id: row.id,
         lender_org_id: row.lender_org_id,

@@ -186,10 +186,10 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         })
         .collect();
     let margin_call = store::latest_margin_call(conn, row.id).await?;
-    let interest_due = lending::interest_due(row.accrued_interest, minor_units(&row.currency));
+    let owed = owed(&row);
     Ok(Loan {
-        amount_to_repay: row.fees_due + interest_due + row.outstanding_principal,
-        interest_due,
+        amount_to_repay: owed.total(),
+        interest_due: owed.interest,
         approvals: Approvals {
             awaiting_second_approval: row.status == "requested" && row.approved_by.is_some(),
             approved_by: row.approved_by,
@@ -729,6 +729,20 @@ pub fn owed(row: &LoanRow) -> Owed {
     }
 }
 
+/// The journal lines that recognise a payment of `allocation` on a loan, whoever pays it: the
+/// supplier's fee and interest expense and the lender's income, and the principal off the
+/// supplier's payable and the lender's receivable. The cash lines are the caller's.
+pub fn debt_paid(lender: Uuid, supplier: Uuid, allocation: &Allocation) -> [Line; 6] {
+    [
+        Line::debit(supplier, AccountKind::FeeExpense, allocation.fees),
+        Line::credit(lender, AccountKind::FeeIncome, allocation.fees),
+        Line::debit(supplier, AccountKind::InterestExpense, allocation.interest),
+        Line::credit(lender, AccountKind::InterestIncome, allocation.interest),
+        Line::debit(supplier, AccountKind::LoansPayable, allocation.principal),
+        Line::credit(lender, AccountKind::LoansReceivable, allocation.principal),
+    ]
+}
+
 /// Writes a payment of `allocation` to the locked loan's balances (the caller books the
 /// journal entry). Interest paid in full clears the sub-cent remainder of the accrual.
 pub async fn apply_payment(
@@ -822,18 +836,12 @@ pub async fn repay(
                 }
                 let amount = money("amount", amount, &row.currency)?;
                 let before = to_json(&row)?;
-                let places = minor_units(&row.currency);
-                let interest_due = lending::interest_due(row.accrued_interest, places);
-                let owed = Owed {
-                    fees: row.fees_due,
-                    interest: interest_due,
-                    principal: row.outstanding_principal,
-                };
+                let owed = owed(&row);
                 let allocation = lending::allocate(amount, owed).map_err(|total| {
                     ApiError::invalid("amount", "more than the loan owes")
                         .with("amount_to_repay", total.to_string())
                 })?;
-                apply_payment(conn, &row, &allocation, interest_due).await?;
+                apply_payment(conn, &row, &allocation, owed.interest).await?;
                 let today = business_date(conn).await?;
                 let (lender, supplier) = (row.lender_org_id, row.supplier_org_id);
                 let entry = ledger::post(
@@ -846,24 +854,13 @@ pub async fn repay(
                         currency: &row.currency,
                         business_date: today,
                         created_by: Some(principal.user_id),
-                        lines: vec![
+                        lines: [
                             Line::credit(supplier, AccountKind::Cash, amount),
-                            Line::debit(supplier, AccountKind::FeeExpense, allocation.fees),
-                            Line::debit(
-                                supplier,
-                                AccountKind::InterestExpense,
-                                allocation.interest,
-                            ),
-                            Line::debit(supplier, AccountKind::LoansPayable, allocation.principal),
                             Line::debit(lender, AccountKind::Cash, amount),
-                            Line::credit(lender, AccountKind::FeeIncome, allocation.fees),
-                            Line::credit(lender, AccountKind::InterestIncome, allocation.interest),
-                            Line::credit(
-                                lender,
-                                AccountKind::LoansReceivable,
-                                allocation.principal,
-                            ),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(debt_paid(lender, supplier, &allocation))
+                        .collect(),
                     },
                 )
                 .await?;

@@ -9,7 +9,7 @@ use crate::auth::Principal;
 use crate::db::schema::fee_schedules;
 use crate::domain::lending::round_half_even;
 use crate::domain::settlement::{self, FeeMethod};
-use crate::domain::valuation::minor_units;
+use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{ValidJson, validate};
 use crate::integrity::{self, Change};
@@ -444,8 +444,10 @@ pub struct FeeBreakdown {
 
 pub fn total(lines: Vec<LineFee>, tier: (String, Decimal), currency: &str) -> FeeBreakdown {
     let charges: Decimal = lines.iter().map(|l| l.charge).sum();
-    let mut fee = round_half_even(charges * tier.1, minor_units(currency));
-    fee.rescale(minor_units(currency));
+    let fee = at_minor_unit(
+        round_half_even(charges * tier.1, minor_units(currency)),
+        currency,
+    );
     FeeBreakdown {
         lines,
         tier: tier.0,

@@ -21,7 +21,7 @@ use crate::db::schema::{
     settlement_loans, settlements,
 };
 use crate::domain::lending::round_half_even;
-use crate::domain::valuation::minor_units;
+use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{self, IdempotencyKey};
 use crate::http::{Page, PageQuery, ValidJson, validate};
@@ -108,16 +108,10 @@ async fn lock_visible(
         .await?)
 }
 
-/// Money at the currency's minor unit (the columns keep three places for every currency).
-fn minor(value: Decimal, currency: &str) -> Decimal {
-    let mut value = value;
-    value.rescale(minor_units(currency));
-    value
-}
-
 pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sale> {
+    // The columns keep three places for every currency.
     let cur = row.currency.clone();
-    let m = |v: Decimal| minor(v, &cur);
+    let m = |v: Decimal| at_minor_unit(v, &cur);
     let lines: Vec<(SaleLineRow, String, String, String)> = sale_lines::table
         .inner_join(lots_table::table)
         .filter(sale_lines::sale_id.eq(row.id))
@@ -465,8 +459,7 @@ pub async fn create_sale(
         .with("fee", fee.fee.to_string()));
     }
     let id = Uuid::new_v4();
-    let mut total_money = total;
-    total_money.rescale(places);
+    let total_money = at_minor_unit(total, &currency);
     diesel::insert_into(sales::table)
         .values((
             sales::id.eq(id),
@@ -741,7 +734,7 @@ pub async fn record_payment(
         .returning(Payment::as_returning())
         .get_result(conn)
         .await?;
-    payment.amount = minor(payment.amount, &row.currency);
+    payment.amount = at_minor_unit(payment.amount, &row.currency);
     let row: SaleRow = diesel::update(sales::table.find(id))
         .set(sales::paid.eq(row.paid + amount))
         .returning(SaleRow::as_returning())

@@ -26,7 +26,7 @@ use crate::db::schema::{
 };
 use crate::domain::lending::{Allocation, Owed};
 use crate::domain::settlement::{Claim, Split, required_repayment, split};
-use crate::domain::valuation::minor_units;
+use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change};
 use crate::ledger::{self, AccountKind, Entry, Line};
@@ -103,12 +103,6 @@ async fn loans_on(conn: &mut AsyncPgConnection, lot_ids: &[Uuid]) -> ApiResult<V
         .await?;
     ids.sort();
     Ok(ids.into_iter().map(|(_, id)| id).collect())
-}
-
-fn at_minor_unit(value: Decimal, places: u32) -> Decimal {
-    let mut value = value;
-    value.rescale(places);
-    value
 }
 
 /// Works out the settlement of `sale` on `today` from the pledge values of the last
@@ -243,8 +237,8 @@ pub async fn plan(
             ConsentNeeded {
                 loan_id: t.loan.id,
                 lender_org_id: t.loan.lender_org_id,
-                required: at_minor_unit(t.required, places),
-                would_pay: at_minor_unit(split.loans[i].total(), places),
+                required: at_minor_unit(t.required, &sale.currency),
+                would_pay: at_minor_unit(split.loans[i].total(), &sale.currency),
                 consented: consented.contains(&t.loan.id) || sale.loan_id == Some(t.loan.id),
             }
         })
@@ -319,15 +313,8 @@ pub async fn settle(
     ];
     for (t, a) in plan.loans.iter().zip(&split.loans) {
         let lender = t.loan.lender_org_id;
-        journal.extend([
-            Line::debit(lender, AccountKind::Cash, a.total()),
-            Line::credit(lender, AccountKind::FeeIncome, a.fees),
-            Line::credit(lender, AccountKind::InterestIncome, a.interest),
-            Line::credit(lender, AccountKind::LoansReceivable, a.principal),
-            Line::debit(supplier, AccountKind::FeeExpense, a.fees),
-            Line::debit(supplier, AccountKind::InterestExpense, a.interest),
-            Line::debit(supplier, AccountKind::LoansPayable, a.principal),
-        ]);
+        journal.push(Line::debit(lender, AccountKind::Cash, a.total()));
+        journal.extend(loan_flow::debt_paid(lender, supplier, a));
     }
     let entry = ledger::post(
         conn,

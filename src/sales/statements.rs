@@ -7,6 +7,7 @@
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::calendar::business_date;
+use crate::domain::valuation::at_minor_unit;
 use crate::error::{ApiError, ApiResult};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -160,12 +161,6 @@ struct Proceeds {
     gross: Decimal,
 }
 
-fn money(value: Decimal, currency: &str) -> Decimal {
-    let mut value = value;
-    value.rescale(crate::domain::valuation::minor_units(currency));
-    value
-}
-
 async fn build(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
@@ -254,10 +249,12 @@ async fn build(
     for b in balances {
         section(&mut currencies, &b.currency);
         let s = currencies.get_mut(&b.currency).expect("section");
-        s.opening_balances
-            .insert(b.account.clone(), money(b.opening, &b.currency).to_string());
+        s.opening_balances.insert(
+            b.account.clone(),
+            at_minor_unit(b.opening, &b.currency).to_string(),
+        );
         s.closing_balances
-            .insert(b.account, money(b.closing, &b.currency).to_string());
+            .insert(b.account, at_minor_unit(b.closing, &b.currency).to_string());
     }
     for l in lines {
         section(&mut currencies, &l.currency);
@@ -271,7 +268,7 @@ async fn build(
             (_, "loans_payable") if l.amount > Decimal::ZERO => sum.principal_repaid += l.amount,
             _ => {}
         }
-        let amount = money(l.amount, &l.currency).to_string();
+        let amount = at_minor_unit(l.amount, &l.currency).to_string();
         match s.entries.last_mut() {
             Some(e) if e.entry_id == l.entry_id => {
                 e.lines.insert(l.account, amount);
@@ -306,7 +303,7 @@ async fn build(
             &mut sum.sale_proceeds,
             &mut sum.payouts,
         ] {
-            *v = money(*v, &c);
+            *v = at_minor_unit(*v, &c);
         }
     }
     Ok(Statement {
