@@ -2,37 +2,15 @@
 //! place, each with the access rule it declares.
 
 use crate::auth::{self, Access, Grant, OrgKind, Permission, Requirement};
-use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::middleware;
-use crate::metrics::Metrics;
+use crate::http::route_table::RouteTable;
+use crate::state::AppState;
 use crate::{
     coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
-use std::collections::{HashMap, HashSet};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub jwt: auth::jwt::JwtKeys,
-    pub metrics: Metrics,
-    pub routes: RouteTable,
-    pub refresh_token_ttl_days: i64,
-}
-
-impl AppState {
-    pub fn new(pool: DbPool, config: &crate::config::Config) -> Self {
-        Self {
-            pool,
-            jwt: auth::jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl_seconds),
-            metrics: Metrics::new(),
-            routes: RouteTable::new(),
-            refresh_token_ttl_days: config.refresh_token_ttl_days,
-        }
-    }
-}
 
 /// One route: method, path pattern, who may call it, and how it is registered.
 pub struct Route {
@@ -258,40 +236,9 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The access rules, looked up by the authorisation middleware.
-pub struct RouteTable {
-    access: HashMap<(Method, &'static str), Access>,
-    paths: HashSet<&'static str>,
-}
-
-impl RouteTable {
-    pub fn new() -> Self {
-        let routes = routes();
-        Self {
-            paths: routes.iter().map(|r| r.path).collect(),
-            access: routes
-                .into_iter()
-                .map(|r| ((r.method, r.path), r.access))
-                .collect(),
-        }
-    }
-
-    pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
-        self.access
-            .iter()
-            .find(|((m, p), _)| m == method && *p == path)
-            .map(|(_, access)| *access)
-    }
-
-    pub fn has_path(&self, path: &str) -> bool {
-        self.paths.contains(path)
-    }
-}
-
-impl Default for RouteTable {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The access rules of [`routes`], for the authorisation middleware.
+pub fn route_table() -> RouteTable {
+    RouteTable::new(routes().into_iter().map(|r| (r.method, r.path, r.access)))
 }
 
 /// Registers the route table, grouping methods of one path into one resource so that a
@@ -333,6 +280,7 @@ pub fn app(
 > {
     App::new()
         .app_data(state)
+        .app_data(web::Data::new(route_table()))
         .app_data(
             web::PathConfig::default()
                 .error_handler(|_, _| ApiError::not_found("not_found", "no such object").into()),

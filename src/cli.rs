@@ -1,9 +1,10 @@
 //! The command line: `serve`, `migrate`, `bootstrap-admin`.
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::auth::{OrgKind, Permission, Role};
 use crate::config::{Config, SecretPolicy};
 use crate::orgs::store;
+use crate::state::AppState;
 use crate::{db, demo, jobs, telemetry};
 use actix_web::{HttpServer, web};
 use anyhow::Context;

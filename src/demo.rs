@@ -754,7 +754,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .await
             .map_err(fail)?;
         demo_release(conn, paid.sale.release_orders[0].id).await?;
-        crate::sales::tiers::recompute(conn, today).await?;
+        crate::tiers::recompute(conn, today).await?;
         Ok(())
     })
     .await

@@ -25,4 +25,6 @@ pub mod prices;
 pub mod reference;
 pub mod sales;
 pub mod scans;
+pub mod state;
 pub mod telemetry;
+pub mod tiers;

@@ -1,7 +1,7 @@
 //! Operations endpoints: liveness, readiness, metrics, the OpenAPI document and its viewer.
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;

@@ -2,13 +2,13 @@
 
 use super::store;
 use super::tokens::{random_token, token_hash};
-use crate::app::AppState;
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
 use crate::integrity::{self, Change};
 use crate::orgs::model::{Org, OrgRow, UserRow};
 use crate::orgs::store as org_store;
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;

@@ -1,16 +1,16 @@
 //! Handlers for temperature readings and breaches.
 
 use super::store::{self, Breach, Reading};
-use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::db::schema::lots;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
 use crate::lots::model::LotRow;
-use crate::lots::routes::to_json;
 use crate::lots::store::{self as lot_store, MovementChange};
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;

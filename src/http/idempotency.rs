@@ -12,8 +12,8 @@
 use crate::db::DbPool;
 use crate::db::schema::idempotency_keys as keys;
 use crate::error::{ApiError, ApiResult};
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -34,7 +34,7 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     /// Reads the header; `required` decides whether its absence is an error.
-    pub fn from_request(req: &HttpRequest, required: bool) -> ApiResult<Option<Self>> {
+    fn from_request(req: &HttpRequest, required: bool) -> ApiResult<Option<Self>> {
         let Some(value) = req.headers().get(HEADER) else {
             return if required {
                 Err(ApiError::bad_request(
@@ -58,12 +58,68 @@ impl IdempotencyKey {
     }
 }
 
+/// The body fingerprint of a request that has no body: the key and the path identify it.
+pub const NO_BODY: [u8; 32] = [0; 32];
+
+/// A request that moves goods or money: its `Idempotency-Key` (required or not, as the route
+/// says) and what identifies it (method and path; the body's hash is given to [`run`]).
+/// Extract it after the body, so a malformed body is reported before a missing key.
+///
+/// [`run`]: Idempotent::run
+pub struct Idempotent<const KEY_REQUIRED: bool> {
+    key: Option<IdempotencyKey>,
+    method: Method,
+    path: String,
+}
+
+/// A route that refuses a request without an `Idempotency-Key`.
+pub type KeyRequired = Idempotent<true>;
+/// A route that replays when the client sends an `Idempotency-Key`, and runs once when not.
+pub type KeyOptional = Idempotent<false>;
+
+impl<const KEY_REQUIRED: bool> FromRequest for Idempotent<KEY_REQUIRED> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            IdempotencyKey::from_request(req, KEY_REQUIRED).map(|key| Self {
+                key,
+                method: req.method().clone(),
+                path: req.path().to_owned(),
+            }),
+        )
+    }
+}
+
+impl<const KEY_REQUIRED: bool> Idempotent<KEY_REQUIRED> {
+    /// Runs `change` in one transaction for `user_id` and answers `status` with its JSON
+    /// result; with a key, the answer is stored in that transaction and replayed on retries.
+    pub async fn run<T, F>(
+        self,
+        pool: &DbPool,
+        user_id: Uuid,
+        body_sha256: &[u8; 32],
+        status: StatusCode,
+        change: F,
+    ) -> ApiResult<HttpResponse>
+    where
+        T: Serialize + Send + 'static,
+        F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> BoxFuture<'r, ApiResult<T>>
+            + Send
+            + 'static,
+    {
+        let hash = fingerprint(&self.method, &self.path, body_sha256);
+        run(pool, user_id, self.key, hash, status, change).await
+    }
+}
+
 /// The fingerprint of a request: method, path and body.
-pub fn request_hash(req: &HttpRequest, body_sha256: &[u8; 32]) -> Vec<u8> {
+fn fingerprint(method: &Method, path: &str, body_sha256: &[u8; 32]) -> Vec<u8> {
     let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(method.as_str().as_bytes());
     hasher.update(b" ");
-    hasher.update(req.path().as_bytes());
+    hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(body_sha256);
     hasher.finalize().to_vec()
@@ -82,7 +138,7 @@ enum Outcome {
 
 /// Runs `change` in one transaction and answers `status` with its JSON result. With a key,
 /// the response is stored in that same transaction and replayed for retries.
-pub async fn run<T, F>(
+async fn run<T, F>(
     pool: &DbPool,
     user_id: Uuid,
     key: Option<IdempotencyKey>,

@@ -1,9 +1,10 @@
 //! Two middlewares wrap every request: `observe` (request id, tracing span, one log line,
 //! metrics) and `authorize` (the route's declared access, checked before any handler runs).
 
-use crate::app::AppState;
 use crate::auth::Access;
 use crate::error::ApiError;
+use crate::http::route_table::RouteTable;
+use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
@@ -81,7 +82,10 @@ pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let (Some(state), Some(routes)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<RouteTable>>().cloned(),
+    ) else {
         return Ok(req.error_response(ApiError::internal("application state missing")));
     };
     // Unmatched paths fall through to the 404 handler.
@@ -91,10 +95,10 @@ pub async fn authorize(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let access = match state.routes.access(req.method(), &pattern) {
+    let access = match routes.access(req.method(), &pattern) {
         Some(access) => access,
         // A known path with another method: the resource answers 405.
-        None if state.routes.has_path(&pattern) => {
+        None if routes.has_path(&pattern) => {
             return next
                 .call(req)
                 .await

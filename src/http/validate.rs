@@ -1,6 +1,9 @@
 //! Small checks for request fields, each failing with a 422 that names the field.
 
+use crate::domain::quantity::{Quantity, Unit};
+use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
+use rust_decimal::Decimal;
 
 /// Trimmed text of 1 to `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
@@ -24,4 +27,32 @@ pub fn currency(field: &str, value: &str) -> ApiResult<String> {
             "a currency is three upper-case letters, such as CNY",
         ))
     }
+}
+
+/// A quantity in `unit` (a lot's unit, from the database), naming `field` when it is not one.
+pub fn quantity(field: &str, value: Decimal, unit: &str) -> ApiResult<Decimal> {
+    let unit = Unit::parse(unit).ok_or_else(|| ApiError::internal("unknown unit in database"))?;
+    Quantity::new(value, unit)
+        .map(Quantity::value)
+        .map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// An amount of money in `currency`: above zero, no finer than its minor unit.
+pub fn money(field: &str, value: Decimal, currency: &str) -> ApiResult<Decimal> {
+    let places = minor_units(currency);
+    if value <= Decimal::ZERO {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must be above zero"),
+        ));
+    }
+    if value.normalize().scale() > places {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} has more than {places} decimal places for {currency}"),
+        ));
+    }
+    let mut value = value;
+    value.rescale(places);
+    Ok(value)
 }

@@ -6,6 +6,7 @@ pub mod outbox;
 pub mod routes;
 
 use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
@@ -38,4 +39,9 @@ pub async fn record(
     });
     outbox::append(conn, &change.org_ids, change.action, &payload).await?;
     audit::append(conn, actor, change).await
+}
+
+/// A value as JSON for an audit event's before or after.
+pub fn to_json(value: &impl serde::Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(ApiError::internal)
 }

@@ -2,10 +2,10 @@
 
 use super::audit::{self, AuditEvent, Scope, Verification};
 use super::outbox::{self, OutboxEvent};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::http::{Page, PageQuery};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
 /// The audit trail, newest first: everything for platform auditors, otherwise the events that

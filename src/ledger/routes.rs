@@ -2,10 +2,10 @@
 //! the books balance. An org sees its own accounts and the entries touching them; the platform
 //! sees all.
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{

@@ -103,7 +103,7 @@ async fn close_through(
 async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<Closed> {
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
-    let tiers_changed = crate::sales::tiers::recompute(conn, day).await?;
+    let tiers_changed = crate::tiers::recompute(conn, day).await?;
     diesel::insert_into(daily_closes::table)
         .values((
             daily_closes::business_date.eq(day),

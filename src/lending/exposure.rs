@@ -3,11 +3,11 @@
 //! values the last revaluation stored; a stress applies price changes per commodity to them
 //! (a pledge's value is linear in its price) and answers the same figures.
 
-use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Array, Date, Jsonb, Nullable, Numeric, Text, Uuid as SqlUuid};

@@ -2,18 +2,20 @@
 //! `GET /v1/facilities`, `GET /v1/facilities/{id}` with utilisation and borrowing base.
 
 use super::model::FacilityRow;
+use super::model::facility_not_found;
 use super::store::{self, Party};
-use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::db::schema::facilities;
 use crate::domain::lending::lending_value;
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
+use crate::http::validate::money;
 use crate::http::{Page, PageQuery, ValidJson, validate};
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
-use crate::lots::routes::to_json;
 use crate::orgs::store as orgs;
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -22,10 +24,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-pub fn facility_not_found() -> ApiError {
-    ApiError::not_found("facility_not_found", "no such facility")
-}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -143,26 +141,6 @@ pub async fn present(conn: &mut AsyncPgConnection, row: FacilityRow) -> ApiResul
         status: row.status,
         created_at: row.created_at,
     })
-}
-
-/// An amount of money in `currency`: above zero, no finer than its minor unit.
-pub fn money(field: &str, value: Decimal, currency: &str) -> ApiResult<Decimal> {
-    let places = minor_units(currency);
-    if value <= Decimal::ZERO {
-        return Err(ApiError::invalid(
-            field,
-            format!("{field} must be above zero"),
-        ));
-    }
-    if value.normalize().scale() > places {
-        return Err(ApiError::invalid(
-            field,
-            format!("{field} has more than {places} decimal places for {currency}"),
-        ));
-    }
-    let mut value = value;
-    value.rescale(places);
-    Ok(value)
 }
 
 fn rate(field: &str, value: Decimal, low: Decimal, high: Decimal) -> ApiResult<Decimal> {

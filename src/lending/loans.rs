@@ -2,27 +2,30 @@
 //! maker-checker when the facility asks), disbursed, repaid, topped up with collateral,
 //! released with the lender's consent, liquidated after default.
 
-use super::facilities::{facility_not_found, money};
 use super::model::{FacilityRow, LoanRow, MarginCall, PENDING};
+use super::model::{facility_not_found, loan_not_found};
 use super::revaluation::{self, Scope};
 use super::store::{self, Party};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::calendar::business_date;
 use crate::db::schema::{liquidations, loans, lots as lots_table};
 use crate::domain::lending::{self, Allocation, Owed};
 use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
-use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::idempotency::{KeyOptional, KeyRequired, NO_BODY};
+use crate::http::validate::money;
+use crate::http::validate::quantity;
 use crate::http::{Page, PageQuery, ValidJson};
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
 use crate::ledger::{self, AccountKind, Entry, Line};
+use crate::lots::model::lot_not_found;
 use crate::lots::model::{LotRow, ReleaseOrder};
-use crate::lots::routes::{lot_not_found, quantity, to_json};
 use crate::lots::store::{self as lots, Viewer};
 use crate::lots::valuation::{Terms, appraise};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -30,10 +33,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-pub fn loan_not_found() -> ApiError {
-    ApiError::not_found("loan_not_found", "no such loan")
-}
 
 fn loan_status(loan: &LoanRow, wanted: &str) -> ApiError {
     ApiError::conflict(
@@ -349,19 +348,17 @@ fn audit_loan<'a>(action: &'a str, loan: &Loan, before: Option<Value>) -> ApiRes
     responses((status = 201, body = Loan), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn request(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<NewLoan>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let new = body.value;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
@@ -633,20 +630,16 @@ pub struct Disbursement {
     responses((status = 200, body = Disbursement), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn disburse(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    // Disbursement has no body: the key and the path identify the request.
-    let hash = idempotency::request_hash(&req, &[0; 32]);
     let id = *id;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &NO_BODY,
         StatusCode::OK,
         move |conn| {
             Box::pin(async move {
@@ -812,21 +805,19 @@ pub struct Repayment {
     responses((status = 201, body = Repayment), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn repay(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<NewRepayment>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let amount = body.value.amount;
     let id = *id;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
@@ -956,21 +947,19 @@ pub struct Consented {
     responses((status = 201, body = Consented), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn release_collateral(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<ReleaseConsent>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let consent = body.value;
     let id = *id;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {

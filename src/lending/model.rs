@@ -109,3 +109,11 @@ pub struct MarginCall {
     /// `repayment`, `collateral`, `revaluation`, `deadline_passed`, `liquidation_ltv`, `repaid`.
     pub closed_reason: Option<String>,
 }
+
+pub fn facility_not_found() -> crate::error::ApiError {
+    crate::error::ApiError::not_found("facility_not_found", "no such facility")
+}
+
+pub fn loan_not_found() -> crate::error::ApiError {
+    crate::error::ApiError::not_found("loan_not_found", "no such loan")
+}

@@ -235,3 +235,7 @@ pub struct Withdrawal {
     pub release_order_id: Uuid,
     pub release_order: ReleaseOrder,
 }
+
+pub fn lot_not_found() -> crate::error::ApiError {
+    crate::error::ApiError::not_found("lot_not_found", "no such lot")
+}

@@ -3,57 +3,36 @@
 
 use super::model::*;
 use super::store::{self, LotFilter, MovementChange, Viewer};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::lot_code::LotCode;
-use crate::domain::quantity::{Quantity, Unit};
 use crate::error::{ApiError, ApiResult};
-use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::idempotency::{KeyOptional, KeyRequired};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{Days, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
-pub fn lot_not_found() -> ApiError {
-    ApiError::not_found("lot_not_found", "no such lot")
-}
-
-pub fn to_json(value: &impl serde::Serialize) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(ApiError::internal)
-}
-
-/// The lot as this viewer may see it.
-pub async fn present(conn: &mut AsyncPgConnection, viewer: Viewer, row: LotRow) -> ApiResult<Lot> {
-    let held = store::on_hold(conn, &row).await?;
-    Ok(Lot::from_row(row, held, viewer.sees_money()))
-}
-
-/// Parses a quantity in the lot's unit, naming `field` when it is not one.
-pub fn quantity(field: &str, value: Decimal, unit: &str) -> ApiResult<Decimal> {
-    let unit = Unit::parse(unit).ok_or_else(|| ApiError::internal("unknown unit in database"))?;
-    Quantity::new(value, unit)
-        .map(Quantity::value)
-        .map_err(|e| ApiError::invalid(field, e.to_string()))
-}
+use super::service::present;
+use crate::http::validate::quantity;
+use crate::integrity::to_json;
 
 /// Announce a lot: the supplier says goods are coming to a warehouse (or onto a voyage).
 /// Holdfast assigns the lot's scannable code.
 #[utoipa::path(post, path = "/v1/lots", tag = "lots", request_body = NewLot,
     responses((status = 201, body = Lot), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn announce(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<NewLot>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let new = body.value;
     if new.warehouse_id.is_some() == new.voyage_id.is_some() {
         return Err(ApiError::invalid(
@@ -72,11 +51,10 @@ pub async fn announce(
             "packed_on cannot be in the future",
         ));
     }
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
@@ -294,21 +272,19 @@ pub async fn label(
     responses((status = 201, body = SplitResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn split(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<SplitRequest>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let id = id.into_inner();
     let requested = body.value.quantity;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
@@ -434,19 +410,17 @@ async fn copy_receipt(conn: &mut AsyncPgConnection, parent: &LotRow, child: Uuid
     responses((status = 201, body = Withdrawal), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn withdraw(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<WithdrawalRequest>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let request = body.value;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {

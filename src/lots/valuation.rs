@@ -2,14 +2,14 @@
 //! factor shown, and why it is not eligible when it is not.
 
 use super::model::LotRow;
-use super::routes::lot_not_found;
+use super::model::lot_not_found;
 use super::store::{self, Viewer};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::valuation::{self, Facts, Ineligible};
 use crate::error::{ApiError, ApiResult};
 use crate::prices::store as prices;
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;

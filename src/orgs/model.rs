@@ -37,7 +37,7 @@ pub struct Org {
     pub created_at: DateTime<Utc>,
     /// Suppliers: the tier, its fee factor, its figures and what the next tier takes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tier: Option<crate::sales::tiers::TierStatus>,
+    pub tier: Option<crate::tiers::TierStatus>,
 }
 
 impl From<OrgRow> for Org {

@@ -2,15 +2,15 @@
 
 use super::model::{NewOrg, NewUser, Org, User};
 use super::store;
-use crate::app::AppState;
 use crate::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::idempotency::KeyOptional;
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change, audit};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
 /// Create an organisation (platform admin).
@@ -23,10 +23,10 @@ use uuid::Uuid;
         (status = 422, body = crate::error::ErrorBody),
     ), security(("bearer" = [])))]
 pub async fn create_org(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<NewOrg>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
@@ -36,13 +36,11 @@ pub async fn create_org(
         ));
     }
     let kind = body.kind;
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
-    idempotency::run(
+    let body_sha256 = body.body_sha256;
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
@@ -94,7 +92,7 @@ pub async fn get_org(
     let mut org = Org::from(org);
     if org.kind == OrgKind::Supplier {
         let today = crate::calendar::business_date(&mut conn).await?;
-        org.tier = Some(crate::sales::tiers::status(&mut conn, id, today).await?);
+        org.tier = Some(crate::tiers::status(&mut conn, id, today).await?);
     }
     Ok(HttpResponse::Ok().json(org))
 }
@@ -115,11 +113,11 @@ fn org_not_found() -> ApiError {
         (status = 422, body = crate::error::ErrorBody),
     ), security(("bearer" = [])))]
 pub async fn create_user(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<NewUser>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
     let org_id = id.into_inner();
     let platform_admin = principal.is_platform() && principal.has(Permission::OrgsWrite);
@@ -150,16 +148,14 @@ pub async fn create_user(
         &body.permissions,
     )?;
     let role = body.role;
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let password_hash = crate::auth::password::hash(body.value.password.clone())
         .await
         .map_err(ApiError::internal)?;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {

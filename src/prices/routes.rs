@@ -2,13 +2,13 @@
 
 use super::csv::{self, PriceRow};
 use super::store::{self, Price};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
 use crate::lending::revaluation::{self, Scope};
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -2,13 +2,13 @@
 
 use super::model::*;
 use super::store;
-use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
 use crate::http::validate;
 use crate::integrity::{self, Change};
 use crate::orgs::store as org_store;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;

@@ -4,19 +4,21 @@
 //! §1 otherwise), summed unrounded, multiplied by the supplier's tier factor and rounded
 //! half-even to the minor unit once (`domain::settlement`).
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::schema::fee_schedules;
 use crate::domain::lending::round_half_even;
 use crate::domain::settlement::{self, FeeMethod};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
+use crate::http::validate::quantity;
 use crate::http::{ValidJson, validate};
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
 use crate::lots::model::LotRow;
-use crate::lots::routes::{lot_not_found, quantity, to_json};
+use crate::lots::model::lot_not_found;
 use crate::lots::store::{self as lots, Viewer};
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -515,6 +517,6 @@ pub async fn quote(
             "the fee here is a percent of the sale value: give the unit_price",
         ));
     }
-    let tier = super::tiers::of_org(&mut conn, lot.owner_org_id).await?;
+    let tier = crate::tiers::of_org(&mut conn, lot.owner_org_id).await?;
     Ok(HttpResponse::Ok().json(total(vec![line], tier, &currency)))
 }

@@ -6,4 +6,3 @@ pub mod model;
 pub mod routes;
 pub mod settle;
 pub mod statements;
-pub mod tiers;

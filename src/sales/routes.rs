@@ -13,7 +13,6 @@ use super::model::{
     SettlementRow,
 };
 use super::settle::{self, lines_of, platform_org};
-use crate::app::AppState;
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::db::schema::{
@@ -23,18 +22,19 @@ use crate::db::schema::{
 use crate::domain::lending::round_half_even;
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
-use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::idempotency::{KeyOptional, KeyRequired};
+use crate::http::validate::{money, quantity};
 use crate::http::{Page, PageQuery, ValidJson, validate};
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
 use crate::ledger::{self, AccountKind, Entry, Line};
-use crate::lending::facilities::money;
 use crate::lending::model::{LIVE, PENDING};
 use crate::lending::store::{self as lending, Party};
-use crate::lots::routes::{quantity, to_json};
 use crate::lots::store as lots;
 use crate::orgs::store as orgs;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -291,19 +291,17 @@ pub struct NewSale {
     responses((status = 201, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<NewSale>,
+    idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, false)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let new = body.value;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| Box::pin(async move { create_sale(conn, &principal, new).await }),
     )
@@ -364,7 +362,7 @@ pub async fn create_sale(
         Some(id) => {
             let loan = lending::lock_loan(conn, Party::of(principal), id)
                 .await?
-                .ok_or_else(crate::lending::loans::loan_not_found)?;
+                .ok_or_else(crate::lending::model::loan_not_found)?;
             if loan.status != "liquidating" {
                 return Err(ApiError::conflict(
                     "loan_status",
@@ -448,7 +446,7 @@ pub async fn create_sale(
     }
     let fee = fees::total(
         line_fees,
-        super::tiers::of_org(conn, supplier).await?,
+        crate::tiers::of_org(conn, supplier).await?,
         &currency,
     );
     if fee.fee >= total {
@@ -652,21 +650,19 @@ pub struct PaymentResult {
     responses((status = 201, body = PaymentResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn pay(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<NewPayment>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let amount = body.value.amount;
     let id = *id;
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::CREATED,
         move |conn| Box::pin(async move { record_payment(conn, &principal, id, amount).await }),
     )

@@ -18,7 +18,6 @@
 
 use super::fees::{self, FeeBreakdown};
 use super::model::{ConsentNeeded, SaleLineRow, SaleRow};
-use super::tiers;
 use crate::auth::Principal;
 use crate::db::schema::{
     facilities, loans, orgs, pledges, release_orders, sale_consents, sales, settlement_loans,
@@ -36,6 +35,7 @@ use crate::lending::revaluation::{self, Scope};
 use crate::lending::store as lending;
 use crate::lots::model::LotRow;
 use crate::lots::store as lots;
+use crate::tiers;
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};

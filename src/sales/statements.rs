@@ -4,11 +4,11 @@
 //! own figures), the period's advances, interest, fees, principal repaid, sale proceeds and
 //! payouts, and every entry that touched its accounts; and the goods it deposited.
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::calendar::business_date;
 use crate::domain::valuation::at_minor_unit;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};

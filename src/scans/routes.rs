@@ -1,6 +1,5 @@
 //! `POST /v1/scans`: one scan of a lot code or GS1-128 string, with an action.
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::schema::stock_counts;
 use crate::domain::gs1::{self, Gs1Scan};
@@ -8,14 +7,18 @@ use crate::domain::lot_code::LotCode;
 use crate::domain::quantity::Unit;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
-use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::idempotency::KeyRequired;
+use crate::http::validate::quantity as parse_quantity;
+use crate::integrity::to_json;
 use crate::integrity::{self, Change};
+use crate::lots::model::lot_not_found;
 use crate::lots::model::{Lot, LotRow, Movement};
-use crate::lots::routes::{lot_not_found, present, quantity as parse_quantity, to_json};
+use crate::lots::service::present;
 use crate::lots::store::{self, MovementChange, Viewer};
 use crate::reference::store as reference;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -152,23 +155,21 @@ fn status_conflict(lot: &LotRow, action: ScanAction) -> ApiError {
         (status = 422, body = crate::error::ErrorBody, description = "malformed code or GS1 element"),
     ), security(("bearer" = [])))]
 pub async fn scan(
-    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<ScanRequest>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let key = IdempotencyKey::from_request(&req, true)?;
-    let hash = idempotency::request_hash(&req, &body.body_sha256);
+    let body_sha256 = body.body_sha256;
     let request = body.value;
     let scanned = read_code(&request.code)?;
     if let Some(reason) = &request.reason {
         crate::http::validate::text("reason", reason, 500)?;
     }
-    idempotency::run(
+    idem.run(
         &state.pool,
         principal.user_id,
-        key,
-        hash,
+        &body_sha256,
         StatusCode::OK,
         move |conn| {
             Box::pin(async move {

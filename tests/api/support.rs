@@ -3,11 +3,12 @@
 //! the real app serving it over HTTP on a free port.
 
 use actix_web::{HttpServer, web};
-use holdfast::app::{self, AppState};
+use holdfast::app;
 use holdfast::auth::{OrgKind, Permission, Role};
 use holdfast::config::{Config, SecretPolicy};
 use holdfast::db::{self, DbPool, embedded::EmbeddedPostgres};
 use holdfast::orgs::store;
+use holdfast::state::AppState;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::net::TcpListener;

@@ -1,0 +1,25 @@
+//! What every handler can reach: the pool, the token keys, the metrics and the settings the
+//! handlers read. It lives outside `app.rs` so that handlers depend on it without depending
+//! on the route table that names them.
+
+use crate::auth;
+use crate::db::DbPool;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub jwt: auth::jwt::JwtKeys,
+    pub metrics: Metrics,
+    pub refresh_token_ttl_days: i64,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, config: &crate::config::Config) -> Self {
+        Self {
+            pool,
+            jwt: auth::jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl_seconds),
+            metrics: Metrics::new(),
+            refresh_token_ttl_days: config.refresh_token_ttl_days,
+        }
+    }
+}
