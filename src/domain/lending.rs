@@ -2,6 +2,7 @@
 //! database does the same sums set-based (daily accrual, revaluation); tests hold both to
 //! these functions.
 
+use chrono::{Days, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Interest is simple, daily, ACT/365.
@@ -80,6 +81,49 @@ impl Allocation {
     }
 }
 
+/// What a loan owes now, in currency units: its fees, its accrued interest rounded to the
+/// minor unit, and its outstanding principal.
+pub fn owed(
+    fees_due: Decimal,
+    accrued_interest: Decimal,
+    outstanding_principal: Decimal,
+    minor_units: u32,
+) -> Owed {
+    Owed {
+        fees: fees_due,
+        interest: interest_due(accrued_interest, minor_units),
+        principal: outstanding_principal,
+    }
+}
+
+/// The arrangement fee charged at disbursement: principal × rate, half-even to the minor unit.
+pub fn arrangement_fee(principal: Decimal, rate: Decimal, minor_units: u32) -> Decimal {
+    round_half_even(principal * rate, minor_units)
+}
+
+/// A loan paid out on `disbursed_on` matures `max_tenor_days` later; `None` past the calendar.
+pub fn maturity_date(disbursed_on: NaiveDate, max_tenor_days: i32) -> Option<NaiveDate> {
+    let days = u64::try_from(max_tenor_days).ok()?;
+    disbursed_on.checked_add_days(Days::new(days))
+}
+
+/// Whether a lender may consent to goods leaving a loan's collateral: the LTV after the
+/// release (on `debt` + `accrued`, against `value_after`) stays at or below the advance rate.
+/// A loan that owes nothing may release everything. The refusal carries the LTV it would have.
+pub fn release_keeps_cover(
+    debt: Decimal,
+    accrued: Decimal,
+    value_after: Decimal,
+    advance_rate: Decimal,
+) -> Result<(), Option<Decimal>> {
+    let ltv_after = ltv(debt, accrued, value_after);
+    let owes = debt + accrued > Decimal::ZERO;
+    if owes && ltv_after.is_none_or(|ltv| ltv > advance_rate) {
+        return Err(ltv_after);
+    }
+    Ok(())
+}
+
 /// Applies `amount` to fees, then interest, then principal. More than is owed is refused with
 /// the total owed.
 pub fn allocate(amount: Decimal, owed: Owed) -> Result<Allocation, Decimal> {
@@ -103,6 +147,55 @@ mod tests {
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn what_is_owed_rounds_the_accrual_to_the_minor_unit_only() {
+        let owed = owed(dec("12.50"), dec("3.12500001"), dec("1000.00"), 2);
+        assert_eq!(owed.interest, dec("3.13"));
+        assert_eq!(owed.total(), dec("1015.63"));
+    }
+
+    #[test]
+    fn the_arrangement_fee_rounds_half_even() {
+        assert_eq!(
+            arrangement_fee(dec("1250.00"), dec("0.01"), 2),
+            dec("12.50")
+        );
+        assert_eq!(arrangement_fee(dec("1.25"), dec("0.1"), 2), dec("0.12"));
+        assert_eq!(arrangement_fee(dec("1.35"), dec("0.1"), 2), dec("0.14"));
+    }
+
+    #[test]
+    fn a_loan_matures_its_tenor_after_disbursement() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(
+            maturity_date(day, 120),
+            NaiveDate::from_ymd_opt(2027, 3, 30)
+        );
+        assert_eq!(maturity_date(day, -1), None);
+        assert_eq!(maturity_date(NaiveDate::MAX, 1), None);
+    }
+
+    #[test]
+    fn a_release_is_refused_when_it_leaves_the_loan_above_the_advance_rate() {
+        let rate = dec("0.50");
+        assert_eq!(
+            release_keeps_cover(dec("500"), dec("0"), dec("1000"), rate),
+            Ok(())
+        );
+        assert_eq!(
+            release_keeps_cover(dec("500"), dec("0.01"), dec("1000"), rate),
+            Err(Some(dec("0.50001")))
+        );
+        assert_eq!(
+            release_keeps_cover(dec("1"), dec("0"), dec("0"), rate),
+            Err(None)
+        );
+        assert_eq!(
+            release_keeps_cover(dec("0"), dec("0"), dec("0"), rate),
+            Ok(())
+        );
     }
 
     #[test]

@@ -55,6 +55,21 @@ pub enum Ineligible {
     CommodityNotAllowed,
 }
 
+impl Ineligible {
+    /// The reason's code, as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ineligible::NoPrice => "no_price",
+            Ineligible::StalePrice => "stale_price",
+            Ineligible::Expired => "expired",
+            Ineligible::OnHold => "on_hold",
+            Ineligible::NotInCustody => "not_in_custody",
+            Ineligible::AlreadyPledged => "already_pledged",
+            Ineligible::CommodityNotAllowed => "commodity_not_allowed",
+        }
+    }
+}
+
 pub struct Facts {
     pub status_in_custody_or_transit: bool,
     pub on_hold: bool,

@@ -4,6 +4,7 @@
 //! and refuses any change to a written entry. Balances are sums of lines, never a stored
 //! balance row that every settlement would have to lock.
 
+pub mod postings;
 pub mod routes;
 
 use crate::db::schema::{journal_entries, journal_lines, ledger_accounts};

@@ -1,4 +1,4 @@
-//! A lender's exposure: `GET /v1/exposure`, `POST /v1/exposure/stress`,
+//! A lender's exposure, read for `GET /v1/exposure`, `POST /v1/exposure/stress` and
 //! `GET /v1/exposure.csv`. One SQL statement per request aggregates the book from the pledge
 //! values the last revaluation stored; a stress applies price changes per commodity to them
 //! (a pledge's value is linear in its price) and answers the same figures.
@@ -6,9 +6,6 @@
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ValidJson;
-use crate::state::AppState;
-use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Array, Date, Jsonb, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -22,7 +19,9 @@ type Money = Decimal;
 /// The loans in the book with their (stressed) collateral values: `lv` (one row per loan) and
 /// `pv` (one row per pledge). $1 lender (NULL: every lender), $2 currency, $3 business date,
 /// $4 commodity codes and $5 price changes of a stress.
-const BOOK: &str = "
+macro_rules! book {
+    () => {
+        "
 WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
 live AS (
     SELECT ln.id, ln.supplier_org_id, ln.status, ln.outstanding_principal AS outstanding,
@@ -43,9 +42,13 @@ lv AS (
                 THEN round_half_even((live.outstanding + live.interest) / v.value, 6) END AS ltv
     FROM live LEFT JOIN (SELECT loan_id, sum(value) AS value FROM pv GROUP BY loan_id) v ON v.loan_id = live.id),
 total AS (SELECT coalesce(sum(value), 0) AS value, coalesce(sum(outstanding), 0) AS outstanding FROM lv)
-";
+"
+    };
+}
 
-const FIGURES: &str = "
+const FIGURES: &str = concat!(
+    book!(),
+    "
 SELECT jsonb_build_object(
   'active_loans', (SELECT count(*) FROM lv),
   'outstanding_principal', (SELECT outstanding::text FROM total),
@@ -99,7 +102,8 @@ SELECT jsonb_build_object(
       FROM lv WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
       ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
 ) AS figures
-";
+"
+);
 
 #[derive(diesel::QueryableByName)]
 struct Figures {
@@ -246,7 +250,7 @@ async fn figures(
     let today = business_date(conn).await?;
     let codes: Vec<String> = shocks.iter().map(|s| s.commodity_code.clone()).collect();
     let changes: Vec<Decimal> = shocks.iter().map(|s| s.price_change).collect();
-    let row: Figures = diesel::sql_query(format!("{BOOK}{FIGURES}"))
+    let row: Figures = diesel::sql_query(FIGURES)
         .bind::<Nullable<SqlUuid>, _>(lender)
         .bind::<Text, _>(&currency)
         .bind::<Date, _>(today)
@@ -264,44 +268,32 @@ async fn figures(
 
 /// The lender's book today: loans, outstanding, interest, collateral, LTV, concentrations,
 /// LTV buckets, expiring collateral, margin calls and breaches touching the collateral.
-#[utoipa::path(get, path = "/v1/exposure", tag = "lending", params(ExposureQuery),
-    responses((status = 200, body = Exposure), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn exposure(
-    state: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<ExposureQuery>,
-) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let lender = book_of(&principal, query.lender_org_id)?;
-    let mut conn = state.pool.get().await?;
-    let currency = currency_of(&mut conn, lender, query.currency).await?;
-    Ok(HttpResponse::Ok().json(figures(&mut conn, lender, currency, &[]).await?))
+pub async fn book(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ExposureQuery,
+) -> ApiResult<Exposure> {
+    let lender = book_of(principal, query.lender_org_id)?;
+    let currency = currency_of(conn, lender, query.currency).await?;
+    figures(conn, lender, currency, &[]).await
 }
 
-/// What-if: the same figures after price changes per commodity, with the loans that would
-/// pass their margin-call and liquidation LTVs. Nothing is written.
-#[utoipa::path(post, path = "/v1/exposure/stress", tag = "lending", request_body = StressRequest,
-    responses((status = 200, body = Exposure), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn stress(
-    state: web::Data<AppState>,
-    principal: Principal,
-    body: ValidJson<StressRequest>,
-) -> ApiResult<HttpResponse> {
-    let request = body.value;
-    if request.shocks.is_empty() {
+/// Each price change is a fraction from -1 to 10, each commodity once.
+pub fn check_shocks(shocks: &[Shock]) -> ApiResult<()> {
+    if shocks.is_empty() {
         return Err(ApiError::invalid(
             "shocks",
             "give at least one price change",
         ));
     }
-    for (i, shock) in request.shocks.iter().enumerate() {
+    for (i, shock) in shocks.iter().enumerate() {
         if shock.price_change < Decimal::NEGATIVE_ONE || shock.price_change > Decimal::from(10) {
             return Err(ApiError::invalid(
                 &format!("shocks[{i}].price_change"),
                 "a price change is a fraction from -1 (prices fall to zero) to 10",
             ));
         }
-        if request.shocks[..i]
+        if shocks[..i]
             .iter()
             .any(|s| s.commodity_code == shock.commodity_code)
         {
@@ -311,12 +303,20 @@ pub async fn stress(
             ));
         }
     }
-    let lender = book_of(&principal, request.lender_org_id)?;
-    let mut conn = state.pool.get().await?;
-    let currency = currency_of(&mut conn, lender, request.currency).await?;
-    let mut exposure = figures(&mut conn, lender, currency, &request.shocks).await?;
+    Ok(())
+}
+
+/// What-if: the book's figures after the (checked) price changes. Nothing is written.
+pub async fn stress(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    request: StressRequest,
+) -> ApiResult<Exposure> {
+    let lender = book_of(principal, request.lender_org_id)?;
+    let currency = currency_of(conn, lender, request.currency).await?;
+    let mut exposure = figures(conn, lender, currency, &request.shocks).await?;
     exposure.shocks = Some(request.shocks);
-    Ok(HttpResponse::Ok().json(exposure))
+    Ok(exposure)
 }
 
 #[derive(diesel::QueryableByName)]
@@ -327,45 +327,47 @@ struct CsvLine {
 
 const CSV_HEADER: &str = "loan_id,supplier_org_id,supplier_name,status,outstanding_principal,accrued_interest,collateral_value,ltv,margin_call_ltv,liquidation_ltv,margin_call_deadline\n";
 
+const CSV_LINES: &str = concat!(
+    book!(),
+    "SELECT concat_ws(',', lv.id, lv.supplier_org_id, '\"' || replace(CASE WHEN left(o.name, 1) IN ('=', '+', '-', '@') THEN '''' || o.name ELSE o.name END, '\"', '\"\"') || '\"', lv.status, \
+         lv.outstanding, round_half_even(lv.interest, minor_units($2)), lv.value, coalesce(lv.ltv::text, ''), \
+         lv.margin_call_ltv, lv.liquidation_ltv, coalesce(mc.deadline::text, '')) AS line \
+     FROM lv JOIN orgs o ON o.id = lv.supplier_org_id \
+     LEFT JOIN margin_calls mc ON mc.loan_id = lv.id AND mc.status = 'open' \
+     WHERE $3 IS NOT NULL ORDER BY lv.ltv DESC NULLS FIRST, lv.id"
+);
+
+/// The book as a CSV file, one loan per line.
+pub struct Csv {
+    pub file_name: String,
+    pub body: String,
+}
+
 /// The book as CSV, one loan per line, for a risk officer's spreadsheet.
-#[utoipa::path(get, path = "/v1/exposure.csv", tag = "lending", params(ExposureQuery),
-    responses((status = 200, content_type = "text/csv", body = String)), security(("bearer" = [])))]
-pub async fn exposure_csv(
-    state: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<ExposureQuery>,
-) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let lender = book_of(&principal, query.lender_org_id)?;
-    let mut conn = state.pool.get().await?;
-    let currency = currency_of(&mut conn, lender, query.currency).await?;
-    let today = business_date(&mut conn).await?;
-    let lines: Vec<CsvLine> = diesel::sql_query(format!(
-        "{BOOK} SELECT concat_ws(',', lv.id, lv.supplier_org_id, '\"' || replace(CASE WHEN left(o.name, 1) IN ('=', '+', '-', '@') THEN '''' || o.name ELSE o.name END, '\"', '\"\"') || '\"', lv.status, \
-                 lv.outstanding, round_half_even(lv.interest, minor_units($2)), lv.value, coalesce(lv.ltv::text, ''), \
-                 lv.margin_call_ltv, lv.liquidation_ltv, coalesce(mc.deadline::text, '')) AS line \
-         FROM lv JOIN orgs o ON o.id = lv.supplier_org_id \
-         LEFT JOIN margin_calls mc ON mc.loan_id = lv.id AND mc.status = 'open' \
-         WHERE $3 IS NOT NULL ORDER BY lv.ltv DESC NULLS FIRST, lv.id"
-    ))
-    .bind::<Nullable<SqlUuid>, _>(lender)
-    .bind::<Text, _>(&currency)
-    .bind::<Date, _>(today)
-    .bind::<Array<Text>, _>(Vec::<String>::new())
-    .bind::<Array<Numeric>, _>(Vec::<Decimal>::new())
-    .load(&mut conn)
-    .await?;
+pub async fn csv(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ExposureQuery,
+) -> ApiResult<Csv> {
+    let lender = book_of(principal, query.lender_org_id)?;
+    let currency = currency_of(conn, lender, query.currency).await?;
+    let today = business_date(conn).await?;
+    let lines: Vec<CsvLine> = diesel::sql_query(CSV_LINES)
+        .bind::<Nullable<SqlUuid>, _>(lender)
+        .bind::<Text, _>(&currency)
+        .bind::<Date, _>(today)
+        .bind::<Array<Text>, _>(Vec::<String>::new())
+        .bind::<Array<Numeric>, _>(Vec::<Decimal>::new())
+        .load(conn)
+        .await?;
     let mut body = String::with_capacity(CSV_HEADER.len() + lines.len() * 160);
     body.push_str(CSV_HEADER);
     for line in lines {
         body.push_str(&line.line);
         body.push('\n');
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "content-disposition",
-            format!("attachment; filename=\"exposure-{currency}-{today}.csv\""),
-        ))
-        .body(body))
+    Ok(Csv {
+        file_name: format!("exposure-{currency}-{today}.csv"),
+        body,
+    })
 }

@@ -1,10 +1,13 @@
-//! Rows and API types for facilities, loans, pledges and margin calls.
+//! Rows and API types for facilities, loans, pledges, margin calls and liquidations.
 
 use crate::db::schema::{facilities, loans, margin_calls, pledges};
+use crate::domain::lending::Allocation;
+use crate::lots::model::ReleaseOrder;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Loan statuses in which money is out and interest accrues.
@@ -116,4 +119,292 @@ pub fn facility_not_found() -> crate::error::ApiError {
 
 pub fn loan_not_found() -> crate::error::ApiError {
     crate::error::ApiError::not_found("loan_not_found", "no such loan")
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFacility {
+    pub supplier_org_id: Uuid,
+    pub currency: String,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub limit: Decimal,
+    /// Share of collateral value lent (default 0.50).
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub advance_rate: Option<Decimal>,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub annual_interest_rate: Decimal,
+    /// Above this LTV a margin call opens (default 0.65).
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub margin_call_ltv: Option<Decimal>,
+    /// Above this LTV the loan defaults at once (default 0.80).
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub liquidation_ltv: Option<Decimal>,
+    /// Days a margin call may stay open (default 3).
+    pub cure_period_days: Option<i32>,
+    pub max_tenor_days: i32,
+    pub eligible_commodities: Vec<String>,
+    /// Approval needs a second lender user (maker-checker).
+    #[serde(default)]
+    pub second_approver_required: bool,
+    /// Charged on disbursement as a share of principal, paid first by repayments (default 0).
+    #[serde(default, with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub arrangement_fee_rate: Option<Decimal>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Facility {
+    pub id: Uuid,
+    pub lender_org_id: Uuid,
+    pub supplier_org_id: Uuid,
+    pub currency: String,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub limit: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub advance_rate: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub annual_interest_rate: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub margin_call_ltv: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub liquidation_ltv: Decimal,
+    pub cure_period_days: i32,
+    pub max_tenor_days: i32,
+    pub eligible_commodities: Vec<String>,
+    pub second_approver_required: bool,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub arrangement_fee_rate: Decimal,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    /// Outstanding principal of disbursed loans.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub drawn: Decimal,
+    /// Principal of requested and approved loans, held against the limit.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub committed: Decimal,
+    /// limit − drawn − committed.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub available: Decimal,
+    /// Market value of the goods pledged to disbursed loans, at the last revaluation.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub collateral_value: Decimal,
+    /// collateral value × advance rate: what that collateral supports.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub borrowing_base: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PledgeRequest {
+    pub lot_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLoan {
+    pub facility_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub principal: Decimal,
+    pub collateral: Vec<PledgeRequest>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Collateral {
+    pub lot_id: Uuid,
+    pub lot_code: String,
+    pub commodity_code: String,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    pub unit: String,
+    /// At the last revaluation, in the loan's currency.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub market_value: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Approvals {
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub confirmed_by: Option<Uuid>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// True while a second lender user must still confirm the approval.
+    pub awaiting_second_approval: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Loan {
+    pub id: Uuid,
+    pub facility_id: Uuid,
+    pub lender_org_id: Uuid,
+    pub supplier_org_id: Uuid,
+    /// `requested`, `approved`, `active`, `repaid`, `rejected`, `cancelled`, `defaulted`,
+    /// `liquidating`, `closed`, `written_off`.
+    pub status: String,
+    pub currency: String,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub principal: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub outstanding_principal: Decimal,
+    /// Interest accrued and unpaid, to 8 decimal places.
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub accrued_interest: Decimal,
+    /// The accrued interest as it would be paid, in currency units.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest_due: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fees_due: Decimal,
+    /// Fees + interest due + outstanding principal: what repays the loan today.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub amount_to_repay: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest_paid: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fees_paid: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub annual_interest_rate: Decimal,
+    pub collateral: Vec<Collateral>,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub collateral_value: Decimal,
+    /// (outstanding principal, or the principal asked for before disbursement, + accrued
+    /// interest) / collateral value; `null` when the collateral is worth nothing.
+    #[serde(with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub ltv: Option<Decimal>,
+    pub revalued_at: Option<DateTime<Utc>>,
+    /// The open margin call, or the last one.
+    pub margin_call: Option<MarginCall>,
+    pub approvals: Approvals,
+    pub decided_reason: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub disbursed_at: Option<DateTime<Utc>>,
+    pub disbursed_on: Option<NaiveDate>,
+    pub maturity_date: Option<NaiveDate>,
+    /// Interest has accrued through the end of this business date.
+    pub accrued_through: Option<NaiveDate>,
+    pub repaid_at: Option<DateTime<Utc>>,
+    pub defaulted_at: Option<DateTime<Utc>>,
+    pub default_reason: Option<String>,
+}
+
+/// One reason a loan or a pledge is refused.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Refusal {
+    /// `principal_exceeds_lending_value`, `principal_exceeds_available_limit`,
+    /// `quantity_not_free`, or a lot's ineligibility (`stale_price`, `expired`, `on_hold`,
+    /// `not_in_custody`, `commodity_not_allowed`, `no_price`, `already_pledged`).
+    pub code: String,
+    /// The request field at fault.
+    pub field: String,
+    pub lot_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Disbursement {
+    pub loan: Loan,
+    pub journal_entry_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRepayment {
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Repayment {
+    pub loan: Loan,
+    /// What the amount paid: fees first, then interest, then principal.
+    pub allocation: Allocation,
+    pub journal_entry_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoreCollateral {
+    pub collateral: Vec<PledgeRequest>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConsent {
+    pub lot_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Consented {
+    pub release_order_id: Uuid,
+    pub release_order: ReleaseOrder,
+    pub loan: Loan,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Liquidation {
+    pub id: Uuid,
+    pub loan_id: Uuid,
+    pub ordered_at: DateTime<Utc>,
+    /// The pledged goods listed for the forced sale, valued on the business date.
+    #[schema(value_type = Vec<Object>)]
+    pub lots: Value,
+    pub loan: Loan,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LoanQuery {
+    pub status: Option<String>,
+    pub facility_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MarginCallQuery {
+    /// `open`, `cured` or `defaulted`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }

@@ -3,7 +3,8 @@
 
 use super::model::{FacilityRow, LoanRow, MarginCall, PENDING, PledgeRow};
 use crate::auth::{OrgKind, Principal};
-use crate::db::schema::{facilities, loans, margin_calls, pledges};
+use crate::db::schema::{facilities, liquidations, loans, margin_calls, pledges};
+use crate::domain::lending::Allocation;
 use crate::lots::store as lots;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -305,4 +306,247 @@ pub async fn list_margin_calls(
         query = query.filter(margin_calls::status.eq(status));
     }
     query.load(conn).await
+}
+
+/// The terms of a new facility, checked by the service.
+pub struct NewFacilityRow<'a> {
+    pub lender_org_id: Uuid,
+    pub supplier_org_id: Uuid,
+    pub currency: &'a str,
+    pub limit_amount: Decimal,
+    pub advance_rate: Decimal,
+    pub annual_interest_rate: Decimal,
+    pub margin_call_ltv: Decimal,
+    pub liquidation_ltv: Decimal,
+    pub cure_period_days: i32,
+    pub max_tenor_days: i32,
+    pub eligible_commodities: &'a [String],
+    pub second_approver_required: bool,
+    pub arrangement_fee_rate: Decimal,
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn insert_facility(
+    conn: &mut AsyncPgConnection,
+    new: NewFacilityRow<'_>,
+) -> QueryResult<FacilityRow> {
+    diesel::insert_into(facilities::table)
+        .values((
+            facilities::id.eq(Uuid::new_v4()),
+            facilities::lender_org_id.eq(new.lender_org_id),
+            facilities::supplier_org_id.eq(new.supplier_org_id),
+            facilities::currency.eq(new.currency),
+            facilities::limit_amount.eq(new.limit_amount),
+            facilities::advance_rate.eq(new.advance_rate),
+            facilities::annual_interest_rate.eq(new.annual_interest_rate),
+            facilities::margin_call_ltv.eq(new.margin_call_ltv),
+            facilities::liquidation_ltv.eq(new.liquidation_ltv),
+            facilities::cure_period_days.eq(new.cure_period_days),
+            facilities::max_tenor_days.eq(new.max_tenor_days),
+            facilities::eligible_commodities.eq(new.eligible_commodities),
+            facilities::second_approver_required.eq(new.second_approver_required),
+            facilities::arrangement_fee_rate.eq(new.arrangement_fee_rate),
+            facilities::created_by.eq(new.created_by),
+        ))
+        .returning(FacilityRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A requested loan under `facility`, on the facility's currency and rate.
+pub async fn insert_loan(
+    conn: &mut AsyncPgConnection,
+    facility: &FacilityRow,
+    principal: Decimal,
+    requested_by: Uuid,
+) -> QueryResult<Uuid> {
+    let id = Uuid::new_v4();
+    diesel::insert_into(loans::table)
+        .values((
+            loans::id.eq(id),
+            loans::facility_id.eq(facility.id),
+            loans::lender_org_id.eq(facility.lender_org_id),
+            loans::supplier_org_id.eq(facility.supplier_org_id),
+            loans::currency.eq(&facility.currency),
+            loans::principal.eq(principal),
+            loans::outstanding_principal.eq(Decimal::ZERO),
+            loans::annual_interest_rate.eq(facility.annual_interest_rate),
+            loans::status.eq("requested"),
+            loans::requested_by.eq(requested_by),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Records an approval by `user`: the first of two (`confirmed` false and a second approver
+/// needed), a second approver's confirmation, or the only one needed.
+pub async fn record_approval(
+    conn: &mut AsyncPgConnection,
+    loan_id: Uuid,
+    user: Uuid,
+    approval: Approval,
+) -> QueryResult<()> {
+    let now = chrono::Utc::now();
+    let target = loans::table.find(loan_id);
+    match approval {
+        Approval::First => {
+            diesel::update(target)
+                .set((loans::approved_by.eq(user), loans::approved_at.eq(now)))
+                .execute(conn)
+                .await?
+        }
+        Approval::Confirmation => {
+            diesel::update(target)
+                .set((
+                    loans::confirmed_by.eq(user),
+                    loans::confirmed_at.eq(now),
+                    loans::status.eq("approved"),
+                ))
+                .execute(conn)
+                .await?
+        }
+        Approval::Only => {
+            diesel::update(target)
+                .set((
+                    loans::approved_by.eq(user),
+                    loans::approved_at.eq(now),
+                    loans::status.eq("approved"),
+                ))
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(())
+}
+
+/// Which approval a lender user gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// The first of two: the loan stays `requested`.
+    First,
+    /// A second user confirms the first approval.
+    Confirmation,
+    /// The facility needs one approval.
+    Only,
+}
+
+/// Ends a loan before disbursement: `rejected` (with the lender's reason) or `cancelled`.
+pub async fn end_before_disbursement(
+    conn: &mut AsyncPgConnection,
+    loan_id: Uuid,
+    status: &str,
+    reason: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(loans::table.find(loan_id))
+        .set((loans::status.eq(status), loans::decided_reason.eq(reason)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What a disbursement writes on the loan.
+pub struct Disbursed {
+    pub by: Uuid,
+    pub on: chrono::NaiveDate,
+    pub fees_due: Decimal,
+    pub maturity_date: chrono::NaiveDate,
+}
+
+pub async fn mark_disbursed(
+    conn: &mut AsyncPgConnection,
+    loan: &LoanRow,
+    disbursed: Disbursed,
+) -> QueryResult<()> {
+    diesel::update(loans::table.find(loan.id))
+        .set((
+            loans::status.eq("active"),
+            loans::outstanding_principal.eq(loan.principal),
+            loans::fees_due.eq(disbursed.fees_due),
+            loans::disbursed_by.eq(disbursed.by),
+            loans::disbursed_at.eq(chrono::Utc::now()),
+            loans::disbursed_on.eq(disbursed.on),
+            loans::accrued_through.eq(disbursed.on),
+            loans::maturity_date.eq(disbursed.maturity_date),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes a payment of `allocation` to the locked loan's balances. `accrued_after` is what
+/// remains of the accrual (zero when the interest due was paid in full).
+pub async fn apply_payment(
+    conn: &mut AsyncPgConnection,
+    loan: &LoanRow,
+    allocation: &Allocation,
+    accrued_after: Decimal,
+) -> QueryResult<()> {
+    diesel::update(loans::table.find(loan.id))
+        .set((
+            loans::fees_due.eq(loan.fees_due - allocation.fees),
+            loans::fees_paid.eq(loan.fees_paid + allocation.fees),
+            loans::accrued_interest.eq(accrued_after),
+            loans::interest_paid.eq(loan.interest_paid + allocation.interest),
+            loans::outstanding_principal.eq(loan.outstanding_principal - allocation.principal),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A loan paid to zero on business date `on`: `status` is `repaid` or `closed`.
+pub async fn mark_paid_off(
+    conn: &mut AsyncPgConnection,
+    loan_id: Uuid,
+    status: &str,
+    on: chrono::NaiveDate,
+) -> QueryResult<()> {
+    diesel::update(loans::table.find(loan_id))
+        .set((
+            loans::status.eq(status),
+            loans::repaid_at.eq(chrono::Utc::now()),
+            loans::repaid_on.eq(on),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a liquidation order of the loan's pledged goods (`lots`, as listed) and moves the
+/// loan to `liquidating`. Returns when it was ordered.
+pub async fn insert_liquidation(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    loan_id: Uuid,
+    ordered_by: Uuid,
+    lots: &serde_json::Value,
+) -> QueryResult<chrono::DateTime<chrono::Utc>> {
+    let ordered_at = diesel::insert_into(liquidations::table)
+        .values((
+            liquidations::id.eq(id),
+            liquidations::loan_id.eq(loan_id),
+            liquidations::ordered_by.eq(ordered_by),
+            liquidations::lots.eq(lots),
+        ))
+        .returning(liquidations::ordered_at)
+        .get_result(conn)
+        .await?;
+    diesel::update(loans::table.find(loan_id))
+        .set(loans::status.eq("liquidating"))
+        .execute(conn)
+        .await?;
+    Ok(ordered_at)
+}
+
+/// Locks the loans with these ids, in id order (see `crate::locks`).
+pub async fn lock_loans(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    let _: Vec<Uuid> = loans::table
+        .filter(loans::id.eq_any(ids))
+        .order(loans::id)
+        .select(loans::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    Ok(())
 }

@@ -498,3 +498,15 @@ pub async fn add_pledged(
         .get_result(conn)
         .await
 }
+
+/// The code, commodity and unit of each lot, to name them beside a quantity.
+pub async fn labels(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, String, String, String)>> {
+    lots::table
+        .filter(lots::id.eq_any(ids))
+        .select((lots::id, lots::code, lots::commodity_code, lots::unit))
+        .load(conn)
+        .await
+}

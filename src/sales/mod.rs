@@ -6,3 +6,4 @@ pub mod model;
 pub mod routes;
 pub mod settle;
 pub mod statements;
+pub mod store;

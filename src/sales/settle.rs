@@ -28,10 +28,10 @@ use crate::domain::settlement::{Claim, Split, required_repayment, split};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change};
-use crate::ledger::{self, AccountKind, Entry, Line};
-use crate::lending::loans as loan_flow;
+use crate::ledger::{self, Entry, postings};
 use crate::lending::model::{LIVE, LoanRow};
 use crate::lending::revaluation::{self, Scope};
+use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
 use crate::lots::model::LotRow;
 use crate::lots::store as lots;
@@ -303,19 +303,20 @@ pub async fn settle(
             .await?;
     }
     let platform = platform_org(conn).await?;
-    let supplier = sale.supplier_org_id;
-    let mut journal = vec![
-        Line::credit(platform, AccountKind::Escrow, sale.total),
-        Line::debit(platform, AccountKind::Cash, split.fee),
-        Line::credit(platform, AccountKind::FeeIncome, split.fee),
-        Line::debit(supplier, AccountKind::FeeExpense, split.fee),
-        Line::debit(supplier, AccountKind::Cash, split.to_supplier),
-    ];
-    for (t, a) in plan.loans.iter().zip(&split.loans) {
-        let lender = t.loan.lender_org_id;
-        journal.push(Line::debit(lender, AccountKind::Cash, a.total()));
-        journal.extend(loan_flow::debt_paid(lender, supplier, a));
-    }
+    let paid: Vec<(Uuid, Allocation)> = plan
+        .loans
+        .iter()
+        .zip(&split.loans)
+        .map(|(t, a)| (t.loan.lender_org_id, *a))
+        .collect();
+    let journal = postings::settlement(&postings::Settlement {
+        platform,
+        supplier: sale.supplier_org_id,
+        gross: sale.total,
+        fee: split.fee,
+        to_supplier: split.to_supplier,
+        loans: &paid,
+    });
     let entry = ledger::post(
         conn,
         Entry {

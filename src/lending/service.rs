@@ -1,0 +1,957 @@
+//! Lending use cases, one function each: open a facility; request, approve, reject, cancel,
+//! disburse and repay a loan; pledge more collateral, release some with the lender's consent,
+//! order a defaulted loan's goods sold. Each runs in the caller's transaction: it locks rows in
+//! the documented order (`crate::locks`), asks `domain::lending` whether the change is allowed,
+//! writes through the store, posts to the ledger, revalues, and records the audit event.
+//!
+//! `apply_payment` and `paid_off` are shared with settlement, which repays loans from a sale.
+
+use super::model::*;
+use super::revaluation::{self, Scope};
+use super::store::{self, Approval, Party};
+use crate::auth::{OrgKind, Principal};
+use crate::calendar::business_date;
+use crate::domain::lending::{self, Allocation, Owed};
+use crate::domain::valuation::{at_minor_unit, minor_units};
+use crate::error::{ApiError, ApiResult};
+use crate::http::validate::{self, money, quantity};
+use crate::http::{Page, PageQuery};
+use crate::integrity::{self, Change, to_json};
+use crate::ledger::{self, Entry, postings};
+use crate::locks::LockOrder;
+use crate::lots::model::{LotRow, lot_not_found};
+use crate::lots::store::{self as lots, Viewer};
+use crate::lots::valuation::{Terms, appraise};
+use crate::orgs::store as orgs;
+use crate::reference::store as reference;
+use actix_web::http::StatusCode;
+use chrono::NaiveDate;
+use diesel_async::AsyncPgConnection;
+use futures_util::future::BoxFuture;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn loan_status(loan: &LoanRow, wanted: &str) -> ApiError {
+    ApiError::conflict(
+        "loan_status",
+        format!("the loan is {}; this needs it {wanted}", loan.status),
+    )
+    .with("status", &loan.status)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facilities
+
+/// A facility with its utilisation and borrowing base.
+pub async fn present_facility(
+    conn: &mut AsyncPgConnection,
+    row: FacilityRow,
+) -> ApiResult<Facility> {
+    let (drawn, committed) = store::usage(conn, row.id).await?;
+    let collateral_value = store::collateral_value(conn, row.id).await?;
+    let places = minor_units(&row.currency);
+    let money = |value: Decimal| at_minor_unit(value, &row.currency);
+    Ok(Facility {
+        id: row.id,
+        lender_org_id: row.lender_org_id,
+        supplier_org_id: row.supplier_org_id,
+        available: money((row.limit_amount - drawn - committed).max(Decimal::ZERO)),
+        drawn: money(drawn),
+        committed: money(committed),
+        borrowing_base: money(lending::lending_value(
+            collateral_value,
+            row.advance_rate,
+            places,
+        )),
+        collateral_value: money(collateral_value),
+        currency: row.currency,
+        limit: row.limit_amount,
+        advance_rate: row.advance_rate,
+        annual_interest_rate: row.annual_interest_rate,
+        margin_call_ltv: row.margin_call_ltv,
+        liquidation_ltv: row.liquidation_ltv,
+        cure_period_days: row.cure_period_days,
+        max_tenor_days: row.max_tenor_days,
+        eligible_commodities: row.eligible_commodities,
+        second_approver_required: row.second_approver_required,
+        arrangement_fee_rate: row.arrangement_fee_rate,
+        status: row.status,
+        created_at: row.created_at,
+    })
+}
+
+fn rate(field: &str, value: Decimal, low: Decimal, high: Decimal) -> ApiResult<Decimal> {
+    if value <= low || value > high || value.normalize().scale() > 6 {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{field} must be above {low} and at most {high}, with at most 6 decimal places"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// A fraction from 0 (included) to `high`, at most 6 decimal places.
+fn fraction(field: &str, value: Decimal, high: Decimal, message: &str) -> ApiResult<Decimal> {
+    if value < Decimal::ZERO || value > high || value.normalize().scale() > 6 {
+        return Err(ApiError::invalid(field, message));
+    }
+    Ok(value)
+}
+
+/// The facility's terms, each checked, with the design's defaults where none is given.
+pub struct FacilityTerms {
+    pub currency: String,
+    pub limit: Decimal,
+    pub advance_rate: Decimal,
+    pub annual_interest_rate: Decimal,
+    pub margin_call_ltv: Decimal,
+    pub liquidation_ltv: Decimal,
+    pub cure_period_days: i32,
+    pub max_tenor_days: i32,
+    pub arrangement_fee_rate: Decimal,
+}
+
+/// Reads the terms of a new facility: 422 naming the first field that is wrong.
+pub fn facility_terms(new: &NewFacility) -> ApiResult<FacilityTerms> {
+    let currency = validate::currency("currency", &new.currency)?;
+    let limit = money("limit", new.limit, &currency)?;
+    let one = Decimal::ONE;
+    let advance_rate = rate(
+        "advance_rate",
+        new.advance_rate.unwrap_or(Decimal::new(50, 2)),
+        Decimal::ZERO,
+        one,
+    )?;
+    let annual_interest_rate = fraction(
+        "annual_interest_rate",
+        new.annual_interest_rate,
+        one,
+        "annual_interest_rate is a fraction from 0 to 1 (0.085 for 8.5 %), at most 6 decimal places",
+    )?;
+    let margin_call_ltv = rate(
+        "margin_call_ltv",
+        new.margin_call_ltv.unwrap_or(Decimal::new(65, 2)),
+        advance_rate,
+        one,
+    )?;
+    let liquidation_ltv = rate(
+        "liquidation_ltv",
+        new.liquidation_ltv.unwrap_or(Decimal::new(80, 2)),
+        margin_call_ltv,
+        Decimal::new(15, 1),
+    )?;
+    let cure_period_days = new.cure_period_days.unwrap_or(3);
+    if !(0..=90).contains(&cure_period_days) {
+        return Err(ApiError::invalid(
+            "cure_period_days",
+            "cure_period_days is 0 to 90",
+        ));
+    }
+    if !(1..=3650).contains(&new.max_tenor_days) {
+        return Err(ApiError::invalid(
+            "max_tenor_days",
+            "max_tenor_days is 1 to 3650",
+        ));
+    }
+    // Below 1: with at most 6 places, at most 0.999999.
+    let arrangement_fee_rate = fraction(
+        "arrangement_fee_rate",
+        new.arrangement_fee_rate.unwrap_or(Decimal::ZERO),
+        one - Decimal::new(1, 6),
+        "arrangement_fee_rate is a fraction from 0 to below 1",
+    )?;
+    if new.eligible_commodities.is_empty() {
+        return Err(ApiError::invalid(
+            "eligible_commodities",
+            "name at least one commodity the facility lends against",
+        ));
+    }
+    Ok(FacilityTerms {
+        currency,
+        limit,
+        advance_rate,
+        annual_interest_rate,
+        margin_call_ltv,
+        liquidation_ltv,
+        cure_period_days,
+        max_tenor_days: new.max_tenor_days,
+        arrangement_fee_rate,
+    })
+}
+
+/// Opens a facility of the caller's org (a lender) for a supplier.
+pub async fn open_facility(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewFacility,
+    terms: FacilityTerms,
+) -> ApiResult<Facility> {
+    let supplier = orgs::find_org(conn, new.supplier_org_id)
+        .await?
+        .filter(|org| org.kind == OrgKind::Supplier.as_str())
+        .ok_or_else(|| ApiError::invalid("supplier_org_id", "no such supplier"))?;
+    for (i, code) in new.eligible_commodities.iter().enumerate() {
+        if reference::find_commodity(conn, code).await?.is_none() {
+            return Err(ApiError::invalid(
+                &format!("eligible_commodities[{i}]"),
+                format!("no commodity `{code}`"),
+            ));
+        }
+    }
+    let row = store::insert_facility(
+        conn,
+        store::NewFacilityRow {
+            lender_org_id: principal.org_id,
+            supplier_org_id: supplier.id,
+            currency: &terms.currency,
+            limit_amount: terms.limit,
+            advance_rate: terms.advance_rate,
+            annual_interest_rate: terms.annual_interest_rate,
+            margin_call_ltv: terms.margin_call_ltv,
+            liquidation_ltv: terms.liquidation_ltv,
+            cure_period_days: terms.cure_period_days,
+            max_tenor_days: terms.max_tenor_days,
+            eligible_commodities: &new.eligible_commodities,
+            second_approver_required: new.second_approver_required,
+            arrangement_fee_rate: terms.arrangement_fee_rate,
+            created_by: Some(principal.user_id),
+        },
+    )
+    .await?;
+    let facility = present_facility(conn, row).await?;
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "facility.opened",
+            object_kind: "facility",
+            object_id: facility.id.to_string(),
+            org_ids: vec![facility.lender_org_id, facility.supplier_org_id],
+            before: None,
+            after: Some(to_json(&facility)?),
+        },
+    )
+    .await?;
+    Ok(facility)
+}
+
+/// The facility, if the caller may see it.
+pub async fn facility(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Facility> {
+    let row = store::find_facility(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(facility_not_found)?;
+    present_facility(conn, row).await
+}
+
+/// A page of the facilities the caller lends or borrows under.
+pub async fn facilities(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    page: &PageQuery,
+) -> ApiResult<Page<Facility>> {
+    let limit = page.limit()?;
+    let rows = store::list_facilities(conn, Party::of(principal), page.after()?, limit).await?;
+    let page = Page::from_rows(rows, limit, |r| r.seq);
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(present_facility(conn, row).await?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+async fn facility_of(conn: &mut AsyncPgConnection, loan: &LoanRow) -> ApiResult<FacilityRow> {
+    store::find_facility(conn, Party::All, loan.facility_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("loan without facility"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presenting loans
+
+/// What the loan owes now, in currency units.
+pub fn owed(row: &LoanRow) -> Owed {
+    lending::owed(
+        row.fees_due,
+        row.accrued_interest,
+        row.outstanding_principal,
+        minor_units(&row.currency),
+    )
+}
+
+/// The loan as it is now in this transaction.
+pub async fn current(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Loan> {
+    let row = store::reload_loan(conn, id).await?;
+    present(conn, row).await
+}
+
+pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Loan> {
+    let pledges = store::pledges_of(conn, row.id).await?;
+    let ids: Vec<Uuid> = pledges.iter().map(|p| p.lot_id).collect();
+    let labels = lots::labels(conn, &ids).await?;
+    let collateral = pledges
+        .into_iter()
+        .filter_map(|p| {
+            let (_, code, commodity, unit) = labels.iter().find(|l| l.0 == p.lot_id)?.clone();
+            Some(Collateral {
+                lot_id: p.lot_id,
+                lot_code: code,
+                commodity_code: commodity,
+                quantity: p.quantity,
+                unit,
+                market_value: p.market_value,
+            })
+        })
+        .collect();
+    let margin_call = store::latest_margin_call(conn, row.id).await?;
+    let owed = owed(&row);
+    Ok(Loan {
+        amount_to_repay: owed.total(),
+        interest_due: owed.interest,
+        approvals: Approvals {
+            awaiting_second_approval: row.status == "requested" && row.approved_by.is_some(),
+            approved_by: row.approved_by,
+            approved_at: row.approved_at,
+            confirmed_by: row.confirmed_by,
+            confirmed_at: row.confirmed_at,
+        },
+        id: row.id,
+        facility_id: row.facility_id,
+        lender_org_id: row.lender_org_id,
+        supplier_org_id: row.supplier_org_id,
+        status: row.status,
+        currency: row.currency,
+        principal: row.principal,
+        outstanding_principal: row.outstanding_principal,
+        accrued_interest: row.accrued_interest,
+        fees_due: row.fees_due,
+        interest_paid: row.interest_paid,
+        fees_paid: row.fees_paid,
+        annual_interest_rate: row.annual_interest_rate,
+        collateral,
+        collateral_value: row.collateral_value,
+        ltv: row.ltv,
+        revalued_at: row.revalued_at,
+        margin_call,
+        decided_reason: row.decided_reason,
+        requested_at: row.requested_at,
+        disbursed_at: row.disbursed_at,
+        disbursed_on: row.disbursed_on,
+        maturity_date: row.maturity_date,
+        accrued_through: row.accrued_through,
+        repaid_at: row.repaid_at,
+        defaulted_at: row.defaulted_at,
+        default_reason: row.default_reason,
+    })
+}
+
+/// The loan, if the caller may see it.
+pub async fn loan(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Loan> {
+    let row = store::find_loan(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(loan_not_found)?;
+    present(conn, row).await
+}
+
+/// A page of the caller's loans, oldest first.
+pub async fn loans(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: LoanQuery,
+) -> ApiResult<Page<Loan>> {
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let filter = store::LoanFilter {
+        status: query.status,
+        facility_id: query.facility_id,
+    };
+    let rows = store::list_loans(conn, Party::of(principal), filter, after, limit).await?;
+    let page = Page::from_rows(rows, limit, |r| r.seq);
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(present(conn, row).await?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// A page of the margin calls on the caller's loans, oldest first.
+pub async fn margin_calls(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: MarginCallQuery,
+) -> ApiResult<Page<MarginCall>> {
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let rows =
+        store::list_margin_calls(conn, Party::of(principal), query.status, after, limit).await?;
+    Ok(Page::from_rows(rows, limit, |m| m.seq))
+}
+
+fn audit_loan<'a>(action: &'a str, loan: &Loan, before: Option<Value>) -> ApiResult<Change<'a>> {
+    Ok(Change {
+        action,
+        object_kind: "loan",
+        object_id: loan.id.to_string(),
+        org_ids: vec![loan.lender_org_id, loan.supplier_org_id],
+        before,
+        after: Some(to_json(loan)?),
+    })
+}
+
+/// Presents the loan after a change and records the change's audit event.
+async fn recorded(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    action: &'static str,
+    before: Option<Value>,
+) -> ApiResult<Loan> {
+    let loan = current(conn, id).await?;
+    integrity::record(conn, Some(principal), audit_loan(action, &loan, before)?).await?;
+    Ok(loan)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and decisions
+
+fn refused(reasons: Vec<Refusal>, facts: Value) -> ApiError {
+    let field = <[Refusal]>::first(&reasons)
+        .map(|r| r.field.clone())
+        .unwrap_or_default();
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "loan_refused",
+        format!("refused: {}", codes.join(", ")),
+    )
+    .with("field", field)
+    .with("reasons", &reasons);
+    if let Value::Object(map) = facts {
+        for (key, value) in map {
+            error = error.with(&key, value);
+        }
+    }
+    error
+}
+
+/// Collateral offered for a loan: each lot locked (in id order), valued on the business
+/// date under the facility's terms, and checked free and eligible.
+struct Offered {
+    lots: Vec<(LotRow, Decimal)>,
+    market_value: Decimal,
+    reasons: Vec<Refusal>,
+}
+
+async fn offer(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    facility: &FacilityRow,
+    collateral: &[PledgeRequest],
+    today: NaiveDate,
+) -> ApiResult<Offered> {
+    if collateral.is_empty() {
+        return Err(ApiError::invalid(
+            "collateral",
+            "pledge at least one lot quantity",
+        ));
+    }
+    let mut indexed: Vec<(usize, &PledgeRequest)> = collateral.iter().enumerate().collect();
+    indexed.sort_by_key(|(_, p)| p.lot_id);
+    if let Some(pair) = indexed.windows(2).find(|w| w[0].1.lot_id == w[1].1.lot_id) {
+        return Err(ApiError::invalid(
+            &format!("collateral[{}].lot_id", pair[1].0),
+            "each lot appears once",
+        ));
+    }
+    let terms = Terms {
+        currency: &facility.currency,
+        eligible_commodities: &facility.eligible_commodities,
+    };
+    let mut offered = Offered {
+        lots: Vec::new(),
+        market_value: Decimal::ZERO,
+        reasons: Vec::new(),
+    };
+    for (i, pledge) in indexed {
+        let lot = lots::lock_visible(conn, Viewer::of(principal), pledge.lot_id)
+            .await?
+            .ok_or_else(|| lot_not_found().with("field", format!("collateral[{i}].lot_id")))?;
+        let qty = quantity(
+            &format!("collateral[{i}].quantity"),
+            pledge.quantity,
+            &lot.unit,
+        )?;
+        let valuation = appraise(conn, &lot, today, qty, Some(&terms)).await?;
+        for reason in &valuation.ineligible_reasons {
+            offered.reasons.push(Refusal {
+                code: reason.as_str().to_owned(),
+                field: format!("collateral[{i}].lot_id"),
+                lot_id: Some(lot.id),
+            });
+        }
+        if qty > lot.quantity_free() {
+            offered.reasons.push(Refusal {
+                code: "quantity_not_free".into(),
+                field: format!("collateral[{i}].quantity"),
+                lot_id: Some(lot.id),
+            });
+        }
+        offered.market_value += valuation.market_value.unwrap_or(Decimal::ZERO);
+        offered.lots.push((lot, qty));
+    }
+    Ok(offered)
+}
+
+/// A supplier requests a loan under a facility against pledged lot quantities, which are
+/// pledged at once. A refusal answers 422 `loan_refused` with every reason.
+pub async fn request(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: NewLoan,
+) -> ApiResult<Loan> {
+    let facility = store::find_facility(conn, Party::of(principal), new.facility_id)
+        .await?
+        .ok_or_else(facility_not_found)?;
+    let facility = LockOrder::new().facility(conn, facility.id).await?;
+    if facility.status != "open" {
+        return Err(ApiError::conflict(
+            "facility_closed",
+            "the facility is closed",
+        ));
+    }
+    let amount = money("principal", new.principal, &facility.currency)?;
+    let today = business_date(conn).await?;
+    let mut offered = offer(conn, principal, &facility, &new.collateral, today).await?;
+    let places = minor_units(&facility.currency);
+    let lending_value = lending::lending_value(offered.market_value, facility.advance_rate, places);
+    let (drawn, committed) = store::usage(conn, facility.id).await?;
+    let available = (facility.limit_amount - drawn - committed).max(Decimal::ZERO);
+    for (exceeded, code) in [
+        (amount > lending_value, "principal_exceeds_lending_value"),
+        (amount > available, "principal_exceeds_available_limit"),
+    ] {
+        if exceeded {
+            offered.reasons.push(Refusal {
+                code: code.into(),
+                field: "principal".into(),
+                lot_id: None,
+            });
+        }
+    }
+    if !offered.reasons.is_empty() {
+        return Err(refused(
+            offered.reasons,
+            json!({
+                "collateral_value": offered.market_value.to_string(),
+                "lending_value": lending_value.to_string(),
+                "available": available.to_string(),
+            }),
+        ));
+    }
+    let id = store::insert_loan(conn, &facility, amount, principal.user_id).await?;
+    for (lot, qty) in &offered.lots {
+        store::pledge(conn, id, lot.id, *qty).await?;
+    }
+    revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
+    recorded(conn, principal, id, "loan.requested", None).await
+}
+
+/// Locks the loan the caller may see, or answers 404.
+async fn locked(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<LoanRow> {
+    LockOrder::new()
+        .visible_loan(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(loan_not_found)
+}
+
+/// Runs `change` on the locked loan and answers the loan after it, audited as `action`.
+async fn decide<F>(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    action: &'static str,
+    change: F,
+) -> ApiResult<Loan>
+where
+    F: for<'r> FnOnce(&'r mut AsyncPgConnection, &'r LoanRow) -> BoxFuture<'r, ApiResult<()>>
+        + Send,
+{
+    let row = locked(conn, principal, id).await?;
+    let before = to_json(&row)?;
+    change(conn, &row).await?;
+    recorded(conn, principal, id, action, Some(before)).await
+}
+
+/// A lender approves a requested loan. When the facility requires a second approver, the
+/// first approval waits for a different lender user to confirm it.
+pub async fn approve(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Loan> {
+    let user = principal.user_id;
+    decide(conn, principal, id, "loan.approved", move |conn, loan| {
+        Box::pin(async move {
+            if loan.status != "requested" {
+                return Err(loan_status(loan, "requested"));
+            }
+            let facility = facility_of(conn, loan).await?;
+            let approval = match (facility.second_approver_required, loan.approved_by) {
+                (true, None) => Approval::First,
+                (true, Some(first)) if first == user => {
+                    return Err(ApiError::conflict(
+                        "second_approver_required",
+                        "this facility needs a second lender user to confirm the approval",
+                    )
+                    .with("approved_by", first));
+                }
+                (true, Some(_)) => Approval::Confirmation,
+                (false, _) => Approval::Only,
+            };
+            store::record_approval(conn, loan.id, user, approval).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Ends a loan before disbursement, releasing its pledges: a lender rejects it (with a
+/// reason) or the supplier cancels it.
+pub async fn end_before_disbursement(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    rejection: Option<String>,
+) -> ApiResult<Loan> {
+    let (action, status) = match rejection {
+        Some(_) => ("loan.rejected", "rejected"),
+        None => ("loan.cancelled", "cancelled"),
+    };
+    decide(conn, principal, id, action, move |conn, loan| {
+        Box::pin(async move {
+            if !PENDING.contains(&loan.status.as_str()) {
+                return Err(loan_status(loan, "requested or approved"));
+            }
+            store::end_before_disbursement(conn, loan.id, status, rejection.as_deref()).await?;
+            store::release_all(conn, loan.id).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money
+
+/// A lender pays out an approved loan: it becomes `active`, interest starts the next business
+/// day, and one balanced journal entry moves the principal from the lender to the supplier.
+pub async fn disburse(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Disbursement> {
+    let row = locked(conn, principal, id).await?;
+    if row.status != "approved" {
+        return Err(loan_status(&row, "approved"));
+    }
+    let before = to_json(&row)?;
+    let facility = facility_of(conn, &row).await?;
+    let today = business_date(conn).await?;
+    let places = minor_units(&row.currency);
+    let maturity_date = lending::maturity_date(today, facility.max_tenor_days)
+        .ok_or_else(|| ApiError::internal("maturity date past the calendar"))?;
+    let disbursed = store::Disbursed {
+        by: principal.user_id,
+        on: today,
+        fees_due: lending::arrangement_fee(row.principal, facility.arrangement_fee_rate, places),
+        maturity_date,
+    };
+    store::mark_disbursed(conn, &row, disbursed).await?;
+    let entry = ledger::post(
+        conn,
+        Entry {
+            kind: "disbursement",
+            loan_id: Some(id),
+            sale_id: None,
+            memo: format!("disbursement of loan {id}"),
+            currency: &row.currency,
+            business_date: today,
+            created_by: Some(principal.user_id),
+            lines: postings::disbursement(row.lender_org_id, row.supplier_org_id, row.principal),
+        },
+    )
+    .await?;
+    revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
+    let loan = recorded(conn, principal, id, "loan.disbursed", Some(before)).await?;
+    Ok(Disbursement {
+        loan,
+        journal_entry_id: entry,
+    })
+}
+
+/// Writes a payment of `allocation` to the locked loan's balances (the caller books the
+/// journal entry). Interest paid in full clears the sub-cent remainder of the accrual.
+pub async fn apply_payment(
+    conn: &mut AsyncPgConnection,
+    row: &LoanRow,
+    allocation: &Allocation,
+    interest_due: Decimal,
+) -> ApiResult<()> {
+    let accrued_after = if allocation.interest == interest_due {
+        Decimal::ZERO
+    } else {
+        row.accrued_interest - allocation.interest
+    };
+    store::apply_payment(conn, row, allocation, accrued_after).await?;
+    Ok(())
+}
+
+/// A loan paid to zero: `repaid` (or `closed` after a default), every pledge released.
+pub async fn paid_off(conn: &mut AsyncPgConnection, row: &LoanRow) -> ApiResult<()> {
+    let status = if row.status == "active" {
+        "repaid"
+    } else {
+        "closed"
+    };
+    let today = business_date(conn).await?;
+    store::mark_paid_off(conn, row.id, status, today).await?;
+    store::release_all(conn, row.id).await?;
+    Ok(())
+}
+
+/// A repayment: fees first, then interest, then principal. At zero the loan is `repaid` (or
+/// `closed` after a default) and its pledges are released.
+pub async fn repay(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    amount: Decimal,
+) -> ApiResult<Repayment> {
+    let row = locked(conn, principal, id).await?;
+    if !row.is_live() {
+        return Err(loan_status(&row, "active, defaulted or liquidating"));
+    }
+    let amount = money("amount", amount, &row.currency)?;
+    let before = to_json(&row)?;
+    let owed = owed(&row);
+    let allocation = lending::allocate(amount, owed).map_err(|total| {
+        ApiError::invalid("amount", "more than the loan owes")
+            .with("amount_to_repay", total.to_string())
+    })?;
+    apply_payment(conn, &row, &allocation, owed.interest).await?;
+    let today = business_date(conn).await?;
+    let entry = ledger::post(
+        conn,
+        Entry {
+            kind: "repayment",
+            loan_id: Some(id),
+            sale_id: None,
+            memo: format!("repayment of loan {id}"),
+            currency: &row.currency,
+            business_date: today,
+            created_by: Some(principal.user_id),
+            lines: postings::repayment(row.lender_org_id, row.supplier_org_id, &allocation),
+        },
+    )
+    .await?;
+    revaluation::revalue(conn, today, Scope::Loan(id), "repayment").await?;
+    if allocation.total() == owed.total() {
+        paid_off(conn, &row).await?;
+    }
+    let loan = recorded(conn, principal, id, "loan.repayment", Some(before)).await?;
+    Ok(Repayment {
+        loan,
+        allocation,
+        journal_entry_id: entry,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collateral
+
+/// The supplier pledges more goods to a loan, for example to cure a margin call: the same
+/// eligibility rules as a request; the loan is revalued at once.
+pub async fn add_collateral(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    collateral: Vec<PledgeRequest>,
+) -> ApiResult<Loan> {
+    let caller = principal.clone();
+    decide(
+        conn,
+        principal,
+        id,
+        "loan.collateral_added",
+        move |conn, loan| {
+            Box::pin(async move {
+                if !matches!(loan.status.as_str(), "requested" | "approved" | "active") {
+                    return Err(loan_status(loan, "requested, approved or active"));
+                }
+                let facility = facility_of(conn, loan).await?;
+                let today = business_date(conn).await?;
+                let offered = offer(conn, &caller, &facility, &collateral, today).await?;
+                if !offered.reasons.is_empty() {
+                    return Err(refused(offered.reasons, json!({})));
+                }
+                for (lot, qty) in &offered.lots {
+                    store::pledge(conn, loan.id, lot.id, *qty).await?;
+                }
+                revaluation::revalue(conn, today, Scope::Loan(loan.id), "collateral").await?;
+                Ok(())
+            })
+        },
+    )
+    .await
+}
+
+/// The lender consents to pledged goods leaving: the quantity leaves the pledge and a release
+/// order lets the warehouse scan it out — only if the loan's LTV after the release is at most
+/// the advance rate.
+pub async fn release_collateral(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    consent: ReleaseConsent,
+) -> ApiResult<Consented> {
+    let mut order = LockOrder::new();
+    let row = order
+        .visible_loan(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(loan_not_found)?;
+    if !matches!(row.status.as_str(), "requested" | "approved" | "active") {
+        return Err(loan_status(&row, "requested, approved or active"));
+    }
+    let before = to_json(&row)?;
+    let today = business_date(conn).await?;
+    revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
+    let row = store::reload_loan(conn, id).await?;
+    let pledge = store::pledges_of(conn, id)
+        .await?
+        .into_iter()
+        .find(|p| p.lot_id == consent.lot_id)
+        .ok_or_else(|| ApiError::invalid("lot_id", "this lot is not pledged to the loan"))?;
+    let lot = order.lot(conn, pledge.lot_id).await?;
+    let qty = quantity("quantity", consent.quantity, &lot.unit)?;
+    if qty > pledge.quantity {
+        return Err(
+            ApiError::invalid("quantity", "more than is pledged to the loan")
+                .with("quantity_pledged", pledge.quantity.normalize().to_string()),
+        );
+    }
+    if lot.status != "in_custody" {
+        return Err(ApiError::conflict(
+            "lot_status",
+            format!(
+                "goods are released from custody; this lot is {}",
+                lot.status
+            ),
+        )
+        .with("status", &lot.status));
+    }
+    let facility = facility_of(conn, &row).await?;
+    let places = minor_units(&row.currency);
+    let released_value =
+        lending::round_half_even(pledge.market_value * qty / pledge.quantity, places);
+    let debt = if PENDING.contains(&row.status.as_str()) {
+        row.principal
+    } else {
+        row.outstanding_principal
+    };
+    lending::release_keeps_cover(
+        debt,
+        row.accrued_interest,
+        row.collateral_value - released_value,
+        facility.advance_rate,
+    )
+    .map_err(|ltv_after| {
+        ApiError::conflict(
+            "ltv_above_advance_rate",
+            "after this release the loan's LTV would be above the advance rate",
+        )
+        .with("ltv_after", ltv_after.map(|l| l.to_string()))
+        .with("advance_rate", facility.advance_rate.to_string())
+    })?;
+    store::unpledge(conn, id, lot.id, qty).await?;
+    lots::add_reserved(conn, lot.id, qty).await?;
+    let release_order =
+        lots::create_release_order(conn, lot.id, "lender_consent", qty, principal.user_id).await?;
+    revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
+    let loan = recorded(
+        conn,
+        principal,
+        id,
+        "loan.collateral_released",
+        Some(before),
+    )
+    .await?;
+    Ok(Consented {
+        release_order_id: release_order.id,
+        release_order,
+        loan,
+    })
+}
+
+/// The lender orders the pledged goods of a defaulted loan sold: the loan becomes
+/// `liquidating` and the goods are listed for a forced sale, which settles through the sales
+/// flow and repays the loan from the proceeds.
+pub async fn liquidate(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Liquidation> {
+    let row = locked(conn, principal, id).await?;
+    if row.status != "defaulted" {
+        return Err(loan_status(&row, "defaulted"));
+    }
+    let before = to_json(&row)?;
+    let today = business_date(conn).await?;
+    revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
+    let loan = current(conn, id).await?;
+    let listed = json!(
+        loan.collateral
+            .iter()
+            .map(|c| json!({
+                "lot_id": c.lot_id, "lot_code": c.lot_code, "commodity_code": c.commodity_code,
+                "quantity": c.quantity.normalize().to_string(), "unit": c.unit,
+                "market_value": c.market_value.to_string(),
+            }))
+            .collect::<Vec<_>>()
+    );
+    let liquidation_id = Uuid::new_v4();
+    let ordered_at =
+        store::insert_liquidation(conn, liquidation_id, id, principal.user_id, &listed).await?;
+    let loan = recorded(
+        conn,
+        principal,
+        id,
+        "loan.liquidation_ordered",
+        Some(before),
+    )
+    .await?;
+    Ok(Liquidation {
+        id: liquidation_id,
+        loan_id: id,
+        ordered_at,
+        lots: listed,
+        loan,
+    })
+}
