@@ -639,7 +639,8 @@ async fn demo_release(
 /// silver tier (the cooperative stays bronze).
 async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
     use crate::db::schema::{sales, warehouses};
-    use crate::sales::routes::{NewSale, NewSaleLine, create_sale, record_payment};
+    use crate::sales::model::{NewSale, NewSaleLine};
+    use crate::sales::service::{create as create_sale, pay as record_payment};
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     use rust_decimal::Decimal;

@@ -103,6 +103,17 @@ impl LockOrder {
         Ok(lots::lock(conn, id).await?)
     }
 
+    /// The lot, locked, if it exists.
+    pub async fn lot_if_any(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> ApiResult<Option<LotRow>> {
+        use diesel::OptionalExtension;
+        self.step(Rank::Lot, id);
+        Ok(lots::lock(conn, id).await.optional()?)
+    }
+
     /// The lot, locked, if `viewer` may see it.
     pub async fn visible_lot(
         &mut self,

@@ -1,10 +1,11 @@
 //! Transaction fees and the split of a sale's proceeds: the fee first, then every loan secured
 //! on the sold goods (fees, interest, principal — a cash sweep until the loan is repaid), then
-//! the supplier. Pure arithmetic; `sales::settle` feeds it from locked rows and writes what it
-//! answers.
+//! the supplier; and which pledges a sale releases. Pure arithmetic; the sales service feeds
+//! it from locked rows and writes what it answers.
 
 use super::lending::{Allocation, Owed, allocate, lending_value, round_half_even};
 use rust_decimal::Decimal;
+use uuid::Uuid;
 
 /// How a fee schedule computes the fee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,92 @@ pub fn required_repayment(
     minor_units: u32,
 ) -> Decimal {
     (owed - lending_value(value_left_pledged, advance_rate, minor_units)).max(Decimal::ZERO)
+}
+
+/// One loan's pledge on one lot, at its last revaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pledge {
+    pub loan_id: Uuid,
+    pub lot_id: Uuid,
+    pub quantity: Decimal,
+    pub market_value: Decimal,
+}
+
+/// What a sale takes out of one loan's pledges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub loan_id: Uuid,
+    /// (lot, quantity released from this loan's pledge on it), in the sale's line order.
+    pub lots: Vec<(Uuid, Decimal)>,
+    pub quantity: Decimal,
+    /// The market value of what stays pledged to the loan after the sale.
+    pub value_left: Decimal,
+    /// Whether nothing at all stays pledged to the loan.
+    pub everything: bool,
+}
+
+/// Which pledges a sale of `sold` (lot, quantity) releases. Sold quantity comes out of the
+/// lot's pledges first, taking loans in the order of `loans` (oldest first; a liquidation
+/// sale's own loan before any other), so a sale of pledged goods always pays their loans;
+/// what is left of the line is the supplier's free stock. Answers the loans that give up
+/// something, in the order of `loans`.
+pub fn release_pledges(
+    loans: &[Uuid],
+    pledges: &[Pledge],
+    sold: &[(Uuid, Decimal)],
+) -> Vec<Release> {
+    let pledge_of = |loan: Uuid, lot: Uuid| {
+        pledges
+            .iter()
+            .find(|p| p.loan_id == loan && p.lot_id == lot && p.quantity > Decimal::ZERO)
+    };
+    let mut releases: Vec<(Release, Decimal)> = loans
+        .iter()
+        .map(|&loan_id| {
+            let release = Release {
+                loan_id,
+                lots: Vec::new(),
+                quantity: Decimal::ZERO,
+                value_left: Decimal::ZERO,
+                everything: false,
+            };
+            (release, Decimal::ZERO)
+        })
+        .collect();
+    for &(lot, quantity) in sold {
+        let mut left = quantity;
+        for (release, value_released) in releases.iter_mut() {
+            if left <= Decimal::ZERO {
+                break;
+            }
+            if let Some(p) = pledge_of(release.loan_id, lot) {
+                let take = left.min(p.quantity);
+                left -= take;
+                release.lots.push((lot, take));
+                release.quantity += take;
+                *value_released += p.market_value * take / p.quantity;
+            }
+        }
+    }
+    releases
+        .into_iter()
+        .filter(|(release, _)| !release.lots.is_empty())
+        .map(|(mut release, value_released)| {
+            let own: Vec<&Pledge> = pledges
+                .iter()
+                .filter(|p| p.loan_id == release.loan_id && p.quantity > Decimal::ZERO)
+                .collect();
+            let pledged: Decimal = own.iter().map(|p| p.market_value).sum();
+            release.value_left = (pledged - value_released).max(Decimal::ZERO);
+            release.everything = own.iter().all(|p| {
+                release
+                    .lots
+                    .iter()
+                    .any(|(lot, q)| *lot == p.lot_id && *q == p.quantity)
+            });
+            release
+        })
+        .collect()
 }
 
 /// How the proceeds of a sale are split.
@@ -259,6 +346,96 @@ mod tests {
             prop_assert!(a.fee >= Decimal::ZERO);
             prop_assert!(b.fee >= a.fee);
             prop_assert!(a.fee >= Decimal::new(min, 2));
+        }
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn pledge(loan: u128, lot: u128, quantity: &str, value: &str) -> Pledge {
+        Pledge {
+            loan_id: id(loan),
+            lot_id: id(lot),
+            quantity: dec(quantity),
+            market_value: dec(value),
+        }
+    }
+
+    #[test]
+    fn a_sale_takes_the_first_loans_pledge_before_the_next() {
+        let pledges = [pledge(1, 10, "300", "3000"), pledge(2, 10, "200", "2000")];
+        let releases = release_pledges(&[id(1), id(2)], &pledges, &[(id(10), dec("400"))]);
+        assert_eq!(releases.len(), 2);
+        assert_eq!(releases[0].lots, vec![(id(10), dec("300"))]);
+        assert!(releases[0].everything);
+        assert_eq!(releases[0].value_left, dec("0"));
+        assert_eq!(releases[1].lots, vec![(id(10), dec("100"))]);
+        assert!(!releases[1].everything);
+        assert_eq!(releases[1].value_left, dec("1000"));
+    }
+
+    #[test]
+    fn the_liquidated_loan_gives_up_its_goods_first_when_named_first() {
+        let pledges = [pledge(1, 10, "300", "3000"), pledge(2, 10, "200", "2000")];
+        let releases = release_pledges(&[id(2), id(1)], &pledges, &[(id(10), dec("200"))]);
+        assert_eq!(releases.len(), 1);
+        assert_eq!(releases[0].loan_id, id(2));
+    }
+
+    #[test]
+    fn free_stock_beyond_the_pledges_releases_nothing_more() {
+        let pledges = [pledge(1, 10, "100", "1000"), pledge(1, 11, "50", "500")];
+        let releases = release_pledges(&[id(1)], &pledges, &[(id(10), dec("400"))]);
+        assert_eq!(releases[0].quantity, dec("100"));
+        assert!(!releases[0].everything);
+        assert_eq!(releases[0].value_left, dec("500"));
+        assert!(release_pledges(&[id(1)], &pledges, &[(id(12), dec("5"))]).is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn releases_never_exceed_what_is_sold_or_pledged_and_follow_the_loan_order(
+            raw in proptest::collection::vec((0u128..4, 0u128..3, 1i64..1000, 0i64..100_000), 0..10),
+            sold in proptest::collection::vec((0u128..3, 1i64..2000), 1..3),
+        ) {
+            let mut pledges: Vec<Pledge> = Vec::new();
+            for (loan, lot, q, v) in raw {
+                if !pledges.iter().any(|p| p.loan_id == id(loan) && p.lot_id == id(100 + lot)) {
+                    pledges.push(Pledge { loan_id: id(loan), lot_id: id(100 + lot), quantity: Decimal::from(q), market_value: Decimal::new(v, 2) });
+                }
+            }
+            let mut lines: Vec<(Uuid, Decimal)> = Vec::new();
+            for (lot, q) in sold {
+                if !lines.iter().any(|(l, _)| *l == id(100 + lot)) {
+                    lines.push((id(100 + lot), Decimal::from(q)));
+                }
+            }
+            let loans: Vec<Uuid> = (0..4).map(id).collect();
+            let releases = release_pledges(&loans, &pledges, &lines);
+            for (lot, quantity) in &lines {
+                let pledged: Decimal = pledges.iter().filter(|p| p.lot_id == *lot).map(|p| p.quantity).sum();
+                let released: Decimal = releases.iter().flat_map(|r| &r.lots).filter(|(l, _)| l == lot).map(|(_, q)| *q).sum();
+                prop_assert_eq!(released, (*quantity).min(pledged));
+            }
+            for r in &releases {
+                for (lot, q) in &r.lots {
+                    let p = pledges.iter().find(|p| p.loan_id == r.loan_id && p.lot_id == *lot).unwrap();
+                    prop_assert!(*q <= p.quantity);
+                    // An earlier loan with a pledge on this lot gave it all up first.
+                    let rank = loans.iter().position(|l| *l == r.loan_id).unwrap();
+                    for earlier in &loans[..rank] {
+                        if let Some(e) = pledges.iter().find(|p| p.loan_id == *earlier && p.lot_id == *lot) {
+                            let given: Decimal = releases.iter().filter(|x| x.loan_id == *earlier).flat_map(|x| &x.lots).filter(|(l, _)| l == lot).map(|(_, q)| *q).sum();
+                            prop_assert_eq!(given, e.quantity);
+                        }
+                    }
+                }
+                prop_assert!(r.value_left >= Decimal::ZERO);
+                let own: Vec<&Pledge> = pledges.iter().filter(|p| p.loan_id == r.loan_id).collect();
+                let all_given = own.iter().all(|p| r.lots.iter().any(|(l, q)| *l == p.lot_id && *q == p.quantity));
+                prop_assert_eq!(r.everything, all_given);
+            }
         }
     }
 }

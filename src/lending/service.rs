@@ -486,8 +486,10 @@ async fn offer(
         market_value: Decimal::ZERO,
         reasons: Vec::new(),
     };
+    let mut order = LockOrder::new();
     for (i, pledge) in indexed {
-        let lot = lots::lock_visible(conn, Viewer::of(principal), pledge.lot_id)
+        let lot = order
+            .visible_lot(conn, Viewer::of(principal), pledge.lot_id)
             .await?
             .ok_or_else(|| lot_not_found().with("field", format!("collateral[{i}].lot_id")))?;
         let qty = quantity(
@@ -893,7 +895,8 @@ pub async fn release_collateral(
     store::unpledge(conn, id, lot.id, qty).await?;
     lots::add_reserved(conn, lot.id, qty).await?;
     let release_order =
-        lots::create_release_order(conn, lot.id, "lender_consent", qty, principal.user_id).await?;
+        lots::create_release_order(conn, lot.id, "lender_consent", qty, principal.user_id, None)
+            .await?;
     revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
     let loan = recorded(
         conn,

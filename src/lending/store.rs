@@ -550,3 +550,30 @@ pub async fn lock_loans(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResu
         .await?;
     Ok(())
 }
+
+/// The loans with these ids and their facilities' advance rates, oldest first.
+pub async fn loans_with_advance_rate(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(LoanRow, Decimal)>> {
+    loans::table
+        .inner_join(facilities::table)
+        .filter(loans::id.eq_any(ids))
+        .order(loans::seq)
+        .select((LoanRow::as_select(), facilities::advance_rate))
+        .load(conn)
+        .await
+}
+
+/// The pledges of these loans that still hold goods.
+pub async fn live_pledges_of(
+    conn: &mut AsyncPgConnection,
+    loan_ids: &[Uuid],
+) -> QueryResult<Vec<PledgeRow>> {
+    pledges::table
+        .filter(pledges::loan_id.eq_any(loan_ids))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .select(PledgeRow::as_select())
+        .load(conn)
+        .await
+}

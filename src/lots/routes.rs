@@ -451,6 +451,7 @@ pub async fn withdraw(
                     "withdrawal",
                     quantity,
                     principal.user_id,
+                    None,
                 )
                 .await?;
                 store::add_reserved(conn, lot.id, quantity).await?;

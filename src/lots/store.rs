@@ -358,6 +358,7 @@ pub async fn create_release_order(
     kind: &str,
     quantity: Decimal,
     created_by: Uuid,
+    sale_id: Option<Uuid>,
 ) -> QueryResult<ReleaseOrder> {
     diesel::insert_into(release_orders::table)
         .values((
@@ -366,6 +367,7 @@ pub async fn create_release_order(
             release_orders::kind.eq(kind),
             release_orders::quantity.eq(quantity),
             release_orders::created_by.eq(created_by),
+            release_orders::sale_id.eq(sale_id),
         ))
         .returning(ReleaseOrder::as_returning())
         .get_result(conn)

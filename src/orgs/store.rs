@@ -103,3 +103,15 @@ pub async fn find_user_by_email(
         .await
         .optional()
 }
+
+/// The platform's org (the first made, should there be more): it holds buyers' payments in
+/// escrow and earns the fees.
+pub async fn platform_org(conn: &mut AsyncPgConnection) -> QueryResult<Option<Uuid>> {
+    orgs::table
+        .filter(orgs::kind.eq(OrgKind::Platform.as_str()))
+        .order((orgs::created_at, orgs::id))
+        .select(orgs::id)
+        .first(conn)
+        .await
+        .optional()
+}

@@ -4,6 +4,7 @@
 pub mod fees;
 pub mod model;
 pub mod routes;
+pub mod service;
 pub mod settle;
 pub mod statements;
 pub mod store;

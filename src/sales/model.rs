@@ -4,11 +4,11 @@ use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, sett
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize)]
 #[diesel(table_name = sales)]
 pub struct SaleRow {
     pub id: Uuid,
@@ -189,9 +189,78 @@ pub struct Sale {
     pub settlement: Option<Settlement>,
     pub release_orders: Vec<SaleReleaseOrder>,
     /// While pending: the loans whose lenders must consent, as the sale stands now (their
-    /// debt and the fee are recomputed at settlement).
-    pub lender_consents: Vec<ConsentNeeded>,
+    /// debt and the fee are recomputed at settlement). Shown on `GET /v1/sales/{id}` and on
+    /// the answers of changes to one sale; left out of lists, where working it out for every
+    /// pending sale would cost a settlement plan each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lender_consents: Option<Vec<ConsentNeeded>>,
+    /// While pending, on the same answers: why the sale could not settle now if it were paid
+    /// (`no_fee_schedule`, `no_storage_rate`, ...); the payment that completes it is refused
+    /// with the same code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement_blocked: Option<Blocked>,
     pub created_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSaleLine {
+    pub lot_id: Uuid,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSale {
+    pub buyer_org_id: Uuid,
+    pub currency: String,
+    pub lines: Vec<NewSaleLine>,
+    /// A lender selling the goods of its liquidating loan names the loan.
+    pub loan_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SaleQuery {
+    /// `pending`, `settled` or `cancelled`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentResult {
+    pub payment: Payment,
+    pub sale: Sale,
+}
+
+/// Why something cannot happen now: the error code and message a request for it would get.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Blocked {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<crate::error::ApiError> for Blocked {
+    fn from(error: crate::error::ApiError) -> Self {
+        Self {
+            code: error.code.to_owned(),
+            message: error.message,
+        }
+    }
 }

@@ -1,10 +1,71 @@
-//! Queries for sales, their lines, payments, consents and settlements.
+//! Queries for sales, their lines, payments, consents and settlements. One visibility rule:
+//! a sale is seen by its supplier, its buyer, the platform, and the lenders with a loan
+//! secured (now or at settlement) on its goods, or whose liquidation it is.
 
-use super::model::SaleRow;
-use crate::db::schema::sales;
+use super::model::{Payment, SaleLineRow, SaleRow, SettledLoan, SettlementRow};
+use crate::db::schema::{
+    loans, lots, pledges, release_orders, sale_consents, sale_lines, sale_payments, sales,
+    settlement_loans, settlements,
+};
+use crate::domain::lending::Allocation;
+use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
 use uuid::Uuid;
+
+/// Who may see a sale ($1: the viewer's org, NULL for the platform), as a condition on `s`.
+macro_rules! visible {
+    () => {
+        "($1::uuid IS NULL OR s.supplier_org_id = $1 OR s.buyer_org_id = $1 \
+         OR EXISTS (SELECT 1 FROM loans ln WHERE ln.id = s.loan_id AND ln.lender_org_id = $1) \
+         OR EXISTS (SELECT 1 FROM sale_lines sl JOIN pledges p ON p.lot_id = sl.lot_id AND p.quantity > 0 \
+                    JOIN loans ln ON ln.id = p.loan_id \
+                    WHERE sl.sale_id = s.id AND ln.lender_org_id = $1) \
+         OR EXISTS (SELECT 1 FROM settlement_loans st JOIN loans ln ON ln.id = st.loan_id \
+                    WHERE st.sale_id = s.id AND ln.lender_org_id = $1))"
+    };
+}
+
+const FIND_VISIBLE: &str = concat!("SELECT s.* FROM sales s WHERE s.id = $2 AND ", visible!());
+
+const LIST_VISIBLE: &str = concat!(
+    "SELECT s.* FROM sales s WHERE s.seq > $2 AND ($3::text IS NULL OR s.status = $3) AND ",
+    visible!(),
+    " ORDER BY s.seq LIMIT $4"
+);
+
+/// The sale, if `viewer` (an org, or `None` for the platform) may see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> QueryResult<Option<SaleRow>> {
+    diesel::sql_query(FIND_VISIBLE)
+        .bind::<Nullable<SqlUuid>, _>(viewer)
+        .bind::<SqlUuid, _>(id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Up to `limit` sales after `after` that `viewer` may see, oldest first.
+pub async fn list_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: Option<Uuid>,
+    status: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<SaleRow>> {
+    diesel::sql_query(LIST_VISIBLE)
+        .bind::<Nullable<SqlUuid>, _>(viewer)
+        .bind::<BigInt, _>(after)
+        .bind::<Nullable<Text>, _>(status)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
+}
 
 /// The sale, locked for the rest of the transaction (see `crate::locks`).
 pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<SaleRow> {
@@ -14,4 +75,324 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<SaleRow
         .for_update()
         .first(conn)
         .await
+}
+
+pub async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<SaleRow> {
+    sales::table
+        .find(id)
+        .select(SaleRow::as_select())
+        .first(conn)
+        .await
+}
+
+/// The sale's lines, by lot id (the order their lots are locked in).
+pub async fn lines_of(conn: &mut AsyncPgConnection, sale: Uuid) -> QueryResult<Vec<SaleLineRow>> {
+    sale_lines::table
+        .filter(sale_lines::sale_id.eq(sale))
+        .order(sale_lines::lot_id)
+        .select(SaleLineRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// What a page of sales shows beside each row, loaded in one query per kind.
+pub struct Details {
+    /// Each line with its lot's code, commodity and unit, by sale and line number.
+    pub lines: Vec<(SaleLineRow, String, String, String)>,
+    pub payments: Vec<Payment>,
+    pub settlements: Vec<SettlementRow>,
+    pub settled_loans: Vec<SettledLoan>,
+    /// (sale, id, lot, quantity, quantity released, status), by sale and lot.
+    pub release_orders: Vec<(Uuid, Uuid, Uuid, Decimal, Decimal, String)>,
+}
+
+pub async fn details(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Details> {
+    let lines = sale_lines::table
+        .inner_join(lots::table)
+        .filter(sale_lines::sale_id.eq_any(ids))
+        .order((sale_lines::sale_id, sale_lines::line_no))
+        .select((
+            SaleLineRow::as_select(),
+            lots::code,
+            lots::commodity_code,
+            lots::unit,
+        ))
+        .load(conn)
+        .await?;
+    let payments = sale_payments::table
+        .filter(sale_payments::sale_id.eq_any(ids))
+        .order(sale_payments::seq)
+        .select(Payment::as_select())
+        .load(conn)
+        .await?;
+    let settlements = settlements::table
+        .filter(settlements::sale_id.eq_any(ids))
+        .select(SettlementRow::as_select())
+        .load(conn)
+        .await?;
+    let settled_loans = settlement_loans::table
+        .filter(settlement_loans::sale_id.eq_any(ids))
+        .order((settlement_loans::sale_id, settlement_loans::loan_id))
+        .select(SettledLoan::as_select())
+        .load(conn)
+        .await?;
+    let release_orders = release_orders::table
+        .filter(release_orders::sale_id.eq_any(ids.iter().map(|id| Some(*id))))
+        .order((release_orders::sale_id, release_orders::lot_id))
+        .select((
+            release_orders::sale_id.assume_not_null(),
+            release_orders::id,
+            release_orders::lot_id,
+            release_orders::quantity,
+            release_orders::quantity_released,
+            release_orders::status,
+        ))
+        .load(conn)
+        .await?;
+    Ok(Details {
+        lines,
+        payments,
+        settlements,
+        settled_loans,
+        release_orders,
+    })
+}
+
+/// Quantity of the lot pledged to loans not yet paid out (`requested`, `approved`): it stays
+/// with those requests and cannot be sold.
+pub async fn pledged_to_pending_loans(
+    conn: &mut AsyncPgConnection,
+    lot: Uuid,
+) -> QueryResult<Decimal> {
+    let pending: Vec<Decimal> = pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq(lot))
+        .filter(loans::status.eq_any(crate::lending::model::PENDING))
+        .select(pledges::quantity)
+        .load(conn)
+        .await?;
+    Ok(pending.into_iter().sum())
+}
+
+/// Quantity of the lot pledged to this loan.
+pub async fn pledged_to(
+    conn: &mut AsyncPgConnection,
+    loan: Uuid,
+    lot: Uuid,
+) -> QueryResult<Decimal> {
+    let pledged: Option<Decimal> = pledges::table
+        .find((loan, lot))
+        .select(pledges::quantity)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(pledged.unwrap_or(Decimal::ZERO))
+}
+
+/// The live loans of `lender` with goods of these lots pledged.
+pub async fn lenders_live_loans_on(
+    conn: &mut AsyncPgConnection,
+    lender: Uuid,
+    lot_ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq_any(lot_ids))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .filter(loans::status.eq_any(crate::lending::model::LIVE))
+        .filter(loans::lender_org_id.eq(lender))
+        .select(pledges::loan_id)
+        .distinct()
+        .load(conn)
+        .await
+}
+
+/// The live loans with goods of these lots pledged, oldest first.
+pub async fn live_loans_on(
+    conn: &mut AsyncPgConnection,
+    lot_ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    let mut ids: Vec<(i64, Uuid)> = pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq_any(lot_ids))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .filter(loans::status.eq_any(crate::lending::model::LIVE))
+        .select((loans::seq, loans::id))
+        .distinct()
+        .load(conn)
+        .await?;
+    ids.sort();
+    Ok(ids.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The loans that consented to the sale settling short.
+pub async fn consents(conn: &mut AsyncPgConnection, sale: Uuid) -> QueryResult<Vec<Uuid>> {
+    sale_consents::table
+        .filter(sale_consents::sale_id.eq(sale))
+        .select(sale_consents::loan_id)
+        .load(conn)
+        .await
+}
+
+pub async fn insert_consent(
+    conn: &mut AsyncPgConnection,
+    sale: Uuid,
+    loan: Uuid,
+    by: Uuid,
+) -> QueryResult<()> {
+    diesel::insert_into(sale_consents::table)
+        .values((
+            sale_consents::sale_id.eq(sale),
+            sale_consents::loan_id.eq(loan),
+            sale_consents::consented_by.eq(by),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A new sale, checked by the service.
+pub struct NewSaleRow<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
+    pub supplier_org_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub loan_id: Option<Uuid>,
+    pub currency: &'a str,
+    pub total: Decimal,
+    pub created_by: Uuid,
+}
+
+pub async fn insert_sale(conn: &mut AsyncPgConnection, new: NewSaleRow<'_>) -> QueryResult<()> {
+    diesel::insert_into(sales::table)
+        .values((
+            sales::id.eq(new.id),
+            sales::kind.eq(new.kind),
+            sales::supplier_org_id.eq(new.supplier_org_id),
+            sales::buyer_org_id.eq(new.buyer_org_id),
+            sales::loan_id.eq(new.loan_id),
+            sales::currency.eq(new.currency),
+            sales::total.eq(new.total),
+            sales::created_by.eq(new.created_by),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_line(conn: &mut AsyncPgConnection, line: &SaleLineRow) -> QueryResult<()> {
+    diesel::insert_into(sale_lines::table)
+        .values((
+            sale_lines::sale_id.eq(line.sale_id),
+            sale_lines::line_no.eq(line.line_no),
+            sale_lines::lot_id.eq(line.lot_id),
+            sale_lines::quantity.eq(line.quantity),
+            sale_lines::unit_price.eq(line.unit_price),
+            sale_lines::amount.eq(line.amount),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_cancelled(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::update(sales::table.find(id))
+        .set((
+            sales::status.eq("cancelled"),
+            sales::cancelled_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a payment and adds it to what the sale has been paid; answers both.
+pub async fn insert_payment(
+    conn: &mut AsyncPgConnection,
+    sale: &SaleRow,
+    amount: Decimal,
+    paid_by: Uuid,
+    journal_entry_id: Uuid,
+) -> QueryResult<(Payment, SaleRow)> {
+    let payment = diesel::insert_into(sale_payments::table)
+        .values((
+            sale_payments::id.eq(Uuid::new_v4()),
+            sale_payments::sale_id.eq(sale.id),
+            sale_payments::amount.eq(amount),
+            sale_payments::paid_by.eq(paid_by),
+            sale_payments::journal_entry_id.eq(journal_entry_id),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await?;
+    let sale = diesel::update(sales::table.find(sale.id))
+        .set(sales::paid.eq(sale.paid + amount))
+        .returning(SaleRow::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok((payment, sale))
+}
+
+/// What a settlement writes: its totals, each loan's share, the sale settled.
+pub struct SettlementValues<'a> {
+    pub sale_id: Uuid,
+    pub business_date: NaiveDate,
+    pub gross: Decimal,
+    pub fee: Decimal,
+    pub fee_detail: serde_json::Value,
+    pub repaid: Allocation,
+    pub to_supplier: Decimal,
+    pub journal_entry_id: Uuid,
+    /// (loan, quantity released from its pledges, what it was paid).
+    pub loans: &'a [(Uuid, Decimal, Allocation)],
+}
+
+pub async fn insert_settlement(
+    conn: &mut AsyncPgConnection,
+    s: SettlementValues<'_>,
+) -> QueryResult<()> {
+    diesel::insert_into(settlements::table)
+        .values((
+            settlements::sale_id.eq(s.sale_id),
+            settlements::business_date.eq(s.business_date),
+            settlements::gross.eq(s.gross),
+            settlements::fee.eq(s.fee),
+            settlements::fee_detail.eq(&s.fee_detail),
+            settlements::loan_fees_repaid.eq(s.repaid.fees),
+            settlements::interest_repaid.eq(s.repaid.interest),
+            settlements::principal_repaid.eq(s.repaid.principal),
+            settlements::to_supplier.eq(s.to_supplier),
+            settlements::journal_entry_id.eq(s.journal_entry_id),
+        ))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = s
+        .loans
+        .iter()
+        .map(|(loan, quantity, a)| {
+            (
+                settlement_loans::sale_id.eq(s.sale_id),
+                settlement_loans::loan_id.eq(*loan),
+                settlement_loans::quantity_released.eq(*quantity),
+                settlement_loans::fees.eq(a.fees),
+                settlement_loans::interest.eq(a.interest),
+                settlement_loans::principal.eq(a.principal),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(settlement_loans::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    diesel::update(sales::table.find(s.sale_id))
+        .set((
+            sales::status.eq("settled"),
+            sales::settled_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -639,12 +639,38 @@ async fn receive_and_count_racing_on_one_lot_leave_the_ledger_reconciled() {
         );
         let (received, counted) = tokio::join!(receive, count);
         assert_eq!(received.status, 200, "{}", received.text);
-        // The count either saw the lot announced (409) or received (200, adjusted to 97).
-        assert!(
-            counted.status == 200 || counted.status == 409,
-            "{}",
-            counted.text
-        );
+        let lot_now = app
+            .get(
+                &format!("/v1/lots/{}", lot["id"].as_str().unwrap_or("")),
+                c.supplier.token(),
+            )
+            .await;
+        // The count either saw the lot announced (409, and the book stays at what was
+        // received) or received (200: a count adjustment of -1 to 97).
+        match counted.status {
+            409 => {
+                assert_eq!(
+                    counted.body["error"]["code"], "lot_status",
+                    "{}",
+                    counted.text
+                );
+                assert_eq!(lot_now.body["quantity_on_hand"], "98", "{}", lot_now.text);
+            }
+            200 => {
+                assert_eq!(
+                    counted.body["movement"]["kind"], "count_adjustment",
+                    "{}",
+                    counted.text
+                );
+                assert_eq!(
+                    counted.body["movement"]["quantity_change"], "-1",
+                    "{}",
+                    counted.text
+                );
+                assert_eq!(lot_now.body["quantity_on_hand"], "97", "{}", lot_now.text);
+            }
+            other => panic!("count answered {other}: {}", counted.text),
+        }
     }
     reconciled(&app, &c).await;
 }
