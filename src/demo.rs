@@ -3,6 +3,7 @@
 
 use crate::auth::{OrgKind, Permission, Role};
 use crate::db::DbPool;
+use crate::domain::states::{LoanStatus, LotStatus, MovementKind};
 use crate::orgs::store;
 use diesel_async::AsyncConnection;
 
@@ -277,7 +278,12 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
             )
             .await?;
         }
-        reference::set_voyage_status(conn, voyage.id, "underway").await?;
+        reference::set_voyage_status(
+            conn,
+            voyage.id,
+            crate::domain::states::VoyageStatus::Underway,
+        )
+        .await?;
         // Sixty days of prices: apples drifting from 5.60 to 6.00 CNY/kg, boards near
         // 1,450 CNY/m3.
         for day in 0..60i64 {
@@ -350,7 +356,7 @@ async fn demo_lot(
             commodity_code: d.commodity,
             grade: d.grade,
             unit: d.unit,
-            status: "announced",
+            status: LotStatus::Announced,
             quantity_announced: d.quantity,
             warehouse_id: d.warehouse,
             voyage_id: d.voyage,
@@ -374,11 +380,15 @@ async fn demo_lot(
         details: json!({"demo": true}),
         actor_user_id: None,
     };
-    lots::record_movement(conn, movement("announce", Decimal::ZERO, "announced")).await?;
+    lots::record_movement(
+        conn,
+        movement(MovementKind::Announce, Decimal::ZERO, LotStatus::Announced),
+    )
+    .await?;
     let (kind, status) = if d.warehouse.is_some() {
-        ("receive", "in_custody")
+        (MovementKind::Receive, LotStatus::InCustody)
     } else {
-        ("load", "in_transit")
+        (MovementKind::Load, LotStatus::InTransit)
     };
     lots::record_movement(conn, movement(kind, d.quantity, status)).await?;
     let rate = match d.warehouse {
@@ -453,7 +463,7 @@ async fn demo_loan(
             loans::principal.eq(principal),
             loans::outstanding_principal.eq(principal),
             loans::annual_interest_rate.eq(rate),
-            loans::status.eq("active"),
+            loans::status.eq(LoanStatus::Active),
             loans::approved_at.eq(chrono::Utc::now()),
             loans::disbursed_at.eq(chrono::Utc::now()),
             loans::disbursed_on.eq(today),
@@ -534,7 +544,7 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
             let pledged: Vec<LotRow> = lots::table
                 .filter(lots::owner_org_id.eq(supplier.id))
                 .filter(lots::commodity_code.eq(commodity))
-                .filter(lots::status.eq_any(["in_custody", "in_transit"]))
+                .filter(lots::status.eq_any([LotStatus::InCustody, LotStatus::InTransit]))
                 .order(lots::seq)
                 .select(LotRow::as_select())
                 .load(conn)
@@ -619,12 +629,8 @@ async fn demo_release(
             details: serde_json::json!({"demo": true}),
             ..lots::MovementChange::of(
                 &lot,
-                "release",
-                if left.is_zero() {
-                    "released"
-                } else {
-                    "in_custody"
-                },
+                MovementKind::Release,
+                crate::domain::custody::status_after_release(left),
                 None,
             )
         },

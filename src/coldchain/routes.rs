@@ -3,6 +3,7 @@
 use super::store::{self, Breach, Reading};
 use crate::auth::{OrgKind, Principal};
 use crate::db::schema::lots;
+use crate::domain::states::{LotStatus, MovementKind};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::to_json;
@@ -312,7 +313,7 @@ async fn downgrade(
     // Lock the warehouse's lots in id order, as every multi-lot change does.
     let held: Vec<LotRow> = lots::table
         .filter(lots::warehouse_id.eq(breach.warehouse_id))
-        .filter(lots::status.eq("in_custody"))
+        .filter(lots::status.eq(LotStatus::InCustody))
         .order(lots::id)
         .select(LotRow::as_select())
         .for_update()
@@ -343,7 +344,12 @@ async fn downgrade(
         let regrade = MovementChange {
             reason: Some(reason),
             details,
-            ..MovementChange::of(&lot, "regrade", &lot.status, Some(principal.user_id))
+            ..MovementChange::of(
+                &lot,
+                MovementKind::Regrade,
+                lot.status,
+                Some(principal.user_id),
+            )
         };
         lot_store::record_movement(conn, regrade).await?;
         done.push(Downgrade {

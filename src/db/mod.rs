@@ -2,6 +2,7 @@
 
 pub mod embedded;
 pub mod schema;
+pub mod text_enum;
 
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;

@@ -1,10 +1,12 @@
 //! Pure domain logic: no I/O, no database. Parsed at the edge, tested on its own.
 
 pub mod cold_chain;
+pub mod custody;
 pub mod decimal;
 pub mod gs1;
 pub mod lending;
 pub mod lot_code;
 pub mod quantity;
 pub mod settlement;
+pub mod states;
 pub mod valuation;

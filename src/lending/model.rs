@@ -2,6 +2,7 @@
 
 use crate::db::schema::{facilities, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
+use crate::domain::states::LoanStatus;
 use crate::lots::model::ReleaseOrder;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -9,11 +10,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
-
-/// Loan statuses in which money is out and interest accrues.
-pub const LIVE: &[&str] = &["active", "defaulted", "liquidating"];
-/// Loan statuses that hold the facility's limit before disbursement.
-pub const PENDING: &[&str] = &["requested", "approved"];
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = facilities)]
@@ -54,7 +50,7 @@ pub struct LoanRow {
     pub interest_paid: Decimal,
     pub fees_paid: Decimal,
     pub annual_interest_rate: Decimal,
-    pub status: String,
+    pub status: LoanStatus,
     pub requested_by: Option<Uuid>,
     pub requested_at: DateTime<Utc>,
     pub approved_by: Option<Uuid>,
@@ -77,7 +73,7 @@ pub struct LoanRow {
 
 impl LoanRow {
     pub fn is_live(&self) -> bool {
-        LIVE.contains(&self.status.as_str())
+        self.status.is_live()
     }
 }
 
@@ -261,7 +257,7 @@ pub struct Loan {
     pub supplier_org_id: Uuid,
     /// `requested`, `approved`, `active`, `repaid`, `rejected`, `cancelled`, `defaulted`,
     /// `liquidating`, `closed`, `written_off`.
-    pub status: String,
+    pub status: LoanStatus,
     pub currency: String,
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]

@@ -12,6 +12,7 @@ use super::store::{self, Approval, Party};
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::domain::lending::{self, Allocation, Owed};
+use crate::domain::states::{LoanStatus, LotStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::{self, money, quantity};
@@ -37,7 +38,7 @@ fn loan_status(loan: &LoanRow, wanted: &str) -> ApiError {
         "loan_status",
         format!("the loan is {}; this needs it {wanted}", loan.status),
     )
-    .with("status", &loan.status)
+    .with("status", loan.status)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +319,8 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         amount_to_repay: owed.total(),
         interest_due: owed.interest,
         approvals: Approvals {
-            awaiting_second_approval: row.status == "requested" && row.approved_by.is_some(),
+            awaiting_second_approval: row.status == LoanStatus::Requested
+                && row.approved_by.is_some(),
             approved_by: row.approved_by,
             approved_at: row.approved_at,
             confirmed_by: row.confirmed_by,
@@ -612,7 +614,7 @@ pub async fn approve(
     let user = principal.user_id;
     decide(conn, principal, id, "loan.approved", move |conn, loan| {
         Box::pin(async move {
-            if loan.status != "requested" {
+            if loan.status != LoanStatus::Requested {
                 return Err(loan_status(loan, "requested"));
             }
             let facility = facility_of(conn, loan).await?;
@@ -644,12 +646,12 @@ pub async fn end_before_disbursement(
     rejection: Option<String>,
 ) -> ApiResult<Loan> {
     let (action, status) = match rejection {
-        Some(_) => ("loan.rejected", "rejected"),
-        None => ("loan.cancelled", "cancelled"),
+        Some(_) => ("loan.rejected", LoanStatus::Rejected),
+        None => ("loan.cancelled", LoanStatus::Cancelled),
     };
     decide(conn, principal, id, action, move |conn, loan| {
         Box::pin(async move {
-            if !PENDING.contains(&loan.status.as_str()) {
+            if !loan.status.is_pending() {
                 return Err(loan_status(loan, "requested or approved"));
             }
             store::end_before_disbursement(conn, loan.id, status, rejection.as_deref()).await?;
@@ -671,7 +673,7 @@ pub async fn disburse(
     id: Uuid,
 ) -> ApiResult<Disbursement> {
     let row = locked(conn, principal, id).await?;
-    if row.status != "approved" {
+    if row.status != LoanStatus::Approved {
         return Err(loan_status(&row, "approved"));
     }
     let before = to_json(&row)?;
@@ -728,13 +730,8 @@ pub async fn apply_payment(
 
 /// A loan paid to zero: `repaid` (or `closed` after a default), every pledge released.
 pub async fn paid_off(conn: &mut AsyncPgConnection, row: &LoanRow) -> ApiResult<()> {
-    let status = if row.status == "active" {
-        "repaid"
-    } else {
-        "closed"
-    };
     let today = business_date(conn).await?;
-    store::mark_paid_off(conn, row.id, status, today).await?;
+    store::mark_paid_off(conn, row.id, row.status.when_paid_off(), today).await?;
     store::release_all(conn, row.id).await?;
     Ok(())
 }
@@ -805,7 +802,7 @@ pub async fn add_collateral(
         "loan.collateral_added",
         move |conn, loan| {
             Box::pin(async move {
-                if !matches!(loan.status.as_str(), "requested" | "approved" | "active") {
+                if !loan.status.takes_collateral_changes() {
                     return Err(loan_status(loan, "requested, approved or active"));
                 }
                 let facility = facility_of(conn, loan).await?;
@@ -839,7 +836,7 @@ pub async fn release_collateral(
         .visible_loan(conn, Party::of(principal), id)
         .await?
         .ok_or_else(loan_not_found)?;
-    if !matches!(row.status.as_str(), "requested" | "approved" | "active") {
+    if !row.status.takes_collateral_changes() {
         return Err(loan_status(&row, "requested, approved or active"));
     }
     let before = to_json(&row)?;
@@ -859,7 +856,7 @@ pub async fn release_collateral(
                 .with("quantity_pledged", pledge.quantity.normalize().to_string()),
         );
     }
-    if lot.status != "in_custody" {
+    if lot.status != LotStatus::InCustody {
         return Err(ApiError::conflict(
             "lot_status",
             format!(
@@ -867,13 +864,13 @@ pub async fn release_collateral(
                 lot.status
             ),
         )
-        .with("status", &lot.status));
+        .with("status", lot.status));
     }
     let facility = facility_of(conn, &row).await?;
     let places = minor_units(&row.currency);
     let released_value =
         lending::round_half_even(pledge.market_value * qty / pledge.quantity, places);
-    let debt = if PENDING.contains(&row.status.as_str()) {
+    let debt = if row.status.is_pending() {
         row.principal
     } else {
         row.outstanding_principal
@@ -922,7 +919,7 @@ pub async fn liquidate(
     id: Uuid,
 ) -> ApiResult<Liquidation> {
     let row = locked(conn, principal, id).await?;
-    if row.status != "defaulted" {
+    if row.status != LoanStatus::Defaulted {
         return Err(loan_status(&row, "defaulted"));
     }
     let before = to_json(&row)?;

@@ -1,10 +1,11 @@
 //! Queries for facilities, loans, pledges and margin calls. A facility or loan is visible to
 //! its lender, its supplier and the platform; to anyone else it does not exist.
 
-use super::model::{FacilityRow, LoanRow, MarginCall, PENDING, PledgeRow};
+use super::model::{FacilityRow, LoanRow, MarginCall, PledgeRow};
 use crate::auth::{OrgKind, Principal};
 use crate::db::schema::{facilities, liquidations, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
+use crate::domain::states::LoanStatus;
 use crate::lots::store as lots;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -164,7 +165,7 @@ pub async fn usage(
     conn: &mut AsyncPgConnection,
     facility_id: Uuid,
 ) -> QueryResult<(Decimal, Decimal)> {
-    let rows: Vec<(String, Decimal, Decimal)> = loans::table
+    let rows: Vec<(LoanStatus, Decimal, Decimal)> = loans::table
         .filter(loans::facility_id.eq(facility_id))
         .select((
             loans::status,
@@ -175,12 +176,12 @@ pub async fn usage(
         .await?;
     let drawn = rows
         .iter()
-        .filter(|(status, _, _)| super::model::LIVE.contains(&status.as_str()))
+        .filter(|(status, _, _)| status.is_live())
         .map(|(_, _, outstanding)| *outstanding)
         .sum();
     let committed = rows
         .iter()
-        .filter(|(status, _, _)| PENDING.contains(&status.as_str()))
+        .filter(|(status, _, _)| status.is_pending())
         .map(|(_, principal, _)| *principal)
         .sum();
     Ok((drawn, committed))
@@ -193,7 +194,7 @@ pub async fn collateral_value(
 ) -> QueryResult<Decimal> {
     let values: Vec<Decimal> = loans::table
         .filter(loans::facility_id.eq(facility_id))
-        .filter(loans::status.eq_any(super::model::LIVE))
+        .filter(loans::status.eq_any(LoanStatus::LIVE))
         .select(loans::collateral_value)
         .load(conn)
         .await?;
@@ -371,7 +372,7 @@ pub async fn insert_loan(
             loans::principal.eq(principal),
             loans::outstanding_principal.eq(Decimal::ZERO),
             loans::annual_interest_rate.eq(facility.annual_interest_rate),
-            loans::status.eq("requested"),
+            loans::status.eq(LoanStatus::Requested),
             loans::requested_by.eq(requested_by),
         ))
         .execute(conn)
@@ -401,7 +402,7 @@ pub async fn record_approval(
                 .set((
                     loans::confirmed_by.eq(user),
                     loans::confirmed_at.eq(now),
-                    loans::status.eq("approved"),
+                    loans::status.eq(LoanStatus::Approved),
                 ))
                 .execute(conn)
                 .await?
@@ -411,7 +412,7 @@ pub async fn record_approval(
                 .set((
                     loans::approved_by.eq(user),
                     loans::approved_at.eq(now),
-                    loans::status.eq("approved"),
+                    loans::status.eq(LoanStatus::Approved),
                 ))
                 .execute(conn)
                 .await?
@@ -435,7 +436,7 @@ pub enum Approval {
 pub async fn end_before_disbursement(
     conn: &mut AsyncPgConnection,
     loan_id: Uuid,
-    status: &str,
+    status: LoanStatus,
     reason: Option<&str>,
 ) -> QueryResult<()> {
     diesel::update(loans::table.find(loan_id))
@@ -460,7 +461,7 @@ pub async fn mark_disbursed(
 ) -> QueryResult<()> {
     diesel::update(loans::table.find(loan.id))
         .set((
-            loans::status.eq("active"),
+            loans::status.eq(LoanStatus::Active),
             loans::outstanding_principal.eq(loan.principal),
             loans::fees_due.eq(disbursed.fees_due),
             loans::disbursed_by.eq(disbursed.by),
@@ -499,7 +500,7 @@ pub async fn apply_payment(
 pub async fn mark_paid_off(
     conn: &mut AsyncPgConnection,
     loan_id: Uuid,
-    status: &str,
+    status: LoanStatus,
     on: chrono::NaiveDate,
 ) -> QueryResult<()> {
     diesel::update(loans::table.find(loan_id))
@@ -533,7 +534,7 @@ pub async fn insert_liquidation(
         .get_result(conn)
         .await?;
     diesel::update(loans::table.find(loan_id))
-        .set(loans::status.eq("liquidating"))
+        .set(loans::status.eq(LoanStatus::Liquidating))
         .execute(conn)
         .await?;
     Ok(ordered_at)

@@ -1,6 +1,7 @@
 //! Rows and API types for lots, movements and release orders.
 
 use crate::db::schema::{lots, movements, release_orders};
+use crate::domain::states::{LotStatus, MovementKind, ReleaseOrderStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -18,7 +19,7 @@ pub struct LotRow {
     pub commodity_code: String,
     pub grade: String,
     pub unit: String,
-    pub status: String,
+    pub status: LotStatus,
     pub quantity_announced: Decimal,
     pub quantity_on_hand: Decimal,
     pub quantity_pledged: Decimal,
@@ -67,7 +68,7 @@ pub struct Lot {
     pub commodity_code: String,
     pub grade: String,
     /// `announced`, `in_custody`, `in_transit` or `released`.
-    pub status: String,
+    pub status: LotStatus,
     pub unit: String,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
@@ -168,14 +169,14 @@ pub struct Movement {
     pub lot_id: Uuid,
     /// `announce`, `receive`, `release`, `load`, `unload`, `transfer`, `count_adjustment`,
     /// `split_out`, `split_in` or `regrade`.
-    pub kind: String,
+    pub kind: MovementKind,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_change: Decimal,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_after: Decimal,
-    pub status_after: String,
+    pub status_after: LotStatus,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
     pub release_order_id: Option<Uuid>,
@@ -201,7 +202,7 @@ pub struct ReleaseOrder {
     #[schema(value_type = String)]
     pub quantity_released: Decimal,
     /// `open`, `completed` or `cancelled`.
-    pub status: String,
+    pub status: ReleaseOrderStatus,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,

@@ -5,6 +5,7 @@ use super::model::*;
 use super::store::{self, LotFilter, MovementChange, Viewer};
 use crate::auth::Principal;
 use crate::domain::lot_code::LotCode;
+use crate::domain::states::{LotStatus, MovementKind, VoyageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyOptional, KeyRequired};
 use crate::http::{Page, PageQuery, ValidJson};
@@ -87,7 +88,7 @@ pub async fn announce(
                     let voyage = reference::find_voyage(conn, voyage)
                         .await?
                         .ok_or_else(|| ApiError::invalid("voyage_id", "no such voyage"))?;
-                    if voyage.status != "planned" {
+                    if voyage.status != VoyageStatus::Planned {
                         return Err(ApiError::invalid(
                             "voyage_id",
                             format!(
@@ -109,7 +110,7 @@ pub async fn announce(
                         commodity_code: &commodity.code,
                         grade: &new.grade,
                         unit: &commodity.unit,
-                        status: "announced",
+                        status: LotStatus::Announced,
                         quantity_announced: quantity,
                         warehouse_id: new.warehouse_id,
                         voyage_id: new.voyage_id,
@@ -136,7 +137,12 @@ pub async fn announce(
                     conn,
                     MovementChange {
                         details: json!({"quantity_announced": quantity.to_string()}),
-                        ..MovementChange::of(&row, "announce", "announced", Some(principal.user_id))
+                        ..MovementChange::of(
+                            &row,
+                            MovementKind::Announce,
+                            LotStatus::Announced,
+                            Some(principal.user_id),
+                        )
                     },
                 )
                 .await?;
@@ -173,7 +179,7 @@ pub async fn list(
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     if let Some(status) = &query.status
-        && !["announced", "in_custody", "in_transit", "released"].contains(&status.as_str())
+        && LotStatus::parse(status).is_none()
     {
         return Err(ApiError::invalid(
             "status",
@@ -192,7 +198,7 @@ pub async fn list(
     let rows = store::list(&mut conn, viewer, filter, after, limit).await?;
     let warehouses: Vec<Uuid> = rows
         .iter()
-        .filter(|r| r.status == "in_custody")
+        .filter(|r| r.status == LotStatus::InCustody)
         .filter_map(|r| r.warehouse_id)
         .collect();
     let held = store::held_warehouses(&mut conn, &warehouses).await?;
@@ -201,8 +207,8 @@ pub async fn list(
         .items
         .into_iter()
         .map(|row| {
-            let on_hold =
-                row.status == "in_custody" && row.warehouse_id.is_some_and(|w| held.contains(&w));
+            let on_hold = row.status == LotStatus::InCustody
+                && row.warehouse_id.is_some_and(|w| held.contains(&w));
             Lot::from_row(row, on_hold, viewer.sees_money())
         })
         .collect();
@@ -293,12 +299,12 @@ pub async fn split(
                     .await?
                     .ok_or_else(lot_not_found)?;
                 let quantity = quantity("quantity", requested, &parent.unit)?;
-                if parent.status != "in_custody" && parent.status != "in_transit" {
+                if parent.status != LotStatus::InCustody && parent.status != LotStatus::InTransit {
                     return Err(ApiError::conflict(
                         "lot_status",
                         format!("a lot that is {} cannot be split", parent.status),
                     )
-                    .with("status", &parent.status));
+                    .with("status", parent.status));
                 }
                 if quantity >= parent.quantity_on_hand || quantity > parent.quantity_free() {
                     return Err(ApiError::conflict(
@@ -321,7 +327,7 @@ pub async fn split(
                         commodity_code: &parent.commodity_code,
                         grade: &parent.grade,
                         unit: &parent.unit,
-                        status: &parent.status,
+                        status: parent.status,
                         quantity_announced: quantity,
                         warehouse_id: parent.warehouse_id,
                         voyage_id: parent.voyage_id,
@@ -340,8 +346,8 @@ pub async fn split(
                         related_lot_id: Some(child_id),
                         ..MovementChange::of(
                             &parent,
-                            "split_out",
-                            &parent.status,
+                            MovementKind::SplitOut,
+                            parent.status,
                             Some(principal.user_id),
                         )
                     },
@@ -351,9 +357,9 @@ pub async fn split(
                     conn,
                     MovementChange {
                         lot_id: child_id,
-                        kind: "split_in",
+                        kind: MovementKind::SplitIn,
                         quantity_change: quantity,
-                        status: &parent.status,
+                        status: parent.status,
                         warehouse_id: parent.warehouse_id,
                         voyage_id: parent.voyage_id,
                         release_order_id: None,
@@ -428,7 +434,7 @@ pub async fn withdraw(
                     .await?
                     .ok_or_else(lot_not_found)?;
                 let quantity = quantity("quantity", request.quantity, &lot.unit)?;
-                if lot.status != "in_custody" {
+                if lot.status != LotStatus::InCustody {
                     return Err(ApiError::conflict(
                         "lot_status",
                         format!(
@@ -436,7 +442,7 @@ pub async fn withdraw(
                             lot.status
                         ),
                     )
-                    .with("status", &lot.status));
+                    .with("status", lot.status));
                 }
                 if quantity > lot.quantity_free() {
                     return Err(ApiError::conflict(

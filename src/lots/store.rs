@@ -7,6 +7,7 @@ use crate::auth::{OrgKind, Principal};
 use crate::db::schema::{
     breaches, loans, lots, movements, pledges, release_orders, voyages, warehouses,
 };
+use crate::domain::states::{LotStatus, MovementKind, ReleaseOrderStatus};
 use chrono::{NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -197,8 +198,8 @@ pub async fn held_warehouses(
 
 /// Whether a lot is on quality hold right now.
 pub async fn on_hold(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<bool> {
-    match (lot.status.as_str(), lot.warehouse_id) {
-        ("in_custody", Some(warehouse)) => Ok(held_warehouses(conn, &[warehouse])
+    match (lot.status, lot.warehouse_id) {
+        (LotStatus::InCustody, Some(warehouse)) => Ok(held_warehouses(conn, &[warehouse])
             .await?
             .contains(&warehouse)),
         _ => Ok(false),
@@ -212,7 +213,7 @@ pub struct NewLotValues<'a> {
     pub commodity_code: &'a str,
     pub grade: &'a str,
     pub unit: &'a str,
-    pub status: &'a str,
+    pub status: LotStatus,
     pub quantity_announced: Decimal,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
@@ -249,9 +250,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> Quer
 /// afterwards.
 pub struct MovementChange<'a> {
     pub lot_id: Uuid,
-    pub kind: &'a str,
+    pub kind: MovementKind,
     pub quantity_change: Decimal,
-    pub status: &'a str,
+    pub status: LotStatus,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
     pub release_order_id: Option<Uuid>,
@@ -264,7 +265,12 @@ pub struct MovementChange<'a> {
 impl<'a> MovementChange<'a> {
     /// A movement of `lot` that leaves its quantity and place as they are; callers name what
     /// changes (`MovementChange { quantity_change, ..MovementChange::of(..) }`).
-    pub fn of(lot: &LotRow, kind: &'a str, status: &'a str, actor_user_id: Option<Uuid>) -> Self {
+    pub fn of(
+        lot: &LotRow,
+        kind: MovementKind,
+        status: LotStatus,
+        actor_user_id: Option<Uuid>,
+    ) -> Self {
         Self {
             lot_id: lot.id,
             kind,
@@ -398,7 +404,11 @@ pub async fn consume_release_order(
     diesel::update(release_orders::table.find(order.id))
         .set((
             release_orders::quantity_released.eq(released),
-            release_orders::status.eq(if completed { "completed" } else { "open" }),
+            release_orders::status.eq(if completed {
+                ReleaseOrderStatus::Completed
+            } else {
+                ReleaseOrderStatus::Open
+            }),
             release_orders::completed_at.eq(completed.then(Utc::now)),
         ))
         .returning(ReleaseOrder::as_returning())

@@ -5,6 +5,7 @@ use super::model::LotRow;
 use super::model::lot_not_found;
 use super::store::{self, Viewer};
 use crate::auth::Principal;
+use crate::domain::states::LotStatus;
 use crate::domain::valuation::{self, Facts, Ineligible};
 use crate::error::{ApiError, ApiResult};
 use crate::prices::store as prices;
@@ -101,7 +102,8 @@ pub async fn appraise(
         )
     });
     let reasons = valuation::ineligible_reasons(&Facts {
-        status_in_custody_or_transit: lot.status == "in_custody" || lot.status == "in_transit",
+        status_in_custody_or_transit: lot.status == LotStatus::InCustody
+            || lot.status == LotStatus::InTransit,
         on_hold,
         expired: as_of >= lot.expires_on,
         price_age_days: price

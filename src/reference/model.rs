@@ -2,6 +2,7 @@
 
 use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
 use crate::domain::quantity::Unit;
+use crate::domain::states::VoyageStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -192,7 +193,7 @@ pub struct Voyage {
     pub departs_at: DateTime<Utc>,
     pub eta: DateTime<Utc>,
     /// `planned`, `underway` or `arrived`.
-    pub status: String,
+    pub status: VoyageStatus,
     pub departed_at: Option<DateTime<Utc>>,
     pub arrived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

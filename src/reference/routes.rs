@@ -3,6 +3,7 @@
 use super::model::*;
 use super::store;
 use crate::auth::{OrgKind, Principal};
+use crate::domain::states::VoyageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
 use crate::http::validate;
@@ -385,8 +386,8 @@ async fn move_voyage(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-    from: &'static str,
-    to: &'static str,
+    from: VoyageStatus,
+    to: VoyageStatus,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let voyage = conn
@@ -400,14 +401,14 @@ async fn move_voyage(
                     "voyage_status",
                     format!("the voyage is {}, not {from}", before.status),
                 )
-                .with("status", &before.status));
+                .with("status", before.status));
             }
             let after = store::set_voyage_status(conn, id, to).await?;
             integrity::record(
                 conn,
                 Some(principal),
                 Change {
-                    action: if to == "underway" {
+                    action: if to == VoyageStatus::Underway {
                         "voyage.departed"
                     } else {
                         "voyage.arrived"
@@ -434,7 +435,14 @@ pub async fn depart_voyage(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    move_voyage(&state, &principal, *id, "planned", "underway").await
+    move_voyage(
+        &state,
+        &principal,
+        *id,
+        VoyageStatus::Planned,
+        VoyageStatus::Underway,
+    )
+    .await
 }
 
 /// The vessel has arrived: `underway` → `arrived`; its goods may now be unloaded.
@@ -445,5 +453,12 @@ pub async fn arrive_voyage(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    move_voyage(&state, &principal, *id, "underway", "arrived").await
+    move_voyage(
+        &state,
+        &principal,
+        *id,
+        VoyageStatus::Underway,
+        VoyageStatus::Arrived,
+    )
+    .await
 }

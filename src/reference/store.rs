@@ -2,6 +2,7 @@
 
 use super::model::{CommodityRow, StorageRate, Voyage, WarehouseRow};
 use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
+use crate::domain::states::VoyageStatus;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -212,11 +213,11 @@ pub async fn insert_voyage(
 pub async fn set_voyage_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: VoyageStatus,
 ) -> QueryResult<Voyage> {
     let now = chrono::Utc::now();
     let update = diesel::update(voyages::table.find(id));
-    if status == "underway" {
+    if status == VoyageStatus::Underway {
         update
             .set((voyages::status.eq(status), voyages::departed_at.eq(now)))
             .returning(Voyage::as_returning())

@@ -1,6 +1,7 @@
 //! Rows and API types for sales, their payments and settlements.
 
 use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, settlements};
+use crate::domain::states::{ReleaseOrderStatus, SaleKind, SaleStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -13,12 +14,12 @@ use uuid::Uuid;
 pub struct SaleRow {
     pub id: Uuid,
     pub seq: i64,
-    pub kind: String,
+    pub kind: SaleKind,
     pub supplier_org_id: Uuid,
     pub buyer_org_id: Uuid,
     pub loan_id: Option<Uuid>,
     pub currency: String,
-    pub status: String,
+    pub status: SaleStatus,
     pub total: Decimal,
     pub paid: Decimal,
     pub created_by: Option<Uuid>,
@@ -148,7 +149,7 @@ pub struct SaleReleaseOrder {
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub quantity_released: Decimal,
-    pub status: String,
+    pub status: ReleaseOrderStatus,
 }
 
 /// A loan whose lender must consent before the sale settles.
@@ -171,13 +172,13 @@ pub struct ConsentNeeded {
 pub struct Sale {
     pub id: Uuid,
     /// `sale`, or `liquidation` (ordered by the lender of `loan_id`).
-    pub kind: String,
+    pub kind: SaleKind,
     pub supplier_org_id: Uuid,
     pub buyer_org_id: Uuid,
     pub loan_id: Option<Uuid>,
     pub currency: String,
     /// `pending`, `settled` or `cancelled`.
-    pub status: String,
+    pub status: SaleStatus,
     pub lines: Vec<SaleLine>,
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]

@@ -13,6 +13,7 @@ use super::store;
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::domain::lending::round_half_even;
+use crate::domain::states::{LoanStatus, LotStatus, SaleKind, SaleStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::{self, money, quantity};
@@ -37,7 +38,7 @@ pub fn sale_not_found() -> ApiError {
 
 fn sale_status(row: &SaleRow) -> ApiError {
     ApiError::conflict("sale_status", format!("the sale is {}", row.status))
-        .with("status", &row.status)
+        .with("status", row.status)
 }
 
 fn viewer(principal: &Principal) -> Option<Uuid> {
@@ -149,7 +150,7 @@ fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
 
 /// One sale with everything it shows, and, while pending, the lenders' consents it needs.
 pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sale> {
-    let (consents, blocked) = if row.status == "pending" {
+    let (consents, blocked) = if row.status == SaleStatus::Pending {
         let lines = store::lines_of(conn, row.id).await?;
         match settle::plan(conn, &row, &lines, None).await {
             Ok(plan) => (Some(plan.consents), None),
@@ -282,7 +283,7 @@ async fn liquidating_loan(
         .visible_loan(conn, Party::of(principal), id)
         .await?
         .ok_or_else(loan_not_found)?;
-    if loan.status != "liquidating" {
+    if loan.status != LoanStatus::Liquidating {
         return Err(ApiError::conflict(
             "loan_status",
             format!(
@@ -290,7 +291,7 @@ async fn liquidating_loan(
                 loan.status
             ),
         )
-        .with("status", &loan.status));
+        .with("status", loan.status));
     }
     Ok(loan)
 }
@@ -326,7 +327,7 @@ async fn line_of(
         .filter(|l| l.owner_org_id == supplier)
         .ok_or_else(|| ApiError::invalid(&field("lot_id"), "no such lot of the seller's"))?;
     let qty = quantity(&field("quantity"), line.quantity, &lot.unit)?;
-    if !matches!(lot.status.as_str(), "in_custody" | "in_transit") {
+    if !matches!(lot.status, LotStatus::InCustody | LotStatus::InTransit) {
         return Err(ApiError::conflict(
             "lot_status",
             format!(
@@ -335,7 +336,7 @@ async fn line_of(
             ),
         )
         .with("field", field("lot_id"))
-        .with("status", &lot.status));
+        .with("status", lot.status));
     }
     let sellable = sellable(conn, &lot, loan).await?;
     if qty > sellable {
@@ -413,9 +414,9 @@ pub async fn create(
         store::NewSaleRow {
             id,
             kind: if loan.is_some() {
-                "liquidation"
+                SaleKind::Liquidation
             } else {
-                "sale"
+                SaleKind::Sale
             },
             supplier_org_id: supplier,
             buyer_org_id: buyer.id,
@@ -463,7 +464,7 @@ pub async fn cancel(
     if !seller {
         return Err(ApiError::forbidden("only the seller cancels a sale"));
     }
-    if row.status != "pending" {
+    if row.status != SaleStatus::Pending {
         return Err(sale_status(&row));
     }
     if row.paid > Decimal::ZERO {
@@ -505,7 +506,7 @@ pub async fn pay(
     if !principal.is_platform() && row.buyer_org_id != principal.org_id {
         return Err(ApiError::forbidden("only the buyer pays for a sale"));
     }
-    if row.status != "pending" {
+    if row.status != SaleStatus::Pending {
         return Err(sale_status(&row));
     }
     let amount = money("amount", amount, &row.currency)?;
@@ -566,7 +567,7 @@ pub async fn consent(
 ) -> ApiResult<Sale> {
     let mut order = LockOrder::new();
     let row = lock_visible(conn, &mut order, principal, id).await?;
-    if row.status != "pending" {
+    if row.status != SaleStatus::Pending {
         return Err(sale_status(&row));
     }
     let lines = store::lines_of(conn, id).await?;

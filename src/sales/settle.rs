@@ -24,6 +24,7 @@ use crate::domain::lending::{Allocation, Owed};
 use crate::domain::settlement::{
     Claim, Pledge, Release, Split, release_pledges, required_repayment, split,
 };
+use crate::domain::states::SaleKind;
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change};
@@ -200,7 +201,7 @@ pub async fn settle(
         return Ok(Settled::AwaitingConsent(plan.consents));
     }
     let repaid = repay_loans(conn, &plan, today).await?;
-    let order_kind = if sale.kind == "liquidation" {
+    let order_kind = if sale.kind == SaleKind::Liquidation {
         "liquidation"
     } else {
         "sale"

@@ -8,6 +8,7 @@ use crate::db::schema::{
     settlement_loans, settlements,
 };
 use crate::domain::lending::Allocation;
+use crate::domain::states::{LoanStatus, ReleaseOrderStatus, SaleKind, SaleStatus};
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
@@ -103,7 +104,7 @@ pub struct Details {
     pub settlements: Vec<SettlementRow>,
     pub settled_loans: Vec<SettledLoan>,
     /// (sale, id, lot, quantity, quantity released, status), by sale and lot.
-    pub release_orders: Vec<(Uuid, Uuid, Uuid, Decimal, Decimal, String)>,
+    pub release_orders: Vec<(Uuid, Uuid, Uuid, Decimal, Decimal, ReleaseOrderStatus)>,
 }
 
 pub async fn details(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Details> {
@@ -167,7 +168,7 @@ pub async fn pledged_to_pending_loans(
     let pending: Vec<Decimal> = pledges::table
         .inner_join(loans::table)
         .filter(pledges::lot_id.eq(lot))
-        .filter(loans::status.eq_any(crate::lending::model::PENDING))
+        .filter(loans::status.eq_any(LoanStatus::PENDING))
         .select(pledges::quantity)
         .load(conn)
         .await?;
@@ -199,7 +200,7 @@ pub async fn lenders_live_loans_on(
         .inner_join(loans::table)
         .filter(pledges::lot_id.eq_any(lot_ids))
         .filter(pledges::quantity.gt(Decimal::ZERO))
-        .filter(loans::status.eq_any(crate::lending::model::LIVE))
+        .filter(loans::status.eq_any(LoanStatus::LIVE))
         .filter(loans::lender_org_id.eq(lender))
         .select(pledges::loan_id)
         .distinct()
@@ -216,7 +217,7 @@ pub async fn live_loans_on(
         .inner_join(loans::table)
         .filter(pledges::lot_id.eq_any(lot_ids))
         .filter(pledges::quantity.gt(Decimal::ZERO))
-        .filter(loans::status.eq_any(crate::lending::model::LIVE))
+        .filter(loans::status.eq_any(LoanStatus::LIVE))
         .select((loans::seq, loans::id))
         .distinct()
         .load(conn)
@@ -255,7 +256,7 @@ pub async fn insert_consent(
 /// A new sale, checked by the service.
 pub struct NewSaleRow<'a> {
     pub id: Uuid,
-    pub kind: &'a str,
+    pub kind: SaleKind,
     pub supplier_org_id: Uuid,
     pub buyer_org_id: Uuid,
     pub loan_id: Option<Uuid>,
@@ -299,7 +300,7 @@ pub async fn insert_line(conn: &mut AsyncPgConnection, line: &SaleLineRow) -> Qu
 pub async fn mark_cancelled(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
     diesel::update(sales::table.find(id))
         .set((
-            sales::status.eq("cancelled"),
+            sales::status.eq(SaleStatus::Cancelled),
             sales::cancelled_at.eq(Utc::now()),
         ))
         .execute(conn)
@@ -389,7 +390,7 @@ pub async fn insert_settlement(
     }
     diesel::update(sales::table.find(s.sale_id))
         .set((
-            sales::status.eq("settled"),
+            sales::status.eq(SaleStatus::Settled),
             sales::settled_at.eq(Utc::now()),
         ))
         .execute(conn)
