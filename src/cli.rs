@@ -258,7 +258,7 @@ async fn import_prices(file: &std::path::Path) -> anyhow::Result<()> {
     let mut conn = pool.get().await?;
     let outcome = conn
         .transaction::<_, crate::error::ApiError, _>(async |conn| {
-            crate::prices::routes::import(conn, &rows, None).await
+            crate::prices::service::import(conn, &rows, None).await
         })
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;

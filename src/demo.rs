@@ -3,7 +3,7 @@
 
 use crate::auth::{OrgKind, Permission, Role};
 use crate::db::DbPool;
-use crate::domain::states::{LoanStatus, LotStatus, MovementKind};
+use crate::domain::states::{LotStatus, MovementKind};
 use crate::orgs::store;
 use diesel_async::AsyncConnection;
 
@@ -328,17 +328,18 @@ struct DemoLot {
     voyage: Option<uuid::Uuid>,
 }
 
-/// A lot announced and received into the warehouse (or loaded on the voyage), with its
-/// movements and warehouse receipt.
+/// A lot announced by the supplier, then received into the warehouse (or loaded aboard the
+/// voyage) by the warehouse operator's scan, as a worker would.
 async fn demo_lot(
     conn: &mut diesel_async::AsyncPgConnection,
     owner: uuid::Uuid,
     d: DemoLot,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<crate::lots::model::LotRow> {
+    use crate::domain::states::ScanAction;
     use crate::lots::store as lots;
-    use crate::reference::store as reference;
-    use rust_decimal::Decimal;
+    use crate::scans::model::ScanRequest;
+    use crate::scans::service as scans;
     use serde_json::json;
     let shelf_life = if d.commodity == "APPLE_FUJI" {
         180
@@ -367,135 +368,105 @@ async fn demo_lot(
         },
     )
     .await?;
-    let movement = |kind, change, status| lots::MovementChange {
-        lot_id: lot.id,
-        kind,
-        quantity_change: change,
-        status,
-        warehouse_id: d.warehouse,
-        voyage_id: d.voyage,
-        release_order_id: None,
-        related_lot_id: None,
-        reason: None,
-        details: json!({"demo": true}),
-        actor_user_id: None,
-    };
     lots::record_movement(
         conn,
-        movement(MovementKind::Announce, Decimal::ZERO, LotStatus::Announced),
+        lots::MovementChange {
+            details: json!({"demo": true}),
+            ..lots::MovementChange::of(&lot, MovementKind::Announce, LotStatus::Announced, None)
+        },
     )
     .await?;
-    let (kind, status) = if d.warehouse.is_some() {
-        (MovementKind::Receive, LotStatus::InCustody)
+    let worker = demo_principal(conn, "owner@warehouse.demo.holdfast").await?;
+    let action = if d.warehouse.is_some() {
+        ScanAction::Receive
     } else {
-        (MovementKind::Load, LotStatus::InTransit)
+        ScanAction::Load
     };
-    lots::record_movement(conn, movement(kind, d.quantity, status)).await?;
-    let rate = match d.warehouse {
-        Some(warehouse) => reference::storage_rate(conn, warehouse, d.commodity).await?,
-        None => None,
+    let request = ScanRequest {
+        code: code.as_str().to_owned(),
+        action,
+        quantity: Some(d.quantity),
+        warehouse_id: None,
+        voyage_id: d.voyage,
+        release_order_id: None,
+        reason: None,
     };
-    lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
-    Ok(lots::lock(conn, lot.id).await?)
+    let scanned = scans::read_code(&request.code).map_err(fail)?;
+    scans::scan(conn, &worker, request, scanned)
+        .await
+        .map_err(fail)?;
+    lots::find_visible(conn, lots::Viewer::All, lot.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo lot vanished"))
+}
+
+/// A service's refusal, as the demo loader reports it.
+fn fail(error: crate::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", error.code, error.message)
 }
 
 fn demo_advance_rate() -> rust_decimal::Decimal {
     rust_decimal::Decimal::new(50, 2)
 }
 
-/// A facility of the demo bank: the design's defaults (advance 0.50, margin call 0.65,
-/// liquidation 0.80, 3-day cure), 120-day tenor, for one commodity.
+/// A facility of the demo bank, opened by its owner: the design's defaults (advance 0.50,
+/// margin call 0.65, liquidation 0.80, 3-day cure), 120-day tenor, for one commodity.
 async fn demo_facility(
     conn: &mut diesel_async::AsyncPgConnection,
-    (lender, supplier): (uuid::Uuid, uuid::Uuid),
+    bank: &crate::auth::Principal,
+    supplier: uuid::Uuid,
     commodity: &str,
     rate: rust_decimal::Decimal,
     limit: rust_decimal::Decimal,
 ) -> anyhow::Result<uuid::Uuid> {
-    use crate::db::schema::facilities;
-    use diesel::ExpressionMethods;
-    use diesel_async::RunQueryDsl;
-    use rust_decimal::Decimal;
-    let id = uuid::Uuid::new_v4();
-    diesel::insert_into(facilities::table)
-        .values((
-            facilities::id.eq(id),
-            facilities::lender_org_id.eq(lender),
-            facilities::supplier_org_id.eq(supplier),
-            facilities::currency.eq("CNY"),
-            facilities::limit_amount.eq(limit),
-            facilities::advance_rate.eq(demo_advance_rate()),
-            facilities::annual_interest_rate.eq(rate),
-            facilities::margin_call_ltv.eq(Decimal::new(65, 2)),
-            facilities::liquidation_ltv.eq(Decimal::new(80, 2)),
-            facilities::cure_period_days.eq(3),
-            facilities::max_tenor_days.eq(120),
-            facilities::eligible_commodities.eq(vec![commodity.to_owned()]),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(id)
+    use crate::lending::{model::NewFacility, service};
+    let new = NewFacility {
+        supplier_org_id: supplier,
+        currency: "CNY".into(),
+        limit,
+        advance_rate: Some(demo_advance_rate()),
+        annual_interest_rate: rate,
+        margin_call_ltv: None,
+        liquidation_ltv: None,
+        cure_period_days: None,
+        max_tenor_days: 120,
+        eligible_commodities: vec![commodity.to_owned()],
+        second_approver_required: false,
+        arrangement_fee_rate: None,
+    };
+    let terms = service::facility_terms(&new).map_err(fail)?;
+    let facility = service::open_facility(conn, bank, &new, terms)
+        .await
+        .map_err(fail)?;
+    Ok(facility.id)
 }
 
-/// A loan paid out today under the facility, pledging all of each lot, with its disbursement
-/// entry.
+/// A loan requested by the supplier against all of each lot, approved and paid out by the
+/// bank, through the same service the API runs.
 async fn demo_loan(
     conn: &mut diesel_async::AsyncPgConnection,
     facility: uuid::Uuid,
-    (lender, supplier): (uuid::Uuid, uuid::Uuid),
+    (bank, borrower): (&crate::auth::Principal, &crate::auth::Principal),
     principal: rust_decimal::Decimal,
-    rate: rust_decimal::Decimal,
     lots: &[crate::lots::model::LotRow],
-    today: chrono::NaiveDate,
 ) -> anyhow::Result<uuid::Uuid> {
-    use crate::db::schema::loans;
-    use crate::ledger::{AccountKind, Entry, Line};
-    use diesel::ExpressionMethods;
-    use diesel_async::RunQueryDsl;
-    let id = uuid::Uuid::new_v4();
-    diesel::insert_into(loans::table)
-        .values((
-            loans::id.eq(id),
-            loans::facility_id.eq(facility),
-            loans::lender_org_id.eq(lender),
-            loans::supplier_org_id.eq(supplier),
-            loans::currency.eq("CNY"),
-            loans::principal.eq(principal),
-            loans::outstanding_principal.eq(principal),
-            loans::annual_interest_rate.eq(rate),
-            loans::status.eq(LoanStatus::Active),
-            loans::approved_at.eq(chrono::Utc::now()),
-            loans::disbursed_at.eq(chrono::Utc::now()),
-            loans::disbursed_on.eq(today),
-            loans::accrued_through.eq(today),
-            loans::maturity_date.eq(today + chrono::Days::new(120)),
-        ))
-        .execute(conn)
-        .await?;
-    for lot in lots {
-        crate::lending::store::pledge(conn, id, lot.id, lot.quantity_on_hand).await?;
-    }
-    crate::ledger::post(
-        conn,
-        Entry {
-            kind: "disbursement",
-            loan_id: Some(id),
-            sale_id: None,
-            memo: format!("disbursement of loan {id} (demo)"),
-            currency: "CNY",
-            business_date: today,
-            created_by: None,
-            lines: vec![
-                Line::debit(lender, AccountKind::LoansReceivable, principal),
-                Line::credit(lender, AccountKind::Cash, principal),
-                Line::debit(supplier, AccountKind::Cash, principal),
-                Line::credit(supplier, AccountKind::LoansPayable, principal),
-            ],
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.message))?;
-    Ok(id)
+    use crate::lending::model::{NewLoan, PledgeRequest};
+    use crate::lending::service;
+    let new = NewLoan {
+        facility_id: facility,
+        principal,
+        collateral: lots
+            .iter()
+            .map(|lot| PledgeRequest {
+                lot_id: lot.id,
+                quantity: lot.quantity_on_hand,
+            })
+            .collect(),
+    };
+    let loan = service::request(conn, borrower, new).await.map_err(fail)?;
+    service::approve(conn, bank, loan.id).await.map_err(fail)?;
+    service::disburse(conn, bank, loan.id).await.map_err(fail)?;
+    Ok(loan.id)
 }
 
 /// Shandong Harvest Bank's facilities for the orchard cooperative: apples in the cold store at
@@ -528,6 +499,8 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
             return Ok(());
         }
         let today = crate::calendar::business_date(conn).await?;
+        let bank = demo_principal(conn, "owner@lender.demo.holdfast").await?;
+        let borrower = demo_principal(conn, "owner@supplier.demo.holdfast").await?;
         for (commodity, rate) in [
             ("APPLE_FUJI", Decimal::new(8, 2)),
             ("EUCALYPTUS_BOARD", Decimal::new(35, 3)),
@@ -535,7 +508,8 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
             let eligible = vec![commodity.to_owned()];
             let facility_id = demo_facility(
                 conn,
-                (lender.id, supplier.id),
+                &bank,
+                supplier.id,
                 commodity,
                 rate,
                 Decimal::new(2_000_000, 0),
@@ -571,16 +545,7 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
                 if principal <= Decimal::ZERO {
                     continue;
                 }
-                demo_loan(
-                    conn,
-                    facility_id,
-                    (lender.id, supplier.id),
-                    principal,
-                    rate,
-                    &group,
-                    today,
-                )
-                .await?;
+                demo_loan(conn, facility_id, (&bank, &borrower), principal, &group).await?;
             }
         }
         revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
@@ -610,32 +575,26 @@ async fn demo_principal(
 /// Scans the whole of a sale's release order out, as the warehouse staff would.
 async fn demo_release(
     conn: &mut diesel_async::AsyncPgConnection,
+    lot: &crate::lots::model::LotRow,
     order_id: uuid::Uuid,
 ) -> anyhow::Result<()> {
-    use crate::lots::store as lots;
-    let order = lots::lock_release_order(conn, order_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("release order missing"))?;
-    let lot = lots::lock(conn, order.lot_id).await?;
-    let quantity = order.quantity - order.quantity_released;
-    lots::add_reserved(conn, lot.id, -quantity).await?;
-    lots::consume_release_order(conn, &order, quantity).await?;
-    let left = lot.quantity_on_hand - quantity;
-    lots::record_movement(
-        conn,
-        lots::MovementChange {
-            quantity_change: -quantity,
-            release_order_id: Some(order.id),
-            details: serde_json::json!({"demo": true}),
-            ..lots::MovementChange::of(
-                &lot,
-                MovementKind::Release,
-                crate::domain::custody::status_after_release(left),
-                None,
-            )
-        },
-    )
-    .await?;
+    use crate::domain::states::ScanAction;
+    use crate::scans::model::ScanRequest;
+    use crate::scans::service as scans;
+    let worker = demo_principal(conn, "owner@warehouse.demo.holdfast").await?;
+    let request = ScanRequest {
+        code: lot.code.clone(),
+        action: ScanAction::Release,
+        quantity: None,
+        warehouse_id: None,
+        voyage_id: None,
+        release_order_id: Some(order_id),
+        reason: None,
+    };
+    let scanned = scans::read_code(&request.code).map_err(fail)?;
+    scans::scan(conn, &worker, request, scanned)
+        .await
+        .map_err(fail)?;
     Ok(())
 }
 
@@ -665,7 +624,6 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         if existing > 0 {
             return Ok(());
         }
-        let fail = |e: crate::error::ApiError| anyhow::anyhow!(e.message);
         let today = crate::calendar::business_date(conn).await?;
         let cold_store: Uuid = warehouses::table
             .filter(warehouses::name.eq(COLD_STORE))
@@ -706,7 +664,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         let paid = record_payment(conn, &paying, sale.id, sale.total)
             .await
             .map_err(fail)?;
-        demo_release(conn, paid.sale.release_orders[0].id).await?;
+        demo_release(conn, &lot, paid.sale.release_orders[0].id).await?;
         // Settled, waiting to be picked up.
         let lot = demo_lot(conn, cooperative.org_id, apples(3_000, 25), today).await?;
         let sale = create_sale(
@@ -732,13 +690,12 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .await
             .map_err(fail)?;
         // The Qixia growers: a loan on 25 t, repaid on time by the sale of all of it.
-        let lender = store::find_org_by_name(conn, ORGS[2].0)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("demo lender missing"))?;
         let lot = demo_lot(conn, growers.org_id, apples(25_000, 15), today).await?;
+        let bank = demo_principal(conn, "owner@lender.demo.holdfast").await?;
         let facility = demo_facility(
             conn,
-            (lender.id, growers.org_id),
+            &bank,
+            growers.org_id,
             "APPLE_FUJI",
             Decimal::new(8, 2),
             Decimal::new(500_000, 0),
@@ -747,11 +704,9 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         demo_loan(
             conn,
             facility,
-            (lender.id, growers.org_id),
+            (&bank, &growers),
             Decimal::new(70_000, 0),
-            Decimal::new(8, 2),
             std::slice::from_ref(&lot),
-            today,
         )
         .await?;
         let sale = create_sale(conn, &growers, sell(lot.id, 25_000, Decimal::new(620, 2)))
@@ -760,7 +715,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         let paid = record_payment(conn, &paying, sale.id, sale.total)
             .await
             .map_err(fail)?;
-        demo_release(conn, paid.sale.release_orders[0].id).await?;
+        demo_release(conn, &lot, paid.sale.release_orders[0].id).await?;
         crate::tiers::recompute(conn, today).await?;
         Ok(())
     })

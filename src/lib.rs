@@ -16,7 +16,6 @@ pub mod integrity;
 pub mod jobs;
 pub mod ledger;
 pub mod lending;
-pub mod locks;
 pub mod lots;
 pub mod metrics;
 pub mod openapi;

@@ -1,6 +1,7 @@
 //! Database access: the connection pool, the embedded migrations and the private PostgreSQL.
 
 pub mod embedded;
+pub mod locks;
 pub mod schema;
 pub mod text_enum;
 

@@ -11,6 +11,7 @@ use super::revaluation::{self, Scope};
 use super::store::{self, Approval, Party};
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
+use crate::db::locks::LockOrder;
 use crate::domain::lending::{self, Allocation, Owed};
 use crate::domain::states::{LoanStatus, LotStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
@@ -19,7 +20,6 @@ use crate::http::validate::{self, money, quantity};
 use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
 use crate::ledger::{self, Entry, postings};
-use crate::locks::LockOrder;
 use crate::lots::model::{LotRow, lot_not_found};
 use crate::lots::store::{self as lots, Viewer};
 use crate::lots::valuation::{Terms, appraise};
@@ -28,7 +28,6 @@ use crate::reference::store as reference;
 use actix_web::http::StatusCode;
 use chrono::NaiveDate;
 use diesel_async::AsyncPgConnection;
-use futures_util::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -460,6 +459,7 @@ struct Offered {
 
 async fn offer(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     principal: &Principal,
     facility: &FacilityRow,
     collateral: &[PledgeRequest],
@@ -488,10 +488,8 @@ async fn offer(
         market_value: Decimal::ZERO,
         reasons: Vec::new(),
     };
-    let mut order = LockOrder::new();
     for (i, pledge) in indexed {
-        let lot = order
-            .visible_lot(conn, Viewer::of(principal), pledge.lot_id)
+        let lot = lots::lock_visible(conn, order, Viewer::of(principal), pledge.lot_id)
             .await?
             .ok_or_else(|| lot_not_found().with("field", format!("collateral[{i}].lot_id")))?;
         let qty = quantity(
@@ -530,7 +528,8 @@ pub async fn request(
     let facility = store::find_facility(conn, Party::of(principal), new.facility_id)
         .await?
         .ok_or_else(facility_not_found)?;
-    let facility = LockOrder::new().facility(conn, facility.id).await?;
+    let mut order = LockOrder::new();
+    let facility = store::lock_facility(conn, &mut order, facility.id).await?;
     if facility.status != "open" {
         return Err(ApiError::conflict(
             "facility_closed",
@@ -539,7 +538,15 @@ pub async fn request(
     }
     let amount = money("principal", new.principal, &facility.currency)?;
     let today = business_date(conn).await?;
-    let mut offered = offer(conn, principal, &facility, &new.collateral, today).await?;
+    let mut offered = offer(
+        conn,
+        &mut order,
+        principal,
+        &facility,
+        &new.collateral,
+        today,
+    )
+    .await?;
     let places = minor_units(&facility.currency);
     let lending_value = lending::lending_value(offered.market_value, facility.advance_rate, places);
     let (drawn, committed) = store::usage(conn, facility.id).await?;
@@ -577,31 +584,13 @@ pub async fn request(
 /// Locks the loan the caller may see, or answers 404.
 async fn locked(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<LoanRow> {
-    LockOrder::new()
-        .visible_loan(conn, Party::of(principal), id)
+    store::lock_loan(conn, order, Party::of(principal), id)
         .await?
         .ok_or_else(loan_not_found)
-}
-
-/// Runs `change` on the locked loan and answers the loan after it, audited as `action`.
-async fn decide<F>(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-    id: Uuid,
-    action: &'static str,
-    change: F,
-) -> ApiResult<Loan>
-where
-    F: for<'r> FnOnce(&'r mut AsyncPgConnection, &'r LoanRow) -> BoxFuture<'r, ApiResult<()>>
-        + Send,
-{
-    let row = locked(conn, principal, id).await?;
-    let before = to_json(&row)?;
-    change(conn, &row).await?;
-    recorded(conn, principal, id, action, Some(before)).await
 }
 
 /// A lender approves a requested loan. When the facility requires a second approver, the
@@ -611,30 +600,27 @@ pub async fn approve(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<Loan> {
+    let loan = locked(conn, &mut LockOrder::new(), principal, id).await?;
+    let before = to_json(&loan)?;
+    if loan.status != LoanStatus::Requested {
+        return Err(loan_status(&loan, "requested"));
+    }
+    let facility = facility_of(conn, &loan).await?;
     let user = principal.user_id;
-    decide(conn, principal, id, "loan.approved", move |conn, loan| {
-        Box::pin(async move {
-            if loan.status != LoanStatus::Requested {
-                return Err(loan_status(loan, "requested"));
-            }
-            let facility = facility_of(conn, loan).await?;
-            let approval = match (facility.second_approver_required, loan.approved_by) {
-                (true, None) => Approval::First,
-                (true, Some(first)) if first == user => {
-                    return Err(ApiError::conflict(
-                        "second_approver_required",
-                        "this facility needs a second lender user to confirm the approval",
-                    )
-                    .with("approved_by", first));
-                }
-                (true, Some(_)) => Approval::Confirmation,
-                (false, _) => Approval::Only,
-            };
-            store::record_approval(conn, loan.id, user, approval).await?;
-            Ok(())
-        })
-    })
-    .await
+    let approval = match (facility.second_approver_required, loan.approved_by) {
+        (true, None) => Approval::First,
+        (true, Some(first)) if first == user => {
+            return Err(ApiError::conflict(
+                "second_approver_required",
+                "this facility needs a second lender user to confirm the approval",
+            )
+            .with("approved_by", first));
+        }
+        (true, Some(_)) => Approval::Confirmation,
+        (false, _) => Approval::Only,
+    };
+    store::record_approval(conn, loan.id, user, approval).await?;
+    recorded(conn, principal, id, "loan.approved", Some(before)).await
 }
 
 /// Ends a loan before disbursement, releasing its pledges: a lender rejects it (with a
@@ -649,17 +635,15 @@ pub async fn end_before_disbursement(
         Some(_) => ("loan.rejected", LoanStatus::Rejected),
         None => ("loan.cancelled", LoanStatus::Cancelled),
     };
-    decide(conn, principal, id, action, move |conn, loan| {
-        Box::pin(async move {
-            if !loan.status.is_pending() {
-                return Err(loan_status(loan, "requested or approved"));
-            }
-            store::end_before_disbursement(conn, loan.id, status, rejection.as_deref()).await?;
-            store::release_all(conn, loan.id).await?;
-            Ok(())
-        })
-    })
-    .await
+    let mut order = LockOrder::new();
+    let loan = locked(conn, &mut order, principal, id).await?;
+    let before = to_json(&loan)?;
+    if !loan.status.is_pending() {
+        return Err(loan_status(&loan, "requested or approved"));
+    }
+    store::end_before_disbursement(conn, loan.id, status, rejection.as_deref()).await?;
+    store::release_all(conn, &mut order, loan.id).await?;
+    recorded(conn, principal, id, action, Some(before)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,7 +656,7 @@ pub async fn disburse(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<Disbursement> {
-    let row = locked(conn, principal, id).await?;
+    let row = locked(conn, &mut LockOrder::new(), principal, id).await?;
     if row.status != LoanStatus::Approved {
         return Err(loan_status(&row, "approved"));
     }
@@ -729,10 +713,14 @@ pub async fn apply_payment(
 }
 
 /// A loan paid to zero: `repaid` (or `closed` after a default), every pledge released.
-pub async fn paid_off(conn: &mut AsyncPgConnection, row: &LoanRow) -> ApiResult<()> {
+pub async fn paid_off(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    row: &LoanRow,
+) -> ApiResult<()> {
     let today = business_date(conn).await?;
     store::mark_paid_off(conn, row.id, row.status.when_paid_off(), today).await?;
-    store::release_all(conn, row.id).await?;
+    store::release_all(conn, order, row.id).await?;
     Ok(())
 }
 
@@ -744,7 +732,8 @@ pub async fn repay(
     id: Uuid,
     amount: Decimal,
 ) -> ApiResult<Repayment> {
-    let row = locked(conn, principal, id).await?;
+    let mut order = LockOrder::new();
+    let row = locked(conn, &mut order, principal, id).await?;
     if !row.is_live() {
         return Err(loan_status(&row, "active, defaulted or liquidating"));
     }
@@ -773,7 +762,7 @@ pub async fn repay(
     .await?;
     revaluation::revalue(conn, today, Scope::Loan(id), "repayment").await?;
     if allocation.total() == owed.total() {
-        paid_off(conn, &row).await?;
+        paid_off(conn, &mut order, &row).await?;
     }
     let loan = recorded(conn, principal, id, "loan.repayment", Some(before)).await?;
     Ok(Repayment {
@@ -794,32 +783,23 @@ pub async fn add_collateral(
     id: Uuid,
     collateral: Vec<PledgeRequest>,
 ) -> ApiResult<Loan> {
-    let caller = principal.clone();
-    decide(
-        conn,
-        principal,
-        id,
-        "loan.collateral_added",
-        move |conn, loan| {
-            Box::pin(async move {
-                if !loan.status.takes_collateral_changes() {
-                    return Err(loan_status(loan, "requested, approved or active"));
-                }
-                let facility = facility_of(conn, loan).await?;
-                let today = business_date(conn).await?;
-                let offered = offer(conn, &caller, &facility, &collateral, today).await?;
-                if !offered.reasons.is_empty() {
-                    return Err(refused(offered.reasons, json!({})));
-                }
-                for (lot, qty) in &offered.lots {
-                    store::pledge(conn, loan.id, lot.id, *qty).await?;
-                }
-                revaluation::revalue(conn, today, Scope::Loan(loan.id), "collateral").await?;
-                Ok(())
-            })
-        },
-    )
-    .await
+    let mut order = LockOrder::new();
+    let loan = locked(conn, &mut order, principal, id).await?;
+    let before = to_json(&loan)?;
+    if !loan.status.takes_collateral_changes() {
+        return Err(loan_status(&loan, "requested, approved or active"));
+    }
+    let facility = facility_of(conn, &loan).await?;
+    let today = business_date(conn).await?;
+    let offered = offer(conn, &mut order, principal, &facility, &collateral, today).await?;
+    if !offered.reasons.is_empty() {
+        return Err(refused(offered.reasons, json!({})));
+    }
+    for (lot, qty) in &offered.lots {
+        store::pledge(conn, loan.id, lot.id, *qty).await?;
+    }
+    revaluation::revalue(conn, today, Scope::Loan(loan.id), "collateral").await?;
+    recorded(conn, principal, id, "loan.collateral_added", Some(before)).await
 }
 
 /// The lender consents to pledged goods leaving: the quantity leaves the pledge and a release
@@ -832,10 +812,7 @@ pub async fn release_collateral(
     consent: ReleaseConsent,
 ) -> ApiResult<Consented> {
     let mut order = LockOrder::new();
-    let row = order
-        .visible_loan(conn, Party::of(principal), id)
-        .await?
-        .ok_or_else(loan_not_found)?;
+    let row = locked(conn, &mut order, principal, id).await?;
     if !row.status.takes_collateral_changes() {
         return Err(loan_status(&row, "requested, approved or active"));
     }
@@ -848,7 +825,7 @@ pub async fn release_collateral(
         .into_iter()
         .find(|p| p.lot_id == consent.lot_id)
         .ok_or_else(|| ApiError::invalid("lot_id", "this lot is not pledged to the loan"))?;
-    let lot = order.lot(conn, pledge.lot_id).await?;
+    let lot = lots::lock(conn, &mut order, pledge.lot_id).await?;
     let qty = quantity("quantity", consent.quantity, &lot.unit)?;
     if qty > pledge.quantity {
         return Err(
@@ -918,7 +895,7 @@ pub async fn liquidate(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<Liquidation> {
-    let row = locked(conn, principal, id).await?;
+    let row = locked(conn, &mut LockOrder::new(), principal, id).await?;
     if row.status != LoanStatus::Defaulted {
         return Err(loan_status(&row, "defaulted"));
     }

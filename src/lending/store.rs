@@ -3,6 +3,7 @@
 
 use super::model::{FacilityRow, LoanRow, MarginCall, PledgeRow};
 use crate::auth::{OrgKind, Principal};
+use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{facilities, liquidations, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
 use crate::domain::states::LoanStatus;
@@ -50,7 +51,12 @@ pub async fn find_facility(
     query.first(conn).await.optional()
 }
 
-pub async fn lock_facility(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<FacilityRow> {
+pub async fn lock_facility(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    id: Uuid,
+) -> QueryResult<FacilityRow> {
+    order.take(Rank::Facility, id);
     facilities::table
         .find(id)
         .select(FacilityRow::as_select())
@@ -108,12 +114,14 @@ pub async fn find_loan(
 /// The loan, locked for the rest of the transaction, if the party may see it.
 pub async fn lock_loan(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     party: Party,
     id: Uuid,
 ) -> QueryResult<Option<LoanRow>> {
     if find_loan(conn, party, id).await?.is_none() {
         return Ok(None);
     }
+    order.take(Rank::Loan, id);
     loans::table
         .find(id)
         .select(LoanRow::as_select())
@@ -252,9 +260,13 @@ pub async fn unpledge(
 }
 
 /// Releases every pledge of the loan, locking its lots in id order.
-pub async fn release_all(conn: &mut AsyncPgConnection, loan_id: Uuid) -> QueryResult<()> {
+pub async fn release_all(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    loan_id: Uuid,
+) -> QueryResult<()> {
     for pledge in pledges_of(conn, loan_id).await? {
-        lots::lock(conn, pledge.lot_id).await?;
+        lots::lock(conn, order, pledge.lot_id).await?;
         unpledge(conn, loan_id, pledge.lot_id, pledge.quantity).await?;
     }
     Ok(())
@@ -541,7 +553,12 @@ pub async fn insert_liquidation(
 }
 
 /// Locks the loans with these ids, in id order (see `crate::locks`).
-pub async fn lock_loans(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<()> {
+pub async fn lock_loans(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    ids: &[Uuid],
+) -> QueryResult<()> {
+    order.take_all(Rank::Loan, ids);
     let _: Vec<Uuid> = loans::table
         .filter(loans::id.eq_any(ids))
         .order(loans::id)

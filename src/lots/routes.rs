@@ -4,6 +4,7 @@
 use super::model::*;
 use super::store::{self, LotFilter, MovementChange, Viewer};
 use crate::auth::Principal;
+use crate::db::locks::LockOrder;
 use crate::domain::lot_code::LotCode;
 use crate::domain::states::{LotStatus, MovementKind, VoyageStatus};
 use crate::error::{ApiError, ApiResult};
@@ -295,7 +296,7 @@ pub async fn split(
         move |conn| {
             Box::pin(async move {
                 let viewer = Viewer::of(&principal);
-                let parent = store::lock_visible(conn, viewer, id)
+                let parent = store::lock_visible(conn, &mut LockOrder::new(), viewer, id)
                     .await?
                     .ok_or_else(lot_not_found)?;
                 let quantity = quantity("quantity", requested, &parent.unit)?;
@@ -430,9 +431,14 @@ pub async fn withdraw(
         StatusCode::CREATED,
         move |conn| {
             Box::pin(async move {
-                let lot = store::lock_visible(conn, Viewer::of(&principal), request.lot_id)
-                    .await?
-                    .ok_or_else(lot_not_found)?;
+                let lot = store::lock_visible(
+                    conn,
+                    &mut LockOrder::new(),
+                    Viewer::of(&principal),
+                    request.lot_id,
+                )
+                .await?
+                .ok_or_else(lot_not_found)?;
                 let quantity = quantity("quantity", request.quantity, &lot.unit)?;
                 if lot.status != LotStatus::InCustody {
                     return Err(ApiError::conflict(

@@ -4,6 +4,7 @@
 
 use super::model::{LotRow, Movement, ReleaseOrder};
 use crate::auth::{OrgKind, Principal};
+use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{
     breaches, loans, lots, movements, pledges, release_orders, voyages, warehouses,
 };
@@ -101,17 +102,23 @@ pub async fn find_visible(
 /// The lot, locked for the rest of the transaction, if the viewer may see it.
 pub async fn lock_visible(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     viewer: Viewer,
     id: Uuid,
 ) -> QueryResult<Option<LotRow>> {
     if find_visible(conn, viewer, id).await?.is_none() {
         return Ok(None);
     }
-    lock(conn, id).await.map(Some)
+    lock(conn, order, id).await.map(Some)
 }
 
 /// The lot, locked for the rest of the transaction.
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<LotRow> {
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    id: Uuid,
+) -> QueryResult<LotRow> {
+    order.take(Rank::Lot, id);
     lots::table
         .find(id)
         .select(LotRow::as_select())
@@ -122,6 +129,7 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<LotRow>
 
 pub async fn lock_visible_by_code(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     viewer: Viewer,
     code: &str,
 ) -> QueryResult<Option<LotRow>> {
@@ -132,7 +140,7 @@ pub async fn lock_visible_by_code(
         .await
         .optional()?;
     match found {
-        Some(id) => lock(conn, id).await.map(Some),
+        Some(id) => lock(conn, order, id).await.map(Some),
         None => Ok(None),
     }
 }
@@ -382,8 +390,10 @@ pub async fn create_release_order(
 
 pub async fn lock_release_order(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     id: Uuid,
 ) -> QueryResult<Option<ReleaseOrder>> {
+    order.take(Rank::ReleaseOrder, id);
     release_orders::table
         .find(id)
         .select(ReleaseOrder::as_select())

@@ -2,4 +2,5 @@
 
 pub mod csv;
 pub mod routes;
+pub mod service;
 pub mod store;

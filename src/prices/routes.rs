@@ -1,22 +1,21 @@
 //! Handlers for prices and the daily feed import.
 
 use super::csv::{self, PriceRow};
+use super::service::{self, Imported};
 use super::store::{self, Price};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
-use crate::lending::revaluation::{self, Scope};
 use crate::reference::store as reference;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,74 +28,6 @@ pub struct NewPrice {
     pub currency: String,
     pub as_of: DateTime<Utc>,
     pub source: String,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Imported {
-    /// New prices stored.
-    pub imported: usize,
-    /// Rows already stored by an earlier import of the same feed.
-    pub already_present: usize,
-}
-
-/// Stores `rows` in the caller's transaction: every commodity must exist; a row already
-/// stored is skipped. The first bad row fails the whole file.
-pub async fn import(
-    conn: &mut AsyncPgConnection,
-    rows: &[PriceRow],
-    by: Option<Uuid>,
-) -> ApiResult<Imported> {
-    let mut imported = 0;
-    let latest_allowed = latest_allowed(conn).await?;
-    for row in rows {
-        if row.as_of > latest_allowed {
-            return Err(ApiError::invalid(
-                "as_of",
-                format!("line {}: a price cannot be from the future", row.line),
-            )
-            .with("line", row.line));
-        }
-        if reference::find_commodity(conn, &row.commodity_code)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::invalid(
-                "commodity_code",
-                format!("line {}: no commodity `{}`", row.line, row.commodity_code),
-            )
-            .with("line", row.line));
-        }
-        if store::insert(conn, row, by).await?.is_some() {
-            imported += 1;
-        }
-    }
-    if imported > 0 {
-        revalue_after_price_change(conn).await?;
-    }
-    Ok(Imported {
-        imported,
-        already_present: rows.len() - imported,
-    })
-}
-
-/// The latest `as_of` a price may carry: the end of the business date (which tests and demos
-/// may move forward), and never more than a few minutes past the clock otherwise.
-async fn latest_allowed(conn: &mut AsyncPgConnection) -> ApiResult<DateTime<Utc>> {
-    let business_end = crate::calendar::business_date(conn)
-        .await?
-        .and_hms_opt(23, 59, 59)
-        .map(|t| t.and_utc())
-        .ok_or_else(|| ApiError::internal("business date out of range"))?;
-    Ok(business_end.max(Utc::now() + chrono::Duration::minutes(5)))
-}
-
-/// A new price revalues every loan's collateral and applies the margin-call rules, in the
-/// price's transaction.
-async fn revalue_after_price_change(conn: &mut AsyncPgConnection) -> ApiResult<()> {
-    let today = crate::calendar::business_date(conn).await?;
-    let outcome = revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
-    tracing::info!(?outcome, "revalued after a price change");
-    Ok(())
 }
 
 /// Post a price (platform admin or a price feed with `prices:write`).
@@ -125,7 +56,7 @@ pub async fn post(
     let mut conn = state.pool.get().await?;
     let price = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            if row.as_of > latest_allowed(conn).await? {
+            if row.as_of > service::latest_allowed(conn).await? {
                 return Err(ApiError::invalid(
                     "as_of",
                     "a price cannot be from the future",
@@ -158,7 +89,7 @@ pub async fn post(
                 },
             )
             .await?;
-            revalue_after_price_change(conn).await?;
+            service::revalue_after_price_change(conn).await?;
             Ok(price)
         })
         .await?;
@@ -205,7 +136,7 @@ pub async fn import_feed(
     let mut conn = state.pool.get().await?;
     let outcome = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let outcome = import(conn, &rows, Some(principal.user_id)).await?;
+            let outcome = service::import(conn, &rows, Some(principal.user_id)).await?;
             integrity::record(conn, Some(&principal), Change {
                 action: "prices.imported",
                 object_kind: "price_feed",

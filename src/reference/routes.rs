@@ -3,6 +3,7 @@
 use super::model::*;
 use super::store;
 use crate::auth::{OrgKind, Principal};
+use crate::db::locks::LockOrder;
 use crate::domain::states::VoyageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
@@ -392,7 +393,7 @@ async fn move_voyage(
     let mut conn = state.pool.get().await?;
     let voyage = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let before = store::lock_voyage(conn, id)
+            let before = store::lock_voyage(conn, &mut LockOrder::new(), id)
                 .await?
                 .filter(|v| may_see_voyage(principal, v))
                 .ok_or_else(voyage_not_found)?;

@@ -1,6 +1,7 @@
 //! Queries for reference data.
 
 use super::model::{CommodityRow, StorageRate, Voyage, WarehouseRow};
+use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
 use crate::domain::states::VoyageStatus;
 use diesel::prelude::*;
@@ -81,7 +82,12 @@ pub async fn find_voyage(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
         .optional()
 }
 
-pub async fn lock_voyage(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Voyage>> {
+pub async fn lock_voyage(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    id: Uuid,
+) -> QueryResult<Option<Voyage>> {
+    order.take(Rank::Voyage, id);
     voyages::table
         .find(id)
         .select(Voyage::as_select())

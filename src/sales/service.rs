@@ -12,6 +12,7 @@ use super::settle::{self, Settled, platform_org};
 use super::store;
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
+use crate::db::locks::LockOrder;
 use crate::domain::lending::round_half_even;
 use crate::domain::states::{LoanStatus, LotStatus, SaleKind, SaleStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
@@ -22,11 +23,11 @@ use crate::integrity::{self, Change, to_json};
 use crate::ledger::{self, Entry, postings};
 use crate::lending::model::{LoanRow, loan_not_found};
 use crate::lending::store::Party;
-use crate::locks::LockOrder;
 use crate::lots::model::LotRow;
 use crate::lots::store as lots;
 use crate::orgs::store as orgs;
 use crate::tiers;
+use diesel::OptionalExtension;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -55,7 +56,7 @@ async fn lock_visible(
     store::find_visible(conn, viewer(principal), id)
         .await?
         .ok_or_else(sale_not_found)?;
-    order.sale(conn, id).await
+    Ok(store::lock(conn, order, id).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,8 +280,7 @@ async fn liquidating_loan(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<LoanRow> {
-    let loan = order
-        .visible_loan(conn, Party::of(principal), id)
+    let loan = crate::lending::store::lock_loan(conn, order, Party::of(principal), id)
         .await?
         .ok_or_else(loan_not_found)?;
     if loan.status != LoanStatus::Liquidating {
@@ -321,9 +321,9 @@ async fn line_of(
     currency: &str,
 ) -> ApiResult<(SaleLineRow, fees::LineFee)> {
     let field = |name: &str| format!("lines[{i}].{name}");
-    let lot = order
-        .lot_if_any(conn, line.lot_id)
-        .await?
+    let lot = lots::lock(conn, order, line.lot_id)
+        .await
+        .optional()?
         .filter(|l| l.owner_org_id == supplier)
         .ok_or_else(|| ApiError::invalid(&field("lot_id"), "no such lot of the seller's"))?;
     let qty = quantity(&field("quantity"), line.quantity, &lot.unit)?;
@@ -477,7 +477,9 @@ pub async fn cancel(
     let before = to_json(&row)?;
     let lines = store::lines_of(conn, id).await?;
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
-    order.lots(conn, &lot_ids).await?;
+    for lot in lot_ids {
+        lots::lock(conn, &mut order, lot).await?;
+    }
     for line in &lines {
         lots::add_reserved(conn, line.lot_id, -line.quantity).await?;
     }

@@ -20,6 +20,7 @@ use super::fees::{self, FeeBreakdown};
 use super::model::{ConsentNeeded, SaleLineRow, SaleRow};
 use super::store;
 use crate::auth::Principal;
+use crate::db::locks::LockOrder;
 use crate::domain::lending::{Allocation, Owed};
 use crate::domain::settlement::{
     Claim, Pledge, Release, Split, release_pledges, required_repayment, split,
@@ -33,7 +34,6 @@ use crate::lending::model::LoanRow;
 use crate::lending::revaluation::{self, Scope};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
-use crate::locks::LockOrder;
 use crate::lots::store as lots;
 use crate::orgs::store as orgs;
 use crate::tiers;
@@ -92,8 +92,20 @@ pub async fn plan(
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
     let mut loan_ids = store::live_loans_on(conn, &lot_ids).await?;
     if let Some(order) = locks {
-        order.loans(conn, &loan_ids).await?;
-        order.lots(conn, &lot_ids).await?;
+        lending::lock_loans(conn, order, &loan_ids).await?;
+        // Every lot the settlement may touch, in one ascending run: the sold lots, and the
+        // other lots pledged to these loans (a loan paid off releases all its pledges).
+        let mut touched: Vec<Uuid> = lending::live_pledges_of(conn, &loan_ids)
+            .await?
+            .into_iter()
+            .map(|p| p.lot_id)
+            .chain(lot_ids.iter().copied())
+            .collect();
+        touched.sort();
+        touched.dedup();
+        for lot in touched {
+            lots::lock(conn, order, lot).await?;
+        }
         // A pledge may have been released while we waited for the locks. The pledges' values
         // are the last revaluation's, which every price change and every closed day runs.
         loan_ids = store::live_loans_on(conn, &lot_ids).await?;
@@ -200,7 +212,7 @@ pub async fn settle(
     if plan.awaiting_consent() {
         return Ok(Settled::AwaitingConsent(plan.consents));
     }
-    let repaid = repay_loans(conn, &plan, today).await?;
+    let repaid = repay_loans(conn, order, &plan, today).await?;
     let order_kind = if sale.kind == SaleKind::Liquidation {
         "liquidation"
     } else {
@@ -269,6 +281,7 @@ pub async fn settle(
 /// total repaid.
 async fn repay_loans(
     conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
     plan: &Plan,
     today: NaiveDate,
 ) -> ApiResult<Allocation> {
@@ -285,7 +298,7 @@ async fn repay_loans(
         // Revalued while still live, so an open margin call is cured by the repayment.
         revaluation::revalue(conn, today, Scope::Loan(t.loan.id), "repayment").await?;
         if allocation.total() == t.owed.total() {
-            loan_flow::paid_off(conn, &t.loan).await?;
+            loan_flow::paid_off(conn, order, &t.loan).await?;
         }
         repaid.fees += allocation.fees;
         repaid.interest += allocation.interest;

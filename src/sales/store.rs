@@ -3,6 +3,7 @@
 //! secured (now or at settlement) on its goods, or whose liquidation it is.
 
 use super::model::{Payment, SaleLineRow, SaleRow, SettledLoan, SettlementRow};
+use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{
     loans, lots, pledges, release_orders, sale_consents, sale_lines, sale_payments, sales,
     settlement_loans, settlements,
@@ -69,7 +70,12 @@ pub async fn list_visible(
 }
 
 /// The sale, locked for the rest of the transaction (see `crate::locks`).
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<SaleRow> {
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    id: Uuid,
+) -> QueryResult<SaleRow> {
+    order.take(Rank::Sale, id);
     sales::table
         .find(id)
         .select(SaleRow::as_select())

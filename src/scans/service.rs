@@ -10,6 +10,7 @@ use super::model::{ScanRequest, ScanResult};
 use super::store::{self, StockCount};
 use crate::auth::Principal;
 use crate::calendar::business_date;
+use crate::db::locks::LockOrder;
 use crate::domain::custody::{self, Refusal, Step};
 use crate::domain::gs1::{self, Gs1Scan};
 use crate::domain::lot_code::LotCode;
@@ -19,7 +20,6 @@ use crate::domain::valuation;
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::quantity as parse_quantity;
 use crate::integrity::{self, Change, to_json};
-use crate::locks::LockOrder;
 use crate::lots::model::{Lot, LotRow, Movement, lot_not_found};
 use crate::lots::service::present;
 use crate::lots::store::{self as lots, MovementChange, Viewer};
@@ -123,8 +123,7 @@ pub async fn scan(
 ) -> ApiResult<ScanResult> {
     let viewer = Viewer::of(principal);
     let mut order = LockOrder::new();
-    let lot = order
-        .visible_lot_by_code(conn, viewer, scanned.code.as_str())
+    let lot = lots::lock_visible_by_code(conn, &mut order, viewer, scanned.code.as_str())
         .await?
         .ok_or_else(lot_not_found)?;
     let quantity = stated_quantity(&request, scanned.gs1.as_ref(), &lot)?;
@@ -307,8 +306,7 @@ async fn voyage_to_load(
     let voyage_id = request
         .voyage_id
         .ok_or_else(|| ApiError::invalid("voyage_id", "loading needs the voyage_id"))?;
-    let voyage = order
-        .voyage(conn, voyage_id)
+    let voyage = reference::lock_voyage(conn, order, voyage_id)
         .await?
         .ok_or_else(|| ApiError::invalid("voyage_id", "no such voyage"))?;
     if voyage.status != VoyageStatus::Planned {
@@ -382,8 +380,7 @@ async fn unload(
     let voyage_id = lot
         .voyage_id
         .ok_or_else(|| ApiError::internal("in-transit lot without a voyage"))?;
-    let voyage = order
-        .voyage(conn, voyage_id)
+    let voyage = reference::lock_voyage(conn, order, voyage_id)
         .await?
         .ok_or_else(|| ApiError::internal("missing voyage"))?;
     if voyage.status != VoyageStatus::Arrived {
@@ -529,8 +526,7 @@ async fn release(
         )
         .with("field", "release_order_id")
     })?;
-    let release_order = order
-        .release_order(conn, order_id)
+    let release_order = lots::lock_release_order(conn, order, order_id)
         .await?
         .filter(|o| o.lot_id == lot.id)
         .ok_or_else(|| {

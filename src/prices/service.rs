@@ -1,0 +1,80 @@
+//! Price use cases shared by the API and the CLI: storing a feed, and revaluing every loan's
+//! collateral after a price change.
+
+use super::csv::PriceRow;
+use super::store;
+use crate::error::{ApiError, ApiResult};
+use crate::lending::revaluation::{self, Scope};
+use crate::reference::store as reference;
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// New prices stored.
+    pub imported: usize,
+    /// Rows already stored by an earlier import of the same feed.
+    pub already_present: usize,
+}
+
+/// Stores `rows` in the caller's transaction: every commodity must exist; a row already
+/// stored is skipped. The first bad row fails the whole file.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    rows: &[PriceRow],
+    by: Option<Uuid>,
+) -> ApiResult<Imported> {
+    let mut imported = 0;
+    let latest_allowed = latest_allowed(conn).await?;
+    for row in rows {
+        if row.as_of > latest_allowed {
+            return Err(ApiError::invalid(
+                "as_of",
+                format!("line {}: a price cannot be from the future", row.line),
+            )
+            .with("line", row.line));
+        }
+        if reference::find_commodity(conn, &row.commodity_code)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                "commodity_code",
+                format!("line {}: no commodity `{}`", row.line, row.commodity_code),
+            )
+            .with("line", row.line));
+        }
+        if store::insert(conn, row, by).await?.is_some() {
+            imported += 1;
+        }
+    }
+    if imported > 0 {
+        revalue_after_price_change(conn).await?;
+    }
+    Ok(Imported {
+        imported,
+        already_present: rows.len() - imported,
+    })
+}
+
+/// The latest `as_of` a price may carry: the end of the business date (which tests and demos
+/// may move forward), and never more than a few minutes past the clock otherwise.
+pub async fn latest_allowed(conn: &mut AsyncPgConnection) -> ApiResult<DateTime<Utc>> {
+    let business_end = crate::calendar::business_date(conn)
+        .await?
+        .and_hms_opt(23, 59, 59)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::internal("business date out of range"))?;
+    Ok(business_end.max(Utc::now() + chrono::Duration::minutes(5)))
+}
+
+/// A new price revalues every loan's collateral and applies the margin-call rules, in the
+/// price's transaction.
+pub async fn revalue_after_price_change(conn: &mut AsyncPgConnection) -> ApiResult<()> {
+    let today = crate::calendar::business_date(conn).await?;
+    let outcome = revaluation::revalue(conn, today, Scope::All, "revaluation").await?;
+    tracing::info!(?outcome, "revalued after a price change");
+    Ok(())
+}
