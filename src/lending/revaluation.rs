@@ -9,7 +9,7 @@
 //! revaluations of every loan take turns under an advisory lock.
 
 use chrono::NaiveDate;
-use diesel::sql_types::{BigInt, Date, Nullable, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -92,35 +92,43 @@ fn valued(scope: Scope) -> String {
 const OWED: &str = "(CASE WHEN ln.status IN ('requested', 'approved') THEN ln.principal \
                      ELSE ln.outstanding_principal END + ln.accrued_interest)";
 
+/// Runs one of the margin-call rules (an [`audited`] statement) and answers how many rows it
+/// changed. Every value is bound: $1 the date, $2 the loan (or NULL for all), $3 the audit
+/// action, $4 the kind of object, $5 why a cured margin call closed.
 async fn count(
     conn: &mut AsyncPgConnection,
     sql: &str,
-    as_of: NaiveDate,
-    scope: Scope,
+    (as_of, scope): (NaiveDate, Scope),
+    (action, object_kind): (&str, &str),
+    cure_reason: &str,
 ) -> QueryResult<i64> {
     let row: Count = diesel::sql_query(sql)
         .bind::<Date, _>(as_of)
         .bind::<Nullable<SqlUuid>, _>(scope.id())
+        .bind::<Text, _>(action)
+        .bind::<Text, _>(object_kind)
+        .bind::<Text, _>(cure_reason)
         .get_result(conn)
         .await?;
     Ok(row.n)
 }
 
-/// An audit event and an outbox event for every row of the CTE `changed`, which must have
-/// `id`, `lender_org_id` and `supplier_org_id` columns; answers how many.
-fn audited(changed_cte: &str, action: &str, object_kind: &str) -> String {
+/// An audit event ($3 its action, $4 its kind of object) and an outbox event for every row of
+/// the CTE `changed`, which must have `id`, `lender_org_id` and `supplier_org_id` columns;
+/// answers how many. `changed_cte` is SQL text of this module, never a value.
+fn audited(changed_cte: &str) -> String {
     format!(
         "WITH changed AS ({changed_cte}), \
          audit AS ( \
              INSERT INTO audit_events (org_ids, action, object_kind, object_id, after) \
-             SELECT ARRAY[lender_org_id, supplier_org_id], '{action}', '{object_kind}', id::text, to_jsonb(changed) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], $3, $4, id::text, to_jsonb(changed) \
              FROM changed RETURNING 1), \
          feed AS ( \
              INSERT INTO outbox_events (org_ids, event_type, payload) \
-             SELECT ARRAY[lender_org_id, supplier_org_id], '{action}', \
-                    jsonb_build_object('object_kind', '{object_kind}', 'object_id', id, 'actor_user_id', NULL, 'data', to_jsonb(changed)) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], $3, \
+                    jsonb_build_object('object_kind', $4::text, 'object_id', id, 'actor_user_id', NULL, 'data', to_jsonb(changed)) \
              FROM changed RETURNING 1) \
-         SELECT count(*) AS n FROM feed"
+         SELECT count(*) AS n FROM feed WHERE $5::text IS NOT NULL"
     )
 }
 
@@ -133,7 +141,8 @@ pub async fn revalue(
     cure_reason: &str,
 ) -> QueryResult<Outcome> {
     if let Scope::All = scope {
-        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({REVALUATION_LOCK})"))
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(REVALUATION_LOCK)
             .execute(conn)
             .await?;
     }
@@ -175,19 +184,16 @@ pub async fn revalue(
     // Cured: back at or below the advance rate, or nothing owed.
     outcome.margin_calls_cured = count(
         conn,
-        &audited(
-            &format!(
-                "UPDATE margin_calls mc SET status = 'cured', closed_at = now(), closed_reason = '{cure_reason}' \
+        &audited(&format!(
+                "UPDATE margin_calls mc SET status = 'cured', closed_at = now(), closed_reason = $5 \
                  FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
                  WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'active' AND {filter} \
                    AND ({OWED} = 0 OR ln.ltv <= f.advance_rate) AND $1 IS NOT NULL \
                  RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
-            ),
-            "margin_call.cured",
-            "margin_call",
-        ),
-        as_of,
-        scope,
+            )),
+        (as_of, scope),
+        ("margin_call.cured", "margin_call"),
+        cure_reason,
     )
     .await?;
     // Defaults: above the liquidation LTV, past a margin call's deadline, or past maturity.
@@ -196,8 +202,7 @@ pub async fn revalue(
                           ELSE 'margin_call_deadline' END";
     outcome.loans_defaulted = count(
         conn,
-        &audited(
-            &format!(
+        &audited(&format!(
                 "UPDATE loans ln SET status = 'defaulted', defaulted_at = now(), defaulted_on = $1, default_reason = {default_reason} \
                  FROM facilities f \
                  WHERE f.id = ln.facility_id AND ln.status = 'active' AND {filter} AND {OWED} > 0 \
@@ -205,35 +210,29 @@ pub async fn revalue(
                         OR EXISTS (SELECT 1 FROM margin_calls mc WHERE mc.loan_id = ln.id \
                                    AND mc.status = 'open' AND mc.deadline < $1)) \
                  RETURNING ln.id, ln.lender_org_id, ln.supplier_org_id, ln.status, ln.default_reason, ln.ltv"
-            ),
-            "loan.defaulted",
-            "loan",
-        ),
-        as_of,
-        scope,
+            )),
+        (as_of, scope),
+        ("loan.defaulted", "loan"),
+        cure_reason,
     )
     .await?;
     count(
         conn,
-        &audited(
-            &format!(
+        &audited(&format!(
                 "UPDATE margin_calls mc SET status = 'defaulted', closed_at = now(), closed_reason = ln.default_reason \
                  FROM loans ln \
                  WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'defaulted' AND {filter} \
                    AND $1 IS NOT NULL \
                  RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
-            ),
-            "margin_call.defaulted",
-            "margin_call",
-        ),
-        as_of,
-        scope,
+            )),
+        (as_of, scope),
+        ("margin_call.defaulted", "margin_call"),
+        cure_reason,
     )
     .await?;
     outcome.margin_calls_opened = count(
         conn,
-        &audited(
-            &format!(
+        &audited(&format!(
                 "INSERT INTO margin_calls (id, loan_id, ltv_at_open, opened_on, deadline) \
                  SELECT gen_random_uuid(), ln.id, ln.ltv, $1, $1 + f.cure_period_days \
                  FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
@@ -243,12 +242,10 @@ pub async fn revalue(
                  RETURNING margin_calls.*, \
                      (SELECT lender_org_id FROM loans WHERE id = loan_id) AS lender_org_id, \
                      (SELECT supplier_org_id FROM loans WHERE id = loan_id) AS supplier_org_id"
-            ),
-            "margin_call.opened",
-            "margin_call",
-        ),
-        as_of,
-        scope,
+            )),
+        (as_of, scope),
+        ("margin_call.opened", "margin_call"),
+        cure_reason,
     )
     .await?;
     Ok(outcome)
