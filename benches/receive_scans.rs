@@ -8,25 +8,17 @@
 //! peak resident memory. Environment: `BENCH_SECONDS` per level (default 15), `BENCH_LOTS`
 //! (default 100000).
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use harness::{PASSWORD, Server, env_number};
 use holdfast::auth::{OrgKind, Permission, Role};
-use holdfast::db::{self, embedded::EmbeddedPostgres};
 use holdfast::domain::lot_code::LotCode;
 use serde_json::json;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-const PASSWORD: &str = "bench-password-123";
-const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use std::sync::atomic::AtomicUsize;
+use std::time::Instant;
 
 struct World {
     url: String,
@@ -144,85 +136,6 @@ async fn seed(url: &str, lots: usize) -> anyhow::Result<World> {
     })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-struct Level {
-    clients: usize,
-    scans: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    failures: usize,
-}
-
-async fn drive(
-    base: &str,
-    token: &str,
-    codes: Arc<Vec<String>>,
-    next: Arc<AtomicUsize>,
-    clients: usize,
-    seconds: u64,
-) -> Level {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (base, token, codes, next) = (
-            base.to_owned(),
-            token.to_owned(),
-            codes.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut latencies = Vec::new();
-            let mut failures = 0;
-            while Instant::now() < deadline {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(code) = codes.get(index) else { break };
-                let sent = Instant::now();
-                let response = client
-                    .post(format!("{base}/v1/scans"))
-                    .bearer_auth(&token)
-                    .header("Idempotency-Key", format!("bench-{index}"))
-                    .json(&json!({"code": code, "action": "receive"}))
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().as_u16() == 200 => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (mut l, f) = task.await.expect("client task");
-        latencies.append(&mut l);
-        failures += f;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Level {
-        clients,
-        scans: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-        failures,
-    }
-}
-
 /// The statements one receive scan issues, in its one transaction (take the key's advisory
 /// lock, look for a stored response, scan, store the response), for pgbench.
 fn pgbench_script(world: &World) -> String {
@@ -252,155 +165,59 @@ COMMIT;
     )
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let seconds = env_number("BENCH_SECONDS", 15);
     let lots = env_number("BENCH_LOTS", 100_000) as usize;
-    let dir = std::env::temp_dir().join(format!("holdfast-bench-{}", std::process::id()));
-    let cluster = EmbeddedPostgres::start(
-        &dir,
-        &db::embedded::Options {
-            settings: vec![
-                ("max_connections".into(), "200".into()),
-                ("shared_buffers".into(), "256MB".into()),
-            ],
-            remove_on_stop: true,
-        },
-    )?;
-    let url = cluster.url("bench");
-    db::create_database(&cluster.url("postgres"), "bench").await?;
-    db::migrate(&url).await?;
+    let (cluster, url) = harness::cluster(
+        "receive",
+        &[("max_connections", "200"), ("shared_buffers", "256MB")],
+    )
+    .await?;
     let seeding = Instant::now();
     let world = seed(&url, lots).await?;
     println!(
         "seeded {lots} announced lots in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .arg("serve")
-        .env("DATABASE_URL", &world.url)
-        .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-        .env("HOLDFAST_JWT_SECRET", SECRET)
-        .env("HOLDFAST_POOL_SIZE", "40")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let client = reqwest::Client::new();
-    let ready = Instant::now();
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        anyhow::ensure!(
-            ready.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": world.operator_email, "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
-        .to_owned();
+    let server = Server::start(&world.url, 40).await?;
+    let token = server.login(&world.operator_email).await?;
     let codes = Arc::new(world.codes.clone());
     let next = Arc::new(AtomicUsize::new(0));
     let mut levels = Vec::new();
     for clients in [1, 8, 32] {
-        let level = drive(&base, &token, codes.clone(), next.clone(), clients, seconds).await;
-        println!(
-            "holdfast  clients={:>2}  scans={:>6}  {:>7.1} scans/s  p50={:>6.2} ms  p99={:>6.2} ms  failures={}",
-            level.clients,
-            level.scans,
-            level.per_second,
-            level.p50.as_secs_f64() * 1000.0,
-            level.p99.as_secs_f64() * 1000.0,
-            level.failures
-        );
+        let (base, token, codes) = (server.base.clone(), token.clone(), codes.clone());
+        let receive = move |client: reqwest::Client, index: usize| {
+            let (base, token, code) = (base.clone(), token.clone(), codes[index].clone());
+            async move {
+                let response = client
+                    .post(format!("{base}/v1/scans"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("bench-{index}"))
+                    .json(&json!({"code": code, "action": "receive"}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().as_u16() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        };
+        let level =
+            harness::drive(clients, seconds, world.codes.len(), next.clone(), receive).await;
+        level.print("scans");
         levels.push(level);
     }
-    let rss = peak_rss_kib(server.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-
-    // Beside, not inside, the cluster's directory, which its watchdog removes.
-    let script = std::env::temp_dir().join(format!("holdfast-bench-{}.sql", std::process::id()));
-    std::fs::write(&script, pgbench_script(&world))?;
-    let pgbench = db::embedded::find_server_binaries()?.join("pgbench");
-    let port_pg = cluster.port().to_string();
-    let output = Command::new(pgbench)
-        .args([
-            "-n",
-            "-c",
-            "32",
-            "-j",
-            "2",
-            "-T",
-            &seconds.to_string(),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port_pg,
-            "-U",
-            "holdfast",
-            "-f",
-        ])
-        .arg(&script)
-        .arg("bench")
-        .env(
-            "PGPASSWORD",
-            url.split(':')
-                .nth(2)
-                .and_then(|s| s.split('@').next())
-                .unwrap_or(""),
-        )
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let tps: f64 = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "pgbench failed: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
-    let latency = text
-        .lines()
-        .find(|l| l.starts_with("latency average"))
-        .unwrap_or("")
-        .to_owned();
-    println!("pgbench   clients=32  {tps:>7.1} tx/s  ({latency})");
+    let rss = server.peak_rss_kib();
+    drop(server);
+    let (tps, _) = harness::pgbench(
+        &cluster,
+        &url,
+        "receive",
+        &pgbench_script(&world),
+        32,
+        seconds,
+    )?;
     if let Some(at_32) = levels.iter().find(|l| l.clients == 32) {
         println!(
             "ratio at 32 clients: {:.2} of the pgbench ceiling",
@@ -410,7 +227,6 @@ async fn main() -> anyhow::Result<()> {
     if let Some(kib) = rss {
         println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0);
     }
-    let _ = std::fs::remove_file(&script);
     drop(cluster);
     Ok(())
 }

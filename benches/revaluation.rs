@@ -9,22 +9,15 @@
 //! release `holdfast serve` binary and times `GET /v1/exposure` for the lender
 //! (`BENCH_READS` requests, default 50; p50 and p99).
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use harness::{PASSWORD, Server, env_number, median, percentile};
 use holdfast::auth::{OrgKind, Permission, Role};
-use holdfast::db::{self, embedded::EmbeddedPostgres};
+use holdfast::db;
 use holdfast::lending::revaluation::{self, Scope};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const PASSWORD: &str = "bench-password-123";
-const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use std::time::Instant;
 
 async fn run(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<()> {
     diesel::sql_query(sql).execute(conn).await?;
@@ -84,35 +77,20 @@ async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Re
     Ok(email)
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let lots = env_number("BENCH_LOTS", 1_000_000);
     let loans = env_number("BENCH_LOANS", 100_000);
     let reads = env_number("BENCH_READS", 50) as usize;
-    let dir = std::env::temp_dir().join(format!("holdfast-bench-reval-{}", std::process::id()));
-    let cluster = EmbeddedPostgres::start(
-        &dir,
-        &db::embedded::Options {
-            settings: vec![
-                ("shared_buffers".into(), "1GB".into()),
-                ("max_wal_size".into(), "8GB".into()),
-                ("work_mem".into(), "64MB".into()),
-            ],
-            remove_on_stop: true,
-        },
-    )?;
-    let url = cluster.url("bench");
-    db::create_database(&cluster.url("postgres"), "bench").await?;
-    db::migrate(&url).await?;
+    let (cluster, url) = harness::cluster(
+        "reval",
+        &[
+            ("shared_buffers", "1GB"),
+            ("max_wal_size", "8GB"),
+            ("work_mem", "64MB"),
+        ],
+    )
+    .await?;
     // The service's connection setup (`jit = off`).
     let mut conn = db::connect(&url).await?;
     let seeding = Instant::now();
@@ -194,46 +172,9 @@ async fn main() -> anyhow::Result<()> {
     let pool = db::pool(&url, 2)?;
     holdfast::lending::daily::run(&pool, today, false, true).await?;
     drop(pool);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-        .env("HOLDFAST_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let client = reqwest::Client::new();
-    let ready = Instant::now();
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        anyhow::ensure!(
-            ready.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
-        .to_owned();
+    let server = Server::start(&url, 16).await?;
+    let token = server.login(&email).await?;
+    let (client, base) = (reqwest::Client::new(), server.base.clone());
     let mut latencies = Vec::new();
     let mut active = serde_json::Value::Null;
     for _ in 0..reads {
@@ -254,8 +195,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     drop(cluster);
     Ok(())
 }

@@ -12,25 +12,18 @@
 //! pgbench runs a script of the same writes at 32 clients as the ceiling, and the ratio is
 //! reported.
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 use diesel_async::RunQueryDsl;
+use harness::{PASSWORD, Server, env_number};
 use holdfast::auth::{OrgKind, Permission, Role};
-use holdfast::db::{self, embedded::EmbeddedPostgres};
+use holdfast::db;
 use serde_json::json;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicUsize;
+use std::time::Instant;
 use uuid::Uuid;
-
-const PASSWORD: &str = "bench-password-123";
-const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct World {
     sales: Vec<Uuid>,
@@ -123,89 +116,6 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
     })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-struct Level {
-    clients: usize,
-    settled: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    failures: usize,
-}
-
-async fn drive(
-    base: &str,
-    token: &str,
-    sales: Arc<Vec<Uuid>>,
-    next: Arc<AtomicUsize>,
-    clients: usize,
-    seconds: u64,
-) -> Level {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (base, token, sales, next) = (
-            base.to_owned(),
-            token.to_owned(),
-            sales.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut latencies = Vec::new();
-            let mut failures = 0;
-            while Instant::now() < deadline {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(sale) = sales.get(index) else { break };
-                let sent = Instant::now();
-                let response = client
-                    .post(format!("{base}/v1/sales/{sale}/payments"))
-                    .bearer_auth(&token)
-                    .header("Idempotency-Key", format!("bench-{index}"))
-                    .json(&json!({"amount": "6000.00"}))
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().as_u16() == 201 => {
-                        let body: serde_json::Value = r.json().await.unwrap_or_default();
-                        if body["sale"]["status"] == "settled" {
-                            latencies.push(sent.elapsed());
-                        } else {
-                            failures += 1;
-                        }
-                    }
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (mut l, f) = task.await.expect("client task");
-        latencies.append(&mut l);
-        failures += f;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Level {
-        clients,
-        settled: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-        failures,
-    }
-}
-
 /// The writes of one paid-and-settled sale, in one transaction, for pgbench: the idempotency
 /// key, the sale locked, the payment entry into escrow, the loan and lot locked and updated,
 /// the pledge released, the release order, the settlement entry (platform, supplier, lender
@@ -251,165 +161,63 @@ COMMIT;
 async fn main() -> anyhow::Result<()> {
     let seconds = env_number("BENCH_SECONDS", 15);
     let sales = env_number("BENCH_SALES", 20_000);
-    let dir = std::env::temp_dir().join(format!("holdfast-bench-settle-{}", std::process::id()));
-    let cluster = EmbeddedPostgres::start(
-        &dir,
-        &db::embedded::Options {
-            settings: vec![
-                ("max_connections".into(), "200".into()),
-                ("shared_buffers".into(), "256MB".into()),
-            ],
-            remove_on_stop: true,
-        },
-    )?;
-    let url = cluster.url("bench");
-    db::create_database(&cluster.url("postgres"), "bench").await?;
-    db::migrate(&url).await?;
+    let (cluster, url) = harness::cluster(
+        "settle",
+        &[("max_connections", "200"), ("shared_buffers", "256MB")],
+    )
+    .await?;
     let seeding = Instant::now();
     let world = seed(&url, sales).await?;
     println!(
         "seeded {sales} pending sales of pledged lots, one lender, in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-        .env("HOLDFAST_JWT_SECRET", SECRET)
-        .env("HOLDFAST_POOL_SIZE", "40")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let client = reqwest::Client::new();
-    let ready = Instant::now();
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        anyhow::ensure!(
-            ready.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": world.buyer_email, "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
-        .to_owned();
+    let server = Server::start(&url, 40).await?;
+    let token = server.login(&world.buyer_email).await?;
     let ids = Arc::new(world.sales.clone());
     let next = Arc::new(AtomicUsize::new(0));
     let mut at_32 = None;
     for clients in [1, 32] {
-        let level = drive(&base, &token, ids.clone(), next.clone(), clients, seconds).await;
-        println!(
-            "holdfast  clients={:>2}  settled={:>6}  {:>7.1} settlements/s  p50={:>7.2} ms  p99={:>7.2} ms  failures={}",
-            level.clients,
-            level.settled,
-            level.per_second,
-            level.p50.as_secs_f64() * 1000.0,
-            level.p99.as_secs_f64() * 1000.0,
-            level.failures
-        );
+        let (base, token, ids) = (server.base.clone(), token.clone(), ids.clone());
+        let pay = move |client: reqwest::Client, index: usize| {
+            let (base, token, sale) = (base.clone(), token.clone(), ids[index]);
+            async move {
+                let response = client
+                    .post(format!("{base}/v1/sales/{sale}/payments"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("bench-{index}"))
+                    .json(&json!({"amount": "6000.00"}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        let body: serde_json::Value = r.json().await.unwrap_or_default();
+                        body["sale"]["status"] == "settled"
+                    }
+                    _ => false,
+                }
+            }
+        };
+        let level = harness::drive(clients, seconds, world.sales.len(), next.clone(), pay).await;
+        level.print("settlements");
         if clients == 32 {
             at_32 = Some(level);
         }
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    {
-        let mut conn = db::connect(&url).await?;
-        #[derive(diesel::QueryableByName)]
-        struct Check {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            balanced: bool,
-        }
-        let check: Check = diesel::sql_query(
-            "SELECT coalesce(bool_and(t = 0), true) AS balanced \
-             FROM (SELECT sum(amount) AS t FROM journal_lines GROUP BY currency) s",
-        )
-        .get_result(&mut conn)
-        .await?;
-        println!("books balanced after the run: {}", check.balanced);
-    }
-
-    let script =
-        std::env::temp_dir().join(format!("holdfast-bench-settle-{}.sql", std::process::id()));
-    std::fs::write(&script, pgbench_script(&world, world.sales.len()))?;
-    let pgbench = db::embedded::find_server_binaries()?.join("pgbench");
-    let output = Command::new(pgbench)
-        .args([
-            "-n",
-            "-c",
-            "32",
-            "-j",
-            "2",
-            "-r",
-            "-T",
-            &seconds.to_string(),
-        ])
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port().to_string(),
-            "-U",
-            "holdfast",
-            "-f",
-        ])
-        .arg(&script)
-        .arg("bench")
-        .env(
-            "PGPASSWORD",
-            url.split(':')
-                .nth(2)
-                .and_then(|s| s.split('@').next())
-                .unwrap_or(""),
-        )
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let tps: f64 = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "pgbench failed: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
-    let latency = text
-        .lines()
-        .find(|l| l.starts_with("latency average"))
-        .unwrap_or("")
-        .to_owned();
-    println!("pgbench   clients=32  {tps:>7.1} tx/s  ({latency})");
+    drop(server);
+    println!(
+        "books balanced after the run: {}",
+        harness::books_balanced(&url).await?
+    );
+    let script = pgbench_script(&world, world.sales.len());
+    let (tps, _) = harness::pgbench(&cluster, &url, "settle", &script, 32, seconds)?;
     if let Some(level) = at_32 {
         println!(
             "ratio at 32 clients: {:.2} of the pgbench ceiling; holdfast p99 {:.1} ms",
             level.per_second / tps,
-            level.p99.as_secs_f64() * 1000.0
+            harness::ms(level.p99)
         );
     }
-    let _ = std::fs::remove_file(&script);
     drop(cluster);
     Ok(())
 }

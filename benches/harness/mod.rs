@@ -1,0 +1,298 @@
+//! What the benches share: a private PostgreSQL with a migrated `bench` database, the release
+//! `holdfast serve` binary started against it, a login, concurrent HTTP clients that report
+//! throughput and latency percentiles, pgbench as the ceiling, and the books-balance check.
+//! Each bench includes it with `#[path = "harness/mod.rs"] mod harness;`.
+
+#![allow(dead_code)]
+
+use diesel_async::RunQueryDsl;
+use holdfast::db::{self, embedded::EmbeddedPostgres};
+use serde_json::json;
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "bench-password-123";
+pub const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The value below which a share `p` of the sorted durations fall.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+pub fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A private, durable cluster (removed when dropped) with the `bench` database migrated;
+/// answers the cluster and the database's URL.
+pub async fn cluster(
+    name: &str,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<(EmbeddedPostgres, String)> {
+    let dir = std::env::temp_dir().join(format!("holdfast-bench-{name}-{}", std::process::id()));
+    let cluster = EmbeddedPostgres::start(
+        &dir,
+        &db::embedded::Options {
+            settings: settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            remove_on_stop: true,
+        },
+    )?;
+    let url = cluster.url("bench");
+    db::create_database(&cluster.url("postgres"), "bench").await?;
+    db::migrate(&url).await?;
+    Ok((cluster, url))
+}
+
+/// The release `holdfast serve` binary on a free port, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts the server against `url` with `pool` connections and waits until it is ready.
+    pub async fn start(url: &str, pool: u32) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_holdfast"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
+            .env("HOLDFAST_JWT_SECRET", SECRET)
+            .env("HOLDFAST_POOL_SIZE", pool.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "the server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(server)
+    }
+
+    /// The bearer token of a seeded user (password [`PASSWORD`]).
+    pub async fn login(&self, email: &str) -> anyhow::Result<String> {
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        login["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))
+    }
+
+    /// The server's peak resident memory so far, in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one level of concurrency achieved.
+pub struct Level {
+    pub clients: usize,
+    pub done: usize,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub failures: usize,
+}
+
+impl Level {
+    pub fn print(&self, unit: &str) {
+        println!(
+            "holdfast  clients={:>2}  done={:>6}  {:>7.1} {unit}/s  p50={:>7.2} ms  p99={:>7.2} ms  failures={}",
+            self.clients,
+            self.done,
+            self.per_second,
+            ms(self.p50),
+            ms(self.p99),
+            self.failures
+        );
+    }
+}
+
+/// Runs `clients` concurrent clients for `seconds` (or until `work` items run out), each
+/// taking the next item index from `next` and calling `request`, which answers whether the
+/// item succeeded. Latencies count successes only.
+pub async fn drive<F, Fut>(
+    clients: usize,
+    seconds: u64,
+    work: usize,
+    next: Arc<AtomicUsize>,
+    request: F,
+) -> Level
+where
+    F: Fn(reqwest::Client, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, request) = (next.clone(), request.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            while Instant::now() < deadline {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= work {
+                    break;
+                }
+                let sent = Instant::now();
+                if request(client.clone(), index).await {
+                    latencies.push(sent.elapsed());
+                } else {
+                    failures += 1;
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        if let Ok((mut l, f)) = task.await {
+            latencies.append(&mut l);
+            failures += f;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Level {
+        clients,
+        done: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        failures,
+    }
+}
+
+/// Runs pgbench with `script` at `clients` clients for `seconds` against the bench database;
+/// answers its transactions per second and its latency line.
+pub fn pgbench(
+    cluster: &EmbeddedPostgres,
+    url: &str,
+    name: &str,
+    script: &str,
+    clients: u32,
+    seconds: u64,
+) -> anyhow::Result<(f64, String)> {
+    // Beside, not inside, the cluster's directory, which its watchdog removes.
+    let path =
+        std::env::temp_dir().join(format!("holdfast-bench-{name}-{}.sql", std::process::id()));
+    std::fs::write(&path, script)?;
+    let pgbench = db::embedded::find_server_binaries()?.join("pgbench");
+    let output = Command::new(pgbench)
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-r"])
+        .args(["-T", &seconds.to_string(), "-h", "127.0.0.1"])
+        .args(["-p", &cluster.port().to_string(), "-U", "holdfast", "-f"])
+        .arg(&path)
+        .arg("bench")
+        .env(
+            "PGPASSWORD",
+            url.split(':')
+                .nth(2)
+                .and_then(|s| s.split('@').next())
+                .unwrap_or(""),
+        )
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let output = output?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let tps: f64 = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pgbench failed: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    let latency = text
+        .lines()
+        .find(|l| l.starts_with("latency average"))
+        .unwrap_or("")
+        .to_owned();
+    println!("pgbench   clients={clients:>2}  {tps:>7.1} tx/s  ({latency})");
+    Ok((tps, latency))
+}
+
+/// Whether every currency's journal lines sum to zero.
+pub async fn books_balanced(url: &str) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        balanced: bool,
+    }
+    let mut conn = db::connect(url).await?;
+    let check: Check = diesel::sql_query(
+        "SELECT coalesce(bool_and(t = 0), true) AS balanced \
+         FROM (SELECT sum(amount) AS t FROM journal_lines GROUP BY currency) s",
+    )
+    .get_result(&mut conn)
+    .await?;
+    Ok(check.balanced)
+}
