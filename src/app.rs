@@ -1,13 +1,14 @@
 //! The actix application: shared state, middleware, and the route table — every route in one
 //! place, each with the access rule it declares.
 
-use crate::auth::{self, Access, Grant, OrgKind, Permission, Requirement};
+use crate::auth::{Access, Grant, OrgKind, Permission, Requirement};
 use crate::error::ApiError;
 use crate::http::middleware;
 use crate::http::route_table::RouteTable;
 use crate::state::AppState;
 use crate::{
     coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
+    sessions,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -165,10 +166,10 @@ pub fn routes() -> Vec<Route> {
             access: Access::Public,
             register: None,
         },
-        route!(POST "/v1/auth/login", Access::Public, auth::routes::login),
-        route!(POST "/v1/auth/refresh", Access::Public, auth::routes::refresh),
-        route!(POST "/v1/auth/logout", Access::Authenticated, auth::routes::logout),
-        route!(GET "/v1/me", Access::Authenticated, auth::routes::me),
+        route!(POST "/v1/auth/login", Access::Public, sessions::routes::login),
+        route!(POST "/v1/auth/refresh", Access::Public, sessions::routes::refresh),
+        route!(POST "/v1/auth/logout", Access::Authenticated, sessions::routes::logout),
+        route!(GET "/v1/me", Access::Authenticated, sessions::routes::me),
         route!(POST "/v1/orgs", Access::Grants(&[PLATFORM_ORGS_WRITE]), orgs::routes::create_org),
         route!(GET "/v1/orgs/{id}", Access::Authenticated, orgs::routes::get_org),
         route!(POST "/v1/orgs/{id}/users", Access::Grants(&[PLATFORM_ORGS_WRITE, ANY_USERS_WRITE]), orgs::routes::create_user),

@@ -250,8 +250,8 @@ async fn import_prices(file: &std::path::Path) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("could not read {}", file.display()))?;
-    let rows =
-        crate::prices::csv::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let rows = crate::domain::price_feed::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let database = db::open(&config).await?;
     db::migrate(&database.url).await?;
     let pool = db::pool(&database.url, 2)?;

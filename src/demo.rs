@@ -298,9 +298,9 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                     Decimal::new(145_000 + (day % 7) * 100 - 300, 2),
                 ),
             ] {
-                crate::prices::store::insert(
+                crate::reference::prices::insert(
                     conn,
-                    &crate::prices::csv::PriceRow {
+                    &crate::domain::price_feed::PriceRow {
                         line: 0,
                         commodity_code: commodity.into(),
                         price_per_unit: price,

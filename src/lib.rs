@@ -25,6 +25,7 @@ pub mod prices;
 pub mod reference;
 pub mod sales;
 pub mod scans;
+pub mod sessions;
 pub mod state;
 pub mod telemetry;
 pub mod tiers;

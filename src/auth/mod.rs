@@ -5,7 +5,6 @@ pub mod access;
 pub mod jwt;
 pub mod password;
 pub mod principal;
-pub mod routes;
 pub mod store;
 pub mod tokens;
 

@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::domain::states::LotStatus;
 use crate::domain::valuation::{self, Facts, Ineligible};
 use crate::error::{ApiError, ApiResult};
-use crate::prices::store as prices;
+use crate::reference::prices;
 use crate::reference::store as reference;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};

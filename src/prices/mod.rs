@@ -1,6 +1,6 @@
-//! Commodity prices: posted one by one or imported as a daily CSV feed, kept as history.
+//! Posting commodity prices, one by one or as a daily CSV feed, and revaluing the collateral
+//! they value. The price history itself is reference data (`reference::prices`); the feed's
+//! format is `domain::price_feed`.
 
-pub mod csv;
 pub mod routes;
 pub mod service;
-pub mod store;

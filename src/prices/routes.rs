@@ -1,12 +1,12 @@
 //! Handlers for prices and the daily feed import.
 
-use super::csv::{self, PriceRow};
 use super::service::{self, Imported};
-use super::store::{self, Price};
 use crate::auth::Principal;
+use crate::domain::price_feed::{self as csv, PriceRow};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
+use crate::reference::prices::{self as store, Price};
 use crate::reference::store as reference;
 use crate::state::AppState;
 use actix_web::http::StatusCode;

@@ -1,10 +1,10 @@
 //! Price use cases shared by the API and the CLI: storing a feed, and revaluing every loan's
 //! collateral after a price change.
 
-use super::csv::PriceRow;
-use super::store;
+use crate::domain::price_feed::PriceRow;
 use crate::error::{ApiError, ApiResult};
 use crate::lending::revaluation::{self, Scope};
+use crate::reference::prices as store;
 use crate::reference::store as reference;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;

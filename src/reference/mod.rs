@@ -1,6 +1,7 @@
-//! Reference data the platform admin keeps: commodities, warehouses (with storage rates) and
-//! voyages.
+//! Reference data the platform admin keeps: commodities, warehouses (with storage rates),
+//! voyages, and the history of commodity prices.
 
 pub mod model;
+pub mod prices;
 pub mod routes;
 pub mod store;

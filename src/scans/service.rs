@@ -238,7 +238,7 @@ async fn stamp_receipt(
     lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
     let now = Utc::now();
     if let (Some(price), Some(commodity)) = (
-        crate::prices::store::latest(conn, &lot.commodity_code, None, now).await?,
+        crate::reference::prices::latest(conn, &lot.commodity_code, None, now).await?,
         reference::find_commodity(conn, &lot.commodity_code).await?,
     ) {
         let freshness = valuation::freshness_factor(

@@ -1,7 +1,7 @@
 //! Login, token refresh, logout and "who am I".
 
-use super::store;
-use super::tokens::{random_token, token_hash};
+use crate::auth::store;
+use crate::auth::tokens::{random_token, token_hash};
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
@@ -84,7 +84,7 @@ pub async fn login(
         ));
     }
     if body.password.is_empty()
-        || body.password.chars().count() > super::password::MAX_PASSWORD_CHARS
+        || body.password.chars().count() > crate::auth::password::MAX_PASSWORD_CHARS
     {
         return Err(ApiError::invalid(
             "password",
@@ -108,7 +108,7 @@ pub async fn login(
     }
     let found = org_store::find_user_by_email(&mut conn, &email).await?;
     let stored_hash = found.as_ref().map(|(user, _)| user.password_hash.clone());
-    if !super::password::verify(body.value.password.clone(), stored_hash).await {
+    if !crate::auth::password::verify(body.value.password.clone(), stored_hash).await {
         store::record_failure(&mut conn, &throttle_keys).await?;
         return Err(invalid_credentials());
     }

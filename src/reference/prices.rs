@@ -1,7 +1,7 @@
 //! Queries for prices.
 
-use super::csv::PriceRow;
 use crate::db::schema::prices;
+use crate::domain::price_feed::PriceRow;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
