@@ -64,7 +64,8 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok(), secret_policy)
     }
 
-    /// Reads settings through `lookup`, so tests can supply their own environment.
+    /// Reads settings through `lookup`, so tests can supply their own environment. Long
+    /// because it reads every setting in turn, each with its default and its one check.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         secret_policy: SecretPolicy,

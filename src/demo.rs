@@ -98,6 +98,7 @@ const COLD_STORE: &str = "Yantai Cold Store No. 1";
 
 /// The Yantai cold store with apple lots in custody, and the Guangxi voyage with eucalyptus
 /// boards in transit to the Rizhao timber yard.
+/// Long because the demo world is a list of things to create.
 async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
     use crate::reference::model::StorageRate;
     use crate::reference::store as reference;
@@ -472,6 +473,7 @@ async fn demo_loan(
 /// Shandong Harvest Bank's facilities for the orchard cooperative: apples in the cold store at
 /// 8 % with loans at 50 % of their value, and boards at sea at a low 3.5 %, because the
 /// platform's ship holds them.
+/// Long because it walks the demo lots, one loan per apple lot and one for the boards.
 async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
     use crate::db::schema::{facilities, lots};
     use crate::domain::lending::lending_value;
@@ -602,6 +604,7 @@ async fn demo_release(
 /// that has left the store, 3 t that is paid and waits to be picked up, and 2 t the buyer has
 /// paid a deposit on; the Qixia growers sold 25 t that repaid their loan, which earns them the
 /// silver tier (the cooperative stays bronze).
+/// Long because it tells one story, a sale at each stage, in order.
 async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
     use crate::db::schema::{sales, warehouses};
     use crate::sales::model::{NewSale, NewSaleLine};

@@ -93,7 +93,8 @@ pub fn looks_like_gs1(text: &str) -> bool {
 }
 
 /// Parses an element string. `today` anchors the century of two-digit years (GS1 rule: a year
-/// more than 50 years ahead is in the past century, more than 49 behind in the next).
+/// more than 50 years ahead is in the past century, more than 49 behind in the next). Long
+/// because it is one loop over the element string with a case per application identifier.
 pub fn parse(text: &str, today: NaiveDate) -> Result<Gs1Scan, Gs1Error> {
     let text = text.trim();
     let elements = if text.starts_with('(') {

@@ -77,6 +77,8 @@ fn parse_as_of(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// Parses a whole feed, refusing it at the first bad line. Long because it is one pass over
+/// the lines with a check per column, each naming the line and the column at fault.
 pub fn parse(text: &str) -> Result<Vec<PriceRow>, CsvError> {
     let mut lines = text
         .lines()

@@ -159,41 +159,8 @@ where
     };
     let outcome = conn
         .transaction::<_, ApiError, _>(async move |conn| {
-            let locked: Locked = diesel::sql_query(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked",
-            )
-            .bind::<Text, _>(format!("idempotency/{user_id}/{key}"))
-            .get_result(conn)
-            .await?;
-            if !locked.locked {
-                return Err(ApiError::conflict(
-                    "idempotency_key_in_use",
-                    "a request with this Idempotency-Key is still being processed; retry shortly",
-                ));
-            }
-            let stored: Option<(Vec<u8>, i16, Vec<u8>)> = keys::table
-                .find((user_id, &key))
-                .select((
-                    keys::request_hash,
-                    keys::response_status,
-                    keys::response_body,
-                ))
-                .first(conn)
-                .await
-                .optional()?;
-            if let Some((stored_hash, status, body)) = stored {
-                if stored_hash != hash {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was already used for a different request",
-                    )
-                    .with("header", HEADER));
-                }
-                return Ok(Outcome::Replay {
-                    status: status as u16,
-                    body,
-                });
+            if let Some(replay) = stored_answer(conn, user_id, &key, &hash).await? {
+                return Ok(replay);
             }
             let value = change(conn).await?;
             let body = serde_json::to_vec(&value).map_err(ApiError::internal)?;
@@ -221,6 +188,52 @@ where
                 .body(body)
         }
     })
+}
+
+/// Holds the key (409 while another request holds it) and answers what was stored for it: the
+/// replay of the same request, 422 for another request, or nothing yet.
+async fn stored_answer(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    key: &str,
+    hash: &[u8],
+) -> ApiResult<Option<Outcome>> {
+    let locked: Locked =
+        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+            .bind::<Text, _>(format!("idempotency/{user_id}/{key}"))
+            .get_result(conn)
+            .await?;
+    if !locked.locked {
+        return Err(ApiError::conflict(
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        ));
+    }
+    let stored: Option<(Vec<u8>, i16, Vec<u8>)> = keys::table
+        .find((user_id, key))
+        .select((
+            keys::request_hash,
+            keys::response_status,
+            keys::response_body,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((stored_hash, status, body)) = stored else {
+        return Ok(None);
+    };
+    if stored_hash != hash {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )
+        .with("header", HEADER));
+    }
+    Ok(Some(Outcome::Replay {
+        status: status as u16,
+        body,
+    }))
 }
 
 /// Removes keys past their retention.

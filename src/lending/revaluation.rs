@@ -133,7 +133,8 @@ fn audited(changed_cte: &str) -> String {
 }
 
 /// Revalues the loans in scope on `as_of` and applies the margin-call rules. Runs in the
-/// caller's transaction.
+/// caller's transaction. Long because it is five set-based statements in the order the rules
+/// need (value, cure, default, close, open), each with its SQL beside it.
 pub async fn revalue(
     conn: &mut AsyncPgConnection,
     as_of: NaiveDate,

@@ -843,29 +843,7 @@ pub async fn release_collateral(
         )
         .with("status", lot.status));
     }
-    let facility = facility_of(conn, &row).await?;
-    let places = minor_units(&row.currency);
-    let released_value =
-        lending::round_half_even(pledge.market_value * qty / pledge.quantity, places);
-    let debt = if row.status.is_pending() {
-        row.principal
-    } else {
-        row.outstanding_principal
-    };
-    lending::release_keeps_cover(
-        debt,
-        row.accrued_interest,
-        row.collateral_value - released_value,
-        facility.advance_rate,
-    )
-    .map_err(|ltv_after| {
-        ApiError::conflict(
-            "ltv_above_advance_rate",
-            "after this release the loan's LTV would be above the advance rate",
-        )
-        .with("ltv_after", ltv_after.map(|l| l.to_string()))
-        .with("advance_rate", facility.advance_rate.to_string())
-    })?;
+    keeps_cover(conn, &row, &pledge, qty).await?;
     store::unpledge(conn, id, lot.id, qty).await?;
     lots::add_reserved(conn, lot.id, qty).await?;
     let release_order =
@@ -884,6 +862,40 @@ pub async fn release_collateral(
         release_order_id: release_order.id,
         release_order,
         loan,
+    })
+}
+
+/// Refuses (409 `ltv_above_advance_rate`) a release of `qty` from `pledge` that would leave
+/// the loan's LTV above its facility's advance rate.
+async fn keeps_cover(
+    conn: &mut AsyncPgConnection,
+    row: &LoanRow,
+    pledge: &PledgeRow,
+    qty: Decimal,
+) -> ApiResult<()> {
+    let facility = facility_of(conn, row).await?;
+    let places = minor_units(&row.currency);
+    let released_value =
+        lending::round_half_even(pledge.market_value * qty / pledge.quantity, places);
+    // Before disbursement the LTV is measured on the principal asked for.
+    let debt = if row.status.is_pending() {
+        row.principal
+    } else {
+        row.outstanding_principal
+    };
+    lending::release_keeps_cover(
+        debt,
+        row.accrued_interest,
+        row.collateral_value - released_value,
+        facility.advance_rate,
+    )
+    .map_err(|ltv_after| {
+        ApiError::conflict(
+            "ltv_above_advance_rate",
+            "after this release the loan's LTV would be above the advance rate",
+        )
+        .with("ltv_after", ltv_after.map(|l| l.to_string()))
+        .with("advance_rate", facility.advance_rate.to_string())
     })
 }
 

@@ -62,45 +62,44 @@ async fn lock_visible(
 // ---------------------------------------------------------------------------------------------
 // Presenting
 
-/// Sales as the API shows them, from their rows and the details of all of them.
-fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
-    let mut lines: HashMap<Uuid, Vec<SaleLine>> = HashMap::new();
-    let currency: HashMap<Uuid, String> = rows.iter().map(|r| (r.id, r.currency.clone())).collect();
-    let money = |sale: Uuid, value: Decimal| match currency.get(&sale) {
-        Some(c) => at_minor_unit(value, c),
-        None => value,
-    };
-    for (l, code, commodity, unit) in details.lines {
-        lines.entry(l.sale_id).or_default().push(SaleLine {
-            line_no: l.line_no,
-            lot_id: l.lot_id,
-            lot_code: code,
-            commodity_code: commodity,
-            unit,
-            quantity: l.quantity.normalize(),
-            unit_price: l.unit_price.normalize(),
-            amount: money(l.sale_id, l.amount),
-        });
+/// A sale's money at its currency's minor unit (the columns keep three places for all).
+struct Currencies(HashMap<Uuid, String>);
+
+impl Currencies {
+    fn money(&self, sale: Uuid, value: Decimal) -> Decimal {
+        match self.0.get(&sale) {
+            Some(c) => at_minor_unit(value, c),
+            None => value,
+        }
     }
-    let mut payments: HashMap<Uuid, Vec<Payment>> = HashMap::new();
-    for mut p in details.payments {
-        p.amount = money(p.sale_id, p.amount);
-        payments.entry(p.sale_id).or_default().push(p);
+}
+
+/// Groups rows by the sale they belong to.
+fn by_sale<T>(rows: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
+    let mut grouped: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for (sale, row) in rows {
+        grouped.entry(sale).or_default().push(row);
     }
-    let mut settled_loans: HashMap<Uuid, Vec<SettledLoan>> = HashMap::new();
-    for mut l in details.settled_loans {
-        l.fees = money(l.sale_id, l.fees);
-        l.interest = money(l.sale_id, l.interest);
-        l.principal = money(l.sale_id, l.principal);
+    grouped
+}
+
+fn settlements_of(
+    details: (Vec<SettlementRow>, Vec<SettledLoan>),
+    c: &Currencies,
+) -> HashMap<Uuid, Settlement> {
+    let mut loans = by_sale(details.1.into_iter().map(|mut l| {
+        l.fees = c.money(l.sale_id, l.fees);
+        l.interest = c.money(l.sale_id, l.interest);
+        l.principal = c.money(l.sale_id, l.principal);
         l.quantity_released = l.quantity_released.normalize();
-        settled_loans.entry(l.sale_id).or_default().push(l);
-    }
-    let mut settlements: HashMap<Uuid, Settlement> = HashMap::new();
-    for s in details.settlements {
-        let m = |v: Decimal| money(s.sale_id, v);
-        settlements.insert(
-            s.sale_id,
-            Settlement {
+        (l.sale_id, l)
+    }));
+    details
+        .0
+        .into_iter()
+        .map(|s| {
+            let m = |v: Decimal| c.money(s.sale_id, v);
+            let settlement = Settlement {
                 business_date: s.business_date,
                 gross: m(s.gross),
                 fee: m(s.fee),
@@ -109,22 +108,48 @@ fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
                 principal_repaid: m(s.principal_repaid),
                 to_supplier: m(s.to_supplier),
                 fee_detail: s.fee_detail,
-                loans: settled_loans.remove(&s.sale_id).unwrap_or_default(),
+                loans: loans.remove(&s.sale_id).unwrap_or_default(),
                 journal_entry_id: s.journal_entry_id,
                 settled_at: s.settled_at,
-            },
-        );
-    }
-    let mut orders: HashMap<Uuid, Vec<SaleReleaseOrder>> = HashMap::new();
-    for (sale, id, lot_id, quantity, quantity_released, status) in details.release_orders {
-        orders.entry(sale).or_default().push(SaleReleaseOrder {
-            id,
-            lot_id,
-            quantity: quantity.normalize(),
-            quantity_released: quantity_released.normalize(),
-            status,
-        });
-    }
+            };
+            (s.sale_id, settlement)
+        })
+        .collect()
+}
+
+/// Sales as the API shows them, from their rows and the details of all of them.
+fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
+    let c = Currencies(rows.iter().map(|r| (r.id, r.currency.clone())).collect());
+    let mut lines = by_sale(details.lines.into_iter().map(|(l, code, commodity, unit)| {
+        let line = SaleLine {
+            line_no: l.line_no,
+            lot_id: l.lot_id,
+            lot_code: code,
+            commodity_code: commodity,
+            unit,
+            quantity: l.quantity.normalize(),
+            unit_price: l.unit_price.normalize(),
+            amount: c.money(l.sale_id, l.amount),
+        };
+        (l.sale_id, line)
+    }));
+    let mut payments = by_sale(details.payments.into_iter().map(|mut p| {
+        p.amount = c.money(p.sale_id, p.amount);
+        (p.sale_id, p)
+    }));
+    let mut settlements = settlements_of((details.settlements, details.settled_loans), &c);
+    let mut orders = by_sale(details.release_orders.into_iter().map(
+        |(sale, id, lot_id, quantity, quantity_released, status)| {
+            let order = SaleReleaseOrder {
+                id,
+                lot_id,
+                quantity: quantity.normalize(),
+                quantity_released: quantity_released.normalize(),
+                status,
+            };
+            (sale, order)
+        },
+    ));
     rows.into_iter()
         .map(|row| Sale {
             id: row.id,

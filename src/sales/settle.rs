@@ -92,59 +92,12 @@ pub async fn plan(
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
     let mut loan_ids = store::live_loans_on(conn, &lot_ids).await?;
     if let Some(order) = locks {
-        lending::lock_loans(conn, order, &loan_ids).await?;
-        // Every lot the settlement may touch, in one ascending run: the sold lots, and the
-        // other lots pledged to these loans (a loan paid off releases all its pledges).
-        let mut touched: Vec<Uuid> = lending::live_pledges_of(conn, &loan_ids)
-            .await?
-            .into_iter()
-            .map(|p| p.lot_id)
-            .chain(lot_ids.iter().copied())
-            .collect();
-        touched.sort();
-        touched.dedup();
-        for lot in touched {
-            lots::lock(conn, order, lot).await?;
-        }
+        lock_for_settlement(conn, order, &loan_ids, &lot_ids).await?;
         // A pledge may have been released while we waited for the locks. The pledges' values
         // are the last revaluation's, which every price change and every closed day runs.
         loan_ids = store::live_loans_on(conn, &lot_ids).await?;
     }
-    let rows = lending::loans_with_advance_rate(conn, &loan_ids).await?;
-    let pledges: Vec<Pledge> = lending::live_pledges_of(conn, &loan_ids)
-        .await?
-        .into_iter()
-        .map(|p| Pledge {
-            loan_id: p.loan_id,
-            lot_id: p.lot_id,
-            quantity: p.quantity,
-            market_value: p.market_value,
-        })
-        .collect();
-    // Sold quantity comes out of the lot's pledges first, oldest loan first — except that a
-    // liquidation sale takes the goods of the loan it liquidates first.
-    let mut order: Vec<Uuid> = rows.iter().map(|(loan, _)| loan.id).collect();
-    order.sort_by_key(|id| Some(*id) != sale.loan_id);
-    let sold: Vec<(Uuid, Decimal)> = lines.iter().map(|l| (l.lot_id, l.quantity)).collect();
-    let places = minor_units(&sale.currency);
-    let touched: Vec<Touched> = release_pledges(&order, &pledges, &sold)
-        .into_iter()
-        .filter_map(|release| {
-            let (loan, advance_rate) = rows.iter().find(|(l, _)| l.id == release.loan_id)?;
-            let owed = loan_flow::owed(loan);
-            let required = if release.everything {
-                owed.total()
-            } else {
-                required_repayment(owed.total(), *advance_rate, release.value_left, places)
-            };
-            Some(Touched {
-                loan: loan.clone(),
-                release,
-                owed,
-                required,
-            })
-        })
-        .collect();
+    let touched = touched_loans(conn, sale, lines, &loan_ids).await?;
     let fee = sale_fee(conn, sale, lines).await?;
     let claims: Vec<Claim> = touched
         .iter()
@@ -175,6 +128,73 @@ pub async fn plan(
         split,
         consents,
     })
+}
+
+/// Locks the loans, then every lot the settlement may touch, in one ascending run: the sold
+/// lots, and the other lots pledged to these loans (a loan paid off releases all its pledges).
+async fn lock_for_settlement(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    loan_ids: &[Uuid],
+    lot_ids: &[Uuid],
+) -> ApiResult<()> {
+    lending::lock_loans(conn, order, loan_ids).await?;
+    let mut touched: Vec<Uuid> = lending::live_pledges_of(conn, loan_ids)
+        .await?
+        .into_iter()
+        .map(|p| p.lot_id)
+        .chain(lot_ids.iter().copied())
+        .collect();
+    touched.sort();
+    touched.dedup();
+    for lot in touched {
+        lots::lock(conn, order, lot).await?;
+    }
+    Ok(())
+}
+
+/// The loans the sale takes goods from, with what each owes and needs from the proceeds.
+async fn touched_loans(
+    conn: &mut AsyncPgConnection,
+    sale: &SaleRow,
+    lines: &[SaleLineRow],
+    loan_ids: &[Uuid],
+) -> ApiResult<Vec<Touched>> {
+    let rows = lending::loans_with_advance_rate(conn, loan_ids).await?;
+    let pledges: Vec<Pledge> = lending::live_pledges_of(conn, loan_ids)
+        .await?
+        .into_iter()
+        .map(|p| Pledge {
+            loan_id: p.loan_id,
+            lot_id: p.lot_id,
+            quantity: p.quantity,
+            market_value: p.market_value,
+        })
+        .collect();
+    // Sold quantity comes out of the lot's pledges first, oldest loan first — except that a
+    // liquidation sale takes the goods of the loan it liquidates first.
+    let mut order: Vec<Uuid> = rows.iter().map(|(loan, _)| loan.id).collect();
+    order.sort_by_key(|id| Some(*id) != sale.loan_id);
+    let sold: Vec<(Uuid, Decimal)> = lines.iter().map(|l| (l.lot_id, l.quantity)).collect();
+    let places = minor_units(&sale.currency);
+    Ok(release_pledges(&order, &pledges, &sold)
+        .into_iter()
+        .filter_map(|release| {
+            let (loan, advance_rate) = rows.iter().find(|(l, _)| l.id == release.loan_id)?;
+            let owed = loan_flow::owed(loan);
+            let required = if release.everything {
+                owed.total()
+            } else {
+                required_repayment(owed.total(), *advance_rate, release.value_left, places)
+            };
+            Some(Touched {
+                loan: loan.clone(),
+                release,
+                owed,
+                required,
+            })
+        })
+        .collect())
 }
 
 /// The fee of the whole sale, at the supplier's tier.
@@ -213,23 +233,7 @@ pub async fn settle(
         return Ok(Settled::AwaitingConsent(plan.consents));
     }
     let repaid = repay_loans(conn, order, &plan, today).await?;
-    let order_kind = if sale.kind == SaleKind::Liquidation {
-        "liquidation"
-    } else {
-        "sale"
-    };
-    for line in &lines {
-        // The sale's reservation carries over to the release order until the goods leave.
-        lots::create_release_order(
-            conn,
-            line.lot_id,
-            order_kind,
-            line.quantity,
-            principal.user_id,
-            Some(sale.id),
-        )
-        .await?;
-    }
+    create_release_orders(conn, principal, sale, &lines).await?;
     let entry = post_settlement(conn, principal, sale, &plan, today).await?;
     let split = &plan.split;
     let loans: Vec<(Uuid, Decimal, Allocation)> = plan
@@ -255,26 +259,50 @@ pub async fn settle(
     .await?;
     let mut org_ids = vec![sale.supplier_org_id, sale.buyer_org_id];
     org_ids.extend(plan.loans.iter().map(|t| t.loan.lender_org_id));
-    integrity::record(
-        conn,
-        Some(principal),
-        Change {
-            action: "sale.settled",
-            object_kind: "sale",
-            object_id: sale.id.to_string(),
-            org_ids,
-            before: None,
-            after: Some(json!({
-                "gross": sale.total.to_string(), "fee": split.fee.to_string(),
-                "loan_fees_repaid": repaid.fees.to_string(),
-                "interest_repaid": repaid.interest.to_string(),
-                "principal_repaid": repaid.principal.to_string(),
-                "to_supplier": split.to_supplier.to_string(), "journal_entry_id": entry,
-            })),
-        },
-    )
-    .await?;
+    let after = json!({
+        "gross": sale.total.to_string(), "fee": split.fee.to_string(),
+        "loan_fees_repaid": repaid.fees.to_string(),
+        "interest_repaid": repaid.interest.to_string(),
+        "principal_repaid": repaid.principal.to_string(),
+        "to_supplier": split.to_supplier.to_string(), "journal_entry_id": entry,
+    });
+    let change = Change {
+        action: "sale.settled",
+        object_kind: "sale",
+        object_id: sale.id.to_string(),
+        org_ids,
+        before: None,
+        after: Some(after),
+    };
+    integrity::record(conn, Some(principal), change).await?;
     Ok(Settled::Settled)
+}
+
+/// A release order for each line: the sale's reservation carries over to it until the goods
+/// leave.
+async fn create_release_orders(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    sale: &SaleRow,
+    lines: &[SaleLineRow],
+) -> ApiResult<()> {
+    let kind = if sale.kind == SaleKind::Liquidation {
+        "liquidation"
+    } else {
+        "sale"
+    };
+    for line in lines {
+        lots::create_release_order(
+            conn,
+            line.lot_id,
+            kind,
+            line.quantity,
+            principal.user_id,
+            Some(sale.id),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Takes the sold goods out of the loans' pledges and pays each loan its share; answers the
