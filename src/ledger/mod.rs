@@ -4,8 +4,10 @@
 //! and refuses any change to a written entry. Balances are sums of lines, never a stored
 //! balance row that every settlement would have to lock.
 
+pub mod model;
 pub mod postings;
 pub mod routes;
+pub mod store;
 
 use crate::db::schema::{journal_entries, journal_lines, ledger_accounts};
 use crate::error::{ApiError, ApiResult};
