@@ -2,20 +2,18 @@
 
 use super::store::{self, Breach, Reading};
 use crate::auth::{OrgKind, Principal};
-use crate::db::schema::lots;
-use crate::domain::states::{LotStatus, MovementKind};
+use crate::db::locks::LockOrder;
+use crate::domain::states::MovementKind;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::to_json;
 use crate::integrity::{self, Change};
-use crate::lots::model::LotRow;
 use crate::lots::store::{self as lot_store, MovementChange};
 use crate::reference::store as reference;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -310,15 +308,8 @@ async fn downgrade(
     to_grade: &str,
     reason: &str,
 ) -> ApiResult<Vec<Downgrade>> {
-    // Lock the warehouse's lots in id order, as every multi-lot change does.
-    let held: Vec<LotRow> = lots::table
-        .filter(lots::warehouse_id.eq(breach.warehouse_id))
-        .filter(lots::status.eq(LotStatus::InCustody))
-        .order(lots::id)
-        .select(LotRow::as_select())
-        .for_update()
-        .load(conn)
-        .await?;
+    let held =
+        lot_store::lock_in_custody_at(conn, &mut LockOrder::new(), breach.warehouse_id).await?;
     let mut done = Vec::new();
     let mut grade_exists = held.is_empty();
     for lot in held {
@@ -335,10 +326,7 @@ async fn downgrade(
         if target >= current {
             continue;
         }
-        diesel::update(lots::table.find(lot.id))
-            .set(lots::grade.eq(to_grade))
-            .execute(conn)
-            .await?;
+        lot_store::set_grade(conn, lot.id, to_grade).await?;
         let details =
             json!({"from_grade": lot.grade, "to_grade": to_grade, "breach_id": breach.id});
         let regrade = MovementChange {

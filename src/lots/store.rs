@@ -532,3 +532,31 @@ pub async fn labels(
         .load(conn)
         .await
 }
+
+/// The lots in custody at `warehouse`, locked in id order (see `db::locks`).
+pub async fn lock_in_custody_at(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    warehouse: Uuid,
+) -> QueryResult<Vec<LotRow>> {
+    let held: Vec<LotRow> = lots::table
+        .filter(lots::warehouse_id.eq(warehouse))
+        .filter(lots::status.eq(LotStatus::InCustody))
+        .order(lots::id)
+        .select(LotRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    let ids: Vec<Uuid> = held.iter().map(|l| l.id).collect();
+    order.take_all(Rank::Lot, &ids);
+    Ok(held)
+}
+
+/// Regrades the (locked) lot; the caller records the movement.
+pub async fn set_grade(conn: &mut AsyncPgConnection, lot_id: Uuid, grade: &str) -> QueryResult<()> {
+    diesel::update(lots::table.find(lot_id))
+        .set((lots::grade.eq(grade), lots::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
