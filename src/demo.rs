@@ -664,7 +664,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         )
         .await
         .map_err(fail)?;
-        let paid = record_payment(conn, &paying, sale.id, sale.total)
+        let paid = record_payment(conn, &paying, sale.id, sale.total.amount())
             .await
             .map_err(fail)?;
         demo_release(conn, &lot, paid.sale.release_orders[0].id).await?;
@@ -677,7 +677,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         )
         .await
         .map_err(fail)?;
-        record_payment(conn, &paying, sale.id, sale.total)
+        record_payment(conn, &paying, sale.id, sale.total.amount())
             .await
             .map_err(fail)?;
         // Pending, with a deposit paid.
@@ -715,7 +715,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         let sale = create_sale(conn, &growers, sell(lot.id, 25_000, Decimal::new(620, 2)))
             .await
             .map_err(fail)?;
-        let paid = record_payment(conn, &paying, sale.id, sale.total)
+        let paid = record_payment(conn, &paying, sale.id, sale.total.amount())
             .await
             .map_err(fail)?;
         demo_release(conn, &lot, paid.sale.release_orders[0].id).await?;

@@ -6,6 +6,7 @@ pub mod decimal;
 pub mod gs1;
 pub mod lending;
 pub mod lot_code;
+pub mod money;
 pub mod price_feed;
 pub mod quantity;
 pub mod settlement;

@@ -2,6 +2,7 @@
 
 use crate::db::schema::{facilities, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
+use crate::domain::money::Money;
 use crate::domain::states::LoanStatus;
 use crate::lots::model::ReleaseOrder;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -159,9 +160,7 @@ pub struct Facility {
     pub lender_org_id: Uuid,
     pub supplier_org_id: Uuid,
     pub currency: String,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub limit: Decimal,
+    pub limit: Money,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub advance_rate: Decimal,
@@ -184,25 +183,15 @@ pub struct Facility {
     pub status: String,
     pub created_at: DateTime<Utc>,
     /// Outstanding principal of disbursed loans.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub drawn: Decimal,
+    pub drawn: Money,
     /// Principal of requested and approved loans, held against the limit.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub committed: Decimal,
+    pub committed: Money,
     /// limit − drawn − committed.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub available: Decimal,
+    pub available: Money,
     /// Market value of the goods pledged to disbursed loans, at the last revaluation.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub collateral_value: Decimal,
+    pub collateral_value: Money,
     /// collateral value × advance rate: what that collateral supports.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub borrowing_base: Decimal,
+    pub borrowing_base: Money,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -234,9 +223,7 @@ pub struct Collateral {
     pub quantity: Decimal,
     pub unit: String,
     /// At the last revaluation, in the loan's currency.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub market_value: Decimal,
+    pub market_value: Money,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -259,40 +246,24 @@ pub struct Loan {
     /// `liquidating`, `closed`, `written_off`.
     pub status: LoanStatus,
     pub currency: String,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub principal: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub outstanding_principal: Decimal,
+    pub principal: Money,
+    pub outstanding_principal: Money,
     /// Interest accrued and unpaid, to 8 decimal places.
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub accrued_interest: Decimal,
     /// The accrued interest as it would be paid, in currency units.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub interest_due: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fees_due: Decimal,
+    pub interest_due: Money,
+    pub fees_due: Money,
     /// Fees + interest due + outstanding principal: what repays the loan today.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub amount_to_repay: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub interest_paid: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fees_paid: Decimal,
+    pub amount_to_repay: Money,
+    pub interest_paid: Money,
+    pub fees_paid: Money,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub annual_interest_rate: Decimal,
     pub collateral: Vec<Collateral>,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub collateral_value: Decimal,
+    pub collateral_value: Money,
     /// (outstanding principal, or the principal asked for before disbursement, + accrued
     /// interest) / collateral value; `null` when the collateral is worth nothing.
     #[serde(with = "crate::domain::decimal::plain_option")]

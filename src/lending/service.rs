@@ -13,8 +13,9 @@ use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::{self, Allocation, Owed};
+use crate::domain::money::Money;
 use crate::domain::states::{LoanStatus, LotStatus};
-use crate::domain::valuation::{at_minor_unit, minor_units};
+use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::{self, money, quantity};
 use crate::http::{Page, PageQuery};
@@ -51,7 +52,8 @@ pub async fn present_facility(
     let (drawn, committed) = store::usage(conn, row.id).await?;
     let collateral_value = store::collateral_value(conn, row.id).await?;
     let places = minor_units(&row.currency);
-    let money = |value: Decimal| at_minor_unit(value, &row.currency);
+    let currency = row.currency.clone();
+    let money = |value: Decimal| Money::at(value, &currency);
     Ok(Facility {
         id: row.id,
         lender_org_id: row.lender_org_id,
@@ -66,7 +68,7 @@ pub async fn present_facility(
         )),
         collateral_value: money(collateral_value),
         currency: row.currency,
-        limit: row.limit_amount,
+        limit: money(row.limit_amount),
         advance_rate: row.advance_rate,
         annual_interest_rate: row.annual_interest_rate,
         margin_call_ltv: row.margin_call_ltv,
@@ -298,6 +300,8 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
     let pledges = store::pledges_of(conn, row.id).await?;
     let ids: Vec<Uuid> = pledges.iter().map(|p| p.lot_id).collect();
     let labels = lots::labels(conn, &ids).await?;
+    let currency = row.currency.clone();
+    let money = |value: Decimal| Money::at(value, &currency);
     let collateral = pledges
         .into_iter()
         .filter_map(|p| {
@@ -308,15 +312,15 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
                 commodity_code: commodity,
                 quantity: p.quantity,
                 unit,
-                market_value: p.market_value,
+                market_value: money(p.market_value),
             })
         })
         .collect();
     let margin_call = store::latest_margin_call(conn, row.id).await?;
     let owed = owed(&row);
     Ok(Loan {
-        amount_to_repay: owed.total(),
-        interest_due: owed.interest,
+        amount_to_repay: money(owed.total()),
+        interest_due: money(owed.interest),
         approvals: Approvals {
             awaiting_second_approval: row.status == LoanStatus::Requested
                 && row.approved_by.is_some(),
@@ -331,15 +335,15 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         supplier_org_id: row.supplier_org_id,
         status: row.status,
         currency: row.currency,
-        principal: row.principal,
-        outstanding_principal: row.outstanding_principal,
+        principal: money(row.principal),
+        outstanding_principal: money(row.outstanding_principal),
         accrued_interest: row.accrued_interest,
-        fees_due: row.fees_due,
-        interest_paid: row.interest_paid,
-        fees_paid: row.fees_paid,
+        fees_due: money(row.fees_due),
+        interest_paid: money(row.interest_paid),
+        fees_paid: money(row.fees_paid),
         annual_interest_rate: row.annual_interest_rate,
         collateral,
-        collateral_value: row.collateral_value,
+        collateral_value: money(row.collateral_value),
         ltv: row.ltv,
         revalued_at: row.revalued_at,
         margin_call,

@@ -1,6 +1,7 @@
 //! Rows and API types for sales, their payments and settlements.
 
 use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, settlements};
+use crate::domain::money::Money;
 use crate::domain::states::{ReleaseOrderStatus, SaleKind, SaleStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -104,36 +105,22 @@ pub struct SaleLine {
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub unit_price: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub amount: Decimal,
+    pub amount: Money,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Settlement {
     pub business_date: NaiveDate,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub gross: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fee: Decimal,
+    pub gross: Money,
+    pub fee: Money,
     /// How the fee was found: each line's schedule, rate or percent and charge, the tier.
     #[schema(value_type = Object)]
     pub fee_detail: Value,
     /// Arrangement fees of the loans repaid from the proceeds.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub loan_fees_repaid: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub interest_repaid: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub principal_repaid: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub to_supplier: Decimal,
+    pub loan_fees_repaid: Money,
+    pub interest_repaid: Money,
+    pub principal_repaid: Money,
+    pub to_supplier: Money,
     pub loans: Vec<SettledLoan>,
     pub journal_entry_id: Uuid,
     pub settled_at: DateTime<Utc>,
@@ -158,13 +145,9 @@ pub struct ConsentNeeded {
     pub loan_id: Uuid,
     pub lender_org_id: Uuid,
     /// What the loan needs from the sale to settle without consent.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub required: Decimal,
+    pub required: Money,
     /// What the proceeds would pay it.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub would_pay: Decimal,
+    pub would_pay: Money,
     pub consented: bool,
 }
 
@@ -180,12 +163,8 @@ pub struct Sale {
     /// `pending`, `settled` or `cancelled`.
     pub status: SaleStatus,
     pub lines: Vec<SaleLine>,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub total: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub paid: Decimal,
+    pub total: Money,
+    pub paid: Money,
     pub payments: Vec<Payment>,
     pub settlement: Option<Settlement>,
     pub release_orders: Vec<SaleReleaseOrder>,

@@ -14,6 +14,7 @@ use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::round_half_even;
+use crate::domain::money::Money;
 use crate::domain::states::{LoanStatus, LotStatus, SaleKind, SaleStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
@@ -98,7 +99,7 @@ fn settlements_of(
         .0
         .into_iter()
         .map(|s| {
-            let m = |v: Decimal| c.money(s.sale_id, v);
+            let m = |v: Decimal| Money::held(c.money(s.sale_id, v));
             let settlement = Settlement {
                 business_date: s.business_date,
                 gross: m(s.gross),
@@ -129,7 +130,7 @@ fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
             unit,
             quantity: l.quantity.normalize(),
             unit_price: l.unit_price.normalize(),
-            amount: c.money(l.sale_id, l.amount),
+            amount: Money::held(c.money(l.sale_id, l.amount)),
         };
         (l.sale_id, line)
     }));
@@ -157,8 +158,8 @@ fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
             supplier_org_id: row.supplier_org_id,
             buyer_org_id: row.buyer_org_id,
             loan_id: row.loan_id,
-            total: at_minor_unit(row.total, &row.currency),
-            paid: at_minor_unit(row.paid, &row.currency),
+            total: Money::at(row.total, &row.currency),
+            paid: Money::at(row.paid, &row.currency),
             currency: row.currency,
             status: row.status,
             lines: lines.remove(&row.id).unwrap_or_default(),

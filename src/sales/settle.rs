@@ -22,11 +22,12 @@ use super::store;
 use crate::auth::Principal;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::{Allocation, Owed};
+use crate::domain::money::Money;
 use crate::domain::settlement::{
     Claim, Pledge, Release, Split, release_pledges, required_repayment, split,
 };
 use crate::domain::states::SaleKind;
-use crate::domain::valuation::{at_minor_unit, minor_units};
+use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change};
 use crate::ledger::{self, Entry, postings};
@@ -116,8 +117,8 @@ pub async fn plan(
             ConsentNeeded {
                 loan_id: t.loan.id,
                 lender_org_id: t.loan.lender_org_id,
-                required: at_minor_unit(t.required, &sale.currency),
-                would_pay: at_minor_unit(split.loans[i].total(), &sale.currency),
+                required: Money::at(t.required, &sale.currency),
+                would_pay: Money::at(split.loans[i].total(), &sale.currency),
                 consented: consented.contains(&t.loan.id) || sale.loan_id == Some(t.loan.id),
             }
         })

@@ -104,6 +104,39 @@ async fn the_openapi_document_lists_exactly_the_route_table() {
     // Every operation documents its error envelope, and schemas exist for bodies.
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc.body["components"]["schemas"]["NewOrg"].is_object());
+    // Money and the states are described once, as components, and every reference resolves.
+    let schemas = &doc.body["components"]["schemas"];
+    assert_eq!(schemas["Money"]["type"], "string", "{}", schemas["Money"]);
+    assert_eq!(
+        schemas["Loan"]["properties"]["principal"]["$ref"],
+        "#/components/schemas/Money"
+    );
+    let statuses = schemas["LoanStatus"]["enum"]
+        .as_array()
+        .expect("LoanStatus");
+    assert!(statuses.iter().any(|s| s == "liquidating"), "{statuses:?}");
+    let mut refs = Vec::new();
+    collect_refs(&doc.body, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(schemas[name].is_object(), "{reference} does not resolve");
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v.as_str()) {
+                    ("$ref", Some(target)) => into.push(target.to_owned()),
+                    _ => collect_refs(v, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, into)),
+        _ => {}
+    }
 }
 
 #[tokio::test]

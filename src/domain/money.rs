@@ -1,0 +1,83 @@
+//! `Money` as the API carries it: a decimal string at its currency's minor unit (`"1250.00"`),
+//! read from a decimal string, and described once in the OpenAPI document. Amounts are kept as
+//! `Decimal` in the rules (which round them half-even where they are made); an answer wraps
+//! them with [`Money::at`] (shown with exactly the currency's minor units: the columns keep
+//! three places for every currency) or [`Money::held`] (a value already at that scale).
+
+use super::valuation::at_minor_unit;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(Decimal);
+
+impl Money {
+    /// `value` at `currency`'s minor unit, as it is shown.
+    pub fn at(value: Decimal, currency: &str) -> Self {
+        Self(at_minor_unit(value, currency))
+    }
+
+    /// A value already kept at its currency's minor unit.
+    pub fn held(value: Decimal) -> Self {
+        Self(value)
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::decimal::plain::deserialize(deserializer).map(Self)
+    }
+}
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .description(Some(
+                "An amount of money as a decimal string, at its currency's minor unit.",
+            ))
+            .examples(["1250.00"])
+            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_prints_at_the_currency_minor_unit_and_reads_a_decimal_string() {
+        let m = Money::at("1250.5".parse().unwrap(), "CNY");
+        assert_eq!(serde_json::to_value(m).unwrap(), "1250.50");
+        let read: Money = serde_json::from_value(serde_json::json!("1250.50")).unwrap();
+        assert_eq!(read, m);
+        assert!(serde_json::from_value::<Money>(serde_json::json!("twelve")).is_err());
+        // A column's three places, shown at the currency's two.
+        assert_eq!(
+            serde_json::to_value(Money::at("79675.000".parse().unwrap(), "CNY")).unwrap(),
+            "79675.00"
+        );
+    }
+}
