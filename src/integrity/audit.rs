@@ -122,7 +122,8 @@ pub async fn seal(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
 }
 
 async fn seal_batch(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEAL_LOCK_KEY})"))
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(SEAL_LOCK_KEY)
         .execute(conn)
         .await?;
     super::outbox::number_pending(conn).await?;

@@ -57,16 +57,20 @@ pub async fn run(
     }
     let mut conn = pool.get().await?;
     let lock = if wait {
-        format!("SELECT pg_advisory_lock({DAILY_LOCK}) IS NOT NULL AS locked")
+        "SELECT pg_advisory_lock($1) IS NOT NULL AS locked"
     } else {
-        format!("SELECT pg_try_advisory_lock({DAILY_LOCK}) AS locked")
+        "SELECT pg_try_advisory_lock($1) AS locked"
     };
-    let locked: Locked = diesel::sql_query(lock).get_result(&mut conn).await?;
+    let locked: Locked = diesel::sql_query(lock)
+        .bind::<diesel::sql_types::BigInt, _>(DAILY_LOCK)
+        .get_result(&mut conn)
+        .await?;
     if !locked.locked {
         return Err(DailyError::Busy);
     }
     let outcome = close_through(&mut conn, as_of).await;
-    diesel::sql_query(format!("SELECT pg_advisory_unlock({DAILY_LOCK})"))
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(DAILY_LOCK)
         .execute(&mut conn)
         .await?;
     outcome

@@ -170,7 +170,8 @@ pub async fn create(
                     format!("no commodity `{code}`"),
                 ));
             }
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SCHEDULE_LOCK})"))
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(SCHEDULE_LOCK)
                 .execute(conn)
                 .await?;
             let before: Option<FeeSchedule> = same_scope(

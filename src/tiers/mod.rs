@@ -24,7 +24,9 @@ pub const WINDOW_DAYS: i32 = 90;
 
 /// Each supplier's figures over the window ending on $1 ($2: one org, or NULL for all), and
 /// the tier they earn.
-const EARNED: &str = "
+macro_rules! earned {
+    () => {
+        "
 WITH suppliers AS (
     SELECT id, tier FROM orgs WHERE kind = 'supplier' AND ($2::uuid IS NULL OR id = $2)),
 released AS (
@@ -67,7 +69,9 @@ earned AS (
             'loans_repaid_on_time', f.repaid, 'loans_defaulted', f.defaulted,
             'stock_counts', f.counts, 'clean_stock_counts', f.clean) AS metrics
     FROM figures f)
-";
+"
+    };
+}
 
 #[derive(QueryableByName)]
 struct Changed {
@@ -77,8 +81,9 @@ struct Changed {
 
 /// Recomputes every supplier's tier on `day`; answers how many changed.
 pub async fn recompute(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
-    let row: Changed = diesel::sql_query(format!(
-        "{EARNED}, \
+    let row: Changed = diesel::sql_query(concat!(
+        earned!(),
+        ", \
          changed AS ( \
              UPDATE orgs o SET tier = e.tier FROM earned e \
              WHERE o.id = e.org_id AND o.tier <> e.tier \
@@ -177,7 +182,7 @@ pub async fn status(
     today: NaiveDate,
 ) -> ApiResult<TierStatus> {
     let (tier, fee_factor) = of_org(conn, org).await?;
-    let earned: Earned = diesel::sql_query(format!("{EARNED} SELECT tier, metrics FROM earned"))
+    let earned: Earned = diesel::sql_query(concat!(earned!(), " SELECT tier, metrics FROM earned"))
         .bind::<Date, _>(today)
         .bind::<Nullable<SqlUuid>, _>(Some(org))
         .get_result(conn)
