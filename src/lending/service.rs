@@ -378,8 +378,20 @@ pub async fn loans(
     query: LoanQuery,
 ) -> ApiResult<Page<Loan>> {
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            LoanStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    "status is one of the loan statuses (active, repaid, ...)",
+                )
+            })
+        })
+        .transpose()?;
     let filter = store::LoanFilter {
-        status: query.status,
+        status,
         facility_id: query.facility_id,
     };
     let rows = store::list_loans(conn, Party::of(principal), filter, after, limit).await?;

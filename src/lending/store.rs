@@ -140,7 +140,7 @@ pub async fn reload_loan(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
 }
 
 pub struct LoanFilter {
-    pub status: Option<String>,
+    pub status: Option<LoanStatus>,
     pub facility_id: Option<Uuid>,
 }
 

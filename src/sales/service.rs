@@ -222,13 +222,19 @@ pub async fn sales(
     query: SaleQuery,
 ) -> ApiResult<Page<Sale>> {
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
-    if let Some(status) = &query.status {
-        validate::text("status", status, 20)?;
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            SaleStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid("status", "status is pending, settled or cancelled")
+            })
+        })
+        .transpose()?;
     let rows = store::list_visible(
         conn,
         viewer(principal),
-        query.status.as_deref(),
+        status.map(SaleStatus::as_str),
         after.unwrap_or(0),
         limit + 1,
     )

@@ -1084,3 +1084,23 @@ async fn the_sales_list_shows_each_sale_as_its_own_page_does_without_the_preview
         .unwrap_or_default();
     assert_eq!(only, [pending]);
 }
+
+#[tokio::test]
+async fn listing_sales_or_loans_by_an_unknown_status_is_422_naming_it() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    for path in [
+        "/v1/sales?status=paid",
+        "/v1/sales?status=settled%00",
+        "/v1/loans?status=lent",
+        "/v1/loans?status=active%00",
+    ] {
+        let reply = app.get(path, m.l.custody.supplier.token()).await;
+        assert_eq!(reply.status, 422, "{path}: {}", reply.text);
+        assert_eq!(reply.field(), "status", "{path}");
+    }
+    let settled = app
+        .get("/v1/sales?status=settled", m.l.custody.supplier.token())
+        .await;
+    assert_eq!(settled.status, 200, "{}", settled.text);
+}
