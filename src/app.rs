@@ -7,8 +7,8 @@ use crate::http::middleware;
 use crate::http::route_table::RouteTable;
 use crate::state::AppState;
 use crate::{
-    coldchain, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
-    sessions,
+    coldchain, fees, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
+    sessions, statements,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -224,17 +224,17 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/exposure", RISK_READERS, lending::routes::exposure),
         route!(POST "/v1/exposure/stress", RISK_READERS, lending::routes::stress),
         route!(GET "/v1/exposure.csv", RISK_READERS, lending::routes::exposure_csv),
-        route!(POST "/v1/fee-schedules", REFERENCE_WRITERS, sales::fees::create),
-        route!(GET "/v1/fee-schedules", Access::Authenticated, sales::fees::list),
-        route!(GET "/v1/fee-quote", VALUERS, sales::fees::quote),
+        route!(POST "/v1/fee-schedules", REFERENCE_WRITERS, fees::routes::create),
+        route!(GET "/v1/fee-schedules", Access::Authenticated, fees::routes::list),
+        route!(GET "/v1/fee-quote", VALUERS, fees::routes::quote),
         route!(POST "/v1/sales", SELLERS, sales::routes::create),
         route!(GET "/v1/sales", SALE_READERS, sales::routes::list),
         route!(GET "/v1/sales/{id}", SALE_READERS, sales::routes::get),
         route!(POST "/v1/sales/{id}/cancel", SELLERS, sales::routes::cancel),
         route!(POST "/v1/sales/{id}/payments", PAYERS, sales::routes::pay),
         route!(POST "/v1/sales/{id}/consent", LENDERS, sales::routes::consent),
-        route!(GET "/v1/statements", STATEMENT_READERS, sales::statements::statement),
-        route!(GET "/v1/statements.csv", STATEMENT_READERS, sales::statements::statement_csv),
+        route!(GET "/v1/statements", STATEMENT_READERS, statements::routes::statement),
+        route!(GET "/v1/statements.csv", STATEMENT_READERS, statements::routes::statement_csv),
     ]
 }
 

@@ -3,7 +3,7 @@
 
 use crate::auth::{OrgKind, Permission, Role};
 use crate::db::DbPool;
-use crate::domain::states::{LotStatus, MovementKind};
+use crate::domain::states::LotStatus;
 use crate::orgs::store;
 use diesel_async::AsyncConnection;
 
@@ -100,10 +100,13 @@ const COLD_STORE: &str = "Yantai Cold Store No. 1";
 /// boards in transit to the Rizhao timber yard.
 /// Long because the demo world is a list of things to create.
 async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
-    use crate::reference::model::StorageRate;
-    use crate::reference::store as reference;
+    use crate::domain::quantity::Unit;
+    use crate::domain::states::VoyageStatus;
+    use crate::reference::model::{
+        NewCommodity, NewVoyage, NewWarehouse, StorageRate, WarehouseKind,
+    };
+    use crate::reference::{service, store as reference};
     use rust_decimal::Decimal;
-    use serde_json::json;
 
     let mut conn = pool.get().await?;
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
@@ -111,180 +114,139 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
         if warehouses.iter().any(|w| w.name == COLD_STORE) {
             return Ok(());
         }
-        let supplier = store::find_org_by_name(conn, ORGS[1].0)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("demo supplier missing"))?;
         let operator = store::find_org_by_name(conn, ORGS[3].0)
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo operator missing"))?;
         let today = chrono::Utc::now().date_naive();
-        if reference::find_commodity(conn, "APPLE_FUJI")
-            .await?
-            .is_none()
-        {
-            reference::insert_commodity(
-                conn,
-                reference::CommodityValues {
-                    code: "APPLE_FUJI",
-                    name: "Fuji apples",
-                    unit: "kg",
-                    shelf_life_days: 180,
-                    fresh_days: 60,
-                    end_freshness_factor: Decimal::new(5, 1),
-                    grades: json!({"A": "1.00", "B": "0.85", "C": "0.60"}),
-                    temperature_min_c: Some(Decimal::from(-1)),
-                    temperature_max_c: Some(Decimal::from(4)),
-                },
-            )
-            .await?;
-        }
-        if reference::find_commodity(conn, "EUCALYPTUS_BOARD")
-            .await?
-            .is_none()
-        {
-            reference::insert_commodity(
-                conn,
-                reference::CommodityValues {
-                    code: "EUCALYPTUS_BOARD",
-                    name: "Eucalyptus boards",
-                    unit: "m3",
-                    shelf_life_days: 3650,
-                    fresh_days: 3650,
-                    end_freshness_factor: Decimal::ONE,
-                    grades: json!({"A": "1.00", "B": "0.90"}),
-                    temperature_min_c: None,
-                    temperature_max_c: None,
-                },
-            )
-            .await?;
-        }
-        let cold_store = reference::insert_warehouse(
-            conn,
-            reference::WarehouseValues {
-                name: COLD_STORE,
-                operator_org_id: operator.id,
-                address: "Zhifu District, Yantai, Shandong",
-                kind: "cold_storage",
+        let admin = demo_principal(conn, "owner@platform.demo.holdfast").await?;
+        let carrier = demo_principal(conn, "owner@warehouse.demo.holdfast").await?;
+        let grades = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(grade, factor)| ((*grade).to_owned(), (*factor).to_owned()))
+                .collect()
+        };
+        for commodity in [
+            NewCommodity {
+                code: "APPLE_FUJI".into(),
+                name: "Fuji apples".into(),
+                unit: Unit::Kg,
+                shelf_life_days: 180,
+                fresh_days: 60,
+                end_freshness_factor: Some(Decimal::new(5, 1)),
+                grades: grades(&[("A", "1.00"), ("B", "0.85"), ("C", "0.60")]),
                 temperature_min_c: Some(Decimal::from(-1)),
                 temperature_max_c: Some(Decimal::from(4)),
-                breach_grace_minutes: 30,
             },
-        )
-        .await?;
+            NewCommodity {
+                code: "EUCALYPTUS_BOARD".into(),
+                name: "Eucalyptus boards".into(),
+                unit: Unit::M3,
+                shelf_life_days: 3650,
+                fresh_days: 3650,
+                end_freshness_factor: Some(Decimal::ONE),
+                grades: grades(&[("A", "1.00"), ("B", "0.90")]),
+                temperature_min_c: None,
+                temperature_max_c: None,
+            },
+        ] {
+            if reference::find_commodity(conn, &commodity.code)
+                .await?
+                .is_none()
+            {
+                service::create_commodity(conn, &admin, &commodity)
+                    .await
+                    .map_err(fail)?;
+            }
+        }
         let rate = |code: &str, rate: Decimal| StorageRate {
             commodity_code: code.into(),
             rate_per_unit_day: rate,
             currency: "CNY".into(),
         };
-        reference::insert_storage_rate(
+        let cold_store = service::create_warehouse(
             conn,
-            cold_store.id,
-            &rate("APPLE_FUJI", Decimal::new(4, 3)),
-        )
-        .await?;
-        let yard = reference::insert_warehouse(
-            conn,
-            reference::WarehouseValues {
-                name: "Rizhao Timber Yard",
+            &admin,
+            &NewWarehouse {
+                name: COLD_STORE.into(),
                 operator_org_id: operator.id,
-                address: "Lanshan District, Rizhao, Shandong",
-                kind: "ambient",
-                temperature_min_c: None,
-                temperature_max_c: None,
-                breach_grace_minutes: 60,
+                address: "Zhifu District, Yantai, Shandong".into(),
+                kind: WarehouseKind::ColdStorage,
+                temperature_min_c: Some(Decimal::from(-1)),
+                temperature_max_c: Some(Decimal::from(4)),
+                breach_grace_minutes: Some(30),
+                storage_rates: vec![rate("APPLE_FUJI", Decimal::new(4, 3))],
             },
         )
-        .await?;
-        reference::insert_storage_rate(
+        .await
+        .map_err(fail)?;
+        let yard = service::create_warehouse(
             conn,
-            yard.id,
-            &rate("EUCALYPTUS_BOARD", Decimal::new(80, 2)),
+            &admin,
+            &NewWarehouse {
+                name: "Rizhao Timber Yard".into(),
+                operator_org_id: operator.id,
+                address: "Lanshan District, Rizhao, Shandong".into(),
+                kind: WarehouseKind::Ambient,
+                temperature_min_c: None,
+                temperature_max_c: None,
+                breach_grace_minutes: Some(60),
+                storage_rates: vec![rate("EUCALYPTUS_BOARD", Decimal::new(80, 2))],
+            },
         )
-        .await?;
+        .await
+        .map_err(fail)?;
         let now = chrono::Utc::now();
-        let voyage = reference::insert_voyage(
+        let voyage = service::create_voyage(
             conn,
-            reference::VoyageValues {
-                vessel_name: "Beibu Gulf Star",
+            &admin,
+            &NewVoyage {
+                vessel_name: "Beibu Gulf Star".into(),
                 carrier_org_id: operator.id,
-                origin: "Qinzhou, Guangxi",
-                destination: "Rizhao, Shandong",
+                origin: "Qinzhou, Guangxi".into(),
+                destination: "Rizhao, Shandong".into(),
                 destination_warehouse_id: Some(yard.id),
                 departs_at: now - chrono::Duration::days(3),
                 eta: now + chrono::Duration::days(14),
             },
         )
-        .await?;
-        let lots_to_make = [
-            (
-                "APPLE_FUJI",
-                "A",
-                "kg",
-                Decimal::from(20_000),
-                12,
-                Some(cold_store.id),
-                None,
-            ),
-            (
-                "APPLE_FUJI",
-                "B",
-                "kg",
-                Decimal::from(15_000),
-                20,
-                Some(cold_store.id),
-                None,
-            ),
-            (
-                "APPLE_FUJI",
-                "A",
-                "kg",
-                Decimal::from(8_000),
-                5,
-                Some(cold_store.id),
-                None,
-            ),
-            (
-                "EUCALYPTUS_BOARD",
-                "A",
-                "m3",
-                Decimal::from(120),
-                10,
-                None,
-                Some(voyage.id),
-            ),
-            (
-                "EUCALYPTUS_BOARD",
-                "B",
-                "m3",
-                Decimal::from(80),
-                10,
-                None,
-                Some(voyage.id),
-            ),
-        ];
-        for (commodity, grade, unit, quantity, days_ago, warehouse, on_voyage) in lots_to_make {
-            demo_lot(
-                conn,
-                supplier.id,
-                DemoLot {
-                    commodity,
-                    grade,
-                    unit,
-                    quantity,
-                    days_ago,
-                    warehouse,
-                    voyage: on_voyage,
-                },
-                today,
-            )
-            .await?;
+        .await
+        .map_err(fail)?;
+        let supplier = demo_principal(conn, "owner@supplier.demo.holdfast").await?;
+        let apples = |grade, quantity: i64, days_ago| DemoLot {
+            commodity: "APPLE_FUJI",
+            grade,
+            quantity: Decimal::from(quantity),
+            days_ago,
+            warehouse: Some(cold_store.id),
+            voyage: None,
+        };
+        let boards = |grade, quantity: i64| DemoLot {
+            commodity: "EUCALYPTUS_BOARD",
+            grade,
+            quantity: Decimal::from(quantity),
+            days_ago: 10,
+            warehouse: None,
+            voyage: Some(voyage.id),
+        };
+        for lot in [
+            apples("A", 20_000, 12),
+            apples("B", 15_000, 20),
+            apples("A", 8_000, 5),
+            boards("A", 120),
+            boards("B", 80),
+        ] {
+            demo_lot(conn, &supplier, lot, today).await?;
         }
-        reference::set_voyage_status(
+        service::move_voyage(
             conn,
+            &carrier,
             voyage.id,
-            crate::domain::states::VoyageStatus::Underway,
+            VoyageStatus::Planned,
+            VoyageStatus::Underway,
         )
-        .await?;
+        .await
+        .map_err(fail)?;
         // Sixty days of prices: apples drifting from 5.60 to 6.00 CNY/kg, boards near
         // 1,450 CNY/m3.
         for day in 0..60i64 {
@@ -322,7 +284,6 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
 struct DemoLot {
     commodity: &'static str,
     grade: &'static str,
-    unit: &'static str,
     quantity: rust_decimal::Decimal,
     days_ago: u64,
     warehouse: Option<uuid::Uuid>,
@@ -330,53 +291,36 @@ struct DemoLot {
 }
 
 /// A lot announced by the supplier, then received into the warehouse (or loaded aboard the
-/// voyage) by the warehouse operator's scan, as a worker would.
+/// voyage) by the warehouse operator's scan, as a supplier and a worker would, through the
+/// same services the API runs.
 async fn demo_lot(
     conn: &mut diesel_async::AsyncPgConnection,
-    owner: uuid::Uuid,
+    owner: &crate::auth::Principal,
     d: DemoLot,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<crate::lots::model::LotRow> {
     use crate::domain::states::ScanAction;
-    use crate::lots::store as lots;
+    use crate::lots::model::NewLot;
+    use crate::lots::{service as lots_service, store as lots};
     use crate::scans::model::ScanRequest;
     use crate::scans::service as scans;
-    use serde_json::json;
-    let shelf_life = if d.commodity == "APPLE_FUJI" {
-        180
-    } else {
-        3650
-    };
-    let packed_on = today - chrono::Days::new(d.days_ago);
-    let code = crate::domain::lot_code::LotCode::generate();
-    let lot = lots::insert(
+    let announced = lots_service::announce(
         conn,
-        lots::NewLotValues {
-            id: uuid::Uuid::new_v4(),
-            code: code.as_str(),
-            owner_org_id: owner,
-            commodity_code: d.commodity,
-            grade: d.grade,
-            unit: d.unit,
-            status: LotStatus::Announced,
-            quantity_announced: d.quantity,
+        owner,
+        NewLot {
+            commodity_code: d.commodity.to_owned(),
+            grade: d.grade.to_owned(),
+            quantity: d.quantity,
+            packed_on: today - chrono::Days::new(d.days_ago),
             warehouse_id: d.warehouse,
             voyage_id: d.voyage,
-            packed_on,
-            expires_on: packed_on + chrono::Days::new(shelf_life),
-            parent_lot_id: None,
-            insurer: Some("PICC Property and Casualty"),
+            insurer: Some("PICC Property and Casualty".to_owned()),
         },
     )
-    .await?;
-    lots::record_movement(
-        conn,
-        lots::MovementChange {
-            details: json!({"demo": true}),
-            ..lots::MovementChange::of(&lot, MovementKind::Announce, LotStatus::Announced, None)
-        },
-    )
-    .await?;
+    .await
+    .map_err(fail)?;
+    let code = announced.code.clone();
+    let lot_id = announced.id;
     let worker = demo_principal(conn, "owner@warehouse.demo.holdfast").await?;
     let action = if d.warehouse.is_some() {
         ScanAction::Receive
@@ -384,7 +328,7 @@ async fn demo_lot(
         ScanAction::Load
     };
     let request = ScanRequest {
-        code: code.as_str().to_owned(),
+        code,
         action,
         quantity: Some(d.quantity),
         warehouse_id: None,
@@ -396,7 +340,7 @@ async fn demo_lot(
     scans::scan(conn, &worker, request, scanned)
         .await
         .map_err(fail)?;
-    lots::find_visible(conn, lots::Viewer::All, lot.id)
+    lots::find_visible(conn, lots::Viewer::All, lot_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo lot vanished"))
 }
@@ -639,7 +583,6 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         let apples = |quantity: i64, days_ago: u64| DemoLot {
             commodity: "APPLE_FUJI",
             grade: "A",
-            unit: "kg",
             quantity: Decimal::from(quantity),
             days_ago,
             warehouse: Some(cold_store),
@@ -656,7 +599,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             loan_id: None,
         };
         // Released: sold, paid, scanned out.
-        let lot = demo_lot(conn, cooperative.org_id, apples(5_000, 30), today).await?;
+        let lot = demo_lot(conn, &cooperative, apples(5_000, 30), today).await?;
         let sale = create_sale(
             conn,
             &cooperative,
@@ -669,7 +612,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .map_err(fail)?;
         demo_release(conn, &lot, paid.sale.release_orders[0].id).await?;
         // Settled, waiting to be picked up.
-        let lot = demo_lot(conn, cooperative.org_id, apples(3_000, 25), today).await?;
+        let lot = demo_lot(conn, &cooperative, apples(3_000, 25), today).await?;
         let sale = create_sale(
             conn,
             &cooperative,
@@ -681,7 +624,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .await
             .map_err(fail)?;
         // Pending, with a deposit paid.
-        let lot = demo_lot(conn, cooperative.org_id, apples(2_000, 8), today).await?;
+        let lot = demo_lot(conn, &cooperative, apples(2_000, 8), today).await?;
         let sale = create_sale(
             conn,
             &cooperative,
@@ -693,7 +636,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             .await
             .map_err(fail)?;
         // The Qixia growers: a loan on 25 t, repaid on time by the sale of all of it.
-        let lot = demo_lot(conn, growers.org_id, apples(25_000, 15), today).await?;
+        let lot = demo_lot(conn, &growers, apples(25_000, 15), today).await?;
         let bank = demo_principal(conn, "owner@lender.demo.holdfast").await?;
         let facility = demo_facility(
             conn,

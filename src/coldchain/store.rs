@@ -70,8 +70,7 @@ pub async fn recompute(
     warehouse: Uuid,
     sensor: &str,
     earliest: DateTime<Utc>,
-    min: Option<Decimal>,
-    max: Option<Decimal>,
+    (min, max): (Option<Decimal>, Option<Decimal>),
     grace: Duration,
 ) -> QueryResult<Vec<(Breach, bool)>> {
     // One recomputation per sensor at a time.
@@ -102,6 +101,17 @@ pub async fn recompute(
         .load(conn)
         .await?;
     let found: Vec<Excursion> = cold_chain::breaches(&series, min, max, grace);
+    store_breaches(conn, (warehouse, sensor), start, found).await
+}
+
+/// Makes the sensor's stored breaches from `start` on match those `found`: upserts each found
+/// one and drops unacknowledged ones that are no longer breaches.
+async fn store_breaches(
+    conn: &mut AsyncPgConnection,
+    (warehouse, sensor): (Uuid, &str),
+    start: DateTime<Utc>,
+    found: Vec<Excursion>,
+) -> QueryResult<Vec<(Breach, bool)>> {
     let existing: Vec<Breach> = breaches::table
         .filter(breaches::warehouse_id.eq(warehouse))
         .filter(breaches::sensor_id.eq(sensor))

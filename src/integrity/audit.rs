@@ -185,6 +185,30 @@ pub struct Verification {
     pub problem: Option<String>,
 }
 
+/// The hash of `event` if it is the one expected next in the chain after `previous`, or the
+/// first bad sequence number and what is wrong.
+fn next_link(
+    previous: &[u8],
+    expected_seq: i64,
+    event: &AuditEvent,
+) -> Result<Vec<u8>, (i64, String)> {
+    let seq = event.seq.unwrap_or_default();
+    if seq != expected_seq {
+        return Err((expected_seq, format!("event {expected_seq} is missing")));
+    }
+    if event.prev_hash.as_deref() != Some(previous) {
+        return Err((
+            seq,
+            format!("event {seq} does not link to event {}", seq - 1),
+        ));
+    }
+    let hash = chain_hash(previous, seq, event);
+    if event.hash.as_deref() != Some(hash.as_slice()) {
+        return Err((seq, format!("event {seq} was altered after it was sealed")));
+    }
+    Ok(hash)
+}
+
 /// Recomputes the whole chain.
 pub async fn verify(conn: &mut AsyncPgConnection) -> QueryResult<Verification> {
     let (head_seq, head_hash): (i64, Vec<u8>) = head::table
@@ -214,30 +238,10 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> QueryResult<Verification> {
             break;
         }
         for event in &batch {
-            let seq = event.seq.unwrap_or_default();
-            if seq != expected_seq {
-                return Ok(fail(
-                    expected_seq,
-                    checked,
-                    format!("event {expected_seq} is missing"),
-                ));
+            match next_link(&previous, expected_seq, event) {
+                Ok(hash) => previous = hash,
+                Err((seq, problem)) => return Ok(fail(seq, checked, problem)),
             }
-            if event.prev_hash.as_deref() != Some(previous.as_slice()) {
-                return Ok(fail(
-                    seq,
-                    checked,
-                    format!("event {seq} does not link to event {}", seq - 1),
-                ));
-            }
-            let hash = chain_hash(&previous, seq, event);
-            if event.hash.as_deref() != Some(hash.as_slice()) {
-                return Ok(fail(
-                    seq,
-                    checked,
-                    format!("event {seq} was altered after it was sealed"),
-                ));
-            }
-            previous = hash;
             expected_seq += 1;
             checked += 1;
         }

@@ -1,12 +1,350 @@
-//! Lot use cases shared by other areas: the lot as a viewer may see it.
+//! Lot use cases: announcing goods, splitting a lot, asking for goods back, and the lot as a
+//! viewer may see it.
 
-use super::model::{Lot, LotRow};
-use super::store::{self, Viewer};
-use crate::error::ApiResult;
+use super::model::{
+    Lot, LotRow, NewLot, SplitResult, Withdrawal, WithdrawalRequest, lot_not_found,
+};
+use super::store::{self, MovementChange, Viewer};
+use crate::auth::Principal;
+use crate::db::locks::LockOrder;
+use crate::domain::lot_code::LotCode;
+use crate::domain::states::{LotStatus, MovementKind, VoyageStatus};
+use crate::error::{ApiError, ApiResult};
+use crate::http::validate::quantity;
+use crate::integrity::{self, Change, to_json};
+use crate::reference::model::CommodityRow;
+use crate::reference::store as reference;
+use chrono::{Days, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
 
 /// The lot as this viewer may see it.
 pub async fn present(conn: &mut AsyncPgConnection, viewer: Viewer, row: LotRow) -> ApiResult<Lot> {
     let held = store::on_hold(conn, &row).await?;
     Ok(Lot::from_row(row, held, viewer.sees_money()))
+}
+
+/// What can be said of an announcement without the database: one place, a sane insurer
+/// (trimmed), goods already packed.
+pub fn check_new_lot(mut new: NewLot, today: NaiveDate) -> ApiResult<NewLot> {
+    if new.warehouse_id.is_some() == new.voyage_id.is_some() {
+        return Err(ApiError::invalid(
+            "warehouse_id",
+            "give exactly one of warehouse_id and voyage_id",
+        ));
+    }
+    new.insurer = match &new.insurer {
+        Some(text) => Some(crate::http::validate::text("insurer", text, 200)?),
+        None => None,
+    };
+    if new.packed_on > today {
+        return Err(ApiError::invalid(
+            "packed_on",
+            "packed_on cannot be in the future",
+        ));
+    }
+    Ok(new)
+}
+
+/// Announce a lot for the caller's org: checks the commodity, grade, quantity, shelf life and
+/// place, gives the lot a fresh code and records the announcement.
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: NewLot,
+) -> ApiResult<Lot> {
+    let today = Utc::now().date_naive();
+    let new = check_new_lot(new, today)?;
+    let commodity = reference::find_commodity(conn, &new.commodity_code)
+        .await?
+        .ok_or_else(|| ApiError::invalid("commodity_code", "no such commodity"))?;
+    if commodity.grade_factor(&new.grade).is_none() {
+        return Err(ApiError::invalid(
+            "grade",
+            format!("`{}` is not a grade of {}", new.grade, commodity.code),
+        ));
+    }
+    let quantity = quantity("quantity", new.quantity, &commodity.unit)?;
+    let expires_on = new
+        .packed_on
+        .checked_add_days(Days::new(commodity.shelf_life_days as u64))
+        .ok_or_else(|| ApiError::invalid("packed_on", "date out of range"))?;
+    if expires_on <= today {
+        return Err(ApiError::invalid(
+            "packed_on",
+            "these goods are already past their shelf life",
+        ));
+    }
+    check_place(conn, &new).await?;
+    let row = insert_with_fresh_code(
+        conn,
+        principal.org_id,
+        &commodity,
+        &new,
+        quantity,
+        expires_on,
+    )
+    .await?;
+    let (row, _) = store::record_movement(
+        conn,
+        MovementChange {
+            details: json!({"quantity_announced": quantity.to_string()}),
+            ..MovementChange::of(
+                &row,
+                MovementKind::Announce,
+                LotStatus::Announced,
+                Some(principal.user_id),
+            )
+        },
+    )
+    .await?;
+    let lot = Lot::from_row(row, false, true);
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "lot.announced",
+            object_kind: "lot",
+            object_id: lot.id.to_string(),
+            org_ids: vec![principal.org_id],
+            before: None,
+            after: Some(to_json(&lot)?),
+        },
+    )
+    .await?;
+    Ok(lot)
+}
+
+/// The warehouse exists, or the voyage exists and has not sailed.
+async fn check_place(conn: &mut AsyncPgConnection, new: &NewLot) -> ApiResult<()> {
+    if let Some(warehouse) = new.warehouse_id
+        && reference::find_warehouse(conn, warehouse).await?.is_none()
+    {
+        return Err(ApiError::invalid("warehouse_id", "no such warehouse"));
+    }
+    if let Some(voyage) = new.voyage_id {
+        let voyage = reference::find_voyage(conn, voyage)
+            .await?
+            .ok_or_else(|| ApiError::invalid("voyage_id", "no such voyage"))?;
+        if voyage.status != VoyageStatus::Planned {
+            return Err(ApiError::invalid(
+                "voyage_id",
+                format!(
+                    "the voyage is {}; goods are announced for planned voyages",
+                    voyage.status
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Insert the announced lot under a random code. A clash of random codes is rare (30^8
+/// codes); try a few before giving up.
+async fn insert_with_fresh_code(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    commodity: &CommodityRow,
+    new: &NewLot,
+    quantity: Decimal,
+    expires_on: NaiveDate,
+) -> ApiResult<LotRow> {
+    let id = Uuid::new_v4();
+    for _ in 0..5 {
+        let code = LotCode::generate();
+        let values = store::NewLotValues {
+            id,
+            code: code.as_str(),
+            owner_org_id: owner,
+            commodity_code: &commodity.code,
+            grade: &new.grade,
+            unit: &commodity.unit,
+            status: LotStatus::Announced,
+            quantity_announced: quantity,
+            warehouse_id: new.warehouse_id,
+            voyage_id: new.voyage_id,
+            packed_on: new.packed_on,
+            expires_on,
+            parent_lot_id: None,
+            insurer: new.insurer.as_deref(),
+        };
+        match store::insert(conn, values).await {
+            Ok(inserted) => return Ok(inserted),
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            )) if info.constraint_name() == Some("lots_code_key") => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::internal("could not find a free lot code"))
+}
+
+/// Split part of a lot off into a new lot with its own code, in the same place, carrying the
+/// parent's receipt.
+pub async fn split(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    requested: Decimal,
+) -> ApiResult<SplitResult> {
+    let viewer = Viewer::of(principal);
+    let parent = store::lock_visible(conn, &mut LockOrder::new(), viewer, id)
+        .await?
+        .ok_or_else(lot_not_found)?;
+    let quantity = quantity("quantity", requested, &parent.unit)?;
+    if parent.status != LotStatus::InCustody && parent.status != LotStatus::InTransit {
+        return Err(ApiError::conflict(
+            "lot_status",
+            format!("a lot that is {} cannot be split", parent.status),
+        )
+        .with("status", parent.status));
+    }
+    if quantity >= parent.quantity_on_hand || quantity > parent.quantity_free() {
+        return Err(ApiError::conflict(
+            "quantity_not_free",
+            "the split must leave something behind and take only free quantity",
+        )
+        .with(
+            "quantity_free",
+            parent.quantity_free().normalize().to_string(),
+        ));
+    }
+    let (parent_after, child) = split_off(conn, &parent, quantity, principal.user_id).await?;
+    let result = SplitResult {
+        parent: present(conn, viewer, parent_after).await?,
+        child: present(conn, viewer, child).await?,
+    };
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "lot.split",
+            object_kind: "lot",
+            object_id: parent.id.to_string(),
+            org_ids: vec![parent.owner_org_id],
+            before: Some(to_json(&Lot::from_row(parent.clone(), false, true))?),
+            after: Some(to_json(&result)?),
+        },
+    )
+    .await?;
+    Ok(result)
+}
+
+/// Move `quantity` of the locked `parent` into a new lot in the same place: the child row,
+/// the parent's receipt on it, and the two movements.
+async fn split_off(
+    conn: &mut AsyncPgConnection,
+    parent: &LotRow,
+    quantity: Decimal,
+    actor: Uuid,
+) -> ApiResult<(LotRow, LotRow)> {
+    let child_id = Uuid::new_v4();
+    let code = LotCode::generate();
+    store::insert(
+        conn,
+        store::NewLotValues {
+            id: child_id,
+            code: code.as_str(),
+            owner_org_id: parent.owner_org_id,
+            commodity_code: &parent.commodity_code,
+            grade: &parent.grade,
+            unit: &parent.unit,
+            status: parent.status,
+            quantity_announced: quantity,
+            warehouse_id: parent.warehouse_id,
+            voyage_id: parent.voyage_id,
+            packed_on: parent.packed_on,
+            expires_on: parent.expires_on,
+            parent_lot_id: Some(parent.id),
+            insurer: parent.insurer.as_deref(),
+        },
+    )
+    .await?;
+    store::copy_receipt(conn, parent, child_id).await?;
+    let (parent_after, _) = store::record_movement(
+        conn,
+        MovementChange {
+            quantity_change: -quantity,
+            related_lot_id: Some(child_id),
+            ..MovementChange::of(parent, MovementKind::SplitOut, parent.status, Some(actor))
+        },
+    )
+    .await?;
+    let (child, _) = store::record_movement(
+        conn,
+        MovementChange {
+            lot_id: child_id,
+            kind: MovementKind::SplitIn,
+            quantity_change: quantity,
+            related_lot_id: Some(parent.id),
+            ..MovementChange::of(parent, MovementKind::SplitIn, parent.status, Some(actor))
+        },
+    )
+    .await?;
+    Ok((parent_after, child))
+}
+
+/// Ask for unpledged goods back: reserve them and open a release order the warehouse scans
+/// the goods out against.
+pub async fn withdraw(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    request: WithdrawalRequest,
+) -> ApiResult<Withdrawal> {
+    let lot = store::lock_visible(
+        conn,
+        &mut LockOrder::new(),
+        Viewer::of(principal),
+        request.lot_id,
+    )
+    .await?
+    .ok_or_else(lot_not_found)?;
+    let quantity = quantity("quantity", request.quantity, &lot.unit)?;
+    if lot.status != LotStatus::InCustody {
+        return Err(ApiError::conflict(
+            "lot_status",
+            format!(
+                "goods are withdrawn from custody; this lot is {}",
+                lot.status
+            ),
+        )
+        .with("status", lot.status));
+    }
+    if quantity > lot.quantity_free() {
+        return Err(ApiError::conflict(
+            "quantity_not_free",
+            "more than the unpledged, unreserved quantity",
+        )
+        .with("quantity_free", lot.quantity_free().normalize().to_string()));
+    }
+    let order = store::create_release_order(
+        conn,
+        lot.id,
+        "withdrawal",
+        quantity,
+        principal.user_id,
+        None,
+    )
+    .await?;
+    store::add_reserved(conn, lot.id, quantity).await?;
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "release_order.created",
+            object_kind: "release_order",
+            object_id: order.id.to_string(),
+            org_ids: vec![lot.owner_org_id],
+            before: None,
+            after: Some(to_json(&order)?),
+        },
+    )
+    .await?;
+    Ok(Withdrawal {
+        release_order_id: order.id,
+        release_order: order,
+    })
 }

@@ -560,3 +560,21 @@ pub async fn set_grade(conn: &mut AsyncPgConnection, lot_id: Uuid, grade: &str) 
         .await?;
     Ok(())
 }
+
+/// The child of a split carries its parent's receipt: storage rate, currencies, received time.
+pub async fn copy_receipt(
+    conn: &mut AsyncPgConnection,
+    parent: &LotRow,
+    child: Uuid,
+) -> QueryResult<()> {
+    diesel::update(lots::table.find(child))
+        .set((
+            lots::storage_rate_per_unit_day.eq(parent.storage_rate_per_unit_day),
+            lots::storage_currency.eq(&parent.storage_currency),
+            lots::deposit_currency.eq(&parent.deposit_currency),
+            lots::received_at.eq(parent.received_at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,10 +1,8 @@
 //! Sales and what follows them: transaction fees, the atomic settlement that repays loans
 //! from the proceeds, customer tiers, and statements.
 
-pub mod fees;
 pub mod model;
 pub mod routes;
 pub mod service;
 pub mod settle;
-pub mod statements;
 pub mod store;

@@ -6,7 +6,6 @@
 //! A sale is visible to its supplier, its buyer, the lenders of loans secured on its goods,
 //! and the platform (`store::find_visible`); to anyone else it does not exist.
 
-use super::fees;
 use super::model::*;
 use super::settle::{self, Settled, platform_org};
 use super::store;
@@ -18,6 +17,7 @@ use crate::domain::money::Money;
 use crate::domain::states::{LoanStatus, LotStatus, SaleKind, SaleStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
+use crate::fees::service as fees;
 use crate::http::validate::{self, money, quantity};
 use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
@@ -351,7 +351,7 @@ async fn line_of(
     supplier: Uuid,
     loan: Option<&LoanRow>,
     currency: &str,
-) -> ApiResult<(SaleLineRow, fees::LineFee)> {
+) -> ApiResult<(SaleLineRow, crate::fees::model::LineFee)> {
     let field = |name: &str| format!("lines[{i}].{name}");
     let lot = lots::lock(conn, order, line.lot_id)
         .await

@@ -16,7 +16,6 @@
 //! Lock order (`crate::locks`): the sale (held by the caller), then the loans secured on its
 //! lots, then the lots.
 
-use super::fees::{self, FeeBreakdown};
 use super::model::{ConsentNeeded, SaleLineRow, SaleRow};
 use super::store;
 use crate::auth::Principal;
@@ -29,6 +28,8 @@ use crate::domain::settlement::{
 use crate::domain::states::SaleKind;
 use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
+use crate::fees::model::FeeBreakdown;
+use crate::fees::service as fees;
 use crate::integrity::{self, Change};
 use crate::ledger::{self, Entry, postings};
 use crate::lending::model::LoanRow;

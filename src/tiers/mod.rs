@@ -176,17 +176,8 @@ pub struct TierStatus {
     pub history: Vec<HistoryItem>,
 }
 
-pub async fn status(
-    conn: &mut AsyncPgConnection,
-    org: Uuid,
-    today: NaiveDate,
-) -> ApiResult<TierStatus> {
-    let (tier, fee_factor) = of_org(conn, org).await?;
-    let earned: Earned = diesel::sql_query(concat!(earned!(), " SELECT tier, metrics FROM earned"))
-        .bind::<Date, _>(today)
-        .bind::<Nullable<SqlUuid>, _>(Some(org))
-        .get_result(conn)
-        .await?;
+/// The tier above `tier`, with what it takes in each currency; none at the top.
+async fn next_tier(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<Option<NextTier>> {
     let all: Vec<(String, i32, Decimal)> = tiers::table
         .order(tiers::rank)
         .select((tiers::tier, tiers::rank, tiers::fee_factor))
@@ -194,10 +185,10 @@ pub async fn status(
         .await?;
     let rank = all
         .iter()
-        .find(|(t, _, _)| *t == tier)
+        .find(|(t, _, _)| t == tier)
         .map(|(_, r, _)| *r)
         .unwrap_or(0);
-    let next = match all.iter().find(|(_, r, _)| *r == rank + 1) {
+    Ok(match all.iter().find(|(_, r, _)| *r == rank + 1) {
         Some((next_tier, _, factor)) => {
             let rows: Vec<(String, Decimal, i32, Decimal)> =
                 crate::db::schema::tier_thresholds::table
@@ -226,7 +217,21 @@ pub async fn status(
             })
         }
         None => None,
-    };
+    })
+}
+
+pub async fn status(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    today: NaiveDate,
+) -> ApiResult<TierStatus> {
+    let (tier, fee_factor) = of_org(conn, org).await?;
+    let earned: Earned = diesel::sql_query(concat!(earned!(), " SELECT tier, metrics FROM earned"))
+        .bind::<Date, _>(today)
+        .bind::<Nullable<SqlUuid>, _>(Some(org))
+        .get_result(conn)
+        .await?;
+    let next = next_tier(conn, &tier).await?;
     let history: Vec<HistoryItem> = tier_history::table
         .filter(tier_history::org_id.eq(org))
         .order(tier_history::id.desc())

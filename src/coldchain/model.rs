@@ -1,0 +1,74 @@
+//! The cold chain's API types: reading batches, what a batch did, breach queries and
+//! acknowledgements.
+
+pub use super::store::Breach;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The most readings one batch may carry.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingIn {
+    pub warehouse_id: Uuid,
+    pub sensor_id: String,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub celsius: Decimal,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingBatch {
+    /// 1 to 1,000 readings, in any order; repeats are ignored.
+    pub readings: Vec<ReadingIn>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadingsAccepted {
+    /// New readings stored.
+    pub accepted: usize,
+    /// Readings already stored before (same warehouse, sensor and time).
+    pub duplicates: usize,
+    /// The breaches these readings opened, extended or ended.
+    pub breaches: Vec<Breach>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BreachQuery {
+    pub warehouse_id: Option<Uuid>,
+    /// Only breaches not yet acknowledged.
+    pub open: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// What was found and done.
+    pub comment: String,
+    /// A grade to downgrade the goods in the warehouse to, where their commodity has it and
+    /// it is lower than their grade now.
+    #[serde(default)]
+    pub grade_downgrade: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Downgrade {
+    pub lot_id: Uuid,
+    pub code: String,
+    pub from_grade: String,
+    pub to_grade: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Acknowledged {
+    pub breach: Breach,
+    pub downgraded: Vec<Downgrade>,
+}

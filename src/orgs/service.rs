@@ -1,0 +1,205 @@
+//! Organisation and user use cases: creating orgs, checking and creating users with the
+//! permissions their creator may grant.
+
+use super::model::{NewUser, Org, User};
+use super::store;
+use crate::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::auth::{OrgKind, Permission, Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::integrity::{self, Change, to_json};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+pub fn org_not_found() -> ApiError {
+    ApiError::not_found("org_not_found", "no such organisation")
+}
+
+/// Create an organisation with a name no other org has.
+pub async fn create_org(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    name: &str,
+    kind: OrgKind,
+) -> ApiResult<Org> {
+    if store::find_org_by_name(conn, name).await?.is_some() {
+        return Err(
+            ApiError::conflict("org_name_taken", "an organisation with this name exists")
+                .with("field", "name"),
+        );
+    }
+    let org: Org = store::insert_org(conn, name, kind).await?.into();
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "org.created",
+            object_kind: "org",
+            object_id: org.id.to_string(),
+            org_ids: vec![org.id, principal.org_id],
+            before: None,
+            after: Some(to_json(&org)?),
+        },
+    )
+    .await?;
+    Ok(org)
+}
+
+/// A new user as checked before the password is hashed: the org, the email, the role and the
+/// permissions the creator may grant.
+pub struct CheckedUser {
+    org_id: Uuid,
+    email: String,
+    role: Role,
+    permissions: Vec<Permission>,
+}
+
+/// The platform admin (`orgs:write`) may create owners and staff in any org; a user with
+/// `users:write` creates staff in their own org with a subset of their own permissions.
+pub async fn check_new_user(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    org_id: Uuid,
+    new: &NewUser,
+) -> ApiResult<CheckedUser> {
+    let platform_admin = principal.is_platform() && principal.has(Permission::OrgsWrite);
+    if !platform_admin && principal.org_id != org_id {
+        return Err(org_not_found());
+    }
+    let org = store::find_org(conn, org_id)
+        .await?
+        .ok_or_else(org_not_found)?;
+    let org_kind = OrgKind::parse(&org.kind)
+        .ok_or_else(|| ApiError::internal("unknown org kind in database"))?;
+    let email = valid_email(&new.email)?;
+    let chars = new.password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(ApiError::invalid(
+            "password",
+            format!("password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let permissions = grantable_permissions(
+        principal,
+        platform_admin,
+        org_kind,
+        new.role,
+        &new.permissions,
+    )?;
+    Ok(CheckedUser {
+        org_id,
+        email,
+        role: new.role,
+        permissions,
+    })
+}
+
+/// Create a checked user with an already hashed password; the email must be free.
+pub async fn create_user(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    user: CheckedUser,
+    password_hash: &str,
+) -> ApiResult<User> {
+    if store::find_user_by_email(conn, &user.email)
+        .await?
+        .is_some()
+    {
+        return Err(
+            ApiError::conflict("email_taken", "a user with this email exists")
+                .with("field", "email"),
+        );
+    }
+    let row = store::insert_user(
+        conn,
+        store::NewUserRow {
+            org_id: user.org_id,
+            email: &user.email,
+            password_hash,
+            role: user.role,
+            permissions: &user.permissions,
+            created_by: Some(principal.user_id),
+        },
+    )
+    .await?;
+    let created = User::from(&row);
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "user.created",
+            object_kind: "user",
+            object_id: created.id.to_string(),
+            org_ids: vec![user.org_id, principal.org_id],
+            before: None,
+            after: Some(to_json(&created)?),
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
+fn valid_email(raw: &str) -> ApiResult<String> {
+    let email = raw.trim().to_owned();
+    let well_formed = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if well_formed {
+        Ok(email)
+    } else {
+        Err(ApiError::invalid(
+            "email",
+            "email must look like name@example.com",
+        ))
+    }
+}
+
+/// The permissions the new user gets. Owners hold everything their kind allows; staff hold
+/// what was asked, which must suit the org kind and (unless the platform admin asks) be held
+/// by the creator.
+fn grantable_permissions(
+    creator: &Principal,
+    platform_admin: bool,
+    org_kind: OrgKind,
+    role: Role,
+    asked: &[String],
+) -> ApiResult<Vec<Permission>> {
+    if role == Role::Owner {
+        if !platform_admin {
+            return Err(
+                ApiError::forbidden("only the platform admin creates owners").with("field", "role"),
+            );
+        }
+        return Ok(Permission::all_for(org_kind));
+    }
+    let mut granted = Vec::new();
+    for (index, text) in asked.iter().enumerate() {
+        let field = format!("permissions[{index}]");
+        let permission = Permission::parse(text)
+            .ok_or_else(|| ApiError::invalid(&field, format!("`{text}` is not a permission")))?;
+        if !permission.allowed_for(org_kind) {
+            return Err(ApiError::invalid(
+                &field,
+                format!(
+                    "`{text}` cannot be held by a {} organisation",
+                    org_kind.as_str()
+                ),
+            ));
+        }
+        if !platform_admin && !creator.has(permission) {
+            return Err(ApiError::forbidden(format!(
+                "you cannot grant `{text}`, which you do not hold"
+            ))
+            .with("field", field));
+        }
+        if !granted.contains(&permission) {
+            granted.push(permission);
+        }
+    }
+    Ok(granted)
+}
