@@ -310,7 +310,7 @@ async fn demo_lot(
         NewLot {
             commodity_code: d.commodity.to_owned(),
             grade: d.grade.to_owned(),
-            quantity: d.quantity,
+            quantity: d.quantity.into(),
             packed_on: today - chrono::Days::new(d.days_ago),
             warehouse_id: d.warehouse,
             voyage_id: d.voyage,
@@ -330,7 +330,7 @@ async fn demo_lot(
     let request = ScanRequest {
         code,
         action,
-        quantity: Some(d.quantity),
+        quantity: Some(d.quantity.into()),
         warehouse_id: None,
         voyage_id: d.voyage,
         release_order_id: None,
@@ -404,7 +404,7 @@ async fn demo_loan(
             .iter()
             .map(|lot| PledgeRequest {
                 lot_id: lot.id,
-                quantity: lot.quantity_on_hand,
+                quantity: lot.quantity_on_hand.into(),
             })
             .collect(),
     };
@@ -485,7 +485,9 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
                     let valuation = appraise(conn, lot, today, lot.quantity_on_hand, Some(&terms))
                         .await
                         .map_err(|e| anyhow::anyhow!(e.message))?;
-                    value += valuation.market_value.unwrap_or(Decimal::ZERO);
+                    value += valuation
+                        .market_value
+                        .map_or(Decimal::ZERO, crate::domain::money::Money::amount);
                 }
                 let principal = lending_value(value, demo_advance_rate(), 2);
                 if principal <= Decimal::ZERO {
@@ -593,7 +595,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             currency: "CNY".into(),
             lines: vec![NewSaleLine {
                 lot_id: lot,
-                quantity: Decimal::from(quantity),
+                quantity: Decimal::from(quantity).into(),
                 unit_price: price,
             }],
             loan_id: None,

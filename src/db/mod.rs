@@ -2,6 +2,7 @@
 
 pub mod embedded;
 pub mod locks;
+pub mod numeric;
 pub mod schema;
 pub mod text_enum;
 

@@ -10,7 +10,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    diesel::deserialize::FromSqlRow,
+)]
 pub struct Money(Decimal);
 
 impl Money {
@@ -26,6 +37,14 @@ impl Money {
 
     pub fn amount(self) -> Decimal {
         self.0
+    }
+}
+
+/// An amount read from a column, already at its currency's minor unit or made so with
+/// [`Money::at`] before it is shown.
+impl From<Decimal> for Money {
+    fn from(value: Decimal) -> Self {
+        Self(value)
     }
 }
 

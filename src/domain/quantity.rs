@@ -1,9 +1,14 @@
 //! Quantities of goods: positive decimals in a commodity's unit, with at most three decimal
 //! places (grams of a kilogram, kilograms of a tonne), and whole numbers for pieces.
+//!
+//! `Quantity` is also how the API carries a quantity: a decimal string at its unit's decimals
+//! (`"20000.000"` kg, `"12"` pieces), read from a decimal string, described once in OpenAPI.
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
 
 /// Units goods are counted in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,7 +57,18 @@ impl Unit {
 /// The largest quantity accepted on one lot (a billion units).
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    diesel::deserialize::FromSqlRow,
+)]
 pub struct Quantity(Decimal);
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,7 +102,58 @@ impl Quantity {
     pub fn value(self) -> Decimal {
         self.0
     }
+
+    /// `value` as it is shown in `unit` (a lot's unit as the database keeps it): at the
+    /// unit's decimals. An unknown unit shows the three places the columns keep.
+    pub fn at(value: Decimal, unit: &str) -> Self {
+        let places = Unit::parse(unit).map_or(3, Unit::max_scale);
+        let mut value = value.round_dp(places);
+        value.rescale(places);
+        Self(value)
+    }
+
+    /// The same quantity shown at `unit`'s decimals.
+    pub fn in_unit(self, unit: &str) -> Self {
+        Self::at(self.0, unit)
+    }
 }
+
+/// A quantity read from a column (three places), shown as the column keeps it until
+/// [`Quantity::in_unit`] says its unit.
+impl From<Decimal> for Quantity {
+    fn from(value: Decimal) -> Self {
+        Self(value)
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::decimal::plain::deserialize(deserializer).map(Self)
+    }
+}
+
+impl utoipa::PartialSchema for Quantity {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .description(Some(
+                "A quantity of goods as a decimal string in the lot's unit, at the unit's \
+                 decimals (three for kg, t and m3; none for pieces).",
+            ))
+            .examples(["20000.000"])
+            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Quantity {}
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,6 +200,18 @@ mod tests {
             Quantity::new(d("1000000001"), Unit::Kg),
             Err(QuantityError::TooLarge)
         );
+    }
+
+    #[test]
+    fn quantities_print_at_their_unit_decimals_and_read_a_decimal_string() {
+        let shown = |q: Quantity| serde_json::to_value(q).unwrap();
+        assert_eq!(shown(Quantity::at(d("20000"), "kg")), "20000.000");
+        assert_eq!(shown(Quantity::at(d("29663.5"), "t")), "29663.500");
+        assert_eq!(shown(Quantity::at(d("12.000"), "piece")), "12");
+        assert_eq!(shown(Quantity::from(d("-3.000")).in_unit("m3")), "-3.000");
+        let read: Quantity = serde_json::from_value(serde_json::json!("250.5")).unwrap();
+        assert_eq!(read.value(), d("250.5"));
+        assert!(serde_json::from_value::<Quantity>(serde_json::json!("a lot")).is_err());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! breakdown, and the quote query.
 
 use crate::db::schema::fee_schedules;
+use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -60,9 +62,7 @@ pub struct NewFeeSchedule {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LineFee {
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     pub schedule_id: Uuid,
     pub method: String,
     /// The warehouse whose storage rate and schedule apply: where the goods are, or where
@@ -75,9 +75,7 @@ pub struct LineFee {
     #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub percent: Option<Decimal>,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub sale_value: Decimal,
+    pub sale_value: Money,
     /// The method's amount.
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
@@ -100,9 +98,7 @@ pub struct FeeBreakdown {
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub tier_factor: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fee: Decimal,
+    pub fee: Money,
     pub currency: String,
 }
 
@@ -111,7 +107,7 @@ pub struct FeeBreakdown {
 pub struct QuoteQuery {
     pub lot_id: Uuid,
     #[param(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     /// The agreed price per unit; needed by `percent_of_value` schedules.
     #[param(value_type = Option<String>)]
     pub unit_price: Option<Decimal>,

@@ -5,6 +5,8 @@ use super::model::*;
 use super::store::{self, ScheduleValues};
 use crate::auth::Principal;
 use crate::domain::lending::round_half_even;
+use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::settlement::{self, FeeMethod};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
@@ -199,14 +201,14 @@ pub async fn line_fee(
     );
     Ok(LineFee {
         lot_id: lot.id,
-        quantity: quantity.normalize(),
+        quantity: Quantity::at(quantity, &lot.unit),
         schedule_id: schedule.id,
         method: schedule.method.clone(),
         warehouse_id: warehouse,
         storage_rate_per_unit_day: rate.map(|r| r.normalize()),
         days: schedule.days,
         percent: schedule.percent,
-        sale_value,
+        sale_value: Money::at(sale_value, currency),
         base: fee.base.normalize(),
         minimum_fee: minimum,
         minimum_applied: fee.minimum_applied,
@@ -274,7 +276,7 @@ pub fn total(lines: Vec<LineFee>, tier: (String, Decimal), currency: &str) -> Fe
         lines,
         tier: tier.0,
         tier_factor: tier.1,
-        fee,
+        fee: Money::held(fee),
         currency: currency.to_owned(),
     }
 }

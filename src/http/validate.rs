@@ -30,9 +30,9 @@ pub fn currency(field: &str, value: &str) -> ApiResult<String> {
 }
 
 /// A quantity in `unit` (a lot's unit, from the database), naming `field` when it is not one.
-pub fn quantity(field: &str, value: Decimal, unit: &str) -> ApiResult<Decimal> {
+pub fn quantity(field: &str, value: Quantity, unit: &str) -> ApiResult<Decimal> {
     let unit = Unit::parse(unit).ok_or_else(|| ApiError::internal("unknown unit in database"))?;
-    Quantity::new(value, unit)
+    Quantity::new(value.value(), unit)
         .map(Quantity::value)
         .map_err(|e| ApiError::invalid(field, e.to_string()))
 }

@@ -3,6 +3,7 @@
 use crate::db::schema::{facilities, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
 use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::LoanStatus;
 use crate::lots::model::ReleaseOrder;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -198,9 +199,7 @@ pub struct Facility {
 #[serde(deny_unknown_fields)]
 pub struct PledgeRequest {
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -218,9 +217,7 @@ pub struct Collateral {
     pub lot_id: Uuid,
     pub lot_code: String,
     pub commodity_code: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     pub unit: String,
     /// At the last revaluation, in the loan's currency.
     pub market_value: Money,
@@ -335,9 +332,7 @@ pub struct MoreCollateral {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseConsent {
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -14,6 +14,7 @@ use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::{self, Allocation, Owed};
 use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::{LoanStatus, LotStatus};
 use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
@@ -310,7 +311,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
                 lot_id: p.lot_id,
                 lot_code: code,
                 commodity_code: commodity,
-                quantity: p.quantity,
+                quantity: Quantity::at(p.quantity, &unit),
                 unit,
                 market_value: money(p.market_value),
             })
@@ -528,7 +529,7 @@ async fn offer(
                 lot_id: Some(lot.id),
             });
         }
-        offered.market_value += valuation.market_value.unwrap_or(Decimal::ZERO);
+        offered.market_value += valuation.market_value.map_or(Decimal::ZERO, Money::amount);
         offered.lots.push((lot, qty));
     }
     Ok(offered)
@@ -846,7 +847,7 @@ pub async fn release_collateral(
     if qty > pledge.quantity {
         return Err(
             ApiError::invalid("quantity", "more than is pledged to the loan")
-                .with("quantity_pledged", pledge.quantity.normalize().to_string()),
+                .with("quantity_pledged", Quantity::at(pledge.quantity, &lot.unit)),
         );
     }
     if lot.status != LotStatus::InCustody {
@@ -864,7 +865,8 @@ pub async fn release_collateral(
     lots::add_reserved(conn, lot.id, qty).await?;
     let release_order =
         lots::create_release_order(conn, lot.id, "lender_consent", qty, principal.user_id, None)
-            .await?;
+            .await?
+            .in_unit(&lot.unit);
     revaluation::revalue(conn, today, Scope::Loan(id), "revaluation").await?;
     let loan = recorded(
         conn,
@@ -936,7 +938,7 @@ pub async fn liquidate(
             .iter()
             .map(|c| json!({
                 "lot_id": c.lot_id, "lot_code": c.lot_code, "commodity_code": c.commodity_code,
-                "quantity": c.quantity.normalize().to_string(), "unit": c.unit,
+                "quantity": c.quantity, "unit": c.unit,
                 "market_value": c.market_value.to_string(),
             }))
             .collect::<Vec<_>>()

@@ -1,6 +1,8 @@
 //! Rows and API types for lots, movements and release orders.
 
 use crate::db::schema::{lots, movements, release_orders};
+use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::{LotStatus, MovementKind, ReleaseOrderStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -49,9 +51,8 @@ impl LotRow {
 /// Warehouse-receipt facts kept from intake. Not shown to warehouse operators.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
-    #[serde(with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub market_value_at_deposit: Option<Decimal>,
+    /// What the goods were worth when received, in `deposit_currency`.
+    pub market_value_at_deposit: Option<Money>,
     pub deposit_currency: Option<String>,
     #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
@@ -70,18 +71,10 @@ pub struct Lot {
     /// `announced`, `in_custody`, `in_transit` or `released`.
     pub status: LotStatus,
     pub unit: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_announced: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_on_hand: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_pledged: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_reserved: Decimal,
+    pub quantity_announced: Quantity,
+    pub quantity_on_hand: Quantity,
+    pub quantity_pledged: Quantity,
+    pub quantity_reserved: Quantity,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
     pub packed_on: NaiveDate,
@@ -98,7 +91,10 @@ pub struct Lot {
 impl Lot {
     pub fn from_row(row: LotRow, on_hold: bool, with_money: bool) -> Self {
         let receipt = with_money.then(|| Receipt {
-            market_value_at_deposit: row.market_value_at_deposit,
+            market_value_at_deposit: row
+                .market_value_at_deposit
+                .zip(row.deposit_currency.as_deref())
+                .map(|(value, currency)| Money::at(value, currency)),
             deposit_currency: row.deposit_currency.clone(),
             storage_rate_per_unit_day: row.storage_rate_per_unit_day,
             storage_currency: row.storage_currency.clone(),
@@ -111,11 +107,10 @@ impl Lot {
             commodity_code: row.commodity_code,
             grade: row.grade,
             status: row.status,
-            unit: row.unit,
-            quantity_announced: row.quantity_announced.normalize(),
-            quantity_on_hand: row.quantity_on_hand.normalize(),
-            quantity_pledged: row.quantity_pledged.normalize(),
-            quantity_reserved: row.quantity_reserved.normalize(),
+            quantity_announced: Quantity::at(row.quantity_announced, &row.unit),
+            quantity_on_hand: Quantity::at(row.quantity_on_hand, &row.unit),
+            quantity_pledged: Quantity::at(row.quantity_pledged, &row.unit),
+            quantity_reserved: Quantity::at(row.quantity_reserved, &row.unit),
             warehouse_id: row.warehouse_id,
             voyage_id: row.voyage_id,
             packed_on: row.packed_on,
@@ -124,6 +119,7 @@ impl Lot {
             parent_lot_id: row.parent_lot_id,
             received_at: row.received_at,
             created_at: row.created_at,
+            unit: row.unit,
             receipt,
         }
     }
@@ -135,9 +131,7 @@ pub struct NewLot {
     pub commodity_code: String,
     pub grade: String,
     /// In the commodity's unit, as a decimal string.
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     pub packed_on: NaiveDate,
     /// The warehouse the goods are coming to, or
     #[serde(default)]
@@ -170,12 +164,8 @@ pub struct Movement {
     /// `announce`, `receive`, `release`, `load`, `unload`, `transfer`, `count_adjustment`,
     /// `split_out`, `split_in` or `regrade`.
     pub kind: MovementKind,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_change: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_after: Decimal,
+    pub quantity_change: Quantity,
+    pub quantity_after: Quantity,
     pub status_after: LotStatus,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
@@ -188,6 +178,17 @@ pub struct Movement {
     pub created_at: DateTime<Utc>,
 }
 
+impl Movement {
+    /// The movement with its quantities shown at the decimals of its lot's `unit`.
+    pub fn in_unit(self, unit: &str) -> Self {
+        Self {
+            quantity_change: self.quantity_change.in_unit(unit),
+            quantity_after: self.quantity_after.in_unit(unit),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = release_orders)]
 pub struct ReleaseOrder {
@@ -195,12 +196,8 @@ pub struct ReleaseOrder {
     pub lot_id: Uuid,
     /// `withdrawal`, `sale`, `lender_consent` or `liquidation`.
     pub kind: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_released: Decimal,
+    pub quantity: Quantity,
+    pub quantity_released: Quantity,
     /// `open`, `completed` or `cancelled`.
     pub status: ReleaseOrderStatus,
     pub created_by: Option<Uuid>,
@@ -208,12 +205,21 @@ pub struct ReleaseOrder {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl ReleaseOrder {
+    /// The order with its quantities shown at the decimals of its lot's `unit`.
+    pub fn in_unit(self, unit: &str) -> Self {
+        Self {
+            quantity: self.quantity.in_unit(unit),
+            quantity_released: self.quantity_released.in_unit(unit),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRequest {
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -226,9 +232,7 @@ pub struct SplitResult {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

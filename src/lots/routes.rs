@@ -119,10 +119,10 @@ pub async fn movements(
     let limit = query.limit()?;
     let after = query.after()?;
     let mut conn = state.pool.get().await?;
-    store::find_visible(&mut conn, Viewer::of(&principal), *id)
+    let lot = store::find_visible(&mut conn, Viewer::of(&principal), *id)
         .await?
         .ok_or_else(lot_not_found)?;
-    let rows = store::movements_of(&mut conn, *id, after, limit).await?;
+    let rows = store::movements_of(&mut conn, &lot, after, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |m| m.id)))
 }
 

@@ -8,6 +8,7 @@ use super::store::{self, MovementChange, Viewer};
 use crate::auth::Principal;
 use crate::db::locks::LockOrder;
 use crate::domain::lot_code::LotCode;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::{LotStatus, MovementKind, VoyageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::quantity;
@@ -188,7 +189,7 @@ pub async fn split(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
-    requested: Decimal,
+    requested: Quantity,
 ) -> ApiResult<SplitResult> {
     let viewer = Viewer::of(principal);
     let parent = store::lock_visible(conn, &mut LockOrder::new(), viewer, id)
@@ -209,7 +210,7 @@ pub async fn split(
         )
         .with(
             "quantity_free",
-            parent.quantity_free().normalize().to_string(),
+            Quantity::at(parent.quantity_free(), &parent.unit),
         ));
     }
     let (parent_after, child) = split_off(conn, &parent, quantity, principal.user_id).await?;
@@ -318,7 +319,10 @@ pub async fn withdraw(
             "quantity_not_free",
             "more than the unpledged, unreserved quantity",
         )
-        .with("quantity_free", lot.quantity_free().normalize().to_string()));
+        .with(
+            "quantity_free",
+            Quantity::at(lot.quantity_free(), &lot.unit),
+        ));
     }
     let order = store::create_release_order(
         conn,
@@ -328,7 +332,8 @@ pub async fn withdraw(
         principal.user_id,
         None,
     )
-    .await?;
+    .await?
+    .in_unit(&lot.unit);
     store::add_reserved(conn, lot.id, quantity).await?;
     integrity::record(
         conn,

@@ -329,6 +329,7 @@ pub async fn record_movement(
         .returning(Movement::as_returning())
         .get_result(conn)
         .await?;
+    let movement = movement.in_unit(&lot.unit);
     Ok((lot, movement))
 }
 
@@ -348,14 +349,15 @@ pub async fn add_reserved(
         .await
 }
 
+/// A page of the lot's movements, oldest first, shown in the lot's unit.
 pub async fn movements_of(
     conn: &mut AsyncPgConnection,
-    lot_id: Uuid,
+    lot: &LotRow,
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Movement>> {
     let mut query = movements::table
-        .filter(movements::lot_id.eq(lot_id))
+        .filter(movements::lot_id.eq(lot.id))
         .order(movements::id)
         .limit(limit + 1)
         .select(Movement::as_select())
@@ -363,7 +365,8 @@ pub async fn movements_of(
     if let Some(after) = after {
         query = query.filter(movements::id.gt(after));
     }
-    query.load(conn).await
+    let rows: Vec<Movement> = query.load(conn).await?;
+    Ok(rows.into_iter().map(|m| m.in_unit(&lot.unit)).collect())
 }
 
 pub async fn create_release_order(
@@ -409,8 +412,8 @@ pub async fn consume_release_order(
     order: &ReleaseOrder,
     quantity: Decimal,
 ) -> QueryResult<ReleaseOrder> {
-    let released = order.quantity_released + quantity;
-    let completed = released >= order.quantity;
+    let released = order.quantity_released.value() + quantity;
+    let completed = released >= order.quantity.value();
     diesel::update(release_orders::table.find(order.id))
         .set((
             release_orders::quantity_released.eq(released),

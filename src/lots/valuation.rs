@@ -5,6 +5,8 @@ use super::model::LotRow;
 use super::model::lot_not_found;
 use super::store::{self, Viewer};
 use crate::auth::Principal;
+use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::LotStatus;
 use crate::domain::valuation::{self, Facts, Ineligible};
 use crate::error::{ApiError, ApiResult};
@@ -29,9 +31,7 @@ pub struct ValuationQuery {
 pub struct Valuation {
     pub lot_id: Uuid,
     pub as_of: NaiveDate,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     pub unit: String,
     /// The latest price of the reference grade on or before `as_of`; `null` without one.
     #[serde(with = "crate::domain::decimal::plain_option")]
@@ -46,9 +46,7 @@ pub struct Valuation {
     #[schema(value_type = String)]
     pub freshness_factor: Decimal,
     /// quantity × unit price × grade factor × freshness factor, in the price's currency.
-    #[serde(with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub market_value: Option<Decimal>,
+    pub market_value: Option<Money>,
     pub eligible: bool,
     pub ineligible_reasons: Vec<Ineligible>,
 }
@@ -117,14 +115,16 @@ pub async fn appraise(
     Ok(Valuation {
         lot_id: lot.id,
         as_of,
-        quantity,
+        quantity: Quantity::at(quantity, &lot.unit),
         unit: lot.unit.clone(),
         unit_price: price.as_ref().map(|p| p.price_per_unit),
         currency: price.as_ref().map(|p| p.currency.clone()),
         price_as_of: price.as_ref().map(|p| p.as_of),
         grade_factor,
         freshness_factor: freshness,
-        market_value,
+        market_value: market_value
+            .zip(price.as_ref())
+            .map(|(value, p)| Money::at(value, &p.currency)),
         eligible: reasons.is_empty(),
         ineligible_reasons: reasons,
     })

@@ -2,6 +2,7 @@
 
 use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, settlements};
 use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::{ReleaseOrderStatus, SaleKind, SaleStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -48,9 +49,7 @@ pub struct Payment {
     pub seq: i64,
     #[serde(skip)]
     pub sale_id: Uuid,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub amount: Decimal,
+    pub amount: Money,
     pub paid_by: Option<Uuid>,
     pub paid_at: DateTime<Utc>,
     pub journal_entry_id: Uuid,
@@ -78,18 +77,11 @@ pub struct SettledLoan {
     #[serde(skip)]
     pub sale_id: Uuid,
     pub loan_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_released: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fees: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub interest: Decimal,
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub principal: Decimal,
+    /// The quantity of the loan's collateral the sale released, in its lots' unit.
+    pub quantity_released: Quantity,
+    pub fees: Money,
+    pub interest: Money,
+    pub principal: Money,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -99,9 +91,7 @@ pub struct SaleLine {
     pub lot_code: String,
     pub commodity_code: String,
     pub unit: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub unit_price: Decimal,
@@ -130,12 +120,8 @@ pub struct Settlement {
 pub struct SaleReleaseOrder {
     pub id: Uuid,
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity_released: Decimal,
+    pub quantity: Quantity,
+    pub quantity_released: Quantity,
     pub status: ReleaseOrderStatus,
 }
 
@@ -188,9 +174,7 @@ pub struct Sale {
 #[serde(deny_unknown_fields)]
 pub struct NewSaleLine {
     pub lot_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub unit_price: Decimal,

@@ -14,6 +14,7 @@ use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::round_half_even;
 use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::states::{LoanStatus, LotStatus, SaleKind, SaleStatus};
 use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
@@ -89,10 +90,9 @@ fn settlements_of(
     c: &Currencies,
 ) -> HashMap<Uuid, Settlement> {
     let mut loans = by_sale(details.1.into_iter().map(|mut l| {
-        l.fees = c.money(l.sale_id, l.fees);
-        l.interest = c.money(l.sale_id, l.interest);
-        l.principal = c.money(l.sale_id, l.principal);
-        l.quantity_released = l.quantity_released.normalize();
+        l.fees = Money::held(c.money(l.sale_id, l.fees.amount()));
+        l.interest = Money::held(c.money(l.sale_id, l.interest.amount()));
+        l.principal = Money::held(c.money(l.sale_id, l.principal.amount()));
         (l.sale_id, l)
     }));
     details
@@ -121,21 +121,27 @@ fn settlements_of(
 /// Sales as the API shows them, from their rows and the details of all of them.
 fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
     let c = Currencies(rows.iter().map(|r| (r.id, r.currency.clone())).collect());
+    let units: HashMap<Uuid, String> = details
+        .lines
+        .iter()
+        .map(|(l, _, _, unit)| (l.lot_id, unit.clone()))
+        .collect();
+    let unit_of = |lot: &Uuid| units.get(lot).map_or("", String::as_str);
     let mut lines = by_sale(details.lines.into_iter().map(|(l, code, commodity, unit)| {
         let line = SaleLine {
             line_no: l.line_no,
             lot_id: l.lot_id,
             lot_code: code,
             commodity_code: commodity,
+            quantity: Quantity::at(l.quantity, &unit),
             unit,
-            quantity: l.quantity.normalize(),
             unit_price: l.unit_price.normalize(),
             amount: Money::held(c.money(l.sale_id, l.amount)),
         };
         (l.sale_id, line)
     }));
     let mut payments = by_sale(details.payments.into_iter().map(|mut p| {
-        p.amount = c.money(p.sale_id, p.amount);
+        p.amount = Money::held(c.money(p.sale_id, p.amount.amount()));
         (p.sale_id, p)
     }));
     let mut settlements = settlements_of((details.settlements, details.settled_loans), &c);
@@ -144,8 +150,8 @@ fn assemble(rows: Vec<SaleRow>, details: store::Details) -> Vec<Sale> {
             let order = SaleReleaseOrder {
                 id,
                 lot_id,
-                quantity: quantity.normalize(),
-                quantity_released: quantity_released.normalize(),
+                quantity: Quantity::at(quantity, unit_of(&lot_id)),
+                quantity_released: Quantity::at(quantity_released, unit_of(&lot_id)),
                 status,
             };
             (sale, order)
@@ -378,7 +384,7 @@ async fn line_of(
         )
         .with("field", field("quantity"))
         .with("lot_id", lot.id)
-        .with("quantity_available", sellable.max(Decimal::ZERO).normalize().to_string()));
+        .with("quantity_available", Quantity::at(sellable.max(Decimal::ZERO), &lot.unit)));
     }
     let amount = round_half_even(qty * line.unit_price, minor_units(currency));
     if amount <= Decimal::ZERO {
@@ -433,7 +439,7 @@ pub async fn create(
     }
     let total: Decimal = lines.iter().map(|l| l.amount).sum();
     let fee = fees::total(line_fees, tiers::of_org(conn, supplier).await?, &currency);
-    if fee.fee >= total {
+    if fee.fee.amount() >= total {
         return Err(ApiError::invalid(
             "lines",
             "the sale total does not cover the transaction fee",
@@ -574,7 +580,7 @@ pub async fn pay(
     .await?;
     let (mut payment, row) =
         store::insert_payment(conn, &row, amount, principal.user_id, entry).await?;
-    payment.amount = at_minor_unit(payment.amount, &row.currency);
+    payment.amount = Money::at(payment.amount.amount(), &row.currency);
     if row.paid == row.total {
         // Awaiting consent is an answer, not a failure: the sale stays pending and shows
         // whose consent it waits for.

@@ -108,7 +108,7 @@ pub async fn plan(
             required: t.required,
         })
         .collect();
-    let split = split(sale.total, fee.fee, &claims);
+    let split = split(sale.total, fee.fee.amount(), &claims);
     let consented = store::consents(conn, sale.id).await?;
     let consents = split
         .short

@@ -1,8 +1,8 @@
 //! The scan request and its answer.
 
+use crate::domain::quantity::Quantity;
 use crate::domain::states::ScanAction;
 use crate::lots::model::{Lot, Movement};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -14,9 +14,8 @@ pub struct ScanRequest {
     pub action: ScanAction,
     /// In the lot's unit. Defaults: the announced quantity (receive), what the release order
     /// still allows (release); required for count. A GS1 (310n) net weight counts as given.
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub quantity: Option<Decimal>,
+    #[serde(default)]
+    pub quantity: Option<Quantity>,
     /// Where the scan happens: the receiving, unloading or transfer-destination warehouse.
     #[serde(default)]
     pub warehouse_id: Option<Uuid>,

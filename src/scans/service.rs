@@ -14,6 +14,7 @@ use crate::db::locks::LockOrder;
 use crate::domain::custody::{self, Refusal, Step};
 use crate::domain::gs1::{self, Gs1Scan};
 use crate::domain::lot_code::LotCode;
+use crate::domain::quantity::Quantity;
 use crate::domain::quantity::Unit;
 use crate::domain::states::{LotStatus, ScanAction, VoyageStatus};
 use crate::domain::valuation;
@@ -84,14 +85,14 @@ fn stated_quantity(
         None => None,
     };
     let stated = match (request.quantity, from_weight) {
-        (Some(given), Some(weight)) if given.normalize() != weight.normalize() => {
+        (Some(given), Some(weight)) if given.value().normalize() != weight.normalize() => {
             return Err(ApiError::invalid(
                 "quantity",
                 "the quantity disagrees with the GS1 net weight",
             ));
         }
         (Some(given), _) => Some(given),
-        (None, weight) => weight,
+        (None, weight) => weight.map(Quantity::from),
     };
     stated
         .map(|q| parse_quantity("quantity", q, &lot.unit))
@@ -355,7 +356,7 @@ async fn load(
             )
             .with(
                 "quantity_on_hand",
-                lot.quantity_on_hand.normalize().to_string(),
+                Quantity::at(lot.quantity_on_hand, &lot.unit),
             ));
         }
         (Decimal::ZERO, scan.details.clone())
@@ -495,8 +496,8 @@ async fn count(
     })?;
     if counted < lot.quantity_pledged || counted < lot.quantity_reserved {
         return Err(ApiError::conflict("count_below_commitments", "less was counted than is pledged or reserved; the lender or the supplier must release some first")
-            .with("quantity_pledged", lot.quantity_pledged.normalize().to_string())
-            .with("quantity_reserved", lot.quantity_reserved.normalize().to_string()));
+            .with("quantity_pledged", Quantity::at(lot.quantity_pledged, &lot.unit))
+            .with("quantity_reserved", Quantity::at(lot.quantity_reserved, &lot.unit)));
     }
     let mut details = scan.details.clone();
     details["quantity_book"] = json!(lot.quantity_on_hand.normalize().to_string());
@@ -542,7 +543,7 @@ async fn release(
         )
         .with("status", release_order.status));
     }
-    let remaining = release_order.quantity - release_order.quantity_released;
+    let remaining = release_order.quantity.value() - release_order.quantity_released.value();
     let released = quantity.unwrap_or(remaining);
     if released > remaining || released > lot.quantity_on_hand {
         return Err(ApiError::conflict(
@@ -551,7 +552,7 @@ async fn release(
         )
         .with(
             "quantity_authorised",
-            remaining.min(lot.quantity_on_hand).normalize().to_string(),
+            Quantity::at(remaining.min(lot.quantity_on_hand), &lot.unit),
         ));
     }
     if lot.quantity_on_hand - released < lot.quantity_pledged {
@@ -561,7 +562,7 @@ async fn release(
         )
         .with(
             "quantity_pledged",
-            lot.quantity_pledged.normalize().to_string(),
+            Quantity::at(lot.quantity_pledged, &lot.unit),
         ));
     }
     // The order's quantity was reserved when it was made; what leaves is no longer reserved.

@@ -1,6 +1,8 @@
 //! Statement types: the query, the statement per currency with its summary and entries, the
 //! goods deposited, and the rows the store reads.
 
+use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
@@ -95,17 +97,29 @@ pub struct Deposit {
     #[diesel(sql_type = Text)]
     pub commodity_code: String,
     #[diesel(sql_type = Numeric)]
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     #[diesel(sql_type = Text)]
     pub unit: String,
+    /// In `currency`.
     #[diesel(sql_type = Nullable<Numeric>)]
-    #[serde(with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub market_value_at_deposit: Option<Decimal>,
+    pub market_value_at_deposit: Option<Money>,
     #[diesel(sql_type = Nullable<Text>)]
     pub currency: Option<String>,
+}
+
+impl Deposit {
+    /// The deposit with its quantity at its unit's decimals and its value at its currency's.
+    pub fn shown(self) -> Self {
+        let value = self
+            .market_value_at_deposit
+            .zip(self.currency.as_deref())
+            .map(|(value, currency)| Money::at(value.amount(), currency));
+        Self {
+            quantity: self.quantity.in_unit(&self.unit),
+            market_value_at_deposit: value,
+            ..self
+        }
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -54,6 +54,7 @@ fn assemble(org: Uuid, (from, to): (NaiveDate, NaiveDate), books: Books) -> Stat
         proceeds,
         deposits,
     } = books;
+    let deposits = deposits.into_iter().map(Deposit::shown).collect();
     let mut currencies: BTreeMap<String, CurrencyStatement> = BTreeMap::new();
     for b in balances {
         let s = section(&mut currencies, &b.currency);
@@ -205,7 +206,7 @@ pub fn csv(s: &Statement) -> String {
             d.market_value_at_deposit
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
-            d.quantity.normalize(),
+            d.quantity,
             d.unit,
             cell(&d.commodity_code)
         );

@@ -55,8 +55,8 @@ async fn announcing_a_lot_gives_it_a_checked_code_and_an_expiry() {
     let code = lot["code"].as_str().expect("code");
     assert!(LotCode::parse(code).is_ok(), "{code}");
     assert_eq!(lot["status"], "announced");
-    assert_eq!(lot["quantity_announced"], "20000");
-    assert_eq!(lot["quantity_on_hand"], "0");
+    assert_eq!(lot["quantity_announced"], "20000.000");
+    assert_eq!(lot["quantity_on_hand"], "0.000");
     assert_eq!(lot["unit"], "kg");
     assert_eq!(
         lot["expires_on"],
@@ -114,7 +114,7 @@ async fn receiving_records_the_variance_and_the_receipt_which_staff_do_not_see()
     let reply = c.scan(&app, json!({"code": lot["code"], "action": "receive", "quantity": "19950", "warehouse_id": c.warehouse_id})).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["lot"]["status"], "in_custody");
-    assert_eq!(reply.body["lot"]["quantity_on_hand"], "19950");
+    assert_eq!(reply.body["lot"]["quantity_on_hand"], "19950.000");
     assert_eq!(reply.body["movement"]["kind"], "receive");
     assert_eq!(reply.body["movement"]["details"]["variance"], "-50");
     assert!(
@@ -143,7 +143,7 @@ async fn a_gs1_string_names_the_lot_and_its_net_weight_is_the_quantity() {
         .scan(&app, json!({"code": gs1, "action": "receive"}))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!(reply.body["lot"]["quantity_on_hand"], "19980");
+    assert_eq!(reply.body["lot"]["quantity_on_hand"], "19980.000");
     assert_eq!(
         reply.body["movement"]["details"]["gs1"]["gtin"],
         "09501101530003"
@@ -277,7 +277,7 @@ async fn goods_leave_only_against_a_release_order_partially_then_fully() {
         .unwrap()
         .to_owned();
     let reserved = app.get(&format!("/v1/lots/{id}"), c.supplier.token()).await;
-    assert_eq!(reserved.body["quantity_reserved"], "600");
+    assert_eq!(reserved.body["quantity_reserved"], "600.000");
     // More than is free, and more than the order allows, are both refused.
     c.withdraw(&app, id, "401")
         .await
@@ -287,15 +287,15 @@ async fn goods_leave_only_against_a_release_order_partially_then_fully() {
 
     let part = c.scan(&app, json!({"code": lot["code"], "action": "release", "quantity": "200", "release_order_id": order})).await;
     assert_eq!(part.status, 200, "{}", part.text);
-    assert_eq!(part.body["lot"]["quantity_on_hand"], "800");
-    assert_eq!(part.body["lot"]["quantity_reserved"], "400");
+    assert_eq!(part.body["lot"]["quantity_on_hand"], "800.000");
+    assert_eq!(part.body["lot"]["quantity_reserved"], "400.000");
     let rest = c
         .scan(
             &app,
             json!({"code": lot["code"], "action": "release", "release_order_id": order}),
         )
         .await;
-    assert_eq!(rest.body["lot"]["quantity_on_hand"], "400");
+    assert_eq!(rest.body["lot"]["quantity_on_hand"], "400.000");
     assert_eq!(rest.body["lot"]["status"], "in_custody");
     let closed = c.scan(&app, json!({"code": lot["code"], "action": "release", "quantity": "1", "release_order_id": order})).await;
     closed.assert_error(409, "release_order_closed");
@@ -309,7 +309,7 @@ async fn goods_leave_only_against_a_release_order_partially_then_fully() {
         )
         .await;
     assert_eq!(out.body["lot"]["status"], "released");
-    assert_eq!(out.body["lot"]["quantity_on_hand"], "0");
+    assert_eq!(out.body["lot"]["quantity_on_hand"], "0.000");
     reconciled(&app, &c).await;
 }
 
@@ -341,8 +341,8 @@ async fn a_count_that_differs_needs_a_reason_and_adjusts_the_book() {
     let adjusted = c.scan(&app, json!({"code": lot["code"], "action": "count", "quantity": "497", "reason": "three crates crushed"})).await;
     assert_eq!(adjusted.status, 200, "{}", adjusted.text);
     assert_eq!(adjusted.body["movement"]["kind"], "count_adjustment");
-    assert_eq!(adjusted.body["movement"]["quantity_change"], "-3");
-    assert_eq!(adjusted.body["lot"]["quantity_on_hand"], "497");
+    assert_eq!(adjusted.body["movement"]["quantity_change"], "-3.000");
+    assert_eq!(adjusted.body["lot"]["quantity_on_hand"], "497.000");
     reconciled(&app, &c).await;
 }
 
@@ -368,8 +368,8 @@ async fn a_split_makes_a_new_lot_with_its_own_code_and_movements_on_both() {
     };
     let reply = split("250", "split-1").await;
     assert_eq!(reply.status, 201, "{}", reply.text);
-    assert_eq!(reply.body["parent"]["quantity_on_hand"], "750");
-    assert_eq!(reply.body["child"]["quantity_on_hand"], "250");
+    assert_eq!(reply.body["parent"]["quantity_on_hand"], "750.000");
+    assert_eq!(reply.body["child"]["quantity_on_hand"], "250.000");
     assert_eq!(reply.body["child"]["parent_lot_id"], id);
     assert_ne!(reply.body["child"]["code"], lot["code"]);
     assert_eq!(reply.body["child"]["warehouse_id"], c.warehouse_id.as_str());
@@ -484,7 +484,7 @@ async fn boards_travel_by_voyage_and_are_unloaded_only_on_arrival() {
     .await;
     assert_eq!(aboard.status, 200, "{}", aboard.text);
     assert_eq!(aboard.body["lot"]["status"], "in_transit");
-    assert_eq!(aboard.body["lot"]["quantity_on_hand"], "300");
+    assert_eq!(aboard.body["lot"]["quantity_on_hand"], "300.000");
 
     let early = scan_as(&app, &carrier, json!({"code": code, "action": "unload"})).await;
     early.assert_error(409, "voyage_status");
@@ -654,7 +654,11 @@ async fn receive_and_count_racing_on_one_lot_leave_the_ledger_reconciled() {
                     "{}",
                     counted.text
                 );
-                assert_eq!(lot_now.body["quantity_on_hand"], "98", "{}", lot_now.text);
+                assert_eq!(
+                    lot_now.body["quantity_on_hand"], "98.000",
+                    "{}",
+                    lot_now.text
+                );
             }
             200 => {
                 assert_eq!(
@@ -663,11 +667,15 @@ async fn receive_and_count_racing_on_one_lot_leave_the_ledger_reconciled() {
                     counted.text
                 );
                 assert_eq!(
-                    counted.body["movement"]["quantity_change"], "-1",
+                    counted.body["movement"]["quantity_change"], "-1.000",
                     "{}",
                     counted.text
                 );
-                assert_eq!(lot_now.body["quantity_on_hand"], "97", "{}", lot_now.text);
+                assert_eq!(
+                    lot_now.body["quantity_on_hand"], "97.000",
+                    "{}",
+                    lot_now.text
+                );
             }
             other => panic!("count answered {other}: {}", counted.text),
         }

@@ -37,7 +37,7 @@ async fn a_loan_runs_from_request_through_interest_to_repayment() {
             world.custody.supplier.token(),
         )
         .await;
-    assert_eq!(pledged.body["quantity_pledged"], "10000");
+    assert_eq!(pledged.body["quantity_pledged"], "10000.000");
     let facility = app
         .get(
             &format!("/v1/facilities/{}", world.facility_id),
@@ -110,7 +110,7 @@ async fn a_loan_runs_from_request_through_interest_to_repayment() {
             world.custody.supplier.token(),
         )
         .await;
-    assert_eq!(freed.body["quantity_pledged"], "0");
+    assert_eq!(freed.body["quantity_pledged"], "0.000");
 
     let entries = app
         .get(
@@ -377,7 +377,7 @@ async fn a_second_approver_must_confirm_when_the_facility_asks() {
             world.custody.supplier.token(),
         )
         .await;
-    assert_eq!(freed.body["quantity_pledged"], "0");
+    assert_eq!(freed.body["quantity_pledged"], "0.000");
     app.post(
         &format!("/v1/loans/{loan}/cancel"),
         world.custody.supplier.token(),
@@ -448,8 +448,8 @@ async fn pledged_goods_leave_only_with_the_lenders_consent_within_the_advance_ra
         )
         .await;
     assert_eq!(out.status, 200, "{}", out.text);
-    assert_eq!(out.body["lot"]["quantity_on_hand"], "8000");
-    assert_eq!(out.body["lot"]["quantity_pledged"], "8000");
+    assert_eq!(out.body["lot"]["quantity_on_hand"], "8000.000");
+    assert_eq!(out.body["lot"]["quantity_pledged"], "8000.000");
     assert_books_balance(&app, &c.admin).await;
 }
 
@@ -523,7 +523,7 @@ async fn two_loans_racing_for_the_last_quantity_get_it_once() {
             world.custody.supplier.token(),
         )
         .await;
-    assert_eq!(after.body["quantity_pledged"], "1000");
+    assert_eq!(after.body["quantity_pledged"], "1000.000");
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -645,7 +645,7 @@ async fn an_uncured_margin_call_defaults_the_loan_and_the_lender_orders_the_good
         .await;
     assert_eq!(ordered.status, 201, "{}", ordered.text);
     assert_eq!(ordered.body["loan"]["status"], "liquidating");
-    assert_eq!(ordered.body["lots"][0]["quantity"], "10000");
+    assert_eq!(ordered.body["lots"][0]["quantity"], "10000.000");
     app.post(
         &format!("/v1/loans/{called}/liquidate"),
         world.lender.token(),

@@ -104,13 +104,29 @@ async fn the_openapi_document_lists_exactly_the_route_table() {
     // Every operation documents its error envelope, and schemas exist for bodies.
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc.body["components"]["schemas"]["NewOrg"].is_object());
-    // Money and the states are described once, as components, and every reference resolves.
+    // Money, quantities and the states are described once, as components, and every
+    // reference resolves.
     let schemas = &doc.body["components"]["schemas"];
     assert_eq!(schemas["Money"]["type"], "string", "{}", schemas["Money"]);
     assert_eq!(
         schemas["Loan"]["properties"]["principal"]["$ref"],
         "#/components/schemas/Money"
     );
+    assert_eq!(
+        schemas["Quantity"]["type"], "string",
+        "{}",
+        schemas["Quantity"]
+    );
+    for (schema, field) in [
+        ("Lot", "quantity_on_hand"),
+        ("NewLot", "quantity"),
+        ("Movement", "quantity_change"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"], "#/components/schemas/Quantity",
+            "{schema}.{field}"
+        );
+    }
     let statuses = schemas["LoanStatus"]["enum"]
         .as_array()
         .expect("LoanStatus");

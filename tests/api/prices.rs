@@ -179,12 +179,12 @@ async fn a_lot_is_valued_with_every_factor_and_told_why_it_is_not_eligible() {
 
     price(&app, &c, "6.00", today()).await;
     let valued = app.get(&path, c.supplier.token()).await;
-    assert_eq!(valued.body["quantity"], "20000");
+    assert_eq!(valued.body["quantity"], "20000.000");
     assert_eq!(valued.body["unit_price"], "6");
     assert_eq!(valued.body["currency"], "CNY");
     assert_eq!(valued.body["grade_factor"], "1");
     assert_eq!(valued.body["freshness_factor"], "1");
-    assert_eq!(valued.body["market_value"], "120000");
+    assert_eq!(valued.body["market_value"], "120000.00");
     assert_eq!(valued.body["eligible"], true);
 
     // 120 days on: the price is stale and the apples half-way down their freshness slope.
@@ -195,7 +195,7 @@ async fn a_lot_is_valued_with_every_factor_and_told_why_it_is_not_eligible() {
         )
         .await;
     assert_eq!(later.body["freshness_factor"], "0.75");
-    assert_eq!(later.body["market_value"], "90000");
+    assert_eq!(later.body["market_value"], "90000.00");
     assert_eq!(later.body["ineligible_reasons"], json!(["stale_price"]));
     let expired = app
         .get(
@@ -203,7 +203,7 @@ async fn a_lot_is_valued_with_every_factor_and_told_why_it_is_not_eligible() {
             c.supplier.token(),
         )
         .await;
-    assert_eq!(expired.body["market_value"], "0");
+    assert_eq!(expired.body["market_value"], "0.00");
     assert_eq!(
         expired.body["ineligible_reasons"],
         json!(["stale_price", "expired"])
@@ -242,6 +242,6 @@ async fn goods_received_when_a_price_exists_keep_their_value_at_deposit() {
             c.supplier.token(),
         )
         .await;
-    assert_eq!(seen.body["receipt"]["market_value_at_deposit"], "120000");
+    assert_eq!(seen.body["receipt"]["market_value_at_deposit"], "120000.00");
     assert_eq!(seen.body["receipt"]["deposit_currency"], "CNY");
 }

@@ -110,7 +110,7 @@ async fn the_yantai_story_to_the_cent() {
     let lot_now = app
         .get(&format!("/v1/lots/{lot_id}"), c.supplier.token())
         .await;
-    assert_eq!(lot_now.body["quantity_reserved"], "20000");
+    assert_eq!(lot_now.body["quantity_reserved"], "20000.000");
     // The buyer pays in two parts; the second settles.
     let first = m.pay(&app, &sale, "50000.00").await;
     assert_eq!(first.status, 201, "{}", first.text);
@@ -134,7 +134,7 @@ async fn the_yantai_story_to_the_cent() {
     assert_eq!(after["collateral"], json!([]));
     // Warehouse staff scan the lot out against the sale's release order.
     let order = &settled["release_orders"][0];
-    assert_eq!(order["quantity"], "20000");
+    assert_eq!(order["quantity"], "20000.000");
     let out = c
         .scan(
             &app,
@@ -143,7 +143,7 @@ async fn the_yantai_story_to_the_cent() {
         .await;
     assert_eq!(out.status, 200, "{}", out.text);
     assert_eq!(out.body["lot"]["status"], "released");
-    assert_eq!(out.body["lot"]["quantity_on_hand"], "0");
+    assert_eq!(out.body["lot"]["quantity_on_hand"], "0.000");
     assert_eq!(
         m.sale(&app, &sale).await["release_orders"][0]["status"],
         "completed"
@@ -352,7 +352,10 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     let sale = id(&first.body);
     let more = m.sell(&app, line("300", "6.10")).await;
     more.assert_error(409, "quantity_not_free");
-    assert_eq!(more.body["error"]["details"]["quantity_available"], "200");
+    assert_eq!(
+        more.body["error"]["details"]["quantity_available"],
+        "200.000"
+    );
     // Only the parties see the sale; warehouse staff may not sell.
     app.get(&format!("/v1/sales/{sale}"), other.token())
         .await
@@ -432,7 +435,7 @@ async fn two_sales_for_the_same_last_quantity_reserve_it_once() {
             m.l.custody.supplier.token(),
         )
         .await;
-    assert_eq!(lot.body["quantity_reserved"], "500");
+    assert_eq!(lot.body["quantity_reserved"], "500.000");
 }
 
 #[tokio::test]
@@ -518,7 +521,7 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     assert_eq!(s["to_supplier"], "0.00");
     let after = m.l.loan(&app, &loan).await;
     assert_eq!(after["outstanding_principal"], "41200.00");
-    assert_eq!(after["collateral"][0]["quantity"], "10000");
+    assert_eq!(after["collateral"][0]["quantity"], "10000.000");
     app.post(
         &format!("/v1/sales/{sale}/consent"),
         m.l.lender.token(),
@@ -574,7 +577,10 @@ async fn a_lender_sells_the_goods_of_a_defaulted_loan_and_is_repaid_from_the_sal
     assert_eq!(s["fee"], "1200.00");
     assert_eq!(s["principal_repaid"], "30000.00");
     assert_eq!(s["to_supplier"], "2800.00");
-    assert_eq!(paid.body["sale"]["release_orders"][0]["quantity"], "10000");
+    assert_eq!(
+        paid.body["sale"]["release_orders"][0]["quantity"],
+        "10000.000"
+    );
     assert_eq!(m.l.loan(&app, &loan).await["status"], "closed");
     assert_books_balance(&app, &c.admin).await;
 }
@@ -882,7 +888,7 @@ async fn a_settlement_that_fails_at_any_step_writes_nothing() {
     assert!(body.get("lender_consents").is_none(), "{body}");
     let after = m.l.loan(&app, &loan).await;
     assert_eq!(after["outstanding_principal"], "3000.00");
-    assert_eq!(after["collateral"][0]["quantity"], "1000");
+    assert_eq!(after["collateral"][0]["quantity"], "1000.000");
     assert_books_balance(&app, &c.admin).await;
 }
 
@@ -1000,7 +1006,7 @@ async fn a_liquidation_sale_takes_the_goods_of_the_loan_it_liquidates_first() {
     assert_eq!(m.l.loan(&app, &loans[1]).await["status"], "closed");
     let older = m.l.loan(&app, &loans[0]).await;
     assert_eq!(older["status"], "active");
-    assert_eq!(older["collateral"][0]["quantity"], "10000");
+    assert_eq!(older["collateral"][0]["quantity"], "10000.000");
     assert_books_balance(&app, &c.admin).await;
 }
 
@@ -1071,7 +1077,7 @@ async fn the_sales_list_shows_each_sale_as_its_own_page_does_without_the_preview
         assert_eq!(item, &single);
     }
     assert_eq!(items[0]["settlement"]["gross"], "6000.00");
-    assert_eq!(items[0]["release_orders"][0]["quantity"], "1000");
+    assert_eq!(items[0]["release_orders"][0]["quantity"], "1000.000");
     assert_eq!(items[1]["payments"][0]["amount"], "500.00");
     assert_eq!(items[1]["lines"][0]["amount"], "2100.00");
     assert_eq!(items[2]["status"], "cancelled");
