@@ -55,6 +55,43 @@ pub mod plain_option {
     }
 }
 
+/// Serde and OpenAPI for a newtype over `Decimal` that the API carries as a decimal string:
+/// printed as held, read like [`plain`], described once as a string component.
+macro_rules! decimal_string {
+    ($name:ident, $description:expr, $example:expr) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0.to_string())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::domain::decimal::plain::deserialize(deserializer).map(Self)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Double,
+                    )))
+                    .description(Some($description))
+                    .examples([$example])
+                    .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+pub(crate) use decimal_string;
+
 #[cfg(test)]
 mod tests {
     use rust_decimal::Decimal;

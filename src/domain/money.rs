@@ -6,9 +6,6 @@
 
 use super::valuation::at_minor_unit;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::{KnownFormat, RefOr};
 
 #[derive(
     Clone,
@@ -54,33 +51,11 @@ impl std::fmt::Display for Money {
     }
 }
 
-impl Serialize for Money {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Money {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::decimal::plain::deserialize(deserializer).map(Self)
-    }
-}
-
-impl utoipa::PartialSchema for Money {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
-            .description(Some(
-                "An amount of money as a decimal string, at its currency's minor unit.",
-            ))
-            .examples(["1250.00"])
-            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Money {}
+super::decimal::decimal_string!(
+    Money,
+    "An amount of money as a decimal string, at its currency's minor unit.",
+    "1250.00"
+);
 
 #[cfg(test)]
 mod tests {

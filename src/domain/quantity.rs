@@ -5,10 +5,8 @@
 //! (`"20000.000"` kg, `"12"` pieces), read from a decimal string, described once in OpenAPI.
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fmt;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::{KnownFormat, RefOr};
 
 /// Units goods are counted in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -126,34 +124,12 @@ impl From<Decimal> for Quantity {
     }
 }
 
-impl Serialize for Quantity {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::decimal::plain::deserialize(deserializer).map(Self)
-    }
-}
-
-impl utoipa::PartialSchema for Quantity {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
-            .description(Some(
-                "A quantity of goods as a decimal string in the lot's unit, at the unit's \
-                 decimals (three for kg, t and m3; none for pieces).",
-            ))
-            .examples(["20000.000"])
-            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Quantity {}
+super::decimal::decimal_string!(
+    Quantity,
+    "A quantity of goods as a decimal string in the lot's unit, at the unit's decimals \
+     (three for kg, t and m3; none for pieces).",
+    "20000.000"
+);
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
