@@ -292,6 +292,7 @@ pub fn app(
             let field = message.split('`').nth(1).unwrap_or("query").to_owned();
             ApiError::invalid(&field, message).into()
         }))
+        .wrap(crate::http::retry::RetryRaces)
         .wrap(actix_web::middleware::from_fn(middleware::authorize))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .configure(configure)

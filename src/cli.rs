@@ -107,7 +107,10 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
         print_logins(&logins, &config);
     }
     let state = web::Data::new(AppState::new(pool.clone(), &config));
-    let background = tokio::spawn(jobs::run_background(pool.clone()));
+    // The background jobs work over the whole book, on their own connections without the
+    // requests' statement limit.
+    let batch = db::pool_with(&database.url, 2, db::Timeouts::Batch)?;
+    let background = tokio::spawn(jobs::run_background(batch));
     let server = HttpServer::new(move || app::app(state.clone()))
         .disable_signals()
         .bind(config.bind)
@@ -275,7 +278,7 @@ async fn daily(as_of: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
     let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let database = db::open(&config).await?;
     db::migrate(&database.url).await?;
-    let pool = db::pool(&database.url, 2)?;
+    let pool = db::pool_with(&database.url, 2, db::Timeouts::Batch)?;
     let closed = crate::lending::daily::run(&pool, as_of, config.allow_future_dates, true).await?;
     match (closed.first(), closed.last()) {
         (Some(first), Some(last)) => println!(

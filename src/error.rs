@@ -30,7 +30,14 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Seconds a client should wait before trying again (`Retry-After`), for faults that pass.
+    pub retry_after: Option<u32>,
 }
+
+/// Marks a response whose request lost a race inside the database (a deadlock or a
+/// serialization failure) and was rolled back whole, so running it again is safe.
+#[derive(Debug, Clone, Copy)]
+pub struct RolledBackRace;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -39,7 +46,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            retry_after: None,
         }
+    }
+
+    /// Says when to try again.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds a detail to the envelope's `details` object.
@@ -93,6 +107,21 @@ impl ApiError {
             "database_unavailable",
             "the database is unavailable; try again shortly",
         )
+        .retry_after(2)
+    }
+
+    /// Another request held or changed the same rows; the whole request was rolled back.
+    pub fn race() -> Self {
+        Self::conflict(
+            "concurrent_update",
+            "another request changed the same data at the same moment; retry",
+        )
+        .retry_after(1)
+    }
+
+    /// Whether this error is a lost race the server may retry by itself.
+    pub fn is_race(&self) -> bool {
+        self.code == "concurrent_update"
     }
 
     /// Logs the cause and answers an opaque 500.
@@ -136,50 +165,136 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body())
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        let mut response = response.json(self.body());
+        if self.is_race() {
+            response.extensions_mut().insert(RolledBackRace);
+        }
+        response
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
+    /// What a database error means to the client. Constraint names and database messages
+    /// never reach it: the rules they guard are checked (and named) before the write, and what
+    /// still reaches the database is a race, a fault that passes, or a bug (500, logged).
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        use diesel::result::Error;
         match &error {
             Error::NotFound => Self::not_found("not_found", "no such object"),
-            Error::DatabaseError(Kind::UniqueViolation, info) => {
-                let conflict = Self::conflict(
-                    "already_exists",
-                    "an object with these values already exists",
-                );
-                match info.constraint_name() {
-                    Some(name) => conflict.with("constraint", name),
-                    None => conflict,
-                }
+            Error::DatabaseError(kind, info) => {
+                let fault = DbFault::of(kind, info.message());
+                tracing::warn!(?fault, cause = %info.message(), constraint = ?info.constraint_name(), "database refused");
+                fault.answer().unwrap_or_else(|| Self::internal(&error))
             }
-            Error::DatabaseError(Kind::CheckViolation, info) => {
-                let invalid = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "constraint_violated",
-                    "the request breaks a rule of the data",
-                );
-                match info.constraint_name() {
-                    Some(name) => invalid.with("constraint", name),
-                    None => invalid,
+            Error::RollbackErrorOnCommit { commit_error, .. } => {
+                let inner = ApiError::from(clone_kind(commit_error));
+                if inner.status == StatusCode::INTERNAL_SERVER_ERROR {
+                    Self::internal(&error)
+                } else {
+                    inner
                 }
-            }
-            Error::DatabaseError(Kind::SerializationFailure, _) => Self::conflict(
-                "concurrent_update",
-                "another request changed the same data; retry",
-            ),
-            Error::DatabaseError(Kind::ClosedConnection, _) => Self::unavailable(),
-            Error::DatabaseError(Kind::Unknown, info)
-                if info
-                    .message()
-                    .contains("canceling statement due to lock timeout") =>
-            {
-                Self::conflict("locked", "another request is changing the same data; retry")
             }
             _ => Self::internal(error),
         }
+    }
+}
+
+/// The commit error, as far as its kind and message go.
+fn clone_kind(error: &diesel::result::Error) -> diesel::result::Error {
+    match error {
+        diesel::result::Error::DatabaseError(kind, info) => {
+            diesel::result::Error::DatabaseError(*kind, Box::new(info.message().to_owned()))
+        }
+        diesel::result::Error::NotFound => diesel::result::Error::NotFound,
+        _ => diesel::result::Error::BrokenTransactionManager,
+    }
+}
+
+/// The kinds of database refusal the API answers differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFault {
+    /// A deadlock or serialization failure: the transaction was rolled back whole.
+    Race,
+    /// `lock_timeout` passed waiting for a row another request holds.
+    Locked,
+    /// `statement_timeout` passed.
+    TooSlow,
+    /// The connection is gone (the server stopped, restarted or cut it).
+    Unavailable,
+    /// A unique key clash the rules did not see coming (two requests creating the same thing).
+    Duplicate,
+    /// A value the rules let through but a column refused: too large, a NUL byte, a broken
+    /// check or reference.
+    Refused,
+    Other,
+}
+
+impl DbFault {
+    pub fn of(kind: &diesel::result::DatabaseErrorKind, message: &str) -> Self {
+        use diesel::result::DatabaseErrorKind as Kind;
+        let message = message.to_ascii_lowercase();
+        let says = |text: &str| message.contains(text);
+        match kind {
+            Kind::SerializationFailure => Self::Race,
+            Kind::ClosedConnection | Kind::UnableToSendCommand => Self::Unavailable,
+            Kind::UniqueViolation => Self::Duplicate,
+            Kind::CheckViolation | Kind::ForeignKeyViolation | Kind::NotNullViolation => {
+                Self::Refused
+            }
+            _ if says("deadlock detected") || says("could not serialize access") => Self::Race,
+            _ if says("lock timeout") || says("could not obtain lock") => Self::Locked,
+            _ if says("statement timeout") => Self::TooSlow,
+            _ if says("terminating connection")
+                || says("connection closed")
+                || says("closed the connection")
+                || says("connection refused")
+                || says("broken pipe")
+                || says("connection reset")
+                || says("the database system is")
+                || says("cannot execute") && says("recovery") =>
+            {
+                Self::Unavailable
+            }
+            _ if says("numeric field overflow")
+                || says("out of range")
+                || says("invalid byte sequence")
+                || says("value too long") =>
+            {
+                Self::Refused
+            }
+            _ => Self::Other,
+        }
+    }
+
+    fn answer(self) -> Option<ApiError> {
+        Some(match self {
+            Self::Race => ApiError::race(),
+            Self::Locked => {
+                ApiError::conflict("locked", "another request is changing the same data; retry")
+                    .retry_after(1)
+            }
+            Self::TooSlow => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_busy",
+                "the database took too long to answer; try again shortly",
+            )
+            .retry_after(2),
+            Self::Unavailable => ApiError::unavailable(),
+            Self::Duplicate => ApiError::conflict(
+                "already_exists",
+                "an object with these values already exists",
+            ),
+            Self::Refused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "value_refused",
+                "a value in the request is out of the range the data can hold",
+            ),
+            Self::Other => return None,
+        })
     }
 }
 
@@ -209,6 +324,100 @@ mod tests {
             !text.contains("secret_table") && !text.contains("10.0.0.7"),
             "{text}"
         );
+    }
+
+    fn refusal(kind: diesel::result::DatabaseErrorKind, message: &str) -> ApiError {
+        diesel::result::Error::DatabaseError(kind, Box::new(message.to_owned())).into()
+    }
+
+    #[test]
+    fn faults_that_pass_answer_409_or_503_with_retry_after_and_never_name_a_constraint() {
+        use diesel::result::DatabaseErrorKind as Kind;
+        let cases = [
+            (Kind::Unknown, "deadlock detected", 409, "concurrent_update"),
+            (
+                Kind::SerializationFailure,
+                "could not serialize access",
+                409,
+                "concurrent_update",
+            ),
+            (
+                Kind::Unknown,
+                "canceling statement due to lock timeout",
+                409,
+                "locked",
+            ),
+            (
+                Kind::Unknown,
+                "canceling statement due to statement timeout",
+                503,
+                "database_busy",
+            ),
+            (
+                Kind::Unknown,
+                "terminating connection due to administrator command",
+                503,
+                "database_unavailable",
+            ),
+            (
+                Kind::ClosedConnection,
+                "connection closed",
+                503,
+                "database_unavailable",
+            ),
+            (
+                Kind::Unknown,
+                "the database system is shutting down",
+                503,
+                "database_unavailable",
+            ),
+        ];
+        for (kind, message, status, code) in cases {
+            let error = refusal(kind, message);
+            assert_eq!(
+                (error.status.as_u16(), error.code),
+                (status, code),
+                "{message}"
+            );
+            let response = error.error_response();
+            assert!(response.headers().contains_key("retry-after"), "{message}");
+            assert_eq!(
+                response.extensions().get::<RolledBackRace>().is_some(),
+                code == "concurrent_update",
+                "{message}"
+            );
+        }
+        for (kind, message, status) in [
+            (
+                Kind::CheckViolation,
+                "new row violates check constraint \"lots_check1\"",
+                422,
+            ),
+            (
+                Kind::UniqueViolation,
+                "duplicate key value violates \"lots_code_key\"",
+                409,
+            ),
+            (Kind::Unknown, "numeric field overflow", 422),
+            (
+                Kind::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+                422,
+            ),
+        ] {
+            let error = refusal(kind, message);
+            assert_eq!(error.status.as_u16(), status, "{message}");
+            let bytes = error
+                .error_response()
+                .into_body()
+                .try_into_bytes()
+                .expect("body");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("lots_") && !text.contains("constraint\""),
+                "{text}"
+            );
+        }
     }
 
     #[test]

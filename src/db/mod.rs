@@ -22,12 +22,47 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The advisory lock key that serialises migrations across instances starting together.
 const MIGRATION_LOCK_KEY: i64 = 0x486f_6c64_6661_7374; // "Holdfast"
 
-/// Builds the pool. Waiting for a connection is bounded so that an exhausted or unreachable
-/// database answers 503 instead of hanging the request. Every connection runs with JIT
-/// compilation off (see [`connect`]).
+/// How long a statement may run and a lock may be waited for on a pool's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeouts {
+    /// Serving requests: a lock is waited for 5 s (then 409 `locked`), a statement runs 60 s
+    /// at most (then 503 `database_busy`), a transaction left idle is ended after 60 s.
+    Requests,
+    /// Jobs over the whole book (the daily close, revaluing every loan): no statement limit,
+    /// locks waited for 60 s.
+    Batch,
+}
+
+impl Timeouts {
+    fn settings(self) -> &'static str {
+        match self {
+            Timeouts::Requests => {
+                "SET jit = off; SET lock_timeout = '5s'; SET statement_timeout = '60s'; \
+                 SET idle_in_transaction_session_timeout = '60s'"
+            }
+            Timeouts::Batch => {
+                "SET jit = off; SET lock_timeout = '60s'; SET statement_timeout = 0; \
+                 SET idle_in_transaction_session_timeout = '10min'"
+            }
+        }
+    }
+}
+
+/// Builds the pool that serves requests ([`Timeouts::Requests`]).
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+    pool_with(database_url, max_size, Timeouts::Requests)
+}
+
+/// Builds a pool. Waiting for a connection is bounded so that an exhausted or unreachable
+/// database answers 503 instead of hanging the request. Every connection runs with JIT
+/// compilation off and the given timeouts (see [`connect_with`]).
+pub fn pool_with(
+    database_url: &str,
+    max_size: usize,
+    timeouts: Timeouts,
+) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| Box::pin(connect(url)));
+    config.custom_setup = Box::new(move |url| Box::pin(connect_with(url, timeouts)));
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)
@@ -45,10 +80,17 @@ pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
 /// planner's row estimates after a bulk change are loose, and JIT compilation then cost
 /// seconds for a statement that runs in a fraction of that (`docs/benchmarks.md`).
 pub async fn connect(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
-    use diesel_async::{AsyncConnection, RunQueryDsl};
+    connect_with(url, Timeouts::Batch).await
+}
+
+/// Opens a connection with JIT off and `timeouts`.
+pub async fn connect_with(
+    url: &str,
+    timeouts: Timeouts,
+) -> diesel::ConnectionResult<AsyncPgConnection> {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query("SET jit = off")
-        .execute(&mut conn)
+    conn.batch_execute(timeouts.settings())
         .await
         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)

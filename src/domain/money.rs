@@ -5,6 +5,14 @@
 //! three places for every currency) or [`Money::held`] (a value already at that scale).
 
 use super::valuation::at_minor_unit;
+
+/// The largest amount of money one request may name (a thousand trillion): the money
+/// columns hold about a hundred times more, so sums of such amounts still fit.
+pub const MAX_MONEY: i64 = 1_000_000_000_000_000;
+
+/// The largest price per unit of goods (a hundred million): a lot's value, at most
+/// [`super::quantity::MAX_QUANTITY`] units at this price, still fits its column.
+pub const MAX_UNIT_PRICE: i64 = 100_000_000;
 use rust_decimal::Decimal;
 
 #[derive(

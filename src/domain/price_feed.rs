@@ -107,6 +107,9 @@ pub fn parse(text: &str) -> Result<Vec<PriceRow>, CsvError> {
         if text.trim().is_empty() {
             continue;
         }
+        if text.contains('\0') {
+            return Err(error(line, None, "the line holds a NUL character"));
+        }
         if rows.len() == MAX_ROWS {
             return Err(error(
                 line,
@@ -128,12 +131,20 @@ pub fn parse(text: &str) -> Result<Vec<PriceRow>, CsvError> {
         }
         let price = Decimal::from_str(&values[price_at])
             .ok()
-            .filter(|p| *p > Decimal::ZERO)
+            .filter(|p| {
+                *p > Decimal::ZERO
+                    && *p <= Decimal::from(super::money::MAX_UNIT_PRICE)
+                    && p.normalize().scale() <= 6
+            })
             .ok_or_else(|| {
                 error(
                     line,
                     Some("price_per_unit"),
-                    format!("`{}` is not a positive decimal", values[price_at]),
+                    format!(
+                        "`{}` is not a positive decimal of at most {} with at most 6 decimal places",
+                        values[price_at],
+                        super::money::MAX_UNIT_PRICE
+                    ),
                 )
             })?;
         let currency = values[currency_at].clone();
@@ -202,6 +213,21 @@ mod tests {
             ("APPLE,6,CNY,23/11/2026,x\n", 2, Some("as_of")),
             ("APPLE,6,CNY\n", 2, None),
             ("APPLE,6,CNY,2026-11-23,\"open\n", 2, None),
+            (
+                "APPLE,6,CNY,2026-11-23,x\nAP\0PLE,6,CNY,2026-11-23,x\n",
+                3,
+                None,
+            ),
+            (
+                "APPLE,999999999999999999.99,CNY,2026-11-23,x\n",
+                2,
+                Some("price_per_unit"),
+            ),
+            (
+                "APPLE,6.0000001,CNY,2026-11-23,x\n",
+                2,
+                Some("price_per_unit"),
+            ),
         ];
         for (body, line, field) in cases {
             let failure = parse(&format!("{header}{body}")).expect_err(body);

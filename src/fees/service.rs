@@ -36,10 +36,10 @@ pub fn check_schedule(new: &NewFeeSchedule) -> ApiResult<CheckedSchedule> {
         .transpose()?;
     let (days, percent) = method_terms(new)?;
     let minimum_fee = new.minimum_fee.unwrap_or(Decimal::ZERO);
-    if minimum_fee < Decimal::ZERO {
+    if minimum_fee < Decimal::ZERO || minimum_fee > Decimal::from(validate::MAX_MONEY) {
         return Err(ApiError::invalid(
             "minimum_fee",
-            "minimum_fee is not negative",
+            format!("minimum_fee is 0 to {}", validate::MAX_MONEY),
         ));
     }
     if minimum_fee > Decimal::ZERO {
@@ -303,14 +303,12 @@ pub async fn quote(
         },
     };
     let value = match query.unit_price {
-        Some(price) if price > Decimal::ZERO => {
-            round_half_even(qty * price, minor_units(&currency))
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "unit_price",
-                "unit_price must be above zero",
-            ));
+        Some(price) => {
+            let price = validate::unit_price("unit_price", price, 6)?;
+            round_half_even(
+                validate::product("unit_price", qty, price)?,
+                minor_units(&currency),
+            )
         }
         None => Decimal::ZERO,
     };

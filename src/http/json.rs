@@ -85,6 +85,11 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .and_then(|v| v.parse::<usize>().ok())
 }
 
+/// Reads the request's body with the API's limit (413 past it).
+pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+    read_limited(payload, declared_length(req)).await
+}
+
 /// Reads the body, refusing it (413) as soon as it passes the limit.
 async fn read_limited(
     payload: &mut Payload,
@@ -115,8 +120,18 @@ fn too_large() -> ApiError {
     .with("limit_bytes", MAX_BODY_BYTES)
 }
 
-/// Parses `body` as `T`, turning serde's errors into the API's.
+/// Parses `body` as `T`, turning serde's errors into the API's. Text with a NUL character
+/// (`\u0000`), which no column can hold, is refused naming the field.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = nul_at(&value, "")
+    {
+        return Err(ApiError::invalid(
+            &field,
+            "text may not contain the NUL character",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -124,6 +139,37 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })?;
     deserializer.end().map_err(|error| classify(".", error))?;
     Ok(value)
+}
+
+/// The dotted path of the first string (or key) holding a NUL character.
+fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(if path.is_empty() {
+            "body".into()
+        } else {
+            path.into()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(join(&key.replace('\0', "")))
+            } else {
+                nul_at(item, &join(key))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn classify(path: &str, inner: serde_json::Error) -> ApiError {

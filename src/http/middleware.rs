@@ -88,6 +88,12 @@ pub async fn authorize(
     ) else {
         return Ok(req.error_response(ApiError::internal("application state missing")));
     };
+    if let Some(parameter) = nul_in_query(req.query_string()) {
+        return Ok(req.error_response(ApiError::invalid(
+            &parameter,
+            "a query parameter may not contain the NUL character",
+        )));
+    }
     // Unmatched paths fall through to the 404 handler.
     let Some(pattern) = req.match_pattern() else {
         return next
@@ -134,6 +140,22 @@ pub async fn authorize(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The first query parameter whose name or value holds an encoded NUL (`%00`).
+fn nul_in_query(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let has_nul = |text: &str| text.to_ascii_lowercase().contains("%00");
+        (has_nul(name) || has_nul(value)).then(|| {
+            let clean = name.replace("%00", "");
+            if clean.is_empty() {
+                "query".to_owned()
+            } else {
+                clean
+            }
+        })
+    })
 }
 
 fn bearer_token(req: &ServiceRequest) -> Option<&str> {

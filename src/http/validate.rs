@@ -37,13 +37,52 @@ pub fn quantity(field: &str, value: Quantity, unit: &str) -> ApiResult<Decimal> 
         .map_err(|e| ApiError::invalid(field, e.to_string()))
 }
 
-/// An amount of money in `currency`: above zero, no finer than its minor unit.
+pub use crate::domain::money::{MAX_MONEY, MAX_UNIT_PRICE};
+
+/// A price per unit: above zero, at most [`MAX_UNIT_PRICE`], at most `places` decimals.
+pub fn unit_price(field: &str, value: Decimal, places: u32) -> ApiResult<Decimal> {
+    if value <= Decimal::ZERO || value > Decimal::from(MAX_UNIT_PRICE) {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} is above zero and at most {MAX_UNIT_PRICE}"),
+        ));
+    }
+    if value.normalize().scale() > places {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} has at most {places} decimal places"),
+        ));
+    }
+    Ok(value)
+}
+
+/// `a × b` for amounts the request sent, or 422 naming `field` when it is more than any
+/// amount may be.
+pub fn product(field: &str, a: Decimal, b: Decimal) -> ApiResult<Decimal> {
+    a.checked_mul(b)
+        .filter(|p| p.abs() <= Decimal::from(MAX_MONEY))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!("the amount this makes is more than {MAX_MONEY}"),
+            )
+        })
+}
+
+/// An amount of money in `currency`: above zero, at most [`MAX_MONEY`], no finer than its
+/// minor unit.
 pub fn money(field: &str, value: Decimal, currency: &str) -> ApiResult<Decimal> {
     let places = minor_units(currency);
     if value <= Decimal::ZERO {
         return Err(ApiError::invalid(
             field,
             format!("{field} must be above zero"),
+        ));
+    }
+    if value > Decimal::from(MAX_MONEY) {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} is at most {MAX_MONEY}"),
         ));
     }
     if value.normalize().scale() > places {

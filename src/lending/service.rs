@@ -860,6 +860,17 @@ pub async fn release_collateral(
         )
         .with("status", lot.status));
     }
+    // The release order reserves what it lets out; goods a sale or another order already
+    // reserves cannot be reserved twice.
+    let unreserved = (lot.quantity_on_hand - lot.quantity_reserved).max(Decimal::ZERO);
+    if qty > unreserved {
+        return Err(ApiError::conflict(
+            "quantity_reserved",
+            "part of these goods is already reserved for a sale or another release",
+        )
+        .with("field", "quantity")
+        .with("quantity_unreserved", Quantity::at(unreserved, &lot.unit)));
+    }
     keeps_cover(conn, &row, &pledge, qty).await?;
     store::unpledge(conn, id, lot.id, qty).await?;
     lots::add_reserved(conn, lot.id, qty).await?;

@@ -40,9 +40,7 @@ pub async fn post(
     body: ValidJson<NewPrice>,
 ) -> ApiResult<HttpResponse> {
     let new = &body.value;
-    if new.price_per_unit <= Decimal::ZERO {
-        return Err(ApiError::invalid("price_per_unit", "a price is above zero"));
-    }
+    crate::http::validate::unit_price("price_per_unit", new.price_per_unit, 6)?;
     let currency = crate::http::validate::currency("currency", &new.currency)?;
     let source = crate::http::validate::text("source", &new.source, 200)?;
     let row = PriceRow {

@@ -175,12 +175,11 @@ pub fn check_warehouse(new: &NewWarehouse) -> ApiResult<()> {
         ));
     }
     for (index, rate) in new.storage_rates.iter().enumerate() {
-        if rate.rate_per_unit_day <= Decimal::ZERO {
-            return Err(ApiError::invalid(
-                &format!("storage_rates[{index}].rate_per_unit_day"),
-                "a storage rate is above zero",
-            ));
-        }
+        validate::unit_price(
+            &format!("storage_rates[{index}].rate_per_unit_day"),
+            rate.rate_per_unit_day,
+            8,
+        )?;
         validate::currency(&format!("storage_rates[{index}].currency"), &rate.currency)?;
     }
     Ok(())

@@ -286,12 +286,7 @@ fn checked_lines(new: &NewSale) -> ApiResult<Vec<(usize, &NewSaleLine)>> {
         ));
     }
     for (i, line) in &indexed {
-        if line.unit_price <= Decimal::ZERO || line.unit_price.normalize().scale() > 6 {
-            return Err(ApiError::invalid(
-                &format!("lines[{i}].unit_price"),
-                "unit_price is above zero, with at most 6 decimal places",
-            ));
-        }
+        crate::http::validate::unit_price(&format!("lines[{i}].unit_price"), line.unit_price, 6)?;
     }
     Ok(indexed)
 }
@@ -386,7 +381,10 @@ async fn line_of(
         .with("lot_id", lot.id)
         .with("quantity_available", Quantity::at(sellable.max(Decimal::ZERO), &lot.unit)));
     }
-    let amount = round_half_even(qty * line.unit_price, minor_units(currency));
+    let amount = round_half_even(
+        crate::http::validate::product(&field("unit_price"), qty, line.unit_price)?,
+        minor_units(currency),
+    );
     if amount <= Decimal::ZERO {
         return Err(ApiError::invalid(
             &field("unit_price"),

@@ -10,6 +10,7 @@ mod custody;
 mod demo;
 mod errors;
 mod fixtures;
+mod hardening;
 mod integrity;
 mod lending;
 mod ops;

@@ -1,0 +1,172 @@
+//! No 500 and no panic for what a client can send, and faults that pass answered with
+//! `Retry-After` (issue 12).
+
+use crate::fixtures::{custody, lending};
+use crate::support::TestApp;
+use holdfast::auth::OrgKind;
+use serde_json::json;
+
+const HUGE: &str = "79228162514264337593543950335";
+
+#[tokio::test]
+async fn numbers_too_large_for_the_arithmetic_or_the_columns_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let lot = c.lot_in_custody(&app, "1000").await;
+    let lot_id = lot["id"].as_str().expect("lot id");
+    // A price that would overflow the multiplication, on a quote and on a sale.
+    let quote = app
+        .get(
+            &format!("/v1/fee-quote?lot_id={lot_id}&quantity=1000&unit_price={HUGE}"),
+            c.supplier.token(),
+        )
+        .await;
+    quote.assert_error(422, "validation_failed");
+    assert_eq!(quote.field(), "unit_price");
+    let buyer = app.owner_of(OrgKind::Buyer).await;
+    for price in [HUGE, "999999999999999999.99", "100000000.01"] {
+        let sale = app
+            .post(
+                "/v1/sales",
+                c.supplier.token(),
+                &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
+                        "lines": [{"lot_id": lot_id, "quantity": "1000", "unit_price": price}]}),
+            )
+            .await;
+        sale.assert_error(422, "validation_failed");
+        assert_eq!(
+            sale.field(),
+            "lines[0].unit_price",
+            "{price}: {}",
+            sale.text
+        );
+    }
+    // A facility limit and a price beyond what their columns hold.
+    let facility = app
+        .post(
+            "/v1/facilities",
+            world.lender.token(),
+            &json!({"supplier_org_id": c.supplier.org_id, "currency": "CNY",
+                    "limit": "100000000000000000000", "annual_interest_rate": "0.08",
+                    "max_tenor_days": 90, "eligible_commodities": [c.commodity]}),
+        )
+        .await;
+    facility.assert_error(422, "validation_failed");
+    assert_eq!(facility.field(), "limit");
+    let price = app
+        .post(
+            "/v1/prices",
+            c.admin.token(),
+            &json!({"commodity_code": c.commodity, "price_per_unit": "999999999999999999.99",
+                    "currency": "CNY", "as_of": crate::fixtures::start_of_today(),
+                    "source": "fat finger"}),
+        )
+        .await;
+    price.assert_error(422, "validation_failed");
+    assert_eq!(price.field(), "price_per_unit");
+    assert_eq!(app.count("sales").await, 0);
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_body_or_a_query_is_422_naming_where() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let login = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "a\u{0}@b.test", "password": "whatever12345"})),
+        )
+        .await;
+    login.assert_error(422, "validation_failed");
+    assert_eq!(login.field(), "email");
+    let org = app
+        .post(
+            "/v1/orgs",
+            c.admin.token(),
+            &json!({"name": "Nul\u{0} Trading", "kind": "buyer"}),
+        )
+        .await;
+    org.assert_error(422, "validation_failed");
+    assert_eq!(org.field(), "name");
+    let lot = app
+        .post(
+            "/v1/lots",
+            c.supplier.token(),
+            &json!({"commodity_code": c.commodity, "grade": "A", "quantity": "10",
+                    "packed_on": crate::fixtures::today(), "warehouse_id": c.warehouse_id,
+                    "insurer": "PICC\u{0}"}),
+        )
+        .await;
+    lot.assert_error(422, "validation_failed");
+    assert_eq!(lot.field(), "insurer");
+    let filtered = app
+        .get("/v1/lots?status=in_custody%00", c.supplier.token())
+        .await;
+    filtered.assert_error(422, "validation_failed");
+    assert_eq!(filtered.field(), "status");
+    assert_eq!(app.count("lots").await, 0);
+}
+
+#[tokio::test]
+async fn releasing_collateral_a_sale_already_reserves_is_a_named_conflict() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let (lot, loan) = world.active_loan(&app, "10000", "1000").await;
+    let lot_id = lot["id"].as_str().expect("lot id");
+    let buyer = app.owner_of(OrgKind::Buyer).await;
+    let sale = app
+        .post(
+            "/v1/sales",
+            world.custody.supplier.token(),
+            &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
+                    "lines": [{"lot_id": lot_id, "quantity": "9000", "unit_price": "6.00"}]}),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.text);
+    let refused = world
+        .post_as(
+            &app,
+            &world.lender,
+            &format!("/v1/loans/{loan}/collateral/release"),
+            json!({"lot_id": lot_id, "quantity": "2000"}),
+        )
+        .await;
+    refused.assert_error(409, "quantity_reserved");
+    assert_eq!(
+        refused.body["error"]["details"]["quantity_unreserved"],
+        "1000.000"
+    );
+    assert!(!refused.text.contains("constraint"), "{}", refused.text);
+}
+
+#[tokio::test]
+async fn a_scan_waiting_on_a_locked_lot_gives_up_with_409_locked_and_retry_after() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let lot_id: uuid::Uuid = lot["id"].as_str().expect("id").parse().expect("uuid");
+    let mut conn = app.pool.get().await.expect("connection");
+    let started = std::time::Instant::now();
+    let counted = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query("SELECT 1 FROM lots WHERE id = $1 FOR UPDATE")
+                .bind::<diesel::sql_types::Uuid, _>(lot_id)
+                .execute(conn)
+                .await?;
+            Ok(c.scan(
+                &app,
+                json!({"code": lot["code"], "action": "count", "quantity": "99",
+                           "reason": "recount"}),
+            )
+            .await)
+        })
+        .await
+        .expect("lock held");
+    counted.assert_error(409, "locked");
+    assert_eq!(counted.header("retry-after"), Some("1"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
