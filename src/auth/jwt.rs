@@ -40,6 +40,7 @@ impl JwtKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["iss", "aud", "sub", "exp", "iat"]);
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -67,17 +68,23 @@ impl JwtKeys {
         )?)
     }
 
-    /// The caller a token names, or `None` for any token that is expired, forged, issued for
-    /// another audience, or signed with another algorithm (including `none`).
-    pub fn verify(&self, token: &str) -> Option<Principal> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+    /// The caller a token names; refused when it is expired (signed by us, but past `exp`), or
+    /// forged, issued for another audience, signed with another algorithm (including `none`),
+    /// not yet valid (`nbf` or `iat` in the future) or made to live longer than we issue.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenRefusal> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenRefusal::Expired,
+                _ => TokenRefusal::Invalid,
+            })?;
         let claims = data.claims;
-        // `iat` far in the future means a forged or mis-clocked token.
         let now = chrono::Utc::now().timestamp();
-        if claims.iat > now + LEEWAY_SECONDS as i64 {
-            return None;
+        let leeway = LEEWAY_SECONDS as i64;
+        if claims.iat > now + leeway || claims.exp - claims.iat > self.ttl_seconds + leeway {
+            return Err(TokenRefusal::Invalid);
         }
-        Some(Principal {
+        Ok(Principal {
             user_id: claims.sub,
             org_id: claims.org,
             kind: claims.kind,
@@ -86,6 +93,15 @@ impl JwtKeys {
             request_id: None,
         })
     }
+}
+
+/// Why a bearer token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Ours, but past its `exp`: the client should refresh.
+    Expired,
+    /// Not a token we would accept at all.
+    Invalid,
 }
 
 #[cfg(test)]
@@ -121,15 +137,58 @@ mod tests {
         let keys = JwtKeys::new(&[7u8; 32], 900);
         let now = chrono::Utc::now().timestamp();
         let expired = keys.issue(&principal(), now - 900 - 31).expect("encode");
-        assert!(keys.verify(&expired).is_none());
+        assert_eq!(keys.verify(&expired).err(), Some(TokenRefusal::Expired));
         let other = JwtKeys::new(&[8u8; 32], 900)
             .issue(&principal(), now)
             .expect("encode");
-        assert!(keys.verify(&other).is_none());
+        assert_eq!(keys.verify(&other).err(), Some(TokenRefusal::Invalid));
         // alg "none": header {"alg":"none","typ":"JWT"}, the claims, and no signature.
         let valid = keys.issue(&principal(), now).expect("encode");
         let claims_part = valid.split('.').nth(1).expect("claims");
         let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims_part}.");
-        assert!(keys.verify(&unsigned).is_none());
+        assert_eq!(keys.verify(&unsigned).err(), Some(TokenRefusal::Invalid));
+    }
+
+    /// Our own signature on claims we would never issue.
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .expect("encode")
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_or_living_longer_than_issued_are_refused() {
+        let keys = JwtKeys::new(&[7u8; 32], 900);
+        let now = chrono::Utc::now().timestamp();
+        let who = principal();
+        let claims = |iat: i64, exp: i64, nbf: Option<i64>| {
+            let mut c = serde_json::json!({
+                "iss": ISSUER, "aud": AUDIENCE, "sub": who.user_id, "iat": iat, "exp": exp,
+                "org": who.org_id, "kind": "lender", "role": "staff", "perms": ["audit:read"],
+            });
+            if let Some(nbf) = nbf {
+                c["nbf"] = nbf.into();
+            }
+            c
+        };
+        assert!(keys.verify(&signed(claims(now, now + 900, None))).is_ok());
+        assert!(
+            keys.verify(&signed(claims(now, now + 900, Some(now))))
+                .is_ok()
+        );
+        for (name, forged) in [
+            ("nbf in an hour", claims(now, now + 900, Some(now + 3600))),
+            ("a day's lifetime", claims(now, now + 86_400, None)),
+            ("iat in an hour", claims(now + 3600, now + 4000, None)),
+        ] {
+            assert_eq!(
+                keys.verify(&signed(forged)).err(),
+                Some(TokenRefusal::Invalid),
+                "{name}"
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! metrics) and `authorize` (the route's declared access, checked before any handler runs).
 
 use crate::auth::Access;
+use crate::auth::jwt::TokenRefusal;
 use crate::error::ApiError;
 use crate::http::route_table::RouteTable;
 use crate::state::AppState;
@@ -123,14 +124,30 @@ pub async fn authorize(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    let Some(mut principal) = bearer_token(&req).and_then(|token| state.jwt.verify(token)) else {
-        return Ok(req.error_response(
-            ApiError::unauthorized(
-                "unauthenticated",
-                "a valid bearer access token is required (missing, expired, or not ours)",
-            )
-            .with("header", "Authorization"),
-        ));
+    let verified = match bearer_token(&req) {
+        Some(token) => state.jwt.verify(token),
+        None => Err(TokenRefusal::Invalid),
+    };
+    let mut principal = match verified {
+        Ok(principal) => principal,
+        Err(TokenRefusal::Expired) => {
+            return Ok(req.error_response(
+                ApiError::unauthorized(
+                    "token_expired",
+                    "the access token has expired; get a new one with the refresh token",
+                )
+                .with("header", "Authorization"),
+            ));
+        }
+        Err(TokenRefusal::Invalid) => {
+            return Ok(req.error_response(
+                ApiError::unauthorized(
+                    "unauthenticated",
+                    "a valid bearer access token is required (missing, or not ours)",
+                )
+                .with("header", "Authorization"),
+            ));
+        }
     };
     if let Err(refused) = access.check(&principal) {
         return Ok(req.error_response(refused));

@@ -232,3 +232,41 @@ async fn login_with_a_missing_field_names_it() {
     reply.assert_error(422, "validation_failed");
     assert_eq!(reply.field(), "password");
 }
+
+#[tokio::test]
+async fn an_expired_token_says_so_and_a_forged_one_does_not() {
+    use holdfast::auth::jwt::JwtKeys;
+    use holdfast::auth::{OrgKind, Principal, Role};
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let me = app.get("/v1/me", admin.token()).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let who = Principal {
+        user_id: admin.user_id,
+        org_id: admin.org_id,
+        kind: OrgKind::Platform,
+        role: Role::Owner,
+        permissions: Vec::new(),
+        request_id: None,
+    };
+    let secret = crate::support::config().jwt_secret;
+    let now = chrono::Utc::now().timestamp();
+    let expired = JwtKeys::new(&secret, 900)
+        .issue(&who, now - 2_000)
+        .expect("token");
+    app.get("/v1/me", &expired)
+        .await
+        .assert_error(401, "token_expired");
+    let forged = JwtKeys::new(b"not the secret, not the secret!!", 900)
+        .issue(&who, now)
+        .expect("token");
+    app.get("/v1/me", &forged)
+        .await
+        .assert_error(401, "unauthenticated");
+    let long_lived = JwtKeys::new(&secret, 86_400)
+        .issue(&who, now)
+        .expect("token");
+    app.get("/v1/me", &long_lived)
+        .await
+        .assert_error(401, "unauthenticated");
+}
