@@ -191,9 +191,11 @@ pub async fn repay(
     .await
 }
 
-/// Pledge more goods to a loan (supplier with `loans:write`), for example to cure a margin
-/// call: the same eligibility rules as a request; the loan is revalued at once.
+/// Pledge more goods to a loan (supplier with `loans:write`; `Idempotency-Key` required), for
+/// example to cure a margin call: the same eligibility rules as a request; the loan is
+/// revalued at once.
 #[utoipa::path(post, path = "/v1/loans/{id}/collateral", tag = "lending", request_body = MoreCollateral,
+    params(("Idempotency-Key" = String, Header, description = "required")),
     responses((status = 200, body = Loan), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add_collateral(
@@ -201,22 +203,28 @@ pub async fn add_collateral(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<MoreCollateral>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
+    let body_sha256 = body.body_sha256;
     let collateral = body.value.collateral;
-    let mut conn = state.pool.get().await?;
-    let loan = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            service::add_collateral(conn, &principal, *id, collateral).await
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(loan))
+    let id = *id;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &body_sha256,
+        StatusCode::OK,
+        move |conn| {
+            Box::pin(async move { service::add_collateral(conn, &principal, id, collateral).await })
+        },
+    )
+    .await
 }
 
 /// Consent to pledged goods leaving (lender with `credit:write`): the quantity leaves the
 /// pledge and a release order lets the warehouse scan it out — only if the loan's LTV after
 /// the release is at most the advance rate.
 #[utoipa::path(post, path = "/v1/loans/{id}/collateral/release", tag = "lending", request_body = ReleaseConsent,
-    params(("Idempotency-Key" = Option<String>, Header, description = "optional")),
+    params(("Idempotency-Key" = String, Header, description = "required")),
     responses((status = 201, body = Consented), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn release_collateral(
@@ -224,7 +232,7 @@ pub async fn release_collateral(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ValidJson<ReleaseConsent>,
-    idem: KeyOptional,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
     let body_sha256 = body.body_sha256;
     let consent = body.value;

@@ -5,13 +5,12 @@
 use super::model::{NewPayment, NewSale, PaymentResult, Sale, SaleQuery};
 use super::service;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
-use crate::http::idempotency::{KeyOptional, KeyRequired};
+use crate::error::ApiResult;
+use crate::http::idempotency::{KeyRequired, NO_BODY};
 use crate::http::{Page, ValidJson};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 /// Sell goods (supplier with `sales:write`; or the lender of a `liquidating` loan, with
@@ -19,14 +18,14 @@ use uuid::Uuid;
 /// at once: 409 `quantity_not_free` when they are not. Pledged goods may be sold: settlement
 /// repays their loans first.
 #[utoipa::path(post, path = "/v1/sales", tag = "sales", request_body = NewSale,
-    params(("Idempotency-Key" = Option<String>, Header, description = "optional")),
+    params(("Idempotency-Key" = String, Header, description = "required")),
     responses((status = 201, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
     body: ValidJson<NewSale>,
-    idem: KeyOptional,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
     let body_sha256 = body.body_sha256;
     let new = body.value;
@@ -66,20 +65,27 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// Cancel an unpaid sale (its seller); the reserved quantities are free again.
+/// Cancel an unpaid sale (its seller; `Idempotency-Key` required); the reserved quantities
+/// are free again.
 #[utoipa::path(post, path = "/v1/sales/{id}/cancel", tag = "sales",
+    params(("Idempotency-Key" = String, Header, description = "required")),
     responses((status = 200, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn cancel(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.pool.get().await?;
-    let sale = conn
-        .transaction::<_, ApiError, _>(async |conn| service::cancel(conn, &principal, *id).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(sale))
+    let id = *id;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &NO_BODY,
+        StatusCode::OK,
+        move |conn| Box::pin(async move { service::cancel(conn, &principal, id).await }),
+    )
+    .await
 }
 
 /// Pay for a sale (its buyer with `payments:write`, or the platform recording money received;
@@ -110,18 +116,25 @@ pub async fn pay(
 }
 
 /// A lender consents that the sale settle although its proceeds do not pay one of the
-/// lender's loans what it needs (lender with `credit:write`). A fully paid sale settles now.
+/// lender's loans what it needs (lender with `credit:write`; `Idempotency-Key` required). A
+/// fully paid sale settles now.
 #[utoipa::path(post, path = "/v1/sales/{id}/consent", tag = "sales",
+    params(("Idempotency-Key" = String, Header, description = "required")),
     responses((status = 200, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn consent(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.pool.get().await?;
-    let sale = conn
-        .transaction::<_, ApiError, _>(async |conn| service::consent(conn, &principal, *id).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(sale))
+    let id = *id;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &NO_BODY,
+        StatusCode::OK,
+        move |conn| Box::pin(async move { service::consent(conn, &principal, id).await }),
+    )
+    .await
 }

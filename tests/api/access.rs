@@ -866,7 +866,7 @@ async fn fresh_breach(app: &TestApp, c: &Custody) -> String {
 /// A pending sale of 1 unit of the lot to the world's buyer.
 async fn sale_of(app: &TestApp, world: &World, lot: &str) -> String {
     let sold = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             world.supplier_owner.token(),
             &json!({"buyer_org_id": world.buyer_org, "currency": "CNY",

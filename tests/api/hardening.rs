@@ -27,7 +27,7 @@ async fn numbers_too_large_for_the_arithmetic_or_the_columns_are_422_naming_the_
     let buyer = app.owner_of(OrgKind::Buyer).await;
     for price in [HUGE, "999999999999999999.99", "100000000.01"] {
         let sale = app
-            .post(
+            .post_keyed(
                 "/v1/sales",
                 c.supplier.token(),
                 &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
@@ -118,7 +118,7 @@ async fn releasing_collateral_a_sale_already_reserves_is_a_named_conflict() {
     let lot_id = lot["id"].as_str().expect("lot id");
     let buyer = app.owner_of(OrgKind::Buyer).await;
     let sale = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             world.custody.supplier.token(),
             &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
@@ -169,4 +169,76 @@ async fn a_scan_waiting_on_a_locked_lot_gives_up_with_409_locked_and_retry_after
     counted.assert_error(409, "locked");
     assert_eq!(counted.header("retry-after"), Some("1"));
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn sales_their_cancellation_and_consent_need_a_key_and_replay_a_retry() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let buyer = app.owner_of(OrgKind::Buyer).await;
+    let body = json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
+                      "lines": [{"lot_id": lot["id"], "quantity": "40", "unit_price": "6.00"}]});
+    app.post("/v1/sales", c.supplier.token(), &body)
+        .await
+        .assert_error(400, "idempotency_key_required");
+    assert_eq!(app.count("sales").await, 0);
+    let key = [("Idempotency-Key", "sale-1")];
+    let first = app
+        .request_with(
+            "POST",
+            "/v1/sales",
+            Some(c.supplier.token()),
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = app
+        .request_with(
+            "POST",
+            "/v1/sales",
+            Some(c.supplier.token()),
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(app.count("sales").await, 1);
+    let lot_now = app
+        .get(
+            &format!("/v1/lots/{}", lot["id"].as_str().unwrap_or("")),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(lot_now.body["quantity_reserved"], "40.000");
+    // Cancelling twice with one key answers the first cancellation again.
+    let cancel = format!(
+        "/v1/sales/{}/cancel",
+        first.body["id"].as_str().unwrap_or("")
+    );
+    app.post(&cancel, c.supplier.token(), &json!({}))
+        .await
+        .assert_error(400, "idempotency_key_required");
+    let key = [("Idempotency-Key", "cancel-1")];
+    let cancelled = app
+        .request_with("POST", &cancel, Some(c.supplier.token()), None, &key)
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let replayed = app
+        .request_with("POST", &cancel, Some(c.supplier.token()), None, &key)
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.text);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    // A consent without a key is refused before anything else is looked at.
+    let consent = format!(
+        "/v1/sales/{}/consent",
+        first.body["id"].as_str().unwrap_or("")
+    );
+    app.post(&consent, world.lender.token(), &json!({}))
+        .await
+        .assert_error(400, "idempotency_key_required");
 }

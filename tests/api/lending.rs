@@ -580,7 +580,7 @@ async fn a_30_percent_price_drop_opens_margin_calls_for_exactly_the_loans_above_
     // Cured by pledging more: 5,000 kg more at 4.20 makes 63,000 for 30,000.
     let extra = c.lot_in_custody(&app, "5000").await;
     let topped = app
-        .post(
+        .post_keyed(
             &format!("/v1/loans/{high}/collateral"),
             c.supplier.token(),
             &json!({"collateral": [{"lot_id": extra["id"], "quantity": "5000"}]}),

@@ -24,7 +24,7 @@ fn key() -> [(&'static str, String); 1] {
 
 impl Market {
     async fn sell(&self, app: &TestApp, lines: Value) -> Reply {
-        app.post(
+        app.post_keyed(
             "/v1/sales",
             self.l.custody.supplier.token(),
             &json!({"buyer_org_id": self.buyer.org_id, "currency": "CNY", "lines": lines}),
@@ -326,7 +326,7 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
         .await;
     assert_eq!(twice.field(), "lines[1].lot_id");
     let nobody = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             c.supplier.token(),
             &json!({"buyer_org_id": Uuid::new_v4(), "currency": "CNY", "lines": line("1", "6")}),
@@ -335,7 +335,7 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     assert_eq!(nobody.field(), "buyer_org_id");
     let other = app.owner_of(OrgKind::Supplier).await;
     let foreign = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             other.token(),
             &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}),
@@ -367,7 +367,7 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
         200
     );
     let staff = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             c.warehouse_staff.token(),
             &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": line("1", "6")}),
@@ -390,7 +390,7 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     assert_eq!(too_much.field(), "amount");
     // Cancelling frees the quantity; a paid sale cannot be cancelled.
     let cancelled = app
-        .post(
+        .post_keyed(
             &format!("/v1/sales/{sale}/cancel"),
             c.supplier.token(),
             &json!({}),
@@ -402,14 +402,14 @@ async fn sales_reserve_goods_and_refuse_what_they_cannot_have() {
     assert_eq!(again.status, 201, "{}", again.text);
     let again = id(&again.body);
     assert_eq!(m.pay(&app, &again, "100.00").await.status, 201);
-    app.post(
+    app.post_keyed(
         &format!("/v1/sales/{again}/cancel"),
         c.supplier.token(),
         &json!({}),
     )
     .await
     .assert_error(409, "sale_paid");
-    app.post(
+    app.post_keyed(
         &format!("/v1/sales/{sale}/cancel"),
         c.supplier.token(),
         &json!({}),
@@ -486,7 +486,7 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     assert_eq!(needed["consented"], false);
     // The lender sees the sale; another lender does not and cannot consent.
     let stranger = app.owner_of(OrgKind::Lender).await;
-    app.post(
+    app.post_keyed(
         &format!("/v1/sales/{sale}/consent"),
         stranger.token(),
         &json!({}),
@@ -505,15 +505,32 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
         m.l.loan(&app, &loan).await["outstanding_principal"],
         "60000.00"
     );
-    // The consent settles it: the loan gets 18,800, the supplier nothing.
+    // The consent settles it: the loan gets 18,800, the supplier nothing. A retry with the
+    // same key answers the same, and settles nothing twice.
+    let consent_key = [("Idempotency-Key", "consent-1")];
+    let consent_path = format!("/v1/sales/{sale}/consent");
     let consented = app
-        .post(
-            &format!("/v1/sales/{sale}/consent"),
-            m.l.lender.token(),
-            &json!({}),
+        .request_with(
+            "POST",
+            &consent_path,
+            Some(m.l.lender.token()),
+            None,
+            &consent_key,
         )
         .await;
     assert_eq!(consented.status, 200, "{}", consented.text);
+    let retried = app
+        .request_with(
+            "POST",
+            &consent_path,
+            Some(m.l.lender.token()),
+            None,
+            &consent_key,
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retried.body["settlement"], consented.body["settlement"]);
     assert_eq!(consented.body["status"], "settled");
     let s = &consented.body["settlement"];
     assert_eq!(s["fee"], "1200.00");
@@ -522,7 +539,7 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     let after = m.l.loan(&app, &loan).await;
     assert_eq!(after["outstanding_principal"], "41200.00");
     assert_eq!(after["collateral"][0]["quantity"], "10000.000");
-    app.post(
+    app.post_keyed(
         &format!("/v1/sales/{sale}/consent"),
         m.l.lender.token(),
         &json!({}),
@@ -559,12 +576,12 @@ async fn a_lender_sells_the_goods_of_a_defaulted_loan_and_is_repaid_from_the_sal
     let lines = json!([{"lot_id": id(&lot), "quantity": "10000", "unit_price": "3.40"}]);
     // The supplier's sales staff cannot name a loan; the lender must.
     let by_supplier = app
-        .post("/v1/sales", c.supplier.token(),
+        .post_keyed("/v1/sales", c.supplier.token(),
               &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": lines, "loan_id": loan}))
         .await;
     assert_eq!(by_supplier.field(), "loan_id");
     let sold = app
-        .post("/v1/sales", m.l.lender.token(),
+        .post_keyed("/v1/sales", m.l.lender.token(),
               &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "lines": lines, "loan_id": loan}))
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
@@ -800,7 +817,7 @@ async fn random_sales_over_random_loans_always_balance_and_pay_no_one_a_negative
         let mut body = paid.body["sale"].clone();
         if body["status"] == "pending" {
             let consent = app
-                .post(
+                .post_keyed(
                     &format!("/v1/sales/{sale}/consent"),
                     m.l.lender.token(),
                     &json!({}),
@@ -984,7 +1001,7 @@ async fn a_liquidation_sale_takes_the_goods_of_the_loan_it_liquidates_first() {
     ))
     .await;
     let sold = app
-        .post(
+        .post_keyed(
             "/v1/sales",
             m.l.lender.token(),
             &json!({"buyer_org_id": m.buyer.org_id, "currency": "CNY", "loan_id": loans[1],
@@ -1040,7 +1057,7 @@ async fn the_sales_list_shows_each_sale_as_its_own_page_does_without_the_preview
         .await;
     let cancelled = id(&cancelled.body);
     let reply = app
-        .post(
+        .post_keyed(
             &format!("/v1/sales/{cancelled}/cancel"),
             m.l.custody.supplier.token(),
             &json!({}),

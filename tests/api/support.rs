@@ -272,6 +272,19 @@ impl TestApp {
         self.request("POST", path, Some(token), Some(body)).await
     }
 
+    /// A POST with a fresh `Idempotency-Key`, as routes that move goods or money require.
+    pub async fn post_keyed(&self, path: &str, token: &str, body: &Value) -> Reply {
+        let key = Uuid::new_v4().to_string();
+        self.request_with(
+            "POST",
+            path,
+            Some(token),
+            Some(body),
+            &[("Idempotency-Key", &key)],
+        )
+        .await
+    }
+
     /// Creates an org directly in the database.
     pub async fn org(&self, name: &str, kind: OrgKind) -> Uuid {
         let mut conn = self.pool.get().await.expect("conn");
