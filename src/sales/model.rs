@@ -98,22 +98,52 @@ pub struct SaleLine {
     pub amount: Money,
 }
 
+/// A sale's settlement. The seller, its lenders and the platform see how the proceeds were
+/// split; the buyer sees what it bought and when it settled, not the seller's financing (the
+/// split's fields are left out of its answers).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Settlement {
     pub business_date: NaiveDate,
     pub gross: Money,
-    pub fee: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee: Option<Money>,
     /// How the fee was found: each line's schedule, rate or percent and charge, the tier.
-    #[schema(value_type = Object)]
-    pub fee_detail: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fee_detail: Option<Value>,
     /// Arrangement fees of the loans repaid from the proceeds.
-    pub loan_fees_repaid: Money,
-    pub interest_repaid: Money,
-    pub principal_repaid: Money,
-    pub to_supplier: Money,
-    pub loans: Vec<SettledLoan>,
-    pub journal_entry_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loan_fees_repaid: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interest_repaid: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_repaid: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_supplier: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loans: Option<Vec<SettledLoan>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_entry_id: Option<Uuid>,
     pub settled_at: DateTime<Utc>,
+}
+
+impl Settlement {
+    /// The settlement as the buyer sees it: the gross and when, not the split.
+    pub fn seen_by_buyer(self) -> Self {
+        Self {
+            business_date: self.business_date,
+            gross: self.gross,
+            fee: None,
+            fee_detail: None,
+            loan_fees_repaid: None,
+            interest_repaid: None,
+            principal_repaid: None,
+            to_supplier: None,
+            loans: None,
+            journal_entry_id: None,
+            settled_at: self.settled_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -205,6 +235,23 @@ pub struct NewPayment {
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub amount: Decimal,
+}
+
+impl Sale {
+    /// The sale as `viewer` may see it: its buyer (when it is not also the seller) sees what
+    /// it bought, paid and owes, not the seller's financing: no loan, no lender consents, no
+    /// split of the proceeds.
+    pub fn seen_by(self, viewer: &crate::auth::Principal) -> Self {
+        if viewer.org_id != self.buyer_org_id || viewer.org_id == self.supplier_org_id {
+            return self;
+        }
+        Self {
+            loan_id: None,
+            lender_consents: None,
+            settlement: self.settlement.map(Settlement::seen_by_buyer),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

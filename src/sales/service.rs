@@ -103,14 +103,14 @@ fn settlements_of(
             let settlement = Settlement {
                 business_date: s.business_date,
                 gross: m(s.gross),
-                fee: m(s.fee),
-                loan_fees_repaid: m(s.loan_fees_repaid),
-                interest_repaid: m(s.interest_repaid),
-                principal_repaid: m(s.principal_repaid),
-                to_supplier: m(s.to_supplier),
-                fee_detail: s.fee_detail,
-                loans: loans.remove(&s.sale_id).unwrap_or_default(),
-                journal_entry_id: s.journal_entry_id,
+                fee: Some(m(s.fee)),
+                loan_fees_repaid: Some(m(s.loan_fees_repaid)),
+                interest_repaid: Some(m(s.interest_repaid)),
+                principal_repaid: Some(m(s.principal_repaid)),
+                to_supplier: Some(m(s.to_supplier)),
+                fee_detail: Some(s.fee_detail),
+                loans: Some(loans.remove(&s.sale_id).unwrap_or_default()),
+                journal_entry_id: Some(s.journal_entry_id),
                 settled_at: s.settled_at,
             };
             (s.sale_id, settlement)
@@ -218,7 +218,7 @@ pub async fn sale(
     let row = store::find_visible(conn, viewer(principal), id)
         .await?
         .ok_or_else(sale_not_found)?;
-    present(conn, row).await
+    Ok(present(conn, row).await?.seen_by(principal))
 }
 
 /// A page of the sales the caller may see, oldest first: six queries whatever the page size.
@@ -249,11 +249,17 @@ pub async fn sales(
     let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
     let details = store::details(conn, &ids).await?;
     Ok(Page {
-        items: assemble(page.items, details),
+        items: assemble(page.items, details)
+            .into_iter()
+            .map(|sale| sale.seen_by(principal))
+            .collect(),
         next_cursor: page.next_cursor,
     })
 }
 
+/// The audit event of a change to a sale, shared by its seller and its buyer: it carries what
+/// both may see (the settlement's split goes into `sale.settled`, which the buyer does not
+/// share).
 fn audit<'a>(
     action: &'a str,
     sale: &Sale,
@@ -265,8 +271,31 @@ fn audit<'a>(
         object_id: sale.id.to_string(),
         org_ids: vec![sale.supplier_org_id, sale.buyer_org_id],
         before,
-        after: Some(to_json(sale)?),
+        after: Some(to_json(&shared_view(sale))?),
     })
+}
+
+/// A sale's row as the seller and the buyer both see it (without the loan it liquidates).
+fn shared_row(row: &SaleRow) -> ApiResult<serde_json::Value> {
+    let mut value = to_json(row)?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("loan_id");
+    }
+    Ok(value)
+}
+
+/// What the seller and the buyer of a sale both see of it.
+fn shared_view(sale: &Sale) -> serde_json::Value {
+    let mut value = serde_json::to_value(sale).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("loan_id");
+        map.remove("lender_consents");
+        if let Some(settlement) = map.get_mut("settlement").and_then(|s| s.as_object_mut()) {
+            settlement
+                .retain(|key, _| matches!(key.as_str(), "business_date" | "gross" | "settled_at"));
+        }
+    }
+    value
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,7 +539,7 @@ pub async fn cancel(
         )
         .with("paid", row.paid.to_string()));
     }
-    let before = to_json(&row)?;
+    let before = shared_row(&row)?;
     let lines = store::lines_of(conn, id).await?;
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
     for lot in lot_ids {
@@ -559,7 +588,7 @@ pub async fn pay(
         return Err(ApiError::invalid("amount", "more than is due on the sale")
             .with("amount_due", due.to_string()));
     }
-    let before = to_json(&row)?;
+    let before = shared_row(&row)?;
     let today = business_date(conn).await?;
     let platform = platform_org(conn).await?;
     let entry = ledger::post(
@@ -593,7 +622,10 @@ pub async fn pay(
         audit("sale.payment", &sale, Some(before))?,
     )
     .await?;
-    Ok(PaymentResult { payment, sale })
+    Ok(PaymentResult {
+        payment,
+        sale: sale.seen_by(principal),
+    })
 }
 
 /// A lender consents that the sale settle although its proceeds do not pay one of the
@@ -617,7 +649,7 @@ pub async fn consent(
             "none of your loans is secured on these goods",
         ));
     }
-    let before = to_json(&row)?;
+    let before = shared_row(&row)?;
     for loan in &mine {
         store::insert_consent(conn, id, *loan, principal.user_id).await?;
     }

@@ -259,7 +259,8 @@ pub async fn settle(
         },
     )
     .await?;
-    let mut org_ids = vec![sale.supplier_org_id, sale.buyer_org_id];
+    // The split of the proceeds is the seller's and its lenders' business, not the buyer's.
+    let mut org_ids = vec![sale.supplier_org_id];
     org_ids.extend(plan.loans.iter().map(|t| t.loan.lender_org_id));
     let after = json!({
         "gross": sale.total.to_string(), "fee": split.fee.to_string(),

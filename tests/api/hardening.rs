@@ -242,3 +242,71 @@ async fn sales_their_cancellation_and_consent_need_a_key_and_replay_a_retry() {
         .await
         .assert_error(400, "idempotency_key_required");
 }
+
+#[tokio::test]
+async fn a_buyer_sees_what_it_bought_and_paid_not_the_sellers_financing() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let (lot, loan) = world.active_loan(&app, "10000", "20000").await;
+    let buyer = app.owner_of(OrgKind::Buyer).await;
+    let sale = app
+        .post_keyed(
+            "/v1/sales",
+            c.supplier.token(),
+            &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
+                    "lines": [{"lot_id": lot["id"], "quantity": "10000", "unit_price": "6.00"}]}),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.text);
+    let id = sale.body["id"].as_str().expect("sale").to_owned();
+    let paid = world
+        .post_as(
+            &app,
+            &buyer,
+            &format!("/v1/sales/{id}/payments"),
+            json!({"amount": "60000.00"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let financing = [
+        "principal_repaid",
+        "to_supplier",
+        "interest_repaid",
+        "fee_detail",
+        "loans",
+    ];
+    for seen in [
+        paid.body["sale"].clone(),
+        app.get(&format!("/v1/sales/{id}"), buyer.token())
+            .await
+            .body,
+        app.get("/v1/sales", buyer.token()).await.body["items"][0].clone(),
+    ] {
+        let settlement = &seen["settlement"];
+        assert_eq!(settlement["gross"], "60000.00", "{seen}");
+        for field in financing {
+            assert!(
+                settlement.get(field).is_none(),
+                "the buyer sees {field}: {seen}"
+            );
+        }
+    }
+    // The seller sees the split.
+    let own = app
+        .get(&format!("/v1/sales/{id}"), c.supplier.token())
+        .await;
+    assert_eq!(own.body["settlement"]["loans"][0]["loan_id"], loan.as_str());
+    assert!(
+        own.body["settlement"]["to_supplier"].is_string(),
+        "{}",
+        own.text
+    );
+    // Nor does the buyer's audit trail tell it.
+    let trail = app.get("/v1/audit?limit=500", buyer.token()).await;
+    assert_eq!(trail.status, 200, "{}", trail.text);
+    assert!(trail.text.contains(&id), "{}", trail.text);
+    for secret in ["principal_repaid", "to_supplier", loan.as_str()] {
+        assert!(!trail.text.contains(secret), "{secret} in {}", trail.text);
+    }
+}
