@@ -34,6 +34,12 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
 }
 
+impl From<crate::auth::password::Busy> for ApiError {
+    fn from(busy: crate::auth::password::Busy) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", busy.to_string()).retry_after(1)
+    }
+}
+
 /// Marks a response whose request lost a race inside the database (a deadlock or a
 /// serialization failure) and was rolled back whole, so running it again is safe.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,8 @@
 //! Password hashing with argon2id at OWASP's recommended parameters (19 MiB, 2 passes, 1 lane).
-//! Hashing is deliberately slow, so it runs on the blocking pool, never on an async worker.
+//! Hashing is deliberately slow, so it runs on the blocking pool, never on an async worker, and
+//! no more hashes run at once than the machine has cores: each takes 19 MiB, and a crowd of
+//! logins would otherwise take gigabytes. A request that cannot get a turn within
+//! [`HASHING_WAIT`] is refused ([`Busy`]; the API answers 503 with `Retry-After`).
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -31,15 +34,41 @@ pub fn verify_blocking(password: &str, stored_hash: &str) -> bool {
     }
 }
 
-/// Hashes on the blocking pool.
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+/// How long a request waits for a turn to hash.
+pub const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// No turn to hash came within [`HASHING_WAIT`].
+#[derive(Debug, thiserror::Error)]
+#[error("too many passwords are being checked at once; try again shortly")]
+pub struct Busy;
+
+/// The turns: as many as the machine has cores.
+fn turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores)
+    })
 }
 
-/// Verifies on the blocking pool. With no stored hash (unknown user) it still does the work,
-/// so response time does not tell which emails exist.
-pub async fn verify(password: String, stored_hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match stored_hash {
+/// Runs `work` on the blocking pool once a turn is free.
+async fn in_turn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    let _turn = tokio::time::timeout(HASHING_WAIT, turns().acquire())
+        .await
+        .map_err(|_| Busy)?
+        .map_err(|_| Busy)?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| Busy)
+}
+
+/// Hashes on the blocking pool, in turn.
+pub async fn hash(password: String) -> anyhow::Result<String> {
+    in_turn(move || hash_blocking(&password)).await?
+}
+
+/// Verifies on the blocking pool, in turn. With no stored hash (unknown user) it still does
+/// the work, so response time does not tell which emails exist.
+pub async fn verify(password: String, stored_hash: Option<String>) -> Result<bool, Busy> {
+    in_turn(move || match stored_hash {
         Some(hash) => verify_blocking(&password, &hash),
         None => {
             let _ = hash_blocking(&password);
@@ -47,7 +76,6 @@ pub async fn verify(password: String, stored_hash: Option<String>) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -61,5 +89,17 @@ mod tests {
         assert!(verify_blocking("correct horse battery", &hash));
         assert!(!verify_blocking("correct horse battery!", &hash));
         assert!(!verify_blocking("anything", "not a hash"));
+    }
+
+    #[actix_web::test]
+    async fn with_every_turn_taken_a_check_is_refused_after_the_wait_not_queued_forever() {
+        let all = turns().available_permits() as u32;
+        let held = turns().acquire_many(all).await.expect("turns");
+        let started = std::time::Instant::now();
+        let refused = verify("whatever".into(), None).await;
+        assert!(refused.is_err());
+        assert!(started.elapsed() >= HASHING_WAIT);
+        drop(held);
+        assert_eq!(verify("whatever".into(), None).await.ok(), Some(false));
     }
 }

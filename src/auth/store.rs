@@ -86,13 +86,43 @@ pub async fn recent_failures(conn: &mut AsyncPgConnection, key: &str) -> QueryRe
         .await
 }
 
-pub async fn record_failure(conn: &mut AsyncPgConnection, keys: &[String]) -> QueryResult<()> {
+/// Takes one login attempt against each `(key, limit)`, atomically: under a lock per key held
+/// to the end of the caller's transaction, it counts the key's recent failures and, when every
+/// key is under its limit, records the attempt as a failure (answering the rows, to forget
+/// once the password proves right). `None` when a key is at its limit. Concurrent attempts
+/// queue on the lock, so no more than the limit are ever checked.
+pub async fn take_attempt(
+    conn: &mut AsyncPgConnection,
+    keys: &[(String, i64)],
+) -> QueryResult<Option<Vec<i64>>> {
+    let mut sorted: Vec<&(String, i64)> = keys.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, _) in &sorted {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind::<diesel::sql_types::Text, _>(format!("login/{key}"))
+            .execute(conn)
+            .await?;
+    }
+    for (key, limit) in keys {
+        if recent_failures(conn, key).await? >= *limit {
+            return Ok(None);
+        }
+    }
     let rows: Vec<_> = keys
         .iter()
-        .map(|k| login_failures::throttle_key.eq(k))
+        .map(|(k, _)| login_failures::throttle_key.eq(k))
         .collect();
     diesel::insert_into(login_failures::table)
         .values(rows)
+        .returning(login_failures::id)
+        .get_results(conn)
+        .await
+        .map(Some)
+}
+
+/// Forgets the attempt rows of a login that succeeded.
+pub async fn forget_attempt(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<()> {
+    diesel::delete(login_failures::table.filter(login_failures::id.eq_any(ids)))
         .execute(conn)
         .await
         .map(|_| ())

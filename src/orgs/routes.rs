@@ -97,7 +97,10 @@ pub async fn create_user(
     };
     let password_hash = crate::auth::password::hash(body.value.password.clone())
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| match e.downcast::<crate::auth::password::Busy>() {
+            Ok(busy) => ApiError::from(busy),
+            Err(other) => ApiError::internal(other),
+        })?;
     idem.run(
         &state.pool,
         principal.user_id,

@@ -95,23 +95,34 @@ pub async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let throttle_keys = vec![format!("email:{email}"), format!("ip:{address}")];
+    let throttle_keys = [
+        (format!("email:{email}"), store::MAX_FAILURES_PER_EMAIL),
+        (format!("ip:{address}"), store::MAX_FAILURES_PER_ADDRESS),
+    ];
     let mut conn = state.pool.get().await?;
-    if store::recent_failures(&mut conn, &throttle_keys[0]).await? >= store::MAX_FAILURES_PER_EMAIL
-        || store::recent_failures(&mut conn, &throttle_keys[1]).await?
-            >= store::MAX_FAILURES_PER_ADDRESS
-    {
-        return Err(ApiError::too_many_requests(format!(
-            "too many failed logins; wait {} minutes",
-            store::THROTTLE_WINDOW_MINUTES
-        )));
-    }
+    // The attempt counts as a failure until the password proves right, and is taken under a
+    // lock, so parallel guesses cannot overrun the limit.
+    let attempt = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            Ok(store::take_attempt(conn, &throttle_keys).await?)
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::too_many_requests(format!(
+                "too many failed logins; wait {} minutes",
+                store::THROTTLE_WINDOW_MINUTES
+            ))
+            .retry_after(60 * store::THROTTLE_WINDOW_MINUTES as u32)
+        })?;
     let found = org_store::find_user_by_email(&mut conn, &email).await?;
     let stored_hash = found.as_ref().map(|(user, _)| user.password_hash.clone());
-    if !crate::auth::password::verify(body.value.password.clone(), stored_hash).await {
-        store::record_failure(&mut conn, &throttle_keys).await?;
+    // No database connection is held while the password is checked.
+    drop(conn);
+    if !crate::auth::password::verify(body.value.password.clone(), stored_hash).await? {
         return Err(invalid_credentials());
     }
+    let mut conn = state.pool.get().await?;
+    store::forget_attempt(&mut conn, &attempt).await?;
     let Some((user, org)) = found else {
         return Err(invalid_credentials());
     };

@@ -270,3 +270,27 @@ async fn an_expired_token_says_so_and_a_forged_one_does_not() {
         .await
         .assert_error(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn parallel_wrong_passwords_for_one_email_are_checked_no_more_than_the_limit() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Buyer).await;
+    let body = json!({"email": owner.email, "password": "wrong-password"});
+    let attempts = (0..40).map(|_| app.request("POST", "/v1/auth/login", None, Some(&body)));
+    let replies = futures_util::future::join_all(attempts).await;
+    let checked = replies.iter().filter(|r| r.status == 401).count();
+    let throttled = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        checked,
+        5,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(throttled, 35);
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status == 429)
+            .all(|r| r.header("retry-after").is_some())
+    );
+}
