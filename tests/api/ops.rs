@@ -175,3 +175,19 @@ async fn the_docs_page_is_served_from_the_binary() {
     assert_eq!(script.status, 200);
     assert!(script.text.len() > 100_000);
 }
+
+#[tokio::test]
+async fn invented_methods_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    for n in 0..50 {
+        app.request(&format!("INVENTED{n}"), "/v1/me", None, None)
+            .await;
+    }
+    let metrics = app.request("GET", "/metrics", None, None).await;
+    assert!(!metrics.text.contains("INVENTED"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains(r#"method="OTHER""#),
+        "{}",
+        metrics.text
+    );
+}
