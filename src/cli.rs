@@ -199,14 +199,8 @@ async fn bootstrap_admin(email: &str) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let length = password.chars().count();
-    anyhow::ensure!(
-        (crate::auth::password::MIN_PASSWORD_CHARS..=crate::auth::password::MAX_PASSWORD_CHARS)
-            .contains(&length),
-        "the admin password must be {} to {} characters",
-        crate::auth::password::MIN_PASSWORD_CHARS,
-        crate::auth::password::MAX_PASSWORD_CHARS
-    );
+    crate::auth::password::check_strength(&password, email.trim())
+        .map_err(|why| anyhow::anyhow!("the admin password is refused: {why}"))?;
     let database = db::open(&config).await?;
     db::migrate(&database.url).await?;
     let pool = db::pool(&database.url, 2)?;

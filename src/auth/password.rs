@@ -12,6 +12,35 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The longest password accepted (bounds the hashing work an attacker can ask for).
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// The least zxcvbn score (0–4) a new password must reach: 3 is "safely unguessable" against
+/// an offline attack on a slow hash.
+pub const MIN_STRENGTH: u8 = 3;
+
+/// Whether `password` may be set for the user with `email`: 12 to 256 characters, not the
+/// published demo password, and hard to guess (zxcvbn score of at least [`MIN_STRENGTH`],
+/// knowing the email, its name part and this product's name). The refusal says why.
+pub fn check_strength(password: &str, email: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(format!(
+            "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.contains(crate::demo::DEMO_PASSWORD) {
+        return Err("the demo's published password cannot be used".into());
+    }
+    let local = email.split('@').next().unwrap_or(email);
+    let estimate = zxcvbn::zxcvbn(password, &[email, local, "holdfast"]);
+    if u8::from(estimate.score()) < MIN_STRENGTH {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "add another word or two that are not common".into());
+        return Err(format!("this password is too easy to guess: {hint}"));
+    }
+    Ok(())
+}
+
 fn argon2() -> Argon2<'static> {
     // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
     let params = Params::new(19_456, 2, 1, None).expect("static argon2 parameters are valid");
@@ -89,6 +118,24 @@ mod tests {
         assert!(verify_blocking("correct horse battery", &hash));
         assert!(!verify_blocking("correct horse battery!", &hash));
         assert!(!verify_blocking("anything", "not a hash"));
+    }
+
+    #[test]
+    fn weak_common_or_personal_passwords_are_refused() {
+        for weak in [
+            "aaaaaaaaaaaa",
+            "password1234",
+            "            ",
+            "short",
+            "owner@yantai.test",
+            "holdfast-demo-2026",
+        ] {
+            assert!(
+                check_strength(weak, "owner@yantai.test").is_err(),
+                "{weak:?}"
+            );
+        }
+        assert!(check_strength("Yantai-apples-in-cold-store-7", "owner@yantai.test").is_ok());
     }
 
     #[actix_web::test]

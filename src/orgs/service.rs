@@ -3,7 +3,6 @@
 
 use super::model::{NewUser, Org, User};
 use super::store;
-use crate::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change, to_json};
@@ -71,13 +70,8 @@ pub async fn check_new_user(
     let org_kind = OrgKind::parse(&org.kind)
         .ok_or_else(|| ApiError::internal("unknown org kind in database"))?;
     let email = valid_email(&new.email)?;
-    let chars = new.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-        return Err(ApiError::invalid(
-            "password",
-            format!("password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        ));
-    }
+    crate::auth::password::check_strength(&new.password, &email)
+        .map_err(|why| ApiError::invalid("password", why))?;
     let permissions = grantable_permissions(
         principal,
         platform_admin,

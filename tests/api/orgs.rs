@@ -236,3 +236,28 @@ async fn activity_pages_with_a_cursor() {
         .collect();
     assert!(first_ids.iter().min() > second_ids.iter().max());
 }
+
+#[tokio::test]
+async fn weak_or_published_passwords_are_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let org = app.org("Weak Words Trading", OrgKind::Buyer).await;
+    for weak in [
+        "password1234",
+        "aaaaaaaaaaaa",
+        "            ",
+        "holdfast-demo-2026",
+        "clerk@weak.test",
+    ] {
+        let reply = app
+            .post(
+                &format!("/v1/orgs/{org}/users"),
+                admin.token(),
+                &json!({"email": "clerk@weak.test", "password": weak, "role": "owner"}),
+            )
+            .await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field(), "password", "{weak:?}");
+    }
+    assert_eq!(app.count("users").await, 1);
+}
