@@ -21,6 +21,21 @@ pub struct Claims {
     pub kind: OrgKind,
     pub role: Role,
     pub perms: Vec<Permission>,
+    /// The login (refresh-token family) the token belongs to; ends with its logout.
+    #[serde(default)]
+    pub sid: Option<Uuid>,
+    /// The user's token generation when it was issued; a raised generation ends it.
+    #[serde(default)]
+    pub generation: i32,
+}
+
+/// A token's caller, and what must still hold for the token to be honoured: its login is not
+/// ended and its user's token generation has not moved on.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub principal: Principal,
+    pub session: Option<Uuid>,
+    pub generation: i32,
 }
 
 #[derive(Clone)]
@@ -49,7 +64,15 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, principal: &Principal, now: i64) -> anyhow::Result<String> {
+    /// An access token for `principal`, of the login `session`, at the user's token
+    /// `generation`.
+    pub fn issue(
+        &self,
+        principal: &Principal,
+        session: Uuid,
+        generation: i32,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -60,6 +83,8 @@ impl JwtKeys {
             kind: principal.kind,
             role: principal.role,
             perms: principal.permissions.clone(),
+            sid: Some(session),
+            generation,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -71,7 +96,7 @@ impl JwtKeys {
     /// The caller a token names; refused when it is expired (signed by us, but past `exp`), or
     /// forged, issued for another audience, signed with another algorithm (including `none`),
     /// not yet valid (`nbf` or `iat` in the future) or made to live longer than we issue.
-    pub fn verify(&self, token: &str) -> Result<Principal, TokenRefusal> {
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenRefusal> {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
@@ -84,13 +109,17 @@ impl JwtKeys {
         if claims.iat > now + leeway || claims.exp - claims.iat > self.ttl_seconds + leeway {
             return Err(TokenRefusal::Invalid);
         }
-        Ok(Principal {
-            user_id: claims.sub,
-            org_id: claims.org,
-            kind: claims.kind,
-            role: claims.role,
-            permissions: claims.perms,
-            request_id: None,
+        Ok(Verified {
+            principal: Principal {
+                user_id: claims.sub,
+                org_id: claims.org,
+                kind: claims.kind,
+                role: claims.role,
+                permissions: claims.perms,
+                request_id: None,
+            },
+            session: claims.sid,
+            generation: claims.generation,
         })
     }
 }
@@ -124,9 +153,11 @@ mod tests {
         let keys = JwtKeys::new(&[7u8; 32], 900);
         let who = principal();
         let token = keys
-            .issue(&who, chrono::Utc::now().timestamp())
+            .issue(&who, Uuid::nil(), 3, chrono::Utc::now().timestamp())
             .expect("encode");
         let back = keys.verify(&token).expect("decode");
+        assert_eq!((back.session, back.generation), (Some(Uuid::nil()), 3));
+        let back = back.principal;
         assert_eq!(back.user_id, who.user_id);
         assert_eq!(back.kind, OrgKind::Lender);
         assert_eq!(back.permissions, vec![Permission::AuditRead]);
@@ -136,14 +167,18 @@ mod tests {
     fn expired_foreign_and_unsigned_tokens_are_refused() {
         let keys = JwtKeys::new(&[7u8; 32], 900);
         let now = chrono::Utc::now().timestamp();
-        let expired = keys.issue(&principal(), now - 900 - 31).expect("encode");
+        let expired = keys
+            .issue(&principal(), Uuid::nil(), 0, now - 900 - 31)
+            .expect("encode");
         assert_eq!(keys.verify(&expired).err(), Some(TokenRefusal::Expired));
         let other = JwtKeys::new(&[8u8; 32], 900)
-            .issue(&principal(), now)
+            .issue(&principal(), Uuid::nil(), 0, now)
             .expect("encode");
         assert_eq!(keys.verify(&other).err(), Some(TokenRefusal::Invalid));
         // alg "none": header {"alg":"none","typ":"JWT"}, the claims, and no signature.
-        let valid = keys.issue(&principal(), now).expect("encode");
+        let valid = keys
+            .issue(&principal(), Uuid::nil(), 0, now)
+            .expect("encode");
         let claims_part = valid.split('.').nth(1).expect("claims");
         let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims_part}.");
         assert_eq!(keys.verify(&unsigned).err(), Some(TokenRefusal::Invalid));

@@ -141,3 +141,50 @@ pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
         .await?;
     Ok(failures + tokens)
 }
+
+#[derive(diesel::QueryableByName)]
+struct Honoured {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    honoured: bool,
+}
+
+/// Whether an access token of `user` at `generation`, of the login `session`, is still to be
+/// honoured: the user's token generation has not moved on and the login was not ended.
+pub async fn token_honoured(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    session: Option<Uuid>,
+    generation: i32,
+) -> QueryResult<bool> {
+    let row: Honoured = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND token_generation = $3) \
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens \
+                            WHERE family_id = $2 AND revoked_at IS NOT NULL) AS honoured",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(session)
+    .bind::<diesel::sql_types::Integer, _>(generation)
+    .get_result(conn)
+    .await?;
+    Ok(row.honoured)
+}
+
+/// The user's current token generation.
+pub async fn token_generation(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<i32> {
+    crate::db::schema::users::table
+        .find(user)
+        .select(crate::db::schema::users::token_generation)
+        .first(conn)
+        .await
+}
+
+/// Ends every access token the user holds (logout everywhere, a disabled user, changed
+/// permissions or password).
+pub async fn raise_token_generation(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<()> {
+    use crate::db::schema::users;
+    diesel::update(users::table.find(user))
+        .set(users::token_generation.eq(users::token_generation + 1))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

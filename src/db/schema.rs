@@ -20,6 +20,7 @@ diesel::table! {
         permissions -> Array<Text>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        token_generation -> Int4,
     }
 }
 

@@ -136,8 +136,8 @@ pub async fn authorize(
         Some(token) => state.jwt.verify(token),
         None => Err(TokenRefusal::Invalid),
     };
-    let mut principal = match verified {
-        Ok(principal) => principal,
+    let verified = match verified {
+        Ok(verified) => verified,
         Err(TokenRefusal::Expired) => {
             return Ok(req.error_response(
                 ApiError::unauthorized(
@@ -157,6 +157,34 @@ pub async fn authorize(
             ));
         }
     };
+    // A token outlives neither its login nor a raised token generation (logout, a reused
+    // refresh token, a disabled user, changed permissions).
+    let honoured = match state.pool.get().await {
+        Ok(mut conn) => {
+            crate::auth::store::token_honoured(
+                &mut conn,
+                verified.principal.user_id,
+                verified.session,
+                verified.generation,
+            )
+            .await
+        }
+        Err(error) => return Ok(req.error_response(ApiError::from(error))),
+    };
+    match honoured {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(req.error_response(
+                ApiError::unauthorized(
+                    "token_revoked",
+                    "this access token was ended (logout, or a change to the user); log in again",
+                )
+                .with("header", "Authorization"),
+            ));
+        }
+        Err(error) => return Ok(req.error_response(ApiError::from(error))),
+    }
+    let mut principal = verified.principal;
     if let Err(refused) = access.check(&principal) {
         return Ok(req.error_response(refused));
     }

@@ -27,6 +27,8 @@ pub struct UserRow {
     pub permissions: Vec<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// Access tokens name it; raising it ends them all.
+    pub token_generation: i32,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -171,9 +171,10 @@ async fn issue_pair(
         expires_at,
     )
     .await?;
+    let generation = store::token_generation(conn, principal.user_id).await?;
     let access_token = state
         .jwt
-        .issue(principal, Utc::now().timestamp())
+        .issue(principal, family_id, generation, Utc::now().timestamp())
         .map_err(ApiError::internal)?;
     Ok(TokenPair {
         access_token,

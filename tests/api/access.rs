@@ -617,13 +617,13 @@ async fn world(app: &TestApp) -> World {
     };
     let now = chrono::Utc::now().timestamp();
     let expired = JwtKeys::new(JWT_SECRET.as_bytes(), 900)
-        .issue(&principal, now - 900 - 60)
+        .issue(&principal, Uuid::new_v4(), 0, now - 900 - 60)
         .expect("sign");
     let foreign = JwtKeys::new(b"another-secret-another-secret-another", 900)
-        .issue(&principal, now)
+        .issue(&principal, Uuid::new_v4(), 0, now)
         .expect("sign");
     let valid = JwtKeys::new(JWT_SECRET.as_bytes(), 900)
-        .issue(&principal, now)
+        .issue(&principal, Uuid::new_v4(), 0, now)
         .expect("sign");
     let claims = valid.split('.').nth(1).expect("claims");
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");

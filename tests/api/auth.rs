@@ -252,19 +252,19 @@ async fn an_expired_token_says_so_and_a_forged_one_does_not() {
     let secret = crate::support::config().jwt_secret;
     let now = chrono::Utc::now().timestamp();
     let expired = JwtKeys::new(&secret, 900)
-        .issue(&who, now - 2_000)
+        .issue(&who, uuid::Uuid::new_v4(), 0, now - 2_000)
         .expect("token");
     app.get("/v1/me", &expired)
         .await
         .assert_error(401, "token_expired");
     let forged = JwtKeys::new(b"not the secret, not the secret!!", 900)
-        .issue(&who, now)
+        .issue(&who, uuid::Uuid::new_v4(), 0, now)
         .expect("token");
     app.get("/v1/me", &forged)
         .await
         .assert_error(401, "unauthenticated");
     let long_lived = JwtKeys::new(&secret, 86_400)
-        .issue(&who, now)
+        .issue(&who, uuid::Uuid::new_v4(), 0, now)
         .expect("token");
     app.get("/v1/me", &long_lived)
         .await
@@ -293,4 +293,55 @@ async fn parallel_wrong_passwords_for_one_email_are_checked_no_more_than_the_lim
             .filter(|r| r.status == 429)
             .all(|r| r.header("retry-after").is_some())
     );
+}
+
+#[tokio::test]
+async fn an_access_token_ends_with_its_login_and_with_a_reused_refresh_token() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Buyer).await;
+    let other = app.login(&owner.email, PASSWORD).await;
+    assert_eq!(app.get("/v1/me", owner.token()).await.status, 200);
+    let logout = app
+        .request(
+            "POST",
+            "/v1/auth/logout",
+            Some(owner.token()),
+            Some(&json!({"refresh_token": owner.refresh_token})),
+        )
+        .await;
+    assert_eq!(logout.status, 204, "{}", logout.text);
+    app.get("/v1/me", owner.token())
+        .await
+        .assert_error(401, "token_revoked");
+    // Another login of the same user goes on.
+    assert_eq!(app.get("/v1/me", other.token()).await.status, 200);
+    // A refresh token presented twice ends the access tokens of its whole family.
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.request(
+                "POST",
+                "/v1/auth/refresh",
+                None,
+                Some(&json!({"refresh_token": token})),
+            )
+            .await
+        }
+    };
+    let rotated = refresh(other.refresh_token.clone()).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let new_access = rotated.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(app.get("/v1/me", &new_access).await.status, 200);
+    refresh(other.refresh_token.clone())
+        .await
+        .assert_error(401, "refresh_token_reused");
+    app.get("/v1/me", &new_access)
+        .await
+        .assert_error(401, "token_revoked");
+    app.get("/v1/me", other.token())
+        .await
+        .assert_error(401, "token_revoked");
 }
