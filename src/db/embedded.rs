@@ -6,6 +6,11 @@
 //! owned and run by an unprivileged system user (`postgres` when it exists, else `nobody`).
 //! A small watchdog shell holds a pipe from this process and stops the cluster when the pipe
 //! closes, so even a killed Holdfast leaves no server behind.
+//!
+//! When that user cannot reach the data directory (root running a clone under `/root`, whose
+//! mode is 0700), the cluster lives in a directory of its own under `/var/tmp` instead, named
+//! after the data directory so that the same data directory finds the same cluster again.
+//! Password files are created with mode 0600 and removed when `initdb` fails.
 
 use anyhow::{Context, anyhow, bail};
 use std::net::TcpListener;
@@ -46,15 +51,19 @@ impl EmbeddedPostgres {
         let data_dir = data_dir
             .canonicalize()
             .with_context(|| format!("could not resolve {}", data_dir.display()))?;
-        let pgdata = data_dir.join("pg");
         let run_as = unprivileged_user()?;
-        let password = cluster_password(&data_dir)?;
+        let home = cluster_home(&data_dir, run_as);
+        if home != data_dir {
+            prepare_relocated_home(&home, run_as)?;
+        }
+        let pgdata = home.join("pg");
+        let password = cluster_password(&home)?;
         if options.remove_on_stop
             && let Some((uid, gid)) = run_as
         {
             // A throwaway cluster is removed by its watchdog, which runs as the PostgreSQL user.
-            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid))?;
-            std::os::unix::fs::chown(data_dir.join("pg-password"), Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(&home, Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(home.join("pg-password"), Some(uid), Some(gid))?;
         }
 
         if !pgdata.join("PG_VERSION").exists() {
@@ -277,10 +286,70 @@ fn cluster_password(data_dir: &Path) -> anyhow::Result<String> {
         return Ok(existing.trim().to_owned());
     }
     let password = crate::auth::tokens::random_token();
-    std::fs::write(&path, &password)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    write_private(&path, &password)?;
     Ok(password)
+}
+
+/// Writes a file only its owner may read, created so from the start (mode 0600).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// Where the cluster lives: the data directory itself, unless Holdfast runs as root and the
+/// PostgreSQL user (`run_as`) cannot reach it; then `/var/tmp/holdfast-<hash of the data
+/// directory>` (or under `/tmp` without `/var/tmp`).
+pub fn cluster_home(data_dir: &Path, run_as: Option<(u32, u32)>) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    match run_as {
+        Some((uid, gid)) if !reachable(data_dir, uid, gid) => {
+            let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+            let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let base = if Path::new("/var/tmp").is_dir() {
+                "/var/tmp"
+            } else {
+                "/tmp"
+            };
+            Path::new(base).join(format!("holdfast-{name}"))
+        }
+        _ => data_dir.to_owned(),
+    }
+}
+
+/// Whether the user `uid`/`gid` may enter `dir` and every directory above it.
+fn reachable(dir: &Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors().all(|path| match std::fs::metadata(path) {
+        Ok(meta) => {
+            let mode = meta.mode();
+            (meta.uid() == uid && mode & 0o100 != 0)
+                || (meta.gid() == gid && mode & 0o010 != 0)
+                || mode & 0o001 != 0
+        }
+        Err(_) => false,
+    })
+}
+
+/// The relocated home: owned by the PostgreSQL user, closed to everyone else.
+fn prepare_relocated_home(home: &Path, run_as: Option<(u32, u32)>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(home)
+        .with_context(|| format!("could not create {}", home.display()))?;
+    if let Some((uid, gid)) = run_as {
+        std::os::unix::fs::chown(home, Some(uid), Some(gid))
+            .with_context(|| format!("could not hand {} to the PostgreSQL user", home.display()))?;
+    }
+    std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
 }
 
 fn initdb(
@@ -292,12 +361,24 @@ fn initdb(
     std::fs::create_dir_all(pgdata)?;
     std::fs::set_permissions(pgdata, std::fs::Permissions::from_mode(0o700))?;
     let pwfile = pgdata.with_file_name("initdb-password");
-    std::fs::write(&pwfile, password)?;
+    write_private(&pwfile, password)?;
+    // The password file goes however initdb ends.
+    let result = run_initdb(bindir, pgdata, &pwfile, run_as);
+    let _ = std::fs::remove_file(&pwfile);
+    result
+}
+
+fn run_initdb(
+    bindir: &Path,
+    pgdata: &Path,
+    pwfile: &Path,
+    run_as: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
     if let Some((uid, gid)) = run_as {
         std::os::unix::fs::chown(pgdata, Some(uid), Some(gid)).with_context(|| {
             format!("could not hand {} to the PostgreSQL user", pgdata.display())
         })?;
-        std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
+        std::os::unix::fs::chown(pwfile, Some(uid), Some(gid))?;
     }
     let mut command = Command::new(bindir.join("initdb"));
     command
@@ -316,7 +397,6 @@ fn initdb(
         command.uid(uid).gid(gid);
     }
     let output = command.output().context("could not run initdb")?;
-    let _ = std::fs::remove_file(&pwfile);
     if !output.status.success() {
         bail!(
             "initdb failed in {} (when running as root, every parent directory must be readable by the PostgreSQL user; set HOLDFAST_DATA_DIR to a directory such as /var/tmp/holdfast): {}",
@@ -330,4 +410,44 @@ fn initdb(
 fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("could not find a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_directory_the_postgres_user_cannot_reach_gets_a_home_of_its_own() {
+        let base = std::env::temp_dir().join(format!("hf-home-{}", std::process::id()));
+        let data_dir = base.join("clone").join(".holdfast");
+        std::fs::create_dir_all(&data_dir).expect("dirs");
+        let nobody = Some((65_534, 65_534));
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let home = cluster_home(&data_dir, nobody);
+        assert_ne!(home, data_dir);
+        assert!(
+            home.starts_with("/var/tmp") || home.starts_with("/tmp"),
+            "{home:?}"
+        );
+        // The same data directory finds the same home again; another finds another.
+        assert_eq!(cluster_home(&data_dir, nobody), home);
+        assert_ne!(cluster_home(&base.join("other"), nobody), home);
+        // Reachable, or not running as root: the cluster stays in the data directory.
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(cluster_home(&data_dir, nobody), data_dir);
+        assert_eq!(cluster_home(&data_dir, None), data_dir);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn private_files_are_created_readable_by_their_owner_only() {
+        use std::os::unix::fs::MetadataExt;
+        let path = std::env::temp_dir().join(format!("hf-secret-{}", std::process::id()));
+        write_private(&path, "s3cret").expect("write");
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").mode() & 0o777,
+            0o600
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 }
