@@ -54,6 +54,10 @@ impl EmbeddedPostgres {
         let run_as = unprivileged_user()?;
         let home = cluster_home(&data_dir, run_as);
         if home != data_dir {
+            tracing::info!(
+                cluster = %home.display(),
+                "the PostgreSQL user cannot reach the data directory; the private cluster lives here"
+            );
             prepare_relocated_home(&home, run_as)?;
         }
         let pgdata = home.join("pg");
