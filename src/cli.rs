@@ -111,8 +111,16 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     // requests' statement limit.
     let batch = db::pool_with(&database.url, 2, db::Timeouts::Batch)?;
     let background = tokio::spawn(jobs::run_background(batch));
-    let server = HttpServer::new(move || app::app(state.clone()))
+    let server_state = state.clone();
+    let drain = std::time::Duration::from_secs(config.drain_seconds);
+    let server = HttpServer::new(move || app::app(server_state.clone()))
         .disable_signals()
+        // Idle connections end within the drain window.
+        .keep_alive(
+            drain
+                .saturating_sub(std::time::Duration::from_secs(1))
+                .max(std::time::Duration::from_secs(1)),
+        )
         .bind(config.bind)
         .with_context(|| {
             format!(
@@ -125,6 +133,13 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown_signal().await;
+        // Drain: keep answering, each answer closing its connection, until idle keep-alive
+        // connections have timed out; then stop taking connections and finish what runs.
+        tracing::info!(drain_seconds = drain.as_secs(), "shutting down: draining");
+        state
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(drain).await;
         tracing::info!("shutting down");
         handle.stop(true).await;
     });

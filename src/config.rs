@@ -22,6 +22,9 @@ pub struct Config {
     pub pool_size: usize,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_days: i64,
+    /// On SIGTERM, how long the server keeps answering (each answer closing its connection)
+    /// before it stops; longer than the keep-alive, so idle connections end first.
+    pub drain_seconds: u64,
     /// Lets `jobs daily --as-of` close days after today (tests and demos play out "40 days
     /// later"); off in production.
     pub allow_future_dates: bool,
@@ -122,6 +125,7 @@ impl Config {
         )?;
         let refresh_token_ttl_days =
             parse_number(&lookup, "HOLDFAST_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365)?;
+        let drain_seconds = parse_number(&lookup, "HOLDFAST_DRAIN_SECONDS", 6, 0, 600)?;
         let allow_future_dates = match lookup("HOLDFAST_ALLOW_FUTURE_DATES").as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -142,6 +146,7 @@ impl Config {
             pool_size: pool_size as usize,
             access_token_ttl_seconds,
             refresh_token_ttl_days,
+            drain_seconds: drain_seconds as u64,
         })
     }
 }

@@ -25,6 +25,14 @@ pub async fn healthz() -> HttpResponse {
     (status = 503, body = crate::error::ErrorBody, description = "database unavailable"),
 ))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    if state.is_draining() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this instance is shutting down",
+        )
+        .retry_after(1));
+    }
     let check = async {
         let mut conn = state.pool.get().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await?;

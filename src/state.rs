@@ -11,15 +11,23 @@ pub struct AppState {
     pub jwt: auth::jwt::JwtKeys,
     pub metrics: Metrics,
     pub refresh_token_ttl_days: i64,
+    /// Set on SIGTERM: answers close their connections and `/readyz` says 503, while the
+    /// server drains before it stops.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(pool: DbPool, config: &crate::config::Config) -> Self {
         Self {
             pool,
             jwt: auth::jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl_seconds),
             metrics: Metrics::new(),
             refresh_token_ttl_days: config.refresh_token_ttl_days,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

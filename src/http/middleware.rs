@@ -78,6 +78,14 @@ pub async fn observe(
         state
             .metrics
             .observe(&method, &route, status, elapsed.as_secs_f64());
+        if state.is_draining() {
+            // Shutting down: this answer is the connection's last, so no request is sent on
+            // it after the server stops.
+            response
+                .response_mut()
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response

@@ -120,6 +120,7 @@ impl Served {
             .args(args)
             .env("HOLDFAST_BIND", &bind)
             .env("HOLDFAST_JWT_SECRET", SECRET)
+            .env("HOLDFAST_DRAIN_SECONDS", "1")
             .env_remove("DATABASE_URL")
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
@@ -150,13 +151,23 @@ impl Served {
         panic!("holdfast did not become ready");
     }
 
-    /// Sends SIGTERM and answers the exit status and everything written to stderr.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    /// Sends SIGTERM, without waiting.
+    fn signal_term(&self) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(killed.success());
+    }
+
+    /// Sends SIGTERM and answers the exit status and everything written to stderr.
+    fn terminate(self) -> (std::process::ExitStatus, String) {
+        self.signal_term();
+        self.wait_exit()
+    }
+
+    /// Waits for the process to end; answers its status and everything written to stderr.
+    fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
         let stderr = self.child.stderr.take().expect("stderr");
         let lines: Vec<String> = BufReader::new(stderr)
             .lines()
@@ -275,4 +286,51 @@ async fn instances_migrating_an_empty_database_at_once_apply_each_migration_once
     assert_eq!(applied, 1, "exactly one instance applied the migrations");
     app.sql(&format!("DROP DATABASE \"{empty}\" WITH (FORCE)"))
         .await;
+}
+
+#[tokio::test]
+async fn sigterm_drains_open_connections_before_the_server_stops() {
+    let data_dir =
+        std::env::temp_dir().join(format!("holdfast-drain-{}", uuid::Uuid::new_v4().simple()));
+    let data_dir_text = data_dir.to_string_lossy().to_string();
+    let envs = [
+        ("HOLDFAST_DATA_DIR", data_dir_text.as_str()),
+        ("HOLDFAST_DRAIN_SECONDS", "3"),
+    ];
+    let mut served = Served::start(&envs, &[]);
+    served.wait_ready().await;
+    let client = reqwest::Client::new();
+    let before = client
+        .get(format!("{}/healthz", served.base))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(before.status().as_u16(), 200);
+    assert_ne!(
+        before.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    served.signal_term();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // While draining: still answered, each answer closing its connection; not ready.
+    let during = client
+        .get(format!("{}/healthz", served.base))
+        .send()
+        .await
+        .expect("a request during the drain is answered");
+    assert_eq!(during.status().as_u16(), 200);
+    assert_eq!(
+        during.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    let ready = client
+        .get(format!("{}/readyz", served.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let (status, logs) = served.wait_exit();
+    assert!(status.success(), "exit {status}: {logs}");
+    let _ = std::fs::remove_dir_all(&data_dir);
 }
