@@ -287,11 +287,6 @@ pub fn app(
             web::PathConfig::default()
                 .error_handler(|_, _| ApiError::not_found("not_found", "no such object").into()),
         )
-        .app_data(web::QueryConfig::default().error_handler(|error, _| {
-            let message = error.to_string();
-            let field = message.split('`').nth(1).unwrap_or("query").to_owned();
-            ApiError::invalid(&field, message).into()
-        }))
         .wrap(crate::http::retry::RetryRaces)
         .wrap(actix_web::middleware::from_fn(middleware::authorize))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
@@ -303,10 +298,26 @@ async fn route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found("route_not_found", "no such route"))
 }
 
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
+async fn method_not_allowed(
+    req: actix_web::HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let allowed = req
+        .match_pattern()
+        .map(|path| routes.methods(&path).join(", "))
+        .unwrap_or_default();
+    let mut response = ApiError::new(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this route does not accept this method",
-    ))
+    )
+    .with("allow", &allowed)
+    .error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }

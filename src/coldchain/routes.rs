@@ -37,7 +37,7 @@ pub async fn record_readings(
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<BreachQuery>,
+    query: crate::http::query::ValidQuery<BreachQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;

@@ -45,7 +45,7 @@ pub async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn quote(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<QuoteQuery>,
+    query: crate::http::query::ValidQuery<QuoteQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let breakdown = service::quote(&mut conn, &principal, query.into_inner()).await?;

@@ -5,6 +5,7 @@ pub mod idempotency;
 pub mod json;
 pub mod middleware;
 pub mod page;
+pub mod query;
 pub mod retry;
 pub mod route_table;
 pub mod validate;

@@ -31,4 +31,16 @@ impl RouteTable {
     pub fn has_path(&self, path: &str) -> bool {
         self.paths.contains(path)
     }
+
+    /// The methods a path answers, for a 405's `Allow`.
+    pub fn methods(&self, path: &str) -> Vec<&str> {
+        let mut methods: Vec<&str> = self
+            .access
+            .keys()
+            .filter(|(_, p)| *p == path)
+            .map(|(m, _)| m.as_str())
+            .collect();
+        methods.sort_unstable();
+        methods
+    }
 }

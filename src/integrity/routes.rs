@@ -16,7 +16,7 @@ use actix_web::{HttpResponse, web};
 pub async fn audit_trail(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::ValidQuery<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit()?;
     let before = query.after()?;
@@ -49,7 +49,7 @@ pub async fn verify(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn events(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::ValidQuery<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit()?;
     let after = query.after()?.unwrap_or(0);

@@ -38,7 +38,7 @@ pub struct AccountsQuery {
 pub async fn accounts(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<AccountsQuery>,
+    query: crate::http::query::ValidQuery<AccountsQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
@@ -67,7 +67,7 @@ pub struct EntriesQuery {
 pub async fn entries(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<EntriesQuery>,
+    query: crate::http::query::ValidQuery<EntriesQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;

@@ -52,7 +52,7 @@ pub async fn get_facility(
 pub async fn list_facilities(
     state: web::Data<AppState>,
     principal: Principal,
-    page: web::Query<PageQuery>,
+    page: crate::http::query::ValidQuery<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     Ok(HttpResponse::Ok().json(service::facilities(&mut conn, &principal, &page).await?))
@@ -288,7 +288,7 @@ pub async fn get_loan(
 pub async fn list_loans(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<LoanQuery>,
+    query: crate::http::query::ValidQuery<LoanQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let page = service::loans(&mut conn, &principal, query.into_inner()).await?;
@@ -301,7 +301,7 @@ pub async fn list_loans(
 pub async fn margin_calls(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<MarginCallQuery>,
+    query: crate::http::query::ValidQuery<MarginCallQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let page = service::margin_calls(&mut conn, &principal, query.into_inner()).await?;
@@ -315,7 +315,7 @@ pub async fn margin_calls(
 pub async fn exposure(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<ExposureQuery>,
+    query: crate::http::query::ValidQuery<ExposureQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let exposure = exposure::book(&mut conn, &principal, query.into_inner()).await?;
@@ -344,7 +344,7 @@ pub async fn stress(
 pub async fn exposure_csv(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<ExposureQuery>,
+    query: crate::http::query::ValidQuery<ExposureQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let csv = exposure::csv(&mut conn, &principal, query.into_inner()).await?;

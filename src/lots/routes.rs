@@ -47,7 +47,7 @@ pub async fn announce(
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<LotQuery>,
+    query: crate::http::query::ValidQuery<LotQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
@@ -114,7 +114,7 @@ pub async fn movements(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::ValidQuery<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit()?;
     let after = query.after()?;

@@ -137,7 +137,7 @@ pub async fn valuation(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    query: web::Query<ValuationQuery>,
+    query: crate::http::query::ValidQuery<ValuationQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let as_of = match query.as_of {

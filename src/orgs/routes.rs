@@ -123,7 +123,7 @@ pub async fn activity(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::ValidQuery<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = id.into_inner();
     if !principal.sees_all_audit() && principal.org_id != org_id {

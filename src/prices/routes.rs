@@ -107,7 +107,7 @@ pub struct PriceQuery {
     responses((status = 200, body = Page<Price>)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<PriceQuery>,
+    query: crate::http::query::ValidQuery<PriceQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let (limit, before) = PageQuery::bounds(query.limit, query.cursor)?;

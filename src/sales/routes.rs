@@ -58,7 +58,7 @@ pub async fn get(
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<SaleQuery>,
+    query: crate::http::query::ValidQuery<SaleQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let page = service::sales(&mut conn, &principal, query.into_inner()).await?;

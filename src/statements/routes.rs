@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, web};
 pub async fn statement(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<StatementQuery>,
+    query: crate::http::query::ValidQuery<StatementQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let statement = service::statement(&mut conn, &principal, query.into_inner()).await?;
@@ -29,7 +29,7 @@ pub async fn statement(
 pub async fn statement_csv(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<StatementQuery>,
+    query: crate::http::query::ValidQuery<StatementQuery>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let s = service::statement(&mut conn, &principal, query.into_inner()).await?;

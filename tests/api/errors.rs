@@ -93,6 +93,7 @@ async fn a_wrong_method_is_405_and_an_unknown_route_404_both_in_the_envelope() {
         .request("DELETE", "/v1/me", Some(admin.token()), None)
         .await;
     wrong.assert_error(405, "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("GET"));
     let missing = app
         .request("GET", "/v1/nothing-here", Some(admin.token()), None)
         .await;
@@ -108,11 +109,18 @@ async fn a_bad_query_parameter_is_422_naming_it() {
     assert_eq!(too_big.field(), "limit");
     let not_number = app.get("/v1/audit?limit=ten", admin.token()).await;
     not_number.assert_error(422, "validation_failed");
+    assert_eq!(not_number.field(), "limit");
+    let lot_filter = app
+        .get("/v1/lots?warehouse_id=not-a-uuid", admin.token())
+        .await;
+    lot_filter.assert_error(422, "validation_failed");
+    assert_eq!(lot_filter.field(), "warehouse_id");
     let bad_cursor = app.get("/v1/events?cursor=abc", admin.token()).await;
     bad_cursor.assert_error(422, "validation_failed");
     assert_eq!(bad_cursor.field(), "cursor");
     let unknown = app.get("/v1/audit?colour=red", admin.token()).await;
     unknown.assert_error(422, "validation_failed");
+    assert_eq!(unknown.field(), "colour");
 }
 
 #[tokio::test]
