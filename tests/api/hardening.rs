@@ -310,3 +310,46 @@ async fn a_buyer_sees_what_it_bought_and_paid_not_the_sellers_financing() {
         assert!(!trail.text.contains(secret), "{secret} in {}", trail.text);
     }
 }
+
+#[tokio::test]
+async fn while_the_database_is_gone_requests_get_503_and_after_it_returns_they_succeed() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let lot_path = format!("/v1/lots/{}", lot["id"].as_str().unwrap_or(""));
+    assert_eq!(app.get(&lot_path, c.supplier.token()).await.status, 200);
+    app.cut_database().await;
+    // Reads and writes while it is gone: 503 with Retry-After, never a 500.
+    for n in 0..6 {
+        let read = app.get(&lot_path, c.supplier.token()).await;
+        let write = c
+            .scan(
+                &app,
+                json!({"code": lot["code"], "action": "count", "quantity": "99",
+                       "reason": format!("recount {n}")}),
+            )
+            .await;
+        for reply in [&read, &write] {
+            assert_eq!(reply.status, 503, "{}", reply.text);
+            assert_eq!(reply.body["error"]["code"], "database_unavailable");
+            assert!(reply.header("retry-after").is_some());
+        }
+    }
+    app.restore_database().await;
+    let back = std::time::Instant::now();
+    loop {
+        let read = app.get(&lot_path, c.supplier.token()).await;
+        if read.status == 200 {
+            break;
+        }
+        assert_eq!(read.status, 503, "{}", read.text);
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(5),
+            "not back after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Nothing was half-written while it was gone.
+    let lot_now = app.get(&lot_path, c.supplier.token()).await;
+    assert_eq!(lot_now.body["quantity_on_hand"], "100.000");
+}

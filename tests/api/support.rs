@@ -372,6 +372,34 @@ impl TestApp {
     }
 
     /// Runs `sql` on this test's database (for tampering tests).
+    /// Takes this test's database away as a stopping server would: no new connections, and
+    /// every open one terminated ("terminating connection due to administrator command").
+    pub async fn cut_database(&self) {
+        let server = server();
+        execute(
+            &server.maintenance_url,
+            &format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.database),
+        )
+        .await;
+        execute(
+            &server.maintenance_url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.database
+            ),
+        )
+        .await;
+    }
+
+    /// Gives the database back after [`TestApp::cut_database`].
+    pub async fn restore_database(&self) {
+        execute(
+            &server().maintenance_url,
+            &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", self.database),
+        )
+        .await;
+    }
+
     pub async fn sql(&self, sql: &str) {
         execute(&self.database_url, sql).await;
     }
