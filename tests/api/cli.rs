@@ -106,7 +106,7 @@ async fn serve_without_a_secret_or_with_a_dead_database_says_how_to_fix_it() {
 }
 
 struct Served {
-    child: Child,
+    pub child: Child,
     base: String,
 }
 
@@ -333,4 +333,97 @@ async fn sigterm_drains_open_connections_before_the_server_stops() {
     let (status, logs) = served.wait_exit();
     assert!(status.success(), "exit {status}: {logs}");
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// Splits of one unit off `lot` at `base`, each under its own key, all at once; answers the
+/// statuses (0 where no answer came).
+async fn splits(base: &str, token: &str, lot: &str, keys: &[String]) -> Vec<u16> {
+    let client = reqwest::Client::new();
+    let sends = keys.iter().map(|key| {
+        client
+            .post(format!("{base}/v1/lots/{lot}/split"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"quantity": "1"}))
+            .send()
+    });
+    futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn killed_under_load_and_restarted_every_replayed_request_is_applied_exactly_once() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use holdfast::db::schema::lots;
+    let app = TestApp::spawn().await;
+    let c = crate::fixtures::custody(&app).await;
+    let lot = c.lot_in_custody(&app, "1000").await;
+    let lot_id = lot["id"].as_str().expect("lot").to_owned();
+    let envs = [
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("HOLDFAST_JWT_SECRET", crate::support::JWT_SECRET),
+    ];
+    let keys: Vec<String> = (0..120).map(|n| format!("split-{n}")).collect();
+    let parent: uuid::Uuid = lot_id.parse().expect("uuid");
+    let mut conn = app.pool.get().await.expect("conn");
+    let mut served = Served::start(&envs, &[]);
+    served.wait_ready().await;
+    let base = served.base.clone();
+    let token = c.supplier.token().to_owned();
+    // SIGKILL while the splits are in flight.
+    let load = {
+        let (base, token, lot_id, keys) =
+            (base.clone(), token.clone(), lot_id.clone(), keys.clone());
+        tokio::spawn(async move { splits(&base, &token, &lot_id, &keys).await })
+    };
+    // Once some splits are written, and while others are still coming.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let written: i64 = lots::table
+            .filter(lots::parent_lot_id.eq(parent))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .expect("count");
+        if written >= 10 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    served.child.kill().expect("SIGKILL");
+    let _ = served.child.wait();
+    let first = load.await.expect("load");
+    let answered = first.iter().filter(|s| **s == 201).count();
+    assert!(answered > 0, "no split was acknowledged before the kill");
+    assert!(
+        first.contains(&0),
+        "every split was answered before the kill: {first:?}"
+    );
+    // Restarted, every request is sent again with its key.
+    let mut again = Served::start(&envs, &[]);
+    again.wait_ready().await;
+    let replayed = splits(&again.base, &token, &lot_id, &keys).await;
+    assert!(replayed.iter().all(|s| *s == 201), "{replayed:?}");
+    let children: i64 = lots::table
+        .filter(lots::parent_lot_id.eq(parent))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("count");
+    // Every acknowledged split survived, and none was applied twice.
+    assert_eq!(
+        children,
+        keys.len() as i64,
+        "{answered} answered before the kill"
+    );
+    let on_hand = app.get(&format!("/v1/lots/{lot_id}"), &token).await;
+    assert_eq!(on_hand.body["quantity_on_hand"], "880.000");
+    let reconciled = app.get("/v1/custody/reconciliation", c.admin.token()).await;
+    assert_eq!(reconciled.body["consistent"], true, "{}", reconciled.text);
+    let (status, _) = again.terminate();
+    assert!(status.success());
 }
