@@ -60,10 +60,11 @@ pub async fn observe(
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    let mut response = match result {
+    let response = match result {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => return Err(error),
     };
+    let mut response = in_envelope(response);
     let status = response.status().as_u16();
     span.record("status", status);
     span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
@@ -201,6 +202,44 @@ pub async fn authorize(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// An error answered by something other than a handler (the docs' file server, actix's own
+/// refusals) in the API's JSON envelope, keeping its status and `Allow`/`Retry-After`.
+fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    use actix_web::ResponseError;
+    use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        _ if status.is_server_error() => "internal_error",
+        _ => "request_refused",
+    };
+    let message = status
+        .canonical_reason()
+        .unwrap_or("refused")
+        .to_lowercase();
+    let kept: Vec<_> = [ALLOW, RETRY_AFTER]
+        .into_iter()
+        .filter_map(|name| response.headers().get(&name).cloned().map(|v| (name, v)))
+        .collect();
+    let mut replacement = ApiError::new(status, code, message).error_response();
+    for (name, value) in kept {
+        replacement.headers_mut().insert(name, value);
+    }
+    response.into_response(replacement)
 }
 
 /// The first query parameter whose name or value holds an encoded NUL (`%00`).

@@ -130,3 +130,14 @@ async fn a_malformed_id_in_the_path_is_404() {
     let reply = app.get("/v1/orgs/not-a-uuid", admin.token()).await;
     reply.assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn a_missing_file_under_docs_is_a_404_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .request("GET", "/docs/no-such-file.js", None, None)
+        .await;
+    reply.assert_error(404, "not_found");
+    let page = app.request("GET", "/docs/", None, None).await;
+    assert_eq!(page.status, 200);
+}
