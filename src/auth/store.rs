@@ -157,7 +157,8 @@ pub async fn token_honoured(
     generation: i32,
 ) -> QueryResult<bool> {
     let row: Honoured = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND token_generation = $3) \
+        "SELECT EXISTS (SELECT 1 FROM users \
+                        WHERE id = $1 AND token_generation = $3 AND disabled_at IS NULL) \
             AND NOT EXISTS (SELECT 1 FROM refresh_tokens \
                             WHERE family_id = $2 AND revoked_at IS NOT NULL) AS honoured",
     )
@@ -176,6 +177,18 @@ pub async fn token_generation(conn: &mut AsyncPgConnection, user: Uuid) -> Query
         .select(crate::db::schema::users::token_generation)
         .first(conn)
         .await
+}
+
+/// Revokes every refresh token of the user (a disabled user, a changed password).
+pub async fn revoke_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        tokens::table
+            .filter(tokens::user_id.eq(user))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await
 }
 
 /// Ends every access token the user holds (logout everywhere, a disabled user, changed

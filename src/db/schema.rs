@@ -21,6 +21,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         token_generation -> Int4,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 

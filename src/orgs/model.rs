@@ -29,6 +29,7 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     /// Access tokens name it; raising it ends them all.
     pub token_generation: i32,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -61,8 +62,21 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub permissions: Vec<Permission>,
+    /// A disabled user cannot log in, and its tokens stopped working when it was disabled.
+    pub disabled: bool,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+/// `PATCH /v1/users/{id}`: what changes; what is left out stays.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    /// The staff member's permissions, replacing the ones held.
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 impl UserRow {
@@ -86,6 +100,7 @@ impl From<&UserRow> for User {
             email: row.email.clone(),
             role: row.role(),
             permissions: row.permissions(),
+            disabled: row.disabled_at.is_some(),
             created_by: row.created_by,
             created_at: row.created_at,
         }

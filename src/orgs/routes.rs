@@ -1,6 +1,6 @@
 //! Handlers for organisations, their users and their activity.
 
-use super::model::{NewOrg, NewUser, Org, User};
+use super::model::{NewOrg, NewUser, Org, User, UserChange};
 use super::service::{self, org_not_found};
 use super::store;
 use crate::auth::{OrgKind, Principal};
@@ -11,6 +11,7 @@ use crate::integrity::audit;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 /// Create an organisation (platform admin).
@@ -137,4 +138,41 @@ pub async fn activity(
         .ok_or_else(org_not_found)?;
     let rows = audit::list(&mut conn, audit::Scope::ActorOrg(org_id), before, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |e| e.id)))
+}
+
+/// The org's users, by email (the platform admin for any org; a `users:write` holder for its
+/// own).
+#[utoipa::path(get, path = "/v1/orgs/{id}/users", tag = "orgs",
+    responses((status = 200, body = Vec<User>), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let users = service::users(&mut conn, &principal, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": users})))
+}
+
+/// Change a user's permissions or disable it; its tokens stop working at once.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "orgs", request_body = UserChange,
+    responses((status = 200, body = User), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<UserChange>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let user = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            service::change_user(conn, &principal, id, &body.value).await
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
 }

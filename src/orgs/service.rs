@@ -1,7 +1,7 @@
 //! Organisation and user use cases: creating orgs, checking and creating users with the
 //! permissions their creator may grant.
 
-use super::model::{NewUser, Org, User};
+use super::model::{NewUser, Org, User, UserChange};
 use super::store;
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -41,6 +41,104 @@ pub async fn create_org(
     )
     .await?;
     Ok(org)
+}
+
+/// Whether `principal` manages the users of `org`: the platform admin any org's, a holder of
+/// `users:write` its own org's. Others get 404, as if the org did not exist.
+fn manages(principal: &Principal, org: Uuid) -> ApiResult<bool> {
+    let platform_admin = principal.is_platform() && principal.has(Permission::OrgsWrite);
+    if platform_admin || (principal.org_id == org && principal.has(Permission::UsersWrite)) {
+        Ok(platform_admin)
+    } else {
+        Err(org_not_found())
+    }
+}
+
+/// The most users one answer lists.
+pub const MAX_USERS_LISTED: i64 = 1000;
+
+/// The users of an org the caller manages, by email.
+pub async fn users(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    org: Uuid,
+) -> ApiResult<Vec<User>> {
+    manages(principal, org)?;
+    store::find_org(conn, org)
+        .await?
+        .ok_or_else(org_not_found)?;
+    let rows = store::users_of(conn, org, MAX_USERS_LISTED).await?;
+    Ok(rows.iter().map(User::from).collect())
+}
+
+/// Change a user's permissions (staff only) or disable or re-enable it. The platform admin may
+/// change any user; a `users:write` holder the staff of its own org, granting only what it
+/// holds. Nobody changes themselves. Every change ends the tokens the user holds; disabling it
+/// also revokes its refresh tokens.
+pub async fn change_user(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    change: &UserChange,
+) -> ApiResult<User> {
+    let not_found = || ApiError::not_found("user_not_found", "no such user");
+    let row = store::lock_user(conn, id).await?.ok_or_else(not_found)?;
+    let platform_admin = manages(principal, row.org_id).map_err(|_| not_found())?;
+    if row.id == principal.user_id {
+        return Err(ApiError::conflict(
+            "own_user",
+            "you cannot change your own permissions or disable yourself",
+        ));
+    }
+    let before = User::from(&row);
+    if before.role == Role::Owner && !platform_admin {
+        return Err(ApiError::forbidden(
+            "only the platform admin changes an owner",
+        ));
+    }
+    let org = store::find_org(conn, row.org_id)
+        .await?
+        .ok_or_else(org_not_found)?;
+    let org_kind = OrgKind::parse(&org.kind)
+        .ok_or_else(|| ApiError::internal("unknown org kind in database"))?;
+    let permissions = match &change.permissions {
+        Some(asked) if before.role == Role::Owner => {
+            return Err(ApiError::invalid(
+                "permissions",
+                format!(
+                    "an owner holds every permission of its org ({} asked)",
+                    asked.len()
+                ),
+            ));
+        }
+        Some(asked) => {
+            grantable_permissions(principal, platform_admin, org_kind, Role::Staff, asked)?
+        }
+        None => before.permissions.clone(),
+    };
+    let disabled_at = match change.disabled {
+        Some(true) => row.disabled_at.or(Some(chrono::Utc::now())),
+        Some(false) => None,
+        None => row.disabled_at,
+    };
+    let after = User::from(&store::change_user(conn, id, &permissions, disabled_at).await?);
+    if after.disabled {
+        crate::auth::store::revoke_user(conn, id).await?;
+    }
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "user.changed",
+            object_kind: "user",
+            object_id: id.to_string(),
+            org_ids: vec![row.org_id, principal.org_id],
+            before: Some(to_json(&before)?),
+            after: Some(to_json(&after)?),
+        },
+    )
+    .await?;
+    Ok(after)
 }
 
 /// A new user as checked before the password is hashed: the org, the email, the role and the

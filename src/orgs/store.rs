@@ -115,3 +115,65 @@ pub async fn platform_org(conn: &mut AsyncPgConnection) -> QueryResult<Option<Uu
         .await
         .optional()
 }
+
+/// The org's users, by email (an org has few; at most `limit`).
+pub async fn users_of(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::org_id.eq(org))
+        .order(users::email)
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Locks a user's row for a change.
+pub async fn lock_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Sets a user's permissions and whether it is disabled, and raises its token generation so
+/// the tokens it holds stop working.
+pub async fn change_user(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    permissions: &[Permission],
+    disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> QueryResult<UserRow> {
+    let texts: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    diesel::update(users::table.find(id))
+        .set((
+            users::permissions.eq(texts),
+            users::disabled_at.eq(disabled_at),
+            users::token_generation.eq(users::token_generation + 1),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Sets a new password hash and raises the token generation.
+pub async fn set_password(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::token_generation.eq(users::token_generation + 1),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

@@ -126,6 +126,13 @@ pub async fn login(
     let Some((user, org)) = found else {
         return Err(invalid_credentials());
     };
+    if user.disabled_at.is_some() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "user_disabled",
+            "this user is disabled",
+        ));
+    }
     let mut principal = principal_of(&user, &org)?;
     principal.request_id = req
         .extensions()
@@ -222,6 +229,9 @@ pub async fn refresh(
             let user = org_store::find_user(conn, token.user_id)
                 .await?
                 .ok_or_else(invalid_credentials)?;
+            if user.disabled_at.is_some() {
+                return Ok(RefreshOutcome::Invalid("the user is disabled"));
+            }
             let org = org_store::find_org(conn, user.org_id)
                 .await?
                 .ok_or_else(invalid_credentials)?;
@@ -305,4 +315,82 @@ pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<H
         permissions: user.permissions(),
         org: org.into(),
     }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change one's own password. Every token of the user stops working, this one included: log
+/// in again with the new password.
+#[utoipa::path(post, path = "/v1/me/password", tag = "auth", request_body = PasswordChange, responses(
+    (status = 204, description = "changed"),
+    (status = 401, body = crate::error::ErrorBody),
+    (status = 422, body = crate::error::ErrorBody),
+    (status = 429, body = crate::error::ErrorBody),
+), security(("bearer" = [])))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<PasswordChange>,
+) -> ApiResult<HttpResponse> {
+    let change = body.value;
+    let mut conn = state.pool.get().await?;
+    let user = org_store::find_user(&mut conn, principal.user_id)
+        .await?
+        .ok_or_else(invalid_credentials)?;
+    crate::auth::password::check_strength(&change.new_password, &user.email)
+        .map_err(|why| ApiError::invalid("new_password", why))?;
+    // Guesses at the current password count against the same throttle as logins.
+    let throttle = [(
+        format!("email:{}", user.email.to_lowercase()),
+        store::MAX_FAILURES_PER_EMAIL,
+    )];
+    let attempt = conn
+        .transaction::<_, ApiError, _>(async |conn| Ok(store::take_attempt(conn, &throttle).await?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::too_many_requests("too many wrong passwords; wait a while")
+                .retry_after(60 * store::THROTTLE_WINDOW_MINUTES as u32)
+        })?;
+    drop(conn);
+    let current = crate::auth::password::verify(
+        change.current_password.clone(),
+        Some(user.password_hash.clone()),
+    )
+    .await?;
+    if !current {
+        return Err(ApiError::invalid(
+            "current_password",
+            "the current password is wrong",
+        ));
+    }
+    let new_hash = crate::auth::password::hash(change.new_password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut conn = state.pool.get().await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        store::forget_attempt(conn, &attempt).await?;
+        org_store::set_password(conn, principal.user_id, &new_hash).await?;
+        store::revoke_user(conn, principal.user_id).await?;
+        integrity::record(
+            conn,
+            Some(&principal),
+            Change {
+                action: "user.password_changed",
+                object_kind: "user",
+                object_id: principal.user_id.to_string(),
+                org_ids: vec![principal.org_id],
+                before: None,
+                after: None,
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

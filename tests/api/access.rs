@@ -206,6 +206,35 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/v1/orgs/{id}/users",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | SupplierOwner => 200,
+                    OtherSupplierOwner | LenderOwner | WarehouseOwner | BuyerOwner => 404,
+                    _ => 403,
+                })
+            },
+        },
+        Row {
+            method: "PATCH",
+            path: "/v1/users/{id}",
+            expect: |a| {
+                authed(a, |a| match a {
+                    PlatformOwner | SupplierOwner => 200,
+                    // Holds users:write, but the user is not of their org.
+                    OtherSupplierOwner | LenderOwner | WarehouseOwner | BuyerOwner => 404,
+                    _ => 403,
+                })
+            },
+        },
+        Row {
+            method: "POST",
+            path: "/v1/me/password",
+            // Every user may; the matrix sends a wrong current password so nobody's tokens end.
+            expect: |a| authed(a, |_| 422),
+        },
+        Row {
+            method: "GET",
             path: "/v1/orgs/{id}/activity",
             expect: |a| {
                 authed(a, |a| match a {
@@ -826,6 +855,11 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
         ("POST", "/v1/orgs") => {
             Some(json!({"name": format!("Org {}", Uuid::new_v4()), "kind": "buyer"}))
         }
+        ("PATCH", "/v1/users/{id}") => Some(json!({"disabled": false})),
+        ("POST", "/v1/me/password") => Some(json!({
+            "current_password": "not-the-password",
+            "new_password": "Yantai-apples-in-cold-store-7",
+        })),
         ("POST", "/v1/orgs/{id}/users") => Some(json!({
             "email": format!("{}@access.test", Uuid::new_v4().simple()),
             "password": "a-long-enough-password",
@@ -912,6 +946,11 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             "/v1/fee-quote?lot_id={}&quantity=10&currency=CNY",
             lot["id"].as_str().expect("lot")
         );
+    } else if row.path == "/v1/users/{id}" {
+        app.user(world.supplier_org, Role::Staff, &[])
+            .await
+            .user_id
+            .to_string()
     } else if row.path.starts_with("/v1/warehouses/{id}") {
         c.warehouse_id.clone()
     } else if row.path.starts_with("/v1/voyages/{id}") {

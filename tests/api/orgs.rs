@@ -261,3 +261,111 @@ async fn weak_or_published_passwords_are_refused_naming_the_field() {
     }
     assert_eq!(app.count("users").await, 1);
 }
+
+#[tokio::test]
+async fn an_owner_lists_manages_and_disables_its_staff_whose_tokens_stop_at_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Supplier).await;
+    let clerk = app
+        .user(owner.org_id, Role::Staff, &[Permission::AuditRead])
+        .await;
+    let listed = app
+        .get(&format!("/v1/orgs/{}/users", owner.org_id), owner.token())
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let emails: Vec<&str> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert!(emails.contains(&clerk.email.as_str()), "{emails:?}");
+    // A permission the owner does not hold cannot be granted; one it holds can.
+    let path = format!("/v1/users/{}", clerk.user_id);
+    let patch = |body: serde_json::Value| {
+        let (app, path, token) = (&app, path.clone(), owner.token().to_owned());
+        async move { app.request("PATCH", &path, Some(&token), Some(&body)).await }
+    };
+    let too_much = patch(json!({"permissions": ["orgs:write"]})).await;
+    too_much.assert_error(422, "validation_failed");
+    let changed = patch(json!({"permissions": ["lots:write"]})).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body["permissions"], json!(["lots:write"]));
+    // The clerk's old token carried the old permissions: it ends at once.
+    app.get("/v1/me", clerk.token())
+        .await
+        .assert_error(401, "token_revoked");
+    let again = app.login(&clerk.email, crate::support::PASSWORD).await;
+    assert_eq!(app.get("/v1/me", again.token()).await.status, 200);
+    // Disabled: the token stops, and so do logging in and refreshing.
+    let disabled = patch(json!({"disabled": true})).await;
+    assert_eq!(disabled.body["disabled"], true, "{}", disabled.text);
+    app.get("/v1/me", again.token())
+        .await
+        .assert_error(401, "token_revoked");
+    app.request(
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(&json!({"email": clerk.email, "password": crate::support::PASSWORD})),
+    )
+    .await
+    .assert_error(403, "user_disabled");
+    app.request(
+        "POST",
+        "/v1/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": again.refresh_token})),
+    )
+    .await
+    .assert_error(401, "invalid_refresh_token");
+    // Nobody changes themselves; another org's owner does not see the user.
+    app.request(
+        "PATCH",
+        &format!("/v1/users/{}", owner.user_id),
+        Some(owner.token()),
+        Some(&json!({"disabled": true})),
+    )
+    .await
+    .assert_error(409, "own_user");
+    let stranger = app.owner_of(OrgKind::Supplier).await;
+    app.request(
+        "PATCH",
+        &path,
+        Some(stranger.token()),
+        Some(&json!({"disabled": false})),
+    )
+    .await
+    .assert_error(404, "user_not_found");
+}
+
+#[tokio::test]
+async fn changing_ones_password_ends_every_token_and_needs_the_current_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_of(OrgKind::Buyer).await;
+    let other_device = app.login(&owner.email, crate::support::PASSWORD).await;
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        let (app, token) = (&app, owner.token().to_owned());
+        async move {
+            app.request("POST", "/v1/me/password", Some(&token), Some(&body))
+                .await
+        }
+    };
+    let wrong = change("not-it", "Yantai-apples-in-cold-store-7").await;
+    wrong.assert_error(422, "validation_failed");
+    assert_eq!(wrong.field(), "current_password");
+    let weak = change(crate::support::PASSWORD, "password1234").await;
+    assert_eq!(weak.field(), "new_password");
+    let done = change(crate::support::PASSWORD, "Yantai-apples-in-cold-store-7").await;
+    assert_eq!(done.status, 204, "{}", done.text);
+    for token in [owner.token(), other_device.token()] {
+        app.get("/v1/me", token)
+            .await
+            .assert_error(401, "token_revoked");
+    }
+    let relogin = app
+        .login(&owner.email, "Yantai-apples-in-cold-store-7")
+        .await;
+    assert_eq!(app.get("/v1/me", relogin.token()).await.status, 200);
+}
