@@ -59,6 +59,18 @@ fn principal_of(user: &UserRow, org: &OrgRow) -> ApiResult<Principal> {
     })
 }
 
+/// An audit event about the caller's own user, with nothing to show before or after.
+fn user_event(action: &'static str, principal: &Principal) -> Change<'static> {
+    Change {
+        action,
+        object_kind: "user",
+        object_id: principal.user_id.to_string(),
+        org_ids: vec![principal.org_id],
+        before: None,
+        after: None,
+    }
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "the email or password is wrong")
 }
@@ -144,14 +156,7 @@ pub async fn login(
             integrity::record(
                 conn,
                 Some(&principal),
-                Change {
-                    action: "session.started",
-                    object_kind: "user",
-                    object_id: principal.user_id.to_string(),
-                    org_ids: vec![principal.org_id],
-                    before: None,
-                    after: None,
-                },
+                user_event("session.started", &principal),
             )
             .await?;
             Ok(pair)
@@ -273,14 +278,7 @@ pub async fn logout(
             integrity::record(
                 conn,
                 Some(&principal),
-                Change {
-                    action: "session.ended",
-                    object_kind: "user",
-                    object_id: principal.user_id.to_string(),
-                    org_ids: vec![principal.org_id],
-                    before: None,
-                    after: None,
-                },
+                user_event("session.ended", &principal),
             )
             .await?;
         }
@@ -379,14 +377,7 @@ pub async fn change_password(
         integrity::record(
             conn,
             Some(&principal),
-            Change {
-                action: "user.password_changed",
-                object_kind: "user",
-                object_id: principal.user_id.to_string(),
-                org_ids: vec![principal.org_id],
-                before: None,
-                after: None,
-            },
+            user_event("user.password_changed", &principal),
         )
         .await?;
         Ok(())
