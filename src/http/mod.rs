@@ -11,4 +11,4 @@ pub mod route_table;
 pub mod validate;
 
 pub use json::ValidJson;
-pub use page::{Page, PageQuery};
+pub use page::{Listed, Page, PageQuery};

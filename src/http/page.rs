@@ -53,6 +53,12 @@ impl PageQuery {
     }
 }
 
+/// A whole, short list (commodities, warehouses, an org's users): `{"items": [...]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

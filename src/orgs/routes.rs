@@ -143,7 +143,7 @@ pub async fn activity(
 /// The org's users, by email (the platform admin for any org; a `users:write` holder for its
 /// own).
 #[utoipa::path(get, path = "/v1/orgs/{id}/users", tag = "orgs",
-    responses((status = 200, body = Vec<User>), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 200, body = crate::http::Listed<User>), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_users(
     state: web::Data<AppState>,
@@ -152,7 +152,7 @@ pub async fn list_users(
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let users = service::users(&mut conn, &principal, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": users})))
+    Ok(HttpResponse::Ok().json(crate::http::Listed { items: users }))
 }
 
 /// Change a user's permissions or disable it; its tokens stop working at once.

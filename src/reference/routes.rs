@@ -10,7 +10,6 @@ use crate::http::ValidJson;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use diesel_async::AsyncConnection;
-use serde_json::json;
 use uuid::Uuid;
 
 /// Register a commodity with its grades, shelf life and temperature range.
@@ -34,12 +33,13 @@ pub async fn create_commodity(
 
 /// Every commodity.
 #[utoipa::path(get, path = "/v1/commodities", tag = "reference",
-    responses((status = 200, body = Vec<Commodity>)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::http::Listed<Commodity>)), security(("bearer" = [])))]
 pub async fn list_commodities(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let rows = store::list_commodities(&mut conn).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"items": rows.into_iter().map(Commodity::from).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(crate::http::Listed {
+        items: rows.into_iter().map(Commodity::from).collect::<Vec<_>>(),
+    }))
 }
 
 /// Register a warehouse, its operator and its storage rates.
@@ -63,7 +63,7 @@ pub async fn create_warehouse(
 
 /// Every warehouse, with its storage rates.
 #[utoipa::path(get, path = "/v1/warehouses", tag = "reference",
-    responses((status = 200, body = Vec<Warehouse>)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::http::Listed<Warehouse>)), security(("bearer" = [])))]
 pub async fn list_warehouses(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let rows = store::list_warehouses(&mut conn).await?;
@@ -72,7 +72,7 @@ pub async fn list_warehouses(state: web::Data<AppState>) -> ApiResult<HttpRespon
         let rates = store::rates_of(&mut conn, row.id).await?;
         items.push(Warehouse::from_row(row, rates));
     }
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
+    Ok(HttpResponse::Ok().json(crate::http::Listed { items }))
 }
 
 /// One warehouse.

@@ -127,6 +127,20 @@ async fn the_openapi_document_lists_exactly_the_route_table() {
             "{schema}.{field}"
         );
     }
+    // Short lists answer {"items": [...]}, and say so.
+    for path in ["/v1/commodities", "/v1/warehouses", "/v1/orgs/{id}/users"] {
+        let schema = &doc.body["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        let name = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .unwrap_or_else(|| panic!("{path}: {schema}"));
+        assert_eq!(
+            schemas[name]["properties"]["items"]["type"], "array",
+            "{path}: {}",
+            schemas[name]
+        );
+    }
     let statuses = schemas["LoanStatus"]["enum"]
         .as_array()
         .expect("LoanStatus");
