@@ -336,6 +336,7 @@ mod tests {
         diesel::result::Error::DatabaseError(kind, Box::new(message.to_owned())).into()
     }
 
+    /// Long because it is a table of the database's refusals and what each answers.
     #[test]
     fn faults_that_pass_answer_409_or_503_with_retry_after_and_never_name_a_constraint() {
         use diesel::result::DatabaseErrorKind as Kind;

@@ -37,14 +37,7 @@ pub async fn observe(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    // Labels come from a fixed set, so invented methods cannot grow the metrics.
-    let method = match *req.method() {
-        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
-            req.method().as_str().to_owned()
-        }
-        Method::HEAD | Method::OPTIONS => req.method().as_str().to_owned(),
-        _ => "OTHER".to_owned(),
-    };
+    let method = method_label(req.method());
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
@@ -141,59 +134,10 @@ pub async fn authorize(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    let verified = match bearer_token(&req) {
-        Some(token) => state.jwt.verify(token),
-        None => Err(TokenRefusal::Invalid),
+    let mut principal = match caller(&state, bearer_token(&req)).await {
+        Ok(principal) => principal,
+        Err(refused) => return Ok(req.error_response(refused)),
     };
-    let verified = match verified {
-        Ok(verified) => verified,
-        Err(TokenRefusal::Expired) => {
-            return Ok(req.error_response(
-                ApiError::unauthorized(
-                    "token_expired",
-                    "the access token has expired; get a new one with the refresh token",
-                )
-                .with("header", "Authorization"),
-            ));
-        }
-        Err(TokenRefusal::Invalid) => {
-            return Ok(req.error_response(
-                ApiError::unauthorized(
-                    "unauthenticated",
-                    "a valid bearer access token is required (missing, or not ours)",
-                )
-                .with("header", "Authorization"),
-            ));
-        }
-    };
-    // A token outlives neither its login nor a raised token generation (logout, a reused
-    // refresh token, a disabled user, changed permissions).
-    let honoured = match state.pool.get().await {
-        Ok(mut conn) => {
-            crate::auth::store::token_honoured(
-                &mut conn,
-                verified.principal.user_id,
-                verified.session,
-                verified.generation,
-            )
-            .await
-        }
-        Err(error) => return Ok(req.error_response(ApiError::from(error))),
-    };
-    match honoured {
-        Ok(true) => {}
-        Ok(false) => {
-            return Ok(req.error_response(
-                ApiError::unauthorized(
-                    "token_revoked",
-                    "this access token was ended (logout, or a change to the user); log in again",
-                )
-                .with("header", "Authorization"),
-            ));
-        }
-        Err(error) => return Ok(req.error_response(ApiError::from(error))),
-    }
-    let mut principal = verified.principal;
     if let Err(refused) = access.check(&principal) {
         return Ok(req.error_response(refused));
     }
@@ -202,6 +146,64 @@ pub async fn authorize(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The caller a bearer token names, if the token is ours, unexpired, and still honoured:
+/// its login not ended and its user's token generation not moved on (logout, a reused refresh
+/// token, a disabled user, changed permissions or password).
+async fn caller(state: &AppState, token: Option<&str>) -> Result<crate::auth::Principal, ApiError> {
+    let verified = match token {
+        Some(token) => state.jwt.verify(token),
+        None => Err(TokenRefusal::Invalid),
+    };
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(TokenRefusal::Expired) => {
+            return Err(ApiError::unauthorized(
+                "token_expired",
+                "the access token has expired; get a new one with the refresh token",
+            )
+            .with("header", "Authorization"));
+        }
+        Err(TokenRefusal::Invalid) => {
+            return Err(ApiError::unauthorized(
+                "unauthenticated",
+                "a valid bearer access token is required (missing, or not ours)",
+            )
+            .with("header", "Authorization"));
+        }
+    };
+    let mut conn = state.pool.get().await?;
+    let honoured = crate::auth::store::token_honoured(
+        &mut conn,
+        verified.principal.user_id,
+        verified.session,
+        verified.generation,
+    )
+    .await?;
+    if !honoured {
+        return Err(ApiError::unauthorized(
+            "token_revoked",
+            "this access token was ended (logout, or a change to the user); log in again",
+        )
+        .with("header", "Authorization"));
+    }
+    Ok(verified.principal)
+}
+
+/// The method as metrics and logs label it: from a fixed set, so invented methods cannot grow
+/// the metrics.
+fn method_label(method: &Method) -> String {
+    match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str().to_owned(),
+        _ => "OTHER".to_owned(),
+    }
 }
 
 /// An error answered by something other than a handler (the docs' file server, actix's own

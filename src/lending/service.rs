@@ -860,17 +860,7 @@ pub async fn release_collateral(
         )
         .with("status", lot.status));
     }
-    // The release order reserves what it lets out; goods a sale or another order already
-    // reserves cannot be reserved twice.
-    let unreserved = (lot.quantity_on_hand - lot.quantity_reserved).max(Decimal::ZERO);
-    if qty > unreserved {
-        return Err(ApiError::conflict(
-            "quantity_reserved",
-            "part of these goods is already reserved for a sale or another release",
-        )
-        .with("field", "quantity")
-        .with("quantity_unreserved", Quantity::at(unreserved, &lot.unit)));
-    }
+    check_unreserved(&lot, qty)?;
     keeps_cover(conn, &row, &pledge, qty).await?;
     store::unpledge(conn, id, lot.id, qty).await?;
     lots::add_reserved(conn, lot.id, qty).await?;
@@ -892,6 +882,21 @@ pub async fn release_collateral(
         release_order,
         loan,
     })
+}
+
+/// The release order reserves what it lets out; goods a sale or another order already
+/// reserves cannot be reserved twice (409 `quantity_reserved`).
+fn check_unreserved(lot: &crate::lots::model::LotRow, qty: Decimal) -> ApiResult<()> {
+    let unreserved = (lot.quantity_on_hand - lot.quantity_reserved).max(Decimal::ZERO);
+    if qty > unreserved {
+        return Err(ApiError::conflict(
+            "quantity_reserved",
+            "part of these goods is already reserved for a sale or another release",
+        )
+        .with("field", "quantity")
+        .with("quantity_unreserved", Quantity::at(unreserved, &lot.unit)));
+    }
+    Ok(())
 }
 
 /// Refuses (409 `ltv_above_advance_rate`) a release of `qty` from `pledge` that would leave

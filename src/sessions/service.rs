@@ -43,6 +43,24 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "the email or password is wrong")
 }
 
+/// Takes a login attempt against the throttle (429 with `Retry-After` past it). The attempt
+/// counts as a failure until the password proves right, and is taken under a lock, so parallel
+/// guesses cannot overrun the limit.
+async fn take_attempt(
+    conn: &mut diesel_async::AsyncPgConnection,
+    keys: &[(String, i64)],
+) -> ApiResult<Vec<i64>> {
+    conn.transaction::<_, ApiError, _>(async |conn| Ok(store::take_attempt(conn, keys).await?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::too_many_requests(format!(
+                "too many failed logins; wait {} minutes",
+                store::THROTTLE_WINDOW_MINUTES
+            ))
+            .retry_after(60 * store::THROTTLE_WINDOW_MINUTES as u32)
+        })
+}
+
 /// Log in with email and password from `address`. Repeated failures for one email or from one
 /// address are refused with 429 for a while.
 pub async fn login(
@@ -71,20 +89,7 @@ pub async fn login(
         (format!("ip:{address}"), store::MAX_FAILURES_PER_ADDRESS),
     ];
     let mut conn = state.pool.get().await?;
-    // The attempt counts as a failure until the password proves right, and is taken under a
-    // lock, so parallel guesses cannot overrun the limit.
-    let attempt = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            Ok(store::take_attempt(conn, &throttle_keys).await?)
-        })
-        .await?
-        .ok_or_else(|| {
-            ApiError::too_many_requests(format!(
-                "too many failed logins; wait {} minutes",
-                store::THROTTLE_WINDOW_MINUTES
-            ))
-            .retry_after(60 * store::THROTTLE_WINDOW_MINUTES as u32)
-        })?;
+    let attempt = take_attempt(&mut conn, &throttle_keys).await?;
     let found = org_store::find_user_by_email(&mut conn, &email).await?;
     let stored_hash = found.as_ref().map(|(user, _)| user.password_hash.clone());
     // No database connection is held while the password is checked.
@@ -265,13 +270,7 @@ pub async fn change_password(
         format!("email:{}", user.email.to_lowercase()),
         store::MAX_FAILURES_PER_EMAIL,
     )];
-    let attempt = conn
-        .transaction::<_, ApiError, _>(async |conn| Ok(store::take_attempt(conn, &throttle).await?))
-        .await?
-        .ok_or_else(|| {
-            ApiError::too_many_requests("too many wrong passwords; wait a while")
-                .retry_after(60 * store::THROTTLE_WINDOW_MINUTES as u32)
-        })?;
+    let attempt = take_attempt(&mut conn, &throttle).await?;
     drop(conn);
     let current = crate::auth::password::verify(
         change.current_password.clone(),
