@@ -3,43 +3,37 @@
 
 use crate::auth::Access;
 use actix_web::http::Method;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+/// Path pattern → method → rule: a request's rule is two hash lookups.
 pub struct RouteTable {
-    access: HashMap<(Method, &'static str), Access>,
-    paths: HashSet<&'static str>,
+    access: HashMap<&'static str, HashMap<Method, Access>>,
 }
 
 impl RouteTable {
     pub fn new(routes: impl IntoIterator<Item = (Method, &'static str, Access)>) -> Self {
-        let mut access = HashMap::new();
-        let mut paths = HashSet::new();
+        let mut access: HashMap<&'static str, HashMap<Method, Access>> = HashMap::new();
         for (method, path, rule) in routes {
-            paths.insert(path);
-            access.insert((method, path), rule);
+            access.entry(path).or_default().insert(method, rule);
         }
-        Self { access, paths }
+        Self { access }
     }
 
     pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
-        self.access
-            .iter()
-            .find(|((m, p), _)| m == method && *p == path)
-            .map(|(_, access)| *access)
+        self.access.get(path)?.get(method).copied()
     }
 
     pub fn has_path(&self, path: &str) -> bool {
-        self.paths.contains(path)
+        self.access.contains_key(path)
     }
 
     /// The methods a path answers, for a 405's `Allow`.
     pub fn methods(&self, path: &str) -> Vec<&str> {
         let mut methods: Vec<&str> = self
             .access
-            .keys()
-            .filter(|(_, p)| *p == path)
-            .map(|(m, _)| m.as_str())
-            .collect();
+            .get(path)
+            .map(|by_method| by_method.keys().map(Method::as_str).collect())
+            .unwrap_or_default();
         methods.sort_unstable();
         methods
     }
