@@ -170,15 +170,6 @@ pub async fn token_honoured(
     Ok(row.honoured)
 }
 
-/// The user's current token generation.
-pub async fn token_generation(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<i32> {
-    crate::db::schema::users::table
-        .find(user)
-        .select(crate::db::schema::users::token_generation)
-        .first(conn)
-        .await
-}
-
 /// Revokes every refresh token of the user (a disabled user, a changed password).
 pub async fn revoke_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<usize> {
     diesel::update(
@@ -189,15 +180,4 @@ pub async fn revoke_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResul
     .set(tokens::revoked_at.eq(Utc::now()))
     .execute(conn)
     .await
-}
-
-/// Ends every access token the user holds (logout everywhere, a disabled user, changed
-/// permissions or password).
-pub async fn raise_token_generation(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<()> {
-    use crate::db::schema::users;
-    diesel::update(users::table.find(user))
-        .set(users::token_generation.eq(users::token_generation + 1))
-        .execute(conn)
-        .await
-        .map(|_| ())
 }

@@ -84,7 +84,7 @@ pub struct SettledLoan {
     pub principal: Money,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SaleLine {
     pub line_no: i32,
     pub lot_id: Uuid,
@@ -101,7 +101,7 @@ pub struct SaleLine {
 /// A sale's settlement. The seller, its lenders and the platform see how the proceeds were
 /// split; the buyer sees what it bought and when it settled, not the seller's financing (the
 /// split's fields are left out of its answers).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Settlement {
     pub business_date: NaiveDate,
     pub gross: Money,
@@ -146,7 +146,7 @@ impl Settlement {
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SaleReleaseOrder {
     pub id: Uuid,
     pub lot_id: Uuid,
@@ -167,7 +167,7 @@ pub struct ConsentNeeded {
     pub consented: bool,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sale {
     pub id: Uuid,
     /// `sale`, or `liquidation` (ordered by the lender of `loan_id`).
@@ -245,6 +245,12 @@ impl Sale {
         if viewer.org_id != self.buyer_org_id || viewer.org_id == self.supplier_org_id {
             return self;
         }
+        self.as_buyer_sees_it()
+    }
+
+    /// What the buyer sees, which is also what the seller and the buyer share in the audit
+    /// trail.
+    pub fn as_buyer_sees_it(self) -> Self {
         Self {
             loan_id: None,
             lender_consents: None,
@@ -261,7 +267,7 @@ pub struct PaymentResult {
 }
 
 /// Why something cannot happen now: the error code and message a request for it would get.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Blocked {
     pub code: String,
     pub message: String,

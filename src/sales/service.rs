@@ -271,7 +271,7 @@ fn audit<'a>(
         object_id: sale.id.to_string(),
         org_ids: vec![sale.supplier_org_id, sale.buyer_org_id],
         before,
-        after: Some(to_json(&shared_view(sale))?),
+        after: Some(to_json(&sale.clone().as_buyer_sees_it())?),
     })
 }
 
@@ -282,20 +282,6 @@ fn shared_row(row: &SaleRow) -> ApiResult<serde_json::Value> {
         map.remove("loan_id");
     }
     Ok(value)
-}
-
-/// What the seller and the buyer of a sale both see of it.
-fn shared_view(sale: &Sale) -> serde_json::Value {
-    let mut value = serde_json::to_value(sale).unwrap_or_default();
-    if let Some(map) = value.as_object_mut() {
-        map.remove("loan_id");
-        map.remove("lender_consents");
-        if let Some(settlement) = map.get_mut("settlement").and_then(|s| s.as_object_mut()) {
-            settlement
-                .retain(|key, _| matches!(key.as_str(), "business_date" | "gross" | "settled_at"));
-        }
-    }
-    value
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -112,7 +112,8 @@ pub async fn login(
     let mut principal = principal_of(&user, &org)?;
     principal.request_id = request_id;
     conn.transaction::<_, ApiError, _>(async move |conn| {
-        let pair = issue_pair(state, conn, &principal, Uuid::new_v4()).await?;
+        let session = (Uuid::new_v4(), user.token_generation);
+        let pair = issue_pair(state, conn, &principal, session).await?;
         integrity::record(
             conn,
             Some(&principal),
@@ -124,11 +125,13 @@ pub async fn login(
     .await
 }
 
+/// A new token pair for `principal`, of the login `family_id`, at the user's token
+/// `generation` (as read from its row).
 async fn issue_pair(
     state: &AppState,
     conn: &mut diesel_async::AsyncPgConnection,
     principal: &Principal,
-    family_id: Uuid,
+    (family_id, generation): (Uuid, i32),
 ) -> ApiResult<TokenPair> {
     let refresh_token = random_token();
     let expires_at = Utc::now() + chrono::Duration::days(state.refresh_token_ttl_days);
@@ -140,7 +143,6 @@ async fn issue_pair(
         expires_at,
     )
     .await?;
-    let generation = store::token_generation(conn, principal.user_id).await?;
     let access_token = state
         .jwt
         .issue(principal, family_id, generation, Utc::now().timestamp())
@@ -191,7 +193,13 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<TokenPa
                 .ok_or_else(invalid_credentials)?;
             let principal = principal_of(&user, &org)?;
             Ok(RefreshOutcome::Issued(
-                issue_pair(state, conn, &principal, token.family_id).await?,
+                issue_pair(
+                    state,
+                    conn,
+                    &principal,
+                    (token.family_id, user.token_generation),
+                )
+                .await?,
             ))
         })
         .await?;
