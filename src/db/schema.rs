@@ -192,6 +192,7 @@ diesel::table! {
         received_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        quantity_sold -> Numeric,
     }
 }
 

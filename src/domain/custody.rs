@@ -10,6 +10,7 @@
 //! ```
 
 use super::states::{LotStatus, MovementKind, ScanAction};
+use rust_decimal::Decimal;
 
 /// What a scan does: the movement it writes and the lot's status after it. A release that
 /// leaves the lot empty ends `released` (see [`status_after_release`]).
@@ -58,11 +59,40 @@ pub fn scan(
 }
 
 /// A release that leaves nothing on hand ends the lot's custody.
-pub fn status_after_release(quantity_left: rust_decimal::Decimal) -> LotStatus {
+pub fn status_after_release(quantity_left: Decimal) -> LotStatus {
     if quantity_left.is_zero() {
         LotStatus::Released
     } else {
         LotStatus::InCustody
+    }
+}
+
+/// What holds a lot's goods. A sale takes pledged goods first (settlement repays their loans),
+/// so what pending sales reserve may overlap the pledges of live loans; it never overlaps the
+/// pledges of loans not yet paid out, nor what open release orders are to let out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Commitments {
+    /// Pledged to loans not yet disbursed (requested, approved).
+    pub pledged_pending: Decimal,
+    /// Pledged to live loans (active, defaulted, liquidating).
+    pub pledged_live: Decimal,
+    /// Reserved by pending sales.
+    pub sold: Decimal,
+    /// Reserved in all: pending sales and open release orders.
+    pub reserved: Decimal,
+}
+
+impl Commitments {
+    /// The goods the lot must hold for every commitment to be kept: the pending pledges,
+    /// the larger of the live pledges and the sold quantity, and what release orders are
+    /// still to let out. It never exceeds what is on hand.
+    pub fn total(&self) -> Decimal {
+        self.pledged_pending + self.pledged_live.max(self.sold) + (self.reserved - self.sold)
+    }
+
+    /// Whether `on_hand` keeps every commitment.
+    pub fn fit(&self, on_hand: Decimal) -> bool {
+        self.total() <= on_hand
     }
 }
 
@@ -143,5 +173,35 @@ mod tests {
     fn a_release_of_everything_ends_custody() {
         assert_eq!(status_after_release(rust_decimal::Decimal::ZERO), Released);
         assert_eq!(status_after_release(rust_decimal::Decimal::ONE), InCustody);
+    }
+
+    fn c(pending: i64, live: i64, sold: i64, reserved: i64) -> Commitments {
+        Commitments {
+            pledged_pending: Decimal::from(pending),
+            pledged_live: Decimal::from(live),
+            sold: Decimal::from(sold),
+            reserved: Decimal::from(reserved),
+        }
+    }
+
+    #[test]
+    fn a_sale_of_pledged_goods_needs_them_once() {
+        // Receive 1000, pledge 600, sell 400: the 400 sold come out of the 600 pledged.
+        assert_eq!(c(0, 600, 400, 400).total(), Decimal::from(600));
+        assert!(c(0, 600, 400, 400).fit(Decimal::from(700)));
+        // Sell 700: 600 pledged (all sold) + 100 free sold.
+        assert_eq!(c(0, 600, 700, 700).total(), Decimal::from(700));
+        // Once settled: 200 stay pledged, 400 wait to leave on a release order.
+        assert_eq!(c(0, 200, 0, 400).total(), Decimal::from(600));
+        assert!(!c(0, 200, 0, 400).fit(Decimal::from(599)));
+    }
+
+    #[test]
+    fn pending_pledges_and_release_orders_never_overlap_a_sale() {
+        // 300 pledged to a loan not paid out, 400 sold, 100 on a release order.
+        assert_eq!(c(300, 0, 400, 500).total(), Decimal::from(800));
+        assert!(!c(300, 0, 400, 500).fit(Decimal::from(799)));
+        assert!(c(300, 200, 400, 500).fit(Decimal::from(800)));
+        assert_eq!(c(0, 0, 0, 0).total(), Decimal::ZERO);
     }
 }

@@ -12,6 +12,7 @@ use super::store::{self, Approval, Party};
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
+use crate::domain::custody::Commitments;
 use crate::domain::lending::{self, Allocation, Owed};
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
@@ -861,6 +862,7 @@ pub async fn release_collateral(
         .with("status", lot.status));
     }
     check_unreserved(&lot, qty)?;
+    releasable(conn, &lot, qty, row.status.is_pending()).await?;
     keeps_cover(conn, &row, &pledge, qty).await?;
     store::unpledge(conn, id, lot.id, qty).await?;
     lots::add_reserved(conn, lot.id, qty).await?;
@@ -882,6 +884,47 @@ pub async fn release_collateral(
         release_order,
         loan,
     })
+}
+
+/// Goods a pending sale holds may be the pledged goods themselves; what a release order lets
+/// out may not. Released from the pledge onto a release order, the goods must still fit
+/// beside every other commitment (409 `quantity_reserved`, with how much may be let out).
+async fn releasable(
+    conn: &mut AsyncPgConnection,
+    lot: &crate::lots::model::LotRow,
+    qty: Decimal,
+    loan_pending: bool,
+) -> ApiResult<()> {
+    let now = lots::commitments(conn, lot).await?;
+    let after = if loan_pending {
+        // A pending loan's pledge never overlaps a sale: releasing it changes nothing.
+        Commitments {
+            pledged_pending: now.pledged_pending - qty,
+            reserved: now.reserved + qty,
+            ..now
+        }
+    } else {
+        Commitments {
+            pledged_live: now.pledged_live - qty,
+            reserved: now.reserved + qty,
+            ..now
+        }
+    };
+    if after.fit(lot.quantity_on_hand) {
+        return Ok(());
+    }
+    // Each unit released adds one to the commitments until the pledges fall below the sold.
+    let room = (lot.quantity_on_hand - now.total()).max(Decimal::ZERO)
+        + (now.pledged_live - now.sold).max(Decimal::ZERO);
+    Err(ApiError::conflict(
+        "quantity_reserved",
+        "part of these goods is already sold in a pending sale; they cannot also be let out",
+    )
+    .with("field", "quantity")
+    .with(
+        "quantity_releasable",
+        Quantity::at(room.min(qty), &lot.unit),
+    ))
 }
 
 /// The release order reserves what it lets out; goods a sale or another order already

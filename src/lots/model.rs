@@ -26,6 +26,9 @@ pub struct LotRow {
     pub quantity_on_hand: Decimal,
     pub quantity_pledged: Decimal,
     pub quantity_reserved: Decimal,
+    /// The part of `quantity_reserved` that pending sales hold (the rest: open release
+    /// orders). It may overlap the pledges: a sale takes pledged goods first.
+    pub quantity_sold: Decimal,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
     pub packed_on: NaiveDate,

@@ -8,7 +8,8 @@ use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{
     breaches, loans, lots, movements, pledges, release_orders, voyages, warehouses,
 };
-use crate::domain::states::{LotStatus, MovementKind, ReleaseOrderStatus};
+use crate::domain::custody::Commitments;
+use crate::domain::states::{LoanStatus, LotStatus, MovementKind, ReleaseOrderStatus};
 use chrono::{NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -333,7 +334,60 @@ pub async fn record_movement(
     Ok((lot, movement))
 }
 
-/// Changes the reserved quantity (release orders, later sales).
+/// What holds a locked lot's goods: its pledges (those of loans not yet paid out apart) and
+/// reservations. Check `Commitments::fit` against what will be on hand before changing either.
+pub async fn commitments(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<Commitments> {
+    let pending: Vec<Decimal> = pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq(lot.id))
+        .filter(loans::status.eq_any(LoanStatus::PENDING))
+        .select(pledges::quantity)
+        .load(conn)
+        .await?;
+    let pledged_pending: Decimal = pending.into_iter().sum();
+    Ok(Commitments {
+        pledged_pending,
+        pledged_live: lot.quantity_pledged - pledged_pending,
+        sold: lot.quantity_sold,
+        reserved: lot.quantity_reserved,
+    })
+}
+
+/// A pending sale reserves `delta` of the lot (negative: a cancelled sale gives it back).
+pub async fn reserve_for_sale(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    delta: Decimal,
+) -> QueryResult<LotRow> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::quantity_reserved.eq(lots::quantity_reserved + delta),
+            lots::quantity_sold.eq(lots::quantity_sold + delta),
+            lots::updated_at.eq(Utc::now()),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A settled sale's reservation carries over to its release order: still reserved, no
+/// longer sold (the pledges it took were released first).
+pub async fn sale_settled(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+    quantity: Decimal,
+) -> QueryResult<()> {
+    diesel::update(lots::table.find(lot_id))
+        .set((
+            lots::quantity_sold.eq(lots::quantity_sold - quantity),
+            lots::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Changes the reserved quantity (release orders).
 pub async fn add_reserved(
     conn: &mut AsyncPgConnection,
     lot_id: Uuid,

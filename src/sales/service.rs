@@ -481,7 +481,7 @@ pub async fn create(
     for mut line in lines {
         line.sale_id = id;
         store::insert_line(conn, &line).await?;
-        lots::add_reserved(conn, line.lot_id, line.quantity).await?;
+        lots::reserve_for_sale(conn, line.lot_id, line.quantity).await?;
     }
     let sale = current(conn, id).await?;
     let mut change = audit("sale.created", &sale, None)?;
@@ -532,7 +532,7 @@ pub async fn cancel(
         lots::lock(conn, &mut order, lot).await?;
     }
     for line in &lines {
-        lots::add_reserved(conn, line.lot_id, -line.quantity).await?;
+        lots::reserve_for_sale(conn, line.lot_id, -line.quantity).await?;
     }
     store::mark_cancelled(conn, id).await?;
     let sale = current(conn, id).await?;

@@ -295,6 +295,7 @@ async fn create_release_orders(
         "sale"
     };
     for line in lines {
+        lots::sale_settled(conn, line.lot_id, line.quantity).await?;
         lots::create_release_order(
             conn,
             line.lot_id,

@@ -494,10 +494,13 @@ async fn count(
             "a count that differs from the book needs a reason",
         )
     })?;
-    if counted < lot.quantity_pledged || counted < lot.quantity_reserved {
-        return Err(ApiError::conflict("count_below_commitments", "less was counted than is pledged or reserved; the lender or the supplier must release some first")
-            .with("quantity_pledged", Quantity::at(lot.quantity_pledged, &lot.unit))
-            .with("quantity_reserved", Quantity::at(lot.quantity_reserved, &lot.unit)));
+    let commitments = lots::commitments(conn, lot).await?;
+    if !commitments.fit(counted) {
+        let at = |q| Quantity::at(q, &lot.unit);
+        return Err(ApiError::conflict("count_below_commitments", "less was counted than the lot's pledges and reservations need; the lender or the supplier must release some first")
+            .with("quantity_committed", at(commitments.total()))
+            .with("quantity_pledged", at(lot.quantity_pledged))
+            .with("quantity_reserved", at(lot.quantity_reserved)));
     }
     let mut details = scan.details.clone();
     details["quantity_book"] = json!(lot.quantity_on_hand.normalize().to_string());

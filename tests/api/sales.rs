@@ -1134,3 +1134,134 @@ async fn listing_sales_or_loans_by_an_unknown_status_is_422_naming_it() {
         .await;
     assert_eq!(settled.status, 200, "{}", settled.text);
 }
+
+/// Receive 1000, pledge 600, sell 200 (taken from the pledge first), count 700: the count
+/// fits the commitments (600 needed until the sale settles, then 400 pledged + 200 to leave),
+/// the buyer pays and the 200 leave. A count below the commitments is refused with
+/// the numbers, and the lot's commitments never exceed what is on hand.
+#[tokio::test]
+async fn a_count_keeps_the_lots_commitments_within_what_is_on_hand() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let lot = c.lot_in_custody(&app, "1000").await;
+    let lot_id = id(&lot);
+    let requested = m.l.request(&app, &lot_id, "600", "1800.00").await;
+    assert_eq!(requested.status, 201, "{}", requested.text);
+    let loan = id(&requested.body);
+    let approved = app
+        .post(
+            &format!("/v1/loans/{loan}/approve"),
+            m.l.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let disbursed =
+        m.l.post_as(
+            &app,
+            &m.l.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    // A sale takes pledged goods first: 700 sold are the 600 pledged and 100 free.
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot_id, "quantity": "700", "unit_price": "6.50"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let sale = id(&sold.body);
+    let count = |quantity: &'static str| {
+        let code = lot["code"].clone();
+        let app = &app;
+        async move {
+            c.scan(
+                app,
+                json!({"code": code, "action": "count", "quantity": quantity, "reason": "recount"}),
+            )
+            .await
+        }
+    };
+    let short = count("699").await;
+    assert_eq!(short.status, 409, "{}", short.text);
+    assert_eq!(
+        short.body["error"]["code"], "count_below_commitments",
+        "{}",
+        short.text
+    );
+    assert_eq!(
+        short.body["error"]["details"]["quantity_committed"], "700.000",
+        "{}",
+        short.text
+    );
+    // Cancel, sell only 200: the sale now lies within the pledge.
+    let cancelled = app
+        .post_keyed(
+            &format!("/v1/sales/{sale}/cancel"),
+            c.supplier.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot_id, "quantity": "200", "unit_price": "6.50"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let sale = id(&sold.body);
+    let counted = count("700").await;
+    assert_eq!(counted.status, 200, "{}", counted.text);
+    assert_eq!(counted.body["lot"]["quantity_on_hand"], "700.000");
+    let paid = m.pay(&app, &sale, "1300.00").await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
+    let order = m.sale(&app, &sale).await["release_orders"][0]["id"].clone();
+    // The proceeds repay part of the loan: 400 stay pledged and 200 must leave.
+    let short = count("599").await;
+    assert_eq!(short.status, 409, "{}", short.text);
+    assert_eq!(
+        short.body["error"]["details"]["quantity_committed"], "600.000",
+        "{}",
+        short.text
+    );
+    let out = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "release", "release_order_id": order}),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert_eq!(out.body["lot"]["quantity_on_hand"], "500.000");
+    assert_eq!(out.body["lot"]["quantity_pledged"], "400.000");
+    // The supplier withdraws its 100 free: 400 pledged + 100 to leave leave no room to lose.
+    let withdrawal = c.withdraw(&app, &lot_id, "100").await;
+    assert_eq!(withdrawal.status, 201, "{}", withdrawal.text);
+    let short = count("499").await;
+    assert_eq!(short.status, 409, "{}", short.text);
+    assert_eq!(
+        short.body["error"]["details"]["quantity_committed"], "500.000",
+        "{}",
+        short.text
+    );
+    assert_books_balance(&app, &c.admin).await;
+    // The database holds the rule too: 400 pledged and 150 on release orders do not fit in
+    // the 500 on hand, though each alone does.
+    let mut conn = app.pool.get().await.expect("connection");
+    let bypass = diesel::sql_query(format!(
+        "UPDATE lots SET quantity_reserved = 150 WHERE id = '{lot_id}'"
+    ))
+    .execute(&mut conn)
+    .await;
+    let refused = bypass.expect_err("the commitments check refuses it");
+    assert!(
+        refused.to_string().contains("lots_commitments_fit"),
+        "{refused}"
+    );
+}
