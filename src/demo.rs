@@ -133,10 +133,10 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                 unit: Unit::Kg,
                 shelf_life_days: 180,
                 fresh_days: 60,
-                end_freshness_factor: Some(Decimal::new(5, 1)),
+                end_freshness_factor: Some(Decimal::new(5, 1).into()),
                 grades: grades(&[("A", "1.00"), ("B", "0.85"), ("C", "0.60")]),
-                temperature_min_c: Some(Decimal::from(-1)),
-                temperature_max_c: Some(Decimal::from(4)),
+                temperature_min_c: Some(Decimal::from(-1).into()),
+                temperature_max_c: Some(Decimal::from(4).into()),
             },
             NewCommodity {
                 code: "EUCALYPTUS_BOARD".into(),
@@ -144,7 +144,7 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                 unit: Unit::M3,
                 shelf_life_days: 3650,
                 fresh_days: 3650,
-                end_freshness_factor: Some(Decimal::ONE),
+                end_freshness_factor: Some(Decimal::ONE.into()),
                 grades: grades(&[("A", "1.00"), ("B", "0.90")]),
                 temperature_min_c: None,
                 temperature_max_c: None,
@@ -172,8 +172,8 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                 operator_org_id: operator.id,
                 address: "Zhifu District, Yantai, Shandong".into(),
                 kind: WarehouseKind::ColdStorage,
-                temperature_min_c: Some(Decimal::from(-1)),
-                temperature_max_c: Some(Decimal::from(4)),
+                temperature_min_c: Some(Decimal::from(-1).into()),
+                temperature_max_c: Some(Decimal::from(4).into()),
                 breach_grace_minutes: Some(30),
                 storage_rates: vec![rate("APPLE_FUJI", Decimal::new(4, 3))],
             },
@@ -368,9 +368,9 @@ async fn demo_facility(
     let new = NewFacility {
         supplier_org_id: supplier,
         currency: "CNY".into(),
-        limit,
-        advance_rate: Some(demo_advance_rate()),
-        annual_interest_rate: rate,
+        limit: limit.into(),
+        advance_rate: Some(demo_advance_rate().into()),
+        annual_interest_rate: rate.into(),
         margin_call_ltv: None,
         liquidation_ltv: None,
         cure_period_days: None,
@@ -399,7 +399,7 @@ async fn demo_loan(
     use crate::lending::service;
     let new = NewLoan {
         facility_id: facility,
-        principal,
+        principal: principal.into(),
         collateral: lots
             .iter()
             .map(|lot| PledgeRequest {
@@ -596,7 +596,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
             lines: vec![NewSaleLine {
                 lot_id: lot,
                 quantity: Decimal::from(quantity).into(),
-                unit_price: price,
+                unit_price: price.into(),
             }],
             loan_id: None,
         };

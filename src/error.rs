@@ -93,6 +93,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// A field names an object that does not exist, or that the caller may not see: 404
+    /// `reference_not_found`, naming the field (as a path to the object would be a 404).
+    pub fn unknown_reference(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "reference_not_found", message).with("field", field)
+    }
+
     /// Valid JSON that asks for something invalid; names the field at fault.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::new(

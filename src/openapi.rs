@@ -1,5 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -125,4 +126,161 @@ impl Modify for BearerAuth {
 
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The document as served at `/openapi.json`: the handlers' own annotations, completed with
+/// what every operation of its kind can answer (see [`complete`]).
+pub fn published() -> Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
+/// The answers the edge gives any operation, by what the operation takes:
+///
+/// * a bearer token → 401 (missing, forged, expired or revoked) and 403 (role or permission);
+/// * a path parameter → 404 (no such object, or not one the caller may see);
+/// * a body → 400 (unreadable), 413 (over the body limit), 415 (not JSON), 422 (a field
+///   refused, named in `details.field`);
+/// * query parameters → 422 (a parameter refused, named in `details.field`);
+/// * an `Idempotency-Key` header → 400 (missing where required, or malformed) and 409 (the
+///   same key with another body, or its first request still running);
+/// * anything that writes → 409 `locked` (a row held past the lock timeout);
+/// * anything that reads the database → 503 `database_unavailable` / `database_busy`, with
+///   `Retry-After`.
+///
+/// Query parameters are never `null` (leave one out instead); the key header carries its own
+/// rules.
+pub fn complete(doc: &mut Value) {
+    add_shared_responses(doc);
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            complete_operation(path, method, op);
+        }
+    }
+}
+
+/// Paths that never touch the database or need a token.
+const STATIC_PATHS: &[&str] = &["/healthz", "/metrics", "/openapi.json", "/docs"];
+
+fn complete_operation(path: &str, method: &str, op: &mut Value) {
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    let has_body = op.get("requestBody").is_some();
+    let mut has_path_param = false;
+    let mut has_query = false;
+    let mut keyed = false;
+    let mut names_object = false;
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for param in params.iter_mut() {
+            match param["in"].as_str() {
+                Some("path") => has_path_param = true,
+                Some("query") => {
+                    has_query = true;
+                    // A query parameter may name an object (an org, a loan) that is not there.
+                    names_object |= param["schema"]["format"] == "uuid";
+                    never_null(param);
+                }
+                Some("header") if param["name"] == crate::http::idempotency::HEADER => {
+                    keyed = true;
+                    param["schema"] = json!({
+                        "type": "string", "minLength": 1, "maxLength": 255,
+                        "pattern": "^[!-~]+$",
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut add = |status: &str, name: &str| {
+        let responses = &mut op["responses"];
+        if responses.get(status).is_none() {
+            responses[status] = json!({"$ref": format!("#/components/responses/{name}")});
+        }
+    };
+    if secured {
+        add("401", "Unauthenticated");
+        add("403", "Forbidden");
+    }
+    if has_path_param || names_object {
+        add("404", "NotFound");
+    }
+    if has_body {
+        // A body may name an object (a lot, an org, a warehouse) that is not there.
+        add("404", "NotFound");
+        add("400", "BadRequest");
+        add("413", "TooLarge");
+        add("415", "NotJson");
+        add("422", "Refused");
+    }
+    if has_query {
+        add("422", "Refused");
+    }
+    if keyed {
+        add("400", "BadRequest");
+        add("409", "Conflict");
+    }
+    if method != "get" {
+        add("409", "Conflict");
+    }
+    if !STATIC_PATHS.contains(&path) {
+        add("503", "Unavailable");
+    }
+}
+
+/// `type: [T, "null"]` → `type: T`: an absent parameter is the only way to leave one out.
+fn never_null(param: &mut Value) {
+    let schema = &mut param["schema"];
+    if let Some(types) = schema.get("type").and_then(Value::as_array) {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 {
+            schema["type"] = kept[0].clone();
+        }
+    }
+}
+
+fn add_shared_responses(doc: &mut Value) {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        })
+    };
+    let mut unavailable = error(
+        "The database is unavailable or busy (`database_unavailable`, `database_busy`, `busy`); retry after `Retry-After` seconds",
+    );
+    unavailable["headers"] = json!({
+        "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}},
+    });
+    let responses = json!({
+        "Unauthenticated": error("No valid bearer token: missing, forged (`unauthenticated`), expired (`token_expired`) or revoked (`token_revoked`)"),
+        "Forbidden": error("The caller's role or permissions do not allow this (`forbidden`)"),
+        "NotFound": error("No such object, or none the caller may see"),
+        "BadRequest": error("The body could not be read (`malformed_body`, `malformed_json`), or the `Idempotency-Key` is missing (`idempotency_key_required`) or malformed (`invalid_idempotency_key`)"),
+        "TooLarge": error("The body is larger than the limit (`payload_too_large`, with `details.limit_bytes`)"),
+        "NotJson": error("The body is not `application/json` (`unsupported_media_type`)"),
+        "Refused": error("A field or parameter is refused (`validation_failed`); `details.field` names it"),
+        "Conflict": error("The state of the objects does not allow it, a row is held by another request (`locked`), or the idempotency key was used with another body"),
+        "Unavailable": unavailable,
+    });
+    let components = &mut doc["components"];
+    match components
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    {
+        Some(existing) => {
+            if let Value::Object(new) = responses {
+                existing.extend(new);
+            }
+        }
+        None => components["responses"] = responses,
+    }
 }

@@ -55,9 +55,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 fn openapi_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        crate::openapi::document()
-            .to_pretty_json()
-            .unwrap_or_default()
+        serde_json::to_string_pretty(&crate::openapi::published()).unwrap_or_default()
     })
 }
 

@@ -2,8 +2,8 @@
 //! acknowledgements.
 
 pub use super::store::Breach;
+use crate::domain::inputs::Celsius;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -14,17 +14,21 @@ pub const MAX_BATCH: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct ReadingIn {
     pub warehouse_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub sensor_id: String,
     pub recorded_at: DateTime<Utc>,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub celsius: Decimal,
+    pub celsius: Celsius,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadingBatch {
     /// 1 to 1,000 readings, in any order; repeats are ignored.
+    #[schema(min_items = 1, max_items = 1000)]
     pub readings: Vec<ReadingIn>,
 }
 
@@ -39,12 +43,15 @@ pub struct ReadingsAccepted {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BreachQuery {
     pub warehouse_id: Option<Uuid>,
     /// Only breaches not yet acknowledged.
     pub open: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -52,10 +59,20 @@ pub struct BreachQuery {
 #[serde(deny_unknown_fields)]
 pub struct Acknowledgement {
     /// What was found and done.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub comment: String,
     /// A grade to downgrade the goods in the warehouse to, where their commodity has it and
     /// it is lower than their grade now.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 16,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub grade_downgrade: Option<String>,
 }
 

@@ -38,7 +38,9 @@ pub fn check_readings(batch: &[ReadingIn], now: DateTime<Utc>) -> ApiResult<Vec<
                 "a sensor id is 1 to 64 characters",
             ));
         }
-        if reading.celsius < Decimal::from(-100) || reading.celsius > Decimal::from(100) {
+        if reading.celsius.value() < Decimal::from(-100)
+            || reading.celsius.value() > Decimal::from(100)
+        {
             return Err(ApiError::invalid(
                 &field("celsius"),
                 "a reading is -100 to 100 °C",
@@ -54,7 +56,7 @@ pub fn check_readings(batch: &[ReadingIn], now: DateTime<Utc>) -> ApiResult<Vec<
             warehouse_id: reading.warehouse_id,
             sensor_id: sensor.to_owned(),
             recorded_at: reading.recorded_at,
-            celsius: reading.celsius.round_dp(2),
+            celsius: reading.celsius.value().round_dp(2),
         });
     }
     Ok(parsed)

@@ -4,6 +4,7 @@ pub mod cold_chain;
 pub mod custody;
 pub mod decimal;
 pub mod gs1;
+pub mod inputs;
 pub mod lending;
 pub mod lot_code;
 pub mod money;

@@ -2,6 +2,7 @@
 //! breakdown, and the quote query.
 
 use crate::db::schema::fee_schedules;
+use crate::domain::inputs::{AmountOrZero, Fraction, QuantityInput, UnitPrice};
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
 use chrono::{DateTime, Utc};
@@ -43,19 +44,21 @@ pub struct FeeSchedule {
 #[serde(deny_unknown_fields)]
 pub struct NewFeeSchedule {
     pub warehouse_id: Option<Uuid>,
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: Option<String>,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// `storage_days_equivalent` (needs `days`, default 30) or `percent_of_value` (needs
     /// `percent`, a fraction: 0.015 for 1.5 %).
+    #[schema(pattern = r"^(storage_days_equivalent|percent_of_value)$")]
     pub method: String,
+    #[schema(minimum = 1, maximum = 365)]
     pub days: Option<i32>,
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub percent: Option<Decimal>,
+    #[serde(default)]
+    pub percent: Option<Fraction>,
     /// In `currency`, which it then requires (default 0).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub minimum_fee: Option<Decimal>,
+    #[serde(default)]
+    pub minimum_fee: Option<AmountOrZero>,
 }
 
 /// The fee of one sale line, before the tier and before rounding.
@@ -103,14 +106,14 @@ pub struct FeeBreakdown {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteQuery {
     pub lot_id: Uuid,
-    #[param(value_type = String)]
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
     /// The agreed price per unit; needed by `percent_of_value` schedules.
-    #[param(value_type = Option<String>)]
-    pub unit_price: Option<Decimal>,
+    pub unit_price: Option<UnitPrice>,
     /// The sale currency (default: the currency of the warehouse's storage rate, else CNY).
+    #[param(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
 }

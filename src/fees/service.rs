@@ -4,6 +4,7 @@
 use super::model::*;
 use super::store::{self, ScheduleValues};
 use crate::auth::Principal;
+use crate::domain::inputs::{AmountOrZero, Fraction};
 use crate::domain::lending::round_half_even;
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
@@ -35,7 +36,7 @@ pub fn check_schedule(new: &NewFeeSchedule) -> ApiResult<CheckedSchedule> {
         .map(|c| validate::currency("currency", c))
         .transpose()?;
     let (days, percent) = method_terms(new)?;
-    let minimum_fee = new.minimum_fee.unwrap_or(Decimal::ZERO);
+    let minimum_fee = new.minimum_fee.map_or(Decimal::ZERO, AmountOrZero::value);
     if minimum_fee < Decimal::ZERO || minimum_fee > Decimal::from(validate::MAX_MONEY) {
         return Err(ApiError::invalid(
             "minimum_fee",
@@ -87,6 +88,7 @@ fn method_terms(new: &NewFeeSchedule) -> ApiResult<(Option<i32>, Option<Decimal>
             }
             let percent = new
                 .percent
+                .map(Fraction::value)
                 .ok_or_else(|| ApiError::invalid("percent", "percent_of_value needs percent"))?;
             if percent <= Decimal::ZERO
                 || percent >= Decimal::ONE
@@ -116,7 +118,10 @@ pub async fn set_schedule(
     if let Some(warehouse) = new.warehouse_id
         && reference::find_warehouse(conn, warehouse).await?.is_none()
     {
-        return Err(ApiError::invalid("warehouse_id", "no such warehouse"));
+        return Err(ApiError::unknown_reference(
+            "warehouse_id",
+            "no such warehouse",
+        ));
     }
     if let Some(code) = &new.commodity_code
         && reference::find_commodity(conn, code).await?.is_none()
@@ -291,7 +296,7 @@ pub async fn quote(
     let lot = lots::find_visible(conn, Viewer::of(principal), query.lot_id)
         .await?
         .ok_or_else(lot_not_found)?;
-    let qty = quantity("quantity", query.quantity, &lot.unit)?;
+    let qty = quantity("quantity", query.quantity.value(), &lot.unit)?;
     let currency = match &query.currency {
         Some(c) => validate::currency("currency", c)?,
         None => match leaving_from(conn, &lot).await? {
@@ -304,7 +309,7 @@ pub async fn quote(
     };
     let value = match query.unit_price {
         Some(price) => {
-            let price = validate::unit_price("unit_price", price, 6)?;
+            let price = validate::unit_price("unit_price", price.value(), 6)?;
             round_half_even(
                 validate::product("unit_price", qty, price)?,
                 minor_units(&currency),

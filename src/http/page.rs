@@ -8,11 +8,14 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items to return (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -41,10 +44,9 @@ impl PageQuery {
     pub fn after(&self) -> Result<Option<i64>, ApiError> {
         match &self.cursor {
             None => Ok(None),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
+            Some(text) => Some(text)
+                .filter(|t| (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<i64>().ok())
                 .map(Some)
                 .ok_or_else(|| {
                     ApiError::invalid("cursor", "the cursor is not one this API issued")

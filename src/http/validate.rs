@@ -17,6 +17,24 @@ pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
+/// A commodity code: 2 to 32 upper-case letters, digits or `_`, starting with a letter
+/// (`^[A-Z][A-Z0-9_]{1,31}$`).
+pub fn commodity_code(field: &str, value: &str) -> ApiResult<String> {
+    let well_formed = (2..=32).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "a commodity code is 2 to 32 upper-case letters, digits or `_`, starting with a letter",
+        ))
+    }
+}
+
 /// An ISO 4217 code: three upper-case letters.
 pub fn currency(field: &str, value: &str) -> ApiResult<String> {
     if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -30,9 +48,9 @@ pub fn currency(field: &str, value: &str) -> ApiResult<String> {
 }
 
 /// A quantity in `unit` (a lot's unit, from the database), naming `field` when it is not one.
-pub fn quantity(field: &str, value: Quantity, unit: &str) -> ApiResult<Decimal> {
+pub fn quantity(field: &str, value: Decimal, unit: &str) -> ApiResult<Decimal> {
     let unit = Unit::parse(unit).ok_or_else(|| ApiError::internal("unknown unit in database"))?;
-    Quantity::new(value.value(), unit)
+    Quantity::new(value, unit)
         .map(Quantity::value)
         .map_err(|e| ApiError::invalid(field, e.to_string()))
 }

@@ -23,12 +23,16 @@ fn books_of(principal: &Principal, asked: Option<Uuid>) -> ApiResult<Option<Uuid
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccountsQuery {
     /// Platform only: one org's accounts (others always read their own).
     pub org_id: Option<Uuid>,
+    #[param(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -43,12 +47,16 @@ pub async fn accounts(
     let query = query.into_inner();
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     let org = books_of(&principal, query.org_id)?;
+    if let Some(currency) = &query.currency {
+        crate::http::validate::currency("currency", currency)?;
+    }
     let mut conn = state.pool.get().await?;
     let rows = store::accounts(&mut conn, org, query.currency.as_deref(), after, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |a| a.id)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
     /// Entries of one loan, including the settlements of sales that repaid it.
@@ -57,7 +65,9 @@ pub struct EntriesQuery {
     pub sale_id: Option<Uuid>,
     /// Platform only: entries touching one org's accounts.
     pub org_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

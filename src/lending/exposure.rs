@@ -5,6 +5,7 @@
 
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
+use crate::domain::inputs::PriceChange;
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Array, Date, Jsonb, Nullable, Numeric, Text, Uuid as SqlUuid};
@@ -118,9 +119,11 @@ struct CurrencyRow {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExposureQuery {
     /// The book's currency; needed only when it lends in more than one.
+    #[param(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// Platform only: one lender's book (default: every lender's).
     pub lender_org_id: Option<Uuid>,
@@ -130,7 +133,9 @@ pub struct ExposureQuery {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StressRequest {
+    #[schema(min_items = 1, max_items = 100)]
     pub shocks: Vec<Shock>,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
     pub lender_org_id: Option<Uuid>,
 }
@@ -138,10 +143,9 @@ pub struct StressRequest {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shock {
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub price_change: Decimal,
+    pub price_change: PriceChange,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -249,7 +253,7 @@ async fn figures(
 ) -> ApiResult<Exposure> {
     let today = business_date(conn).await?;
     let codes: Vec<String> = shocks.iter().map(|s| s.commodity_code.clone()).collect();
-    let changes: Vec<Decimal> = shocks.iter().map(|s| s.price_change).collect();
+    let changes: Vec<Decimal> = shocks.iter().map(|s| s.price_change.value()).collect();
     let row: Figures = diesel::sql_query(FIGURES)
         .bind::<Nullable<SqlUuid>, _>(lender)
         .bind::<Text, _>(&currency)
@@ -286,8 +290,17 @@ pub fn check_shocks(shocks: &[Shock]) -> ApiResult<()> {
             "give at least one price change",
         ));
     }
+    if shocks.len() > 100 {
+        return Err(ApiError::invalid("shocks", "at most 100 price changes"));
+    }
     for (i, shock) in shocks.iter().enumerate() {
-        if shock.price_change < Decimal::NEGATIVE_ONE || shock.price_change > Decimal::from(10) {
+        crate::http::validate::commodity_code(
+            &format!("shocks[{i}].commodity_code"),
+            &shock.commodity_code,
+        )?;
+        if shock.price_change.value() < Decimal::NEGATIVE_ONE
+            || shock.price_change.value() > Decimal::from(10)
+        {
             return Err(ApiError::invalid(
                 &format!("shocks[{i}].price_change"),
                 "a price change is a fraction from -1 (prices fall to zero) to 10",

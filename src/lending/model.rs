@@ -1,6 +1,7 @@
 //! Rows and API types for facilities, loans, pledges, margin calls and liquidations.
 
 use crate::db::schema::{facilities, loans, margin_calls, pledges};
+use crate::domain::inputs::{Amount, Fraction, QuantityInput, Ratio, UnitInterval};
 use crate::domain::lending::Allocation;
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
@@ -123,36 +124,31 @@ pub fn loan_not_found() -> crate::error::ApiError {
 #[serde(deny_unknown_fields)]
 pub struct NewFacility {
     pub supplier_org_id: Uuid,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub limit: Decimal,
+    pub limit: Amount,
     /// Share of collateral value lent (default 0.50).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub advance_rate: Option<Decimal>,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub annual_interest_rate: Decimal,
+    #[serde(default)]
+    pub advance_rate: Option<Fraction>,
+    pub annual_interest_rate: UnitInterval,
     /// Above this LTV a margin call opens (default 0.65).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub margin_call_ltv: Option<Decimal>,
+    #[serde(default)]
+    pub margin_call_ltv: Option<Fraction>,
     /// Above this LTV the loan defaults at once (default 0.80).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub liquidation_ltv: Option<Decimal>,
+    #[serde(default)]
+    pub liquidation_ltv: Option<Ratio>,
     /// Days a margin call may stay open (default 3).
+    #[schema(minimum = 0, maximum = 90)]
     pub cure_period_days: Option<i32>,
+    #[schema(minimum = 1, maximum = 3650)]
     pub max_tenor_days: i32,
     pub eligible_commodities: Vec<String>,
     /// Approval needs a second lender user (maker-checker).
     #[serde(default)]
     pub second_approver_required: bool,
     /// Charged on disbursement as a share of principal, paid first by repayments (default 0).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub arrangement_fee_rate: Option<Decimal>,
+    #[serde(default)]
+    pub arrangement_fee_rate: Option<UnitInterval>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -199,16 +195,15 @@ pub struct Facility {
 #[serde(deny_unknown_fields)]
 pub struct PledgeRequest {
     pub lot_id: Uuid,
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLoan {
     pub facility_id: Uuid,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub principal: Decimal,
+    pub principal: Amount,
+    #[schema(min_items = 1, max_items = 100)]
     pub collateral: Vec<PledgeRequest>,
 }
 
@@ -297,6 +292,11 @@ pub struct Refusal {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub reason: String,
 }
 
@@ -309,9 +309,7 @@ pub struct Disbursement {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRepayment {
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub amount: Decimal,
+    pub amount: Amount,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -325,6 +323,7 @@ pub struct Repayment {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoreCollateral {
+    #[schema(min_items = 1, max_items = 100)]
     pub collateral: Vec<PledgeRequest>,
 }
 
@@ -332,7 +331,7 @@ pub struct MoreCollateral {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseConsent {
     pub lot_id: Uuid,
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -354,19 +353,26 @@ pub struct Liquidation {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoanQuery {
+    #[param(value_type = Option<crate::domain::states::LoanStatus>)]
     pub status: Option<String>,
     pub facility_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MarginCallQuery {
     /// `open`, `cured` or `defaulted`.
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }

@@ -179,7 +179,7 @@ pub async fn repay(
     idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
     let body_sha256 = body.body_sha256;
-    let amount = body.value.amount;
+    let amount = body.value.amount.value();
     let id = *id;
     idem.run(
         &state.pool,

@@ -13,6 +13,7 @@ use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::custody::Commitments;
+use crate::domain::inputs::{Fraction, Ratio, UnitInterval};
 use crate::domain::lending::{self, Allocation, Owed};
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
@@ -121,29 +122,32 @@ pub struct FacilityTerms {
 /// Reads the terms of a new facility: 422 naming the first field that is wrong.
 pub fn facility_terms(new: &NewFacility) -> ApiResult<FacilityTerms> {
     let currency = validate::currency("currency", &new.currency)?;
-    let limit = money("limit", new.limit, &currency)?;
+    let limit = money("limit", new.limit.value(), &currency)?;
     let one = Decimal::ONE;
     let advance_rate = rate(
         "advance_rate",
-        new.advance_rate.unwrap_or(Decimal::new(50, 2)),
+        new.advance_rate
+            .map_or(Decimal::new(50, 2), Fraction::value),
         Decimal::ZERO,
         one,
     )?;
     let annual_interest_rate = fraction(
         "annual_interest_rate",
-        new.annual_interest_rate,
+        new.annual_interest_rate.value(),
         one,
         "annual_interest_rate is a fraction from 0 to 1 (0.085 for 8.5 %), at most 6 decimal places",
     )?;
     let margin_call_ltv = rate(
         "margin_call_ltv",
-        new.margin_call_ltv.unwrap_or(Decimal::new(65, 2)),
+        new.margin_call_ltv
+            .map_or(Decimal::new(65, 2), Fraction::value),
         advance_rate,
         one,
     )?;
     let liquidation_ltv = rate(
         "liquidation_ltv",
-        new.liquidation_ltv.unwrap_or(Decimal::new(80, 2)),
+        new.liquidation_ltv
+            .map_or(Decimal::new(80, 2), Ratio::value),
         margin_call_ltv,
         Decimal::new(15, 1),
     )?;
@@ -163,11 +167,12 @@ pub fn facility_terms(new: &NewFacility) -> ApiResult<FacilityTerms> {
     // Below 1: with at most 6 places, at most 0.999999.
     let arrangement_fee_rate = fraction(
         "arrangement_fee_rate",
-        new.arrangement_fee_rate.unwrap_or(Decimal::ZERO),
+        new.arrangement_fee_rate
+            .map_or(Decimal::ZERO, UnitInterval::value),
         one - Decimal::new(1, 6),
         "arrangement_fee_rate is a fraction from 0 to below 1",
     )?;
-    if new.eligible_commodities.is_empty() {
+    if new.eligible_commodities.is_empty() || new.eligible_commodities.len() > 100 {
         return Err(ApiError::invalid(
             "eligible_commodities",
             "name at least one commodity the facility lends against",
@@ -196,7 +201,7 @@ pub async fn open_facility(
     let supplier = orgs::find_org(conn, new.supplier_org_id)
         .await?
         .filter(|org| org.kind == OrgKind::Supplier.as_str())
-        .ok_or_else(|| ApiError::invalid("supplier_org_id", "no such supplier"))?;
+        .ok_or_else(|| ApiError::unknown_reference("supplier_org_id", "no such supplier"))?;
     for (i, code) in new.eligible_commodities.iter().enumerate() {
         if reference::find_commodity(conn, code).await?.is_none() {
             return Err(ApiError::invalid(
@@ -483,10 +488,10 @@ async fn offer(
     collateral: &[PledgeRequest],
     today: NaiveDate,
 ) -> ApiResult<Offered> {
-    if collateral.is_empty() {
+    if collateral.is_empty() || collateral.len() > 100 {
         return Err(ApiError::invalid(
             "collateral",
-            "pledge at least one lot quantity",
+            "pledge 1 to 100 lot quantities",
         ));
     }
     let mut indexed: Vec<(usize, &PledgeRequest)> = collateral.iter().enumerate().collect();
@@ -512,7 +517,7 @@ async fn offer(
             .ok_or_else(|| lot_not_found().with("field", format!("collateral[{i}].lot_id")))?;
         let qty = quantity(
             &format!("collateral[{i}].quantity"),
-            pledge.quantity,
+            pledge.quantity.value(),
             &lot.unit,
         )?;
         let valuation = appraise(conn, &lot, today, qty, Some(&terms)).await?;
@@ -554,7 +559,7 @@ pub async fn request(
             "the facility is closed",
         ));
     }
-    let amount = money("principal", new.principal, &facility.currency)?;
+    let amount = money("principal", new.principal.value(), &facility.currency)?;
     let today = business_date(conn).await?;
     let mut offered = offer(
         conn,
@@ -844,7 +849,7 @@ pub async fn release_collateral(
         .find(|p| p.lot_id == consent.lot_id)
         .ok_or_else(|| ApiError::invalid("lot_id", "this lot is not pledged to the loan"))?;
     let lot = lots::lock(conn, &mut order, pledge.lot_id).await?;
-    let qty = quantity("quantity", consent.quantity, &lot.unit)?;
+    let qty = quantity("quantity", consent.quantity.value(), &lot.unit)?;
     if qty > pledge.quantity {
         return Err(
             ApiError::invalid("quantity", "more than is pledged to the loan")

@@ -1,6 +1,7 @@
 //! Rows and API types for lots, movements and release orders.
 
 use crate::db::schema::{lots, movements, release_orders};
+use crate::domain::inputs::QuantityInput;
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
 use crate::domain::states::{LotStatus, MovementKind, ReleaseOrderStatus};
@@ -131,10 +132,11 @@ impl Lot {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLot {
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: String,
     pub grade: String,
     /// In the commodity's unit, as a decimal string.
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
     pub packed_on: NaiveDate,
     /// The warehouse the goods are coming to, or
     #[serde(default)]
@@ -143,19 +145,29 @@ pub struct NewLot {
     #[serde(default)]
     pub voyage_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub insurer: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LotQuery {
+    #[param(value_type = Option<crate::domain::states::LotStatus>)]
     pub status: Option<String>,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
+    #[param(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: Option<String>,
     /// Only lots expiring before this date.
     pub expiring_before: Option<NaiveDate>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -222,7 +234,7 @@ impl ReleaseOrder {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRequest {
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -235,7 +247,7 @@ pub struct SplitResult {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
     pub lot_id: Uuid,
-    pub quantity: Quantity,
+    pub quantity: QuantityInput,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

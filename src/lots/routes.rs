@@ -59,6 +59,9 @@ pub async fn list(
             "status is announced, in_custody, in_transit or released",
         ));
     }
+    if let Some(code) = &query.commodity_code {
+        crate::http::validate::commodity_code("commodity_code", code)?;
+    }
     let viewer = Viewer::of(&principal);
     let filter = LotFilter {
         status: query.status,
@@ -159,7 +162,7 @@ pub async fn split(
 ) -> ApiResult<HttpResponse> {
     let body_sha256 = body.body_sha256;
     let id = id.into_inner();
-    let requested = body.value.quantity;
+    let requested = body.value.quantity.value();
     idem.run(
         &state.pool,
         principal.user_id,

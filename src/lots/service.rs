@@ -58,16 +58,17 @@ pub async fn announce(
 ) -> ApiResult<Lot> {
     let today = Utc::now().date_naive();
     let new = check_new_lot(new, today)?;
+    crate::http::validate::commodity_code("commodity_code", &new.commodity_code)?;
     let commodity = reference::find_commodity(conn, &new.commodity_code)
         .await?
-        .ok_or_else(|| ApiError::invalid("commodity_code", "no such commodity"))?;
+        .ok_or_else(|| ApiError::unknown_reference("commodity_code", "no such commodity"))?;
     if commodity.grade_factor(&new.grade).is_none() {
         return Err(ApiError::invalid(
             "grade",
             format!("`{}` is not a grade of {}", new.grade, commodity.code),
         ));
     }
-    let quantity = quantity("quantity", new.quantity, &commodity.unit)?;
+    let quantity = quantity("quantity", new.quantity.value(), &commodity.unit)?;
     let expires_on = new
         .packed_on
         .checked_add_days(Days::new(commodity.shelf_life_days as u64))
@@ -123,12 +124,15 @@ async fn check_place(conn: &mut AsyncPgConnection, new: &NewLot) -> ApiResult<()
     if let Some(warehouse) = new.warehouse_id
         && reference::find_warehouse(conn, warehouse).await?.is_none()
     {
-        return Err(ApiError::invalid("warehouse_id", "no such warehouse"));
+        return Err(ApiError::unknown_reference(
+            "warehouse_id",
+            "no such warehouse",
+        ));
     }
     if let Some(voyage) = new.voyage_id {
         let voyage = reference::find_voyage(conn, voyage)
             .await?
-            .ok_or_else(|| ApiError::invalid("voyage_id", "no such voyage"))?;
+            .ok_or_else(|| ApiError::unknown_reference("voyage_id", "no such voyage"))?;
         if voyage.status != VoyageStatus::Planned {
             return Err(ApiError::invalid(
                 "voyage_id",
@@ -189,7 +193,7 @@ pub async fn split(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
-    requested: Quantity,
+    requested: Decimal,
 ) -> ApiResult<SplitResult> {
     let viewer = Viewer::of(principal);
     let parent = store::lock_visible(conn, &mut LockOrder::new(), viewer, id)
@@ -303,7 +307,7 @@ pub async fn withdraw(
     )
     .await?
     .ok_or_else(lot_not_found)?;
-    let quantity = quantity("quantity", request.quantity, &lot.unit)?;
+    let quantity = quantity("quantity", request.quantity.value(), &lot.unit)?;
     if lot.status != LotStatus::InCustody {
         return Err(ApiError::conflict(
             "lot_status",

@@ -74,6 +74,7 @@ pub struct User {
 pub struct UserChange {
     /// The staff member's permissions, replacing the ones held.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::auth::Permission>>)]
     pub permissions: Option<Vec<String>>,
     #[serde(default)]
     pub disabled: Option<bool>,
@@ -111,6 +112,11 @@ impl From<&UserRow> for User {
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
     /// 1–200 characters, unique (case-insensitive).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
     pub kind: OrgKind,
 }
@@ -118,11 +124,17 @@ pub struct NewOrg {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s@\x00]+@[^\s@.\x00][^\s@\x00]*\.[^\s@\x00]*[^\s@.\x00]$"
+    )]
     pub email: String,
     /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     pub role: Role,
     /// For staff: a subset of the creator's permissions. Owners hold all their kind allows.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::auth::Permission>)]
     pub permissions: Vec<String>,
 }

@@ -2,6 +2,7 @@
 
 use super::service::{self, Imported};
 use crate::auth::Principal;
+use crate::domain::inputs::UnitPrice;
 use crate::domain::price_feed::{self as csv, PriceRow};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
@@ -13,20 +14,24 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPrice {
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: String,
     /// For the commodity's reference grade, per unit.
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub price_per_unit: Decimal,
+    pub price_per_unit: UnitPrice,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
     pub as_of: DateTime<Utc>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub source: String,
 }
 
@@ -40,13 +45,13 @@ pub async fn post(
     body: ValidJson<NewPrice>,
 ) -> ApiResult<HttpResponse> {
     let new = &body.value;
-    crate::http::validate::unit_price("price_per_unit", new.price_per_unit, 6)?;
+    crate::http::validate::unit_price("price_per_unit", new.price_per_unit.value(), 6)?;
     let currency = crate::http::validate::currency("currency", &new.currency)?;
     let source = crate::http::validate::text("source", &new.source, 200)?;
     let row = PriceRow {
         line: 1,
         commodity_code: new.commodity_code.clone(),
-        price_per_unit: new.price_per_unit,
+        price_per_unit: new.price_per_unit.value(),
         currency,
         as_of: new.as_of,
         source,
@@ -64,7 +69,10 @@ pub async fn post(
                 .await?
                 .is_none()
             {
-                return Err(ApiError::invalid("commodity_code", "no such commodity"));
+                return Err(ApiError::unknown_reference(
+                    "commodity_code",
+                    "no such commodity",
+                ));
             }
             let price = store::insert(conn, &row, Some(principal.user_id))
                 .await?
@@ -95,10 +103,14 @@ pub async fn post(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PriceQuery {
+    #[param(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -112,6 +124,9 @@ pub async fn list(
     let query = query.into_inner();
     let (limit, before) = PageQuery::bounds(query.limit, query.cursor)?;
     let mut conn = state.pool.get().await?;
+    if let Some(code) = &query.commodity_code {
+        crate::http::validate::commodity_code("commodity_code", code)?;
+    }
     let rows = store::history(&mut conn, query.commodity_code.as_deref(), before, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |p| p.id)))
 }

@@ -1,6 +1,7 @@
 //! Rows and API types for commodities, warehouses, storage rates and voyages.
 
 use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
+use crate::domain::inputs::{Celsius, UnitInterval};
 use crate::domain::quantity::Unit;
 use crate::domain::states::VoyageStatus;
 use chrono::{DateTime, Utc};
@@ -76,24 +77,28 @@ impl From<CommodityRow> for Commodity {
 #[serde(deny_unknown_fields)]
 pub struct NewCommodity {
     /// Upper-case letters, digits and `_`, e.g. `APPLE_FUJI`.
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub code: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
     pub unit: Unit,
+    #[schema(minimum = 1, maximum = 3650)]
     pub shelf_life_days: i32,
     pub fresh_days: i32,
     /// Value factor reached at the end of shelf life (0–1, default 0.5).
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub end_freshness_factor: Option<Decimal>,
+    #[serde(default)]
+    pub end_freshness_factor: Option<UnitInterval>,
     /// Grade name → factor as a decimal string, e.g. `{"A": "1.00", "B": "0.85"}`.
     #[schema(value_type = Object)]
     pub grades: BTreeMap<String, String>,
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub temperature_min_c: Option<Decimal>,
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub temperature_max_c: Option<Decimal>,
+    #[serde(default)]
+    pub temperature_min_c: Option<Celsius>,
+    #[serde(default)]
+    pub temperature_max_c: Option<Celsius>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -164,18 +169,27 @@ pub enum WarehouseKind {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWarehouse {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub name: String,
     pub operator_org_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub address: String,
     pub kind: WarehouseKind,
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub temperature_min_c: Option<Decimal>,
-    #[serde(default, with = "crate::domain::decimal::plain_option")]
-    #[schema(value_type = Option<String>)]
-    pub temperature_max_c: Option<Decimal>,
+    #[serde(default)]
+    pub temperature_min_c: Option<Celsius>,
+    #[serde(default)]
+    pub temperature_max_c: Option<Celsius>,
     /// Minutes out of range before a breach opens (default 30).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10080)]
     pub breach_grace_minutes: Option<i32>,
     #[serde(default)]
     pub storage_rates: Vec<StorageRate>,
@@ -202,10 +216,25 @@ pub struct Voyage {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVoyage {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub vessel_name: String,
     /// The warehouse-operator org that runs the vessel and scans goods on and off it.
     pub carrier_org_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub origin: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub destination: String,
     /// Where the goods are unloaded, when known.
     #[serde(default)]

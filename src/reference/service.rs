@@ -6,6 +6,7 @@ use super::model::*;
 use super::store;
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::LockOrder;
+use crate::domain::inputs::{Celsius, UnitInterval};
 use crate::domain::states::VoyageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate;
@@ -27,19 +28,7 @@ pub struct CheckedCommodity {
 
 /// Everything about a new commodity that can be checked without the database.
 pub fn check_commodity(new: &NewCommodity) -> ApiResult<CheckedCommodity> {
-    let code = new.code.trim().to_owned();
-    if code.len() < 2
-        || code.len() > 32
-        || !code.starts_with(|c: char| c.is_ascii_uppercase())
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(ApiError::invalid(
-            "code",
-            "a commodity code is 2 to 32 upper-case letters, digits or `_`, starting with a letter",
-        ));
-    }
+    let code = validate::commodity_code("code", &new.code)?;
     let name = validate::text("name", &new.name, 200)?;
     if !(1..=3650).contains(&new.shelf_life_days) {
         return Err(ApiError::invalid(
@@ -53,14 +42,19 @@ pub fn check_commodity(new: &NewCommodity) -> ApiResult<CheckedCommodity> {
             "fresh_days must be 0 to shelf_life_days",
         ));
     }
-    let end_freshness_factor = new.end_freshness_factor.unwrap_or(Decimal::new(5, 1));
+    let end_freshness_factor = new
+        .end_freshness_factor
+        .map_or(Decimal::new(5, 1), UnitInterval::value);
     if end_freshness_factor < Decimal::ZERO || end_freshness_factor > Decimal::ONE {
         return Err(ApiError::invalid(
             "end_freshness_factor",
             "end_freshness_factor must be 0 to 1",
         ));
     }
-    check_range(new.temperature_min_c, new.temperature_max_c)?;
+    check_range(
+        new.temperature_min_c.map(Celsius::value),
+        new.temperature_max_c.map(Celsius::value),
+    )?;
     Ok(CheckedCommodity {
         code,
         name,
@@ -141,8 +135,8 @@ pub async fn create_commodity(
             fresh_days: new.fresh_days,
             end_freshness_factor: checked.end_freshness_factor,
             grades: serde_json::Value::Object(checked.grades),
-            temperature_min_c: new.temperature_min_c,
-            temperature_max_c: new.temperature_max_c,
+            temperature_min_c: new.temperature_min_c.map(Celsius::value),
+            temperature_max_c: new.temperature_max_c.map(Celsius::value),
         },
     )
     .await?;
@@ -167,7 +161,10 @@ pub async fn create_commodity(
 pub fn check_warehouse(new: &NewWarehouse) -> ApiResult<()> {
     validate::text("name", &new.name, 200)?;
     validate::text("address", &new.address, 500)?;
-    check_range(new.temperature_min_c, new.temperature_max_c)?;
+    check_range(
+        new.temperature_min_c.map(Celsius::value),
+        new.temperature_max_c.map(Celsius::value),
+    )?;
     if !(0..=10_080).contains(&new.breach_grace_minutes.unwrap_or(30)) {
         return Err(ApiError::invalid(
             "breach_grace_minutes",
@@ -194,7 +191,7 @@ pub async fn create_warehouse(
     check_warehouse(new)?;
     let operator = org_store::find_org(conn, new.operator_org_id).await?;
     if operator.is_none_or(|org| org.kind != OrgKind::WarehouseOperator.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ApiError::unknown_reference(
             "operator_org_id",
             "the operator must be an existing warehouse_operator organisation",
         ));
@@ -209,8 +206,8 @@ pub async fn create_warehouse(
                 WarehouseKind::ColdStorage => "cold_storage",
                 WarehouseKind::Ambient => "ambient",
             },
-            temperature_min_c: new.temperature_min_c,
-            temperature_max_c: new.temperature_max_c,
+            temperature_min_c: new.temperature_min_c.map(Celsius::value),
+            temperature_max_c: new.temperature_max_c.map(Celsius::value),
             breach_grace_minutes: new.breach_grace_minutes.unwrap_or(30),
         },
     )
@@ -221,7 +218,7 @@ pub async fn create_warehouse(
             .await?
             .is_none()
         {
-            return Err(ApiError::invalid(&field(), "no such commodity"));
+            return Err(ApiError::unknown_reference(&field(), "no such commodity"));
         }
         store::insert_storage_rate(conn, row.id, rate)
             .await
@@ -271,7 +268,7 @@ pub async fn create_voyage(
     check_voyage(new)?;
     let carrier = org_store::find_org(conn, new.carrier_org_id).await?;
     if carrier.is_none_or(|org| org.kind != OrgKind::WarehouseOperator.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ApiError::unknown_reference(
             "carrier_org_id",
             "the carrier must be an existing warehouse_operator organisation",
         ));

@@ -1,6 +1,7 @@
 //! Rows and API types for sales, their payments and settlements.
 
 use crate::db::schema::{sale_lines, sale_payments, sales, settlement_loans, settlements};
+use crate::domain::inputs::{Amount, QuantityInput, UnitPrice};
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
 use crate::domain::states::{ReleaseOrderStatus, SaleKind, SaleStatus};
@@ -204,37 +205,39 @@ pub struct Sale {
 #[serde(deny_unknown_fields)]
 pub struct NewSaleLine {
     pub lot_id: Uuid,
-    pub quantity: Quantity,
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub unit_price: Decimal,
+    pub quantity: QuantityInput,
+    pub unit_price: UnitPrice,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSale {
     pub buyer_org_id: Uuid,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<NewSaleLine>,
     /// A lender selling the goods of its liquidating loan names the loan.
     pub loan_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SaleQuery {
     /// `pending`, `settled` or `cancelled`.
+    #[param(value_type = Option<crate::domain::states::SaleStatus>)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
-    #[serde(with = "crate::domain::decimal::plain")]
-    #[schema(value_type = String)]
-    pub amount: Decimal,
+    pub amount: Amount,
 }
 
 impl Sale {

@@ -103,7 +103,7 @@ pub async fn pay(
     idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
     let body_sha256 = body.body_sha256;
-    let amount = body.value.amount;
+    let amount = body.value.amount.value();
     let id = *id;
     idem.run(
         &state.pool,

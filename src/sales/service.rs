@@ -301,7 +301,11 @@ fn checked_lines(new: &NewSale) -> ApiResult<Vec<(usize, &NewSaleLine)>> {
         ));
     }
     for (i, line) in &indexed {
-        crate::http::validate::unit_price(&format!("lines[{i}].unit_price"), line.unit_price, 6)?;
+        crate::http::validate::unit_price(
+            &format!("lines[{i}].unit_price"),
+            line.unit_price.value(),
+            6,
+        )?;
     }
     Ok(indexed)
 }
@@ -310,10 +314,10 @@ fn checked_lines(new: &NewSale) -> ApiResult<Vec<(usize, &NewSaleLine)>> {
 fn check_seller(principal: &Principal, loan_id: Option<Uuid>) -> ApiResult<()> {
     match (principal.kind, loan_id) {
         (OrgKind::Supplier, None) | (OrgKind::Lender, Some(_)) => Ok(()),
-        (OrgKind::Supplier, Some(_)) => Err(ApiError::invalid(
-            "loan_id",
-            "loan_id names the loan a lender liquidates",
-        )),
+        (OrgKind::Supplier, Some(_)) => Err(ApiError::forbidden(
+            "loan_id names the loan a lender liquidates; a supplier sells without it",
+        )
+        .with("field", "loan_id")),
         _ => Err(ApiError::invalid(
             "loan_id",
             "a lender sells only the goods of a liquidating loan, named by loan_id",
@@ -373,8 +377,10 @@ async fn line_of(
         .await
         .optional()?
         .filter(|l| l.owner_org_id == supplier)
-        .ok_or_else(|| ApiError::invalid(&field("lot_id"), "no such lot of the seller's"))?;
-    let qty = quantity(&field("quantity"), line.quantity, &lot.unit)?;
+        .ok_or_else(|| {
+            ApiError::unknown_reference(&field("lot_id"), "no such lot of the seller's")
+        })?;
+    let qty = quantity(&field("quantity"), line.quantity.value(), &lot.unit)?;
     if !matches!(lot.status, LotStatus::InCustody | LotStatus::InTransit) {
         return Err(ApiError::conflict(
             "lot_status",
@@ -397,7 +403,7 @@ async fn line_of(
         .with("quantity_available", Quantity::at(sellable.max(Decimal::ZERO), &lot.unit)));
     }
     let amount = round_half_even(
-        crate::http::validate::product(&field("unit_price"), qty, line.unit_price)?,
+        crate::http::validate::product(&field("unit_price"), qty, line.unit_price.value())?,
         minor_units(currency),
     );
     if amount <= Decimal::ZERO {
@@ -412,7 +418,7 @@ async fn line_of(
         line_no: i as i32 + 1,
         lot_id: lot.id,
         quantity: qty,
-        unit_price: line.unit_price,
+        unit_price: line.unit_price.value(),
         amount,
     };
     Ok((row, fee))
@@ -432,7 +438,7 @@ pub async fn create(
     let buyer = orgs::find_org(conn, new.buyer_org_id)
         .await?
         .filter(|o| o.kind == OrgKind::Buyer.as_str())
-        .ok_or_else(|| ApiError::invalid("buyer_org_id", "no such buyer"))?;
+        .ok_or_else(|| ApiError::unknown_reference("buyer_org_id", "no such buyer"))?;
     let mut order = LockOrder::new();
     let loan = match new.loan_id {
         Some(id) => Some(liquidating_loan(conn, &mut order, principal, id).await?),

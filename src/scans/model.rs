@@ -1,6 +1,6 @@
 //! The scan request and its answer.
 
-use crate::domain::quantity::Quantity;
+use crate::domain::inputs::QuantityInput;
 use crate::domain::states::ScanAction;
 use crate::lots::model::{Lot, Movement};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ pub struct ScanRequest {
     /// In the lot's unit. Defaults: the announced quantity (receive), what the release order
     /// still allows (release); required for count. A GS1 (310n) net weight counts as given.
     #[serde(default)]
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<QuantityInput>,
     /// Where the scan happens: the receiving, unloading or transfer-destination warehouse.
     #[serde(default)]
     pub warehouse_id: Option<Uuid>,
@@ -27,6 +27,11 @@ pub struct ScanRequest {
     pub release_order_id: Option<Uuid>,
     /// Why a count differs from the book.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub reason: Option<String>,
 }
 

@@ -91,8 +91,8 @@ fn stated_quantity(
                 "the quantity disagrees with the GS1 net weight",
             ));
         }
-        (Some(given), _) => Some(given),
-        (None, weight) => weight.map(Quantity::from),
+        (Some(given), _) => Some(given.value()),
+        (None, weight) => weight,
     };
     stated
         .map(|q| parse_quantity("quantity", q, &lot.unit))
@@ -309,7 +309,7 @@ async fn voyage_to_load(
         .ok_or_else(|| ApiError::invalid("voyage_id", "loading needs the voyage_id"))?;
     let voyage = reference::lock_voyage(conn, order, voyage_id)
         .await?
-        .ok_or_else(|| ApiError::invalid("voyage_id", "no such voyage"))?;
+        .ok_or_else(|| ApiError::unknown_reference("voyage_id", "no such voyage"))?;
     if voyage.status != VoyageStatus::Planned {
         return Err(ApiError::conflict(
             "voyage_status",
@@ -405,7 +405,10 @@ async fn unload(
             )
         })?;
     if reference::find_warehouse(conn, warehouse).await?.is_none() {
-        return Err(ApiError::invalid("warehouse_id", "no such warehouse"));
+        return Err(ApiError::unknown_reference(
+            "warehouse_id",
+            "no such warehouse",
+        ));
     }
     if !operates(conn, principal, warehouse).await? && voyage.carrier_org_id != principal.org_id {
         return Err(
@@ -444,7 +447,10 @@ async fn transfer(conn: &mut AsyncPgConnection, scan: Scan<'_>) -> ApiResult<Opt
         .await?
         .is_none()
     {
-        return Err(ApiError::invalid("warehouse_id", "no such warehouse"));
+        return Err(ApiError::unknown_reference(
+            "warehouse_id",
+            "no such warehouse",
+        ));
     }
     let mut details = scan.details.clone();
     details["from_warehouse_id"] = json!(lot.warehouse_id);

@@ -9,13 +9,16 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 254, pattern = r"^[^\x00]*$")]
     pub email: String,
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub refresh_token: String,
 }
 
@@ -42,5 +45,6 @@ pub struct Me {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }

@@ -453,8 +453,10 @@ fn rows() -> Vec<Row> {
         row("POST", "/v1/sales", |a| {
             authed(a, |a| match a {
                 SupplierOwner => 201,
-                // Another supplier's lot, and a lender without a liquidating loan.
-                OtherSupplierOwner | LenderOwner => 422,
+                // Another supplier's lot: not one it may name (404); a lender without a
+                // liquidating loan: 422 naming loan_id.
+                OtherSupplierOwner => 404,
+                LenderOwner => 422,
                 _ => 403,
             })
         }),

@@ -34,7 +34,7 @@ async fn commodities_and_warehouses_are_validated_and_listed() {
     let not_operator = app.post("/v1/warehouses", c.admin.token(), &json!({
         "name": "W", "operator_org_id": c.supplier.org_id, "address": "Yantai", "kind": "ambient"
     })).await;
-    not_operator.assert_error(422, "validation_failed");
+    not_operator.assert_error(404, "reference_not_found");
     assert_eq!(not_operator.field(), "operator_org_id");
     let listed = app.get("/v1/warehouses", c.supplier.token()).await;
     let ours = listed.body["items"]
@@ -77,8 +77,10 @@ async fn a_bad_announcement_names_its_field_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let c = custody(&app).await;
     let base = json!({"commodity_code": c.commodity, "grade": "A", "quantity": "100", "packed_on": today(), "warehouse_id": c.warehouse_id});
+    // A field naming nothing that exists is 404 `reference_not_found`; the rest are 422.
     let cases = [
         ("commodity_code", json!({"commodity_code": "NOPE"})),
+        ("commodity_code", json!({"commodity_code": "nope"})),
         ("grade", json!({"grade": "Z"})),
         ("quantity", json!({"quantity": "0"})),
         ("quantity", json!({"quantity": "1.0001"})),
@@ -100,7 +102,15 @@ async fn a_bad_announcement_names_its_field_and_writes_nothing() {
             body[k] = v.clone();
         }
         let reply = app.post("/v1/lots", c.supplier.token(), &body).await;
-        reply.assert_error(422, "validation_failed");
+        let absent = change.to_string().contains("NOPE")
+            || change
+                .get("warehouse_id")
+                .is_some_and(|id| *id != json!(c.warehouse_id));
+        if absent {
+            reply.assert_error(404, "reference_not_found");
+        } else {
+            reply.assert_error(422, "validation_failed");
+        }
         assert_eq!(reply.field(), field, "{}", reply.text);
     }
     assert_eq!(app.count("lots").await, lots_before);

@@ -289,10 +289,6 @@ async fn facilities_are_validated_and_private_to_their_parties() {
             with("eligible_commodities", json!(["NOPE"])),
             "eligible_commodities[0]",
         ),
-        (
-            with("supplier_org_id", json!(world.lender.org_id)),
-            "supplier_org_id",
-        ),
         (with("max_tenor_days", json!(0)), "max_tenor_days"),
     ] {
         let reply = app
@@ -301,6 +297,16 @@ async fn facilities_are_validated_and_private_to_their_parties() {
         reply.assert_error(422, "validation_failed");
         assert_eq!(reply.field(), field, "{}", reply.text);
     }
+    // An org that is not a supplier is no supplier to lend to: 404 naming the field.
+    let not_supplier = app
+        .post(
+            "/v1/facilities",
+            world.lender.token(),
+            &with("supplier_org_id", json!(world.lender.org_id)),
+        )
+        .await;
+    not_supplier.assert_error(404, "reference_not_found");
+    assert_eq!(not_supplier.field(), "supplier_org_id");
     let other_lender = app.owner_of(OrgKind::Lender).await;
     let hidden = app
         .get(

@@ -117,16 +117,69 @@ async fn the_openapi_document_lists_exactly_the_route_table() {
         "{}",
         schemas["Quantity"]
     );
-    for (schema, field) in [
-        ("Lot", "quantity_on_hand"),
-        ("NewLot", "quantity"),
-        ("Movement", "quantity_change"),
-    ] {
+    for (schema, field) in [("Lot", "quantity_on_hand"), ("Movement", "quantity_change")] {
         assert_eq!(
             schemas[schema]["properties"][field]["$ref"], "#/components/schemas/Quantity",
             "{schema}.{field}"
         );
     }
+    // A request's quantity is its own type: above zero, with the pattern the server reads.
+    assert_eq!(
+        schemas["NewLot"]["properties"]["quantity"]["$ref"],
+        "#/components/schemas/QuantityInput"
+    );
+    let pattern = schemas["QuantityInput"]["pattern"]
+        .as_str()
+        .expect("pattern");
+    assert_eq!(
+        pattern,
+        holdfast::domain::inputs::QuantityInput::SHAPE.pattern()
+    );
+    // Every operation says what the edge may answer: a secured one 401 and 403, every one
+    // that reads the database 503 with Retry-After; query parameters are never null.
+    for (path, item) in doc.body["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let responses = &op["responses"];
+            if op.get("security").is_some() {
+                for status in ["401", "403", "503"] {
+                    assert!(
+                        responses.get(status).is_some(),
+                        "{method} {path}: no {status}"
+                    );
+                }
+            }
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap_or_default();
+                if param["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name}"
+                    );
+                }
+                if param["in"] == "query" {
+                    let nullable = param["schema"]["type"]
+                        .as_array()
+                        .is_some_and(|types| types.contains(&serde_json::json!("null")));
+                    assert!(!nullable, "{method} {path}: {name}");
+                }
+            }
+        }
+    }
+    let unavailable = &doc.body["components"]["responses"]["Unavailable"];
+    assert!(
+        unavailable["headers"].get("Retry-After").is_some(),
+        "{unavailable}"
+    );
+    let lots = &doc.body["paths"]["/v1/lots"]["get"]["parameters"];
+    let limit = lots
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("limit");
+    assert_eq!(limit["in"], "query");
+    assert_eq!(limit["schema"]["type"], "integer", "{limit}");
+    assert_eq!(limit["schema"]["maximum"], 500, "{limit}");
     // Short lists answer {"items": [...]}, and say so.
     for path in ["/v1/commodities", "/v1/warehouses", "/v1/orgs/{id}/users"] {
         let schema = &doc.body["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
@@ -148,9 +201,13 @@ async fn the_openapi_document_lists_exactly_the_route_table() {
     let mut refs = Vec::new();
     collect_refs(&doc.body, &mut refs);
     assert!(!refs.is_empty());
+    let components = &doc.body["components"];
     for reference in refs {
-        let name = reference.trim_start_matches("#/components/schemas/");
-        assert!(schemas[name].is_object(), "{reference} does not resolve");
+        let mut target = components;
+        for step in reference.trim_start_matches("#/components/").split('/') {
+            target = &target[step];
+        }
+        assert!(target.is_object(), "{reference} does not resolve");
     }
 }
 
