@@ -129,6 +129,28 @@ impl EmbeddedPostgres {
         }
     }
 
+    /// Stops the server (fast shutdown: open connections are terminated), keeping the
+    /// cluster; [`Self::start_again`] brings it back on the same port. For fault drills.
+    pub fn stop_server(&self) -> anyhow::Result<()> {
+        let status = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(&self.pgdata)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("could not run pg_ctl")?;
+        if !status.success() {
+            bail!("pg_ctl stop failed: {status}");
+        }
+        Ok(())
+    }
+
+    /// Starts a server stopped by [`Self::stop_server`] again, on the same port.
+    pub fn start_again(&self, options: &Options) -> anyhow::Result<()> {
+        self.pg_ctl_start(options)
+    }
+
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bindir.join(program));
         if let Some((uid, gid)) = self.run_as {

@@ -427,3 +427,150 @@ async fn killed_under_load_and_restarted_every_replayed_request_is_applied_exact
     let (status, _) = again.terminate();
     assert!(status.success());
 }
+
+/// What one request of the load answered: its status, and whether a 503 said when to retry.
+async fn load_round(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    warehouse: &str,
+) -> Vec<(u16, bool)> {
+    let read = client
+        .get(format!("{base}/v1/lots?limit=5"))
+        .bearer_auth(token)
+        .send();
+    let write = client
+        .post(format!("{base}/v1/lots"))
+        .bearer_auth(token)
+        .json(
+            &json!({"commodity_code": "APPLE_FUJI", "grade": "A", "quantity": "10",
+                      "packed_on": chrono::Utc::now().date_naive(), "warehouse_id": warehouse}),
+        )
+        .send();
+    let (read, write) = tokio::join!(read, write);
+    [read, write]
+        .into_iter()
+        .map(|reply| {
+            let reply = reply.expect("the server answers");
+            let status = reply.status().as_u16();
+            (status, reply.headers().contains_key("retry-after"))
+        })
+        .collect()
+}
+
+/// The whole PostgreSQL server stops under load and starts again: while it is down every
+/// answer is 503 with Retry-After (never a 500, never a hang), and within 5 s of its return
+/// requests succeed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_and_started_under_load_gives_only_503s_then_recovers() {
+    use holdfast::db::embedded::{EmbeddedPostgres, Options};
+    let data_dir =
+        std::env::temp_dir().join(format!("holdfast-pgstop-{}", uuid::Uuid::new_v4().simple()));
+    let options = Options {
+        settings: vec![("fsync".into(), "off".into())],
+        remove_on_stop: true,
+    };
+    let mut cluster = EmbeddedPostgres::start(&data_dir, &options).expect("cluster");
+    let url = cluster.url("postgres");
+    let mut served = Served::start(&[("DATABASE_URL", url.as_str())], &["--demo"]);
+    served.wait_ready().await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let login: serde_json::Value = client
+        .post(format!("{}/v1/auth/login", served.base))
+        .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let warehouses: serde_json::Value = client
+        .get(format!("{}/v1/warehouses", served.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("warehouses")
+        .json()
+        .await
+        .expect("json");
+    let warehouse = warehouses["items"][0]["id"]
+        .as_str()
+        .expect("a warehouse")
+        .to_owned();
+    let round = || load_round(&client, &served.base, &token, &warehouse);
+
+    for _ in 0..5 {
+        for (status, _) in round().await {
+            assert!(status == 200 || status == 201, "before the stop: {status}");
+        }
+    }
+    // Load in flight while the server stops.
+    let load = tokio::spawn({
+        let (client, base, token, warehouse) = (
+            client.clone(),
+            served.base.clone(),
+            token.clone(),
+            warehouse.clone(),
+        );
+        async move {
+            let mut seen = Vec::new();
+            for _ in 0..20 {
+                seen.extend(load_round(&client, &base, &token, &warehouse).await);
+            }
+            seen
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cluster.stop_server().expect("stop");
+    for (status, _) in load.await.expect("load") {
+        assert!(
+            [200, 201, 503].contains(&status),
+            "while stopping: {status}"
+        );
+    }
+    let mut down = 0;
+    for _ in 0..10 {
+        for (status, retry_after) in round().await {
+            assert_eq!(status, 503, "while PostgreSQL is down");
+            assert!(retry_after, "a 503 says when to retry");
+            down += 1;
+        }
+    }
+    assert_eq!(down, 20);
+    cluster.start_again(&options).expect("start again");
+    let back = Instant::now();
+    loop {
+        let answers = round().await;
+        if answers
+            .iter()
+            .all(|(status, _)| *status == 200 || *status == 201)
+        {
+            break;
+        }
+        for (status, _) in &answers {
+            assert!(
+                [200, 201, 503].contains(status),
+                "after the return: {status}"
+            );
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "not back within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..5 {
+        for (status, _) in round().await {
+            assert!(status == 200 || status == 201, "after recovery: {status}");
+        }
+    }
+    let (status, logs) = served.terminate();
+    assert!(status.success(), "exit {status}");
+    assert!(!logs.contains("panicked"), "{logs}");
+    cluster.stop();
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
