@@ -6,7 +6,7 @@ use crate::config::{Config, SecretPolicy};
 use crate::orgs::store;
 use crate::state::AppState;
 use crate::{db, demo, jobs, telemetry};
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel_async::AsyncConnection;
@@ -113,22 +113,19 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     let background = tokio::spawn(jobs::run_background(batch));
     let server_state = state.clone();
     let drain = std::time::Duration::from_secs(config.drain_seconds);
-    let server = HttpServer::new(move || app::app(server_state.clone()))
-        .disable_signals()
-        // Idle connections end within the drain window.
-        .keep_alive(
-            drain
-                .saturating_sub(std::time::Duration::from_secs(1))
-                .max(std::time::Duration::from_secs(1)),
+    let listener = std::net::TcpListener::bind(config.bind).with_context(|| {
+        format!(
+            "could not listen on {}: set HOLDFAST_BIND to a free host:port",
+            config.bind
         )
-        .bind(config.bind)
-        .with_context(|| {
-            format!(
-                "could not listen on {}: set HOLDFAST_BIND to a free host:port",
-                config.bind
-            )
-        })?
-        .run();
+    })?;
+    listener.set_nonblocking(true)?;
+    // Idle connections end within the drain window.
+    let keep_alive = drain
+        .saturating_sub(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_secs(1));
+    let server =
+        crate::http::edge::serve(listener, keep_alive, move || app::app(server_state.clone()))?;
     tracing::info!(bind = %config.bind, "Holdfast is serving");
     let handle = server.handle();
     tokio::spawn(async move {

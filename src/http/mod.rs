@@ -1,6 +1,7 @@
 //! HTTP edge helpers shared by every area: the JSON body extractor, pagination, idempotency,
 //! and the middleware that observes and authorises each request.
 
+pub mod edge;
 pub mod idempotency;
 pub mod json;
 pub mod middleware;

@@ -574,3 +574,78 @@ async fn postgres_stopped_and_started_under_load_gives_only_503s_then_recovers()
     cluster.stop();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// Sends raw bytes on a fresh connection and answers everything the server writes back.
+fn raw_exchange(base: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(bytes).expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// What the HTTP parser refuses before the app sees it — a request line it cannot read, a
+/// head over its buffer — carries the same JSON error envelope as every other answer.
+#[tokio::test]
+async fn a_request_the_parser_refuses_still_gets_the_json_envelope() {
+    let app = TestApp::spawn().await;
+    let envs = [("DATABASE_URL", app.database_url.as_str())];
+    let mut served = Served::start(&envs, &[]);
+    served.wait_ready().await;
+    let base = served.base.clone();
+    let envelope = |answer: &str, status: &str, code: &str| {
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.starts_with(status), "{answer}");
+        assert!(head.contains("content-type: application/json"), "{answer}");
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(json["error"]["code"], code, "{answer}");
+    };
+    let garbage = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || raw_exchange(&base, b"GARBAGE\r\n\r\n")
+    });
+    envelope(
+        &garbage.await.expect("join"),
+        "HTTP/1.1 400",
+        "malformed_request",
+    );
+    let mut huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for n in 0..20 {
+        huge.extend(format!("X-Filler-{n}: {}\r\n", "a".repeat(8000)).as_bytes());
+    }
+    huge.extend(b"\r\n");
+    let too_large = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || raw_exchange(&base, &huge)
+    });
+    envelope(
+        &too_large.await.expect("join"),
+        "HTTP/1.1 431",
+        "headers_too_large",
+    );
+    // A good request then a bad line on the same connection: the good answer is untouched.
+    let pipelined = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || {
+            raw_exchange(
+                &base,
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n",
+            )
+        }
+    })
+    .await
+    .expect("join");
+    assert!(pipelined.starts_with("HTTP/1.1 200 OK"), "{pipelined}");
+    assert!(
+        pipelined.contains("{\"status\":\"ok\"}HTTP/1.1 400"),
+        "{pipelined}"
+    );
+    assert!(pipelined.contains("\"malformed_request\""), "{pipelined}");
+    let (status, _) = served.terminate();
+    assert!(status.success());
+}
