@@ -172,6 +172,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/auth/logout", Access::Authenticated, sessions::routes::logout),
         route!(GET "/v1/me", Access::Authenticated, sessions::routes::me),
         route!(POST "/v1/orgs", Access::Grants(&[PLATFORM_ORGS_WRITE]), orgs::routes::create_org),
+        route!(GET "/v1/orgs", Access::Authenticated, orgs::routes::directory),
         route!(GET "/v1/orgs/{id}", Access::Authenticated, orgs::routes::get_org),
         route!(POST "/v1/orgs/{id}/users", Access::Grants(&[PLATFORM_ORGS_WRITE, ANY_USERS_WRITE]), orgs::routes::create_user),
         route!(GET "/v1/orgs/{id}/users", Access::Grants(&[PLATFORM_ORGS_WRITE, ANY_USERS_WRITE]), orgs::routes::list_users),

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         crate::sessions::routes::logout,
         crate::sessions::routes::me,
         crate::orgs::routes::create_org,
+        crate::orgs::routes::directory,
         crate::orgs::routes::get_org,
         crate::orgs::routes::create_user,
         crate::orgs::routes::list_users,

@@ -43,6 +43,36 @@ pub struct Org {
     pub tier: Option<crate::tiers::TierStatus>,
 }
 
+/// One entry of the directory: enough to name an org in a request (a buyer, a lender, a
+/// supplier) and to see its tier, which is public by design.
+#[derive(Debug, Clone, Serialize, Queryable, utoipa::ToSchema)]
+pub struct DirectoryEntry {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub tier: String,
+}
+
+/// `GET /v1/orgs?kind=&q=`: the directory, by name.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryQuery {
+    /// Only orgs of this kind.
+    pub kind: Option<crate::auth::OrgKind>,
+    /// Part of the name, any case.
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
+    pub q: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+}
+
 impl From<OrgRow> for Org {
     fn from(row: OrgRow) -> Self {
         Org {

@@ -1,6 +1,6 @@
 //! Handlers for organisations, their users and their activity.
 
-use super::model::{NewOrg, NewUser, Org, User, UserChange};
+use super::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
 use super::service::{self, org_not_found};
 use super::store;
 use crate::auth::{OrgKind, Principal};
@@ -47,6 +47,37 @@ pub async fn create_org(
         },
     )
     .await
+}
+
+/// The directory: every organisation's id, name, kind and tier, by name, for any signed-in
+/// user — how a supplier finds its buyer's `buyer_org_id` or its lender, and a lender its
+/// suppliers. `kind` narrows it; `q` matches part of the name, any case.
+#[utoipa::path(get, path = "/v1/orgs", tag = "orgs", params(DirectoryQuery),
+    responses((status = 200, body = Page<DirectoryEntry>)), security(("bearer" = [])))]
+pub async fn directory(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    query: crate::http::query::ValidQuery<DirectoryQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let q = match &query.q {
+        Some(q) => Some(crate::http::validate::text("q", q, 100)?),
+        None => None,
+    };
+    let offset = after.unwrap_or(0);
+    let mut conn = state.pool.get().await?;
+    let rows = store::directory(&mut conn, query.kind, q.as_deref(), offset, limit + 1).await?;
+    let mut position = offset;
+    let numbered: Vec<(i64, DirectoryEntry)> = rows
+        .into_iter()
+        .map(|row| {
+            position += 1;
+            (position, row)
+        })
+        .collect();
+    let page = Page::from_rows(numbered, limit, |(n, _)| *n);
+    Ok(HttpResponse::Ok().json(page.map(|(_, entry)| entry)))
 }
 
 /// Read an organisation: the platform sees every org, other users their own.

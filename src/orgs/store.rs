@@ -1,6 +1,6 @@
 //! Queries for organisations and users.
 
-use super::model::{OrgRow, UserRow};
+use super::model::{DirectoryEntry, OrgRow, UserRow};
 use crate::auth::{OrgKind, Permission, Role};
 use crate::db::schema::{orgs, users};
 use diesel::prelude::*;
@@ -21,6 +21,35 @@ pub async fn insert_org(
         .returning(OrgRow::as_returning())
         .get_result(conn)
         .await
+}
+
+/// The directory, by name then id: `kind` and a case-blind part of the name narrow it.
+/// `offset` and `limit` page it (the directory has no sequence of its own).
+pub async fn directory(
+    conn: &mut AsyncPgConnection,
+    kind: Option<OrgKind>,
+    q: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<DirectoryEntry>> {
+    let mut query = orgs::table
+        .select((orgs::id, orgs::name, orgs::kind, orgs::tier))
+        .order((orgs::name.asc(), orgs::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(kind) = kind {
+        query = query.filter(orgs::kind.eq(kind.as_str()));
+    }
+    if let Some(q) = q {
+        // `%`, `_` and `\` in what was typed match themselves.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(orgs::name.ilike(format!("%{escaped}%")));
+    }
+    query.load(conn).await
 }
 
 pub async fn find_org(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<OrgRow>> {

@@ -184,6 +184,11 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/v1/orgs",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "GET",
             path: "/v1/orgs/{id}",
             expect: |a| {
                 authed(a, |a| match a {

@@ -369,3 +369,62 @@ async fn changing_ones_password_ends_every_token_and_needs_the_current_one() {
         .await;
     assert_eq!(app.get("/v1/me", relogin.token()).await.status, 200);
 }
+
+#[tokio::test]
+async fn the_directory_finds_orgs_by_kind_and_part_of_the_name() {
+    let app = TestApp::spawn().await;
+    let beijing_buyer = app.org("Beijing Fresh Buyers", OrgKind::Buyer).await;
+    app.org("Beijing Fruit Growers", OrgKind::Supplier).await;
+    let literal = app.org("Shanghai 50%_Off Traders", OrgKind::Buyer).await;
+    app.org("Shanghai 500 Off Traders", OrgKind::Buyer).await;
+    let supplier = app.owner_of(OrgKind::Supplier).await;
+    // A supplier looks for its buyer in Beijing.
+    let found = app
+        .get("/v1/orgs?kind=buyer&q=BEIJING", supplier.token())
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    let items = found.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", found.text);
+    assert_eq!(items[0]["id"], beijing_buyer.to_string());
+    assert_eq!(items[0]["kind"], "buyer");
+    assert_eq!(items[0]["tier"], "bronze");
+    assert!(
+        items[0].get("created_at").is_none(),
+        "only what a directory needs"
+    );
+    // `%` and `_` match themselves, not anything.
+    let percent = app.get("/v1/orgs?q=50%25_", supplier.token()).await;
+    let ids: Vec<&str> = percent.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![literal.to_string().as_str()], "{}", percent.text);
+    // By name, a page at a time.
+    let first = app
+        .get("/v1/orgs?q=shanghai&limit=1", supplier.token())
+        .await;
+    assert_eq!(first.body["items"][0]["name"], "Shanghai 50%_Off Traders");
+    let cursor = first.body["next_cursor"].as_str().expect("more");
+    let second = app
+        .get(
+            &format!("/v1/orgs?q=shanghai&limit=1&cursor={cursor}"),
+            supplier.token(),
+        )
+        .await;
+    assert_eq!(second.body["items"][0]["name"], "Shanghai 500 Off Traders");
+    assert_eq!(second.body["next_cursor"], serde_json::Value::Null);
+    // Bad filters name themselves.
+    for (query, field) in [
+        ("kind=bank", "kind"),
+        ("q=%20%20", "q"),
+        ("limit=0", "limit"),
+    ] {
+        let refused = app
+            .get(&format!("/v1/orgs?{query}"), supplier.token())
+            .await;
+        assert_eq!(refused.status, 422, "{query}: {}", refused.text);
+        assert_eq!(refused.body["error"]["details"]["field"], field, "{query}");
+    }
+}
