@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         crate::reference::routes::arrive_voyage,
         crate::lots::routes::announce,
         crate::lots::routes::list,
+        crate::lots::routes::by_code,
         crate::lots::routes::get,
         crate::lots::routes::movements,
         crate::lots::routes::label,

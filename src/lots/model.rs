@@ -157,6 +157,13 @@ pub struct NewLot {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LotQuery {
+    /// The code printed on the lot, in any case, with or without spaces and hyphens. A code
+    /// whose check character does not match finds nothing.
+    #[param(
+        max_length = 40,
+        pattern = r"^[ -]*(?:[2-9A-HJKMNP-TV-Za-hjkmnp-tv-z][ -]*){9}$"
+    )]
+    pub code: Option<String>,
     #[param(value_type = Option<crate::domain::states::LotStatus>)]
     pub status: Option<String>,
     pub warehouse_id: Option<Uuid>,

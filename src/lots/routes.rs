@@ -4,6 +4,7 @@
 use super::model::*;
 use super::store::{self, LotFilter, Viewer};
 use crate::auth::Principal;
+use crate::domain::lot_code::{LotCode, LotCodeError};
 use crate::domain::states::LotStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyOptional, KeyRequired};
@@ -40,6 +41,46 @@ pub async fn announce(
     .await
 }
 
+/// Reads a code as printed: any case, spaces and hyphens forgiven. 422 naming `code` when it
+/// cannot be a lot code at all (length, characters); `None` when its check character fails.
+fn read_code(text: &str) -> ApiResult<Option<LotCode>> {
+    if text.len() > 40 {
+        return Err(ApiError::invalid("code", "a lot code is 9 characters"));
+    }
+    match LotCode::parse(text) {
+        Ok(code) => Ok(Some(code)),
+        Err(LotCodeError::Check) => Ok(None),
+        Err(error) => Err(ApiError::invalid("code", error.to_string())),
+    }
+}
+
+/// A lot found by the code printed on its label (any case; spaces and hyphens forgiven), for
+/// those who may see it. A code whose check character does not match is mistyped: 404
+/// `lot_code_mistyped`, so a scanner can say so.
+#[utoipa::path(get, path = "/v1/lots/by-code/{code}", tag = "lots",
+    params(("code" = String, Path, max_length = 40,
+        pattern = r"^[ -]*(?:[2-9A-HJKMNP-TV-Za-hjkmnp-tv-z][ -]*){9}$",
+        description = "the code on the label, e.g. `K7M3QX9T3`")),
+    responses((status = 200, body = Lot)), security(("bearer" = [])))]
+pub async fn by_code(
+    state: web::Data<AppState>,
+    principal: Principal,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let code = read_code(&code)?.ok_or_else(|| {
+        ApiError::not_found(
+            "lot_code_mistyped",
+            "no lot has this code: its check character does not match, so it is mistyped",
+        )
+    })?;
+    let viewer = Viewer::of(&principal);
+    let mut conn = state.pool.get().await?;
+    let row = store::find_visible_by_code(&mut conn, viewer, code.as_str())
+        .await?
+        .ok_or_else(lot_not_found)?;
+    Ok(HttpResponse::Ok().json(present(&mut conn, viewer, row).await?))
+}
+
 /// Lots the caller may see: a supplier its own, warehouse staff those in their warehouses or
 /// on their voyages, the platform all.
 #[utoipa::path(get, path = "/v1/lots", tag = "lots", params(LotQuery),
@@ -62,8 +103,17 @@ pub async fn list(
     if let Some(code) = &query.commodity_code {
         crate::http::validate::commodity_code("commodity_code", code)?;
     }
+    let code = match &query.code {
+        // A mistyped code (its check character fails) is no lot's code: nothing is found.
+        Some(text) => Some(match read_code(text)? {
+            Some(code) => code.as_str().to_owned(),
+            None => String::new(),
+        }),
+        None => None,
+    };
     let viewer = Viewer::of(&principal);
     let filter = LotFilter {
+        code,
         status: query.status,
         warehouse_id: query.warehouse_id,
         voyage_id: query.voyage_id,

@@ -87,6 +87,21 @@ fn scoped(viewer: Viewer) -> lots::BoxedQuery<'static, Pg> {
     }
 }
 
+/// The lot with this code (as [`crate::domain::lot_code::LotCode`] writes it), if the viewer
+/// may see it.
+pub async fn find_visible_by_code(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    code: &str,
+) -> QueryResult<Option<LotRow>> {
+    scoped(viewer)
+        .filter(lots::code.eq(code))
+        .select(LotRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn find_visible(
     conn: &mut AsyncPgConnection,
     viewer: Viewer,
@@ -147,6 +162,7 @@ pub async fn lock_visible_by_code(
 }
 
 pub struct LotFilter {
+    pub code: Option<String>,
     pub status: Option<String>,
     pub warehouse_id: Option<Uuid>,
     pub voyage_id: Option<Uuid>,
@@ -167,6 +183,9 @@ pub async fn list(
         .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(lots::seq.gt(after));
+    }
+    if let Some(code) = filter.code {
+        query = query.filter(lots::code.eq(code));
     }
     if let Some(status) = filter.status {
         query = query.filter(lots::status.eq(status));

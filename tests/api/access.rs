@@ -334,6 +334,11 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/v1/lots/by-code/{code}",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
+            method: "GET",
             path: "/v1/lots/{id}/movements",
             expect: |a| authed(a, lot_visibility),
         },
@@ -921,6 +926,11 @@ async fn sale_of(app: &TestApp, world: &World, lot: &str) -> String {
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
+    if row.path == "/v1/lots/by-code/{code}" {
+        let lot = c.lot_in_custody(app, "10").await;
+        let code = lot["code"].as_str().expect("code").to_lowercase();
+        return row.path.replace("{code}", &code);
+    }
     let id = if row.path.starts_with("/v1/lots/{id}") {
         c.lot_in_custody(app, "10").await["id"]
             .as_str()

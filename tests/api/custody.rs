@@ -707,3 +707,56 @@ async fn staff_without_the_scan_permission_cannot_scan() {
     .await
     .assert_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_lot_is_found_by_the_code_on_its_label_and_a_mistyped_code_says_so() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let code = lot["code"].as_str().expect("code").to_owned();
+    // As printed, in lower case, with a hyphen: the same lot.
+    let written = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
+    for text in [code.clone(), written.clone()] {
+        let found = app
+            .get(
+                &format!("/v1/lots/by-code/{text}"),
+                c.warehouse_staff.token(),
+            )
+            .await;
+        assert_eq!(found.status, 200, "{text}: {}", found.text);
+        assert_eq!(found.body["id"], lot["id"]);
+        let listed = app
+            .get(&format!("/v1/lots?code={text}"), c.supplier.token())
+            .await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        assert_eq!(listed.body["items"][0]["id"], lot["id"], "{}", listed.text);
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    }
+    // One character wrong: the check character catches it.
+    let last = code.chars().last().expect("last");
+    let other = crate::fixtures::other_code_character(last);
+    let mistyped = format!("{}{other}", &code[..8]);
+    let wrong = app
+        .get(
+            &format!("/v1/lots/by-code/{mistyped}"),
+            c.warehouse_staff.token(),
+        )
+        .await;
+    wrong.assert_error(404, "lot_code_mistyped");
+    let none = app
+        .get(&format!("/v1/lots?code={mistyped}"), c.supplier.token())
+        .await;
+    assert_eq!(none.body["items"], json!([]), "{}", none.text);
+    // Not a lot code at all: 422 naming it.
+    let short = app
+        .get("/v1/lots/by-code/ABC", c.warehouse_staff.token())
+        .await;
+    short.assert_error(422, "validation_failed");
+    assert_eq!(short.field(), "code");
+    // Another supplier cannot find it: 404 as for an id.
+    let stranger = app.owner_of(holdfast::auth::OrgKind::Supplier).await;
+    let hidden = app
+        .get(&format!("/v1/lots/by-code/{code}"), stranger.token())
+        .await;
+    hidden.assert_error(404, "lot_not_found");
+}

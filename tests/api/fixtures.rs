@@ -337,3 +337,8 @@ pub async fn close_days(app: &TestApp, days: u64) {
         .await
         .expect("daily job");
 }
+
+/// A lot-code character other than `c`, for a mistyped code.
+pub fn other_code_character(c: char) -> char {
+    if c == '2' { '3' } else { '2' }
+}
