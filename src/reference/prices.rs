@@ -46,23 +46,31 @@ pub async fn insert(
         .optional()
 }
 
-/// Newest first, in the order they were recorded.
+/// Newest first: by the time a price is for (`as_of`), then the order it was recorded in. A
+/// page continues after the price whose id is `after_id`.
 pub async fn history(
     conn: &mut AsyncPgConnection,
     commodity: Option<&str>,
-    before_id: Option<i64>,
+    after_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Price>> {
+    use diesel::sql_types::BigInt;
     let mut query = prices::table
         .select(Price::as_select())
-        .order(prices::id.desc())
+        .order((prices::as_of.desc(), prices::id.desc()))
         .limit(limit + 1)
         .into_boxed();
     if let Some(code) = commodity {
         query = query.filter(prices::commodity_code.eq(code.to_owned()));
     }
-    if let Some(before) = before_id {
-        query = query.filter(prices::id.lt(before));
+    if let Some(after) = after_id {
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "(as_of, id) < (SELECT p.as_of, p.id FROM prices p WHERE p.id = ",
+            )
+            .bind::<BigInt, _>(after)
+            .sql(")"),
+        );
     }
     query.load(conn).await
 }

@@ -245,3 +245,34 @@ async fn goods_received_when_a_price_exists_keep_their_value_at_deposit() {
     assert_eq!(seen.body["receipt"]["market_value_at_deposit"], "120000.00");
     assert_eq!(seen.body["receipt"]["deposit_currency"], "CNY");
 }
+
+/// A price recorded late for an earlier day takes its place by date: history is newest first
+/// by the day a price is for, page after page.
+#[tokio::test]
+async fn price_history_is_newest_first_by_date_even_when_recorded_late() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    for (value, days_ago) in [("5.70", 3), ("5.90", 1), ("5.80", 2)] {
+        let posted = price(&app, &c, value, today() - chrono::Days::new(days_ago)).await;
+        assert_eq!(posted.status, 201, "{}", posted.text);
+    }
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/prices?commodity_code={}&limit=1", c.commodity);
+    loop {
+        let page = app.get(&path, c.supplier.token()).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for item in page.body["items"].as_array().expect("items") {
+            seen.push(item["price_per_unit"].as_str().expect("price").to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!(
+                    "/v1/prices?commodity_code={}&limit=1&cursor={cursor}",
+                    c.commodity
+                )
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["5.9", "5.8", "5.7"]);
+}
