@@ -194,6 +194,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/lots", LOT_WRITERS, lots::routes::announce),
         route!(GET "/v1/lots", LOT_READERS, lots::routes::list),
         route!(GET "/v1/lots/by-code/{code}", LOT_READERS, lots::routes::by_code),
+        route!(GET "/v1/release-orders", LOT_READERS, lots::routes::release_orders),
         route!(GET "/v1/lots/{id}", LOT_READERS, lots::routes::get),
         route!(GET "/v1/lots/{id}/movements", LOT_READERS, lots::routes::movements),
         route!(GET "/v1/lots/{id}/label.svg", LOT_READERS, lots::routes::label),

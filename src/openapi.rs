@@ -43,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         crate::lots::routes::announce,
         crate::lots::routes::list,
         crate::lots::routes::by_code,
+        crate::lots::routes::release_orders,
         crate::lots::routes::get,
         crate::lots::routes::movements,
         crate::lots::routes::label,

@@ -238,6 +238,33 @@ impl ReleaseOrder {
     }
 }
 
+/// A release order as a worker looks for it: with its lot's code, unit and place, and how much
+/// may still leave against it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReleaseOrderEntry {
+    #[serde(flatten)]
+    pub order: ReleaseOrder,
+    pub lot_code: String,
+    pub unit: String,
+    pub warehouse_id: Option<Uuid>,
+    pub quantity_left: Quantity,
+}
+
+/// `GET /v1/release-orders?lot_id=&warehouse_id=&status=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseOrderQuery {
+    pub lot_id: Option<Uuid>,
+    pub warehouse_id: Option<Uuid>,
+    /// Default: every status.
+    pub status: Option<ReleaseOrderStatus>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRequest {

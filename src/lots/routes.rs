@@ -41,6 +41,50 @@ pub async fn announce(
     .await
 }
 
+/// Release orders — what may leave, and how much is left of each — on the lots the caller may
+/// see: warehouse staff find the `release_order_id` a release scan needs, suppliers and lenders
+/// follow their goods out. Filter by `lot_id`, `warehouse_id` and `status` (`open`,
+/// `completed`, `cancelled`); oldest first.
+#[utoipa::path(get, path = "/v1/release-orders", tag = "lots", params(ReleaseOrderQuery),
+    responses((status = 200, body = Page<ReleaseOrderEntry>)), security(("bearer" = [])))]
+pub async fn release_orders(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: crate::http::query::ValidQuery<ReleaseOrderQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let offset = after.unwrap_or(0);
+    let mut conn = state.pool.get().await?;
+    let rows = store::release_orders_visible(
+        &mut conn,
+        Viewer::of(&principal),
+        query.lot_id,
+        query.warehouse_id,
+        query.status,
+        offset,
+        limit + 1,
+    )
+    .await?;
+    let entries: Vec<(i64, ReleaseOrderEntry)> = rows
+        .into_iter()
+        .zip(offset + 1..)
+        .map(|((order, lot_code, unit, warehouse_id), position)| {
+            let left = order.quantity.value() - order.quantity_released.value();
+            let entry = ReleaseOrderEntry {
+                order: order.in_unit(&unit),
+                quantity_left: crate::domain::quantity::Quantity::at(left, &unit),
+                lot_code,
+                unit,
+                warehouse_id,
+            };
+            (position, entry)
+        })
+        .collect();
+    let page = Page::from_rows(entries, limit, |(n, _)| *n);
+    Ok(HttpResponse::Ok().json(page.map(|(_, entry)| entry)))
+}
+
 /// Reads a code as printed: any case, spaces and hyphens forgiven. 422 naming `code` when it
 /// cannot be a lot code at all (length, characters); `None` when its check character fails.
 fn read_code(text: &str) -> ApiResult<Option<LotCode>> {

@@ -464,6 +464,58 @@ pub async fn create_release_order(
         .await
 }
 
+/// Release orders on lots the viewer may see, oldest first, with their lot's code, unit and
+/// warehouse; `offset` and `limit` page them.
+pub async fn release_orders_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    lot_id: Option<Uuid>,
+    warehouse_id: Option<Uuid>,
+    status: Option<ReleaseOrderStatus>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<(ReleaseOrder, String, String, Option<Uuid>)>> {
+    let visible = scoped(viewer).select(lots::id);
+    let mut query = release_orders::table
+        .inner_join(lots::table)
+        .filter(release_orders::lot_id.eq_any(visible))
+        .select((
+            ReleaseOrder::as_select(),
+            lots::code,
+            lots::unit,
+            lots::warehouse_id,
+        ))
+        .order((release_orders::created_at.asc(), release_orders::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(lot) = lot_id {
+        query = query.filter(release_orders::lot_id.eq(lot));
+    }
+    if let Some(warehouse) = warehouse_id {
+        query = query.filter(lots::warehouse_id.eq(warehouse));
+    }
+    if let Some(status) = status {
+        query = query.filter(release_orders::status.eq(status.as_str()));
+    }
+    query.load(conn).await
+}
+
+/// The open release orders of a lot: what a release scan may consume.
+pub async fn open_release_orders(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+) -> QueryResult<Vec<ReleaseOrder>> {
+    release_orders::table
+        .filter(release_orders::lot_id.eq(lot_id))
+        .filter(release_orders::status.eq(ReleaseOrderStatus::Open.as_str()))
+        .select(ReleaseOrder::as_select())
+        .order(release_orders::created_at.asc())
+        .limit(20)
+        .load(conn)
+        .await
+}
+
 pub async fn lock_release_order(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,

@@ -529,13 +529,24 @@ async fn release(
 ) -> ApiResult<Option<Movement>> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Release, false)?;
-    let order_id = scan.request.release_order_id.ok_or_else(|| {
-        ApiError::conflict(
+    let Some(order_id) = scan.request.release_order_id else {
+        // Name the orders that would let the goods out, so the worker can choose one.
+        let open: Vec<serde_json::Value> = lots::open_release_orders(conn, lot.id)
+            .await?
+            .into_iter()
+            .map(|o| {
+                let left = o.quantity.value() - o.quantity_released.value();
+                json!({"id": o.id, "kind": o.kind,
+                       "quantity_left": Quantity::at(left, &lot.unit)})
+            })
+            .collect();
+        return Err(ApiError::conflict(
             "release_order_required",
             "goods leave only against a release order",
         )
         .with("field", "release_order_id")
-    })?;
+        .with("open_release_orders", open));
+    };
     let release_order = lots::lock_release_order(conn, order, order_id)
         .await?
         .filter(|o| o.lot_id == lot.id)

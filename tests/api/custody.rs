@@ -288,6 +288,41 @@ async fn goods_leave_only_against_a_release_order_partially_then_fully() {
         .to_owned();
     let reserved = app.get(&format!("/v1/lots/{id}"), c.supplier.token()).await;
     assert_eq!(reserved.body["quantity_reserved"], "600.000");
+    // A release without an order names the open ones.
+    let unnamed = c
+        .scan(&app, json!({"code": lot["code"], "action": "release"}))
+        .await;
+    unnamed.assert_error(409, "release_order_required");
+    let open = &unnamed.body["error"]["details"]["open_release_orders"];
+    assert_eq!(open[0]["id"], order.as_str(), "{}", unnamed.text);
+    assert_eq!(open[0]["quantity_left"], "600.000");
+    // The warehouse finds it in the list of its open orders, with its lot's code.
+    let listed = app
+        .get(
+            &format!(
+                "/v1/release-orders?warehouse_id={}&status=open",
+                c.warehouse_id
+            ),
+            c.warehouse_staff.token(),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let item = &listed.body["items"][0];
+    assert_eq!(item["id"], order.as_str(), "{}", listed.text);
+    assert_eq!(item["lot_code"], lot["code"]);
+    assert_eq!(item["quantity_left"], "600.000");
+    assert_eq!(item["kind"], "withdrawal");
+    // Another warehouse operator sees none of it.
+    let other = app
+        .owner_of(holdfast::auth::OrgKind::WarehouseOperator)
+        .await;
+    let theirs = app.get("/v1/release-orders", other.token()).await;
+    assert_eq!(theirs.body["items"], json!([]), "{}", theirs.text);
+    let bad = app
+        .get("/v1/release-orders?status=shut", c.supplier.token())
+        .await;
+    bad.assert_error(422, "validation_failed");
+    assert_eq!(bad.field(), "status");
     // More than is free, and more than the order allows, are both refused.
     c.withdraw(&app, id, "401")
         .await
@@ -306,6 +341,18 @@ async fn goods_leave_only_against_a_release_order_partially_then_fully() {
         )
         .await;
     assert_eq!(rest.body["lot"]["quantity_on_hand"], "400.000");
+    let done = app
+        .get(
+            &format!("/v1/release-orders?lot_id={id}"),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(
+        done.body["items"][0]["status"], "completed",
+        "{}",
+        done.text
+    );
+    assert_eq!(done.body["items"][0]["quantity_left"], "0.000");
     assert_eq!(rest.body["lot"]["status"], "in_custody");
     let closed = c.scan(&app, json!({"code": lot["code"], "action": "release", "quantity": "1", "release_order_id": order})).await;
     closed.assert_error(409, "release_order_closed");
