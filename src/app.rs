@@ -55,6 +55,14 @@ const VOYAGE_MOVERS: Access = Access::Grants(&[
         requires: Requirement::Permission(Permission::ScansWrite),
     },
 ]);
+const VOYAGE_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[
+        OrgKind::Platform,
+        OrgKind::WarehouseOperator,
+        OrgKind::Supplier,
+    ],
+    requires: Requirement::Anyone,
+}]);
 const LOT_WRITERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Supplier],
     requires: Requirement::Permission(Permission::LotsWrite),
@@ -188,6 +196,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/warehouses", Access::Authenticated, reference::routes::list_warehouses),
         route!(GET "/v1/warehouses/{id}", Access::Authenticated, reference::routes::get_warehouse),
         route!(POST "/v1/voyages", REFERENCE_WRITERS, reference::routes::create_voyage),
+        route!(GET "/v1/voyages", VOYAGE_READERS, reference::routes::list_voyages),
         route!(GET "/v1/voyages/{id}", VOYAGE_MOVERS, reference::routes::get_voyage),
         route!(POST "/v1/voyages/{id}/depart", VOYAGE_MOVERS, reference::routes::depart_voyage),
         route!(POST "/v1/voyages/{id}/arrive", VOYAGE_MOVERS, reference::routes::arrive_voyage),

@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         crate::reference::routes::list_warehouses,
         crate::reference::routes::get_warehouse,
         crate::reference::routes::create_voyage,
+        crate::reference::routes::list_voyages,
         crate::reference::routes::get_voyage,
         crate::reference::routes::depart_voyage,
         crate::reference::routes::arrive_voyage,

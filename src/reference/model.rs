@@ -213,6 +213,18 @@ pub struct Voyage {
     pub created_at: DateTime<Utc>,
 }
 
+/// `GET /v1/voyages?status=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VoyageQuery {
+    pub status: Option<VoyageStatus>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVoyage {

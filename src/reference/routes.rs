@@ -3,7 +3,7 @@
 use super::model::*;
 use super::service::{self, may_see_voyage, voyage_not_found};
 use super::store;
-use crate::auth::Principal;
+use crate::auth::{OrgKind, Principal};
 use crate::domain::states::VoyageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
@@ -106,6 +106,30 @@ pub async fn create_voyage(
         })
         .await?;
     Ok(HttpResponse::Created().json(voyage))
+}
+
+/// Voyages, latest departure first: the platform sees all, a carrier its own, a supplier those
+/// its goods are on (aboard, or announced aboard). `status` narrows them.
+#[utoipa::path(get, path = "/v1/voyages", tag = "reference", params(VoyageQuery),
+    responses((status = 200, body = crate::http::Page<Voyage>)), security(("bearer" = [])))]
+pub async fn list_voyages(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: crate::http::query::ValidQuery<VoyageQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let (limit, after) = crate::http::PageQuery::bounds(query.limit, query.cursor)?;
+    let scope = match principal.kind {
+        OrgKind::Platform => store::VoyageScope::All,
+        OrgKind::WarehouseOperator => store::VoyageScope::Carrier(principal.org_id),
+        _ => store::VoyageScope::GoodsOf(principal.org_id),
+    };
+    let offset = after.unwrap_or(0);
+    let mut conn = state.pool.get().await?;
+    let rows = store::voyages(&mut conn, scope, query.status, offset, limit + 1).await?;
+    let numbered: Vec<(i64, Voyage)> = (offset + 1..).zip(rows).collect();
+    let page = crate::http::Page::from_rows(numbered, limit, |(n, _)| *n);
+    Ok(HttpResponse::Ok().json(page.map(|(_, voyage)| voyage)))
 }
 
 /// One voyage.

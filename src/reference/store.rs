@@ -82,6 +82,47 @@ pub async fn find_voyage(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
         .optional()
 }
 
+/// Whose voyages a list shows: every voyage, a carrier's own, or those a supplier has goods
+/// on (aboard, or announced aboard).
+#[derive(Clone, Copy, Debug)]
+pub enum VoyageScope {
+    All,
+    Carrier(Uuid),
+    GoodsOf(Uuid),
+}
+
+/// Voyages in `scope`, latest departure first; `offset` and `limit` page them.
+pub async fn voyages(
+    conn: &mut AsyncPgConnection,
+    scope: VoyageScope,
+    status: Option<VoyageStatus>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Voyage>> {
+    use crate::db::schema::lots;
+    let mut query = voyages::table
+        .select(Voyage::as_select())
+        .order((voyages::departs_at.desc(), voyages::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    match scope {
+        VoyageScope::All => {}
+        VoyageScope::Carrier(org) => query = query.filter(voyages::carrier_org_id.eq(org)),
+        VoyageScope::GoodsOf(org) => {
+            let aboard = lots::table
+                .filter(lots::owner_org_id.eq(org))
+                .filter(lots::voyage_id.is_not_null())
+                .select(lots::voyage_id.assume_not_null());
+            query = query.filter(voyages::id.eq_any(aboard));
+        }
+    }
+    if let Some(status) = status {
+        query = query.filter(voyages::status.eq(status.as_str()));
+    }
+    query.load(conn).await
+}
+
 pub async fn lock_voyage(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,

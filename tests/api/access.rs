@@ -334,6 +334,16 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/v1/voyages",
+            expect: |a| {
+                authed(a, |a| match a {
+                    LenderOwner | LenderStaff | BuyerOwner | BuyerStaff => 403,
+                    _ => 200,
+                })
+            },
+        },
+        Row {
+            method: "GET",
             path: "/v1/release-orders",
             expect: |a| {
                 authed(a, |a| match a {

@@ -807,3 +807,64 @@ async fn a_lot_is_found_by_the_code_on_its_label_and_a_mistyped_code_says_so() {
         .await;
     hidden.assert_error(404, "lot_not_found");
 }
+
+#[tokio::test]
+async fn voyages_are_listed_for_the_platform_their_carrier_and_suppliers_with_goods_aboard() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let carrier = c.warehouse_staff.org_id;
+    let with_goods = crate::fixtures::voyage(&app, &c.admin, carrier, None).await;
+    let empty = crate::fixtures::voyage(&app, &c.admin, carrier, None).await;
+    // The supplier announces a lot straight onto the first voyage.
+    let announced = app
+        .post(
+            "/v1/lots",
+            c.supplier.token(),
+            &json!({"commodity_code": c.commodity, "grade": "A", "quantity": "100",
+                    "packed_on": today(), "voyage_id": with_goods}),
+        )
+        .await;
+    assert_eq!(announced.status, 201, "{}", announced.text);
+    let ids = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|v| v["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let supplier = app.get("/v1/voyages", c.supplier.token()).await;
+    assert_eq!(supplier.status, 200, "{}", supplier.text);
+    assert_eq!(ids(&supplier), vec![with_goods.clone()]);
+    let carrier_view = app.get("/v1/voyages", c.warehouse_staff.token()).await;
+    let mut seen = ids(&carrier_view);
+    seen.sort();
+    let mut both = vec![with_goods.clone(), empty.clone()];
+    both.sort();
+    assert_eq!(seen, both);
+    let planned = app
+        .get("/v1/voyages?status=planned&limit=1", c.admin.token())
+        .await;
+    assert_eq!(ids(&planned).len(), 1, "{}", planned.text);
+    assert!(planned.body["next_cursor"].is_string());
+    let departed = app
+        .post(
+            &format!("/v1/voyages/{empty}/depart"),
+            c.warehouse_staff.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(departed.status, 200, "{}", departed.text);
+    let underway = app
+        .get("/v1/voyages?status=underway", c.warehouse_staff.token())
+        .await;
+    assert_eq!(ids(&underway), vec![empty.clone()]);
+    let stranger = app
+        .owner_of(holdfast::auth::OrgKind::WarehouseOperator)
+        .await;
+    let none = app.get("/v1/voyages", stranger.token()).await;
+    assert_eq!(ids(&none), Vec::<String>::new());
+    let bad = app.get("/v1/voyages?status=sunk", c.admin.token()).await;
+    bad.assert_error(422, "validation_failed");
+    assert_eq!(bad.field(), "status");
+}
