@@ -183,10 +183,15 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
     let mut has_query = false;
     let mut keyed = false;
     let mut names_object = false;
+    let mut reads_text = false;
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for param in params.iter_mut() {
             match param["in"].as_str() {
-                Some("path") => has_path_param = true,
+                Some("path") => {
+                    has_path_param = true;
+                    // A path segment read as text (a lot code) may be refused, naming it.
+                    reads_text |= param["schema"]["format"] != "uuid";
+                }
                 Some("query") => {
                     has_query = true;
                     // A query parameter may name an object (an org, a loan) that is not there.
@@ -225,7 +230,7 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
         add("415", "NotJson");
         add("422", "Refused");
     }
-    if has_query {
+    if has_query || reads_text {
         add("422", "Refused");
     }
     if keyed {

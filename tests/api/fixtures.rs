@@ -275,6 +275,18 @@ impl Lending {
     ) -> (Value, String) {
         let lot = self.custody.lot_in_custody(app, quantity).await;
         let lot_id = lot["id"].as_str().expect("lot id");
+        let loan = self.disbursed_loan(app, lot_id, quantity, principal).await;
+        (lot, loan)
+    }
+
+    /// A loan of `principal` against `quantity` of the lot, requested, approved and disbursed.
+    pub async fn disbursed_loan(
+        &self,
+        app: &TestApp,
+        lot_id: &str,
+        quantity: &str,
+        principal: &str,
+    ) -> String {
         let requested = self.request(app, lot_id, quantity, principal).await;
         assert_eq!(requested.status, 201, "{}", requested.text);
         let loan = requested.body["id"].as_str().expect("loan id").to_owned();
@@ -295,7 +307,7 @@ impl Lending {
             )
             .await;
         assert_eq!(disbursed.status, 200, "{}", disbursed.text);
-        (lot, loan)
+        loan
     }
 
     pub async fn loan(&self, app: &TestApp, loan: &str) -> Value {

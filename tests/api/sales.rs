@@ -228,26 +228,7 @@ async fn the_boards_are_sold_at_sea_and_leave_when_the_voyage_arrives() {
     .await;
     assert_eq!(aboard.status, 200, "{}", aboard.text);
     // A loan against the goods at sea: 3,000 on 6,000 of value.
-    let requested = m.l.request(&app, &lot_id, "1000", "3000.00").await;
-    assert_eq!(requested.status, 201, "{}", requested.text);
-    let loan = id(&requested.body);
-    let approve = app
-        .post(
-            &format!("/v1/loans/{loan}/approve"),
-            m.l.lender.token(),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approve.status, 200, "{}", approve.text);
-    let disbursed =
-        m.l.post_as(
-            &app,
-            &m.l.lender,
-            &format!("/v1/loans/{loan}/disburse"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    m.l.disbursed_loan(&app, &lot_id, "1000", "3000.00").await;
     close_days(&app, 10).await;
     // Sold while at sea; the fee is 30 days of the destination store's rate.
     let sold = m
@@ -1147,26 +1128,7 @@ async fn a_count_keeps_the_lots_commitments_within_what_is_on_hand() {
     let c = &m.l.custody;
     let lot = c.lot_in_custody(&app, "1000").await;
     let lot_id = id(&lot);
-    let requested = m.l.request(&app, &lot_id, "600", "1800.00").await;
-    assert_eq!(requested.status, 201, "{}", requested.text);
-    let loan = id(&requested.body);
-    let approved = app
-        .post(
-            &format!("/v1/loans/{loan}/approve"),
-            m.l.lender.token(),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, 200, "{}", approved.text);
-    let disbursed =
-        m.l.post_as(
-            &app,
-            &m.l.lender,
-            &format!("/v1/loans/{loan}/disburse"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    m.l.disbursed_loan(&app, &lot_id, "600", "1800.00").await;
     // A sale takes pledged goods first: 700 sold are the 600 pledged and 100 free.
     let sold = m
         .sell(
