@@ -297,6 +297,17 @@ pub async fn quote(
         .await?
         .ok_or_else(lot_not_found)?;
     let qty = quantity("quantity", query.quantity.value(), &lot.unit)?;
+    if qty > lot.quantity_on_hand {
+        return Err(ApiError::conflict(
+            "quantity_not_on_hand",
+            "more than the lot holds: a fee is quoted for goods that can leave",
+        )
+        .with("field", "quantity")
+        .with(
+            "quantity_on_hand",
+            crate::domain::quantity::Quantity::at(lot.quantity_on_hand, &lot.unit),
+        ));
+    }
     let currency = match &query.currency {
         Some(c) => validate::currency("currency", c)?,
         None => match leaving_from(conn, &lot).await? {

@@ -287,6 +287,9 @@ pub struct Refusal {
     /// The request field at fault.
     pub field: String,
     pub lot_id: Option<Uuid>,
+    /// `quantity_not_free`: how much of the lot may still be pledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity_free: Option<crate::domain::quantity::Quantity>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -526,6 +526,7 @@ async fn offer(
                 code: reason.as_str().to_owned(),
                 field: format!("collateral[{i}].lot_id"),
                 lot_id: Some(lot.id),
+                quantity_free: None,
             });
         }
         if qty > lot.quantity_free() {
@@ -533,6 +534,7 @@ async fn offer(
                 code: "quantity_not_free".into(),
                 field: format!("collateral[{i}].quantity"),
                 lot_id: Some(lot.id),
+                quantity_free: Some(Quantity::at(lot.quantity_free(), &lot.unit)),
             });
         }
         offered.market_value += valuation.market_value.map_or(Decimal::ZERO, Money::amount);
@@ -583,6 +585,7 @@ pub async fn request(
                 code: code.into(),
                 field: "principal".into(),
                 lot_id: None,
+                quantity_free: None,
             });
         }
     }

@@ -193,6 +193,12 @@ async fn a_loan_is_refused_with_every_reason() {
     // The first lot is fully pledged now.
     let taken = world.request(&app, lot_id, "1", "1").await;
     assert_eq!(codes(&taken), ["already_pledged", "quantity_not_free"]);
+    // The refusal says how much is free to pledge: nothing.
+    assert_eq!(
+        taken.body["error"]["details"]["reasons"][1]["quantity_free"], "0.000",
+        "{}",
+        taken.text
+    );
     assert_eq!(taken.field(), "collateral[0].lot_id");
 
     let announced = c.announce(&app, "100").await;

@@ -97,6 +97,18 @@ async fn the_yantai_story_to_the_cent() {
     assert_eq!(quote.body["fee"], "2400.00", "30 days × 0.004 × 20,000 kg");
     assert_eq!(quote.body["lines"][0]["days"], 30);
     assert_eq!(quote.body["tier"], "bronze");
+    // No quote for more than the lot holds; the refusal says how much it does.
+    let too_much = app
+        .get(
+            &format!("/v1/fee-quote?lot_id={lot_id}&quantity=20001&currency=CNY"),
+            c.supplier.token(),
+        )
+        .await;
+    too_much.assert_error(409, "quantity_not_on_hand");
+    assert_eq!(
+        too_much.body["error"]["details"]["quantity_on_hand"],
+        "20000.000"
+    );
     let sold = m
         .sell(
             &app,
