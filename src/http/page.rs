@@ -84,6 +84,17 @@ impl<T> Page<T> {
         }
     }
 
+    /// A page of a list paged by position (the cursor counts the items before it), from up to
+    /// `limit + 1` rows read from `offset`.
+    pub fn at_offset(mut rows: Vec<T>, offset: i64, limit: i64) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        Self {
+            items: rows,
+            next_cursor: more.then(|| (offset + limit).to_string()),
+        }
+    }
+
     /// The same page with each item turned into another.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {

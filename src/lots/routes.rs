@@ -4,7 +4,6 @@
 use super::model::*;
 use super::store::{self, LotFilter, Viewer};
 use crate::auth::Principal;
-use crate::domain::lot_code::{LotCode, LotCodeError};
 use crate::domain::states::LotStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyOptional, KeyRequired};
@@ -52,50 +51,9 @@ pub async fn release_orders(
     principal: Principal,
     query: crate::http::query::ValidQuery<ReleaseOrderQuery>,
 ) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
-    let offset = after.unwrap_or(0);
     let mut conn = state.pool.get().await?;
-    let rows = store::release_orders_visible(
-        &mut conn,
-        Viewer::of(&principal),
-        query.lot_id,
-        query.warehouse_id,
-        query.status,
-        offset,
-        limit + 1,
-    )
-    .await?;
-    let entries: Vec<(i64, ReleaseOrderEntry)> = rows
-        .into_iter()
-        .zip(offset + 1..)
-        .map(|((order, lot_code, unit, warehouse_id), position)| {
-            let left = order.quantity.value() - order.quantity_released.value();
-            let entry = ReleaseOrderEntry {
-                order: order.in_unit(&unit),
-                quantity_left: crate::domain::quantity::Quantity::at(left, &unit),
-                lot_code,
-                unit,
-                warehouse_id,
-            };
-            (position, entry)
-        })
-        .collect();
-    let page = Page::from_rows(entries, limit, |(n, _)| *n);
-    Ok(HttpResponse::Ok().json(page.map(|(_, entry)| entry)))
-}
-
-/// Reads a code as printed: any case, spaces and hyphens forgiven. 422 naming `code` when it
-/// cannot be a lot code at all (length, characters); `None` when its check character fails.
-fn read_code(text: &str) -> ApiResult<Option<LotCode>> {
-    if text.len() > 40 {
-        return Err(ApiError::invalid("code", "a lot code is 9 characters"));
-    }
-    match LotCode::parse(text) {
-        Ok(code) => Ok(Some(code)),
-        Err(LotCodeError::Check) => Ok(None),
-        Err(error) => Err(ApiError::invalid("code", error.to_string())),
-    }
+    let page = service::release_orders(&mut conn, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// A lot found by the code printed on its label (any case; spaces and hyphens forgiven), for
@@ -111,18 +69,9 @@ pub async fn by_code(
     principal: Principal,
     code: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let code = read_code(&code)?.ok_or_else(|| {
-        ApiError::not_found(
-            "lot_code_mistyped",
-            "no lot has this code: its check character does not match, so it is mistyped",
-        )
-    })?;
-    let viewer = Viewer::of(&principal);
     let mut conn = state.pool.get().await?;
-    let row = store::find_visible_by_code(&mut conn, viewer, code.as_str())
-        .await?
-        .ok_or_else(lot_not_found)?;
-    Ok(HttpResponse::Ok().json(present(&mut conn, viewer, row).await?))
+    let lot = service::by_code(&mut conn, &principal, &code).await?;
+    Ok(HttpResponse::Ok().json(lot))
 }
 
 /// Lots the caller may see: a supplier its own, warehouse staff those in their warehouses or
@@ -149,7 +98,7 @@ pub async fn list(
     }
     let code = match &query.code {
         // A mistyped code (its check character fails) is no lot's code: nothing is found.
-        Some(text) => Some(match read_code(text)? {
+        Some(text) => Some(match service::read_code(text)? {
             Some(code) => code.as_str().to_owned(),
             None => String::new(),
         }),

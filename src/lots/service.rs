@@ -2,16 +2,18 @@
 //! viewer may see it.
 
 use super::model::{
-    Lot, LotRow, NewLot, SplitResult, Withdrawal, WithdrawalRequest, lot_not_found,
+    Lot, LotRow, NewLot, ReleaseOrderEntry, ReleaseOrderQuery, SplitResult, Withdrawal,
+    WithdrawalRequest, lot_not_found,
 };
 use super::store::{self, MovementChange, Viewer};
 use crate::auth::Principal;
 use crate::db::locks::LockOrder;
-use crate::domain::lot_code::LotCode;
+use crate::domain::lot_code::{LotCode, LotCodeError};
 use crate::domain::quantity::Quantity;
 use crate::domain::states::{LotStatus, MovementKind, VoyageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::quantity;
+use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
 use crate::reference::model::CommodityRow;
 use crate::reference::store as reference;
@@ -47,6 +49,73 @@ pub fn check_new_lot(mut new: NewLot, today: NaiveDate) -> ApiResult<NewLot> {
         ));
     }
     Ok(new)
+}
+
+/// Reads a code as printed: any case, spaces and hyphens forgiven. 422 naming `code` when it
+/// cannot be a lot code at all (length, characters); `None` when its check character fails.
+pub fn read_code(text: &str) -> ApiResult<Option<LotCode>> {
+    if text.len() > 40 {
+        return Err(ApiError::invalid("code", "a lot code is 9 characters"));
+    }
+    match LotCode::parse(text) {
+        Ok(code) => Ok(Some(code)),
+        Err(LotCodeError::Check) => Ok(None),
+        Err(error) => Err(ApiError::invalid("code", error.to_string())),
+    }
+}
+
+/// The lot with the code printed on its label, for a caller who may see it: 404
+/// `lot_code_mistyped` when its check character fails.
+pub async fn by_code(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    text: &str,
+) -> ApiResult<Lot> {
+    let code = read_code(text)?.ok_or_else(|| {
+        ApiError::not_found(
+            "lot_code_mistyped",
+            "no lot has this code: its check character does not match, so it is mistyped",
+        )
+    })?;
+    let viewer = Viewer::of(principal);
+    let row = store::find_visible_by_code(conn, viewer, code.as_str())
+        .await?
+        .ok_or_else(lot_not_found)?;
+    present(conn, viewer, row).await
+}
+
+/// The release orders a query asks for, on lots the caller may see (`GET /v1/release-orders`).
+pub async fn release_orders(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ReleaseOrderQuery,
+) -> ApiResult<Page<ReleaseOrderEntry>> {
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let offset = after.unwrap_or(0);
+    let rows = store::release_orders_visible(
+        conn,
+        Viewer::of(principal),
+        query.lot_id,
+        query.warehouse_id,
+        query.status,
+        offset,
+        limit + 1,
+    )
+    .await?;
+    let entries = rows
+        .into_iter()
+        .map(|(order, lot_code, unit, warehouse_id)| {
+            let left = order.quantity.value() - order.quantity_released.value();
+            ReleaseOrderEntry {
+                order: order.in_unit(&unit),
+                quantity_left: Quantity::at(left, &unit),
+                lot_code,
+                unit,
+                warehouse_id,
+            }
+        })
+        .collect();
+    Ok(Page::at_offset(entries, offset, limit))
 }
 
 /// Announce a lot for the caller's org: checks the commodity, grade, quantity, shelf life and

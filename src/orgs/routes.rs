@@ -59,25 +59,9 @@ pub async fn directory(
     _principal: Principal,
     query: crate::http::query::ValidQuery<DirectoryQuery>,
 ) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
-    let q = match &query.q {
-        Some(q) => Some(crate::http::validate::text("q", q, 100)?),
-        None => None,
-    };
-    let offset = after.unwrap_or(0);
     let mut conn = state.pool.get().await?;
-    let rows = store::directory(&mut conn, query.kind, q.as_deref(), offset, limit + 1).await?;
-    let mut position = offset;
-    let numbered: Vec<(i64, DirectoryEntry)> = rows
-        .into_iter()
-        .map(|row| {
-            position += 1;
-            (position, row)
-        })
-        .collect();
-    let page = Page::from_rows(numbered, limit, |(n, _)| *n);
-    Ok(HttpResponse::Ok().json(page.map(|(_, entry)| entry)))
+    let page = service::directory(&mut conn, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Read an organisation: the platform sees every org, other users their own.

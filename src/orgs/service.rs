@@ -1,13 +1,29 @@
 //! Organisation and user use cases: creating orgs, checking and creating users with the
 //! permissions their creator may grant.
 
-use super::model::{NewUser, Org, User, UserChange};
+use super::model::{DirectoryEntry, DirectoryQuery, NewUser, Org, User, UserChange};
 use super::store;
 use crate::auth::{OrgKind, Permission, Principal, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
+
+/// The directory page a query asks for (see `GET /v1/orgs`).
+pub async fn directory(
+    conn: &mut AsyncPgConnection,
+    query: DirectoryQuery,
+) -> ApiResult<Page<DirectoryEntry>> {
+    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
+    let q = match &query.q {
+        Some(q) => Some(crate::http::validate::text("q", q, 100)?),
+        None => None,
+    };
+    let offset = after.unwrap_or(0);
+    let rows = store::directory(conn, query.kind, q.as_deref(), offset, limit + 1).await?;
+    Ok(Page::at_offset(rows, offset, limit))
+}
 
 pub fn org_not_found() -> ApiError {
     ApiError::not_found("org_not_found", "no such organisation")

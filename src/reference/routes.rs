@@ -3,7 +3,7 @@
 use super::model::*;
 use super::service::{self, may_see_voyage, voyage_not_found};
 use super::store;
-use crate::auth::{OrgKind, Principal};
+use crate::auth::Principal;
 use crate::domain::states::VoyageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
@@ -117,19 +117,9 @@ pub async fn list_voyages(
     principal: Principal,
     query: crate::http::query::ValidQuery<VoyageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let (limit, after) = crate::http::PageQuery::bounds(query.limit, query.cursor)?;
-    let scope = match principal.kind {
-        OrgKind::Platform => store::VoyageScope::All,
-        OrgKind::WarehouseOperator => store::VoyageScope::Carrier(principal.org_id),
-        _ => store::VoyageScope::GoodsOf(principal.org_id),
-    };
-    let offset = after.unwrap_or(0);
     let mut conn = state.pool.get().await?;
-    let rows = store::voyages(&mut conn, scope, query.status, offset, limit + 1).await?;
-    let numbered: Vec<(i64, Voyage)> = (offset + 1..).zip(rows).collect();
-    let page = crate::http::Page::from_rows(numbered, limit, |(n, _)| *n);
-    Ok(HttpResponse::Ok().json(page.map(|(_, voyage)| voyage)))
+    let page = service::voyages(&mut conn, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// One voyage.

@@ -312,6 +312,24 @@ pub async fn create_voyage(
 
 /// The platform and the carrier see a voyage; others see it when their lots are aboard
 /// (through the lot), not here.
+/// The voyages a query asks for: all for the platform, a carrier's own, or those a supplier's
+/// goods are on (`GET /v1/voyages`).
+pub async fn voyages(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: VoyageQuery,
+) -> ApiResult<crate::http::Page<Voyage>> {
+    let (limit, after) = crate::http::PageQuery::bounds(query.limit, query.cursor)?;
+    let scope = match principal.kind {
+        OrgKind::Platform => store::VoyageScope::All,
+        OrgKind::WarehouseOperator => store::VoyageScope::Carrier(principal.org_id),
+        _ => store::VoyageScope::GoodsOf(principal.org_id),
+    };
+    let offset = after.unwrap_or(0);
+    let rows = store::voyages(conn, scope, query.status, offset, limit + 1).await?;
+    Ok(crate::http::Page::at_offset(rows, offset, limit))
+}
+
 pub fn may_see_voyage(principal: &Principal, voyage: &Voyage) -> bool {
     principal.is_platform() || principal.org_id == voyage.carrier_org_id
 }
