@@ -51,7 +51,13 @@ const FIGURES: &str = concat!(
     book!(),
     "
 SELECT jsonb_build_object(
-  'active_loans', (SELECT count(*) FROM lv),
+  'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
+  'live_loans', (SELECT count(*) FROM lv),
+  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
+                   'outstanding_principal', coalesce(x.outstanding, 0)::text) ORDER BY s.ord)
+      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
+      LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
+        ON x.status = s.status),
   'outstanding_principal', (SELECT outstanding::text FROM total),
   'accrued_interest', (SELECT round_half_even(coalesce(sum(interest), 0), minor_units($2))::text FROM lv),
   'collateral_value', (SELECT value::text FROM total),
@@ -95,9 +101,9 @@ SELECT jsonb_build_object(
       GROUP BY br.id) b), '[]'),
   'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
   'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
-  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv_sort DESC NULLS FIRST, l.loan_id) FROM (
+  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
       SELECT lv.id AS loan_id, lv.supplier_org_id, lv.status, lv.outstanding::text AS outstanding_principal,
-             lv.value::text AS collateral_value, lv.ltv::text AS ltv, lv.ltv AS ltv_sort,
+             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
              lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
              (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
       FROM lv WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
@@ -156,8 +162,15 @@ pub struct Exposure {
     pub lender_org_id: Option<Uuid>,
     #[serde(default)]
     pub currency: Option<String>,
-    /// Loans disbursed and not yet repaid (`active`, `defaulted`, `liquidating`).
+    /// Loans in status `active` (disbursed, not repaid, not in default).
     pub active_loans: i64,
+    /// Every loan with money out: `active`, `defaulted` and `liquidating`.
+    #[serde(default)]
+    pub live_loans: i64,
+    /// Loans and outstanding principal by status: `active`, `defaulted`, `liquidating`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub by_status: Value,
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub outstanding_principal: Money,

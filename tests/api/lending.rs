@@ -719,6 +719,11 @@ async fn a_lender_reviews_its_own_book_and_stresses_it() {
     let book = app.get("/v1/exposure", world.lender.token()).await;
     assert_eq!(book.status, 200, "{}", book.text);
     assert_eq!(book.body["active_loans"], 2);
+    assert_eq!(book.body["live_loans"], 2);
+    assert_eq!(
+        book.body["by_status"][0],
+        json!({"status": "active", "loans": 2, "outstanding_principal": "54000.00"})
+    );
     assert_eq!(book.body["outstanding_principal"], "54000.00");
     assert_eq!(book.body["collateral_value"], "120000.00");
     assert_eq!(book.body["weighted_ltv"], "0.45");

@@ -570,6 +570,19 @@ async fn a_lender_sells_the_goods_of_a_defaulted_loan_and_is_repaid_from_the_sal
         )
         .await;
     assert_eq!(liquidate.status, 201, "{}", liquidate.text);
+    // The lender's book counts it as liquidating, not active.
+    let book = app.get("/v1/exposure", m.l.lender.token()).await;
+    assert_eq!(book.status, 200, "{}", book.text);
+    assert_eq!(book.body["active_loans"], 0, "{}", book.text);
+    assert_eq!(book.body["live_loans"], 1);
+    assert_eq!(book.body["by_status"][2]["status"], "liquidating");
+    assert_eq!(book.body["by_status"][2]["loans"], 1);
+    assert_eq!(book.body["by_status"][0]["loans"], 0);
+    assert!(
+        book.body["breaching_loans"][0].get("ltv_sort").is_none(),
+        "{}",
+        book.text
+    );
     let lines = json!([{"lot_id": id(&lot), "quantity": "10000", "unit_price": "3.40"}]);
     // The supplier's sales staff cannot name a loan; the lender must.
     let by_supplier = app
