@@ -111,14 +111,7 @@ impl EmbeddedPostgres {
     /// covers every other way out.
     pub fn stop(&mut self) {
         if self.started_here {
-            let status = self
-                .command("pg_ctl")
-                .args(["stop", "-m", "fast", "-w", "-D"])
-                .arg(&self.pgdata)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            if let Err(error) = status {
+            if let Err(error) = self.stop_server() {
                 tracing::warn!(%error, "could not stop the private PostgreSQL");
             }
             self.started_here = false;

@@ -134,6 +134,19 @@ impl Served {
         }
     }
 
+    /// Logs in as a demo user (`serve --demo`); answers the login's JSON.
+    async fn demo_login(&self, client: &reqwest::Client, email: &str) -> serde_json::Value {
+        client
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": "holdfast-demo-2026"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json")
+    }
+
     async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -190,15 +203,9 @@ async fn serve_runs_its_own_postgres_logs_json_without_secrets_and_stops_cleanly
     let mut served = Served::start(&envs, &["--demo"]);
     served.wait_ready().await;
     let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{}/v1/auth/login", served.base))
-        .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let login = served
+        .demo_login(&client, "owner@supplier.demo.holdfast")
+        .await;
     let access = login["access_token"].as_str().expect("token").to_owned();
     let refresh = login["refresh_token"].as_str().expect("token").to_owned();
     let me = client
@@ -478,15 +485,9 @@ async fn postgres_stopped_and_started_under_load_gives_only_503s_then_recovers()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let login: serde_json::Value = client
-        .post(format!("{}/v1/auth/login", served.base))
-        .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let login = served
+        .demo_login(&client, "owner@supplier.demo.holdfast")
+        .await;
     let token = login["access_token"].as_str().expect("token").to_owned();
     let warehouses: serde_json::Value = client
         .get(format!("{}/v1/warehouses", served.base))
