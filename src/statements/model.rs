@@ -45,33 +45,129 @@ pub struct CurrencyStatement {
     pub entries: Vec<StatementEntry>,
 }
 
-/// The period's figures, from the org's point of view.
+/// The period's figures, from the org's side of its own journal lines, so each one is a sum of
+/// the entries below: a borrower's advances are what it received, a lender's what it lent.
 #[derive(Debug, Serialize, utoipa::ToSchema, Default)]
 pub struct Summary {
-    /// Loans paid out to the org.
+    /// Loans paid out: to the org when it borrows (`loans_payable` credits), by the org when it
+    /// lends (`loans_receivable` debits).
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub advances: Decimal,
-    /// Interest it paid.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub interest: Decimal,
-    /// Transaction and arrangement fees it paid.
-    #[serde(with = "crate::domain::decimal::money")]
-    #[schema(value_type = String)]
-    pub fees: Decimal,
-    /// Loan principal it repaid (by repayment or from sale proceeds).
+    /// Loan principal repaid, by repayment or from sale proceeds: by the borrower
+    /// (`loans_payable` debits), to the lender (`loans_receivable` credits).
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub principal_repaid: Decimal,
-    /// Gross value of its sales settled in the period.
+    /// Interest paid by a borrower (`interest_expense`) or earned by a lender (`interest_income`).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub interest: Decimal,
+    /// Transaction and arrangement fees paid (`fee_expense`) or earned (`fee_income`).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub fees: Decimal,
+    /// Gross value of the org's sales settled in the period (a seller's lines of its
+    /// settlement entries: fee, loans repaid and what came to it).
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub sale_proceeds: Decimal,
-    /// What settlements paid out to it.
+    /// What settlements paid into the org's cash: the rest of a sale to its seller, a loan's
+    /// share to its lender, the transaction fee to the platform.
     #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub payouts: Decimal,
+    /// What a buyer paid towards its purchases (`cash` credits of `sale_payment` entries).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub purchases_paid: Decimal,
+    /// Buyers' payments the platform took into escrow (`escrow` debits).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub escrow_received: Decimal,
+    /// Escrow paid out by settlements (`escrow` credits).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub escrow_released: Decimal,
+    /// Every `cash` debit: opening cash + `cash_in` − `cash_out` is the closing cash.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub cash_in: Decimal,
+    /// Every `cash` credit.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub cash_out: Decimal,
+}
+
+impl Summary {
+    /// The figures by name, in the order they are printed.
+    pub fn figures(&self) -> [(&'static str, Decimal); 11] {
+        [
+            ("advances", self.advances),
+            ("principal_repaid", self.principal_repaid),
+            ("interest", self.interest),
+            ("fees", self.fees),
+            ("sale_proceeds", self.sale_proceeds),
+            ("payouts", self.payouts),
+            ("purchases_paid", self.purchases_paid),
+            ("escrow_received", self.escrow_received),
+            ("escrow_released", self.escrow_released),
+            ("cash_in", self.cash_in),
+            ("cash_out", self.cash_out),
+        ]
+    }
+
+    /// Counts one of the org's lines: `amount` (debit positive) on `account` in an entry of
+    /// `kind`.
+    pub fn count(&mut self, kind: &str, account: &str, amount: Decimal) {
+        let debit = amount.max(Decimal::ZERO);
+        let credit = (-amount).max(Decimal::ZERO);
+        match account {
+            "loans_receivable" => {
+                self.advances += debit;
+                self.principal_repaid += credit;
+            }
+            "loans_payable" => {
+                self.advances += credit;
+                self.principal_repaid += debit;
+            }
+            "interest_expense" | "interest_income" => self.interest += amount.abs(),
+            "fee_expense" | "fee_income" => self.fees += amount.abs(),
+            "escrow" => {
+                self.escrow_received += debit;
+                self.escrow_released += credit;
+            }
+            "cash" => {
+                self.cash_in += debit;
+                self.cash_out += credit;
+                match kind {
+                    "settlement" => self.payouts += debit,
+                    "sale_payment" => self.purchases_paid += credit,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every figure at the minor unit of `currency`.
+    pub fn at_minor_unit(&mut self, currency: &str) {
+        for v in [
+            &mut self.advances,
+            &mut self.principal_repaid,
+            &mut self.interest,
+            &mut self.fees,
+            &mut self.sale_proceeds,
+            &mut self.payouts,
+            &mut self.purchases_paid,
+            &mut self.escrow_received,
+            &mut self.escrow_released,
+            &mut self.cash_in,
+            &mut self.cash_out,
+        ] {
+            *v = crate::domain::valuation::at_minor_unit(*v, currency);
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -67,15 +67,7 @@ fn assemble(org: Uuid, (from, to): (NaiveDate, NaiveDate), books: Books) -> Stat
     }
     for l in lines {
         let s = section(&mut currencies, &l.currency);
-        let sum = &mut s.summary;
-        match (l.kind.as_str(), l.account.as_str()) {
-            ("disbursement", "cash") if l.amount > Decimal::ZERO => sum.advances += l.amount,
-            ("settlement", "cash") if l.amount > Decimal::ZERO => sum.payouts += l.amount,
-            (_, "interest_expense") => sum.interest += l.amount,
-            (_, "fee_expense") => sum.fees += l.amount,
-            (_, "loans_payable") if l.amount > Decimal::ZERO => sum.principal_repaid += l.amount,
-            _ => {}
-        }
+        s.summary.count(&l.kind, &l.account, l.amount);
         let amount = at_minor_unit(l.amount, &l.currency).to_string();
         match s.entries.last_mut() {
             Some(e) if e.entry_id == l.entry_id => {
@@ -124,18 +116,7 @@ fn section<'a>(
 /// The summary figures at each currency's minor unit.
 fn round_summaries(currencies: &mut BTreeMap<String, CurrencyStatement>) {
     for s in currencies.values_mut() {
-        let c = s.currency.clone();
-        let sum = &mut s.summary;
-        for v in [
-            &mut sum.advances,
-            &mut sum.interest,
-            &mut sum.fees,
-            &mut sum.principal_repaid,
-            &mut sum.sale_proceeds,
-            &mut sum.payouts,
-        ] {
-            *v = at_minor_unit(*v, &c);
-        }
+        s.summary.at_minor_unit(&s.currency);
     }
 }
 
@@ -165,14 +146,7 @@ pub fn csv(s: &Statement) -> String {
             );
         }
         let sum = &c.summary;
-        for (item, value) in [
-            ("advances", sum.advances),
-            ("interest", sum.interest),
-            ("fees", sum.fees),
-            ("principal_repaid", sum.principal_repaid),
-            ("sale_proceeds", sum.sale_proceeds),
-            ("payouts", sum.payouts),
-        ] {
+        for (item, value) in sum.figures() {
             let _ = writeln!(out, "summary,{},{},{item},{value},,,", s.to, c.currency);
         }
         for e in &c.entries {

@@ -1252,3 +1252,120 @@ async fn a_count_keeps_the_lots_commitments_within_what_is_on_hand() {
         "{refused}"
     );
 }
+
+/// One kind of org's statement summary for today to 40 days on, in CNY (`None`: no books).
+async fn summary_of(app: &TestApp, who: &Session) -> Option<Value> {
+    let to = today() + chrono::Days::new(40);
+    let reply = app
+        .get(
+            &format!("/v1/statements?from={}&to={to}", today()),
+            who.token(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let cny = reply.body["currencies"].as_array()?.first()?.clone();
+    // The figures agree with the entries and balances printed beside them.
+    let money = |v: &Value| v.as_str().unwrap_or("0").parse::<f64>().expect("amount");
+    let sum_of = |account: &str, sign: f64| -> f64 {
+        let lines = cny["entries"].as_array().expect("entries").iter();
+        lines
+            .filter_map(|e| e["lines"].get(account).map(money))
+            .filter(|a| a * sign > 0.0)
+            .map(f64::abs)
+            .sum()
+    };
+    let s = &cny["summary"];
+    let close = |a: f64, b: f64| (a - b).abs() < 0.005;
+    assert!(close(money(&s["cash_in"]), sum_of("cash", 1.0)), "{cny}");
+    assert!(close(money(&s["cash_out"]), sum_of("cash", -1.0)), "{cny}");
+    let cash_moved =
+        money(&cny["closing_balances"]["cash"]) - money(&cny["opening_balances"]["cash"]);
+    assert!(
+        close(cash_moved, money(&s["cash_in"]) - money(&s["cash_out"])),
+        "{cny}"
+    );
+    let lent = sum_of("loans_receivable", 1.0) + sum_of("loans_payable", -1.0);
+    let repaid = sum_of("loans_receivable", -1.0) + sum_of("loans_payable", 1.0);
+    assert!(close(money(&s["advances"]), lent), "{cny}");
+    assert!(close(money(&s["principal_repaid"]), repaid), "{cny}");
+    let interest = sum_of("interest_expense", 1.0) + sum_of("interest_income", -1.0);
+    assert!(close(money(&s["interest"]), interest), "{cny}");
+    Some(s.clone())
+}
+
+#[tokio::test]
+async fn every_kind_of_orgs_statement_summary_agrees_with_its_entries() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let (lot, loan) = m.l.active_loan(&app, "20000", "60000.00").await;
+    close_days(&app, 20).await;
+    let repaid = m.l.repay(&app, &loan, "10000").await;
+    assert_eq!(repaid.status, 201, "{}", repaid.text);
+    assert_eq!(
+        repaid.body["allocation"],
+        json!({"fees": "0.00", "interest": "263.01", "principal": "9736.99"})
+    );
+    close_days(&app, 40).await;
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot["id"], "quantity": "20000", "unit_price": "6.50"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let sale = id(&sold.body);
+    let paid = m.pay(&app, &sale, "130000.00").await;
+    assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
+    let settled = m.sale(&app, &sale).await;
+    let s = &settled["settlement"];
+    let cents = |v: &Value| -> i64 {
+        let text = v.as_str().expect("amount").replace('.', "");
+        text.parse().expect("cents")
+    };
+    let print = |c: i64| format!("{}.{:02}", c / 100, c % 100);
+    let to_supplier = cents(&s["to_supplier"]);
+    let to_lender = cents(&s["interest_repaid"]) + cents(&s["principal_repaid"]);
+    assert_eq!(to_supplier + to_lender + 240_000, 13_000_000);
+    let interest = print(26_301 + cents(&s["interest_repaid"]));
+
+    // The supplier borrowed, repaid, sold and was paid the rest.
+    let supplier = summary_of(&app, &c.supplier).await.expect("supplier books");
+    assert_eq!(supplier["advances"], "60000.00");
+    assert_eq!(supplier["principal_repaid"], "60000.00");
+    assert_eq!(supplier["interest"], interest.as_str());
+    assert_eq!(supplier["fees"], "2400.00");
+    assert_eq!(supplier["sale_proceeds"], "130000.00");
+    assert_eq!(supplier["payouts"], print(to_supplier).as_str());
+    assert_eq!(supplier["purchases_paid"], "0.00");
+    assert_eq!(supplier["cash_out"], "10000.00");
+    // The lender lent 60,000 and had all of it back with interest: not 0.00.
+    let lender = summary_of(&app, &m.l.lender).await.expect("lender books");
+    assert_eq!(lender["advances"], "60000.00");
+    assert_eq!(lender["principal_repaid"], "60000.00");
+    assert_eq!(lender["interest"], interest.as_str());
+    assert_eq!(lender["fees"], "0.00");
+    assert_eq!(lender["sale_proceeds"], "0.00");
+    assert_eq!(lender["payouts"], print(to_lender).as_str());
+    assert_eq!(lender["cash_out"], "60000.00");
+    assert_eq!(lender["cash_in"], print(1_000_000 + to_lender).as_str());
+    // The buyer paid for its purchase.
+    let buyer = summary_of(&app, &m.buyer).await.expect("buyer books");
+    assert_eq!(buyer["purchases_paid"], "130000.00");
+    assert_eq!(buyer["cash_out"], "130000.00");
+    assert_eq!(buyer["advances"], "0.00");
+    assert_eq!(buyer["sale_proceeds"], "0.00");
+    // The platform held the payment in escrow, released it and kept its fee.
+    let platform = summary_of(&app, &c.admin).await.expect("platform books");
+    assert_eq!(platform["escrow_received"], "130000.00");
+    assert_eq!(platform["escrow_released"], "130000.00");
+    assert_eq!(platform["fees"], "2400.00");
+    assert_eq!(platform["payouts"], "2400.00");
+    assert_eq!(platform["cash_in"], "2400.00");
+    assert_eq!(platform["advances"], "0.00");
+    // The warehouse operator moves no money and has no statement.
+    app.get("/v1/statements", c.warehouse_staff.token())
+        .await
+        .assert_error(403, "forbidden");
+    assert_books_balance(&app, &c.admin).await;
+}
