@@ -219,6 +219,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/lots/{id}/valuation", VALUERS, lots::valuation::valuation),
         route!(GET "/v1/custody/reconciliation", PLATFORM_AUDITORS, lots::routes::reconciliation),
         route!(POST "/v1/facilities", LENDERS, lending::routes::create_facility),
+        route!(PATCH "/v1/facilities/{id}", LENDERS, lending::routes::change_facility),
+        route!(POST "/v1/facilities/{id}/close", LENDERS, lending::routes::close_facility),
         route!(GET "/v1/facilities", VALUERS, lending::routes::list_facilities),
         route!(GET "/v1/facilities/{id}", VALUERS, lending::routes::get_facility),
         route!(POST "/v1/loans", BORROWERS, lending::routes::request),

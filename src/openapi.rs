@@ -61,6 +61,8 @@ use utoipa::{Modify, OpenApi};
         crate::lots::valuation::valuation,
         crate::lending::routes::create_facility,
         crate::lending::routes::list_facilities,
+        crate::lending::routes::change_facility,
+        crate::lending::routes::close_facility,
         crate::lending::routes::get_facility,
         crate::lending::routes::request,
         crate::lending::routes::list_loans,
@@ -157,6 +159,7 @@ pub fn published() -> Value {
 /// rules.
 pub fn complete(doc: &mut Value) {
     add_shared_responses(doc);
+    list_currencies(doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -244,6 +247,26 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
         add("503", "Unavailable");
     }
 }
+
+/// The pattern handlers write on a currency field (`^[A-Z]{3}$`) becomes the list of ISO 4217
+/// codes the server accepts (`domain::currency`), wherever it appears.
+fn list_currencies(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("pattern").and_then(Value::as_str) == Some(CURRENCY_PATTERN) {
+                map.remove("pattern");
+                let codes: Vec<Value> = crate::domain::currency::codes().map(Value::from).collect();
+                map.insert("enum".into(), Value::Array(codes));
+            }
+            map.values_mut().for_each(list_currencies);
+        }
+        Value::Array(items) => items.iter_mut().for_each(list_currencies),
+        _ => {}
+    }
+}
+
+/// What a handler's annotation writes on a currency field.
+const CURRENCY_PATTERN: &str = "^[A-Z]{3}$";
 
 /// `type: [T, "null"]` → `type: T`: an absent parameter is the only way to leave one out.
 fn never_null(param: &mut Value) {

@@ -1,6 +1,7 @@
 //! Pure domain logic: no I/O, no database. Parsed at the edge, tested on its own.
 
 pub mod cold_chain;
+pub mod currency;
 pub mod custody;
 pub mod decimal;
 pub mod gs1;

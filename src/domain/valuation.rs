@@ -105,13 +105,10 @@ pub fn ineligible_reasons(facts: &Facts) -> Vec<Ineligible> {
     reasons
 }
 
-/// Decimal places of a currency's minor unit (CNY, USD, INR and most others: 2).
+/// Decimal places of a currency's minor unit (CNY, USD, INR and most others: 2; JPY 0; KWD 3),
+/// from the ISO 4217 table; 2 for a code not in it (inputs are checked against the table first).
 pub fn minor_units(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "VND" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
-        _ => 2,
-    }
+    super::currency::minor_units(currency).unwrap_or(2)
 }
 
 /// `value` written at the currency's minor unit (`1250` → `1250.00` in CNY): for amounts

@@ -35,15 +35,14 @@ pub fn commodity_code(field: &str, value: &str) -> ApiResult<String> {
     }
 }
 
-/// An ISO 4217 code: three upper-case letters.
+/// An ISO 4217 code Holdfast accepts (`domain::currency`), naming `field` when it is not one.
 pub fn currency(field: &str, value: &str) -> ApiResult<String> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid(
+    match crate::domain::currency::minor_units(value) {
+        Some(_) => Ok(value.to_owned()),
+        None => Err(ApiError::invalid(
             field,
-            "a currency is three upper-case letters, such as CNY",
-        ))
+            "a currency is an ISO 4217 code, such as CNY or USD",
+        )),
     }
 }
 

@@ -151,6 +151,22 @@ pub struct NewFacility {
     pub arrangement_fee_rate: Option<UnitInterval>,
 }
 
+/// New terms for an open facility: each one given is changed, the rest kept.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacilityChange {
+    /// Not below what the facility has drawn and holds for pending requests.
+    #[serde(default)]
+    pub limit: Option<Amount>,
+    /// For loans requested from now on; a loan keeps the rate it was made at.
+    #[serde(default)]
+    pub annual_interest_rate: Option<UnitInterval>,
+    /// Below the margin-call LTV: what new requests may borrow, and the LTV a margin call
+    /// must be brought back to.
+    #[serde(default)]
+    pub advance_rate: Option<Fraction>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Facility {
     pub id: Uuid,

@@ -34,6 +34,45 @@ pub async fn create_facility(
     Ok(HttpResponse::build(StatusCode::CREATED).json(facility))
 }
 
+/// Change an open facility's limit or rates (its lender, with `credit:write`).
+#[utoipa::path(patch, path = "/v1/facilities/{id}", tag = "lending", request_body = FacilityChange,
+    responses((status = 200, body = Facility), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_facility(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<FacilityChange>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let facility = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            service::change_facility(conn, &principal, *id, &body.value).await
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(facility))
+}
+
+/// Close a facility to new loans (its lender, with `credit:write`); its loans run to their end.
+#[utoipa::path(post, path = "/v1/facilities/{id}/close", tag = "lending",
+    responses((status = 200, body = Facility), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn close_facility(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let facility = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            service::close_facility(conn, &principal, *id).await
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(facility))
+}
+
 /// A facility with its utilisation and borrowing base (its lender, its supplier, the platform).
 #[utoipa::path(get, path = "/v1/facilities/{id}", tag = "lending",
     responses((status = 200, body = Facility), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]

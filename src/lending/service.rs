@@ -247,6 +247,127 @@ pub async fn open_facility(
     Ok(facility)
 }
 
+/// Locks the caller's own open facility: 404 when it is not the caller's, 409 when closed.
+async fn open_facility_of(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<FacilityRow> {
+    let facility = store::find_facility(conn, Party::of(principal), id)
+        .await?
+        .filter(|f| f.lender_org_id == principal.org_id)
+        .ok_or_else(facility_not_found)?;
+    let facility = store::lock_facility(conn, &mut LockOrder::new(), facility.id).await?;
+    if facility.status != "open" {
+        return Err(ApiError::conflict(
+            "facility_closed",
+            "the facility is closed",
+        ));
+    }
+    Ok(facility)
+}
+
+/// The lender changes an open facility's limit or rates. The limit may not go below what is
+/// drawn and held for pending requests (409 `limit_below_drawn`, saying both); the advance rate
+/// stays below the margin-call LTV (422). A new interest rate applies to loans requested from
+/// now on.
+pub async fn change_facility(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    change: &FacilityChange,
+) -> ApiResult<Facility> {
+    let facility = open_facility_of(conn, principal, id).await?;
+    let before = present_facility(conn, facility.clone()).await?;
+    let limit = match change.limit {
+        Some(limit) => money("limit", limit.value(), &facility.currency)?,
+        None => facility.limit_amount,
+    };
+    let annual_interest_rate = match change.annual_interest_rate {
+        Some(rate) => fraction(
+            "annual_interest_rate",
+            rate.value(),
+            Decimal::ONE,
+            "annual_interest_rate is a fraction from 0 to 1 (0.085 for 8.5 %), at most 6 decimal places",
+        )?,
+        None => facility.annual_interest_rate,
+    };
+    let advance_rate = match change.advance_rate {
+        Some(value) => {
+            let below = facility.margin_call_ltv - Decimal::new(1, 6);
+            rate("advance_rate", value.value(), Decimal::ZERO, below)?
+        }
+        None => facility.advance_rate,
+    };
+    let (drawn, committed) = store::usage(conn, facility.id).await?;
+    if limit < drawn + committed {
+        let money = |v: Decimal| Money::at(v, &facility.currency).to_string();
+        return Err(ApiError::conflict(
+            "limit_below_drawn",
+            "the limit may not go below what the facility has drawn and holds for requests",
+        )
+        .with("drawn", money(drawn))
+        .with("committed", money(committed)));
+    }
+    let row = store::change_facility(
+        conn,
+        facility.id,
+        (limit, annual_interest_rate, advance_rate),
+    )
+    .await?;
+    recorded_facility(conn, principal, row, "facility.changed", before).await
+}
+
+/// The lender closes its facility to new loans. Loans it has made run to their end; a
+/// facility with requests still undecided or undisbursed is not closed (409
+/// `facility_has_pending_loans`: reject or disburse them first).
+pub async fn close_facility(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Facility> {
+    let facility = open_facility_of(conn, principal, id).await?;
+    let before = present_facility(conn, facility.clone()).await?;
+    let (_, committed) = store::usage(conn, facility.id).await?;
+    if committed > Decimal::ZERO {
+        return Err(ApiError::conflict(
+            "facility_has_pending_loans",
+            "loans requested under the facility are not yet rejected, cancelled or disbursed",
+        )
+        .with(
+            "committed",
+            Money::at(committed, &facility.currency).to_string(),
+        ));
+    }
+    let row = store::close_facility(conn, facility.id).await?;
+    recorded_facility(conn, principal, row, "facility.closed", before).await
+}
+
+/// The changed facility, presented, with its audit event (the lender and the supplier).
+async fn recorded_facility(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    row: FacilityRow,
+    action: &'static str,
+    before: Facility,
+) -> ApiResult<Facility> {
+    let facility = present_facility(conn, row).await?;
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action,
+            object_kind: "facility",
+            object_id: facility.id.to_string(),
+            org_ids: vec![facility.lender_org_id, facility.supplier_org_id],
+            before: Some(to_json(&before)?),
+            after: Some(to_json(&facility)?),
+        },
+    )
+    .await?;
+    Ok(facility)
+}
+
 /// The facility, if the caller may see it.
 pub async fn facility(
     conn: &mut AsyncPgConnection,

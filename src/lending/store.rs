@@ -366,6 +366,32 @@ pub async fn insert_facility(
         .await
 }
 
+/// The facility's limit, rate and advance rate (checked by the caller, which holds its lock).
+pub async fn change_facility(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    (limit, annual_interest_rate, advance_rate): (Decimal, Decimal, Decimal),
+) -> QueryResult<FacilityRow> {
+    diesel::update(facilities::table.find(id))
+        .set((
+            facilities::limit_amount.eq(limit),
+            facilities::annual_interest_rate.eq(annual_interest_rate),
+            facilities::advance_rate.eq(advance_rate),
+        ))
+        .returning(FacilityRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The facility closed to new loans.
+pub async fn close_facility(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<FacilityRow> {
+    diesel::update(facilities::table.find(id))
+        .set(facilities::status.eq("closed"))
+        .returning(FacilityRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
 /// A requested loan under `facility`, on the facility's currency and rate.
 pub async fn insert_loan(
     conn: &mut AsyncPgConnection,

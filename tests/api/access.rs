@@ -442,6 +442,10 @@ fn rows() -> Vec<Row> {
         row("POST", "/v1/facilities", |a| lender_writes(a, 201)),
         row("GET", "/v1/facilities", credit_lists),
         row("GET", "/v1/facilities/{id}", credit_object),
+        row("PATCH", "/v1/facilities/{id}", |a| lender_writes(a, 200)),
+        row("POST", "/v1/facilities/{id}/close", |a| {
+            lender_writes(a, 200)
+        }),
         row("POST", "/v1/loans", |a| borrower_writes(a, 201)),
         row("GET", "/v1/loans", credit_lists),
         row("GET", "/v1/loans/{id}", credit_object),
@@ -840,6 +844,7 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
         }
         ("POST", "/v1/lots/{id}/split") => Some(json!({"quantity": "1"})),
         ("POST", "/v1/facilities") => Some(facility_body(world.supplier_org, &c.commodity)),
+        ("PATCH", "/v1/facilities/{id}") => Some(json!({"limit": "1000000"})),
         ("POST", "/v1/loans") => {
             let lot = world.lending_custody.lot_in_custody(app, "10").await;
             Some(json!({"facility_id": world.facility_id, "principal": "1",
@@ -958,6 +963,13 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             .to_owned()
     } else if row.path.starts_with("/v1/breaches/{id}") {
         fresh_breach(app, c).await
+    } else if row.path == "/v1/facilities/{id}/close" {
+        // A facility of its own to close, so the world's stays open.
+        let body = facility_body(world.supplier_org, &c.commodity);
+        let opened = app
+            .post("/v1/facilities", world.lender_owner.token(), &body)
+            .await;
+        opened.body["id"].as_str().expect("facility").to_owned()
     } else if row.path.starts_with("/v1/facilities/{id}") {
         world.facility_id.clone()
     } else if row.path == "/v1/loans/{id}/collateral/release" {

@@ -890,3 +890,178 @@ async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
         assert_eq!(row.rounded, rounded, "rounding {}", row.cents);
     }
 }
+
+#[tokio::test]
+async fn the_sql_minor_units_agree_with_the_iso_table() {
+    use diesel::sql_types::{Integer, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        places: i32,
+    }
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.get().await.expect("conn");
+    for code in holdfast::domain::currency::codes() {
+        let row: Row = diesel::sql_query("SELECT minor_units($1) AS places")
+            .bind::<Text, _>(code)
+            .get_result(&mut conn)
+            .await
+            .expect("query");
+        let places = holdfast::domain::currency::minor_units(code).expect("listed");
+        assert_eq!(row.places, i32::try_from(places).expect("small"), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_facility_is_in_an_iso_currency_and_changes_within_its_rules() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let base = json!({"supplier_org_id": c.supplier.org_id, "limit": "1000000",
+                      "annual_interest_rate": "0.08", "max_tenor_days": 30, "eligible_commodities": [c.commodity]});
+    let in_currency = |currency: &str, limit: &str| {
+        let mut body = base.clone();
+        body["currency"] = json!(currency);
+        body["limit"] = json!(limit);
+        body
+    };
+    // Three capital letters are not enough: RMB is no ISO code, XXX and XTS are not money.
+    for made_up in ["RMB", "XXX", "ZZZ", "XTS"] {
+        let reply = app
+            .post(
+                "/v1/facilities",
+                world.lender.token(),
+                &in_currency(made_up, "1000"),
+            )
+            .await;
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field(), "currency", "{made_up}");
+    }
+    // A yen facility is in whole yen.
+    let yen = app
+        .post(
+            "/v1/facilities",
+            world.lender.token(),
+            &in_currency("JPY", "5000000"),
+        )
+        .await;
+    assert_eq!(yen.status, 201, "{}", yen.text);
+    assert_eq!(yen.body["limit"], "5000000");
+    let sen = app
+        .post(
+            "/v1/facilities",
+            world.lender.token(),
+            &in_currency("JPY", "5000000.50"),
+        )
+        .await;
+    assert_eq!(sen.field(), "limit", "{}", sen.text);
+
+    // 60,000 drawn: the limit may come down to it, not below.
+    let (lot, loan) = world.active_loan(&app, "20000", "60000.00").await;
+    let path = format!("/v1/facilities/{}", world.facility_id);
+    let change = |body: Value| {
+        let path = path.clone();
+        let token = world.lender.token().to_owned();
+        let app = &app;
+        async move {
+            app.request_with("PATCH", &path, Some(&token), Some(&body), &[])
+                .await
+        }
+    };
+    let below = change(json!({"limit": "59999.99"})).await;
+    below.assert_error(409, "limit_below_drawn");
+    assert_eq!(below.body["error"]["details"]["drawn"], "60000.00");
+    assert_eq!(below.body["error"]["details"]["committed"], "0.00");
+    let lowered = change(json!({"limit": "70000"})).await;
+    assert_eq!(lowered.status, 200, "{}", lowered.text);
+    assert_eq!(lowered.body["limit"], "70000.00");
+    assert_eq!(lowered.body["available"], "10000.00");
+    // The advance rate stays below the margin-call LTV (0.65).
+    let too_high = change(json!({"advance_rate": "0.65"})).await;
+    assert_eq!(too_high.field(), "advance_rate", "{}", too_high.text);
+    change(json!({"limit": "0"}))
+        .await
+        .assert_error(422, "validation_failed");
+    // A new interest rate is for new loans: the loan made at 8 % keeps it.
+    let repriced = change(json!({"annual_interest_rate": "0.12", "advance_rate": "0.55"})).await;
+    assert_eq!(repriced.status, 200, "{}", repriced.text);
+    assert_eq!(repriced.body["annual_interest_rate"], "0.12");
+    assert_eq!(repriced.body["advance_rate"], "0.55");
+    assert_eq!(
+        world.loan(&app, &loan).await["annual_interest_rate"],
+        "0.08"
+    );
+    // Only the facility's lender changes it: its supplier may not, another lender finds none.
+    let supplier_try = app
+        .request_with(
+            "PATCH",
+            &path,
+            Some(c.supplier.token()),
+            Some(&json!({"limit": "80000"})),
+            &[],
+        )
+        .await;
+    supplier_try.assert_error(403, "forbidden");
+    let other_lender = app.owner_of(OrgKind::Lender).await;
+    app.request_with(
+        "PATCH",
+        &path,
+        Some(other_lender.token()),
+        Some(&json!({"limit": "80000"})),
+        &[],
+    )
+    .await
+    .assert_error(404, "facility_not_found");
+
+    // A request and a limit cut racing for the last 10,000: exactly one wins.
+    let other = c.lot_in_custody(&app, "20000").await;
+    let other_id = other["id"].as_str().expect("lot").to_owned();
+    let (request, cut) = tokio::join!(
+        world.request(&app, &other_id, "20000", "10000.00"),
+        change(json!({"limit": "60000"}))
+    );
+    let requested = request.status == 201;
+    let cut_won = cut.status == 200;
+    assert!(requested != cut_won, "{} / {}", request.text, cut.text);
+    if requested {
+        cut.assert_error(409, "limit_below_drawn");
+        // Closing waits for the request to be decided.
+        let close = app
+            .post(&format!("{path}/close"), world.lender.token(), &json!({}))
+            .await;
+        close.assert_error(409, "facility_has_pending_loans");
+        assert_eq!(close.body["error"]["details"]["committed"], "10000.00");
+        let pending = request.body["id"].as_str().expect("loan");
+        let rejected = app
+            .post(
+                &format!("/v1/loans/{pending}/reject"),
+                world.lender.token(),
+                &json!({"reason": "closing the line"}),
+            )
+            .await;
+        assert_eq!(rejected.status, 200, "{}", rejected.text);
+    } else {
+        assert_eq!(request.status, 422, "{}", request.text);
+        assert_eq!(
+            request.body["error"]["details"]["reasons"][0]["code"],
+            "principal_exceeds_available_limit"
+        );
+    }
+    // Closed: no new loans or changes; the loan it made runs on and is repaid.
+    let closed = app
+        .post(&format!("{path}/close"), world.lender.token(), &json!({}))
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.text);
+    assert_eq!(closed.body["status"], "closed");
+    world
+        .request(&app, &other_id, "20000", "1000.00")
+        .await
+        .assert_error(409, "facility_closed");
+    change(json!({"limit": "90000"}))
+        .await
+        .assert_error(409, "facility_closed");
+    let repaid = world.repay(&app, &loan, "1000").await;
+    assert_eq!(repaid.status, 201, "{}", repaid.text);
+    assert_books_balance(&app, &c.admin).await;
+}
