@@ -16,6 +16,7 @@ use crate::http::validate::quantity;
 use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
 use crate::reference::model::CommodityRow;
+use crate::reference::service as reference_service;
 use crate::reference::store as reference;
 use chrono::{Days, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -149,6 +150,9 @@ pub async fn announce(
         ));
     }
     check_place(conn, &new).await?;
+    if let Some(warehouse) = new.warehouse_id {
+        reference_service::storage_rate_for(conn, warehouse, &commodity.code).await?;
+    }
     let row = insert_with_fresh_code(
         conn,
         principal.org_id,

@@ -378,3 +378,27 @@ pub async fn move_voyage(
     .await?;
     Ok(after)
 }
+
+/// The warehouse's storage rate for the commodity, which goods need before they go into it:
+/// their transaction fee is priced from it. Without one: 409 `no_storage_rate`, naming the
+/// warehouse and the commodity (the platform adds the rate to the warehouse first).
+pub async fn storage_rate_for(
+    conn: &mut AsyncPgConnection,
+    warehouse: Uuid,
+    commodity: &str,
+) -> ApiResult<StorageRate> {
+    store::storage_rate(conn, warehouse, commodity)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "no_storage_rate",
+                format!(
+                    "the warehouse has no storage rate for {commodity}, so goods in it could not \
+                     be priced or sold; the platform adds one to the warehouse first"
+                ),
+            )
+            .with("field", "warehouse_id")
+            .with("warehouse_id", warehouse)
+            .with("commodity_code", commodity)
+        })
+}

@@ -25,6 +25,7 @@ use crate::lots::model::{Lot, LotRow, Movement, lot_not_found};
 use crate::lots::service::present;
 use crate::lots::store::{self as lots, MovementChange, Viewer};
 use crate::reference::model::Voyage;
+use crate::reference::service as reference_service;
 use crate::reference::store as reference;
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
@@ -416,10 +417,8 @@ async fn unload(
                 .with("field", "warehouse_id"),
         );
     }
-    if lot.storage_rate_per_unit_day.is_none() {
-        let rate = reference::storage_rate(conn, warehouse, &lot.commodity_code).await?;
-        lots::set_storage_rate(conn, lot.id, rate.as_ref()).await?;
-    }
+    let rate = reference_service::storage_rate_for(conn, warehouse, &lot.commodity_code).await?;
+    lots::set_storage_rate(conn, lot.id, Some(&rate)).await?;
     let change = MovementChange {
         warehouse_id: Some(warehouse),
         voyage_id: None,
@@ -452,6 +451,8 @@ async fn transfer(conn: &mut AsyncPgConnection, scan: Scan<'_>) -> ApiResult<Opt
             "no such warehouse",
         ));
     }
+    let rate = reference_service::storage_rate_for(conn, destination, &lot.commodity_code).await?;
+    lots::set_storage_rate(conn, lot.id, Some(&rate)).await?;
     let mut details = scan.details.clone();
     details["from_warehouse_id"] = json!(lot.warehouse_id);
     let change = MovementChange {

@@ -498,9 +498,14 @@ async fn postgres_stopped_and_started_under_load_gives_only_503s_then_recovers()
         .json()
         .await
         .expect("json");
-    let warehouse = warehouses["items"][0]["id"]
-        .as_str()
-        .expect("a warehouse")
+    // The cold store, which prices the storage of the apples the load announces.
+    let warehouse = warehouses["items"]
+        .as_array()
+        .expect("warehouses")
+        .iter()
+        .find(|w| w["storage_rates"].to_string().contains("APPLE_FUJI"))
+        .and_then(|w| w["id"].as_str())
+        .expect("a cold store")
         .to_owned();
     let round = || load_round(&client, &served.base, &token, &warehouse);
 

@@ -614,6 +614,95 @@ async fn goods_in_a_warehouse_are_loaded_whole_and_transferred_between_warehouse
     reconciled(&app, &c).await;
 }
 
+/// A cold store of the custody's operator with no storage rate for anything.
+async fn warehouse_without_rates(app: &TestApp, c: &Custody) -> String {
+    let reply = app
+        .post(
+            "/v1/warehouses",
+            c.admin.token(),
+            &json!({"name": format!("Bare store {}", Uuid::new_v4().simple()),
+                    "operator_org_id": c.warehouse_staff.org_id, "address": "Yantai", "kind": "ambient"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn goods_go_only_into_a_warehouse_that_prices_their_storage() {
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let bare = warehouse_without_rates(&app, &c).await;
+    let lot = c.lot_in_custody(&app, "40").await;
+    // A transfer in would leave goods that cannot be quoted or sold: refused, naming what is missing.
+    let moved = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "transfer", "warehouse_id": bare}),
+        )
+        .await;
+    moved.assert_error(409, "no_storage_rate");
+    assert_eq!(moved.field(), "warehouse_id");
+    assert_eq!(
+        moved.body["error"]["details"]["warehouse_id"],
+        bare.as_str()
+    );
+    assert_eq!(
+        moved.body["error"]["details"]["commodity_code"],
+        c.commodity.as_str()
+    );
+    let still = app
+        .get(
+            &format!("/v1/lots/{}", lot["id"].as_str().expect("id")),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(still.body["warehouse_id"], c.warehouse_id.as_str());
+    // Nor may goods be announced into it, or unloaded into it from a ship.
+    let announced = app
+        .post(
+            "/v1/lots",
+            c.supplier.token(),
+            &json!({"commodity_code": c.commodity, "grade": "A", "quantity": "10",
+                    "packed_on": today(), "warehouse_id": bare}),
+        )
+        .await;
+    announced.assert_error(409, "no_storage_rate");
+    let voyage = fixtures::voyage(&app, &c.admin, c.warehouse_staff.org_id, None).await;
+    let loaded = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "load", "voyage_id": voyage}),
+        )
+        .await;
+    assert_eq!(loaded.status, 200, "{}", loaded.text);
+    for step in ["depart", "arrive"] {
+        let moved = app
+            .post(
+                &format!("/v1/voyages/{voyage}/{step}"),
+                c.warehouse_staff.token(),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.text);
+    }
+    let unloaded = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "unload", "warehouse_id": bare}),
+        )
+        .await;
+    unloaded.assert_error(409, "no_storage_rate");
+    let home = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "unload", "warehouse_id": c.warehouse_id}),
+        )
+        .await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    reconciled(&app, &c).await;
+}
+
 #[tokio::test]
 async fn the_ledger_is_append_only_and_the_check_finds_a_tampered_lot() {
     let app = TestApp::spawn().await;
