@@ -88,4 +88,8 @@ pub struct Downgrade {
 pub struct Acknowledged {
     pub breach: Breach,
     pub downgraded: Vec<Downgrade>,
+    /// The lots this acknowledgement took off quality hold: those that were in the warehouse
+    /// during the breach and are held by no other. Lenders with pledges on them are told
+    /// (`loan.collateral_hold_lifted`).
+    pub holds_lifted: Vec<Uuid>,
 }

@@ -5,16 +5,18 @@ use super::model::*;
 use super::store::{self, Reading};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::LockOrder;
+use crate::domain::cold_chain;
 use crate::domain::states::MovementKind;
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change, to_json};
+use crate::lots::model::LotRow;
 use crate::lots::store::{self as lot_store, MovementChange};
 use crate::reference::model::WarehouseRow;
 use crate::reference::store as reference;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -173,15 +175,26 @@ pub async fn acknowledge(
             "this breach was already acknowledged",
         ));
     }
+    // The goods that were in the warehouse while the breach lasted, locked.
+    let held: Vec<LotRow> =
+        lot_store::lock_in_custody_at(conn, &mut LockOrder::new(), breach.warehouse_id)
+            .await?
+            .into_iter()
+            .filter(|lot| cold_chain::holds(breach.ended_at, lot.warehouse_since))
+            .collect();
     let downgraded = match downgrade_to {
-        Some(to_grade) => downgrade(conn, principal, &breach, to_grade, comment).await?,
+        Some(to_grade) => downgrade(conn, principal, &breach, &held, to_grade, comment).await?,
         None => Vec::new(),
     };
     let after = store::acknowledge(conn, id, principal.user_id, comment).await?;
+    let still = lot_store::holds(conn, &[breach.warehouse_id]).await?;
+    let lifted: Vec<&LotRow> = held.iter().filter(|lot| !still.hold(lot)).collect();
     let outcome = Acknowledged {
         breach: after,
         downgraded,
+        holds_lifted: lifted.iter().map(|lot| lot.id).collect(),
     };
+    tell_lenders(conn, principal, &outcome, &lifted).await?;
     integrity::record(
         conn,
         Some(principal),
@@ -198,17 +211,64 @@ pub async fn acknowledge(
     Ok(outcome)
 }
 
-/// Downgrade the goods in custody at the breach's warehouse to `to_grade`, where their
+/// Each lender whose loan has goods this acknowledgement took off hold is told, once per loan:
+/// which lots, the staff's comment and any downgrade (the supplier too).
+async fn tell_lenders(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    outcome: &Acknowledged,
+    lifted: &[&LotRow],
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = lifted.iter().map(|lot| lot.id).collect();
+    let pledges = lot_store::live_pledges_on(conn, &ids).await?;
+    let mut loans: BTreeMap<Uuid, (Uuid, Uuid, Vec<Value>)> = BTreeMap::new();
+    for (loan, lender, supplier, lot_id) in pledges {
+        let lot = lifted.iter().find(|l| l.id == lot_id);
+        let entry = loans
+            .entry(loan)
+            .or_insert_with(|| (lender, supplier, Vec::new()));
+        entry.2.push(json!({
+            "lot_id": lot_id,
+            "code": lot.map(|l| l.code.as_str()),
+            "downgraded": outcome.downgraded.iter().find(|d| d.lot_id == lot_id),
+        }));
+    }
+    for (loan, (lender, supplier, lots)) in loans {
+        integrity::record(
+            conn,
+            Some(principal),
+            Change {
+                action: "loan.collateral_hold_lifted",
+                object_kind: "loan",
+                object_id: loan.to_string(),
+                org_ids: vec![lender, supplier],
+                before: None,
+                after: Some(json!({
+                    "loan_id": loan,
+                    "breach_id": outcome.breach.id,
+                    "warehouse_id": outcome.breach.warehouse_id,
+                    "comment": outcome.breach.comment,
+                    "lifted_at": outcome.breach.acknowledged_at,
+                    "lifted_by": outcome.breach.acknowledged_by,
+                    "lots": lots,
+                })),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Downgrade the goods held by the breach (`held`, locked) to `to_grade`, where their
 /// commodity has that grade and it is lower than theirs.
 async fn downgrade(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     breach: &Breach,
+    held: &[LotRow],
     to_grade: &str,
     reason: &str,
 ) -> ApiResult<Vec<Downgrade>> {
-    let held =
-        lot_store::lock_in_custody_at(conn, &mut LockOrder::new(), breach.warehouse_id).await?;
     let mut done = Vec::new();
     let mut grade_exists = held.is_empty();
     for lot in held {

@@ -193,6 +193,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         quantity_sold -> Numeric,
+        warehouse_since -> Nullable<Timestamptz>,
     }
 }
 

@@ -86,6 +86,16 @@ pub fn excursions(
     found
 }
 
+/// Whether an unacknowledged breach that ended at `ended` (`None`: still going on) holds goods
+/// that came into its warehouse at `arrived`: only goods that were there while it lasted.
+/// Goods whose arrival is unknown are held.
+pub fn holds(ended: Option<DateTime<Utc>>, arrived: Option<DateTime<Utc>>) -> bool {
+    match (ended, arrived) {
+        (Some(ended), Some(arrived)) => arrived < ended,
+        _ => true,
+    }
+}
+
 /// The excursions that lasted at least `grace`: the breaches.
 pub fn breaches(
     readings: &[(DateTime<Utc>, Decimal)],
@@ -106,6 +116,15 @@ mod tests {
 
     fn at(minute: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + minute * 60, 0).unwrap()
+    }
+
+    #[test]
+    fn a_breach_holds_only_the_goods_that_were_there_while_it_lasted() {
+        assert!(holds(None, Some(at(500))), "still going on");
+        assert!(holds(Some(at(100)), Some(at(10))), "there before it ended");
+        assert!(!holds(Some(at(100)), Some(at(100))), "arrived as it ended");
+        assert!(!holds(Some(at(100)), Some(at(7 * 24 * 60))), "a week later");
+        assert!(holds(Some(at(100)), None), "arrival unknown");
     }
 
     fn series(values: &[(i64, i64)]) -> Vec<(DateTime<Utc>, Decimal)> {

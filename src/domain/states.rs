@@ -74,6 +74,17 @@ text_enum! {
     }
 }
 
+impl MovementKind {
+    /// Whether the movement brings the goods into the warehouse it names: from then on they
+    /// share that warehouse's temperature breaches.
+    pub fn arrives(self) -> bool {
+        matches!(
+            self,
+            MovementKind::Receive | MovementKind::Unload | MovementKind::Transfer
+        )
+    }
+}
+
 text_enum! {
     /// What a warehouse worker's scan asks for.
     ScanAction {

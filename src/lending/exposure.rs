@@ -31,7 +31,7 @@ live AS (
     WHERE ln.status IN ('active', 'defaulted', 'liquidating') AND ln.currency = $2
       AND ($1::uuid IS NULL OR ln.lender_org_id = $1)),
 pv AS (
-    SELECT p.loan_id, p.lot_id, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on,
+    SELECT p.loan_id, p.lot_id, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, lot.warehouse_since,
            p.quantity, CASE WHEN s.change IS NULL THEN p.market_value
                 ELSE round_half_even(p.market_value * (1 + s.change), minor_units($2)) END AS value
     FROM pledges p JOIN live ON live.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
@@ -97,6 +97,7 @@ SELECT jsonb_build_object(
       SELECT br.id, br.warehouse_id, br.kind, br.started_at, br.ended_at,
              count(DISTINCT pv.lot_id) AS lots_affected, sum(pv.value)::text AS collateral_value
       FROM breaches br JOIN pv ON pv.warehouse_id = br.warehouse_id
+       AND (br.ended_at IS NULL OR pv.warehouse_since IS NULL OR pv.warehouse_since < br.ended_at)
       WHERE br.acknowledged_at IS NULL
       GROUP BY br.id) b), '[]'),
   'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),

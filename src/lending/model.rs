@@ -234,6 +234,31 @@ pub struct Collateral {
     pub market_value: Money,
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema, diesel::QueryableByName)]
+pub struct CollateralHold {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub lot_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub lot_code: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub breach_id: Uuid,
+    /// `too_hot` or `too_cold`.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub started_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// When warehouse staff acknowledged the breach and so lifted the hold.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub lifted_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    pub lifted_by: Option<Uuid>,
+    /// The staff's comment on lifting it.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub comment: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Approvals {
     pub approved_by: Option<Uuid>,
@@ -280,6 +305,10 @@ pub struct Loan {
     pub revalued_at: Option<DateTime<Utc>>,
     /// The open margin call, or the last one.
     pub margin_call: Option<MarginCall>,
+    /// Quality holds on the pledged goods: temperature breaches in their warehouse while they
+    /// were there, newest first (at most 20); `lifted_at` is set once warehouse staff
+    /// acknowledged the breach.
+    pub holds: Vec<CollateralHold>,
     pub approvals: Approvals,
     pub decided_reason: Option<String>,
     pub requested_at: DateTime<Utc>,

@@ -445,6 +445,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         })
         .collect();
     let margin_call = store::latest_margin_call(conn, row.id).await?;
+    let holds = store::holds_of(conn, row.id).await?;
     let owed = owed(&row);
     Ok(Loan {
         amount_to_repay: money(owed.total()),
@@ -475,6 +476,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         ltv: row.ltv,
         revalued_at: row.revalued_at,
         margin_call,
+        holds,
         decided_reason: row.decided_reason,
         requested_at: row.requested_at,
         disbursed_at: row.disbursed_at,

@@ -1,7 +1,7 @@
 //! Queries for facilities, loans, pledges and margin calls. A facility or loan is visible to
 //! its lender, its supplier and the platform; to anyone else it does not exist.
 
-use super::model::{FacilityRow, LoanRow, MarginCall, PledgeRow};
+use super::model::{CollateralHold, FacilityRow, LoanRow, MarginCall, PledgeRow};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{facilities, liquidations, loans, margin_calls, pledges};
@@ -620,4 +620,24 @@ pub async fn live_pledges_of(
         .select(PledgeRow::as_select())
         .load(conn)
         .await
+}
+
+/// The temperature breaches that held (or hold) the loan's pledged goods: in their warehouse
+/// while they were there. Newest first, at most 20.
+pub async fn holds_of(
+    conn: &mut AsyncPgConnection,
+    loan: Uuid,
+) -> QueryResult<Vec<CollateralHold>> {
+    diesel::sql_query(
+        "SELECT lot.id AS lot_id, lot.code AS lot_code, br.id AS breach_id, br.kind, br.started_at, \
+                br.ended_at, br.acknowledged_at AS lifted_at, br.acknowledged_by AS lifted_by, br.comment \
+         FROM pledges p JOIN lots lot ON lot.id = p.lot_id \
+         JOIN breaches br ON br.warehouse_id = lot.warehouse_id \
+          AND (br.ended_at IS NULL OR lot.warehouse_since IS NULL OR lot.warehouse_since < br.ended_at) \
+         WHERE p.loan_id = $1 AND p.quantity > 0 AND lot.status = 'in_custody' \
+         ORDER BY br.started_at DESC, lot.id LIMIT 20",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(loan)
+    .load(conn)
+    .await
 }

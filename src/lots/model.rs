@@ -43,6 +43,8 @@ pub struct LotRow {
     pub received_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the goods came into `warehouse_id` (a split keeps its parent's).
+    pub warehouse_since: Option<DateTime<Utc>>,
 }
 
 impl LotRow {

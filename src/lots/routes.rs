@@ -120,14 +120,13 @@ pub async fn list(
         .filter(|r| r.status == LotStatus::InCustody)
         .filter_map(|r| r.warehouse_id)
         .collect();
-    let held = store::held_warehouses(&mut conn, &warehouses).await?;
+    let held = store::holds(&mut conn, &warehouses).await?;
     let page = Page::from_rows(rows, limit, |row| row.seq);
     let items = page
         .items
         .into_iter()
         .map(|row| {
-            let on_hold = row.status == LotStatus::InCustody
-                && row.warehouse_id.is_some_and(|w| held.contains(&w));
+            let on_hold = held.hold(&row);
             Lot::from_row(row, on_hold, viewer.sees_money())
         })
         .collect();

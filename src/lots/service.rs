@@ -246,6 +246,7 @@ async fn insert_with_fresh_code(
             packed_on: new.packed_on,
             expires_on,
             parent_lot_id: None,
+            warehouse_since: None,
             insurer: new.insurer.as_deref(),
         };
         match store::insert(conn, values).await {
@@ -337,6 +338,7 @@ async fn split_off(
             packed_on: parent.packed_on,
             expires_on: parent.expires_on,
             parent_lot_id: Some(parent.id),
+            warehouse_since: parent.warehouse_since,
             insurer: parent.insurer.as_deref(),
         },
     )

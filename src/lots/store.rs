@@ -10,13 +10,13 @@ use crate::db::schema::{
 };
 use crate::domain::custody::Commitments;
 use crate::domain::states::{LoanStatus, LotStatus, MovementKind, ReleaseOrderStatus};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::HashSet;
 use uuid::Uuid;
 
 /// Whose lots a caller sees.
@@ -205,31 +205,40 @@ pub async fn list(
     query.load(conn).await
 }
 
-/// Of these warehouses, those with an unacknowledged temperature breach: their lots are on
-/// quality hold.
-pub async fn held_warehouses(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashSet<Uuid>> {
+/// The unacknowledged temperature breaches of these warehouses: when each ended (`None`: going
+/// on). Goods that were in one while it lasted are on quality hold ([`Holds::hold`]).
+pub async fn holds(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Holds> {
     if ids.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Holds(Vec::new()));
     }
-    let held: Vec<Uuid> = breaches::table
+    let open: Vec<(Uuid, Option<DateTime<Utc>>)> = breaches::table
         .filter(breaches::warehouse_id.eq_any(ids))
         .filter(breaches::acknowledged_at.is_null())
-        .select(breaches::warehouse_id)
-        .distinct()
+        .select((breaches::warehouse_id, breaches::ended_at))
         .load(conn)
         .await?;
-    Ok(held.into_iter().collect())
+    Ok(Holds(open))
+}
+
+/// Unacknowledged breaches: (warehouse, when it ended).
+pub struct Holds(Vec<(Uuid, Option<DateTime<Utc>>)>);
+
+impl Holds {
+    /// Whether the lot is on quality hold: in custody in a warehouse with an unacknowledged
+    /// breach that went on while the lot was there.
+    pub fn hold(&self, lot: &LotRow) -> bool {
+        lot.status == LotStatus::InCustody
+            && self.0.iter().any(|(warehouse, ended)| {
+                Some(*warehouse) == lot.warehouse_id
+                    && crate::domain::cold_chain::holds(*ended, lot.warehouse_since)
+            })
+    }
 }
 
 /// Whether a lot is on quality hold right now.
 pub async fn on_hold(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<bool> {
     match (lot.status, lot.warehouse_id) {
-        (LotStatus::InCustody, Some(warehouse)) => Ok(held_warehouses(conn, &[warehouse])
-            .await?
-            .contains(&warehouse)),
+        (LotStatus::InCustody, Some(warehouse)) => Ok(holds(conn, &[warehouse]).await?.hold(lot)),
         _ => Ok(false),
     }
 }
@@ -249,6 +258,8 @@ pub struct NewLotValues<'a> {
     pub expires_on: NaiveDate,
     pub parent_lot_id: Option<Uuid>,
     pub insurer: Option<&'a str>,
+    /// A split keeps its parent's arrival in the warehouse.
+    pub warehouse_since: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> QueryResult<LotRow> {
@@ -268,6 +279,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> Quer
             lots::expires_on.eq(lot.expires_on),
             lots::parent_lot_id.eq(lot.parent_lot_id),
             lots::insurer.eq(lot.insurer),
+            lots::warehouse_since.eq(lot.warehouse_since),
         ))
         .returning(LotRow::as_returning())
         .get_result(conn)
@@ -320,6 +332,12 @@ pub async fn record_movement(
     conn: &mut AsyncPgConnection,
     change: MovementChange<'_>,
 ) -> QueryResult<(LotRow, Movement)> {
+    // Static SQL text, chosen by the kind: an arrival starts the lot's time in the warehouse.
+    let since = diesel::dsl::sql::<Nullable<Timestamptz>>(if change.kind.arrives() {
+        "now()"
+    } else {
+        "warehouse_since"
+    });
     let lot: LotRow = diesel::update(lots::table.find(change.lot_id))
         .set((
             lots::quantity_on_hand.eq(lots::quantity_on_hand + change.quantity_change),
@@ -327,6 +345,7 @@ pub async fn record_movement(
             lots::warehouse_id.eq(change.warehouse_id),
             lots::voyage_id.eq(change.voyage_id),
             lots::updated_at.eq(Utc::now()),
+            lots::warehouse_since.eq(since),
         ))
         .returning(LotRow::as_returning())
         .get_result(conn)
@@ -678,6 +697,30 @@ pub async fn lock_in_custody_at(
     let ids: Vec<Uuid> = held.iter().map(|l| l.id).collect();
     order.take_all(Rank::Lot, &ids);
     Ok(held)
+}
+
+/// The loans with money out that these lots are pledged to: (loan, lender, supplier, lot).
+pub async fn live_pledges_on(
+    conn: &mut AsyncPgConnection,
+    lot_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, Uuid, Uuid, Uuid)>> {
+    if lot_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq_any(lot_ids))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .filter(loans::status.eq_any(LoanStatus::LIVE))
+        .order((loans::id, pledges::lot_id))
+        .select((
+            loans::id,
+            loans::lender_org_id,
+            loans::supplier_org_id,
+            pledges::lot_id,
+        ))
+        .load(conn)
+        .await
 }
 
 /// Regrades the (locked) lot; the caller records the movement.

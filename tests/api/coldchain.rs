@@ -1,6 +1,6 @@
 //! The cold chain: readings in batches, breaches, quality hold, acknowledgement.
 
-use crate::fixtures::{Custody, custody};
+use crate::fixtures::{self, Custody, custody};
 use crate::support::{Reply, TestApp};
 use chrono::{DateTime, Duration, Utc};
 use holdfast::auth::OrgKind;
@@ -37,11 +37,22 @@ fn hot_spell(c: &Custody, sensor: &str) -> Vec<Value> {
     ]
 }
 
+/// Readings cannot come from the future, so a lot "received hours ago", before the past
+/// excursion the test sends, has its arrival in the warehouse moved back.
+async fn received_hours_ago(app: &TestApp, lot: &Value, hours: u32) {
+    let id = lot["id"].as_str().expect("lot id");
+    app.sql(&format!(
+        "UPDATE lots SET warehouse_since = now() - interval '{hours} hours' WHERE id = '{id}'"
+    ))
+    .await;
+}
+
 #[tokio::test]
 async fn a_long_excursion_opens_a_breach_and_holds_the_goods_until_acknowledged() {
     let app = TestApp::spawn().await;
     let c = custody(&app).await;
     let lot = c.lot_in_custody(&app, "1000").await;
+    received_hours_ago(&app, &lot, 3).await;
     let reply = send(&app, &c, hot_spell(&c, "s1")).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["accepted"], 6);
@@ -207,4 +218,96 @@ async fn bad_batches_are_refused_whole() {
     refused.assert_error(404, "warehouse_not_found");
     assert_eq!(refused.field(), "readings[1].warehouse_id");
     assert_eq!(app.count("temperature_readings").await, 0);
+}
+
+#[tokio::test]
+async fn a_breach_holds_only_the_goods_there_while_it_lasted_and_the_lender_hears_it_lifted() {
+    let app = TestApp::spawn().await;
+    let world = fixtures::lending(&app).await;
+    let c = &world.custody;
+    // Pledged goods in the store since three hours ago; a 40-minute hot spell ended 50 minutes
+    // ago; goods received now, after it.
+    let (before, loan) = world.active_loan(&app, "1000", "2000.00").await;
+    received_hours_ago(&app, &before, 3).await;
+    let reply = send(&app, c, hot_spell(c, "s1")).await;
+    let breach_id = reply.body["breaches"][0]["id"]
+        .as_str()
+        .expect("breach")
+        .to_owned();
+    let after = c.lot_in_custody(&app, "1000").await;
+    let lot = |value: &Value| {
+        let id = value["id"].as_str().expect("id").to_owned();
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/lots/{id}"), c.supplier.token())
+                .await
+                .body
+        }
+    };
+    assert_eq!(lot(&before).await["on_hold"], true);
+    assert_eq!(
+        lot(&after).await["on_hold"],
+        false,
+        "received after it ended"
+    );
+    let listed = app
+        .get(
+            &format!("/v1/lots?warehouse_id={}&status=in_custody", c.warehouse_id),
+            c.supplier.token(),
+        )
+        .await;
+    let held: Vec<&Value> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|l| l["on_hold"] == true)
+        .collect();
+    assert_eq!(held.len(), 1, "{}", listed.text);
+    assert_eq!(held[0]["id"], before["id"]);
+    // The lender's exposure counts the one held lot; the loan page shows the hold.
+    let exposure = app.get("/v1/exposure", world.lender.token()).await;
+    assert_eq!(
+        exposure.body["breaches"][0]["lots_affected"], 1,
+        "{}",
+        exposure.text
+    );
+    let page = world.loan(&app, &loan).await;
+    assert_eq!(page["holds"][0]["breach_id"], breach_id.as_str());
+    assert_eq!(page["holds"][0]["lot_id"], before["id"]);
+    assert_eq!(page["holds"][0]["lifted_at"], Value::Null);
+    // Staff acknowledge with a downgrade: only the goods that were there are downgraded and
+    // taken off hold.
+    let done = app
+        .post(
+            &format!("/v1/breaches/{breach_id}/acknowledge"),
+            c.warehouse_staff.token(),
+            &json!({"comment": "fruit checked after the door was left open", "grade_downgrade": "B"}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["downgraded"].as_array().map(Vec::len), Some(1));
+    assert_eq!(done.body["downgraded"][0]["lot_id"], before["id"]);
+    assert_eq!(done.body["holds_lifted"], json!([before["id"]]));
+    assert_eq!(lot(&before).await["on_hold"], false);
+    assert_eq!(lot(&after).await["grade"], "A");
+    let page = world.loan(&app, &loan).await;
+    assert!(page["holds"][0]["lifted_at"].is_string(), "{page}");
+    assert_eq!(
+        page["holds"][0]["comment"],
+        "fruit checked after the door was left open"
+    );
+    // The lender is told, with the lot and its downgrade.
+    app.get("/v1/audit/verify", c.admin.token()).await;
+    let events = app.get("/v1/events?limit=100", world.lender.token()).await;
+    let lifted = events.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["event_type"] == "loan.collateral_hold_lifted")
+        .unwrap_or_else(|| panic!("no hold-lifted event: {}", events.text));
+    let data = &lifted["payload"]["data"];
+    assert_eq!(data["loan_id"], loan.as_str(), "{lifted}");
+    assert_eq!(data["breach_id"], breach_id.as_str());
+    assert_eq!(data["lots"][0]["lot_id"], before["id"]);
+    assert_eq!(data["lots"][0]["downgraded"]["to_grade"], "B");
 }
