@@ -292,7 +292,7 @@ async fn downgrade(
             reason: Some(reason),
             details,
             ..MovementChange::of(
-                &lot,
+                lot,
                 MovementKind::Regrade,
                 lot.status,
                 Some(principal.user_id),
