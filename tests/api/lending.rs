@@ -958,7 +958,7 @@ async fn a_facility_is_in_an_iso_currency_and_changes_within_its_rules() {
     assert_eq!(sen.field(), "limit", "{}", sen.text);
 
     // 60,000 drawn: the limit may come down to it, not below.
-    let (lot, loan) = world.active_loan(&app, "20000", "60000.00").await;
+    let (_, loan) = world.active_loan(&app, "20000", "60000.00").await;
     let path = format!("/v1/facilities/{}", world.facility_id);
     let change = |body: Value| {
         let path = path.clone();
