@@ -96,6 +96,54 @@ pub fn owed(
     }
 }
 
+/// What cures an open margin call: the LTV back at the advance rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cure {
+    /// The least repayment that does it. A repayment pays fees first (which the LTV does not
+    /// count), then interest, then principal, so the fees due are part of it.
+    pub repayment: Decimal,
+    /// Or: the least market value of goods to pledge in addition.
+    pub extra_collateral_value: Decimal,
+}
+
+/// The cure of a margin call on a loan owing `debt` (outstanding principal + accrued
+/// interest, what the LTV measures) and `fees_due`, against collateral worth `value`, with
+/// the facility's `advance_rate`: the least amounts at the minor unit after which [`ltv`] (to
+/// six places, as the margin-call rules read it) is at most the advance rate. The repayment is
+/// never more than everything owed (`owed_total`).
+pub fn cure(
+    (debt, fees_due, owed_total): (Decimal, Decimal, Decimal),
+    value: Decimal,
+    advance_rate: Decimal,
+    minor_units: u32,
+) -> Cure {
+    let unit = Decimal::new(1, minor_units);
+    let up = |v: Decimal| {
+        v.max(Decimal::ZERO).round_dp_with_strategy(
+            minor_units,
+            rust_decimal::RoundingStrategy::ToPositiveInfinity,
+        )
+    };
+    let cured = |debt: Decimal, value: Decimal| {
+        debt <= Decimal::ZERO || ltv(debt, Decimal::ZERO, value).is_some_and(|l| l <= advance_rate)
+    };
+    // An LTV rounds to the advance rate up to half a unit of its last place above it: start
+    // from that bound and take one more minor unit where the rounding tie goes the other way.
+    let bound = advance_rate + Decimal::new(5, LTV_PLACES + 1);
+    let mut paid = up(debt - bound * value);
+    if !cured(debt - paid, value) {
+        paid += unit;
+    }
+    let mut extra = up(debt / bound - value);
+    if !cured(debt, value + extra) {
+        extra += unit;
+    }
+    Cure {
+        repayment: (fees_due + paid).min(owed_total),
+        extra_collateral_value: extra,
+    }
+}
+
 /// The arrangement fee charged at disbursement: principal × rate, half-even to the minor unit.
 pub fn arrangement_fee(principal: Decimal, rate: Decimal, minor_units: u32) -> Decimal {
     round_half_even(principal * rate, minor_units)
@@ -147,6 +195,48 @@ mod tests {
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_margin_call_is_cured_by_the_repayment_or_pledge_that_brings_the_ltv_to_the_advance_rate() {
+        // 27,600 on goods worth 42,000 at an advance rate of 0.50.
+        // The LTV is read to six places: 21,000.02 / 42,000 = 0.5000005 rounds (half to even)
+        // to 0.500000, so 6,599.98 is enough.
+        let c = cure(
+            (dec("27600"), dec("0"), dec("27600")),
+            dec("42000"),
+            dec("0.5"),
+            2,
+        );
+        assert_eq!(c.repayment, dec("6599.98"));
+        assert_eq!(c.extra_collateral_value, dec("13199.95"));
+        // Fees due come first.
+        let c = cure(
+            (dec("1000.005"), dec("12.50"), dec("1012.51")),
+            dec("1000"),
+            dec("0.65"),
+            2,
+        );
+        assert_eq!(c.repayment, dec("362.51"));
+        assert_eq!(c.extra_collateral_value, dec("538.47"));
+        // Never more than what is owed.
+        let c = cure((dec("500"), dec("0"), dec("500")), dec("0"), dec("0.5"), 2);
+        assert_eq!(c.repayment, dec("500"));
+    }
+
+    proptest! {
+        #[test]
+        fn the_cure_is_the_least_amount_that_cures(debt in 1i64..10_000_000, value in 1i64..10_000_000, rate in 1i64..100) {
+            let (debt, value, rate) = (Decimal::new(debt, 2), Decimal::new(value, 2), Decimal::new(rate, 2));
+            let within = |debt: Decimal, value: Decimal| ltv(debt, Decimal::ZERO, value).is_some_and(|l| l <= rate);
+            prop_assume!(!within(debt, value));
+            let c = cure((debt, Decimal::ZERO, debt), value, rate, 2);
+            let cent = Decimal::new(1, 2);
+            prop_assert!(c.repayment == debt || within(debt - c.repayment, value));
+            prop_assert!(!within(debt - (c.repayment - cent), value));
+            prop_assert!(within(debt, value + c.extra_collateral_value));
+            prop_assert!(!within(debt, value + c.extra_collateral_value - cent));
+        }
     }
 
     #[test]

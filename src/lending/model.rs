@@ -112,6 +112,28 @@ pub struct MarginCall {
     pub closed_reason: Option<String>,
 }
 
+/// What cures an open margin call today: the LTV back at the facility's advance rate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MarginCallCure {
+    /// The least repayment that cures it (fees due first, then interest and principal).
+    pub repayment: Money,
+    /// Or the least market value of goods to pledge in addition (`POST /v1/loans/{id}/collateral`).
+    pub extra_collateral_value: Money,
+    /// The LTV a cure reaches: the facility's advance rate.
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub target_ltv: Decimal,
+}
+
+/// A margin call as listed: the call, and while it is open, what cures it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MarginCallItem {
+    #[serde(flatten)]
+    pub call: MarginCall,
+    /// `null` once the call is closed.
+    pub cure: Option<MarginCallCure>,
+}
+
 pub fn facility_not_found() -> crate::error::ApiError {
     crate::error::ApiError::not_found("facility_not_found", "no such facility")
 }
@@ -305,6 +327,8 @@ pub struct Loan {
     pub revalued_at: Option<DateTime<Utc>>,
     /// The open margin call, or the last one.
     pub margin_call: Option<MarginCall>,
+    /// While a margin call is open: the repayment, or the extra collateral, that cures it.
+    pub cure: Option<MarginCallCure>,
     /// Quality holds on the pledged goods: temperature breaches in their warehouse while they
     /// were there, newest first (at most 20); `lifted_at` is set once warehouse staff
     /// acknowledged the breach.

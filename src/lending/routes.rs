@@ -336,7 +336,7 @@ pub async fn list_loans(
 
 /// Margin calls on the caller's loans, oldest first.
 #[utoipa::path(get, path = "/v1/margin-calls", tag = "lending", params(MarginCallQuery),
-    responses((status = 200, body = Page<MarginCall>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<MarginCallItem>)), security(("bearer" = [])))]
 pub async fn margin_calls(
     state: web::Data<AppState>,
     principal: Principal,

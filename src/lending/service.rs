@@ -445,6 +445,13 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         })
         .collect();
     let margin_call = store::latest_margin_call(conn, row.id).await?;
+    let cure = match margin_call.as_ref().filter(|m| m.status == "open") {
+        Some(_) => {
+            let facility = facility_of(conn, &row).await?;
+            Some(cure_of(&row, facility.advance_rate))
+        }
+        None => None,
+    };
     let holds = store::holds_of(conn, row.id).await?;
     let owed = owed(&row);
     Ok(Loan {
@@ -476,6 +483,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: LoanRow) -> ApiResult<Lo
         ltv: row.ltv,
         revalued_at: row.revalued_at,
         margin_call,
+        cure,
         holds,
         decided_reason: row.decided_reason,
         requested_at: row.requested_at,
@@ -541,11 +549,51 @@ pub async fn margin_calls(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     query: MarginCallQuery,
-) -> ApiResult<Page<MarginCall>> {
+) -> ApiResult<Page<MarginCallItem>> {
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     let rows =
         store::list_margin_calls(conn, Party::of(principal), query.status, after, limit).await?;
-    Ok(Page::from_rows(rows, limit, |m| m.seq))
+    let page = Page::from_rows(rows, limit, |m| m.seq);
+    let open: Vec<Uuid> = page
+        .items
+        .iter()
+        .filter(|m| m.status == "open")
+        .map(|m| m.loan_id)
+        .collect();
+    let loans = store::loans_with_advance_rate(conn, &open).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|call| {
+            let cure = loans
+                .iter()
+                .find(|(loan, _)| loan.id == call.loan_id && call.status == "open")
+                .map(|(loan, rate)| cure_of(loan, *rate));
+            MarginCallItem { call, cure }
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// What cures the loan's open margin call, from its debt and collateral value now.
+fn cure_of(row: &LoanRow, advance_rate: Decimal) -> MarginCallCure {
+    let owed = owed(row);
+    let debt = row.outstanding_principal + row.accrued_interest;
+    let places = minor_units(&row.currency);
+    let cure = lending::cure(
+        (debt, row.fees_due, owed.total()),
+        row.collateral_value,
+        advance_rate,
+        places,
+    );
+    MarginCallCure {
+        repayment: Money::at(cure.repayment, &row.currency),
+        extra_collateral_value: Money::at(cure.extra_collateral_value, &row.currency),
+        target_ltv: advance_rate,
+    }
 }
 
 fn audit_loan<'a>(action: &'a str, loan: &Loan, before: Option<Value>) -> ApiResult<Change<'a>> {

@@ -580,9 +580,32 @@ async fn a_30_percent_price_drop_opens_margin_calls_for_exactly_the_loans_above_
         json!(today() + chrono::Days::new(3))
     );
 
-    // Cured by repayment back to the advance rate: 27,600 − 6,600 = 21,000 on 42,000.
-    let repaid = world.repay(&app, &middle, "6600").await;
+    // The call says what cures it: 27,600 − 6,599.98 = 21,000.02 on 42,000 is an LTV of
+    // 0.5000005, read to six places as the advance rate 0.500000; so is 27,600 on
+    // 42,000 + 13,199.95. The list of calls says the same.
+    let middle_loan = world.loan(&app, &middle).await;
+    assert_eq!(
+        middle_loan["cure"],
+        json!({"repayment": "6599.98", "extra_collateral_value": "13199.95", "target_ltv": "0.5"})
+    );
+    let listed = open.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["loan_id"] == middle.as_str())
+        .expect("listed");
+    assert_eq!(listed["cure"], middle_loan["cure"]);
+    assert_eq!(world.loan(&app, &low).await["cure"], Value::Null);
+    assert_eq!(high_loan["cure"]["repayment"], "8999.98");
+    assert_eq!(high_loan["cure"]["extra_collateral_value"], "17999.95");
+    // A cent less does not cure it; the cent does.
+    let short = world.repay(&app, &middle, "6599.97").await;
+    assert_eq!(short.status, 201, "{}", short.text);
+    assert_eq!(short.body["loan"]["margin_call"]["status"], "open");
+    assert_eq!(short.body["loan"]["cure"]["repayment"], "0.01");
+    let repaid = world.repay(&app, &middle, "0.01").await;
     assert_eq!(repaid.status, 201, "{}", repaid.text);
+    assert_eq!(repaid.body["loan"]["cure"], Value::Null);
     assert_eq!(repaid.body["loan"]["margin_call"]["status"], "cured");
     assert_eq!(
         repaid.body["loan"]["margin_call"]["closed_reason"],
