@@ -49,7 +49,14 @@ total AS (SELECT coalesce(sum(value), 0) AS value, coalesce(sum(outstanding), 0)
 
 const FIGURES: &str = concat!(
     book!(),
-    "
+    ",
+px AS (
+    SELECT c.commodity_code, latest.as_of,
+           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
+    FROM (SELECT DISTINCT commodity_code FROM pv) c
+    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
+                       WHERE commodity_code = c.commodity_code AND currency = $2
+                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true)
 SELECT jsonb_build_object(
   'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
   'live_loans', (SELECT count(*) FROM lv),
@@ -65,13 +72,23 @@ SELECT jsonb_build_object(
   'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
       SELECT pv.commodity_code, count(DISTINCT pv.loan_id) AS loans, sum(pv.quantity)::text AS quantity,
              sum(pv.value)::text AS collateral_value,
-             CASE WHEN (SELECT value FROM total) > 0 THEN round(sum(pv.value) / (SELECT value FROM total), 4)::text END AS share
-      FROM pv GROUP BY pv.commodity_code) g), '[]'),
+             CASE WHEN (SELECT value FROM total) > 0 THEN round(sum(pv.value) / (SELECT value FROM total), 4)::text END AS share,
+             px.as_of AS price_as_of, px.stale AS price_stale
+      FROM pv JOIN px ON px.commodity_code = pv.commodity_code
+      GROUP BY pv.commodity_code, px.as_of, px.stale) g), '[]'),
+  'stale_prices', (SELECT jsonb_build_object('commodities', coalesce(jsonb_agg(DISTINCT pv.commodity_code), '[]'),
+                       'lots', count(DISTINCT pv.lot_id), 'loans', count(DISTINCT pv.loan_id),
+                       'collateral_value', coalesce(sum(pv.value), 0)::text)
+      FROM pv JOIN px ON px.commodity_code = pv.commodity_code WHERE px.stale),
   'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
-      SELECT pv.warehouse_id, pv.voyage_id, count(DISTINCT pv.loan_id) AS loans,
-             sum(pv.value)::text AS collateral_value,
+      SELECT pv.warehouse_id, pv.voyage_id,
+             CASE WHEN pv.voyage_id IS NOT NULL THEN 'voyage' ELSE 'warehouse' END AS kind,
+             coalesce(w.name, vy.vessel_name) AS name, coalesce(w.address, vy.destination) AS place,
+             count(DISTINCT pv.loan_id) AS loans, sum(pv.value)::text AS collateral_value,
              CASE WHEN (SELECT value FROM total) > 0 THEN round(sum(pv.value) / (SELECT value FROM total), 4)::text END AS share
-      FROM pv GROUP BY pv.warehouse_id, pv.voyage_id) g), '[]'),
+      FROM pv LEFT JOIN warehouses w ON w.id = pv.warehouse_id AND pv.voyage_id IS NULL
+      LEFT JOIN voyages vy ON vy.id = pv.voyage_id
+      GROUP BY pv.warehouse_id, pv.voyage_id, w.name, w.address, vy.vessel_name, vy.destination) g), '[]'),
   'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
       SELECT lv.supplier_org_id, o.name AS supplier_name, count(*) AS loans, sum(lv.outstanding)::text AS outstanding_principal,
              round_half_even(sum(lv.interest), minor_units($2))::text AS accrued_interest, sum(lv.value)::text AS collateral_value,
@@ -94,20 +111,21 @@ SELECT jsonb_build_object(
           FROM margin_calls mc JOIN lv ON lv.id = mc.loan_id WHERE mc.status = 'open'
           ORDER BY mc.deadline, mc.id LIMIT 100) m), '[]')),
   'breaches', coalesce((SELECT jsonb_agg(b ORDER BY b.started_at) FROM (
-      SELECT br.id, br.warehouse_id, br.kind, br.started_at, br.ended_at,
+      SELECT br.id, br.warehouse_id, w.name AS warehouse_name, br.kind, br.started_at, br.ended_at,
              count(DISTINCT pv.lot_id) AS lots_affected, sum(pv.value)::text AS collateral_value
       FROM breaches br JOIN pv ON pv.warehouse_id = br.warehouse_id
        AND (br.ended_at IS NULL OR pv.warehouse_since IS NULL OR pv.warehouse_since < br.ended_at)
+      JOIN warehouses w ON w.id = br.warehouse_id
       WHERE br.acknowledged_at IS NULL
-      GROUP BY br.id) b), '[]'),
+      GROUP BY br.id, w.name) b), '[]'),
   'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
   'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
   'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
-      SELECT lv.id AS loan_id, lv.supplier_org_id, lv.status, lv.outstanding::text AS outstanding_principal,
+      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
              lv.value::text AS collateral_value, lv.ltv::text AS ltv,
              lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
              (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
-      FROM lv WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
+      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
       ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
 ) AS figures
 "
@@ -136,15 +154,13 @@ pub struct ExposureQuery {
     pub lender_org_id: Option<Uuid>,
 }
 
-/// Price changes per commodity, as fractions: `-0.30` is a 30 % fall.
+/// Price changes per commodity, as fractions: `-0.30` is a 30 % fall. The book is chosen as
+/// for `GET /v1/exposure`, by the query's `currency` and `lender_org_id`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StressRequest {
     #[schema(min_items = 1, max_items = 100)]
     pub shocks: Vec<Shock>,
-    #[schema(pattern = r"^[A-Z]{3}$")]
-    pub currency: Option<String>,
-    pub lender_org_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -185,9 +201,16 @@ pub struct Exposure {
     #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub weighted_ltv: Option<Decimal>,
+    /// With each commodity's latest price date in the book's currency (`price_as_of`) and
+    /// whether it is stale (`price_stale`: none in the 7 days before the business date).
     #[schema(value_type = Vec<Object>)]
     pub by_commodity: Value,
-    /// By warehouse (goods in custody) or voyage (goods in transit).
+    /// The pledged goods valued on a stale price: their commodities, lots, loans and value.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub stale_prices: Value,
+    /// By warehouse (goods in custody) or voyage (goods in transit), with its `kind`, `name`
+    /// (warehouse, or vessel) and `place` (address, or destination).
     #[schema(value_type = Vec<Object>)]
     pub by_location: Value,
     #[schema(value_type = Vec<Object>)]
@@ -337,10 +360,11 @@ pub fn check_shocks(shocks: &[Shock]) -> ApiResult<()> {
 pub async fn stress(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
+    query: ExposureQuery,
     request: StressRequest,
 ) -> ApiResult<Exposure> {
-    let lender = book_of(principal, request.lender_org_id)?;
-    let currency = currency_of(conn, lender, request.currency).await?;
+    let lender = book_of(principal, query.lender_org_id)?;
+    let currency = currency_of(conn, lender, query.currency).await?;
     let mut exposure = figures(conn, lender, currency, &request.shocks).await?;
     exposure.shocks = Some(request.shocks);
     Ok(exposure)

@@ -364,16 +364,18 @@ pub async fn exposure(
 /// What-if: the same figures after price changes per commodity, with the loans that would
 /// pass their margin-call and liquidation LTVs. Nothing is written.
 #[utoipa::path(post, path = "/v1/exposure/stress", tag = "lending", request_body = StressRequest,
+    params(ExposureQuery),
     responses((status = 200, body = Exposure), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn stress(
     state: web::Data<AppState>,
     principal: Principal,
+    query: crate::http::query::ValidQuery<ExposureQuery>,
     body: ValidJson<StressRequest>,
 ) -> ApiResult<HttpResponse> {
     let request = body.value;
     exposure::check_shocks(&request.shocks)?;
     let mut conn = state.pool.get().await?;
-    let exposure = exposure::stress(&mut conn, &principal, request).await?;
+    let exposure = exposure::stress(&mut conn, &principal, query.into_inner(), request).await?;
     Ok(HttpResponse::Ok().json(exposure))
 }
 

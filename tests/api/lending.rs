@@ -759,19 +759,54 @@ async fn a_lender_reviews_its_own_book_and_stresses_it() {
         book.body["by_location"][0]["warehouse_id"],
         json!(c.warehouse_id)
     );
+    // Locations and suppliers are named, not only numbered.
+    let location = &book.body["by_location"][0];
+    assert_eq!(location["kind"], "warehouse");
+    assert!(
+        location["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Cold store")),
+        "{location}"
+    );
+    assert_eq!(location["place"], "Zhifu District, Yantai, Shandong");
+    assert!(book.body["by_supplier"][0]["supplier_name"].is_string());
+    // Today's price is fresh; none of the collateral is valued on a stale one.
+    assert_eq!(book.body["by_commodity"][0]["price_stale"], false);
+    assert_eq!(book.body["stale_prices"]["lots"], 0);
+    assert_eq!(book.body["stale_prices"]["collateral_value"], "0");
+    assert!(book.body.get("ltv_sort").is_none());
     assert_eq!(book.body["ltv_buckets"][0]["loans"], 2);
     assert_eq!(book.body["ltv_buckets"][0]["bucket"], "up to 0.50");
     assert_eq!(book.body["expiring"]["within_30_days"]["lots"], 0);
     assert_eq!(book.body["loans_above_margin_call_ltv"], 0);
 
+    // The stress test takes the book's currency as the exposure does: in the query.
     let stressed = app
         .post(
-            "/v1/exposure/stress",
+            "/v1/exposure/stress?currency=CNY",
             world.lender.token(),
             &json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.30"}]}),
         )
         .await;
     assert_eq!(stressed.status, 200, "{}", stressed.text);
+    assert_eq!(stressed.body["currency"], "CNY");
+    assert!(stressed.body["breaching_loans"][0]["supplier_name"].is_string());
+    let in_body = app
+        .post(
+            "/v1/exposure/stress",
+            world.lender.token(),
+            &json!({"currency": "CNY", "shocks": [{"commodity_code": c.commodity, "price_change": "-0.30"}]}),
+        )
+        .await;
+    in_body.assert_error(422, "validation_failed");
+    let made_up = app
+        .post(
+            "/v1/exposure/stress?currency=RMB",
+            world.lender.token(),
+            &json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.30"}]}),
+        )
+        .await;
+    assert_eq!(made_up.field(), "currency");
     assert_eq!(stressed.body["collateral_value"], "84000.00");
     assert_eq!(stressed.body["loans_above_margin_call_ltv"], 1);
     assert_eq!(stressed.body["loans_above_liquidation_ltv"], 0);
@@ -1087,4 +1122,39 @@ async fn a_facility_is_in_an_iso_currency_and_changes_within_its_rules() {
     let repaid = world.repay(&app, &loan, "1000").await;
     assert_eq!(repaid.status, 201, "{}", repaid.text);
     assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn the_exposure_flags_collateral_valued_on_a_stale_price() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    world.active_loan(&app, "10000", "24000").await;
+    // Eight business days pass with no new price: the last one is stale.
+    close_days(&app, 8).await;
+    let book = app.get("/v1/exposure", world.lender.token()).await;
+    assert_eq!(book.status, 200, "{}", book.text);
+    let commodity = &book.body["by_commodity"][0];
+    assert_eq!(commodity["price_stale"], true, "{commodity}");
+    assert!(
+        commodity["price_as_of"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&today().to_string()))
+    );
+    let stale = &book.body["stale_prices"];
+    assert_eq!(stale["commodities"], json!([world.custody.commodity]));
+    assert_eq!(stale["lots"], 1);
+    assert_eq!(stale["loans"], 1);
+    assert_eq!(stale["collateral_value"], book.body["collateral_value"]);
+    // A new price makes it fresh again.
+    post_price(
+        &app,
+        &world.custody.admin,
+        &world.custody.commodity,
+        "6.00",
+        &format!("{}T00:00:00Z", today() + chrono::Days::new(8)),
+    )
+    .await;
+    let book = app.get("/v1/exposure", world.lender.token()).await;
+    assert_eq!(book.body["by_commodity"][0]["price_stale"], false);
+    assert_eq!(book.body["stale_prices"]["lots"], 0);
 }
