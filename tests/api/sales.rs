@@ -536,6 +536,12 @@ async fn a_sale_that_would_not_repay_the_loan_waits_for_the_lenders_consent() {
     let after = m.l.loan(&app, &loan).await;
     assert_eq!(after["outstanding_principal"], "41200.00");
     assert_eq!(after["collateral"][0]["quantity"], "10000.000");
+    // 41,200 on the 60,000 left is an LTV of 0.686667: above the margin-call LTV, so the
+    // consent leaves the loan under a margin call that says what cures it.
+    assert_eq!(after["status"], "active");
+    assert_eq!(after["ltv"], "0.686667");
+    assert_eq!(after["margin_call"]["status"], "open");
+    assert_eq!(after["cure"]["repayment"], "11199.97");
     app.post_keyed(
         &format!("/v1/sales/{sale}/consent"),
         m.l.lender.token(),
@@ -1368,4 +1374,39 @@ async fn every_kind_of_orgs_statement_summary_agrees_with_its_entries() {
         .await
         .assert_error(403, "forbidden");
     assert_books_balance(&app, &c.admin).await;
+}
+
+#[tokio::test]
+async fn a_consented_sale_of_all_the_goods_that_leaves_debt_defaults_the_rest_at_once() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let (lot, loan) = m.l.active_loan(&app, "20000", "60000.00").await;
+    // All the goods at 2.00: 40,000 gross, 2,400 fee, 37,600 for a loan owing 60,000.
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": id(&lot), "quantity": "20000", "unit_price": "2.00"}]),
+        )
+        .await;
+    assert_eq!(sold.status, 201, "{}", sold.text);
+    let sale = id(&sold.body);
+    assert_eq!(sold.body["lender_consents"][0]["required"], "60000.00");
+    let paid = m.pay(&app, &sale, "40000.00").await;
+    assert_eq!(paid.body["sale"]["status"], "pending", "{}", paid.text);
+    let consented = app
+        .post_keyed(
+            &format!("/v1/sales/{sale}/consent"),
+            m.l.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(consented.status, 200, "{}", consented.text);
+    assert_eq!(consented.body["settlement"]["principal_repaid"], "37600.00");
+    // Nothing is left pledged for the rest: the loan defaults at once, unsecured.
+    let after = m.l.loan(&app, &loan).await;
+    assert_eq!(after["outstanding_principal"], "22400.00");
+    assert_eq!(after["collateral"], json!([]));
+    assert_eq!(after["status"], "defaulted", "{after}");
+    assert_eq!(after["default_reason"], "liquidation_ltv");
+    assert_books_balance(&app, &m.l.custody.admin).await;
 }
