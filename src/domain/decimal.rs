@@ -1,4 +1,7 @@
-//! Decimals in JSON: strings, without trailing zeros (`"0.004"`, not `"0.00400000"`).
+//! Decimals in JSON: strings. Rates and factors without trailing zeros (`"0.004"`, not
+//! `"0.00400000"`); money at its currency's minor unit (`money`, built with `Money::at`); prices
+//! per unit with at least two places (`price`); accrued interest at eight (`accrual`);
+//! quantities at their unit's places (`Quantity::at`).
 
 /// `#[serde(with = "crate::domain::decimal::plain")]`
 pub mod plain {
@@ -23,6 +26,62 @@ pub mod money {
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        super::plain::deserialize(deserializer)
+    }
+}
+
+/// A price per unit: the places it has, and at least two (`"6.00"`, `"6.125"`, `"0.004"`), so
+/// prices line up with the money beside them.
+pub mod price {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    /// The price as printed.
+    pub fn shown(value: Decimal) -> Decimal {
+        let mut value = value.normalize();
+        if value.scale() < 2 {
+            value.rescale(2);
+        }
+        value
+    }
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&shown(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        super::plain::deserialize(deserializer)
+    }
+}
+
+/// The same for `Option<Decimal>`, a price.
+pub mod price_option {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::price::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+/// Interest as it accrues: always eight decimal places (`"13.15068493"`, `"0.00000000"`).
+pub mod accrual {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = *value;
+        value.rescale(8);
         serializer.serialize_str(&value.to_string())
     }
 

@@ -32,12 +32,24 @@ pub struct FeeSchedule {
     #[serde(with = "crate::domain::decimal::plain_option")]
     #[schema(value_type = Option<String>)]
     pub percent: Option<Decimal>,
-    #[serde(with = "crate::domain::decimal::plain")]
+    /// At the minor unit of `currency` (two places without one, when it is 0).
+    #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub minimum_fee: Decimal,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub superseded_at: Option<DateTime<Utc>>,
+}
+
+impl FeeSchedule {
+    /// The schedule as the API prints it: its minimum fee at its currency's minor unit.
+    pub fn shown(self) -> Self {
+        let currency = self.currency.as_deref().unwrap_or("");
+        Self {
+            minimum_fee: crate::domain::valuation::at_minor_unit(self.minimum_fee, currency),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -83,7 +95,8 @@ pub struct LineFee {
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
     pub base: Decimal,
-    #[serde(with = "crate::domain::decimal::plain")]
+    /// At the sale currency's minor unit.
+    #[serde(with = "crate::domain::decimal::money")]
     #[schema(value_type = String)]
     pub minimum_fee: Decimal,
     pub minimum_applied: bool,

@@ -2,7 +2,7 @@
 //! `GET /v1/fee-schedules`, `GET /v1/fee-quote`.
 
 use super::model::*;
-use super::{service, store};
+use super::service;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ValidJson;
@@ -34,7 +34,7 @@ pub async fn create(
     responses((status = 200, body = Vec<FeeSchedule>)), security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    Ok(HttpResponse::Ok().json(store::current(&mut conn).await?))
+    Ok(HttpResponse::Ok().json(service::schedules(&mut conn).await?))
 }
 
 /// What releasing a quantity of a lot through a sale would cost its owner, and how the fee

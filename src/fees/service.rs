@@ -108,6 +108,12 @@ fn method_terms(new: &NewFeeSchedule) -> ApiResult<(Option<i32>, Option<Decimal>
     }
 }
 
+/// The current fee schedules, most general first.
+pub async fn schedules(conn: &mut AsyncPgConnection) -> ApiResult<Vec<FeeSchedule>> {
+    let current = store::current(conn).await?;
+    Ok(current.into_iter().map(FeeSchedule::shown).collect())
+}
+
 /// Set the schedule of a scope; the scope's current schedule is superseded and kept.
 pub async fn set_schedule(
     conn: &mut AsyncPgConnection,
@@ -151,7 +157,8 @@ pub async fn set_schedule(
             created_by: principal.user_id,
         },
     )
-    .await?;
+    .await?
+    .shown();
     integrity::record(
         conn,
         Some(principal),
@@ -215,7 +222,7 @@ pub async fn line_fee(
         percent: schedule.percent,
         sale_value: Money::at(sale_value, currency),
         base: fee.base.normalize(),
-        minimum_fee: minimum,
+        minimum_fee: at_minor_unit(minimum, currency),
         minimum_applied: fee.minimum_applied,
         charge: fee.base.max(minimum).normalize(),
     })

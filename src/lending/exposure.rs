@@ -38,11 +38,12 @@ pv AS (
     LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
     WHERE p.quantity > 0),
 lv AS (
-    SELECT live.*, coalesce(v.value, 0) AS value,
+    SELECT live.*, round(coalesce(v.value, 0), minor_units($2)) AS value,
            CASE WHEN coalesce(v.value, 0) > 0
                 THEN round_half_even((live.outstanding + live.interest) / v.value, 6) END AS ltv
     FROM live LEFT JOIN (SELECT loan_id, sum(value) AS value FROM pv GROUP BY loan_id) v ON v.loan_id = live.id),
-total AS (SELECT coalesce(sum(value), 0) AS value, coalesce(sum(outstanding), 0) AS outstanding FROM lv)
+total AS (SELECT round(coalesce(sum(value), 0), minor_units($2)) AS value,
+                  round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding FROM lv)
 "
     };
 }
@@ -61,7 +62,7 @@ SELECT jsonb_build_object(
   'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
   'live_loans', (SELECT count(*) FROM lv),
   'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
-                   'outstanding_principal', coalesce(x.outstanding, 0)::text) ORDER BY s.ord)
+                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
       FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
       LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
         ON x.status = s.status),
@@ -78,7 +79,7 @@ SELECT jsonb_build_object(
       GROUP BY pv.commodity_code, px.as_of, px.stale) g), '[]'),
   'stale_prices', (SELECT jsonb_build_object('commodities', coalesce(jsonb_agg(DISTINCT pv.commodity_code), '[]'),
                        'lots', count(DISTINCT pv.lot_id), 'loans', count(DISTINCT pv.loan_id),
-                       'collateral_value', coalesce(sum(pv.value), 0)::text)
+                       'collateral_value', round(coalesce(sum(pv.value), 0), minor_units($2))::text)
       FROM pv JOIN px ON px.commodity_code = pv.commodity_code WHERE px.stale),
   'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
       SELECT pv.warehouse_id, pv.voyage_id,
@@ -96,14 +97,14 @@ SELECT jsonb_build_object(
              CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(sum(lv.outstanding) / (SELECT outstanding FROM total), 4)::text END AS share
       FROM lv JOIN orgs o ON o.id = lv.supplier_org_id GROUP BY lv.supplier_org_id, o.name) g), '[]'),
   'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
-                     'outstanding_principal', coalesce(x.outstanding, 0)::text) ORDER BY b.ord)
+                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
       FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
       LEFT JOIN (SELECT CASE WHEN ltv IS NULL THEN 5 WHEN ltv <= 0.5 THEN 1 WHEN ltv <= 0.65 THEN 2 WHEN ltv <= 0.8 THEN 3 ELSE 4 END AS ord,
                         count(*) AS loans, sum(outstanding) AS outstanding
                  FROM lv GROUP BY 1) x ON x.ord = b.ord),
   'expiring', jsonb_build_object(
-      'within_7_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', coalesce(sum(value), 0)::text) FROM pv WHERE expires_on <= $3 + 7),
-      'within_30_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', coalesce(sum(value), 0)::text) FROM pv WHERE expires_on <= $3 + 30)),
+      'within_7_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text) FROM pv WHERE expires_on <= $3 + 7),
+      'within_30_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text) FROM pv WHERE expires_on <= $3 + 30)),
   'margin_calls', jsonb_build_object(
       'open', (SELECT count(*) FROM margin_calls mc JOIN lv ON lv.id = mc.loan_id WHERE mc.status = 'open'),
       'items', coalesce((SELECT jsonb_agg(m ORDER BY m.deadline, m.id) FROM (

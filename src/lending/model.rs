@@ -304,7 +304,7 @@ pub struct Loan {
     pub principal: Money,
     pub outstanding_principal: Money,
     /// Interest accrued and unpaid, to 8 decimal places.
-    #[serde(with = "crate::domain::decimal::plain")]
+    #[serde(with = "crate::domain::decimal::accrual")]
     #[schema(value_type = String)]
     pub accrued_interest: Decimal,
     /// The accrued interest as it would be paid, in currency units.

@@ -165,7 +165,7 @@ pub async fn announce(
     let (row, _) = store::record_movement(
         conn,
         MovementChange {
-            details: json!({"quantity_announced": quantity.to_string()}),
+            details: json!({"quantity_announced": Quantity::at(quantity, &commodity.unit).to_string()}),
             ..MovementChange::of(
                 &row,
                 MovementKind::Announce,

@@ -35,7 +35,7 @@ pub struct Valuation {
     pub quantity: Quantity,
     pub unit: String,
     /// The latest price of the reference grade on or before `as_of`; `null` without one.
-    #[serde(with = "crate::domain::decimal::plain_option")]
+    #[serde(with = "crate::domain::decimal::price_option")]
     #[schema(value_type = Option<String>)]
     pub unit_price: Option<Decimal>,
     pub currency: Option<String>,

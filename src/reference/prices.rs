@@ -15,7 +15,7 @@ pub struct Price {
     #[serde(skip)]
     pub id: i64,
     pub commodity_code: String,
-    #[serde(with = "crate::domain::decimal::plain")]
+    #[serde(with = "crate::domain::decimal::price")]
     #[schema(value_type = String)]
     pub price_per_unit: Decimal,
     pub currency: String,

@@ -93,7 +93,7 @@ pub struct SaleLine {
     pub commodity_code: String,
     pub unit: String,
     pub quantity: Quantity,
-    #[serde(with = "crate::domain::decimal::plain")]
+    #[serde(with = "crate::domain::decimal::price")]
     #[schema(value_type = String)]
     pub unit_price: Decimal,
     pub amount: Money,

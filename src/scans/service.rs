@@ -263,10 +263,15 @@ async fn stamp_receipt(
     Ok(())
 }
 
-fn with_variance(mut details: Value, announced: Decimal, received: Decimal) -> Value {
-    details["quantity_announced"] = json!(announced.normalize().to_string());
-    details["quantity_received"] = json!(received.normalize().to_string());
-    details["variance"] = json!((received - announced).normalize().to_string());
+fn with_variance(
+    mut details: Value,
+    (announced, received): (Decimal, Decimal),
+    unit: &str,
+) -> Value {
+    let at = |q: Decimal| json!(Quantity::at(q, unit).to_string());
+    details["quantity_announced"] = at(announced);
+    details["quantity_received"] = at(received);
+    details["variance"] = at(received - announced);
     details
 }
 
@@ -293,7 +298,11 @@ async fn receive(
         quantity_change: received,
         warehouse_id: Some(destination),
         voyage_id: None,
-        details: with_variance(scan.details.clone(), lot.quantity_announced, received),
+        details: with_variance(
+            scan.details.clone(),
+            (lot.quantity_announced, received),
+            &lot.unit,
+        ),
         ..scan.movement(step)
     };
     Ok(Some(lots::record_movement(conn, change).await?.1))
@@ -340,7 +349,11 @@ async fn load(
         }
         let received = quantity.unwrap_or(lot.quantity_announced);
         stamp_receipt(conn, lot, None, received).await?;
-        let details = with_variance(scan.details.clone(), lot.quantity_announced, received);
+        let details = with_variance(
+            scan.details.clone(),
+            (lot.quantity_announced, received),
+            &lot.unit,
+        );
         (received, details)
     } else {
         let at_own_warehouse = match lot.warehouse_id {
@@ -510,8 +523,8 @@ async fn count(
             .with("quantity_reserved", at(lot.quantity_reserved)));
     }
     let mut details = scan.details.clone();
-    details["quantity_book"] = json!(lot.quantity_on_hand.normalize().to_string());
-    details["quantity_counted"] = json!(counted.normalize().to_string());
+    details["quantity_book"] = json!(Quantity::at(lot.quantity_on_hand, &lot.unit).to_string());
+    details["quantity_counted"] = json!(Quantity::at(counted, &lot.unit).to_string());
     let change = MovementChange {
         quantity_change: difference,
         voyage_id: None,

@@ -126,7 +126,7 @@ async fn receiving_records_the_variance_and_the_receipt_which_staff_do_not_see()
     assert_eq!(reply.body["lot"]["status"], "in_custody");
     assert_eq!(reply.body["lot"]["quantity_on_hand"], "19950.000");
     assert_eq!(reply.body["movement"]["kind"], "receive");
-    assert_eq!(reply.body["movement"]["details"]["variance"], "-50");
+    assert_eq!(reply.body["movement"]["details"]["variance"], "-50.000");
     assert!(
         reply.body["lot"].get("receipt").is_none(),
         "warehouse staff see no money fields"

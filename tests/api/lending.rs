@@ -86,7 +86,7 @@ async fn a_loan_runs_from_request_through_interest_to_repayment() {
     // 40 days: 30,000 × 8 % / 365 = 6.57534247 a day.
     close_days(&app, 40).await;
     let after = world.loan(&app, &loan).await;
-    assert_eq!(after["accrued_interest"], "263.0136988");
+    assert_eq!(after["accrued_interest"], "263.01369880");
     assert_eq!(after["interest_due"], "263.01");
     assert_eq!(after["amount_to_repay"], "30263.01");
 
@@ -773,7 +773,7 @@ async fn a_lender_reviews_its_own_book_and_stresses_it() {
     // Today's price is fresh; none of the collateral is valued on a stale one.
     assert_eq!(book.body["by_commodity"][0]["price_stale"], false);
     assert_eq!(book.body["stale_prices"]["lots"], 0);
-    assert_eq!(book.body["stale_prices"]["collateral_value"], "0");
+    assert_eq!(book.body["stale_prices"]["collateral_value"], "0.00");
     assert!(book.body.get("ltv_sort").is_none());
     assert_eq!(book.body["ltv_buckets"][0]["loans"], 2);
     assert_eq!(book.body["ltv_buckets"][0]["bucket"], "up to 0.50");

@@ -49,7 +49,7 @@ async fn prices_are_posted_kept_as_history_and_validated() {
     let c = custody(&app).await;
     let first = price(&app, &c, "5.80", today() - chrono::Days::new(1)).await;
     assert_eq!(first.status, 201, "{}", first.text);
-    assert_eq!(first.body["price_per_unit"], "5.8");
+    assert_eq!(first.body["price_per_unit"], "5.80");
     assert_eq!(price(&app, &c, "6.00", today()).await.status, 201);
     price(&app, &c, "6.10", today())
         .await
@@ -66,7 +66,7 @@ async fn prices_are_posted_kept_as_history_and_validated() {
         .iter()
         .map(|p| p["price_per_unit"].as_str().unwrap())
         .collect();
-    assert_eq!(values, vec!["6", "5.8"]);
+    assert_eq!(values, vec!["6.00", "5.80"]);
     let negative = price(&app, &c, "-1", today()).await;
     assert_eq!(negative.field(), "price_per_unit");
     let unknown = app.post("/v1/prices", c.admin.token(), &json!({
@@ -180,7 +180,7 @@ async fn a_lot_is_valued_with_every_factor_and_told_why_it_is_not_eligible() {
     price(&app, &c, "6.00", today()).await;
     let valued = app.get(&path, c.supplier.token()).await;
     assert_eq!(valued.body["quantity"], "20000.000");
-    assert_eq!(valued.body["unit_price"], "6");
+    assert_eq!(valued.body["unit_price"], "6.00");
     assert_eq!(valued.body["currency"], "CNY");
     assert_eq!(valued.body["grade_factor"], "1");
     assert_eq!(valued.body["freshness_factor"], "1");
@@ -274,5 +274,5 @@ async fn price_history_is_newest_first_by_date_even_when_recorded_late() {
             None => break,
         }
     }
-    assert_eq!(seen, vec!["5.9", "5.8", "5.7"]);
+    assert_eq!(seen, vec!["5.90", "5.80", "5.70"]);
 }

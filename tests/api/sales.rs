@@ -1410,3 +1410,166 @@ async fn a_consented_sale_of_all_the_goods_that_leaves_debt_defaults_the_rest_at
     assert_eq!(after["default_reason"], "liquidation_ltv");
     assert_books_balance(&app, &m.l.custody.admin).await;
 }
+
+/// Every money field the walk meets is at the minor unit of CNY (two places), every quantity
+/// at the places of kg (three), every price per unit at two or more.
+fn assert_printed_consistently(value: &Value, path: &str, bad: &mut Vec<String>) {
+    const MONEY: &[&str] = &[
+        "amount",
+        "total",
+        "paid",
+        "principal",
+        "outstanding_principal",
+        "collateral_value",
+        "market_value",
+        "fee",
+        "gross",
+        "interest_repaid",
+        "principal_repaid",
+        "loan_fees_repaid",
+        "to_supplier",
+        "balance",
+        "debits",
+        "credits",
+        "limit",
+        "drawn",
+        "committed",
+        "available",
+        "borrowing_base",
+        "amount_to_repay",
+        "interest_due",
+        "fees_due",
+        "interest_paid",
+        "fees_paid",
+        "repayment",
+        "extra_collateral_value",
+        "sale_value",
+        "minimum_fee",
+        "advances",
+        "interest",
+        "fees",
+        "sale_proceeds",
+        "payouts",
+        "purchases_paid",
+        "escrow_received",
+        "escrow_released",
+        "cash_in",
+        "cash_out",
+        "accrued_interest_due",
+        "market_value_at_deposit",
+        "lending_value",
+        "cash",
+        "loans_payable",
+        "loans_receivable",
+        "interest_income",
+        "interest_expense",
+        "fee_income",
+        "fee_expense",
+        "escrow",
+    ];
+    const PRICES: &[&str] = &["unit_price", "price_per_unit"];
+    let places = |text: &str| text.split_once('.').map_or(0, |(_, f)| f.len());
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let here = format!("{path}.{key}");
+                if let Value::String(text) = v
+                    && text.parse::<f64>().is_ok()
+                {
+                    let wrong = if MONEY.contains(&key.as_str()) {
+                        places(text) != 2
+                    } else if key.starts_with("quantity") || key == "variance" {
+                        places(text) != 3
+                    } else if PRICES.contains(&key.as_str()) {
+                        places(text) < 2
+                    } else if key == "accrued_interest" {
+                        places(text) != 8
+                            && !path.contains("exposure")
+                            && !path.contains("by_supplier")
+                    } else {
+                        false
+                    };
+                    if wrong {
+                        bad.push(format!("{here} = {text}"));
+                    }
+                }
+                assert_printed_consistently(v, &here, bad);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                assert_printed_consistently(item, path, bad);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_amount_prints_at_its_minor_unit_and_every_quantity_at_its_units_places() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    // A loan, a partial repayment, a count with a shortfall of whole kilograms, a settled sale.
+    let (lot, loan) = m.l.active_loan(&app, "20000", "60000").await;
+    close_days(&app, 20).await;
+    let repaid = m.l.repay(&app, &loan, "10000").await;
+    assert_eq!(repaid.status, 201, "{}", repaid.text);
+    let other = c.lot_in_custody(&app, "1000").await;
+    let counted = c
+        .scan(
+            &app,
+            json!({"code": other["code"], "action": "count", "quantity": "998", "reason": "two crates short"}),
+        )
+        .await;
+    assert_eq!(counted.status, 200, "{}", counted.text);
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot["id"], "quantity": "20000", "unit_price": "6.5"}]),
+        )
+        .await;
+    let sale = id(&sold.body);
+    let paid = m.pay(&app, &sale, "130000").await;
+    assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
+    let lot_id = id(&lot);
+    let other_id = id(&other);
+    let to = today() + chrono::Days::new(40);
+    let reads: Vec<(&Session, String)> = vec![
+        (&c.supplier, format!("/v1/lots/{lot_id}")),
+        (&c.supplier, format!("/v1/lots/{other_id}/movements")),
+        (&c.supplier, format!("/v1/lots/{other_id}/valuation")),
+        (&c.supplier, "/v1/lots".into()),
+        (&c.supplier, format!("/v1/sales/{sale}")),
+        (&c.supplier, "/v1/sales".into()),
+        (
+            &c.supplier,
+            format!("/v1/statements?from={}&to={to}", today()),
+        ),
+        (
+            &c.supplier,
+            format!("/v1/fee-quote?lot_id={other_id}&quantity=100&currency=CNY"),
+        ),
+        (&m.l.lender, format!("/v1/loans/{loan}")),
+        (&m.l.lender, "/v1/loans".into()),
+        (&m.l.lender, "/v1/facilities".into()),
+        (&m.l.lender, "/v1/exposure".into()),
+        (&m.l.lender, "/v1/ledger/accounts".into()),
+        (&m.l.lender, "/v1/ledger/entries".into()),
+        (&m.buyer, format!("/v1/sales/{sale}")),
+        (&c.admin, "/v1/prices".into()),
+        (&c.admin, "/v1/fee-schedules".into()),
+        (&c.admin, "/v1/release-orders".into()),
+    ];
+    let mut bad = Vec::new();
+    for (who, path) in &reads {
+        let reply = app.get(path, who.token()).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_printed_consistently(&reply.body, path, &mut bad);
+    }
+    assert!(
+        bad.is_empty(),
+        "printed inconsistently:\n{}",
+        bad.join("\n")
+    );
+}
