@@ -7,8 +7,8 @@ use crate::http::middleware;
 use crate::http::route_table::RouteTable;
 use crate::state::AppState;
 use crate::{
-    coldchain, fees, integrity, ledger, lending, lots, ops, orgs, prices, reference, sales, scans,
-    sessions, statements,
+    coldchain, fees, incidents, integrity, ledger, lending, lots, ops, orgs, prices, reference,
+    sales, scans, sessions, statements,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -212,6 +212,8 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/scans", SCANNERS, scans::routes::scan),
         route!(POST "/v1/temperature-readings", SCANNERS, coldchain::routes::record_readings),
         route!(GET "/v1/breaches", BREACH_READERS, coldchain::routes::list),
+        route!(GET "/v1/custody-incidents", Access::Authenticated, incidents::routes::list),
+        route!(GET "/v1/custody-incidents/{id}", Access::Authenticated, incidents::routes::get),
         route!(POST "/v1/breaches/{id}/acknowledge", SCANNERS, coldchain::routes::acknowledge),
         route!(POST "/v1/prices", PRICE_WRITERS, prices::routes::post),
         route!(GET "/v1/prices", Access::Authenticated, prices::routes::list),

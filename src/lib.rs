@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod fees;
 pub mod http;
+pub mod incidents;
 pub mod integrity;
 pub mod jobs;
 pub mod ledger;

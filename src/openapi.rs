@@ -54,6 +54,8 @@ use utoipa::{Modify, OpenApi};
         crate::lots::routes::reconciliation,
         crate::coldchain::routes::record_readings,
         crate::coldchain::routes::list,
+        crate::incidents::routes::list,
+        crate::incidents::routes::get,
         crate::coldchain::routes::acknowledge,
         crate::prices::routes::post,
         crate::prices::routes::list,

@@ -96,12 +96,160 @@ impl Commitments {
     }
 }
 
+/// What a shortage takes off a lot's commitments so that they fit what is left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cuts {
+    /// Off pending sales (their lines shrink).
+    pub sold: Decimal,
+    /// Off the pledges of loans not yet paid out.
+    pub pledged_pending: Decimal,
+    /// Off the pledges of live loans (revalued at once).
+    pub pledged_live: Decimal,
+    /// Off open release orders (goods already paid for or withdrawn, not yet let out).
+    pub orders: Decimal,
+}
+
+impl Commitments {
+    /// The commitments after `cuts`.
+    pub fn after(&self, cuts: &Cuts) -> Commitments {
+        Commitments {
+            pledged_pending: self.pledged_pending - cuts.pledged_pending,
+            pledged_live: self.pledged_live - cuts.pledged_live,
+            sold: self.sold - cuts.sold,
+            reserved: self.reserved - cuts.sold - cuts.orders,
+        }
+    }
+}
+
+/// A count found only `counted` of a lot: the least taken off its commitments, in order, for
+/// them to fit. Free goods go first (nothing is cut while the commitments fit); then pending
+/// sales of unpledged goods (at most `sold_cuttable`: a sale is not cut below what its buyer
+/// has paid); then pledges of loans not yet paid out; then pledges of live loans beyond what
+/// is sold; then goods both pledged and sold, which cuts the pledge and the sale together; and
+/// last open release orders. `Err` carries what no cut could cover (a paid sale's goods).
+pub fn shortage(
+    c: &Commitments,
+    counted: Decimal,
+    sold_cuttable: Decimal,
+) -> Result<Cuts, Decimal> {
+    let mut need = (c.total() - counted).max(Decimal::ZERO);
+    let mut cuts = Cuts::default();
+    let mut cuttable = sold_cuttable.min(c.sold);
+    let take = |need: &mut Decimal, available: Decimal| {
+        let x = (*need).min(available).max(Decimal::ZERO);
+        *need -= x;
+        x
+    };
+    let overlap = c.pledged_live.min(c.sold);
+    let sold_only = take(&mut need, (c.sold - overlap).min(cuttable));
+    cuts.sold += sold_only;
+    cuttable -= sold_only;
+    cuts.pledged_pending = take(&mut need, c.pledged_pending);
+    cuts.pledged_live = take(&mut need, c.pledged_live - overlap);
+    // Goods both pledged and sold are gone from both claims at once.
+    let both = take(&mut need, overlap.min(cuttable));
+    cuts.pledged_live += both;
+    cuts.sold += both;
+    cuts.orders = take(&mut need, c.reserved - c.sold);
+    if need > Decimal::ZERO {
+        return Err(need);
+    }
+    Ok(cuts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use LotStatus::*;
     use MovementKind as M;
     use ScanAction as A;
+
+    fn d(v: i64) -> Decimal {
+        Decimal::from(v)
+    }
+
+    #[test]
+    fn a_shortage_takes_free_goods_then_sales_then_pledges_then_orders() {
+        let c = Commitments {
+            pledged_pending: d(100),
+            pledged_live: d(400),
+            sold: d(300),
+            reserved: d(350),
+        };
+        // 100 pending + max(400, 300) + 50 orders = 550 committed of 1000: 450 free.
+        assert_eq!(c.total(), d(550));
+        assert_eq!(shortage(&c, d(600), d(300)), Ok(Cuts::default()));
+        // 50 short of the commitments: the sale of unpledged goods? None is (300 ≤ 400), so
+        // the pending pledge gives 50.
+        let cuts = shortage(&c, d(500), d(300)).unwrap();
+        assert_eq!(cuts.pledged_pending, d(50));
+        assert_eq!(cuts.sold, d(0));
+        // 300 short: pending 100, then the live pledge beyond the sale (100), then 100 of
+        // goods both pledged and sold.
+        let cuts = shortage(&c, d(250), d(300)).unwrap();
+        assert_eq!(
+            (
+                cuts.pledged_pending,
+                cuts.pledged_live,
+                cuts.sold,
+                cuts.orders
+            ),
+            (d(100), d(200), d(100), d(0))
+        );
+        assert_eq!(c.after(&cuts).total(), d(250));
+        // Everything gone: the orders go last.
+        let cuts = shortage(&c, d(0), d(300)).unwrap();
+        assert_eq!(cuts.orders, d(50));
+        assert_eq!(c.after(&cuts).total(), d(0));
+        // A sale paid for in full cannot shrink: the goods it holds are not covered.
+        assert_eq!(shortage(&c, d(0), d(0)), Err(d(300)));
+    }
+
+    #[test]
+    fn a_sale_of_unpledged_goods_shrinks_before_any_pledge() {
+        let c = Commitments {
+            pledged_pending: d(0),
+            pledged_live: d(100),
+            sold: d(300),
+            reserved: d(300),
+        };
+        let cuts = shortage(&c, d(200), d(300)).unwrap();
+        assert_eq!(
+            cuts,
+            Cuts {
+                sold: d(100),
+                ..Cuts::default()
+            }
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_cuts_fit_what_was_counted_and_cut_nothing_more(
+            pending in 0i64..100, live in 0i64..100, sold in 0i64..100, orders in 0i64..100,
+            counted in 0i64..400, paid in 0i64..100,
+        ) {
+            let c = Commitments { pledged_pending: d(pending), pledged_live: d(live), sold: d(sold), reserved: d(sold + orders) };
+            let cuttable = d(sold - paid.min(sold));
+            match shortage(&c, d(counted), cuttable) {
+                Ok(cuts) => {
+                    let after = c.after(&cuts);
+                    proptest::prop_assert!(after.fit(d(counted)));
+                    proptest::prop_assert!(cuts.sold <= cuttable);
+                    for part in [after.pledged_pending, after.pledged_live, after.sold, after.reserved - after.sold] {
+                        proptest::prop_assert!(part >= Decimal::ZERO);
+                    }
+                    // No more than needed: the commitments end at what was counted, or untouched.
+                    if c.fit(d(counted)) {
+                        proptest::prop_assert_eq!(cuts, Cuts::default());
+                    } else {
+                        proptest::prop_assert_eq!(after.total(), d(counted));
+                    }
+                }
+                Err(left) => proptest::prop_assert!(left > Decimal::ZERO),
+            }
+        }
+    }
 
     #[test]
     fn every_status_and_action() {

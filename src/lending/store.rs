@@ -641,3 +641,27 @@ pub async fn holds_of(
     .load(conn)
     .await
 }
+
+/// A pledge of one lot to a loan that is pending or live: (loan, lender, whether the loan is
+/// paid out, quantity), newest loan first.
+pub async fn pledges_on(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+) -> QueryResult<Vec<(Uuid, Uuid, LoanStatus, Decimal)>> {
+    let mut statuses = LoanStatus::PENDING.to_vec();
+    statuses.extend_from_slice(LoanStatus::LIVE);
+    pledges::table
+        .inner_join(loans::table)
+        .filter(pledges::lot_id.eq(lot_id))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .filter(loans::status.eq_any(statuses))
+        .order(loans::seq.desc())
+        .select((
+            loans::id,
+            loans::lender_org_id,
+            loans::status,
+            pledges::quantity,
+        ))
+        .load(conn)
+        .await
+}

@@ -749,3 +749,56 @@ pub async fn copy_receipt(
         .await?;
     Ok(())
 }
+
+/// An open release order that a shortage leaves `cut` less to let out: done when what was
+/// released is all there is, cancelled when nothing was; the lot's reservation shrinks too.
+pub async fn shrink_release_order(
+    conn: &mut AsyncPgConnection,
+    order: &ReleaseOrder,
+    cut: Decimal,
+) -> QueryResult<()> {
+    let quantity = order.quantity.value();
+    let released = order.quantity_released.value();
+    let key = release_orders::table.find(order.id);
+    if quantity - cut > released {
+        diesel::update(key)
+            .set(release_orders::quantity.eq(quantity - cut))
+            .execute(conn)
+            .await?;
+    } else if released > Decimal::ZERO {
+        diesel::update(key)
+            .set((
+                release_orders::quantity.eq(released),
+                release_orders::status.eq(ReleaseOrderStatus::Completed.as_str()),
+                release_orders::completed_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+            .await?;
+    } else {
+        diesel::update(key)
+            .set(release_orders::status.eq(ReleaseOrderStatus::Cancelled.as_str()))
+            .execute(conn)
+            .await?;
+    }
+    add_reserved(conn, order.lot_id, -cut).await?;
+    Ok(())
+}
+
+/// The lot's open release orders, newest first, locked.
+pub async fn lock_open_orders(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    lot_id: Uuid,
+) -> QueryResult<Vec<ReleaseOrder>> {
+    let orders: Vec<ReleaseOrder> = release_orders::table
+        .filter(release_orders::lot_id.eq(lot_id))
+        .filter(release_orders::status.eq(ReleaseOrderStatus::Open.as_str()))
+        .order(release_orders::created_at.desc())
+        .select(ReleaseOrder::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+    order.take_all(Rank::ReleaseOrder, &ids);
+    Ok(orders)
+}

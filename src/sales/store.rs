@@ -403,3 +403,111 @@ pub async fn insert_settlement(
         .await?;
     Ok(())
 }
+
+/// A pending sale's line on one lot, with what its sale was paid, for a shortage to shrink.
+#[derive(Debug, Clone)]
+pub struct PendingLine {
+    pub sale_id: Uuid,
+    pub line_no: i32,
+    pub quantity: Decimal,
+    pub unit_price: Decimal,
+    pub amount: Decimal,
+    pub total: Decimal,
+    pub paid: Decimal,
+    pub currency: String,
+    pub buyer_org_id: Uuid,
+    pub supplier_org_id: Uuid,
+    /// How many lines the sale has.
+    pub lines: i64,
+}
+
+type LineTuple = (
+    Uuid,
+    i32,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    String,
+    Uuid,
+    Uuid,
+);
+
+/// The lines of pending sales on the lot, newest sale first.
+pub async fn pending_lines_on(
+    conn: &mut AsyncPgConnection,
+    lot_id: Uuid,
+) -> QueryResult<Vec<PendingLine>> {
+    let rows: Vec<LineTuple> = sale_lines::table
+        .inner_join(sales::table)
+        .filter(sale_lines::lot_id.eq(lot_id))
+        .filter(sales::status.eq(SaleStatus::Pending))
+        .order(sales::seq.desc())
+        .select((
+            sale_lines::sale_id,
+            sale_lines::line_no,
+            sale_lines::quantity,
+            sale_lines::unit_price,
+            sale_lines::amount,
+            sales::total,
+            sales::paid,
+            sales::currency,
+            sales::buyer_org_id,
+            sales::supplier_org_id,
+        ))
+        .load(conn)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let counts: Vec<(Uuid, i64)> = sale_lines::table
+        .filter(sale_lines::sale_id.eq_any(&ids))
+        .group_by(sale_lines::sale_id)
+        .select((sale_lines::sale_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PendingLine {
+            lines: counts.iter().find(|c| c.0 == r.0).map_or(1, |c| c.1),
+            sale_id: r.0,
+            line_no: r.1,
+            quantity: r.2,
+            unit_price: r.3,
+            amount: r.4,
+            total: r.5,
+            paid: r.6,
+            currency: r.7,
+            buyer_org_id: r.8,
+            supplier_org_id: r.9,
+        })
+        .collect())
+}
+
+/// A line shrunk by `cut`, to `amount`, and its sale's total with it; a line cut to nothing
+/// leaves the sale (the caller cancels a sale left with no line).
+pub async fn shrink_line(
+    conn: &mut AsyncPgConnection,
+    line: &PendingLine,
+    cut: Decimal,
+    amount: Decimal,
+) -> QueryResult<()> {
+    let key = sale_lines::table.find((line.sale_id, line.line_no));
+    if cut < line.quantity {
+        diesel::update(key)
+            .set((
+                sale_lines::quantity.eq(line.quantity - cut),
+                sale_lines::amount.eq(amount),
+            ))
+            .execute(conn)
+            .await?;
+    } else if line.lines > 1 {
+        diesel::delete(key).execute(conn).await?;
+    }
+    if line.lines > 1 || cut < line.quantity {
+        diesel::update(sales::table.find(line.sale_id))
+            .set(sales::total.eq(sales::total - (line.amount - amount)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

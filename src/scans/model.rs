@@ -41,4 +41,7 @@ pub struct ScanResult {
     pub lot: Lot,
     /// The movement written; `null` for a count that matched the book.
     pub movement: Option<Movement>,
+    /// A count that found goods missing: the custody incident it recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::incidents::model::Incident>,
 }

@@ -20,6 +20,8 @@ use crate::domain::states::{LotStatus, ScanAction, VoyageStatus};
 use crate::domain::valuation;
 use crate::error::{ApiError, ApiResult};
 use crate::http::validate::quantity as parse_quantity;
+use crate::incidents::model::Incident;
+use crate::incidents::service as incidents;
 use crate::integrity::{self, Change, to_json};
 use crate::lots::model::{Lot, LotRow, Movement, lot_not_found};
 use crate::lots::service::present;
@@ -125,6 +127,12 @@ pub async fn scan(
 ) -> ApiResult<ScanResult> {
     let viewer = Viewer::of(principal);
     let mut order = LockOrder::new();
+    let claims = match request.action {
+        ScanAction::Count => {
+            incidents::lock_claims(conn, &mut order, viewer, scanned.code.as_str()).await?
+        }
+        _ => incidents::Claims::default(),
+    };
     let lot = lots::lock_visible_by_code(conn, &mut order, viewer, scanned.code.as_str())
         .await?
         .ok_or_else(lot_not_found)?;
@@ -139,12 +147,17 @@ pub async fn scan(
         request: &request,
         details,
     };
+    let mut incident = None;
     let movement = match request.action {
         ScanAction::Receive => receive(conn, scan, quantity).await?,
         ScanAction::Load => load(conn, &mut order, scan, quantity).await?,
         ScanAction::Unload => unload(conn, &mut order, scan).await?,
         ScanAction::Transfer => transfer(conn, scan).await?,
-        ScanAction::Count => count(conn, scan, quantity).await?,
+        ScanAction::Count => {
+            let (movement, found) = count(conn, (&mut order, &claims), scan, quantity).await?;
+            incident = found;
+            movement
+        }
         ScanAction::Release => release(conn, &mut order, scan, quantity).await?,
     };
     let after = lots::find_visible(conn, Viewer::All, lot.id)
@@ -154,6 +167,7 @@ pub async fn scan(
         action: request.action,
         lot: present(conn, viewer, after).await?,
         movement,
+        incident,
     };
     integrity::record(
         conn,
@@ -477,11 +491,14 @@ async fn transfer(conn: &mut AsyncPgConnection, scan: Scan<'_>) -> ApiResult<Opt
     Ok(Some(lots::record_movement(conn, change).await?.1))
 }
 
+/// A stock count. Goods found missing beyond the lot's free goods come off its commitments
+/// (`incidents::service::take_shortage`), and any loss is a custody incident.
 async fn count(
     conn: &mut AsyncPgConnection,
+    (order, claims): (&mut LockOrder, &incidents::Claims),
     scan: Scan<'_>,
     quantity: Option<Decimal>,
-) -> ApiResult<Option<Movement>> {
+) -> ApiResult<(Option<Movement>, Option<Incident>)> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Count, false)?;
     let counted = quantity
@@ -506,7 +523,7 @@ async fn count(
     )
     .await?;
     if difference.is_zero() {
-        return Ok(None);
+        return Ok((None, None));
     }
     let reason = scan.request.reason.as_deref().ok_or_else(|| {
         ApiError::invalid(
@@ -514,14 +531,11 @@ async fn count(
             "a count that differs from the book needs a reason",
         )
     })?;
-    let commitments = lots::commitments(conn, lot).await?;
-    if !commitments.fit(counted) {
-        let at = |q| Quantity::at(q, &lot.unit);
-        return Err(ApiError::conflict("count_below_commitments", "less was counted than the lot's pledges and reservations need; the lender or the supplier must release some first")
-            .with("quantity_committed", at(commitments.total()))
-            .with("quantity_pledged", at(lot.quantity_pledged))
-            .with("quantity_reserved", at(lot.quantity_reserved)));
-    }
+    let effects = if difference < Decimal::ZERO {
+        Some(incidents::take_shortage(conn, (order, claims), lot, counted).await?)
+    } else {
+        None
+    };
     let mut details = scan.details.clone();
     details["quantity_book"] = json!(Quantity::at(lot.quantity_on_hand, &lot.unit).to_string());
     details["quantity_counted"] = json!(Quantity::at(counted, &lot.unit).to_string());
@@ -532,7 +546,23 @@ async fn count(
         details,
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    let movement = lots::record_movement(conn, change).await?.1;
+    let incident = match effects {
+        Some(effects) => {
+            let recorded = incidents::record(
+                conn,
+                scan.principal,
+                (lot, &movement),
+                -difference,
+                reason,
+                &effects,
+            )
+            .await?;
+            Some(incidents::as_seen_by(scan.principal, recorded))
+        }
+        None => None,
+    };
+    Ok((Some(movement), incident))
 }
 
 async fn release(

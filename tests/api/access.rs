@@ -439,6 +439,14 @@ fn rows() -> Vec<Row> {
             path: "/v1/custody/reconciliation",
             expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
         },
+        row("GET", "/v1/custody-incidents", |a| authed(a, |_| 200)),
+        row("GET", "/v1/custody-incidents/{id}", |a| {
+            authed(a, |a| match a {
+                PlatformOwner | PlatformStaff | SupplierOwner | SupplierStaff | WarehouseOwner
+                | WarehouseStaff => 200,
+                _ => 404,
+            })
+        }),
         row("POST", "/v1/facilities", |a| lender_writes(a, 201)),
         row("GET", "/v1/facilities", credit_lists),
         row("GET", "/v1/facilities/{id}", credit_object),
@@ -963,6 +971,19 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
             .to_owned()
     } else if row.path.starts_with("/v1/breaches/{id}") {
         fresh_breach(app, c).await
+    } else if row.path == "/v1/custody-incidents/{id}" {
+        // Ten kilograms of a fresh lot go missing.
+        let lot = c.lot_in_custody(app, "20").await;
+        let short = c
+            .scan(
+                app,
+                json!({"code": lot["code"], "action": "count", "quantity": "10", "reason": "gone"}),
+            )
+            .await;
+        short.body["incident"]["id"]
+            .as_str()
+            .expect("incident")
+            .to_owned()
     } else if row.path == "/v1/facilities/{id}/close" {
         // A facility of its own to close, so the world's stays open.
         let body = facility_body(world.supplier_org, &c.commodity);

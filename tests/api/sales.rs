@@ -1152,15 +1152,14 @@ async fn listing_sales_or_loans_by_an_unknown_status_is_422_naming_it() {
 /// the buyer pays and the 200 leave. A count below the commitments is refused with
 /// the numbers, and the lot's commitments never exceed what is on hand.
 #[tokio::test]
-async fn a_count_keeps_the_lots_commitments_within_what_is_on_hand() {
-    use diesel_async::RunQueryDsl;
+async fn a_real_shortage_comes_off_free_goods_then_the_sale_then_the_pledge_then_the_order() {
     let app = TestApp::spawn().await;
     let m = market(&app).await;
     let c = &m.l.custody;
     let lot = c.lot_in_custody(&app, "1000").await;
     let lot_id = id(&lot);
-    m.l.disbursed_loan(&app, &lot_id, "600", "1800.00").await;
-    // A sale takes pledged goods first: 700 sold are the 600 pledged and 100 free.
+    let loan = m.l.disbursed_loan(&app, &lot_id, "600", "1800.00").await;
+    // A sale takes pledged goods first: 700 sold are the 600 pledged and 100 free; 300 free.
     let sold = m
         .sell(
             &app,
@@ -1175,80 +1174,140 @@ async fn a_count_keeps_the_lots_commitments_within_what_is_on_hand() {
         async move {
             c.scan(
                 app,
-                json!({"code": code, "action": "count", "quantity": quantity, "reason": "recount"}),
+                json!({"code": code, "action": "count", "quantity": quantity, "reason": "pallets missing"}),
             )
             .await
         }
     };
+    // 301 missing: the 300 free go first, then 1 of the sale's unpledged 100.
     let short = count("699").await;
-    assert_eq!(short.status, 409, "{}", short.text);
+    assert_eq!(short.status, 200, "{}", short.text);
+    assert_eq!(short.body["lot"]["quantity_on_hand"], "699.000");
+    let incident = &short.body["incident"];
+    assert_eq!(incident["quantity_missing"], "301.000", "{incident}");
+    assert_eq!(incident["value"], "1806.00", "301 kg at 6.00");
     assert_eq!(
-        short.body["error"]["code"], "count_below_commitments",
-        "{}",
-        short.text
+        incident["operator_org_id"],
+        c.warehouse_staff.org_id.to_string()
+    );
+    assert_eq!(incident["effects"]["sales"][0]["quantity_cut"], "1.000");
+    assert_eq!(incident["effects"]["sales"][0]["total"], "4543.50");
+    // The worker sees the incident, not the owner's financing.
+    assert_eq!(incident["effects"]["pledges"], json!([]));
+    assert_eq!(incident["lender_org_ids"], json!([]));
+    let shrunk = m.sale(&app, &sale).await;
+    assert_eq!(shrunk["lines"][0]["quantity"], "699.000");
+    assert_eq!(shrunk["total"], "4543.50");
+    // 299 more: the sale's other 99 unpledged, then 200 both pledged and sold, cut together;
+    // 1,800 on 400 kg worth 2,400 is an LTV of 0.75: a margin call opens at once.
+    let short = count("400").await;
+    assert_eq!(short.status, 200, "{}", short.text);
+    let effects = &short.body["incident"]["effects"];
+    assert_eq!(effects["sales"][0]["quantity_cut"], "299.000", "{effects}");
+    let after = m.l.loan(&app, &loan).await;
+    assert_eq!(after["collateral"][0]["quantity"], "400.000");
+    assert_eq!(after["ltv"], "0.75");
+    assert_eq!(after["margin_call"]["status"], "open");
+    let incident_id = short.body["incident"]["id"]
+        .as_str()
+        .expect("incident")
+        .to_owned();
+    // The lender sees the pledge it lost; the buyer only its own sale; a stranger nothing.
+    let path = format!("/v1/custody-incidents/{incident_id}");
+    let lenders = app.get(&path, m.l.lender.token()).await;
+    assert_eq!(lenders.status, 200, "{}", lenders.text);
+    assert_eq!(
+        lenders.body["effects"]["pledges"][0]["loan_id"],
+        loan.as_str()
     );
     assert_eq!(
-        short.body["error"]["details"]["quantity_committed"], "700.000",
-        "{}",
-        short.text
+        lenders.body["effects"]["pledges"][0]["quantity_cut"],
+        "200.000"
     );
-    // Cancel, sell only 200: the sale now lies within the pledge.
-    let cancelled = app
-        .post_keyed(
-            &format!("/v1/sales/{sale}/cancel"),
-            c.supplier.token(),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
-    let sold = m
-        .sell(
-            &app,
-            json!([{"lot_id": lot_id, "quantity": "200", "unit_price": "6.50"}]),
-        )
-        .await;
-    assert_eq!(sold.status, 201, "{}", sold.text);
-    let sale = id(&sold.body);
-    let counted = count("700").await;
-    assert_eq!(counted.status, 200, "{}", counted.text);
-    assert_eq!(counted.body["lot"]["quantity_on_hand"], "700.000");
-    let paid = m.pay(&app, &sale, "1300.00").await;
-    assert_eq!(paid.status, 201, "{}", paid.text);
+    let buyers = app.get(&path, m.buyer.token()).await;
+    assert_eq!(buyers.status, 200, "{}", buyers.text);
+    assert_eq!(buyers.body["effects"]["pledges"], json!([]));
+    assert_eq!(buyers.body["effects"]["sales"][0]["sale_id"], sale.as_str());
+    let owners = app.get("/v1/custody-incidents", c.supplier.token()).await;
+    assert_eq!(owners.body["items"].as_array().map(Vec::len), Some(2));
+    let stranger = app.owner_of(OrgKind::Supplier).await;
+    app.get(&path, stranger.token())
+        .await
+        .assert_error(404, "incident_not_found");
+    let none = app.get("/v1/custody-incidents", stranger.token()).await;
+    assert_eq!(none.body["items"], json!([]));
+    // The buyer was told its sale shrank.
+    app.get("/v1/audit/verify", c.admin.token()).await;
+    let events = app.get("/v1/events?limit=100", m.buyer.token()).await;
+    let told = events.body["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event_type"] == "sale.shrunk")
+        .count();
+    assert_eq!(told, 2, "{}", events.text);
+    // The buyer pays the 400 that are left: the sale settles and repays the loan.
+    let paid = m.pay(&app, &sale, "2600.00").await;
     assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
-    let order = m.sale(&app, &sale).await["release_orders"][0]["id"].clone();
-    // The proceeds repay part of the loan: 400 stay pledged and 200 must leave.
-    let short = count("599").await;
-    assert_eq!(short.status, 409, "{}", short.text);
-    assert_eq!(
-        short.body["error"]["details"]["quantity_committed"], "600.000",
-        "{}",
-        short.text
-    );
+    // 100 of the goods paid for go missing before they leave: the release order shrinks.
+    let short = count("300").await;
+    assert_eq!(short.status, 200, "{}", short.text);
+    let order = &short.body["incident"]["effects"]["release_orders"][0];
+    assert_eq!(order["quantity_cut"], "100.000");
+    let orders = m.sale(&app, &sale).await["release_orders"].clone();
+    assert_eq!(orders[0]["quantity"], "300.000");
     let out = c
         .scan(
             &app,
-            json!({"code": lot["code"], "action": "release", "release_order_id": order}),
+            json!({"code": lot["code"], "action": "release", "release_order_id": orders[0]["id"]}),
         )
         .await;
     assert_eq!(out.status, 200, "{}", out.text);
-    assert_eq!(out.body["lot"]["quantity_on_hand"], "500.000");
-    assert_eq!(out.body["lot"]["quantity_pledged"], "400.000");
-    // The supplier withdraws its 100 free: 400 pledged + 100 to leave leave no room to lose.
-    let withdrawal = c.withdraw(&app, &lot_id, "100").await;
-    assert_eq!(withdrawal.status, 201, "{}", withdrawal.text);
-    let short = count("499").await;
-    assert_eq!(short.status, 409, "{}", short.text);
-    assert_eq!(
-        short.body["error"]["details"]["quantity_committed"], "500.000",
-        "{}",
-        short.text
-    );
+    assert_eq!(out.body["lot"]["status"], "released");
     assert_books_balance(&app, &c.admin).await;
-    // The database holds the rule too: 400 pledged and 150 on release orders do not fit in
-    // the 500 on hand, though each alone does.
+}
+
+#[tokio::test]
+async fn a_shortage_never_shrinks_a_sale_below_what_its_buyer_paid() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let lot_id = id(&lot);
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot_id, "quantity": "100", "unit_price": "6.50"}]),
+        )
+        .await;
+    let sale = id(&sold.body);
+    assert_eq!(m.pay(&app, &sale, "600.00").await.status, 201);
+    // 650 total, 600 paid: at most 7.692 kg can come off (92.308 × 6.50 = 600.00).
+    let short = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "count", "quantity": "90", "reason": "short"}),
+        )
+        .await;
+    short.assert_error(409, "shortage_hits_paid_sale");
+    assert_eq!(
+        short.body["error"]["details"]["quantity_uncovered"],
+        "2.308"
+    );
+    let within = c
+        .scan(
+            &app,
+            json!({"code": lot["code"], "action": "count", "quantity": "95", "reason": "short"}),
+        )
+        .await;
+    assert_eq!(within.status, 200, "{}", within.text);
+    assert_eq!(m.sale(&app, &sale).await["total"], "617.50");
+    // The database holds the rule as well: 95 on release orders and 50 pledged do not fit
+    // in the 95 on hand, though each alone does.
     let mut conn = app.pool.get().await.expect("connection");
     let bypass = diesel::sql_query(format!(
-        "UPDATE lots SET quantity_reserved = 150 WHERE id = '{lot_id}'"
+        "UPDATE lots SET quantity_sold = 0, quantity_pledged = 50 WHERE id = '{lot_id}'"
     ))
     .execute(&mut conn)
     .await;
@@ -1572,4 +1631,43 @@ async fn every_amount_prints_at_its_minor_unit_and_every_quantity_at_its_units_p
         "printed inconsistently:\n{}",
         bad.join("\n")
     );
+}
+
+#[tokio::test]
+async fn a_shortage_racing_the_payment_that_settles_the_sale_leaves_one_consistent_story() {
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let c = &m.l.custody;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot["id"], "quantity": "100", "unit_price": "6.50"}]),
+        )
+        .await;
+    let sale = id(&sold.body);
+    let count = c.scan(
+        &app,
+        json!({"code": lot["code"], "action": "count", "quantity": "90", "reason": "short"}),
+    );
+    let (counted, paid) = tokio::join!(count, m.pay(&app, &sale, "650.00"));
+    assert_eq!(counted.status, 200, "{}", counted.text);
+    let after = m.sale(&app, &sale).await;
+    if paid.status == 201 {
+        // Paid first: the sale settled whole and the shortage shrank its release order.
+        assert_eq!(after["status"], "settled");
+        assert_eq!(after["release_orders"][0]["quantity"], "90.000");
+    } else {
+        // Counted first: the sale shrank to 90 kg, and 650 is more than it now costs.
+        assert_eq!(paid.status, 422, "{}", paid.text);
+        assert_eq!(paid.field(), "amount");
+        assert_eq!(after["status"], "pending");
+        assert_eq!(after["total"], "585.00");
+    }
+    let lot_now = app
+        .get(&format!("/v1/lots/{}", id(&lot)), c.supplier.token())
+        .await;
+    assert_eq!(lot_now.body["quantity_on_hand"], "90.000");
+    assert_eq!(lot_now.body["quantity_reserved"], "90.000");
+    assert_books_balance(&app, &c.admin).await;
 }
