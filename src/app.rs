@@ -207,6 +207,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/lots/{id}", LOT_READERS, lots::routes::get),
         route!(GET "/v1/lots/{id}/movements", LOT_READERS, lots::routes::movements),
         route!(GET "/v1/lots/{id}/label.svg", LOT_READERS, lots::routes::label),
+        route!(GET "/v1/labels.html", LOT_READERS, lots::routes::labels),
         route!(POST "/v1/lots/{id}/split", LOT_WRITERS, lots::routes::split),
         route!(POST "/v1/withdrawals", LOT_WRITERS, lots::routes::withdraw),
         route!(POST "/v1/scans", SCANNERS, scans::routes::scan),

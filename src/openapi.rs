@@ -48,6 +48,7 @@ use utoipa::{Modify, OpenApi};
         crate::lots::routes::get,
         crate::lots::routes::movements,
         crate::lots::routes::label,
+        crate::lots::routes::labels,
         crate::lots::routes::split,
         crate::lots::routes::withdraw,
         crate::scans::routes::scan,

@@ -295,3 +295,12 @@ pub struct Withdrawal {
 pub fn lot_not_found() -> crate::error::ApiError {
     crate::error::ApiError::not_found("lot_not_found", "no such lot")
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsQuery {
+    /// The lots to label, 1 to 100 ids separated by commas, printed in this order.
+    #[param(pattern = r"^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$")]
+    pub lot_ids: String,
+}

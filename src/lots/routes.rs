@@ -8,7 +8,6 @@ use crate::domain::states::LotStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyOptional, KeyRequired};
 use crate::http::{Page, PageQuery, ValidJson};
-use crate::reference::store as reference;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -171,7 +170,8 @@ pub async fn movements(
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |m| m.id)))
 }
 
-/// A printable label: QR code of the lot code, the code, commodity, grade, quantity, dates.
+/// A printable 100 × 150 mm label: owner, QR code and GS1-128 barcode ((10) lot code, (310n)
+/// net weight), the code, commodity, grade, quantity on hand, dates and warehouse.
 #[utoipa::path(get, path = "/v1/lots/{id}/label.svg", tag = "lots",
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn label(
@@ -180,14 +180,24 @@ pub async fn label(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    let row = store::find_visible(&mut conn, Viewer::of(&principal), *id)
-        .await?
-        .ok_or_else(lot_not_found)?;
-    let commodity = reference::find_commodity(&mut conn, &row.commodity_code)
-        .await?
-        .ok_or_else(|| ApiError::internal("lot without commodity"))?;
-    let svg = super::label::svg(&row, &commodity.name).map_err(ApiError::internal)?;
+    let svg = service::label(&mut conn, &principal, *id).await?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
+}
+
+/// Labels for many lots (up to 100) as one HTML page that prints one label per sheet.
+#[utoipa::path(get, path = "/v1/labels.html", tag = "lots", params(LabelsQuery),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn labels(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: crate::http::query::ValidQuery<LabelsQuery>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let html = service::labels(&mut conn, &principal, &query.lot_ids).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 /// Split part of a lot off into a new lot with its own code, in the same place.

@@ -432,3 +432,70 @@ pub async fn withdraw(
         release_order: order,
     })
 }
+
+/// The names a label prints beside the lot: its commodity, owner and warehouse (or vessel).
+async fn label_of(conn: &mut AsyncPgConnection, lot: &LotRow) -> ApiResult<String> {
+    let commodity = reference::find_commodity(conn, &lot.commodity_code)
+        .await?
+        .ok_or_else(|| ApiError::internal("lot without commodity"))?;
+    let owner = crate::orgs::store::find_org(conn, lot.owner_org_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("lot without owner"))?;
+    let place = match (lot.warehouse_id, lot.voyage_id) {
+        (_, Some(voyage)) => reference::find_voyage(conn, voyage)
+            .await?
+            .map(|v| (v.vessel_name, format!("bound for {}", v.destination))),
+        (Some(warehouse), None) => reference::find_warehouse(conn, warehouse)
+            .await?
+            .map(|w| (w.name, w.address)),
+        (None, None) => None,
+    };
+    let names = super::label::Names {
+        commodity: &commodity.name,
+        owner: &owner.name,
+        place: place.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+    };
+    super::label::svg_element(lot, &names).map_err(ApiError::internal)
+}
+
+/// A lot's printable label, as an SVG document.
+pub async fn label(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<String> {
+    let lot = store::find_visible(conn, Viewer::of(principal), id)
+        .await?
+        .ok_or_else(lot_not_found)?;
+    let svg = label_of(conn, &lot).await?;
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{svg}\n"
+    ))
+}
+
+/// Labels of many lots (1 to 100, each one the caller may see) on one page to print.
+pub async fn labels(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    lot_ids: &str,
+) -> ApiResult<String> {
+    let ids = lot_ids
+        .split(',')
+        .map(|id| Uuid::parse_str(id.trim()))
+        .collect::<Result<Vec<Uuid>, _>>()
+        .map_err(|_| ApiError::invalid("lot_ids", "lot_ids are lot ids separated by commas"))?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::invalid(
+            "lot_ids",
+            "label 1 to 100 lots at a time",
+        ));
+    }
+    let mut labels = Vec::with_capacity(ids.len());
+    for id in ids {
+        let lot = store::find_visible(conn, Viewer::of(principal), id)
+            .await?
+            .ok_or_else(|| lot_not_found().with("lot_id", id))?;
+        labels.push(label_of(conn, &lot).await?);
+    }
+    Ok(super::label::page(&labels))
+}

@@ -368,6 +368,11 @@ fn rows() -> Vec<Row> {
             expect: |a| authed(a, lot_visibility),
         },
         Row {
+            method: "GET",
+            path: "/v1/labels.html",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
             method: "POST",
             path: "/v1/lots/{id}/split",
             expect: |a| authed(a, lot_owner_writes),
@@ -1010,6 +1015,12 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     } else if row.path.starts_with("/v1/sales/{id}") {
         let lot = c.lot_in_custody(app, "10").await;
         sale_of(app, world, lot["id"].as_str().expect("lot")).await
+    } else if row.path == "/v1/labels.html" {
+        let lot = c.lot_in_custody(app, "10").await;
+        return format!(
+            "/v1/labels.html?lot_ids={}",
+            lot["id"].as_str().expect("lot")
+        );
     } else if row.path == "/v1/fee-quote" {
         let lot = c.lot_in_custody(app, "10").await;
         return format!(

@@ -497,17 +497,59 @@ async fn lots_are_seen_by_their_supplier_and_custodian_only_and_listed_with_filt
     assert_eq!(bad.field(), "status");
 }
 
+/// The GS1-128 bars of a label, read back as a scanner would send them: each `<rect>` of the
+/// `gs1-128` group is a bar at a whole-module `x` with a whole-module `width`.
+fn read_gs1_128(svg: &str) -> String {
+    let group = svg
+        .split(r#"<g id="gs1-128""#)
+        .nth(1)
+        .and_then(|g| g.split("</g>").next())
+        .expect("a GS1-128 group");
+    let number = |rect: &str, name: &str| -> u32 {
+        let value = rect
+            .split(&format!(r#"{name}=""#))
+            .nth(1)
+            .expect("attribute");
+        value
+            .split('"')
+            .next()
+            .expect("value")
+            .parse()
+            .expect("whole modules")
+    };
+    let mut widths = Vec::new();
+    let mut end = 10;
+    for rect in group.split("<rect").skip(1) {
+        let (x, width) = (number(rect, "x"), number(rect, "width"));
+        if x > end {
+            widths.push(u8::try_from(x - end).expect("space"));
+        } else {
+            assert!(widths.is_empty(), "bars follow one another with spaces");
+        }
+        widths.push(u8::try_from(width).expect("bar"));
+        end = x + width;
+    }
+    holdfast::domain::code128::decode(&widths).expect("a valid Code 128 symbol")
+}
+
 #[tokio::test]
-async fn the_label_is_a_printable_svg_with_the_code() {
+async fn the_label_shows_what_is_on_hand_whose_and_where_with_a_gs1_128_barcode() {
     let app = TestApp::spawn().await;
     let c = custody(&app).await;
-    let lot = c.lot_in_custody(&app, "20000").await;
+    // 20,000 kg announced, 19,950 received: the label says what is there.
+    let announced = c.announce(&app, "20000").await;
+    let received = c
+        .scan(
+            &app,
+            json!({"code": announced["code"], "action": "receive", "quantity": "19950"}),
+        )
+        .await;
+    assert_eq!(received.status, 200, "{}", received.text);
+    let id = announced["id"].as_str().expect("id");
+    let code = announced["code"].as_str().expect("code");
     let response = app
         .client
-        .get(app.url(&format!(
-            "/v1/lots/{}/label.svg",
-            lot["id"].as_str().unwrap()
-        )))
+        .get(app.url(&format!("/v1/lots/{id}/label.svg")))
         .bearer_auth(c.warehouse_staff.token())
         .send()
         .await
@@ -516,10 +558,83 @@ async fn the_label_is_a_printable_svg_with_the_code() {
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().await.expect("svg");
     assert!(svg.contains(r#"width="100mm" height="150mm""#));
-    assert!(svg.contains(lot["code"].as_str().unwrap()));
-    assert!(svg.contains("Fuji apples — grade A"));
-    assert!(svg.contains("20000 kg"));
+    assert!(svg.contains(code));
+    assert!(svg.contains("Fuji apples"));
+    assert!(svg.contains("Grade A"));
+    assert!(
+        svg.contains("19950.000 kg"),
+        "the quantity on hand, not announced"
+    );
+    assert!(!svg.contains("20000"), "{svg}");
+    let owner = app
+        .get(
+            &format!("/v1/orgs/{}", c.supplier.org_id),
+            c.supplier.token(),
+        )
+        .await;
+    // The owner's name, cut with an ellipsis past 34 characters.
+    let name: String = owner.body["name"].as_str().expect("owner").chars().take(20).collect();
+    assert!(svg.contains(&name), "{name}: {svg}");
+    assert!(
+        svg.contains("Zhifu District, Yantai, Shandong"),
+        "the warehouse"
+    );
     assert!(svg.contains("<path d=\"M"), "the QR modules are drawn");
+    // The barcode reads back as (10) the lot code and (3100) the net weight in kg.
+    let scanned = read_gs1_128(&svg);
+    assert_eq!(scanned, format!("]C110{code}\u{1d}3100019950"));
+    assert!(svg.contains(&format!("(10) {code} (3100) 019950")));
+    // What the scanner sends is what the scan station accepts: a count of the same goods.
+    let counted = c
+        .scan(&app, json!({"code": scanned, "action": "count"}))
+        .await;
+    assert_eq!(counted.status, 200, "{}", counted.text);
+    assert_eq!(
+        counted.body["movement"],
+        serde_json::Value::Null,
+        "a clean count"
+    );
+
+    // Many labels print as one page, one label per sheet, in the order asked.
+    let other = c.lot_in_custody(&app, "40").await;
+    let other_id = other["id"].as_str().expect("id");
+    let page = app
+        .request(
+            "GET",
+            &format!("/v1/labels.html?lot_ids={id},{other_id}"),
+            Some(c.warehouse_staff.token()),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.text.matches("<section class=\"label\">").count(), 2);
+    assert!(page.text.contains("@page { size: 100mm 150mm"));
+    let first = page.text.find(code).expect("first");
+    let second = page
+        .text
+        .find(other["code"].as_str().expect("code"))
+        .expect("second");
+    assert!(first < second);
+    // A lot the caller may not see is not found, naming it; ids that are not ids are refused.
+    let stranger = app.owner_of(OrgKind::Supplier).await;
+    let hidden = app
+        .request(
+            "GET",
+            &format!("/v1/labels.html?lot_ids={id}"),
+            Some(stranger.token()),
+            None,
+        )
+        .await;
+    hidden.assert_error(404, "lot_not_found");
+    let bad = app
+        .request(
+            "GET",
+            "/v1/labels.html?lot_ids=K7M3QX9T3",
+            Some(c.warehouse_staff.token()),
+            None,
+        )
+        .await;
+    assert_eq!(bad.field(), "lot_ids");
 }
 
 #[tokio::test]
