@@ -174,7 +174,7 @@ pub fn svg_element(lot: &LotRow, names: &Names<'_>) -> anyhow::Result<String> {
 pub fn page(labels: &[String]) -> String {
     let mut body = String::new();
     for label in labels {
-        let _ = write!(body, "<section class=\"label\">{label}</section>\n");
+        let _ = writeln!(body, "<section class=\"label\">{label}</section>");
     }
     format!(
         r#"<!DOCTYPE html>
