@@ -191,8 +191,16 @@ mod tests {
     fn digit_pairs_that_look_like_switches_are_digits() {
         for weight in ["019950", "999999", "100099"] {
             let elements = [
-                Element { ai: "10", data: "A9", variable: true },
-                Element { ai: "3100", data: weight, variable: false },
+                Element {
+                    ai: "10",
+                    data: "A9",
+                    variable: true,
+                },
+                Element {
+                    ai: "3100",
+                    data: weight,
+                    variable: false,
+                },
             ];
             let text = decode(&modules(&symbols(&elements).unwrap())).unwrap();
             assert_eq!(text, format!("]C110A9\u{1d}3100{weight}"));

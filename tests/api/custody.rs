@@ -573,7 +573,12 @@ async fn the_label_shows_what_is_on_hand_whose_and_where_with_a_gs1_128_barcode(
         )
         .await;
     // The owner's name, cut with an ellipsis past 34 characters.
-    let name: String = owner.body["name"].as_str().expect("owner").chars().take(20).collect();
+    let name: String = owner.body["name"]
+        .as_str()
+        .expect("owner")
+        .chars()
+        .take(20)
+        .collect();
     assert!(svg.contains(&name), "{name}: {svg}");
     assert!(
         svg.contains("Zhifu District, Yantai, Shandong"),
