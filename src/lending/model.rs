@@ -256,8 +256,12 @@ pub struct Collateral {
     pub market_value: Money,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema, diesel::QueryableByName)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, diesel::QueryableByName)]
 pub struct CollateralHold {
+    /// The loan whose collateral it holds (listed under that loan).
+    #[serde(skip)]
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub loan_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub lot_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Text)]

@@ -167,46 +167,53 @@ pub async fn list_loans(
     query.load(conn).await
 }
 
-/// What the facility has lent (outstanding principal of live loans) and what pending
-/// requests hold of its limit.
+/// What each of these facilities has lent (outstanding principal of live loans), holds for
+/// pending requests (their principal) and holds as collateral (what revaluation last found
+/// the live loans' pledges worth): (facility, drawn, committed, collateral value).
 pub async fn usage(
     conn: &mut AsyncPgConnection,
-    facility_id: Uuid,
-) -> QueryResult<(Decimal, Decimal)> {
-    let rows: Vec<(LoanStatus, Decimal, Decimal)> = loans::table
-        .filter(loans::facility_id.eq(facility_id))
+    facility_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, Decimal, Decimal, Decimal)>> {
+    let mut statuses = LoanStatus::PENDING.to_vec();
+    statuses.extend_from_slice(LoanStatus::LIVE);
+    let rows: Vec<(Uuid, LoanStatus, Decimal, Decimal, Decimal)> = loans::table
+        .filter(loans::facility_id.eq_any(facility_ids))
+        .filter(loans::status.eq_any(statuses))
         .select((
+            loans::facility_id,
             loans::status,
             loans::principal,
             loans::outstanding_principal,
+            loans::collateral_value,
         ))
         .load(conn)
         .await?;
-    let drawn = rows
+    Ok(facility_ids
         .iter()
-        .filter(|(status, _, _)| status.is_live())
-        .map(|(_, _, outstanding)| *outstanding)
-        .sum();
-    let committed = rows
-        .iter()
-        .filter(|(status, _, _)| status.is_pending())
-        .map(|(_, principal, _)| *principal)
-        .sum();
-    Ok((drawn, committed))
+        .map(|id| {
+            let mine = rows.iter().filter(|r| r.0 == *id);
+            let (mut drawn, mut committed, mut value) =
+                (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+            for (_, status, principal, outstanding, collateral) in mine {
+                if status.is_live() {
+                    drawn += *outstanding;
+                    value += *collateral;
+                } else {
+                    committed += *principal;
+                }
+            }
+            (*id, drawn, committed, value)
+        })
+        .collect())
 }
 
-/// The facility's collateral value: what revaluation last found the live loans' pledges worth.
-pub async fn collateral_value(
+/// What one facility has lent and holds for pending requests.
+pub async fn usage_of(
     conn: &mut AsyncPgConnection,
     facility_id: Uuid,
-) -> QueryResult<Decimal> {
-    let values: Vec<Decimal> = loans::table
-        .filter(loans::facility_id.eq(facility_id))
-        .filter(loans::status.eq_any(LoanStatus::LIVE))
-        .select(loans::collateral_value)
-        .load(conn)
-        .await?;
-    Ok(values.into_iter().sum())
+) -> QueryResult<(Decimal, Decimal)> {
+    let all = usage(conn, &[facility_id]).await?;
+    Ok(<[_]>::first(&all).map_or((Decimal::ZERO, Decimal::ZERO), |u| (u.1, u.2)))
 }
 
 pub async fn pledges_of(
@@ -622,24 +629,67 @@ pub async fn live_pledges_of(
         .await
 }
 
-/// The temperature breaches that held (or hold) the loan's pledged goods: in their warehouse
-/// while they were there. Newest first, at most 20.
+/// The temperature breaches that held (or hold) these loans' pledged goods: in their
+/// warehouse while they were there. Newest first, at most 20 a loan.
 pub async fn holds_of(
     conn: &mut AsyncPgConnection,
-    loan: Uuid,
+    loan_ids: &[Uuid],
 ) -> QueryResult<Vec<CollateralHold>> {
     diesel::sql_query(
-        "SELECT lot.id AS lot_id, lot.code AS lot_code, br.id AS breach_id, br.kind, br.started_at, \
-                br.ended_at, br.acknowledged_at AS lifted_at, br.acknowledged_by AS lifted_by, br.comment \
-         FROM pledges p JOIN lots lot ON lot.id = p.lot_id \
-         JOIN breaches br ON br.warehouse_id = lot.warehouse_id \
-          AND (br.ended_at IS NULL OR lot.warehouse_since IS NULL OR lot.warehouse_since < br.ended_at) \
-         WHERE p.loan_id = $1 AND p.quantity > 0 AND lot.status = 'in_custody' \
-         ORDER BY br.started_at DESC, lot.id LIMIT 20",
+        "SELECT loan_id, lot_id, lot_code, breach_id, kind, started_at, ended_at, lifted_at, lifted_by, comment \
+         FROM (SELECT p.loan_id, lot.id AS lot_id, lot.code AS lot_code, br.id AS breach_id, br.kind, \
+                      br.started_at, br.ended_at, br.acknowledged_at AS lifted_at, \
+                      br.acknowledged_by AS lifted_by, br.comment, \
+                      row_number() OVER (PARTITION BY p.loan_id ORDER BY br.started_at DESC, lot.id) AS n \
+               FROM pledges p JOIN lots lot ON lot.id = p.lot_id \
+               JOIN breaches br ON br.warehouse_id = lot.warehouse_id \
+                AND (br.ended_at IS NULL OR lot.warehouse_since IS NULL OR lot.warehouse_since < br.ended_at) \
+               WHERE p.loan_id = ANY($1) AND p.quantity > 0 AND lot.status = 'in_custody') h \
+         WHERE n <= 20 ORDER BY loan_id, started_at DESC, lot_id",
     )
-    .bind::<diesel::sql_types::Uuid, _>(loan)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(loan_ids)
     .load(conn)
     .await
+}
+
+/// The pledges of these loans that hold goods, by loan and lot.
+pub async fn pledges_of_loans(
+    conn: &mut AsyncPgConnection,
+    loan_ids: &[Uuid],
+) -> QueryResult<Vec<PledgeRow>> {
+    pledges::table
+        .filter(pledges::loan_id.eq_any(loan_ids))
+        .filter(pledges::quantity.gt(Decimal::ZERO))
+        .order((pledges::loan_id, pledges::lot_id))
+        .select(PledgeRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The latest margin call of each of these loans that has had one.
+pub async fn latest_margin_calls(
+    conn: &mut AsyncPgConnection,
+    loan_ids: &[Uuid],
+) -> QueryResult<Vec<MarginCall>> {
+    margin_calls::table
+        .filter(margin_calls::loan_id.eq_any(loan_ids))
+        .distinct_on(margin_calls::loan_id)
+        .order((margin_calls::loan_id, margin_calls::seq.desc()))
+        .select(MarginCall::as_select())
+        .load(conn)
+        .await
+}
+
+/// The advance rate of each of these facilities.
+pub async fn advance_rates(
+    conn: &mut AsyncPgConnection,
+    facility_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, Decimal)>> {
+    facilities::table
+        .filter(facilities::id.eq_any(facility_ids))
+        .select((facilities::id, facilities::advance_rate))
+        .load(conn)
+        .await
 }
 
 /// A pledge of one lot to a loan that is pending or live: (loan, lender, whether the loan is

@@ -1158,3 +1158,126 @@ async fn the_exposure_flags_collateral_valued_on_a_stale_price() {
     assert_eq!(book.body["by_commodity"][0]["price_stale"], false);
     assert_eq!(book.body["stale_prices"]["lots"], 0);
 }
+
+/// How many statements `work` sends on a connection of its own.
+async fn statements_sent<T>(
+    app: &TestApp,
+    work: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> T,
+) -> usize {
+    use diesel::connection::InstrumentationEvent;
+    use diesel_async::AsyncConnection;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pooled = app.pool.get().await.expect("connection");
+    let mut conn = deadpool::managed::Object::take(pooled);
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    work(&mut conn).await;
+    count.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_page_of_loans_facilities_sales_or_calls_costs_the_same_statements_whatever_its_length() {
+    use holdfast::auth::Principal;
+    use holdfast::http::PageQuery;
+    use holdfast::lending::model::{LoanQuery, MarginCallQuery};
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    // Six loans, two of them under margin calls after a fall in price; six facilities.
+    for principal in ["24000", "24000", "24000", "24000", "29000", "30000"] {
+        world.active_loan(&app, "10000", principal).await;
+    }
+    for _ in 0..5 {
+        let more = json!({"supplier_org_id": c.supplier.org_id, "currency": "CNY", "limit": "1000",
+                          "annual_interest_rate": "0.08", "max_tenor_days": 30, "eligible_commodities": [c.commodity]});
+        assert_eq!(
+            app.post("/v1/facilities", world.lender.token(), &more)
+                .await
+                .status,
+            201
+        );
+    }
+    post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    let lender = Principal {
+        user_id: world.lender.user_id,
+        org_id: world.lender.org_id,
+        kind: OrgKind::Lender,
+        role: Role::Owner,
+        permissions: Permission::all_for(OrgKind::Lender),
+        request_id: None,
+    };
+    let loans = |limit: i64| LoanQuery {
+        status: None,
+        facility_id: None,
+        limit: Some(limit),
+        cursor: None,
+    };
+    let pages = |limit: i64| PageQuery {
+        limit: Some(limit),
+        cursor: None,
+    };
+    let calls = |limit: i64| MarginCallQuery {
+        status: None,
+        limit: Some(limit),
+        cursor: None,
+    };
+    let mut counted = Vec::new();
+    for limit in [1, 6] {
+        let l = &lender;
+        let loans_sent = statements_sent(&app, async |conn| {
+            let page = holdfast::lending::service::loans(conn, l, loans(limit))
+                .await
+                .expect("loans");
+            assert_eq!(page.items.len() as i64, limit);
+        })
+        .await;
+        let facilities_sent = statements_sent(&app, async |conn| {
+            let page = holdfast::lending::service::facilities(conn, l, &pages(limit))
+                .await
+                .expect("facilities");
+            assert_eq!(page.items.len() as i64, limit);
+        })
+        .await;
+        let calls_sent = statements_sent(&app, async |conn| {
+            holdfast::lending::service::margin_calls(conn, l, calls(limit))
+                .await
+                .expect("calls");
+        })
+        .await;
+        counted.push((loans_sent, facilities_sent, calls_sent));
+    }
+    assert_eq!(
+        counted[0], counted[1],
+        "one item or six: (loans, facilities, calls)"
+    );
+    assert!(counted[0].0 <= 7, "{counted:?}");
+    // The six loans' page carries their collateral, calls and cures all the same.
+    let page = app.get("/v1/loans?limit=6", world.lender.token()).await;
+    let cured: Vec<&Value> = page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|l| !l["cure"].is_null())
+        .collect();
+    assert_eq!(cured.len(), 2, "{}", page.text);
+    assert!(
+        page.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|l| l["collateral"][0]["quantity"] == "10000.000")
+    );
+}
