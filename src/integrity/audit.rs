@@ -21,26 +21,34 @@ const SEAL_LOCK_KEY: i64 = 0x0061_7564_6974;
 const SEAL_BATCH: i64 = 2_000;
 const VERIFY_BATCH: i64 = 5_000;
 
-pub async fn append(
+/// The audit event of `change` and its outbox event (`payload`, for the same orgs), in one
+/// statement: one round trip for every change a request records.
+pub async fn append_with_event(
     conn: &mut AsyncPgConnection,
     actor: Option<&Principal>,
     change: Change<'_>,
+    payload: &serde_json::Value,
 ) -> QueryResult<()> {
-    diesel::insert_into(events::table)
-        .values((
-            events::actor_user_id.eq(actor.map(|a| a.user_id)),
-            events::actor_org_id.eq(actor.map(|a| a.org_id)),
-            events::org_ids.eq(&change.org_ids),
-            events::action.eq(change.action),
-            events::object_kind.eq(change.object_kind),
-            events::object_id.eq(&change.object_id),
-            events::before.eq(&change.before),
-            events::after.eq(&change.after),
-            events::request_id.eq(actor.and_then(|a| a.request_id.clone())),
-        ))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Uuid as SqlUuid};
+    diesel::sql_query(
+        "WITH event AS (INSERT INTO outbox_events (org_ids, event_type, payload) VALUES ($1, $2, $3)) \
+         INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, \
+                                   object_id, before, after, request_id) \
+         VALUES ($4, $5, $1, $2, $6, $7, $8, $9, $10)",
+    )
+    .bind::<Array<SqlUuid>, _>(&change.org_ids)
+    .bind::<Text, _>(change.action)
+    .bind::<Jsonb, _>(payload)
+    .bind::<Nullable<SqlUuid>, _>(actor.map(|a| a.user_id))
+    .bind::<Nullable<SqlUuid>, _>(actor.map(|a| a.org_id))
+    .bind::<Text, _>(change.object_kind)
+    .bind::<Text, _>(&change.object_id)
+    .bind::<Nullable<Jsonb>, _>(&change.before)
+    .bind::<Nullable<Jsonb>, _>(&change.after)
+    .bind::<Nullable<Text>, _>(actor.and_then(|a| a.request_id.clone()))
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]

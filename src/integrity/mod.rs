@@ -37,8 +37,7 @@ pub async fn record(
         "actor_user_id": actor.map(|a| a.user_id),
         "data": change.after,
     });
-    outbox::append(conn, &change.org_ids, change.action, &payload).await?;
-    audit::append(conn, actor, change).await
+    audit::append_with_event(conn, actor, change, &payload).await
 }
 
 /// A value as JSON for an audit event's before or after.

@@ -9,23 +9,6 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub async fn append(
-    conn: &mut AsyncPgConnection,
-    org_ids: &[Uuid],
-    event_type: &str,
-    payload: &Value,
-) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::org_ids.eq(org_ids),
-            outbox::event_type.eq(event_type),
-            outbox::payload.eq(payload),
-        ))
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
 /// Gives committed, unnumbered events the next sequence numbers. Called by the sealer under
 /// its advisory lock, so numbers are never handed out twice.
 pub async fn number_pending(conn: &mut AsyncPgConnection) -> QueryResult<usize> {

@@ -149,16 +149,20 @@ pub async fn lock_visible_by_code(
     viewer: Viewer,
     code: &str,
 ) -> QueryResult<Option<LotRow>> {
-    let found: Option<Uuid> = scoped(viewer)
+    // One round trip: the visibility scope and the row lock in the same statement.
+    let visible = scoped(viewer).filter(lots::code.eq(code)).select(lots::id);
+    let found: Option<LotRow> = lots::table
         .filter(lots::code.eq(code))
-        .select(lots::id)
+        .filter(lots::id.eq_any(visible))
+        .select(LotRow::as_select())
+        .for_update()
         .first(conn)
         .await
         .optional()?;
-    match found {
-        Some(id) => lock(conn, order, id).await.map(Some),
-        None => Ok(None),
+    if let Some(lot) = &found {
+        order.take(Rank::Lot, lot.id);
     }
+    Ok(found)
 }
 
 pub struct LotFilter {
@@ -603,32 +607,20 @@ pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Dis
     .await
 }
 
-/// Keeps the warehouse-receipt fields at intake: when, and at what storage rate.
+/// Stamps the receipt at intake, in one statement: when, the storage rate (none aboard a
+/// vessel) and, when a price exists, the market value at deposit and its currency.
 pub async fn stamp_receipt(
     conn: &mut AsyncPgConnection,
     lot_id: Uuid,
     rate: Option<&crate::reference::model::StorageRate>,
+    deposit: Option<(Decimal, String)>,
 ) -> QueryResult<()> {
+    let (value, currency) = deposit.unzip();
     diesel::update(lots::table.find(lot_id))
         .set((
             lots::received_at.eq(Utc::now()),
             lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
             lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
-        ))
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-/// Records the market value at deposit (when a price exists), at intake.
-pub async fn stamp_deposit_value(
-    conn: &mut AsyncPgConnection,
-    lot_id: Uuid,
-    value: Decimal,
-    currency: &str,
-) -> QueryResult<()> {
-    diesel::update(lots::table.find(lot_id))
-        .set((
             lots::market_value_at_deposit.eq(value),
             lots::deposit_currency.eq(currency),
         ))

@@ -148,21 +148,23 @@ pub async fn scan(
         details,
     };
     let mut incident = None;
-    let movement = match request.action {
+    let changed = match request.action {
         ScanAction::Receive => receive(conn, scan, quantity).await?,
         ScanAction::Load => load(conn, &mut order, scan, quantity).await?,
         ScanAction::Unload => unload(conn, &mut order, scan).await?,
         ScanAction::Transfer => transfer(conn, scan).await?,
         ScanAction::Count => {
-            let (movement, found) = count(conn, (&mut order, &claims), scan, quantity).await?;
+            let (changed, found) = count(conn, (&mut order, &claims), scan, quantity).await?;
             incident = found;
-            movement
+            changed
         }
         ScanAction::Release => release(conn, &mut order, scan, quantity).await?,
     };
-    let after = lots::find_visible(conn, Viewer::All, lot.id)
-        .await?
-        .ok_or_else(lot_not_found)?;
+    // Every action's last write to the lot is its movement, which answers the row as it is now.
+    let (after, movement) = match changed {
+        Some((row, movement)) => (row, Some(movement)),
+        None => (lot.clone(), None),
+    };
     let result = ScanResult {
         action: request.action,
         lot: present(conn, viewer, after).await?,
@@ -251,8 +253,8 @@ async fn stamp_receipt(
         Some(w) => reference::storage_rate(conn, w, &lot.commodity_code).await?,
         None => None,
     };
-    lots::stamp_receipt(conn, lot.id, rate.as_ref()).await?;
     let now = Utc::now();
+    let mut deposit = None;
     if let (Some(price), Some(commodity)) = (
         crate::reference::prices::latest(conn, &lot.commodity_code, None, now).await?,
         reference::find_commodity(conn, &lot.commodity_code).await?,
@@ -272,8 +274,9 @@ async fn stamp_receipt(
             freshness,
             valuation::minor_units(&price.currency),
         );
-        lots::stamp_deposit_value(conn, lot.id, value, &price.currency).await?;
+        deposit = Some((value, price.currency));
     }
+    lots::stamp_receipt(conn, lot.id, rate.as_ref(), deposit).await?;
     Ok(())
 }
 
@@ -293,7 +296,7 @@ async fn receive(
     conn: &mut AsyncPgConnection,
     scan: Scan<'_>,
     quantity: Option<Decimal>,
-) -> ApiResult<Option<Movement>> {
+) -> ApiResult<Option<(LotRow, Movement)>> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Receive, lot.warehouse_id.is_none())?;
     let destination = lot
@@ -319,7 +322,7 @@ async fn receive(
         ),
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    Ok(Some(lots::record_movement(conn, change).await?))
 }
 
 /// The voyage a load names, locked: it must exist and not have sailed.
@@ -352,7 +355,7 @@ async fn load(
     order: &mut LockOrder,
     scan: Scan<'_>,
     quantity: Option<Decimal>,
-) -> ApiResult<Option<Movement>> {
+) -> ApiResult<Option<(LotRow, Movement)>> {
     let (lot, principal) = (scan.lot, scan.principal);
     let voyage = voyage_to_load(conn, order, scan.request).await?;
     let step = allowed(lot, ScanAction::Load, lot.voyage_id == Some(voyage.id))?;
@@ -396,14 +399,14 @@ async fn load(
         details,
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    Ok(Some(lots::record_movement(conn, change).await?))
 }
 
 async fn unload(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     scan: Scan<'_>,
-) -> ApiResult<Option<Movement>> {
+) -> ApiResult<Option<(LotRow, Movement)>> {
     let (lot, principal) = (scan.lot, scan.principal);
     let step = allowed(lot, ScanAction::Unload, false)?;
     let voyage_id = lot
@@ -451,10 +454,13 @@ async fn unload(
         voyage_id: None,
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    Ok(Some(lots::record_movement(conn, change).await?))
 }
 
-async fn transfer(conn: &mut AsyncPgConnection, scan: Scan<'_>) -> ApiResult<Option<Movement>> {
+async fn transfer(
+    conn: &mut AsyncPgConnection,
+    scan: Scan<'_>,
+) -> ApiResult<Option<(LotRow, Movement)>> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Transfer, false)?;
     let destination = scan.request.warehouse_id.ok_or_else(|| {
@@ -488,7 +494,7 @@ async fn transfer(conn: &mut AsyncPgConnection, scan: Scan<'_>) -> ApiResult<Opt
         details,
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    Ok(Some(lots::record_movement(conn, change).await?))
 }
 
 /// A stock count. Goods found missing beyond the lot's free goods come off its commitments
@@ -498,7 +504,7 @@ async fn count(
     (order, claims): (&mut LockOrder, &incidents::Claims),
     scan: Scan<'_>,
     quantity: Option<Decimal>,
-) -> ApiResult<(Option<Movement>, Option<Incident>)> {
+) -> ApiResult<(Option<(LotRow, Movement)>, Option<Incident>)> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Count, false)?;
     let counted = quantity
@@ -546,7 +552,7 @@ async fn count(
         details,
         ..scan.movement(step)
     };
-    let movement = lots::record_movement(conn, change).await?.1;
+    let (after, movement) = lots::record_movement(conn, change).await?;
     let incident = match effects {
         Some(effects) => {
             let recorded = incidents::record(
@@ -562,7 +568,7 @@ async fn count(
         }
         None => None,
     };
-    Ok((Some(movement), incident))
+    Ok((Some((after, movement)), incident))
 }
 
 async fn release(
@@ -570,7 +576,7 @@ async fn release(
     order: &mut LockOrder,
     scan: Scan<'_>,
     quantity: Option<Decimal>,
-) -> ApiResult<Option<Movement>> {
+) -> ApiResult<Option<(LotRow, Movement)>> {
     let lot = scan.lot;
     let step = allowed(lot, ScanAction::Release, false)?;
     let Some(order_id) = scan.request.release_order_id else {
@@ -639,5 +645,5 @@ async fn release(
         release_order_id: Some(release_order.id),
         ..scan.movement(step)
     };
-    Ok(Some(lots::record_movement(conn, change).await?.1))
+    Ok(Some(lots::record_movement(conn, change).await?))
 }

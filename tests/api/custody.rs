@@ -1077,3 +1077,53 @@ async fn voyages_are_listed_for_the_platform_their_carrier_and_suppliers_with_go
     bad.assert_error(422, "validation_failed");
     assert_eq!(bad.field(), "status");
 }
+
+#[tokio::test]
+async fn a_receive_scan_costs_nine_statements_at_most() {
+    use holdfast::auth::{Permission, Principal, Role};
+    use holdfast::scans::model::ScanRequest;
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    fixtures::post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "6.00",
+        &fixtures::start_of_today(),
+    )
+    .await;
+    let lot = c.announce(&app, "100").await;
+    let staff = Principal {
+        user_id: c.warehouse_staff.user_id,
+        org_id: c.warehouse_staff.org_id,
+        kind: OrgKind::WarehouseOperator,
+        role: Role::Owner,
+        permissions: Permission::all_for(OrgKind::WarehouseOperator),
+        request_id: None,
+    };
+    let request: ScanRequest =
+        serde_json::from_value(json!({"code": lot["code"], "action": "receive"})).expect("scan");
+    let scanned = holdfast::scans::service::read_code(&request.code).expect("code");
+    // The lot found and locked (1); the storage rate, price and commodity (3); the receipt
+    // stamped (1); the movement and its projection (2); the hold check (1); the audit and
+    // outbox events (1). The idempotency key and the transaction add their own.
+    let sent = crate::lending::statements_sent(&app, async |conn| {
+        let done = holdfast::scans::service::scan(conn, &staff, request, scanned)
+            .await
+            .expect("scan");
+        assert_eq!(done.lot.quantity_on_hand.to_string(), "100.000");
+    })
+    .await;
+    assert!(sent <= 9, "a receive scan sent {sent} statements");
+    let received = app
+        .get(
+            &format!("/v1/lots/{}", lot["id"].as_str().expect("id")),
+            c.supplier.token(),
+        )
+        .await;
+    assert_eq!(
+        received.body["receipt"]["market_value_at_deposit"], "600.00",
+        "{}",
+        received.text
+    );
+}

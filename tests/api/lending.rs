@@ -1160,7 +1160,7 @@ async fn the_exposure_flags_collateral_valued_on_a_stale_price() {
 }
 
 /// How many statements `work` sends on a connection of its own.
-async fn statements_sent<T>(
+pub async fn statements_sent<T>(
     app: &TestApp,
     work: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> T,
 ) -> usize {
@@ -1173,7 +1173,11 @@ async fn statements_sent<T>(
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            if std::env::var("SHOW_STATEMENTS").is_ok() {
+                let text = query.to_string();
+                eprintln!("SQL: {}", &text[..text.len().min(160)]);
+            }
             seen.fetch_add(1, Ordering::SeqCst);
         }
     });
