@@ -9,11 +9,9 @@ pub mod postings;
 pub mod routes;
 pub mod store;
 
-use crate::db::schema::{journal_entries, journal_lines, ledger_accounts};
 use crate::error::{ApiError, ApiResult};
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Date, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -107,46 +105,33 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
     .bind::<Text, _>(entry.currency)
     .execute(conn)
     .await?;
-    let accounts: Vec<(i64, Uuid, String)> = ledger_accounts::table
-        .filter(ledger_accounts::org_id.eq_any(&orgs))
-        .filter(ledger_accounts::currency.eq(entry.currency))
-        .select((
-            ledger_accounts::id,
-            ledger_accounts::org_id,
-            ledger_accounts::kind,
-        ))
-        .load(conn)
-        .await?;
+    // The entry and its lines in one statement, each line finding its account by org and kind.
+    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
     let id = Uuid::new_v4();
-    diesel::insert_into(journal_entries::table)
-        .values((
-            journal_entries::id.eq(id),
-            journal_entries::kind.eq(entry.kind),
-            journal_entries::loan_id.eq(entry.loan_id),
-            journal_entries::sale_id.eq(entry.sale_id),
-            journal_entries::memo.eq(&entry.memo),
-            journal_entries::business_date.eq(entry.business_date),
-            journal_entries::created_by.eq(entry.created_by),
-        ))
-        .execute(conn)
-        .await?;
-    let mut rows = Vec::with_capacity(lines.len());
-    for line in lines {
-        let account = accounts
-            .iter()
-            .find(|(_, org, kind)| *org == line.org_id && kind == line.account.as_str())
-            .map(|(id, _, _)| *id)
-            .ok_or_else(|| ApiError::internal("ledger account missing after insert"))?;
-        rows.push((
-            journal_lines::entry_id.eq(id),
-            journal_lines::account_id.eq(account),
-            journal_lines::currency.eq(entry.currency),
-            journal_lines::amount.eq(line.amount),
-        ));
+    let written = diesel::sql_query(
+        "WITH entry AS (INSERT INTO journal_entries (id, kind, loan_id, sale_id, memo, business_date, created_by) \
+                        VALUES ($1, $6, $7, $8, $9, $10, $11)) \
+         INSERT INTO journal_lines (entry_id, account_id, currency, amount) \
+         SELECT $1, a.id, $2, t.amount \
+         FROM unnest($3::uuid[], $4::text[], $5::numeric[]) WITH ORDINALITY AS t(org_id, kind, amount, n) \
+         JOIN ledger_accounts a ON a.org_id = t.org_id AND a.kind = t.kind AND a.currency = $2 \
+         ORDER BY t.n",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(entry.currency)
+    .bind::<Array<SqlUuid>, _>(&orgs)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<Numeric>, _>(&amounts)
+    .bind::<Text, _>(entry.kind)
+    .bind::<Nullable<SqlUuid>, _>(entry.loan_id)
+    .bind::<Nullable<SqlUuid>, _>(entry.sale_id)
+    .bind::<Text, _>(&entry.memo)
+    .bind::<Date, _>(entry.business_date)
+    .bind::<Nullable<SqlUuid>, _>(entry.created_by)
+    .execute(conn)
+    .await?;
+    if written != orgs.len() {
+        return Err(ApiError::internal("ledger account missing after insert"));
     }
-    diesel::insert_into(journal_lines::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
     Ok(id)
 }

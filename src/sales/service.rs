@@ -55,10 +55,9 @@ async fn lock_visible(
     principal: &Principal,
     id: Uuid,
 ) -> ApiResult<SaleRow> {
-    store::find_visible(conn, viewer(principal), id)
+    store::lock_visible(conn, order, viewer(principal), id)
         .await?
-        .ok_or_else(sale_not_found)?;
-    Ok(store::lock(conn, order, id).await?)
+        .ok_or_else(sale_not_found)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,7 +602,7 @@ pub async fn pay(
     if row.paid == row.total {
         // Awaiting consent is an answer, not a failure: the sale stays pending and shows
         // whose consent it waits for.
-        match settle::settle(conn, &mut order, principal, &row, today).await? {
+        match settle::settle(conn, &mut order, principal, &row, (today, platform)).await? {
             Settled::Settled | Settled::AwaitingConsent(_) => {}
         }
     }
@@ -647,7 +646,8 @@ pub async fn consent(
     }
     if row.paid == row.total {
         let today = business_date(conn).await?;
-        match settle::settle(conn, &mut order, principal, &row, today).await? {
+        let platform = platform_org(conn).await?;
+        match settle::settle(conn, &mut order, principal, &row, (today, platform)).await? {
             Settled::Settled | Settled::AwaitingConsent(_) => {}
         }
     }

@@ -227,7 +227,7 @@ pub async fn settle(
     order: &mut LockOrder,
     principal: &Principal,
     sale: &SaleRow,
-    today: NaiveDate,
+    (today, platform): (NaiveDate, Uuid),
 ) -> ApiResult<Settled> {
     let lines = store::lines_of(conn, sale.id).await?;
     let plan = plan(conn, sale, &lines, Some(order)).await?;
@@ -236,7 +236,7 @@ pub async fn settle(
     }
     let repaid = repay_loans(conn, order, &plan, today).await?;
     create_release_orders(conn, principal, sale, &lines).await?;
-    let entry = post_settlement(conn, principal, sale, &plan, today).await?;
+    let entry = post_settlement(conn, principal, sale, &plan, (today, platform)).await?;
     let split = &plan.split;
     let loans: Vec<(Uuid, Decimal, Allocation)> = plan
         .loans
@@ -345,9 +345,8 @@ async fn post_settlement(
     principal: &Principal,
     sale: &SaleRow,
     plan: &Plan,
-    today: NaiveDate,
+    (today, platform): (NaiveDate, Uuid),
 ) -> ApiResult<Uuid> {
-    let platform = platform_org(conn).await?;
     let paid: Vec<(Uuid, Allocation)> = plan
         .loans
         .iter()

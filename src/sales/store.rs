@@ -32,6 +32,28 @@ macro_rules! visible {
 
 const FIND_VISIBLE: &str = concat!("SELECT s.* FROM sales s WHERE s.id = $2 AND ", visible!());
 
+const LOCK_VISIBLE: &str = concat!(
+    "SELECT s.* FROM sales s WHERE s.id = $2 AND ",
+    visible!(),
+    " FOR UPDATE OF s"
+);
+
+/// The sale locked, if `viewer` may see it: the visibility scope and the lock in one statement.
+pub async fn lock_visible(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> QueryResult<Option<SaleRow>> {
+    order.take(Rank::Sale, id);
+    diesel::sql_query(LOCK_VISIBLE)
+        .bind::<Nullable<SqlUuid>, _>(viewer)
+        .bind::<SqlUuid, _>(id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
 const LIST_VISIBLE: &str = concat!(
     "SELECT s.* FROM sales s WHERE s.seq > $2 AND ($3::text IS NULL OR s.status = $3) AND ",
     visible!(),

@@ -1159,7 +1159,8 @@ async fn the_exposure_flags_collateral_valued_on_a_stale_price() {
     assert_eq!(book.body["stale_prices"]["lots"], 0);
 }
 
-/// How many statements `work` sends on a connection of its own.
+/// How many statements `work` sends on a connection of its own (`SHOW_STATEMENTS=1` prints
+/// them).
 pub async fn statements_sent<T>(
     app: &TestApp,
     work: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> T,

@@ -1671,3 +1671,47 @@ async fn a_shortage_racing_the_payment_that_settles_the_sale_leaves_one_consiste
     assert_eq!(lot_now.body["quantity_reserved"], "90.000");
     assert_books_balance(&app, &c.admin).await;
 }
+
+/// A payment that settles a sale of pledged goods: how many statements it sends (counted, not
+/// timed: the round trips the settlement makes).
+#[tokio::test]
+async fn a_settling_payment_costs_fifty_statements_at_most() {
+    use holdfast::auth::{Permission, Principal, Role};
+    let app = TestApp::spawn().await;
+    let m = market(&app).await;
+    let (lot, _loan) = m.l.active_loan(&app, "20000", "60000.00").await;
+    let sold = m
+        .sell(
+            &app,
+            json!([{"lot_id": lot["id"], "quantity": "20000", "unit_price": "6.50"}]),
+        )
+        .await;
+    let sale: Uuid = id(&sold.body).parse().unwrap();
+    let buyer = Principal {
+        user_id: m.buyer.user_id,
+        org_id: m.buyer.org_id,
+        kind: OrgKind::Buyer,
+        role: Role::Owner,
+        permissions: Permission::all_for(OrgKind::Buyer),
+        request_id: None,
+    };
+    let n = crate::lending::statements_sent(&app, async |conn| {
+        use diesel_async::AsyncConnection;
+        conn.transaction::<_, holdfast::error::ApiError, _>(async |conn| {
+            holdfast::sales::service::pay(
+                conn,
+                &buyer,
+                sale,
+                rust_decimal::Decimal::new(13_000_000, 2),
+            )
+            .await
+        })
+        .await
+        .expect("pay");
+    })
+    .await;
+    // It was 56 before the ledger posted an entry and its lines in one statement and the sale
+    // was found and locked in one.
+    assert!(n <= 50, "a settling payment sent {n} statements");
+    assert_eq!(m.sale(&app, &sale.to_string()).await["status"], "settled");
+}
