@@ -464,7 +464,7 @@ struct Extras {
 /// The loans as the API shows them, in the order given.
 pub async fn present_all(conn: &mut AsyncPgConnection, rows: Vec<LoanRow>) -> ApiResult<Vec<Loan>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let pledges = store::pledges_of_loans(conn, &ids).await?;
+    let pledges = store::live_pledges_of(conn, &ids).await?;
     let lot_ids: Vec<Uuid> = pledges.iter().map(|p| p.lot_id).collect();
     let labels = lots::labels(conn, &lot_ids).await?;
     let margin_calls = store::latest_margin_calls(conn, &ids).await?;

@@ -616,7 +616,7 @@ pub async fn loans_with_advance_rate(
         .await
 }
 
-/// The pledges of these loans that still hold goods.
+/// The pledges of these loans that still hold goods, by loan and lot.
 pub async fn live_pledges_of(
     conn: &mut AsyncPgConnection,
     loan_ids: &[Uuid],
@@ -624,6 +624,7 @@ pub async fn live_pledges_of(
     pledges::table
         .filter(pledges::loan_id.eq_any(loan_ids))
         .filter(pledges::quantity.gt(Decimal::ZERO))
+        .order((pledges::loan_id, pledges::lot_id))
         .select(PledgeRow::as_select())
         .load(conn)
         .await
@@ -650,20 +651,6 @@ pub async fn holds_of(
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(loan_ids)
     .load(conn)
     .await
-}
-
-/// The pledges of these loans that hold goods, by loan and lot.
-pub async fn pledges_of_loans(
-    conn: &mut AsyncPgConnection,
-    loan_ids: &[Uuid],
-) -> QueryResult<Vec<PledgeRow>> {
-    pledges::table
-        .filter(pledges::loan_id.eq_any(loan_ids))
-        .filter(pledges::quantity.gt(Decimal::ZERO))
-        .order((pledges::loan_id, pledges::lot_id))
-        .select(PledgeRow::as_select())
-        .load(conn)
-        .await
 }
 
 /// The latest margin call of each of these loans that has had one.
