@@ -67,22 +67,19 @@ pub async fn lock_claims(
 }
 
 /// The most a pending line can shrink without its sale's total falling below what its buyer
-/// has paid, in the lot's unit.
+/// has paid, in the lot's unit: what is left of the line must be worth at least what the
+/// buyer paid beyond the sale's other lines, with half a minor unit to spare for rounding.
 fn cuttable(line: &PendingLine, unit: &str) -> Decimal {
     let headroom = line.total - line.paid;
     if headroom >= line.amount {
         return line.quantity;
     }
     let places = Unit::parse(unit).map_or(3, Unit::max_scale);
-    let mut cut = (headroom / line.unit_price)
+    let half_unit = Decimal::new(5, minor_units(&line.currency) + 1);
+    let keep = (line.amount - headroom + half_unit) / line.unit_price;
+    (line.quantity - keep)
         .round_dp_with_strategy(places, RoundingStrategy::ToZero)
-        .min(line.quantity)
-        .max(Decimal::ZERO);
-    let step = Decimal::new(1, places);
-    while cut > Decimal::ZERO && line.amount - remaining_amount(line, cut) > headroom {
-        cut -= step;
-    }
-    cut
+        .clamp(Decimal::ZERO, line.quantity)
 }
 
 fn remaining_amount(line: &PendingLine, cut: Decimal) -> Decimal {
@@ -383,4 +380,55 @@ pub async fn incident(
         .await?
         .map(|i| as_seen_by(principal, i.shown()))
         .ok_or_else(|| ApiError::not_found("incident_not_found", "no such custody incident"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(quantity: &str, unit_price: &str, total: &str, paid: &str) -> PendingLine {
+        let d = |t: &str| t.parse::<Decimal>().unwrap();
+        let amount = round_half_even(d(quantity) * d(unit_price), 2);
+        PendingLine {
+            sale_id: Uuid::nil(),
+            line_no: 1,
+            quantity: d(quantity),
+            unit_price: d(unit_price),
+            amount,
+            total: d(total),
+            paid: d(paid),
+            currency: "CNY".into(),
+            buyer_org_id: Uuid::nil(),
+            supplier_org_id: Uuid::nil(),
+            lines: 1,
+        }
+    }
+
+    #[test]
+    fn a_line_shrinks_no_further_than_what_its_buyer_paid() {
+        for (quantity, price, total, paid) in [
+            ("100", "6.50", "650.00", "600.00"),
+            ("999999.999", "0.000001", "1.00", "0.50"),
+            ("20000", "6.50", "130000.00", "0"),
+            (
+                "12.345",
+                "99999999.999999",
+                "1234499999.99",
+                "1234499999.99",
+            ),
+        ] {
+            let l = line(quantity, price, total, paid);
+            let cut = cuttable(&l, "kg");
+            assert!(cut >= Decimal::ZERO && cut <= l.quantity, "{quantity}");
+            let left = if cut == l.quantity {
+                Decimal::ZERO
+            } else {
+                remaining_amount(&l, cut)
+            };
+            assert!(
+                l.total - (l.amount - left) >= l.paid,
+                "{quantity} at {price}: cut {cut}"
+            );
+        }
+    }
 }

@@ -1283,7 +1283,8 @@ async fn a_shortage_never_shrinks_a_sale_below_what_its_buyer_paid() {
         .await;
     let sale = id(&sold.body);
     assert_eq!(m.pay(&app, &sale, "600.00").await.status, 201);
-    // 650 total, 600 paid: at most 7.692 kg can come off (92.308 × 6.50 = 600.00).
+    // 650 total, 600 paid: at most 7.691 kg can come off (92.309 × 6.50 = 600.01, with half a
+    // cent to spare for rounding).
     let short = c
         .scan(
             &app,
@@ -1293,7 +1294,7 @@ async fn a_shortage_never_shrinks_a_sale_below_what_its_buyer_paid() {
     short.assert_error(409, "shortage_hits_paid_sale");
     assert_eq!(
         short.body["error"]["details"]["quantity_uncovered"],
-        "2.308"
+        "2.309"
     );
     let within = c
         .scan(
