@@ -253,8 +253,9 @@ pub async fn revalue(
 }
 
 /// Whether any margin-call rule below could change one loan: not when it has no open margin
-/// call and is either not active, or active within its margin-call and liquidation LTVs and
-/// not past maturity. Saves four statements on most single-loan revaluations.
+/// call and is either not active, owes nothing (just paid off), or is active within its
+/// margin-call and liquidation LTVs and not past maturity. Saves four statements on most
+/// single-loan revaluations.
 async fn rules_may_apply(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -272,12 +273,13 @@ async fn rules_may_apply(
     if open_call {
         return Ok(true);
     }
-    let (status, ltv, margin_call_ltv, liquidation_ltv, maturity): (
+    let (status, ltv, margin_call_ltv, liquidation_ltv, maturity, owed): (
         String,
         Option<rust_decimal::Decimal>,
         rust_decimal::Decimal,
         rust_decimal::Decimal,
         Option<NaiveDate>,
+        rust_decimal::Decimal,
     ) = loans::table
         .inner_join(facilities::table)
         .filter(loans::id.eq(id))
@@ -287,10 +289,12 @@ async fn rules_may_apply(
             facilities::margin_call_ltv,
             facilities::liquidation_ltv,
             loans::maturity_date,
+            loans::outstanding_principal + loans::accrued_interest,
         ))
         .first(conn)
         .await?;
-    if status != "active" {
+    // Nothing owed (a loan its repayment or sale just paid off): no call to open, no default.
+    if status != "active" || owed.is_zero() {
         return Ok(false);
     }
     let within = ltv.is_some_and(|ltv| ltv <= margin_call_ltv && ltv <= liquidation_ltv);
