@@ -278,3 +278,66 @@ pub async fn set_voyage_status(
             .await
     }
 }
+
+/// What goods need to be stamped at intake, read in one statement: the warehouse's storage
+/// rate for the commodity (none aboard a vessel, or without one), the commodity's latest price
+/// up to `at` in any currency, and the commodity's grade and freshness terms.
+#[derive(diesel::QueryableByName)]
+pub struct IntakeFacts {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
+    pub rate_per_unit_day: Option<rust_decimal::Decimal>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub rate_currency: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
+    pub price_per_unit: Option<rust_decimal::Decimal>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub price_currency: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub fresh_days: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub shelf_life_days: i32,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub end_freshness_factor: rust_decimal::Decimal,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    pub grades: serde_json::Value,
+}
+
+impl IntakeFacts {
+    pub fn storage_rate(&self, commodity: &str) -> Option<StorageRate> {
+        Some(StorageRate {
+            commodity_code: commodity.to_owned(),
+            rate_per_unit_day: self.rate_per_unit_day?,
+            currency: self.rate_currency.clone()?,
+        })
+    }
+
+    pub fn grade_factor(&self, grade: &str) -> Option<rust_decimal::Decimal> {
+        self.grades.get(grade)?.as_str()?.parse().ok()
+    }
+}
+
+pub async fn intake_facts(
+    conn: &mut AsyncPgConnection,
+    warehouse: Option<Uuid>,
+    commodity: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Option<IntakeFacts>> {
+    use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    diesel::sql_query(
+        "SELECT sr.rate_per_unit_day, sr.currency AS rate_currency, \
+                p.price_per_unit, p.currency AS price_currency, \
+                c.fresh_days, c.shelf_life_days, c.end_freshness_factor, c.grades \
+         FROM commodities c \
+         LEFT JOIN storage_rates sr ON sr.warehouse_id = $1 AND sr.commodity_code = c.code \
+         LEFT JOIN LATERAL (SELECT price_per_unit, currency FROM prices \
+                            WHERE commodity_code = c.code AND as_of <= $3 \
+                            ORDER BY as_of DESC, id DESC LIMIT 1) p ON true \
+         WHERE c.code = $2",
+    )
+    .bind::<Nullable<SqlUuid>, _>(warehouse)
+    .bind::<Text, _>(commodity)
+    .bind::<Timestamptz, _>(at)
+    .get_result(conn)
+    .await
+    .optional()
+}

@@ -249,33 +249,32 @@ async fn stamp_receipt(
     warehouse: Option<Uuid>,
     quantity: Decimal,
 ) -> ApiResult<()> {
-    let rate = match warehouse {
-        Some(w) => reference::storage_rate(conn, w, &lot.commodity_code).await?,
-        None => None,
-    };
     let now = Utc::now();
-    let mut deposit = None;
-    if let (Some(price), Some(commodity)) = (
-        crate::reference::prices::latest(conn, &lot.commodity_code, None, now).await?,
-        reference::find_commodity(conn, &lot.commodity_code).await?,
-    ) {
-        let freshness = valuation::freshness_factor(
-            lot.packed_on,
-            now.date_naive(),
-            commodity.fresh_days,
-            commodity.shelf_life_days,
-            commodity.end_freshness_factor,
-        );
-        let grade = commodity.grade_factor(&lot.grade).unwrap_or(Decimal::ZERO);
-        let value = valuation::market_value(
-            quantity,
-            price.price_per_unit,
-            grade,
-            freshness,
-            valuation::minor_units(&price.currency),
-        );
-        deposit = Some((value, price.currency));
-    }
+    let facts = reference::intake_facts(conn, warehouse, &lot.commodity_code, now)
+        .await?
+        .ok_or_else(|| ApiError::internal("lot without commodity"))?;
+    let rate = facts.storage_rate(&lot.commodity_code);
+    let deposit = match (facts.price_per_unit, facts.price_currency.clone()) {
+        (Some(price), Some(currency)) => {
+            let freshness = valuation::freshness_factor(
+                lot.packed_on,
+                now.date_naive(),
+                facts.fresh_days,
+                facts.shelf_life_days,
+                facts.end_freshness_factor,
+            );
+            let grade = facts.grade_factor(&lot.grade).unwrap_or(Decimal::ZERO);
+            let value = valuation::market_value(
+                quantity,
+                price,
+                grade,
+                freshness,
+                valuation::minor_units(&currency),
+            );
+            Some((value, currency))
+        }
+        _ => None,
+    };
     lots::stamp_receipt(conn, lot.id, rate.as_ref(), deposit).await?;
     Ok(())
 }
