@@ -204,6 +204,9 @@ async fn main() -> anyhow::Result<()> {
             at_32 = Some(level);
         }
     }
+    if let Some(kib) = server.peak_rss_kib() {
+        println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0);
+    }
     drop(server);
     println!(
         "books balanced after the run: {}",
