@@ -4,7 +4,6 @@
 use super::model::*;
 use super::store;
 use crate::auth::{OrgKind, Principal};
-use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::custody::{self, Cuts};
 use crate::domain::lending::round_half_even;
@@ -21,6 +20,7 @@ use crate::lots::store::{self as lots, Viewer};
 use crate::lots::valuation::appraise;
 use crate::reference::store as reference;
 use crate::sales::store::{self as sales, PendingLine};
+use chrono::NaiveDate;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::json;
@@ -97,7 +97,7 @@ pub async fn take_shortage(
     conn: &mut AsyncPgConnection,
     (order, claims): (&mut LockOrder, &Claims),
     lot: &LotRow,
-    counted: Decimal,
+    (counted, today): (Decimal, NaiveDate),
 ) -> ApiResult<Effects> {
     let commitments = lots::commitments(conn, lot).await?;
     if commitments.fit(counted) {
@@ -121,7 +121,7 @@ pub async fn take_shortage(
     })?;
     let mut effects = Effects::default();
     cut_sales(conn, lot, (&lines, &limits), cuts.sold, &mut effects).await?;
-    cut_pledges(conn, lot, &cuts, &mut effects).await?;
+    cut_pledges(conn, lot, (&cuts, &pledges, today), &mut effects).await?;
     cut_orders(conn, order, lot, cuts.orders, &mut effects).await?;
     Ok(effects)
 }
@@ -169,12 +169,11 @@ async fn cut_sales(
 async fn cut_pledges(
     conn: &mut AsyncPgConnection,
     lot: &LotRow,
-    cuts: &Cuts,
+    (cuts, pledges, today): (&Cuts, &[lending::PledgeOn], NaiveDate),
     effects: &mut Effects,
 ) -> ApiResult<()> {
     let (mut pending, mut live) = (cuts.pledged_pending, cuts.pledged_live);
-    let today = business_date(conn).await?;
-    for (loan, lender, status, quantity) in lending::pledges_on(conn, lot.id).await? {
+    for &(loan, lender, status, quantity) in pledges {
         let left = if status.is_pending() {
             &mut pending
         } else {
@@ -228,7 +227,7 @@ pub async fn record(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     (lot, movement): (&LotRow, &Movement),
-    missing: Decimal,
+    (missing, today): (Decimal, NaiveDate),
     reason: &str,
     effects: &Effects,
 ) -> ApiResult<Incident> {
@@ -238,7 +237,6 @@ pub async fn record(
     let warehouse = reference::find_warehouse(conn, warehouse_id)
         .await?
         .ok_or_else(|| ApiError::internal("missing warehouse"))?;
-    let today = business_date(conn).await?;
     let valuation = appraise(conn, lot, today, missing, None).await?;
     let value = valuation
         .market_value

@@ -679,12 +679,12 @@ pub async fn advance_rates(
         .await
 }
 
-/// A pledge of one lot to a loan that is pending or live: (loan, lender, whether the loan is
-/// paid out, quantity), newest loan first.
-pub async fn pledges_on(
-    conn: &mut AsyncPgConnection,
-    lot_id: Uuid,
-) -> QueryResult<Vec<(Uuid, Uuid, LoanStatus, Decimal)>> {
+/// A pledge of one lot to a loan that is pending or live: (loan, lender, the loan's status,
+/// quantity).
+pub type PledgeOn = (Uuid, Uuid, LoanStatus, Decimal);
+
+/// The pledges of one lot to pending or live loans, newest loan first.
+pub async fn pledges_on(conn: &mut AsyncPgConnection, lot_id: Uuid) -> QueryResult<Vec<PledgeOn>> {
     let mut statuses = LoanStatus::PENDING.to_vec();
     statuses.extend_from_slice(LoanStatus::LIVE);
     pledges::table

@@ -537,7 +537,7 @@ async fn count(
         )
     })?;
     let effects = if difference < Decimal::ZERO {
-        Some(incidents::take_shortage(conn, (order, claims), lot, counted).await?)
+        Some(incidents::take_shortage(conn, (order, claims), lot, (counted, business_date)).await?)
     } else {
         None
     };
@@ -558,7 +558,7 @@ async fn count(
                 conn,
                 scan.principal,
                 (lot, &movement),
-                -difference,
+                (-difference, business_date),
                 reason,
                 &effects,
             )

@@ -1080,7 +1080,6 @@ async fn voyages_are_listed_for_the_platform_their_carrier_and_suppliers_with_go
 
 #[tokio::test]
 async fn a_receive_scan_costs_seven_statements_at_most() {
-    use holdfast::auth::{Permission, Principal, Role};
     use holdfast::scans::model::ScanRequest;
     let app = TestApp::spawn().await;
     let c = custody(&app).await;
@@ -1093,14 +1092,7 @@ async fn a_receive_scan_costs_seven_statements_at_most() {
     )
     .await;
     let lot = c.announce(&app, "100").await;
-    let staff = Principal {
-        user_id: c.warehouse_staff.user_id,
-        org_id: c.warehouse_staff.org_id,
-        kind: OrgKind::WarehouseOperator,
-        role: Role::Owner,
-        permissions: Permission::all_for(OrgKind::WarehouseOperator),
-        request_id: None,
-    };
+    let staff = fixtures::owner_principal(&c.warehouse_staff, OrgKind::WarehouseOperator);
     let request: ScanRequest =
         serde_json::from_value(json!({"code": lot["code"], "action": "receive"})).expect("scan");
     let scanned = holdfast::scans::service::read_code(&request.code).expect("code");

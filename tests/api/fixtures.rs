@@ -354,3 +354,16 @@ pub async fn close_days(app: &TestApp, days: u64) {
 pub fn other_code_character(c: char) -> char {
     if c == '2' { '3' } else { '2' }
 }
+
+/// The principal of an owner's session, for calling services directly (owners hold every
+/// permission of their kind).
+pub fn owner_principal(who: &Session, kind: holdfast::auth::OrgKind) -> holdfast::auth::Principal {
+    holdfast::auth::Principal {
+        user_id: who.user_id,
+        org_id: who.org_id,
+        kind,
+        role: holdfast::auth::Role::Owner,
+        permissions: holdfast::auth::Permission::all_for(kind),
+        request_id: None,
+    }
+}

@@ -1188,7 +1188,6 @@ pub async fn statements_sent<T>(
 
 #[tokio::test]
 async fn a_page_of_loans_facilities_sales_or_calls_costs_the_same_statements_whatever_its_length() {
-    use holdfast::auth::Principal;
     use holdfast::http::PageQuery;
     use holdfast::lending::model::{LoanQuery, MarginCallQuery};
     let app = TestApp::spawn().await;
@@ -1216,14 +1215,7 @@ async fn a_page_of_loans_facilities_sales_or_calls_costs_the_same_statements_wha
         &chrono::Utc::now().to_rfc3339(),
     )
     .await;
-    let lender = Principal {
-        user_id: world.lender.user_id,
-        org_id: world.lender.org_id,
-        kind: OrgKind::Lender,
-        role: Role::Owner,
-        permissions: Permission::all_for(OrgKind::Lender),
-        request_id: None,
-    };
+    let lender = fixtures::owner_principal(&world.lender, OrgKind::Lender);
     let loans = |limit: i64| LoanQuery {
         status: None,
         facility_id: None,
@@ -1269,6 +1261,40 @@ async fn a_page_of_loans_facilities_sales_or_calls_costs_the_same_statements_wha
         "one item or six: (loans, facilities, calls)"
     );
     assert!(counted[0].0 <= 7, "{counted:?}");
+    // Six sales, listed by their seller one or six at a time.
+    let buyer = app.owner_of(OrgKind::Buyer).await;
+    for _ in 0..6 {
+        let lot = c.lot_in_custody(&app, "10").await;
+        let sold = app
+            .post_keyed(
+                "/v1/sales",
+                c.supplier.token(),
+                &json!({"buyer_org_id": buyer.org_id, "currency": "CNY",
+                        "lines": [{"lot_id": lot["id"], "quantity": "10", "unit_price": "6.00"}]}),
+            )
+            .await;
+        assert_eq!(sold.status, 201, "{}", sold.text);
+    }
+    let seller = fixtures::owner_principal(&c.supplier, OrgKind::Supplier);
+    let mut sales = Vec::new();
+    for limit in [1, 6] {
+        let s = &seller;
+        let query = holdfast::sales::model::SaleQuery {
+            status: None,
+            limit: Some(limit),
+            cursor: None,
+        };
+        sales.push(
+            statements_sent(&app, async |conn| {
+                let page = holdfast::sales::service::sales(conn, s, query)
+                    .await
+                    .expect("sales");
+                assert_eq!(page.items.len() as i64, limit);
+            })
+            .await,
+        );
+    }
+    assert_eq!(sales[0], sales[1], "one sale or six");
     // The six loans' page carries their collateral, calls and cures all the same.
     let page = app.get("/v1/loans?limit=6", world.lender.token()).await;
     let cured: Vec<&Value> = page.body["items"]

@@ -1677,7 +1677,6 @@ async fn a_shortage_racing_the_payment_that_settles_the_sale_leaves_one_consiste
 /// timed: the round trips the settlement makes).
 #[tokio::test]
 async fn a_settling_payment_costs_forty_six_statements_at_most() {
-    use holdfast::auth::{Permission, Principal, Role};
     let app = TestApp::spawn().await;
     let m = market(&app).await;
     let (lot, _loan) = m.l.active_loan(&app, "20000", "60000.00").await;
@@ -1688,14 +1687,7 @@ async fn a_settling_payment_costs_forty_six_statements_at_most() {
         )
         .await;
     let sale: Uuid = id(&sold.body).parse().unwrap();
-    let buyer = Principal {
-        user_id: m.buyer.user_id,
-        org_id: m.buyer.org_id,
-        kind: OrgKind::Buyer,
-        role: Role::Owner,
-        permissions: Permission::all_for(OrgKind::Buyer),
-        request_id: None,
-    };
+    let buyer = fixtures::owner_principal(&m.buyer, OrgKind::Buyer);
     let n = crate::lending::statements_sent(&app, async |conn| {
         use diesel_async::AsyncConnection;
         conn.transaction::<_, holdfast::error::ApiError, _>(async |conn| {
