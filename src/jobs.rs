@@ -1,5 +1,5 @@
-//! Background work `serve` runs: sealing the audit chain and numbering the outbox every
-//! second, closing the business day (interest, revaluation, margin calls) every few minutes
+//! Background work `serve` runs: sealing the audit chain, numbering the outbox and folding
+//! the exposure deltas into the kept figures every second, closing the business day (interest, revaluation, margin calls) every few minutes
 //! once the date turns, and hourly clean-up of expired idempotency keys, throttle rows and
 //! tokens. Every instance runs this loop; advisory locks make one of them do each job.
 
@@ -21,6 +21,9 @@ pub async fn run_background(pool: DbPool) {
                 if let Err(error) = seal_once(&pool).await {
                     tracing::warn!(%error, "sealing the audit chain failed; will retry");
                 }
+                if let Err(error) = fold_exposure_once(&pool).await {
+                    tracing::warn!(%error, "folding the exposure deltas failed; will retry");
+                }
             }
             _ = daily_tick.tick() => {
                 let today = chrono::Utc::now().date_naive();
@@ -41,6 +44,15 @@ pub async fn run_background(pool: DbPool) {
 pub async fn seal_once(pool: &DbPool) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     Ok(crate::integrity::audit::seal(&mut conn).await?)
+}
+
+/// At most this many exposure deltas are folded a second (a busy second appends a few
+/// thousand).
+const FOLD_BATCH: i32 = 100_000;
+
+pub async fn fold_exposure_once(pool: &DbPool) -> anyhow::Result<i64> {
+    let mut conn = pool.get().await?;
+    Ok(crate::lending::exposure::compact(&mut conn, FOLD_BATCH).await?)
 }
 
 pub async fn cleanup_once(pool: &DbPool) -> anyhow::Result<usize> {

@@ -1,7 +1,13 @@
 //! A lender's exposure, read for `GET /v1/exposure`, `POST /v1/exposure/stress` and
-//! `GET /v1/exposure.csv`. One SQL statement per request aggregates the book from the pledge
-//! values the last revaluation stored; a stress applies price changes per commodity to them
-//! (a pledge's value is linear in its price) and answers the same figures.
+//! `GET /v1/exposure.csv`.
+//!
+//! The book is read from figures the database keeps up to date in every transaction that
+//! changes loans, pledges, lots or facilities (migration 000013: `exposure_loans`, the cells
+//! per commodity, location, supplier, status, LTV bucket and expiry date, and their appended
+//! deltas), so a read touches a few hundred rows however large the book is. A stress changes
+//! prices, so it computes the book from the pledges themselves ([`FIGURES`], one statement;
+//! a pledge's value is linear in its price), and so does [`from_scratch`], which the tests hold
+//! the kept figures equal to.
 
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
@@ -131,6 +137,126 @@ SELECT jsonb_build_object(
 ) AS figures
 "
 );
+
+/// The book from the kept figures. $1 the book (a lender, or the nil UUID for every lender),
+/// $2 currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.
+const KEPT: &str = "
+WITH c AS (
+    SELECT dim, key, sum(loans)::bigint AS loans, sum(lots)::bigint AS lots, sum(quantity) AS quantity,
+           sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
+           sum(above_margin)::bigint AS above_margin, sum(above_liquidation)::bigint AS above_liquidation
+    FROM (SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation
+          FROM exposure_cells WHERE book = $1 AND currency = $2
+          UNION ALL
+          SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation
+          FROM exposure_cell_deltas WHERE book = $1 AND currency = $2) x
+    GROUP BY dim, key),
+total AS (
+    SELECT coalesce(sum(loans), 0)::bigint AS loans, coalesce(sum(value), 0) AS raw_value,
+           round(coalesce(sum(value), 0), minor_units($2)) AS value,
+           coalesce(sum(outstanding), 0) AS raw_outstanding,
+           round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding,
+           coalesce(sum(interest), 0) AS interest,
+           coalesce(sum(above_margin), 0)::bigint AS above_margin,
+           coalesce(sum(above_liquidation), 0)::bigint AS above_liquidation
+    FROM c WHERE dim = 'total'),
+held AS (SELECT * FROM c WHERE dim IN ('commodity', 'location') AND lots > 0),
+px AS (
+    SELECT held.key AS commodity_code, latest.as_of,
+           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
+    FROM held
+    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
+                       WHERE commodity_code = held.key AND currency = $2
+                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true
+    WHERE held.dim = 'commodity'),
+stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE held.dim = 'commodity' AND px.stale),
+places AS (
+    SELECT held.*, CASE WHEN held.key LIKE 'w:%' THEN substr(held.key, 3)::uuid END AS warehouse_id,
+           CASE WHEN held.key LIKE 'v:%' THEN substr(held.key, 3)::uuid END AS voyage_id
+    FROM held WHERE held.dim = 'location')
+SELECT jsonb_build_object(
+  'active_loans', coalesce((SELECT loans FROM c WHERE dim = 'status' AND key = 'active'), 0),
+  'live_loans', (SELECT loans FROM total),
+  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
+                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
+      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
+      LEFT JOIN c x ON x.dim = 'status' AND x.key = s.status),
+  'outstanding_principal', (SELECT outstanding::text FROM total),
+  'accrued_interest', (SELECT round_half_even(interest, minor_units($2))::text FROM total),
+  'collateral_value', (SELECT value::text FROM total),
+  'weighted_ltv', (SELECT CASE WHEN raw_value > 0 THEN round_half_even((raw_outstanding + interest) / raw_value, 6)::text END FROM total),
+  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+      SELECT held.key AS commodity_code, held.loans, held.quantity::text AS quantity, held.value::text AS collateral_value,
+             CASE WHEN (SELECT value FROM total) > 0 THEN round(held.value / (SELECT value FROM total), 4)::text END AS share,
+             px.as_of AS price_as_of, px.stale AS price_stale
+      FROM held JOIN px ON px.commodity_code = held.key WHERE held.dim = 'commodity') g), '[]'),
+  'stale_prices', (SELECT jsonb_build_object('commodities', coalesce(jsonb_agg(DISTINCT key), '[]'),
+                       'lots', coalesce(sum(lots), 0)::bigint,
+                       'loans', CASE WHEN count(*) <= 1 THEN coalesce(sum(loans), 0)::bigint
+                                ELSE (SELECT count(DISTINCT lp.loan_id) FROM exposure_loan_parts lp
+                                      JOIN exposure_loans bl ON bl.loan_id = lp.loan_id
+                                      WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND lp.dim = 'commodity' AND lp.key IN (SELECT key FROM stale)) END,
+                       'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text)
+      FROM stale),
+  'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+      SELECT p.warehouse_id, p.voyage_id, CASE WHEN p.voyage_id IS NOT NULL THEN 'voyage' ELSE 'warehouse' END AS kind,
+             coalesce(w.name, vy.vessel_name) AS name, coalesce(w.address, vy.destination) AS place,
+             p.loans, p.value::text AS collateral_value,
+             CASE WHEN (SELECT value FROM total) > 0 THEN round(p.value / (SELECT value FROM total), 4)::text END AS share
+      FROM places p LEFT JOIN warehouses w ON w.id = p.warehouse_id
+      LEFT JOIN voyages vy ON vy.id = p.voyage_id) g), '[]'),
+  'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
+      SELECT x.key::uuid AS supplier_org_id, o.name AS supplier_name, x.loans, x.outstanding::text AS outstanding_principal,
+             round_half_even(x.interest, minor_units($2))::text AS accrued_interest,
+             round(x.value, minor_units($2))::text AS collateral_value,
+             CASE WHEN x.value > 0 THEN round_half_even((x.outstanding + x.interest) / x.value, 6)::text END AS weighted_ltv,
+             CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(x.outstanding / (SELECT outstanding FROM total), 4)::text END AS share
+      FROM c x JOIN orgs o ON o.id = x.key::uuid WHERE x.dim = 'supplier' AND x.loans > 0) g), '[]'),
+  'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
+                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
+      FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
+      LEFT JOIN c x ON x.dim = 'bucket' AND x.key = b.ord::text),
+  'expiring', (SELECT jsonb_build_object(
+      'within_7_days', jsonb_build_object('lots', coalesce(sum(lots) FILTER (WHERE key::date <= $3 + 7), 0)::bigint,
+          'collateral_value', round(coalesce(sum(value) FILTER (WHERE key::date <= $3 + 7), 0), minor_units($2))::text),
+      'within_30_days', jsonb_build_object('lots', coalesce(sum(lots) FILTER (WHERE key::date <= $3 + 30), 0)::bigint,
+          'collateral_value', round(coalesce(sum(value) FILTER (WHERE key::date <= $3 + 30), 0), minor_units($2))::text))
+      FROM c WHERE dim = 'expires' AND lots > 0),
+  'margin_calls', jsonb_build_object(
+      'open', (SELECT count(*) FROM margin_calls mc JOIN exposure_loans bl ON bl.loan_id = mc.loan_id
+               WHERE mc.status = 'open' AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)),
+      'items', coalesce((SELECT jsonb_agg(m ORDER BY m.deadline, m.id) FROM (
+          SELECT mc.id, mc.loan_id, mc.opened_on, mc.deadline, mc.ltv_at_open::text AS ltv_at_open, bl.ltv::text AS ltv
+          FROM margin_calls mc JOIN exposure_loans bl ON bl.loan_id = mc.loan_id
+          WHERE mc.status = 'open' AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)
+          ORDER BY mc.deadline, mc.id LIMIT 100) m), '[]')),
+  'breaches', coalesce((SELECT jsonb_agg(b ORDER BY b.started_at) FROM (
+      SELECT br.id, br.warehouse_id, w.name AS warehouse_name, br.kind, br.started_at, br.ended_at,
+             p.lots - coalesce(late.lots, 0) AS lots_affected, (p.value - coalesce(late.value, 0))::text AS collateral_value
+      FROM breaches br JOIN places p ON p.warehouse_id = br.warehouse_id
+      JOIN warehouses w ON w.id = br.warehouse_id
+      LEFT JOIN LATERAL (
+          SELECT count(DISTINCT lot.id) AS lots, sum(pl.market_value) AS value
+          FROM lots lot JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
+          JOIN exposure_loans bl ON bl.loan_id = pl.loan_id
+          WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND br.ended_at IS NOT NULL AND lot.warehouse_id = br.warehouse_id AND lot.voyage_id IS NULL
+            AND lot.warehouse_since >= br.ended_at) late ON true
+      WHERE br.acknowledged_at IS NULL AND p.lots > coalesce(late.lots, 0)) b), '[]'),
+  'loans_above_margin_call_ltv', (SELECT above_margin FROM total),
+  'loans_above_liquidation_ltv', (SELECT above_liquidation FROM total),
+  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
+      SELECT bl.loan_id, bl.supplier_org_id, o.name AS supplier_name, bl.status, bl.outstanding::text AS outstanding_principal,
+             round(bl.value, minor_units($2))::text AS collateral_value, bl.ltv::text AS ltv,
+             bl.margin_call_ltv::text AS margin_call_ltv, bl.liquidation_ltv::text AS liquidation_ltv,
+             (bl.ltv IS NULL OR bl.ltv > bl.liquidation_ltv) AS above_liquidation_ltv
+      FROM exposure_loans bl JOIN orgs o ON o.id = bl.supplier_org_id
+      WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND (bl.ltv IS NULL OR bl.ltv > bl.margin_call_ltv)
+      ORDER BY bl.ltv DESC NULLS FIRST, bl.loan_id LIMIT 500) l), '[]')
+) AS figures
+";
+
+/// The book of every lender together, in the kept figures.
+const EVERY_LENDER: Uuid = Uuid::nil();
 
 #[derive(diesel::QueryableByName)]
 struct Figures {
@@ -283,6 +409,7 @@ async fn currency_of(
     }
 }
 
+/// The book computed from the pledges, with the stress's price changes (none: today's book).
 async fn figures(
     conn: &mut AsyncPgConnection,
     lender: Option<Uuid>,
@@ -300,6 +427,15 @@ async fn figures(
         .bind::<Array<Numeric>, _>(&changes)
         .get_result(conn)
         .await?;
+    answer(row, today, lender, currency)
+}
+
+fn answer(
+    row: Figures,
+    today: NaiveDate,
+    lender: Option<Uuid>,
+    currency: String,
+) -> ApiResult<Exposure> {
     let mut exposure: Exposure = serde_json::from_value(row.figures).map_err(ApiError::internal)?;
     exposure.as_of = Some(today);
     exposure.lender_org_id = lender;
@@ -309,7 +445,8 @@ async fn figures(
 }
 
 /// The lender's book today: loans, outstanding, interest, collateral, LTV, concentrations,
-/// LTV buckets, expiring collateral, margin calls and breaches touching the collateral.
+/// LTV buckets, expiring collateral, margin calls and breaches touching the collateral — from
+/// the kept figures.
 pub async fn book(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
@@ -317,7 +454,42 @@ pub async fn book(
 ) -> ApiResult<Exposure> {
     let lender = book_of(principal, query.lender_org_id)?;
     let currency = currency_of(conn, lender, query.currency).await?;
+    let today = business_date(conn).await?;
+    let row: Figures = diesel::sql_query(KEPT)
+        .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
+        .bind::<Text, _>(&currency)
+        .bind::<Date, _>(today)
+        .get_result(conn)
+        .await?;
+    answer(row, today, lender, currency)
+}
+
+/// The same answer as [`book`], computed from every pledge of the book: what the kept figures
+/// must always equal.
+pub async fn from_scratch(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ExposureQuery,
+) -> ApiResult<Exposure> {
+    let lender = book_of(principal, query.lender_org_id)?;
+    let currency = currency_of(conn, lender, query.currency).await?;
     figures(conn, lender, currency, &[]).await
+}
+
+#[derive(diesel::QueryableByName)]
+struct Folded {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    folded: i64,
+}
+
+/// Folds the deltas appended since the last fold into the kept cells (at most `batch`);
+/// answers how many. The background loop runs it every second.
+pub async fn compact(conn: &mut AsyncPgConnection, batch: i32) -> diesel::QueryResult<i64> {
+    let row: Folded = diesel::sql_query("SELECT exposure_compact($1) AS folded")
+        .bind::<diesel::sql_types::Integer, _>(batch)
+        .get_result(conn)
+        .await?;
+    Ok(row.folded)
 }
 
 /// Each price change is a fraction from -1 to 10, each commodity once.
@@ -379,15 +551,14 @@ struct CsvLine {
 
 const CSV_HEADER: &str = "loan_id,supplier_org_id,supplier_name,status,outstanding_principal,accrued_interest,collateral_value,ltv,margin_call_ltv,liquidation_ltv,margin_call_deadline\n";
 
-const CSV_LINES: &str = concat!(
-    book!(),
-    "SELECT concat_ws(',', lv.id, lv.supplier_org_id, '\"' || replace(CASE WHEN left(o.name, 1) IN ('=', '+', '-', '@') THEN '''' || o.name ELSE o.name END, '\"', '\"\"') || '\"', lv.status, \
-         lv.outstanding, round_half_even(lv.interest, minor_units($2)), lv.value, coalesce(lv.ltv::text, ''), \
-         lv.margin_call_ltv, lv.liquidation_ltv, coalesce(mc.deadline::text, '')) AS line \
-     FROM lv JOIN orgs o ON o.id = lv.supplier_org_id \
-     LEFT JOIN margin_calls mc ON mc.loan_id = lv.id AND mc.status = 'open' \
-     WHERE $3 IS NOT NULL ORDER BY lv.ltv DESC NULLS FIRST, lv.id"
-);
+const CSV_LINES: &str = "SELECT concat_ws(',', el.loan_id, el.supplier_org_id, \
+         '\"' || replace(CASE WHEN left(o.name, 1) IN ('=', '+', '-', '@') THEN '''' || o.name ELSE o.name END, '\"', '\"\"') || '\"', \
+         el.status, el.outstanding, round_half_even(el.interest, minor_units($2)), round(el.value, minor_units($2)), \
+         coalesce(el.ltv::text, ''), el.margin_call_ltv, el.liquidation_ltv, coalesce(mc.deadline::text, '')) AS line \
+     FROM exposure_loans el JOIN orgs o ON o.id = el.supplier_org_id \
+     LEFT JOIN margin_calls mc ON mc.loan_id = el.loan_id AND mc.status = 'open' \
+     WHERE el.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR el.lender_org_id = $1) \
+     ORDER BY el.ltv DESC NULLS FIRST, el.loan_id";
 
 /// The book as a CSV file, one loan per line.
 pub struct Csv {
@@ -405,11 +576,8 @@ pub async fn csv(
     let currency = currency_of(conn, lender, query.currency).await?;
     let today = business_date(conn).await?;
     let lines: Vec<CsvLine> = diesel::sql_query(CSV_LINES)
-        .bind::<Nullable<SqlUuid>, _>(lender)
+        .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
         .bind::<Text, _>(&currency)
-        .bind::<Date, _>(today)
-        .bind::<Array<Text>, _>(Vec::<String>::new())
-        .bind::<Array<Numeric>, _>(Vec::<Decimal>::new())
         .load(conn)
         .await?;
     let mut body = String::with_capacity(CSV_HEADER.len() + lines.len() * 160);

@@ -1,0 +1,456 @@
+-- Exposure figures kept up to date in the transactions that change them (issue 14, item 1), so
+-- `GET /v1/exposure` reads a few hundred rows instead of aggregating every pledge of the book.
+--
+-- What is kept, for each book (a lender's, and every lender's together under the nil UUID) and
+-- currency:
+--   exposure_loans       one row per live loan (active, defaulted, liquidating): its debt, its
+--                        collateral value (the sum of its pledges' stored market values), LTV
+--                        and thresholds;
+--   exposure_lots        which lots the book holds in which commodity, location and expiry
+--                        date, with how many live pledges hold each (to count lots once);
+--   exposure_loan_parts  the same for loans per commodity and per location;
+--   exposure_cells       sums per (book, currency, dimension, key): loans, lots, quantity,
+--                        value, outstanding principal, interest, loans above the margin-call
+--                        and liquidation LTVs. Writers never update a cell: they append
+--                        exposure_cell_deltas rows (no lock, so a hot lender's settlements do
+--                        not queue on its totals) and `exposure_compact()` folds them in.
+--                        A read sums cells and deltas.
+--
+-- Statement-level triggers on pledges, loans, lots and facilities turn each change into signed
+-- "work" rows (a pledge leaving the book: -1 with its quantity and value; arriving: +1) and hand
+-- them to `exposure_apply`. `exposure_rebuild()` computes everything from scratch.
+--
+-- A trigger reads the other tables as they are when its statement ends, so one statement must
+-- not change both a loan's status and its pledges (none does: the revaluation's statement that
+-- writes loans and pledges together changes only their values).
+
+CREATE TABLE exposure_loans (
+    loan_id          uuid PRIMARY KEY REFERENCES loans (id),
+    lender_org_id    uuid NOT NULL,
+    currency         text NOT NULL,
+    supplier_org_id  uuid NOT NULL,
+    status           text NOT NULL,
+    outstanding      numeric NOT NULL,
+    interest         numeric NOT NULL,
+    value            numeric NOT NULL,
+    ltv              numeric,
+    margin_call_ltv  numeric NOT NULL,
+    liquidation_ltv  numeric NOT NULL
+);
+CREATE INDEX exposure_loans_book_idx ON exposure_loans (currency, lender_org_id);
+CREATE INDEX exposure_loans_breaching_idx ON exposure_loans (currency, lender_org_id, ltv DESC NULLS FIRST, loan_id)
+    WHERE ltv IS NULL OR ltv > margin_call_ltv;
+
+-- A breach's collateral leaves out the lots that came to the warehouse after it ended: found here.
+CREATE INDEX lots_warehouse_since_idx ON lots (warehouse_id, warehouse_since) WHERE warehouse_id IS NOT NULL;
+
+CREATE TABLE exposure_lots (
+    lot_id          uuid NOT NULL,
+    book            uuid NOT NULL,
+    currency        text NOT NULL,
+    commodity_code  text NOT NULL,
+    location        text NOT NULL,
+    expires_on      date NOT NULL,
+    pledges         integer NOT NULL,
+    PRIMARY KEY (lot_id, book, currency, commodity_code, location, expires_on)
+);
+
+CREATE TABLE exposure_loan_parts (
+    loan_id  uuid NOT NULL,
+    dim      text NOT NULL,
+    key      text NOT NULL,
+    pledges  integer NOT NULL,
+    PRIMARY KEY (loan_id, dim, key)
+);
+CREATE INDEX exposure_loan_parts_key_idx ON exposure_loan_parts (dim, key);
+
+CREATE TABLE exposure_cells (
+    book               uuid NOT NULL,
+    currency           text NOT NULL,
+    dim                text NOT NULL,
+    key                text NOT NULL,
+    loans              bigint NOT NULL DEFAULT 0,
+    lots               bigint NOT NULL DEFAULT 0,
+    quantity           numeric NOT NULL DEFAULT 0,
+    value              numeric NOT NULL DEFAULT 0,
+    outstanding        numeric NOT NULL DEFAULT 0,
+    interest           numeric NOT NULL DEFAULT 0,
+    above_margin       bigint NOT NULL DEFAULT 0,
+    above_liquidation  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (book, currency, dim, key)
+);
+
+CREATE TABLE exposure_cell_deltas (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    book               uuid NOT NULL,
+    currency           text NOT NULL,
+    dim                text NOT NULL,
+    key                text NOT NULL,
+    loans              bigint NOT NULL,
+    lots               bigint NOT NULL,
+    quantity           numeric NOT NULL,
+    value              numeric NOT NULL,
+    outstanding        numeric NOT NULL,
+    interest           numeric NOT NULL,
+    above_margin       bigint NOT NULL,
+    above_liquidation  bigint NOT NULL
+);
+CREATE INDEX exposure_cell_deltas_book_idx ON exposure_cell_deltas (book, currency);
+
+-- Where a lot is, as a cell key: 'v:<voyage>' in transit, 'w:<warehouse>' in custody, '-' neither.
+CREATE FUNCTION exposure_location(warehouse_id uuid, voyage_id uuid) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN voyage_id IS NOT NULL THEN 'v:' || voyage_id
+                WHEN warehouse_id IS NOT NULL THEN 'w:' || warehouse_id ELSE '-' END
+$$;
+
+-- Which loans count in a book: money is out.
+CREATE FUNCTION exposure_live(status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT status IN ('active', 'defaulted', 'liquidating')
+$$;
+
+-- One change to hand to exposure_apply. A pledge entering or leaving the book: every column,
+-- n = +1 or -1, quantity and value signed the same. A change of value or quantity only: no
+-- lot_id, n = 0 (as a cell row: commodity, location and expiry, no loan; as a loan row: the
+-- loan only). A loan whose debt, status or thresholds changed: the loan only, zeros.
+CREATE TYPE exposure_work AS (
+    lender_org_id   uuid,
+    currency        text,
+    loan_id         uuid,
+    lot_id          uuid,
+    commodity_code  text,
+    location        text,
+    expires_on      date,
+    n               integer,
+    quantity        numeric,
+    value           numeric
+);
+
+CREATE FUNCTION exposure_apply(w exposure_work[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    everyone constant uuid := '00000000-0000-0000-0000-000000000000';
+BEGIN
+    IF w IS NULL OR cardinality(w) = 0 THEN
+        RETURN;
+    END IF;
+    WITH w AS (SELECT * FROM unnest(w)),
+    lot_moves AS (
+        SELECT w.lot_id, b.book, w.currency, w.commodity_code, w.location, w.expires_on, sum(w.n)::integer AS n
+        FROM w CROSS JOIN LATERAL (VALUES (w.lender_org_id), (everyone)) b(book)
+        WHERE w.lot_id IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(w.n) <> 0),
+    lots_up AS (
+        INSERT INTO exposure_lots AS t (lot_id, book, currency, commodity_code, location, expires_on, pledges)
+        SELECT * FROM lot_moves ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (lot_id, book, currency, commodity_code, location, expires_on)
+        DO UPDATE SET pledges = t.pledges + excluded.pledges
+        RETURNING t.*),
+    -- A lot enters a cell when its first pledge arrives, leaves it when its last one goes.
+    lot_counts AS (
+        SELECT u.book, u.currency, u.commodity_code, u.location, u.expires_on,
+               CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END AS lots
+        FROM lots_up u JOIN lot_moves m USING (lot_id, book, currency, commodity_code, location, expires_on)),
+    part_moves AS (
+        SELECT w.loan_id, x.dim, x.key, w.lender_org_id, w.currency, sum(w.n)::integer AS n
+        FROM w CROSS JOIN LATERAL (VALUES ('commodity', w.commodity_code), ('location', w.location)) x(dim, key)
+        WHERE w.lot_id IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5 HAVING sum(w.n) <> 0),
+    parts_up AS (
+        INSERT INTO exposure_loan_parts AS t (loan_id, dim, key, pledges)
+        SELECT loan_id, dim, key, n FROM part_moves ORDER BY 1, 2, 3
+        ON CONFLICT (loan_id, dim, key) DO UPDATE SET pledges = t.pledges + excluded.pledges
+        RETURNING t.*),
+    part_counts AS (
+        SELECT m.lender_org_id, m.currency, m.dim, m.key,
+               CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END AS loans
+        FROM parts_up u JOIN part_moves m USING (loan_id, dim, key)),
+    loan_moves AS (
+        SELECT loan_id, sum(value) AS value FROM w WHERE loan_id IS NOT NULL GROUP BY 1),
+    old_loans AS (
+        SELECT el.* FROM exposure_loans el JOIN loan_moves m USING (loan_id)),
+    new_loans AS (
+        SELECT ln.id AS loan_id, ln.lender_org_id, ln.currency, ln.supplier_org_id, ln.status,
+               ln.outstanding_principal AS outstanding, ln.accrued_interest AS interest,
+               coalesce(o.value, 0) + m.value AS value, f.margin_call_ltv, f.liquidation_ltv
+        FROM loan_moves m JOIN loans ln ON ln.id = m.loan_id JOIN facilities f ON f.id = ln.facility_id
+        LEFT JOIN old_loans o ON o.loan_id = m.loan_id
+        WHERE exposure_live(ln.status)),
+    loans_up AS (
+        INSERT INTO exposure_loans AS t (loan_id, lender_org_id, currency, supplier_org_id, status, outstanding,
+                                         interest, value, ltv, margin_call_ltv, liquidation_ltv)
+        SELECT loan_id, lender_org_id, currency, supplier_org_id, status, outstanding, interest, value,
+               CASE WHEN round(value, minor_units(currency)) > 0
+                    THEN round_half_even((outstanding + interest) / round(value, minor_units(currency)), 6) END,
+               margin_call_ltv, liquidation_ltv
+        FROM new_loans ORDER BY loan_id
+        ON CONFLICT (loan_id) DO UPDATE SET status = excluded.status, outstanding = excluded.outstanding,
+            interest = excluded.interest, value = excluded.value, ltv = excluded.ltv,
+            margin_call_ltv = excluded.margin_call_ltv, liquidation_ltv = excluded.liquidation_ltv
+        RETURNING t.*),
+    -- Data-modifying CTEs run to completion whether or not anything reads them.
+    loans_gone AS (
+        DELETE FROM exposure_loans el USING old_loans o
+        WHERE el.loan_id = o.loan_id AND NOT EXISTS (SELECT 1 FROM new_loans n WHERE n.loan_id = o.loan_id)
+        RETURNING 1),
+    loan_rows AS (
+        SELECT -1 AS sign, o.* FROM old_loans o
+        UNION ALL SELECT 1, u.* FROM loans_up u),
+    deltas AS (
+        SELECT book, currency, x.dim, x.key, 0 AS loans, lots, 0 AS quantity, 0 AS value, 0 AS outstanding,
+               0 AS interest, 0 AS above_margin, 0 AS above_liquidation
+        FROM lot_counts CROSS JOIN LATERAL (VALUES ('commodity', commodity_code), ('location', location),
+                                                   ('expires', expires_on::text)) x(dim, key)
+        UNION ALL
+        SELECT b.book, currency, dim, key, loans, 0, 0, 0, 0, 0, 0, 0
+        FROM part_counts CROSS JOIN LATERAL (VALUES (lender_org_id), (everyone)) b(book)
+        UNION ALL
+        SELECT b.book, w.currency, x.dim, x.key, 0, 0, x.quantity, w.value, 0, 0, 0, 0
+        FROM w CROSS JOIN LATERAL (VALUES (w.lender_org_id), (everyone)) b(book)
+        CROSS JOIN LATERAL (VALUES ('commodity', w.commodity_code, w.quantity), ('location', w.location, 0),
+                                   ('expires', w.expires_on::text, 0)) x(dim, key, quantity)
+        WHERE w.commodity_code IS NOT NULL
+        UNION ALL
+        SELECT b.book, r.currency, x.dim, x.key, r.sign, 0, 0, r.sign * r.value, r.sign * r.outstanding,
+               r.sign * r.interest, r.sign * (r.ltv IS NULL OR r.ltv > r.margin_call_ltv)::integer,
+               r.sign * (r.ltv IS NULL OR r.ltv > r.liquidation_ltv)::integer
+        FROM loan_rows r CROSS JOIN LATERAL (VALUES (r.lender_org_id), (everyone)) b(book)
+        CROSS JOIN LATERAL (VALUES ('total', ''), ('status', r.status), ('supplier', r.supplier_org_id::text),
+            ('bucket', CASE WHEN r.ltv IS NULL THEN '5' WHEN r.ltv <= 0.5 THEN '1' WHEN r.ltv <= 0.65 THEN '2'
+                            WHEN r.ltv <= 0.8 THEN '3' ELSE '4' END)) x(dim, key))
+    INSERT INTO exposure_cell_deltas (book, currency, dim, key, loans, lots, quantity, value, outstanding,
+                                      interest, above_margin, above_liquidation)
+    SELECT book, currency, dim, key, sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding),
+           sum(interest), sum(above_margin), sum(above_liquidation)
+    FROM deltas GROUP BY 1, 2, 3, 4
+    HAVING (sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding), sum(interest),
+            sum(above_margin), sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0, 0, 0);
+
+    DELETE FROM exposure_lots WHERE pledges = 0
+      AND lot_id IN (SELECT lot_id FROM unnest(w) WHERE lot_id IS NOT NULL);
+    DELETE FROM exposure_loan_parts WHERE pledges = 0
+      AND loan_id IN (SELECT loan_id FROM unnest(w) WHERE lot_id IS NOT NULL);
+END
+$$;
+
+-- The live pledges of the given loans or lots as work rows of sign n, with each lot's place.
+CREATE FUNCTION exposure_pledges_of(loan_ids uuid[], lot_ids uuid[], n integer) RETURNS SETOF exposure_work
+LANGUAGE sql STABLE AS $$
+    SELECT ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
+           exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, n, n * p.quantity, n * p.market_value
+    FROM pledges p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
+    WHERE (p.loan_id = ANY (loan_ids) OR p.lot_id = ANY (lot_ids)) AND p.quantity > 0 AND exposure_live(ln.status)
+$$;
+
+CREATE FUNCTION exposure_track_pledges() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
+                             exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, 1, p.quantity,
+                             p.market_value)::exposure_work)
+        INTO w
+        FROM new_rows p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
+        WHERE p.quantity > 0 AND exposure_live(ln.status);
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
+                             exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
+                             -p.market_value)::exposure_work)
+        INTO w
+        FROM old_rows p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
+        WHERE p.quantity > 0 AND exposure_live(ln.status);
+    ELSE
+        -- A pledge that stays (same loan and lot, some quantity before and after) changes only
+        -- values: those are summed per cell and per loan. Any other change leaves and enters.
+        WITH pairs AS (
+            SELECT o.loan_id, o.lot_id, o.quantity AS old_quantity, o.market_value AS old_value,
+                   nw.quantity AS new_quantity, nw.market_value AS new_value
+            FROM old_rows o JOIN new_rows nw ON nw.loan_id = o.loan_id AND nw.lot_id = o.lot_id),
+        stays AS (
+            SELECT ln.lender_org_id, ln.currency, p.loan_id, lot.commodity_code,
+                   exposure_location(lot.warehouse_id, lot.voyage_id) AS location, lot.expires_on,
+                   p.new_quantity - p.old_quantity AS quantity, p.new_value - p.old_value AS value
+            FROM pairs p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
+            WHERE p.old_quantity > 0 AND p.new_quantity > 0 AND exposure_live(ln.status)
+              AND (p.new_quantity, p.new_value) IS DISTINCT FROM (p.old_quantity, p.old_value)),
+        moves AS (
+            SELECT -1 AS n, o.* FROM old_rows o
+            WHERE o.quantity > 0 AND NOT EXISTS (SELECT 1 FROM new_rows nw WHERE nw.loan_id = o.loan_id
+                                                  AND nw.lot_id = o.lot_id AND nw.quantity > 0)
+            UNION ALL
+            SELECT 1, nw.* FROM new_rows nw
+            WHERE nw.quantity > 0 AND NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.loan_id = nw.loan_id
+                                                   AND o.lot_id = nw.lot_id AND o.quantity > 0)),
+        work AS (
+            SELECT lender_org_id, currency, NULL::uuid AS loan_id, NULL::uuid AS lot_id, commodity_code, location,
+                   expires_on, 0 AS n, sum(quantity) AS quantity, sum(value) AS value
+            FROM stays GROUP BY 1, 2, 5, 6, 7
+            UNION ALL
+            SELECT lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, sum(value)
+            FROM stays GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT ln.lender_org_id, ln.currency, m.loan_id, m.lot_id, lot.commodity_code,
+                   exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, m.n, m.n * m.quantity,
+                   m.n * m.market_value
+            FROM moves m JOIN loans ln ON ln.id = m.loan_id JOIN lots lot ON lot.id = m.lot_id
+            WHERE exposure_live(ln.status))
+        SELECT array_agg(ROW(work.*)::exposure_work) INTO w FROM work;
+    END IF;
+    PERFORM exposure_apply(w);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exposure_pledges_inserted AFTER INSERT ON pledges REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
+CREATE TRIGGER exposure_pledges_updated AFTER UPDATE ON pledges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
+CREATE TRIGGER exposure_pledges_deleted AFTER DELETE ON pledges REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
+
+-- A loan entering the book (disbursed) brings its pledges; leaving it (repaid, closed, written
+-- off) takes them away; any change of its debt or status changes its own row.
+CREATE FUNCTION exposure_track_loans() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+    entered uuid[];
+    left_book uuid[];
+BEGIN
+    SELECT array_agg(nw.id) FILTER (WHERE exposure_live(nw.status) AND NOT exposure_live(o.status)),
+           array_agg(nw.id) FILTER (WHERE exposure_live(o.status) AND NOT exposure_live(nw.status))
+    INTO entered, left_book
+    FROM old_rows o JOIN new_rows nw ON nw.id = o.id;
+    -- The pledges of loans that left are read with their new (not live) status, so build their
+    -- rows by hand from the old status.
+    SELECT array_agg(x) INTO w FROM (
+        SELECT x FROM exposure_pledges_of(entered, '{}', 1) x
+        UNION ALL
+        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
+                   exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
+                   -p.market_value)::exposure_work
+        FROM pledges p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
+        WHERE p.loan_id = ANY (left_book) AND p.quantity > 0
+        UNION ALL
+        SELECT ROW(nw.lender_org_id, nw.currency, nw.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
+        FROM old_rows o JOIN new_rows nw ON nw.id = o.id
+        WHERE (exposure_live(o.status) OR exposure_live(nw.status))
+          AND (o.status, o.outstanding_principal, o.accrued_interest, o.facility_id)
+              IS DISTINCT FROM (nw.status, nw.outstanding_principal, nw.accrued_interest, nw.facility_id)) s(x);
+    PERFORM exposure_apply(w);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exposure_loans_updated AFTER UPDATE ON loans REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_loans();
+
+-- A lot that moves (transfer, unloading) or whose commodity or expiry is corrected moves its
+-- pledges between cells.
+CREATE FUNCTION exposure_track_lots() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+BEGIN
+    WITH moved AS (
+        SELECT o.id, o.commodity_code AS old_commodity, exposure_location(o.warehouse_id, o.voyage_id) AS old_location,
+               o.expires_on AS old_expires, nw.commodity_code, exposure_location(nw.warehouse_id, nw.voyage_id) AS location,
+               nw.expires_on
+        FROM old_rows o JOIN new_rows nw ON nw.id = o.id
+        WHERE (o.commodity_code, o.warehouse_id, o.voyage_id, o.expires_on)
+              IS DISTINCT FROM (nw.commodity_code, nw.warehouse_id, nw.voyage_id, nw.expires_on))
+    SELECT array_agg(x) INTO w FROM (
+        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, m.old_commodity, m.old_location,
+                   m.old_expires, -1, -p.quantity, -p.market_value)::exposure_work
+        FROM moved m JOIN pledges p ON p.lot_id = m.id JOIN loans ln ON ln.id = p.loan_id
+        WHERE p.quantity > 0 AND exposure_live(ln.status)
+        UNION ALL
+        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, m.commodity_code, m.location,
+                   m.expires_on, 1, p.quantity, p.market_value)::exposure_work
+        FROM moved m JOIN pledges p ON p.lot_id = m.id JOIN loans ln ON ln.id = p.loan_id
+        WHERE p.quantity > 0 AND exposure_live(ln.status)) s(x);
+    PERFORM exposure_apply(w);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exposure_lots_updated AFTER UPDATE ON lots REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_lots();
+
+-- A facility's thresholds change every live loan's flags.
+CREATE FUNCTION exposure_track_facilities() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+BEGIN
+    SELECT array_agg(ROW(ln.lender_org_id, ln.currency, ln.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work)
+    INTO w
+    FROM old_rows o JOIN new_rows nw ON nw.id = o.id JOIN loans ln ON ln.facility_id = nw.id
+    WHERE exposure_live(ln.status)
+      AND (o.margin_call_ltv, o.liquidation_ltv) IS DISTINCT FROM (nw.margin_call_ltv, nw.liquidation_ltv);
+    PERFORM exposure_apply(w);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exposure_facilities_updated AFTER UPDATE ON facilities REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_facilities();
+
+-- Folds appended deltas into the cells, at most `batch` of them; one folder at a time.
+CREATE FUNCTION exposure_compact(batch integer) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    folded bigint;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7237092610238353524) THEN
+        RETURN 0;
+    END IF;
+    WITH moved AS (
+        DELETE FROM exposure_cell_deltas
+        WHERE id IN (SELECT id FROM exposure_cell_deltas ORDER BY id LIMIT batch)
+        RETURNING *),
+    sums AS (
+        SELECT book, currency, dim, key, sum(loans) AS loans, sum(lots) AS lots, sum(quantity) AS quantity,
+               sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
+               sum(above_margin) AS above_margin, sum(above_liquidation) AS above_liquidation, count(*) AS n
+        FROM moved GROUP BY 1, 2, 3, 4),
+    up AS (
+        INSERT INTO exposure_cells AS c (book, currency, dim, key, loans, lots, quantity, value, outstanding,
+                                         interest, above_margin, above_liquidation)
+        SELECT book, currency, dim, key, loans, lots, quantity, value, outstanding, interest, above_margin,
+               above_liquidation
+        FROM sums ORDER BY 1, 2, 3, 4
+        ON CONFLICT (book, currency, dim, key) DO UPDATE SET
+            loans = c.loans + excluded.loans, lots = c.lots + excluded.lots,
+            quantity = c.quantity + excluded.quantity, value = c.value + excluded.value,
+            outstanding = c.outstanding + excluded.outstanding, interest = c.interest + excluded.interest,
+            above_margin = c.above_margin + excluded.above_margin,
+            above_liquidation = c.above_liquidation + excluded.above_liquidation
+        RETURNING 1)
+    SELECT coalesce(sum(n), 0) INTO folded FROM sums;
+    DELETE FROM exposure_cells
+    WHERE (loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation)
+          = (0, 0, 0, 0, 0, 0, 0, 0);
+    RETURN folded;
+END
+$$;
+
+-- Everything from scratch: empties the kept figures and applies every live pledge and loan.
+CREATE FUNCTION exposure_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+BEGIN
+    DELETE FROM exposure_cell_deltas;
+    DELETE FROM exposure_cells;
+    DELETE FROM exposure_lots;
+    DELETE FROM exposure_loan_parts;
+    DELETE FROM exposure_loans;
+    SELECT array_agg(x) INTO w FROM (
+        SELECT x FROM exposure_pledges_of(
+            ARRAY(SELECT id FROM loans WHERE exposure_live(status)), '{}', 1) x
+        UNION ALL
+        SELECT ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
+        FROM loans WHERE exposure_live(status)) s(x);
+    PERFORM exposure_apply(w);
+    PERFORM exposure_compact(2147483647);
+END
+$$;
+
+SELECT exposure_rebuild();
