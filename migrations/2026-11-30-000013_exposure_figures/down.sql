@@ -1,6 +1,7 @@
 DROP TRIGGER exposure_facilities_updated ON facilities;
 DROP TRIGGER exposure_lots_updated ON lots;
 DROP TRIGGER exposure_loans_updated ON loans;
+DROP TRIGGER exposure_loans_inserted ON loans;
 DROP TRIGGER exposure_pledges_deleted ON pledges;
 DROP TRIGGER exposure_pledges_updated ON pledges;
 DROP TRIGGER exposure_pledges_inserted ON pledges;
@@ -10,6 +11,7 @@ DROP FUNCTION exposure_track_facilities();
 DROP FUNCTION exposure_track_lots();
 DROP FUNCTION exposure_track_loans();
 DROP FUNCTION exposure_track_pledges();
+DROP FUNCTION exposure_kept_by_caller(text);
 DROP FUNCTION exposure_pledges_of(uuid[], uuid[], integer);
 DROP FUNCTION exposure_apply(exposure_work[]);
 DROP TYPE exposure_work;

@@ -68,7 +68,8 @@ struct Count {
 /// Every pledge in scope with its value on `$1`, in the loan's currency.
 fn valued(scope: Scope) -> String {
     format!(
-        "SELECT p.loan_id, p.lot_id, \
+        "SELECT p.loan_id, p.lot_id, p.quantity, p.market_value AS old_value, ln.lender_org_id, ln.currency, \
+                ln.status, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, \
                 round_half_even(p.quantity * coalesce(pr.price_per_unit, 0) \
                     * coalesce((c.grades ->> lot.grade)::numeric, 0) \
                     * freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor), \
@@ -86,6 +87,24 @@ fn valued(scope: Scope) -> String {
         scope.filter()
     )
 }
+
+/// The exposure figures (migration 000013) changed by the statement's new pledge values, kept
+/// here from `v` (each pledge's old and new value, and its lot's place) rather than by the
+/// triggers, which would have to join every changed row's before and after images again: the
+/// value changed per exposure cell and per loan, applied in one call, and the triggers told
+/// (`holdfast.exposure_kept`) that this statement's changes are counted.
+const KEPT: &str = "changed AS ( \
+         SELECT * FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value), \
+     kept AS ( \
+         SELECT exposure_apply(array_agg(x)), \
+                set_config('holdfast.exposure_kept', 'pledges loans', true) \
+         FROM ( \
+             SELECT ROW(lender_org_id, currency, NULL, NULL, commodity_code, exposure_location(warehouse_id, voyage_id), \
+                        expires_on, 0, 0, sum(value - old_value))::exposure_work \
+             FROM changed GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on \
+             UNION ALL \
+             SELECT ROW(lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, sum(value - old_value))::exposure_work \
+             FROM changed GROUP BY lender_org_id, currency, loan_id) s(x))";
 
 /// The debt an LTV measures: the principal asked for until it is paid out, then what is
 /// outstanding, plus accrued interest.
@@ -167,9 +186,11 @@ pub async fn revalue(
          pledges_written AS ( \
              UPDATE pledges p SET market_value = v.value FROM v \
              WHERE p.loan_id = v.loan_id AND p.lot_id = v.lot_id AND p.market_value <> v.value \
-             RETURNING 1) \
+             RETURNING 1), \
+         {KEPT} \
          SELECT (SELECT count(*) FROM loans_written) AS loans, \
-                (SELECT count(*) FROM pledges_written) AS pledges"
+                (SELECT count(*) FROM pledges_written) AS pledges, \
+                (SELECT count(*) FROM kept) AS kept"
     ))
     .bind::<Date, _>(as_of)
     .bind::<Nullable<SqlUuid>, _>(scope.id())
