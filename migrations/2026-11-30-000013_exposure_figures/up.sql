@@ -129,6 +129,8 @@ CREATE TYPE exposure_work AS (
 CREATE FUNCTION exposure_apply(w exposure_work[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     everyone constant uuid := '00000000-0000-0000-0000-000000000000';
+    lot_ids uuid[];
+    loan_ids uuid[];
 BEGIN
     IF w IS NULL OR cardinality(w) = 0 THEN
         RETURN;
@@ -148,8 +150,9 @@ BEGIN
     -- A lot enters a cell when its first pledge arrives, leaves it when its last one goes.
     lot_counts AS (
         SELECT u.book, u.currency, u.commodity_code, u.location, u.expires_on,
-               CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END AS lots
-        FROM lots_up u JOIN lot_moves m USING (lot_id, book, currency, commodity_code, location, expires_on)),
+               sum(CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END) AS lots
+        FROM lots_up u JOIN lot_moves m USING (lot_id, book, currency, commodity_code, location, expires_on)
+        GROUP BY 1, 2, 3, 4, 5),
     part_moves AS (
         SELECT w.loan_id, x.dim, x.key, w.lender_org_id, w.currency, sum(w.n)::integer AS n
         FROM w CROSS JOIN LATERAL (VALUES ('commodity', w.commodity_code), ('location', w.location)) x(dim, key)
@@ -162,8 +165,14 @@ BEGIN
         RETURNING t.*),
     part_counts AS (
         SELECT m.lender_org_id, m.currency, m.dim, m.key,
-               CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END AS loans
-        FROM parts_up u JOIN part_moves m USING (loan_id, dim, key)),
+               sum(CASE WHEN u.pledges = 0 THEN -1 WHEN u.pledges = m.n THEN 1 ELSE 0 END) AS loans
+        FROM parts_up u JOIN part_moves m USING (loan_id, dim, key)
+        GROUP BY 1, 2, 3, 4),
+    -- Values per place before they are spread over the cells.
+    place_values AS (
+        SELECT lender_org_id, currency, commodity_code, location, expires_on, sum(quantity) AS quantity,
+               sum(value) AS value
+        FROM w WHERE commodity_code IS NOT NULL GROUP BY 1, 2, 3, 4, 5),
     loan_moves AS (
         SELECT loan_id, sum(value) AS value FROM w WHERE loan_id IS NOT NULL GROUP BY 1),
     old_loans AS (
@@ -195,6 +204,17 @@ BEGIN
     loan_rows AS (
         SELECT -1 AS sign, o.* FROM old_loans o
         UNION ALL SELECT 1, u.* FROM loans_up u),
+    -- Loans summed per status, supplier, LTV bucket and flags before they are spread over the
+    -- cells (a revaluation changes every loan's row, and the sums barely).
+    loan_groups AS (
+        SELECT r.lender_org_id, r.currency, r.status, r.supplier_org_id,
+               CASE WHEN r.ltv IS NULL THEN '5' WHEN r.ltv <= 0.5 THEN '1' WHEN r.ltv <= 0.65 THEN '2'
+                    WHEN r.ltv <= 0.8 THEN '3' ELSE '4' END AS bucket,
+               sum(r.sign) AS loans, sum(r.sign * r.value) AS value, sum(r.sign * r.outstanding) AS outstanding,
+               sum(r.sign * r.interest) AS interest,
+               sum(r.sign * (r.ltv IS NULL OR r.ltv > r.margin_call_ltv)::integer) AS above_margin,
+               sum(r.sign * (r.ltv IS NULL OR r.ltv > r.liquidation_ltv)::integer) AS above_liquidation
+        FROM loan_rows r GROUP BY 1, 2, 3, 4, 5),
     deltas AS (
         SELECT book, currency, x.dim, x.key, 0 AS loans, lots, 0 AS quantity, 0 AS value, 0 AS outstanding,
                0 AS interest, 0 AS above_margin, 0 AS above_liquidation
@@ -204,19 +224,16 @@ BEGIN
         SELECT b.book, currency, dim, key, loans, 0, 0, 0, 0, 0, 0, 0
         FROM part_counts CROSS JOIN LATERAL (VALUES (lender_org_id), (everyone)) b(book)
         UNION ALL
-        SELECT b.book, w.currency, x.dim, x.key, 0, 0, x.quantity, w.value, 0, 0, 0, 0
-        FROM w CROSS JOIN LATERAL (VALUES (w.lender_org_id), (everyone)) b(book)
-        CROSS JOIN LATERAL (VALUES ('commodity', w.commodity_code, w.quantity), ('location', w.location, 0),
-                                   ('expires', w.expires_on::text, 0)) x(dim, key, quantity)
-        WHERE w.commodity_code IS NOT NULL
+        SELECT b.book, pv.currency, x.dim, x.key, 0, 0, x.quantity, pv.value, 0, 0, 0, 0
+        FROM place_values pv CROSS JOIN LATERAL (VALUES (pv.lender_org_id), (everyone)) b(book)
+        CROSS JOIN LATERAL (VALUES ('commodity', pv.commodity_code, pv.quantity), ('location', pv.location, 0),
+                                   ('expires', pv.expires_on::text, 0)) x(dim, key, quantity)
         UNION ALL
-        SELECT b.book, r.currency, x.dim, x.key, r.sign, 0, 0, r.sign * r.value, r.sign * r.outstanding,
-               r.sign * r.interest, r.sign * (r.ltv IS NULL OR r.ltv > r.margin_call_ltv)::integer,
-               r.sign * (r.ltv IS NULL OR r.ltv > r.liquidation_ltv)::integer
-        FROM loan_rows r CROSS JOIN LATERAL (VALUES (r.lender_org_id), (everyone)) b(book)
-        CROSS JOIN LATERAL (VALUES ('total', ''), ('status', r.status), ('supplier', r.supplier_org_id::text),
-            ('bucket', CASE WHEN r.ltv IS NULL THEN '5' WHEN r.ltv <= 0.5 THEN '1' WHEN r.ltv <= 0.65 THEN '2'
-                            WHEN r.ltv <= 0.8 THEN '3' ELSE '4' END)) x(dim, key))
+        SELECT b.book, g.currency, x.dim, x.key, g.loans, 0, 0, g.value, g.outstanding, g.interest,
+               g.above_margin, g.above_liquidation
+        FROM loan_groups g CROSS JOIN LATERAL (VALUES (g.lender_org_id), (everyone)) b(book)
+        CROSS JOIN LATERAL (VALUES ('total', ''), ('status', g.status), ('supplier', g.supplier_org_id::text),
+                                   ('bucket', g.bucket)) x(dim, key))
     INSERT INTO exposure_cell_deltas (book, currency, dim, key, loans, lots, quantity, value, outstanding,
                                       interest, above_margin, above_liquidation)
     SELECT book, currency, dim, key, sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding),
@@ -225,10 +242,13 @@ BEGIN
     HAVING (sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding), sum(interest),
             sum(above_margin), sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0, 0, 0);
 
-    DELETE FROM exposure_lots WHERE pledges = 0
-      AND lot_id IN (SELECT lot_id FROM unnest(w) WHERE lot_id IS NOT NULL);
-    DELETE FROM exposure_loan_parts WHERE pledges = 0
-      AND loan_id IN (SELECT loan_id FROM unnest(w) WHERE lot_id IS NOT NULL);
+    -- Entries whose last pledge left (only pledges entering or leaving the book change counts).
+    SELECT array_agg(DISTINCT x.lot_id), array_agg(DISTINCT x.loan_id) INTO lot_ids, loan_ids
+    FROM unnest(w) x WHERE x.lot_id IS NOT NULL;
+    IF lot_ids IS NOT NULL THEN
+        DELETE FROM exposure_lots WHERE lot_id = ANY (lot_ids) AND pledges = 0;
+        DELETE FROM exposure_loan_parts WHERE loan_id = ANY (loan_ids) AND pledges = 0;
+    END IF;
 END
 $$;
 
