@@ -48,6 +48,8 @@ async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Re
     let per_loan = lots.div_ceil(loans).max(1);
     let (s, l, o) = (supplier.id, lender.id, operator.id);
     for sql in [
+        // Seeded with the triggers off, then the exposure figures built once from scratch.
+        "SET session_replication_role = replica".to_owned(),
         "INSERT INTO commodities (code, name, unit, shelf_life_days, fresh_days, end_freshness_factor, grades) \
          VALUES ('APPLE_FUJI', 'Fuji apples', 'kg', 180, 60, 0.5, '{\"A\": \"1.00\", \"B\": \"0.85\"}')".to_owned(),
         format!("INSERT INTO warehouses (id, name, operator_org_id, address, kind, breach_grace_minutes) \
@@ -70,6 +72,8 @@ async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Re
         format!("INSERT INTO pledges (loan_id, lot_id, quantity) \
                  SELECT md5('loan' || ((i - 1) / {per_loan} + 1))::uuid, md5('lot' || i)::uuid, 1000 \
                  FROM generate_series(1, {lots}) i"),
+        "SET session_replication_role = origin".to_owned(),
+        "SELECT exposure_rebuild()".to_owned(),
         "ANALYZE".to_owned(),
     ] {
         run(conn, &sql).await?;

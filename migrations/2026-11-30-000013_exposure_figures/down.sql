@@ -1,3 +1,5 @@
+DROP TRIGGER exposure_margin_calls_updated ON margin_calls;
+DROP TRIGGER exposure_margin_calls_inserted ON margin_calls;
 DROP TRIGGER exposure_facilities_updated ON facilities;
 DROP TRIGGER exposure_lots_updated ON lots;
 DROP TRIGGER exposure_loans_updated ON loans;
@@ -8,6 +10,7 @@ DROP TRIGGER exposure_pledges_inserted ON pledges;
 DROP FUNCTION exposure_rebuild();
 DROP FUNCTION exposure_compact(integer);
 DROP FUNCTION exposure_track_facilities();
+DROP FUNCTION exposure_track_margin_calls();
 DROP FUNCTION exposure_track_lots();
 DROP FUNCTION exposure_track_loans();
 DROP FUNCTION exposure_track_pledges();

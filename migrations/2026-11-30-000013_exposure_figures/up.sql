@@ -35,10 +35,21 @@ CREATE TABLE exposure_loans (
     value            numeric NOT NULL,
     ltv              numeric,
     margin_call_ltv  numeric NOT NULL,
-    liquidation_ltv  numeric NOT NULL
+    liquidation_ltv  numeric NOT NULL,
+    -- The loan's open margin call, if any.
+    call_id          uuid,
+    call_deadline    date
 );
+-- The first loans above their margin-call LTV, and the first open margin calls by deadline, of
+-- one lender's book and of every lender's.
 CREATE INDEX exposure_loans_breaching_idx ON exposure_loans (currency, lender_org_id, ltv DESC NULLS FIRST, loan_id)
     WHERE ltv IS NULL OR ltv > margin_call_ltv;
+CREATE INDEX exposure_loans_breaching_all_idx ON exposure_loans (currency, ltv DESC NULLS FIRST, loan_id)
+    WHERE ltv IS NULL OR ltv > margin_call_ltv;
+CREATE INDEX exposure_loans_calls_idx ON exposure_loans (currency, lender_org_id, call_deadline, call_id)
+    WHERE call_id IS NOT NULL;
+CREATE INDEX exposure_loans_calls_all_idx ON exposure_loans (currency, call_deadline, call_id)
+    WHERE call_id IS NOT NULL;
 
 -- A breach's collateral leaves out the lots that came to the warehouse after it ended: found here.
 CREATE INDEX lots_warehouse_since_idx ON lots (warehouse_id, warehouse_since) WHERE warehouse_id IS NOT NULL;
@@ -76,6 +87,7 @@ CREATE TABLE exposure_cells (
     interest           numeric NOT NULL DEFAULT 0,
     above_margin       bigint NOT NULL DEFAULT 0,
     above_liquidation  bigint NOT NULL DEFAULT 0,
+    margin_calls       bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (book, currency, dim, key)
 );
 
@@ -92,7 +104,8 @@ CREATE TABLE exposure_cell_deltas (
     outstanding        numeric NOT NULL,
     interest           numeric NOT NULL,
     above_margin       bigint NOT NULL,
-    above_liquidation  bigint NOT NULL
+    above_liquidation  bigint NOT NULL,
+    margin_calls       bigint NOT NULL
 );
 CREATE INDEX exposure_cell_deltas_book_idx ON exposure_cell_deltas (book, currency);
 
@@ -180,21 +193,25 @@ BEGIN
     new_loans AS (
         SELECT ln.id AS loan_id, ln.lender_org_id, ln.currency, ln.supplier_org_id, ln.status,
                ln.outstanding_principal AS outstanding, ln.accrued_interest AS interest,
-               coalesce(o.value, 0) + m.value AS value, f.margin_call_ltv, f.liquidation_ltv
+               coalesce(o.value, 0) + m.value AS value, f.margin_call_ltv, f.liquidation_ltv,
+               mc.id AS call_id, mc.deadline AS call_deadline
         FROM loan_moves m JOIN loans ln ON ln.id = m.loan_id JOIN facilities f ON f.id = ln.facility_id
         LEFT JOIN old_loans o ON o.loan_id = m.loan_id
+        LEFT JOIN margin_calls mc ON mc.loan_id = ln.id AND mc.status = 'open'
         WHERE exposure_live(ln.status)),
     loans_up AS (
         INSERT INTO exposure_loans AS t (loan_id, lender_org_id, currency, supplier_org_id, status, outstanding,
-                                         interest, value, ltv, margin_call_ltv, liquidation_ltv)
+                                         interest, value, ltv, margin_call_ltv, liquidation_ltv, call_id,
+                                         call_deadline)
         SELECT loan_id, lender_org_id, currency, supplier_org_id, status, outstanding, interest, value,
                CASE WHEN round(value, minor_units(currency)) > 0
                     THEN round_half_even((outstanding + interest) / round(value, minor_units(currency)), 6) END,
-               margin_call_ltv, liquidation_ltv
+               margin_call_ltv, liquidation_ltv, call_id, call_deadline
         FROM new_loans ORDER BY loan_id
         ON CONFLICT (loan_id) DO UPDATE SET status = excluded.status, outstanding = excluded.outstanding,
             interest = excluded.interest, value = excluded.value, ltv = excluded.ltv,
-            margin_call_ltv = excluded.margin_call_ltv, liquidation_ltv = excluded.liquidation_ltv
+            margin_call_ltv = excluded.margin_call_ltv, liquidation_ltv = excluded.liquidation_ltv,
+            call_id = excluded.call_id, call_deadline = excluded.call_deadline
         RETURNING t.*),
     -- Data-modifying CTEs run to completion whether or not anything reads them.
     loans_gone AS (
@@ -213,34 +230,35 @@ BEGIN
                sum(r.sign) AS loans, sum(r.sign * r.value) AS value, sum(r.sign * r.outstanding) AS outstanding,
                sum(r.sign * r.interest) AS interest,
                sum(r.sign * (r.ltv IS NULL OR r.ltv > r.margin_call_ltv)::integer) AS above_margin,
-               sum(r.sign * (r.ltv IS NULL OR r.ltv > r.liquidation_ltv)::integer) AS above_liquidation
+               sum(r.sign * (r.ltv IS NULL OR r.ltv > r.liquidation_ltv)::integer) AS above_liquidation,
+               sum(r.sign * (r.call_id IS NOT NULL)::integer) AS margin_calls
         FROM loan_rows r GROUP BY 1, 2, 3, 4, 5),
     deltas AS (
         SELECT book, currency, x.dim, x.key, 0 AS loans, lots, 0 AS quantity, 0 AS value, 0 AS outstanding,
-               0 AS interest, 0 AS above_margin, 0 AS above_liquidation
+               0 AS interest, 0 AS above_margin, 0 AS above_liquidation, 0 AS margin_calls
         FROM lot_counts CROSS JOIN LATERAL (VALUES ('commodity', commodity_code), ('location', location),
                                                    ('expires', expires_on::text)) x(dim, key)
         UNION ALL
-        SELECT b.book, currency, dim, key, loans, 0, 0, 0, 0, 0, 0, 0
+        SELECT b.book, currency, dim, key, loans, 0, 0, 0, 0, 0, 0, 0, 0
         FROM part_counts CROSS JOIN LATERAL (VALUES (lender_org_id), (everyone)) b(book)
         UNION ALL
-        SELECT b.book, pv.currency, x.dim, x.key, 0, 0, x.quantity, pv.value, 0, 0, 0, 0
+        SELECT b.book, pv.currency, x.dim, x.key, 0, 0, x.quantity, pv.value, 0, 0, 0, 0, 0
         FROM place_values pv CROSS JOIN LATERAL (VALUES (pv.lender_org_id), (everyone)) b(book)
         CROSS JOIN LATERAL (VALUES ('commodity', pv.commodity_code, pv.quantity), ('location', pv.location, 0),
                                    ('expires', pv.expires_on::text, 0)) x(dim, key, quantity)
         UNION ALL
         SELECT b.book, g.currency, x.dim, x.key, g.loans, 0, 0, g.value, g.outstanding, g.interest,
-               g.above_margin, g.above_liquidation
+               g.above_margin, g.above_liquidation, g.margin_calls
         FROM loan_groups g CROSS JOIN LATERAL (VALUES (g.lender_org_id), (everyone)) b(book)
         CROSS JOIN LATERAL (VALUES ('total', ''), ('status', g.status), ('supplier', g.supplier_org_id::text),
                                    ('bucket', g.bucket)) x(dim, key))
     INSERT INTO exposure_cell_deltas (book, currency, dim, key, loans, lots, quantity, value, outstanding,
-                                      interest, above_margin, above_liquidation)
+                                      interest, above_margin, above_liquidation, margin_calls)
     SELECT book, currency, dim, key, sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding),
-           sum(interest), sum(above_margin), sum(above_liquidation)
+           sum(interest), sum(above_margin), sum(above_liquidation), sum(margin_calls)
     FROM deltas GROUP BY 1, 2, 3, 4
     HAVING (sum(loans), sum(lots), sum(quantity), sum(value), sum(outstanding), sum(interest),
-            sum(above_margin), sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0, 0, 0);
+            sum(above_margin), sum(above_liquidation), sum(margin_calls)) <> (0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     -- Entries whose last pledge left (only pledges entering or leaving the book change counts).
     SELECT array_agg(DISTINCT x.lot_id), array_agg(DISTINCT x.loan_id) INTO lot_ids, loan_ids
@@ -448,6 +466,32 @@ $$;
 CREATE TRIGGER exposure_facilities_updated AFTER UPDATE ON facilities REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_facilities();
 
+-- A margin call opened or closed changes its loan's row (the book counts and lists open calls).
+CREATE FUNCTION exposure_track_margin_calls() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w exposure_work[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT ROW(ln.lender_org_id, ln.currency, ln.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work)
+        INTO w
+        FROM new_rows mc JOIN loans ln ON ln.id = mc.loan_id
+        WHERE mc.status = 'open' AND exposure_live(ln.status);
+    ELSE
+        SELECT array_agg(DISTINCT ROW(ln.lender_org_id, ln.currency, ln.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work)
+        INTO w
+        FROM old_rows o JOIN new_rows nw ON nw.id = o.id JOIN loans ln ON ln.id = nw.loan_id
+        WHERE (o.status = 'open') <> (nw.status = 'open') AND exposure_live(ln.status);
+    END IF;
+    PERFORM exposure_apply(w);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exposure_margin_calls_inserted AFTER INSERT ON margin_calls REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_margin_calls();
+CREATE TRIGGER exposure_margin_calls_updated AFTER UPDATE ON margin_calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_margin_calls();
+
 -- Folds appended deltas into the cells, at most `batch` of them; one folder at a time.
 CREATE FUNCTION exposure_compact(batch integer) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -463,46 +507,56 @@ BEGIN
     sums AS (
         SELECT book, currency, dim, key, sum(loans) AS loans, sum(lots) AS lots, sum(quantity) AS quantity,
                sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
-               sum(above_margin) AS above_margin, sum(above_liquidation) AS above_liquidation, count(*) AS n
+               sum(above_margin) AS above_margin, sum(above_liquidation) AS above_liquidation,
+               sum(margin_calls) AS margin_calls, count(*) AS n
         FROM moved GROUP BY 1, 2, 3, 4),
     up AS (
         INSERT INTO exposure_cells AS c (book, currency, dim, key, loans, lots, quantity, value, outstanding,
-                                         interest, above_margin, above_liquidation)
+                                         interest, above_margin, above_liquidation, margin_calls)
         SELECT book, currency, dim, key, loans, lots, quantity, value, outstanding, interest, above_margin,
-               above_liquidation
+               above_liquidation, margin_calls
         FROM sums ORDER BY 1, 2, 3, 4
         ON CONFLICT (book, currency, dim, key) DO UPDATE SET
             loans = c.loans + excluded.loans, lots = c.lots + excluded.lots,
             quantity = c.quantity + excluded.quantity, value = c.value + excluded.value,
             outstanding = c.outstanding + excluded.outstanding, interest = c.interest + excluded.interest,
             above_margin = c.above_margin + excluded.above_margin,
-            above_liquidation = c.above_liquidation + excluded.above_liquidation
+            above_liquidation = c.above_liquidation + excluded.above_liquidation,
+            margin_calls = c.margin_calls + excluded.margin_calls
         RETURNING 1)
     SELECT coalesce(sum(n), 0) INTO folded FROM sums;
     DELETE FROM exposure_cells
-    WHERE (loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation)
-          = (0, 0, 0, 0, 0, 0, 0, 0);
+    WHERE (loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation, margin_calls)
+          = (0, 0, 0, 0, 0, 0, 0, 0, 0);
     RETURN folded;
 END
 $$;
 
--- Everything from scratch: empties the kept figures and applies every live pledge and loan.
+-- Everything from scratch: empties the kept figures and applies every live loan with its
+-- pledges, ten thousand loans at a time.
 CREATE FUNCTION exposure_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     w exposure_work[];
+    chunk uuid[];
 BEGIN
     DELETE FROM exposure_cell_deltas;
     DELETE FROM exposure_cells;
     DELETE FROM exposure_lots;
     DELETE FROM exposure_loan_parts;
     DELETE FROM exposure_loans;
-    SELECT array_agg(x) INTO w FROM (
-        SELECT x FROM exposure_pledges_of(
-            ARRAY(SELECT id FROM loans WHERE exposure_live(status)), '{}', 1) x
-        UNION ALL
-        SELECT ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
-        FROM loans WHERE exposure_live(status)) s(x);
-    PERFORM exposure_apply(w);
+    FOR chunk IN
+        SELECT array_agg(id) FROM (
+            SELECT id, (row_number() OVER (ORDER BY id) - 1) / 10000 AS part
+            FROM loans WHERE exposure_live(status)) l
+        GROUP BY part
+    LOOP
+        SELECT array_agg(x) INTO w FROM (
+            SELECT x FROM exposure_pledges_of(chunk, '{}', 1) x
+            UNION ALL
+            SELECT ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
+            FROM loans WHERE id = ANY (chunk)) s(x);
+        PERFORM exposure_apply(w);
+    END LOOP;
     PERFORM exposure_compact(2147483647);
 END
 $$;

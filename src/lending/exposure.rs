@@ -144,11 +144,14 @@ const KEPT: &str = "
 WITH c AS (
     SELECT dim, key, sum(loans)::bigint AS loans, sum(lots)::bigint AS lots, sum(quantity) AS quantity,
            sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
-           sum(above_margin)::bigint AS above_margin, sum(above_liquidation)::bigint AS above_liquidation
-    FROM (SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation
+           sum(above_margin)::bigint AS above_margin, sum(above_liquidation)::bigint AS above_liquidation,
+           sum(margin_calls)::bigint AS margin_calls
+    FROM (SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation,
+                 margin_calls
           FROM exposure_cells WHERE book = $1 AND currency = $2
           UNION ALL
-          SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation
+          SELECT dim, key, loans, lots, quantity, value, outstanding, interest, above_margin, above_liquidation,
+                 margin_calls
           FROM exposure_cell_deltas WHERE book = $1 AND currency = $2) x
     GROUP BY dim, key),
 total AS (
@@ -158,7 +161,8 @@ total AS (
            round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding,
            coalesce(sum(interest), 0) AS interest,
            coalesce(sum(above_margin), 0)::bigint AS above_margin,
-           coalesce(sum(above_liquidation), 0)::bigint AS above_liquidation
+           coalesce(sum(above_liquidation), 0)::bigint AS above_liquidation,
+           coalesce(sum(margin_calls), 0)::bigint AS margin_calls
     FROM c WHERE dim = 'total'),
 held AS (SELECT * FROM c WHERE dim IN ('commodity', 'location') AND lots > 0),
 px AS (
@@ -223,13 +227,14 @@ SELECT jsonb_build_object(
           'collateral_value', round(coalesce(sum(value) FILTER (WHERE key::date <= $3 + 30), 0), minor_units($2))::text))
       FROM c WHERE dim = 'expires' AND lots > 0),
   'margin_calls', jsonb_build_object(
-      'open', (SELECT count(*) FROM margin_calls mc JOIN exposure_loans bl ON bl.loan_id = mc.loan_id
-               WHERE mc.status = 'open' AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)),
+      'open', (SELECT margin_calls FROM total),
       'items', coalesce((SELECT jsonb_agg(m ORDER BY m.deadline, m.id) FROM (
           SELECT mc.id, mc.loan_id, mc.opened_on, mc.deadline, mc.ltv_at_open::text AS ltv_at_open, bl.ltv::text AS ltv
-          FROM margin_calls mc JOIN exposure_loans bl ON bl.loan_id = mc.loan_id
-          WHERE mc.status = 'open' AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)
-          ORDER BY mc.deadline, mc.id LIMIT 100) m), '[]')),
+          FROM (SELECT * FROM exposure_loans bl
+                WHERE bl.call_id IS NOT NULL AND bl.currency = $2
+                  AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)
+                ORDER BY bl.call_deadline, bl.call_id LIMIT 100) bl
+          JOIN margin_calls mc ON mc.id = bl.call_id) m), '[]')),
   'breaches', coalesce((SELECT jsonb_agg(b ORDER BY b.started_at) FROM (
       SELECT br.id, br.warehouse_id, w.name AS warehouse_name, br.kind, br.started_at, br.ended_at,
              p.lots - coalesce(late.lots, 0) AS lots_affected, (p.value - coalesce(late.value, 0))::text AS collateral_value

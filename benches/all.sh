@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs every bench of docs/benchmarks.md in one go — each with its pgbench ceiling in the same
+# run — and prints the summary table with the date and the disk's fsync rate.
+#
+#   bash benches/all.sh            # full size (about 25 minutes on the standard machine)
+#   QUICK=1 bash benches/all.sh    # a smaller, shorter run, to check the script
+#
+# The logs of each bench stay in target/bench-logs/ for the details.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+logs=target/bench-logs
+mkdir -p "$logs"
+
+if [[ "${QUICK:-}" == 1 ]]; then
+    full=(env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=20)
+    settle=(env BENCH_SALES=5000 BENCH_SECONDS=5)
+    scans=(env BENCH_SECONDS=5 BENCH_LOTS=30000)
+else
+    full=(env)
+    settle=(env)
+    scans=(env)
+fi
+
+echo "building the benches…" >&2
+cargo bench --no-run --bench revaluation --bench settlement --bench receive_scans >/dev/null 2>&1
+
+# The disk's commit rate today: one 8 kB write and fdatasync, as PostgreSQL's WAL does.
+fsync_rate="unknown"
+tool=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | tail -1 || true)
+if [[ -n "$tool" ]]; then
+    "$tool" -s 2 -f "$logs/fsync.test" >"$logs/fsync.log" 2>&1 || true
+    fsync_rate=$(awk '/fdatasync/ && /ops\/sec/ {print $2; exit}' "$logs/fsync.log")
+    rm -f "$logs/fsync.test"
+fi
+
+run() { # name, env prefix..., then cargo bench arguments
+    local name=$1
+    shift
+    echo "running $name…" >&2
+    "$@" >"$logs/$name.log" 2>&1 || {
+        echo "$name failed; see $logs/$name.log" >&2
+        tail -20 "$logs/$name.log" >&2
+        exit 1
+    }
+}
+
+run exposure-small env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=50 cargo bench --bench revaluation
+run revaluation "${full[@]}" cargo bench --bench revaluation
+run settlement "${settle[@]}" cargo bench --bench settlement
+run receive-scans "${scans[@]}" cargo bench --bench receive_scans
+
+field() { # file, line pattern, awk program on the matching line
+    grep -a -m1 -E "$2" "$logs/$1.log" | awk "$3"
+}
+
+loans_small=$(field exposure-small '^GET /v1/exposure' '{gsub(/[()]/, "", $3); print $3}')
+small_p50=$(field exposure-small '^GET /v1/exposure' '{print $(NF-3)}')
+small_p99=$(field exposure-small '^GET /v1/exposure' '{print $(NF-1)}')
+loans_full=$(field revaluation '^GET /v1/exposure' '{gsub(/[()]/, "", $3); print $3}')
+full_p50=$(field revaluation '^GET /v1/exposure' '{print $(NF-3)}')
+full_p99=$(field revaluation '^GET /v1/exposure' '{print $(NF-1)}')
+stress=$(field revaluation '^POST /v1/exposure/stress' '{print $(NF-1)}')
+reval=$(field revaluation '^revaluation median' '{print $3}')
+bare=$(field revaluation '^revaluation median' '{print $8}')
+reval_ratio=$(field revaluation '^revaluation median' '{gsub(/,/, "", $11); print $11}')
+reval_rss=$(field revaluation '^server peak RSS' '{print $4}')
+small_rss=$(field exposure-small '^server peak RSS' '{print $4}')
+
+level() { # file, clients: "per-second p99"
+    grep -a -E "^holdfast  clients= *$2 " "$logs/$1.log" | tail -1 |
+        sed -E 's/.* ([0-9.]+) [a-z]+\/s +p50= *([0-9.]+) ms +p99= *([0-9.]+) ms.*/\1 \3/'
+}
+read -r settle_rate settle_p99 < <(level settlement 32)
+read -r settle_one settle_one_p99 < <(level settlement 1)
+settle_pgbench=$(grep -a -E '^pgbench   clients=32' "$logs/settlement.log" | tail -1 | awk '{print $3}')
+settle_ratio=$(field settlement '^ratio at 32 clients' '{print $5}')
+settle_rss=$(field settlement '^server peak RSS' '{print $4}')
+
+read -r scan_rate scan_p99 < <(level receive-scans 32)
+read -r scan_one scan_one_p99 < <(level receive-scans 1)
+scan_line=$(grep -a -m1 '^ratio at 32 clients' "$logs/receive-scans.log")
+scan_ratio=$(echo "$scan_line" | awk '{print $5}')
+scan_pgbench=$(echo "$scan_line" | sed -E 's/.*ceiling \(([0-9]+) tx\/s\).*/\1/')
+scan_min_ratio=$(echo "$scan_line" | sed -E 's/.*, ([0-9.]+) of the two-statement minimum.*/\1/')
+scan_min=$(echo "$scan_line" | sed -E 's/.*minimum \(([0-9]+) tx\/s\).*/\1/')
+scan_rss=$(field receive-scans '^server peak RSS' '{print $4}')
+
+cat <<TABLE
+
+Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; fdatasync of one 8 kB write (pg_test_fsync): ${fsync_rate} ops/s.
+
+| Work | Holdfast | Ceiling in the same run | Ratio | Target |
+|---|---|---|---|---|
+| \`GET /v1/exposure\`, ${loans_small} loans | p50 ${small_p50} ms, p99 ${small_p99} ms | — | — | p99 ≤ 50 ms |
+| \`GET /v1/exposure\`, ${loans_full} loans | p50 ${full_p50} ms, p99 ${full_p99} ms | — | — | p99 ≤ 50 ms, no slower than at the smaller book |
+| \`POST /v1/exposure/stress\`, ${loans_full} loans | median ${stress} ms | — | — | ≤ 1,000 ms |
+| Revaluation after a price change, ${loans_full} loans | ${reval} s | bare UPDATE of the same rows: ${bare} s | ${reval_ratio} | ≤ 1.5 |
+| Settlements, one hot lender, 1 client | ${settle_one}/s, p99 ${settle_one_p99} ms | — | — | — |
+| Settlements, one hot lender, 32 clients | ${settle_rate}/s, p99 ${settle_p99} ms | pgbench, same writes: ${settle_pgbench} tx/s | ${settle_ratio} | ≥ 0.8, p99 ≤ 150 ms |
+| Receive scans, 1 client | ${scan_one}/s, p99 ${scan_one_p99} ms | — | — | — |
+| Receive scans, 32 clients | ${scan_rate}/s, p99 ${scan_p99} ms | pgbench, the scan's statements: ${scan_pgbench} tx/s | ${scan_ratio} | ≥ 0.9, p99 ≤ 60 ms |
+| Receive scans, 32 clients | ${scan_rate}/s | pgbench, the two-statement minimum: ${scan_min} tx/s | ${scan_min_ratio} | ≥ 0.2 |
+| Server peak RSS | exposure ${small_rss} MB; revaluation ${reval_rss} MB; settlement ${settle_rss} MB; scans ${scan_rss} MB | — | — | ≤ 100 MB each |
+TABLE
