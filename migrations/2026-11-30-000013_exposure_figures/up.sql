@@ -16,13 +16,13 @@
 --                        not queue on its totals) and `exposure_compact()` folds them in.
 --                        A read sums cells and deltas.
 --
--- Statement-level triggers on pledges, loans, lots and facilities turn each change into signed
+-- Triggers on pledges, loans, lots, facilities and margin calls turn each change into signed
 -- "work" rows (a pledge leaving the book: -1 with its quantity and value; arriving: +1) and hand
 -- them to `exposure_apply`. `exposure_rebuild()` computes everything from scratch.
 --
--- A trigger reads the other tables as they are when its statement ends, so one statement must
--- not change both a loan's status and its pledges (none does: the revaluation's statement that
--- writes loans and pledges together changes only their values).
+-- A trigger reads the other tables as they are when it fires, so one statement must not change
+-- both a loan's status and its pledges (none does: the revaluation's statement that writes
+-- loans and pledges together changes only their values, which no trigger watches).
 
 CREATE TABLE exposure_loans (
     loan_id          uuid PRIMARY KEY REFERENCES loans (id),
@@ -279,174 +279,107 @@ LANGUAGE sql STABLE AS $$
     WHERE (p.loan_id = ANY (loan_ids) OR p.lot_id = ANY (lot_ids)) AND p.quantity > 0 AND exposure_live(ln.status)
 $$;
 
--- Whether the statement that fired this trigger kept the figures itself (the revaluation's,
--- which knows each pledge's old and new value without the transition tables): it says so with
--- `set_config('holdfast.exposure_kept', 'pledges loans', true)`, and each trigger takes its
--- table's name off the list.
-CREATE FUNCTION exposure_kept_by_caller(table_name text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    kept text := current_setting('holdfast.exposure_kept', true);
-BEGIN
-    IF kept IS NULL OR position(table_name IN kept) = 0 THEN
-        RETURN false;
-    END IF;
-    PERFORM set_config('holdfast.exposure_kept', replace(kept, table_name, ''), true);
-    RETURN true;
-END
+-- The triggers on pledges, loans and lots are row-level with a WHEN condition, so the many
+-- updates that change nothing the book counts (a lot's quantities, a loan's revaluation) cost
+-- nothing. Two bulk writers keep the figures themselves instead: the revaluation, the only
+-- writer of pledges' market values, and the daily interest accrual.
+
+-- One pledge, before (-1) and after (+1), when it is live.
+CREATE FUNCTION exposure_pledge_work(p_loan uuid, p_lot uuid, p_quantity numeric, p_value numeric, n integer)
+RETURNS exposure_work[] LANGUAGE sql STABLE AS $$
+    SELECT ARRAY(
+        SELECT ROW(ln.lender_org_id, ln.currency, ln.id, lot.id, lot.commodity_code,
+                   exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, n, n * p_quantity,
+                   n * p_value)::exposure_work
+        FROM loans ln, lots lot
+        WHERE ln.id = p_loan AND lot.id = p_lot AND p_quantity > 0 AND exposure_live(ln.status))
 $$;
 
-CREATE FUNCTION exposure_track_pledges() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION exposure_track_pledge() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    w exposure_work[];
+    w exposure_work[] := '{}';
 BEGIN
-    IF exposure_kept_by_caller(TG_TABLE_NAME) THEN
-        RETURN NULL;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        w := w || exposure_pledge_work(OLD.loan_id, OLD.lot_id, OLD.quantity, OLD.market_value, -1);
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
-                             exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, 1, p.quantity,
-                             p.market_value)::exposure_work)
-        INTO w
-        FROM new_rows p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
-        WHERE p.quantity > 0 AND exposure_live(ln.status);
-    ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
-                             exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
-                             -p.market_value)::exposure_work)
-        INTO w
-        FROM old_rows p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
-        WHERE p.quantity > 0 AND exposure_live(ln.status);
-    ELSE
-        -- A pledge that stays (same loan and lot, some quantity before and after) changes only
-        -- values: those are summed per cell and per loan. Any other change leaves and enters.
-        WITH pairs AS (
-            SELECT o.loan_id, o.lot_id, o.quantity AS old_quantity, o.market_value AS old_value,
-                   nw.quantity AS new_quantity, nw.market_value AS new_value
-            FROM old_rows o JOIN new_rows nw ON nw.loan_id = o.loan_id AND nw.lot_id = o.lot_id),
-        stays AS (
-            SELECT ln.lender_org_id, ln.currency, p.loan_id, lot.commodity_code,
-                   exposure_location(lot.warehouse_id, lot.voyage_id) AS location, lot.expires_on,
-                   p.new_quantity - p.old_quantity AS quantity, p.new_value - p.old_value AS value
-            FROM pairs p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
-            WHERE p.old_quantity > 0 AND p.new_quantity > 0 AND exposure_live(ln.status)
-              AND (p.new_quantity, p.new_value) IS DISTINCT FROM (p.old_quantity, p.old_value)),
-        moves AS (
-            SELECT -1 AS n, o.* FROM old_rows o
-            WHERE o.quantity > 0 AND NOT EXISTS (SELECT 1 FROM new_rows nw WHERE nw.loan_id = o.loan_id
-                                                  AND nw.lot_id = o.lot_id AND nw.quantity > 0)
-            UNION ALL
-            SELECT 1, nw.* FROM new_rows nw
-            WHERE nw.quantity > 0 AND NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.loan_id = nw.loan_id
-                                                   AND o.lot_id = nw.lot_id AND o.quantity > 0)),
-        work AS (
-            SELECT lender_org_id, currency, NULL::uuid AS loan_id, NULL::uuid AS lot_id, commodity_code, location,
-                   expires_on, 0 AS n, sum(quantity) AS quantity, sum(value) AS value
-            FROM stays GROUP BY 1, 2, 5, 6, 7
-            UNION ALL
-            SELECT lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, sum(value)
-            FROM stays GROUP BY 1, 2, 3
-            UNION ALL
-            SELECT ln.lender_org_id, ln.currency, m.loan_id, m.lot_id, lot.commodity_code,
-                   exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, m.n, m.n * m.quantity,
-                   m.n * m.market_value
-            FROM moves m JOIN loans ln ON ln.id = m.loan_id JOIN lots lot ON lot.id = m.lot_id
-            WHERE exposure_live(ln.status))
-        SELECT array_agg(ROW(work.*)::exposure_work) INTO w FROM work;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        w := w || exposure_pledge_work(NEW.loan_id, NEW.lot_id, NEW.quantity, NEW.market_value, 1);
     END IF;
     PERFORM exposure_apply(w);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER exposure_pledges_inserted AFTER INSERT ON pledges REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
-CREATE TRIGGER exposure_pledges_updated AFTER UPDATE ON pledges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
-CREATE TRIGGER exposure_pledges_deleted AFTER DELETE ON pledges REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_pledges();
+CREATE TRIGGER exposure_pledge_inserted AFTER INSERT ON pledges
+    FOR EACH ROW WHEN (NEW.quantity > 0) EXECUTE FUNCTION exposure_track_pledge();
+CREATE TRIGGER exposure_pledge_updated AFTER UPDATE ON pledges
+    FOR EACH ROW WHEN ((OLD.loan_id, OLD.lot_id, OLD.quantity) IS DISTINCT FROM (NEW.loan_id, NEW.lot_id, NEW.quantity))
+    EXECUTE FUNCTION exposure_track_pledge();
+CREATE TRIGGER exposure_pledge_deleted AFTER DELETE ON pledges
+    FOR EACH ROW WHEN (OLD.quantity > 0) EXECUTE FUNCTION exposure_track_pledge();
 
 -- A loan entering the book (disbursed) brings its pledges; leaving it (repaid, closed, written
--- off) takes them away; any change of its debt or status changes its own row.
-CREATE FUNCTION exposure_track_loans() RETURNS trigger LANGUAGE plpgsql AS $$
+-- off) takes them away; a change of its debt, status or facility changes its own row.
+CREATE FUNCTION exposure_track_loan() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    w exposure_work[];
-    entered uuid[];
-    left_book uuid[];
+    was_live boolean := TG_OP = 'UPDATE' AND exposure_live(OLD.status);
+    is_live boolean := exposure_live(NEW.status);
+    w exposure_work[] := ARRAY[ROW(NEW.lender_org_id, NEW.currency, NEW.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work];
 BEGIN
-    IF exposure_kept_by_caller(TG_TABLE_NAME) THEN
-        RETURN NULL;
+    IF is_live AND NOT was_live THEN
+        w := w || ARRAY(SELECT x FROM exposure_pledges_of(ARRAY[NEW.id], '{}', 1) x);
+    ELSIF was_live AND NOT is_live THEN
+        -- Read with the old (live) status: the pledges as the book held them.
+        w := w || ARRAY(
+            SELECT ROW(NEW.lender_org_id, NEW.currency, p.loan_id, p.lot_id, lot.commodity_code,
+                       exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
+                       -p.market_value)::exposure_work
+            FROM pledges p JOIN lots lot ON lot.id = p.lot_id
+            WHERE p.loan_id = NEW.id AND p.quantity > 0);
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        -- Loans are made as requests; one written already live (a migration, a bench's seed)
-        -- enters the book with whatever is already pledged to it.
-        SELECT array_agg(x) INTO w FROM (
-            SELECT x FROM exposure_pledges_of(ARRAY(SELECT id FROM new_rows WHERE exposure_live(status)), '{}', 1) x
-            UNION ALL
-            SELECT ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
-            FROM new_rows WHERE exposure_live(status)) s(x);
-        PERFORM exposure_apply(w);
-        RETURN NULL;
-    END IF;
-    SELECT array_agg(nw.id) FILTER (WHERE exposure_live(nw.status) AND NOT exposure_live(o.status)),
-           array_agg(nw.id) FILTER (WHERE exposure_live(o.status) AND NOT exposure_live(nw.status))
-    INTO entered, left_book
-    FROM old_rows o JOIN new_rows nw ON nw.id = o.id;
-    -- The pledges of loans that left are read with their new (not live) status, so build their
-    -- rows by hand from the old status.
-    SELECT array_agg(x) INTO w FROM (
-        SELECT x FROM exposure_pledges_of(entered, '{}', 1) x
-        UNION ALL
-        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
-                   exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
-                   -p.market_value)::exposure_work
-        FROM pledges p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
-        WHERE p.loan_id = ANY (left_book) AND p.quantity > 0
-        UNION ALL
-        SELECT ROW(nw.lender_org_id, nw.currency, nw.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
-        FROM old_rows o JOIN new_rows nw ON nw.id = o.id
-        WHERE (exposure_live(o.status) OR exposure_live(nw.status))
-          AND (o.status, o.outstanding_principal, o.accrued_interest, o.facility_id)
-              IS DISTINCT FROM (nw.status, nw.outstanding_principal, nw.accrued_interest, nw.facility_id)) s(x);
     PERFORM exposure_apply(w);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER exposure_loans_inserted AFTER INSERT ON loans REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_loans();
-CREATE TRIGGER exposure_loans_updated AFTER UPDATE ON loans REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_loans();
+CREATE TRIGGER exposure_loan_inserted AFTER INSERT ON loans
+    FOR EACH ROW WHEN (exposure_live(NEW.status)) EXECUTE FUNCTION exposure_track_loan();
+-- Interest accrued by the daily job (accrued_through moves with it) is kept by the job.
+CREATE TRIGGER exposure_loan_updated AFTER UPDATE ON loans
+    FOR EACH ROW WHEN ((exposure_live(OLD.status) OR exposure_live(NEW.status))
+        AND ((OLD.status, OLD.outstanding_principal, OLD.facility_id)
+                 IS DISTINCT FROM (NEW.status, NEW.outstanding_principal, NEW.facility_id)
+             OR (OLD.accrued_interest IS DISTINCT FROM NEW.accrued_interest
+                 AND OLD.accrued_through IS NOT DISTINCT FROM NEW.accrued_through)))
+    EXECUTE FUNCTION exposure_track_loan();
 
 -- A lot that moves (transfer, unloading) or whose commodity or expiry is corrected moves its
 -- pledges between cells.
-CREATE FUNCTION exposure_track_lots() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION exposure_track_lot() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     w exposure_work[];
 BEGIN
-    WITH moved AS (
-        SELECT o.id, o.commodity_code AS old_commodity, exposure_location(o.warehouse_id, o.voyage_id) AS old_location,
-               o.expires_on AS old_expires, nw.commodity_code, exposure_location(nw.warehouse_id, nw.voyage_id) AS location,
-               nw.expires_on
-        FROM old_rows o JOIN new_rows nw ON nw.id = o.id
-        WHERE (o.commodity_code, o.warehouse_id, o.voyage_id, o.expires_on)
-              IS DISTINCT FROM (nw.commodity_code, nw.warehouse_id, nw.voyage_id, nw.expires_on))
     SELECT array_agg(x) INTO w FROM (
-        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, m.old_commodity, m.old_location,
-                   m.old_expires, -1, -p.quantity, -p.market_value)::exposure_work
-        FROM moved m JOIN pledges p ON p.lot_id = m.id JOIN loans ln ON ln.id = p.loan_id
-        WHERE p.quantity > 0 AND exposure_live(ln.status)
+        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, OLD.commodity_code,
+                   exposure_location(OLD.warehouse_id, OLD.voyage_id), OLD.expires_on, -1, -p.quantity,
+                   -p.market_value)::exposure_work
+        FROM pledges p JOIN loans ln ON ln.id = p.loan_id
+        WHERE p.lot_id = NEW.id AND p.quantity > 0 AND exposure_live(ln.status)
         UNION ALL
-        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, m.commodity_code, m.location,
-                   m.expires_on, 1, p.quantity, p.market_value)::exposure_work
-        FROM moved m JOIN pledges p ON p.lot_id = m.id JOIN loans ln ON ln.id = p.loan_id
-        WHERE p.quantity > 0 AND exposure_live(ln.status)) s(x);
+        SELECT ROW(ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, NEW.commodity_code,
+                   exposure_location(NEW.warehouse_id, NEW.voyage_id), NEW.expires_on, 1, p.quantity,
+                   p.market_value)::exposure_work
+        FROM pledges p JOIN loans ln ON ln.id = p.loan_id
+        WHERE p.lot_id = NEW.id AND p.quantity > 0 AND exposure_live(ln.status)) s(x);
     PERFORM exposure_apply(w);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER exposure_lots_updated AFTER UPDATE ON lots REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exposure_track_lots();
+CREATE TRIGGER exposure_lot_updated AFTER UPDATE ON lots
+    FOR EACH ROW WHEN ((OLD.commodity_code, OLD.warehouse_id, OLD.voyage_id, OLD.expires_on)
+                       IS DISTINCT FROM (NEW.commodity_code, NEW.warehouse_id, NEW.voyage_id, NEW.expires_on))
+    EXECUTE FUNCTION exposure_track_lot();
 
 -- A facility's thresholds change every live loan's flags.
 CREATE FUNCTION exposure_track_facilities() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -88,16 +88,14 @@ fn valued(scope: Scope) -> String {
     )
 }
 
-/// The exposure figures (migration 000013) changed by the statement's new pledge values, kept
-/// here from `v` (each pledge's old and new value, and its lot's place) rather than by the
-/// triggers, which would have to join every changed row's before and after images again: the
-/// value changed per exposure cell and per loan, applied in one call, and the triggers told
-/// (`holdfast.exposure_kept`) that this statement's changes are counted.
+/// The exposure figures (migration 000013) changed by the statement's new pledge values. The
+/// revaluation is the only writer of a pledge's market value, and no trigger watches it: the
+/// change is kept here from `v` (each pledge's old and new value, and its lot's place), summed
+/// per exposure cell and per loan and applied in one call.
 const KEPT: &str = "changed AS ( \
          SELECT * FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value), \
      kept AS ( \
-         SELECT exposure_apply(array_agg(x)), \
-                set_config('holdfast.exposure_kept', 'pledges loans', true) \
+         SELECT exposure_apply(array_agg(x)) \
          FROM ( \
              SELECT ROW(lender_org_id, currency, NULL, NULL, commodity_code, exposure_location(warehouse_id, voyage_id), \
                         expires_on, 0, 0, sum(value - old_value))::exposure_work \
@@ -330,7 +328,9 @@ struct Accrued {
 }
 
 /// Accrues interest on every live loan up to the end of `day`: each day not yet accrued adds
-/// outstanding principal × annual rate / 365, kept at 8 places (`domain::lending`).
+/// outstanding principal × annual rate / 365, kept at 8 places (`domain::lending`). The accrued
+/// loans' exposure rows are refreshed in the same statement (no trigger watches accrual: it
+/// moves `accrued_through`).
 pub async fn accrue(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
     let row: Accrued = diesel::sql_query(
         "WITH accrued AS ( \
@@ -339,8 +339,11 @@ pub async fn accrue(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult
                      + round_half_even(outstanding_principal * annual_interest_rate / 365, 8) * ($1 - accrued_through), \
                  accrued_through = $1 \
              WHERE status IN ('active', 'defaulted', 'liquidating') AND accrued_through < $1 \
-             RETURNING 1) \
-         SELECT count(*) AS n FROM accrued",
+             RETURNING id, lender_org_id, currency), \
+         kept AS ( \
+             SELECT exposure_apply(array_agg(ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work)) \
+             FROM accrued) \
+         SELECT count(*) AS n FROM accrued WHERE (SELECT count(*) FROM kept) = 1",
     )
     .bind::<Date, _>(day)
     .get_result(conn)
