@@ -139,7 +139,11 @@ CREATE TYPE exposure_work AS (
     value           numeric
 );
 
-CREATE FUNCTION exposure_apply(w exposure_work[]) RETURNS void LANGUAGE plpgsql AS $$
+-- Planned once per connection (a generic plan): planning this statement for each call cost more
+-- than running it on the one or two rows a request changes (2.7 ms against 1 ms a call), and
+-- the generic plan serves the revaluation's hundred thousand loans as well.
+CREATE FUNCTION exposure_apply(w exposure_work[]) RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     everyone constant uuid := '00000000-0000-0000-0000-000000000000';
     lot_ids uuid[];
