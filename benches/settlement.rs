@@ -64,6 +64,8 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
     .await?;
     let (s, l, b, o) = (supplier.id, lender.id, buyer.id, operator.id);
     for sql in [
+        // Seeded with the triggers off, then the exposure figures built once from scratch.
+        "SET session_replication_role = replica".to_owned(),
         "INSERT INTO commodities (code, name, unit, shelf_life_days, fresh_days, end_freshness_factor, grades) \
          VALUES ('APPLE', 'Apples', 'kg', 180, 60, 0.5, '{\"A\": \"1.00\"}')".to_owned(),
         format!("INSERT INTO warehouses (id, name, operator_org_id, address, kind, breach_grace_minutes) \
@@ -92,6 +94,8 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
                  SELECT md5('sale' || i)::uuid, 1, md5('lot' || i)::uuid, 1000, 6, 6000 FROM generate_series(1, {sales}) i"),
         // The business day is closed, so the server's scheduler has nothing to do.
         "INSERT INTO daily_closes (business_date) VALUES ((now() AT TIME ZONE 'UTC')::date)".to_owned(),
+        "SET session_replication_role = origin".to_owned(),
+        "SELECT exposure_rebuild()".to_owned(),
         "VACUUM ANALYZE".to_owned(),
     ] {
         run(&mut conn, &sql).await?;
