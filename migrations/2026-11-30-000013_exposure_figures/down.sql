@@ -15,7 +15,7 @@ DROP FUNCTION exposure_track_lot();
 DROP FUNCTION exposure_track_loan();
 DROP FUNCTION exposure_track_pledge();
 DROP FUNCTION exposure_pledge_work(uuid, uuid, numeric, numeric, integer);
-DROP FUNCTION exposure_pledges_of(uuid[], uuid[], integer);
+DROP FUNCTION exposure_pledges_of(uuid[], integer);
 DROP FUNCTION exposure_apply(exposure_work[]);
 DROP TYPE exposure_work;
 DROP FUNCTION exposure_live(text);

@@ -274,13 +274,14 @@ BEGIN
 END
 $$;
 
--- The live pledges of the given loans or lots as work rows of sign n, with each lot's place.
-CREATE FUNCTION exposure_pledges_of(loan_ids uuid[], lot_ids uuid[], n integer) RETURNS SETOF exposure_work
+-- The pledges (with some quantity) of the given loans as work rows of sign n, with each lot's
+-- place: a loan entering the book (n = 1) or leaving it (n = -1). The caller knows which.
+CREATE FUNCTION exposure_pledges_of(loan_ids uuid[], n integer) RETURNS SETOF exposure_work
 LANGUAGE sql STABLE AS $$
     SELECT ln.lender_org_id, ln.currency, p.loan_id, p.lot_id, lot.commodity_code,
            exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, n, n * p.quantity, n * p.market_value
     FROM pledges p JOIN loans ln ON ln.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
-    WHERE (p.loan_id = ANY (loan_ids) OR p.lot_id = ANY (lot_ids)) AND p.quantity > 0 AND exposure_live(ln.status)
+    WHERE p.loan_id = ANY (loan_ids) AND p.quantity > 0
 $$;
 
 -- The triggers on pledges, loans and lots are row-level with a WHEN condition, so the many
@@ -331,15 +332,9 @@ DECLARE
     w exposure_work[] := ARRAY[ROW(NEW.lender_org_id, NEW.currency, NEW.id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work];
 BEGIN
     IF is_live AND NOT was_live THEN
-        w := w || ARRAY(SELECT x FROM exposure_pledges_of(ARRAY[NEW.id], '{}', 1) x);
+        w := w || ARRAY(SELECT x FROM exposure_pledges_of(ARRAY[NEW.id], 1) x);
     ELSIF was_live AND NOT is_live THEN
-        -- Read with the old (live) status: the pledges as the book held them.
-        w := w || ARRAY(
-            SELECT ROW(NEW.lender_org_id, NEW.currency, p.loan_id, p.lot_id, lot.commodity_code,
-                       exposure_location(lot.warehouse_id, lot.voyage_id), lot.expires_on, -1, -p.quantity,
-                       -p.market_value)::exposure_work
-            FROM pledges p JOIN lots lot ON lot.id = p.lot_id
-            WHERE p.loan_id = NEW.id AND p.quantity > 0);
+        w := w || ARRAY(SELECT x FROM exposure_pledges_of(ARRAY[NEW.id], -1) x);
     END IF;
     PERFORM exposure_apply(w);
     RETURN NULL;
@@ -488,7 +483,7 @@ BEGIN
         GROUP BY part
     LOOP
         SELECT array_agg(x) INTO w FROM (
-            SELECT x FROM exposure_pledges_of(chunk, '{}', 1) x
+            SELECT x FROM exposure_pledges_of(chunk, 1) x
             UNION ALL
             SELECT ROW(lender_org_id, currency, id, NULL, NULL, NULL, NULL, 0, 0, 0)::exposure_work
             FROM loans WHERE id = ANY (chunk)) s(x);

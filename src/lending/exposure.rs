@@ -23,12 +23,11 @@ use uuid::Uuid;
 
 type Money = Decimal;
 
-/// The loans in the book with their (stressed) collateral values: `lv` (one row per loan) and
-/// `pv` (one row per pledge). $1 lender (NULL: every lender), $2 currency, $3 business date,
+/// The book computed from every pledge, with the stress's price changes: the loans in the book
+/// with their (stressed) collateral values, `lv` (one row per loan) and `pv` (one row per
+/// pledge), then every figure. $1 lender (NULL: every lender), $2 currency, $3 business date,
 /// $4 commodity codes and $5 price changes of a stress.
-macro_rules! book {
-    () => {
-        "
+const FIGURES: &str = "
 WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
 live AS (
     SELECT ln.id, ln.supplier_org_id, ln.status, ln.outstanding_principal AS outstanding,
@@ -49,14 +48,7 @@ lv AS (
                 THEN round_half_even((live.outstanding + live.interest) / v.value, 6) END AS ltv
     FROM live LEFT JOIN (SELECT loan_id, sum(value) AS value FROM pv GROUP BY loan_id) v ON v.loan_id = live.id),
 total AS (SELECT round(coalesce(sum(value), 0), minor_units($2)) AS value,
-                  round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding FROM lv)
-"
-    };
-}
-
-const FIGURES: &str = concat!(
-    book!(),
-    ",
+                  round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding FROM lv),
 px AS (
     SELECT c.commodity_code, latest.as_of,
            (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
@@ -135,8 +127,7 @@ SELECT jsonb_build_object(
       FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
       ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
 ) AS figures
-"
-);
+";
 
 /// The book from the kept figures. $1 the book (a lender, or the nil UUID for every lender),
 /// $2 currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.
