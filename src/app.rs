@@ -7,8 +7,8 @@ use crate::http::middleware;
 use crate::http::route_table::RouteTable;
 use crate::state::AppState;
 use crate::{
-    coldchain, fees, incidents, integrity, ledger, lending, lots, ops, orgs, prices, reference,
-    sales, scans, sessions, statements,
+    coldchain, fees, incidents, inspections, integrity, ledger, lending, lots, ops, orgs, prices,
+    reference, sales, scans, sessions, statements,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -73,6 +73,21 @@ const LOT_READERS: Access = Access::Grants(&[Grant {
         OrgKind::Supplier,
         OrgKind::Lender,
         OrgKind::WarehouseOperator,
+        OrgKind::Inspector,
+    ],
+    requires: Requirement::Anyone,
+}]);
+/// Who inspects: warehouse staff, or an inspector org assigned to the warehouse.
+const INSPECTORS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::WarehouseOperator, OrgKind::Inspector],
+    requires: Requirement::Permission(Permission::InspectionsWrite),
+}]);
+/// Who reads the lots due for inspection: those who inspect, and the platform.
+const INSPECTION_PLANNERS: Access = Access::Grants(&[Grant {
+    kinds: &[
+        OrgKind::Platform,
+        OrgKind::WarehouseOperator,
+        OrgKind::Inspector,
     ],
     requires: Requirement::Anyone,
 }]);
@@ -192,9 +207,14 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/events", AUDIT_READERS, integrity::routes::events),
         route!(POST "/v1/commodities", REFERENCE_WRITERS, reference::routes::create_commodity),
         route!(GET "/v1/commodities", Access::Authenticated, reference::routes::list_commodities),
+        route!(PUT "/v1/commodities/{code}/quality", REFERENCE_WRITERS, inspections::routes::set_quality),
+        route!(GET "/v1/commodities/{code}/quality", Access::Authenticated, inspections::routes::quality),
         route!(POST "/v1/warehouses", REFERENCE_WRITERS, reference::routes::create_warehouse),
         route!(GET "/v1/warehouses", Access::Authenticated, reference::routes::list_warehouses),
         route!(GET "/v1/warehouses/{id}", Access::Authenticated, reference::routes::get_warehouse),
+        route!(POST "/v1/warehouses/{id}/inspectors", REFERENCE_WRITERS, inspections::routes::assign),
+        route!(GET "/v1/warehouses/{id}/inspectors", INSPECTION_PLANNERS, inspections::routes::assignments),
+        route!(DELETE "/v1/warehouses/{id}/inspectors/{org_id}", REFERENCE_WRITERS, inspections::routes::unassign),
         route!(POST "/v1/voyages", REFERENCE_WRITERS, reference::routes::create_voyage),
         route!(GET "/v1/voyages", VOYAGE_READERS, reference::routes::list_voyages),
         route!(GET "/v1/voyages/{id}", VOYAGE_MOVERS, reference::routes::get_voyage),
@@ -209,6 +229,11 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/lots/{id}/label.svg", LOT_READERS, lots::routes::label),
         route!(GET "/v1/labels.html", LOT_READERS, lots::routes::labels),
         route!(POST "/v1/lots/{id}/split", LOT_WRITERS, lots::routes::split),
+        route!(POST "/v1/lots/{id}/inspections", INSPECTORS, inspections::routes::inspect),
+        route!(GET "/v1/lots/{id}/inspections", LOT_READERS, inspections::routes::list),
+        route!(GET "/v1/inspections/due", INSPECTION_PLANNERS, inspections::routes::due),
+        route!(POST "/v1/inspections/{id}/photos", INSPECTORS, inspections::routes::add_photo),
+        route!(GET "/v1/inspections/{id}/photos/{photo_id}", LOT_READERS, inspections::routes::photo),
         route!(POST "/v1/withdrawals", LOT_WRITERS, lots::routes::withdraw),
         route!(POST "/v1/scans", SCANNERS, scans::routes::scan),
         route!(POST "/v1/temperature-readings", SCANNERS, coldchain::routes::record_readings),

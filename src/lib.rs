@@ -14,6 +14,7 @@ pub mod error;
 pub mod fees;
 pub mod http;
 pub mod incidents;
+pub mod inspections;
 pub mod integrity;
 pub mod jobs;
 pub mod ledger;

@@ -15,6 +15,8 @@ pub enum OrgKind {
     Lender,
     WarehouseOperator,
     Buyer,
+    /// An independent inspection company, assigned to warehouses by the platform.
+    Inspector,
 }
 
 impl OrgKind {
@@ -24,6 +26,7 @@ impl OrgKind {
         OrgKind::Lender,
         OrgKind::WarehouseOperator,
         OrgKind::Buyer,
+        OrgKind::Inspector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl OrgKind {
             OrgKind::Lender => "lender",
             OrgKind::WarehouseOperator => "warehouse_operator",
             OrgKind::Buyer => "buyer",
+            OrgKind::Inspector => "inspector",
         }
     }
 
@@ -104,6 +108,10 @@ pub enum Permission {
     /// Pay for purchases (buyer; the platform records payments received on a buyer's behalf).
     #[serde(rename = "payments:write")]
     PaymentsWrite,
+    /// Inspect lots and grade them from what was measured (warehouse staff, or an inspector
+    /// assigned to the warehouse).
+    #[serde(rename = "inspections:write")]
+    InspectionsWrite,
 }
 
 impl Permission {
@@ -119,6 +127,7 @@ impl Permission {
         Permission::CreditWrite,
         Permission::SalesWrite,
         Permission::PaymentsWrite,
+        Permission::InspectionsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +143,7 @@ impl Permission {
             Permission::CreditWrite => "credit:write",
             Permission::SalesWrite => "sales:write",
             Permission::PaymentsWrite => "payments:write",
+            Permission::InspectionsWrite => "inspections:write",
         }
     }
 
@@ -153,6 +163,9 @@ impl Permission {
             Permission::PaymentsWrite => matches!(kind, OrgKind::Buyer | OrgKind::Platform),
             Permission::CreditWrite => kind == OrgKind::Lender,
             Permission::ScansWrite => kind == OrgKind::WarehouseOperator,
+            Permission::InspectionsWrite => {
+                matches!(kind, OrgKind::WarehouseOperator | OrgKind::Inspector)
+            }
             Permission::UsersWrite | Permission::AuditRead => true,
         }
     }

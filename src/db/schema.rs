@@ -122,6 +122,9 @@ diesel::table! {
         temperature_min_c -> Nullable<Numeric>,
         temperature_max_c -> Nullable<Numeric>,
         created_at -> Timestamptz,
+        quality_version -> Nullable<Int4>,
+        inspection_required -> Bool,
+        reinspect_days -> Nullable<Int4>,
     }
 }
 
@@ -194,6 +197,10 @@ diesel::table! {
         updated_at -> Timestamptz,
         quantity_sold -> Numeric,
         warehouse_since -> Nullable<Timestamptz>,
+        declared_grade -> Text,
+        last_inspection_id -> Nullable<Uuid>,
+        last_inspected_at -> Nullable<Timestamptz>,
+        inspection_due_on -> Nullable<Date>,
     }
 }
 
@@ -608,3 +615,14 @@ diesel::allow_tables_to_appear_in_same_query!(sales, release_orders);
 diesel::allow_tables_to_appear_in_same_query!(sales, loans);
 diesel::allow_tables_to_appear_in_same_query!(settlement_loans, loans);
 diesel::allow_tables_to_appear_in_same_query!(orgs, tiers);
+
+diesel::table! {
+    warehouse_inspectors (warehouse_id, inspector_org_id) {
+        warehouse_id -> Uuid,
+        inspector_org_id -> Uuid,
+        assigned_by -> Uuid,
+        assigned_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(lots, warehouse_inspectors);

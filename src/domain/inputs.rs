@@ -69,3 +69,11 @@ decimal_input!(
     Shape::Change { places: 4 },
     "-0.20"
 );
+
+decimal_input!(
+    /// A measured value of a quality parameter (firmness in kgf, sugar in °Brix, a size in
+    /// mm): between −10^6 and 10^6, at most four decimals.
+    Measurement,
+    Shape::Signed { int: 6, places: 4 },
+    "7.5"
+);

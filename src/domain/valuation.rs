@@ -53,6 +53,8 @@ pub enum Ineligible {
     NotInCustody,
     AlreadyPledged,
     CommodityNotAllowed,
+    NotInspected,
+    InspectionOverdue,
 }
 
 impl Ineligible {
@@ -66,6 +68,8 @@ impl Ineligible {
             Ineligible::NotInCustody => "not_in_custody",
             Ineligible::AlreadyPledged => "already_pledged",
             Ineligible::CommodityNotAllowed => "commodity_not_allowed",
+            Ineligible::NotInspected => "not_inspected",
+            Ineligible::InspectionOverdue => "inspection_overdue",
         }
     }
 }
@@ -77,6 +81,39 @@ pub struct Facts {
     pub price_age_days: Option<i64>,
     pub quantity_free_is_zero: bool,
     pub commodity_allowed: bool,
+    pub inspection: Inspection,
+}
+
+/// Where a lot stands with the inspections its commodity requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inspection {
+    /// Inspected and not due again yet, or its commodity does not require inspection.
+    Current,
+    /// Required, and never inspected.
+    Missing,
+    /// Required, and the re-inspection is overdue.
+    Overdue,
+}
+
+impl Inspection {
+    /// From the commodity's rule and the lot's last inspection and due day, on `as_of`: a lot
+    /// is overdue the day after its due day.
+    pub fn of(
+        required: bool,
+        inspected: bool,
+        due_on: Option<NaiveDate>,
+        as_of: NaiveDate,
+    ) -> Self {
+        if !required {
+            Inspection::Current
+        } else if !inspected {
+            Inspection::Missing
+        } else if due_on.is_some_and(|due| as_of > due) {
+            Inspection::Overdue
+        } else {
+            Inspection::Current
+        }
+    }
 }
 
 /// Every reason that applies, in a fixed order.
@@ -101,6 +138,11 @@ pub fn ineligible_reasons(facts: &Facts) -> Vec<Ineligible> {
     }
     if !facts.commodity_allowed {
         reasons.push(Ineligible::CommodityNotAllowed);
+    }
+    match facts.inspection {
+        Inspection::Current => {}
+        Inspection::Missing => reasons.push(Ineligible::NotInspected),
+        Inspection::Overdue => reasons.push(Ineligible::InspectionOverdue),
     }
     reasons
 }
@@ -170,14 +212,40 @@ mod tests {
             price_age_days: Some(8),
             quantity_free_is_zero: false,
             commodity_allowed: true,
+            inspection: Inspection::Overdue,
         };
         assert_eq!(
             ineligible_reasons(&facts),
             vec![
                 Ineligible::StalePrice,
                 Ineligible::OnHold,
-                Ineligible::NotInCustody
+                Ineligible::NotInCustody,
+                Ineligible::InspectionOverdue
             ]
+        );
+    }
+
+    #[test]
+    fn an_inspection_is_missing_then_current_then_overdue_the_day_after_it_is_due() {
+        assert_eq!(
+            Inspection::of(false, false, None, day(5)),
+            Inspection::Current
+        );
+        assert_eq!(
+            Inspection::of(true, false, Some(day(0)), day(0)),
+            Inspection::Missing
+        );
+        assert_eq!(
+            Inspection::of(true, true, Some(day(30)), day(30)),
+            Inspection::Current
+        );
+        assert_eq!(
+            Inspection::of(true, true, Some(day(30)), day(31)),
+            Inspection::Overdue
+        );
+        assert_eq!(
+            Inspection::of(true, true, None, day(900)),
+            Inspection::Current
         );
     }
 

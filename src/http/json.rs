@@ -15,6 +15,18 @@ use std::pin::Pin;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest body of an inspection photo upload (the service refuses photos over 2 MiB
+/// with a 422 naming the photo; past this the body is not even read).
+pub const MAX_PHOTO_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The body limit of a request path: photo uploads may be larger than JSON bodies.
+pub fn limit_for(path: &str) -> usize {
+    if path.starts_with("/v1/inspections/") && path.ends_with("/photos") {
+        MAX_PHOTO_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
 
 pub struct ValidJson<T> {
     pub value: T,
@@ -40,6 +52,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             .unwrap_or("")
             .to_ascii_lowercase();
         let declared_length = declared_length(req);
+        let limit = limit_for(req.path());
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type.starts_with("application/json") {
@@ -49,7 +62,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                     "the body must be JSON with Content-Type: application/json",
                 ));
             }
-            let body = read_limited(&mut payload, declared_length).await?;
+            let body = read_limited(&mut payload, declared_length, limit).await?;
             let value = parse::<T>(&body)?;
             Ok(ValidJson {
                 value,
@@ -70,9 +83,10 @@ impl FromRequest for RawBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let declared_length = declared_length(req);
+        let limit = limit_for(req.path());
         let mut payload = payload.take();
         Box::pin(async move {
-            let bytes = read_limited(&mut payload, declared_length).await?;
+            let bytes = read_limited(&mut payload, declared_length, limit).await?;
             Ok(RawBody { bytes })
         })
     }
@@ -87,37 +101,38 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// Reads the request's body with the API's limit (413 past it).
 pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
-    read_limited(payload, declared_length(req)).await
+    read_limited(payload, declared_length(req), limit_for(req.path())).await
 }
 
 /// Reads the body, refusing it (413) as soon as it passes the limit.
 async fn read_limited(
     payload: &mut Payload,
     declared_length: Option<usize>,
+    limit: usize,
 ) -> Result<web::Bytes, ApiError> {
-    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
+    if declared_length.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
             ApiError::bad_request("malformed_body", "the request body could not be read")
         })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
 }
 
-fn too_large() -> ApiError {
+fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        format!("the body is larger than {limit} bytes"),
     )
-    .with("limit_bytes", MAX_BODY_BYTES)
+    .with("limit_bytes", limit)
 }
 
 /// Parses `body` as `T`, turning serde's errors into the API's. Text with a NUL character

@@ -1,5 +1,6 @@
 //! The daily job: closes each business day up to a date — accrues interest, revalues every
-//! loan's collateral, applies the margin-call rules, recomputes suppliers' tiers — and moves the business date there. Each
+//! loan's collateral, applies the margin-call rules, recomputes suppliers' tiers, flags lots
+//! whose inspection fell overdue — and moves the business date there. Each
 //! day is one transaction and is recorded, so a day is never closed twice and missed days are
 //! caught up in order. An advisory lock makes one instance of many do the work.
 
@@ -35,6 +36,9 @@ pub struct Closed {
     pub revaluation: Outcome,
     /// Suppliers whose tier changed.
     pub tiers_changed: i64,
+    /// Lots whose inspection fell overdue that day (their owners, warehouses and lenders are
+    /// told: `lot.inspection_overdue`).
+    pub inspections_overdue: i64,
 }
 
 #[derive(QueryableByName)]
@@ -108,6 +112,7 @@ async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
     let tiers_changed = crate::tiers::recompute(conn, day).await?;
+    let inspections_overdue = crate::inspections::service::flag_overdue(conn, day).await?;
     diesel::insert_into(daily_closes::table)
         .values((
             daily_closes::business_date.eq(day),
@@ -123,5 +128,6 @@ async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<
         loans_accrued,
         revaluation: outcome,
         tiers_changed,
+        inspections_overdue,
     })
 }

@@ -117,6 +117,10 @@ SELECT jsonb_build_object(
       JOIN warehouses w ON w.id = br.warehouse_id
       WHERE br.acknowledged_at IS NULL
       GROUP BY br.id, w.name) b), '[]'),
+  'inspection_overdue', (SELECT jsonb_build_object('lots', count(DISTINCT pv.lot_id), 'loans', count(DISTINCT pv.loan_id),
+                       'collateral_value', round(coalesce(sum(pv.value), 0), minor_units($2))::text)
+      FROM pv JOIN lots lot ON lot.id = pv.lot_id JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
+      WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')),
   'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
   'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
   'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
@@ -238,6 +242,13 @@ SELECT jsonb_build_object(
           WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND br.ended_at IS NOT NULL AND lot.warehouse_id = br.warehouse_id AND lot.voyage_id IS NULL
             AND lot.warehouse_since >= br.ended_at) late ON true
       WHERE br.acknowledged_at IS NULL AND p.lots > coalesce(late.lots, 0)) b), '[]'),
+  'inspection_overdue', (SELECT jsonb_build_object('lots', count(DISTINCT lot.id), 'loans', count(DISTINCT pl.loan_id),
+                       'collateral_value', round(coalesce(sum(pl.market_value), 0), minor_units($2))::text)
+      FROM lots lot JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
+      JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
+      JOIN exposure_loans bl ON bl.loan_id = pl.loan_id
+      WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')
+        AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)),
   'loans_above_margin_call_ltv', (SELECT above_margin FROM total),
   'loans_above_liquidation_ltv', (SELECT above_liquidation FROM total),
   'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
@@ -349,6 +360,10 @@ pub struct Exposure {
     /// Unacknowledged temperature breaches in warehouses holding pledged goods.
     #[schema(value_type = Vec<Object>)]
     pub breaches: Value,
+    /// Pledged lots whose required inspection is overdue (or that were never inspected after
+    /// their day of intake): `{lots, loans, collateral_value}`.
+    #[schema(value_type = Object)]
+    pub inspection_overdue: Value,
     pub loans_above_margin_call_ltv: i64,
     pub loans_above_liquidation_ltv: i64,
     /// Loans above their margin-call LTV (first 500, highest LTV first).

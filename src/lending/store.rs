@@ -28,7 +28,7 @@ impl Party {
             OrgKind::Platform => Party::All,
             OrgKind::Lender => Party::Lender(principal.org_id),
             OrgKind::Supplier => Party::Supplier(principal.org_id),
-            OrgKind::WarehouseOperator | OrgKind::Buyer => Party::Nobody,
+            OrgKind::WarehouseOperator | OrgKind::Buyer | OrgKind::Inspector => Party::Nobody,
         }
     }
 }

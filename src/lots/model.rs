@@ -45,6 +45,10 @@ pub struct LotRow {
     pub updated_at: DateTime<Utc>,
     /// When the goods came into `warehouse_id` (a split keeps its parent's).
     pub warehouse_since: Option<DateTime<Utc>>,
+    pub declared_grade: String,
+    pub last_inspection_id: Option<Uuid>,
+    pub last_inspected_at: Option<DateTime<Utc>>,
+    pub inspection_due_on: Option<NaiveDate>,
 }
 
 impl LotRow {
@@ -73,7 +77,18 @@ pub struct Lot {
     pub code: String,
     pub owner_org_id: Uuid,
     pub commodity_code: String,
+    /// The grade that values the goods: the latest inspection's once inspected, until then
+    /// the one the supplier declared.
     pub grade: String,
+    /// The grade the supplier declared when announcing the lot.
+    pub declared_grade: String,
+    /// The latest inspection (`GET /v1/lots/{id}/inspections` has them all).
+    pub last_inspection_id: Option<Uuid>,
+    pub last_inspected_at: Option<DateTime<Utc>>,
+    /// The day by which the next inspection is due, where the commodity requires inspection:
+    /// the day of intake until first inspected, then the last inspection plus the
+    /// commodity's re-inspection interval. `null` when none is due.
+    pub inspection_due_on: Option<NaiveDate>,
     /// `announced`, `in_custody`, `in_transit` or `released`.
     pub status: LotStatus,
     pub unit: String,
@@ -112,6 +127,10 @@ impl Lot {
             owner_org_id: row.owner_org_id,
             commodity_code: row.commodity_code,
             grade: row.grade,
+            declared_grade: row.declared_grade,
+            last_inspection_id: row.last_inspection_id,
+            last_inspected_at: row.last_inspected_at,
+            inspection_due_on: row.inspection_due_on,
             status: row.status,
             quantity_announced: Quantity::at(row.quantity_announced, &row.unit),
             quantity_on_hand: Quantity::at(row.quantity_on_hand, &row.unit),

@@ -6,7 +6,8 @@ use super::model::{LotRow, Movement, ReleaseOrder};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
 use crate::db::schema::{
-    breaches, loans, lots, movements, pledges, release_orders, voyages, warehouses,
+    breaches, loans, lots, movements, pledges, release_orders, voyages, warehouse_inspectors,
+    warehouses,
 };
 use crate::domain::custody::Commitments;
 use crate::domain::states::{LoanStatus, LotStatus, MovementKind, ReleaseOrderStatus};
@@ -30,6 +31,8 @@ pub enum Viewer {
     Custodian(Uuid),
     /// A lender: lots pledged (now or before) to its loans.
     Lender(Uuid),
+    /// An inspection company: lots in the warehouses the platform assigned it to.
+    Inspector(Uuid),
     Nobody,
 }
 
@@ -41,12 +44,13 @@ impl Viewer {
             OrgKind::WarehouseOperator => Viewer::Custodian(principal.org_id),
             OrgKind::Lender => Viewer::Lender(principal.org_id),
             OrgKind::Buyer => Viewer::Nobody,
+            OrgKind::Inspector => Viewer::Inspector(principal.org_id),
         }
     }
 
-    /// Warehouse operators do not see what goods are worth.
+    /// Warehouse operators and inspectors do not see what goods are worth.
     pub fn sees_money(self) -> bool {
-        !matches!(self, Viewer::Custodian(_))
+        !matches!(self, Viewer::Custodian(_) | Viewer::Inspector(_))
     }
 }
 
@@ -81,6 +85,13 @@ fn scoped(viewer: Viewer) -> lots::BoxedQuery<'static, Pg> {
                     .inner_join(loans::table)
                     .filter(loans::lender_org_id.eq(org))
                     .select(pledges::lot_id),
+            ),
+        ),
+        Viewer::Inspector(org) => query.filter(
+            lots::warehouse_id.eq_any(
+                warehouse_inspectors::table
+                    .filter(warehouse_inspectors::inspector_org_id.eq(org))
+                    .select(warehouse_inspectors::warehouse_id.nullable()),
             ),
         ),
         Viewer::Nobody => query.filter(lots::id.is_null()),
@@ -253,6 +264,8 @@ pub struct NewLotValues<'a> {
     pub owner_org_id: Uuid,
     pub commodity_code: &'a str,
     pub grade: &'a str,
+    /// What the supplier declared (a split keeps its parent's).
+    pub declared_grade: &'a str,
     pub unit: &'a str,
     pub status: LotStatus,
     pub quantity_announced: Decimal,
@@ -274,6 +287,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> Quer
             lots::owner_org_id.eq(lot.owner_org_id),
             lots::commodity_code.eq(lot.commodity_code),
             lots::grade.eq(lot.grade),
+            lots::declared_grade.eq(lot.declared_grade),
             lots::unit.eq(lot.unit),
             lots::status.eq(lot.status),
             lots::quantity_announced.eq(lot.quantity_announced),
@@ -608,12 +622,14 @@ pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Dis
 }
 
 /// Stamps the receipt at intake, in one statement: when, the storage rate (none aboard a
-/// vessel) and, when a price exists, the market value at deposit and its currency.
+/// vessel), when a price exists the market value at deposit and its currency, and the day
+/// the next inspection is due.
 pub async fn stamp_receipt(
     conn: &mut AsyncPgConnection,
     lot_id: Uuid,
     rate: Option<&crate::reference::model::StorageRate>,
     deposit: Option<(Decimal, String)>,
+    inspection_due_on: Option<NaiveDate>,
 ) -> QueryResult<()> {
     let (value, currency) = deposit.unzip();
     diesel::update(lots::table.find(lot_id))
@@ -623,6 +639,7 @@ pub async fn stamp_receipt(
             lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
             lots::market_value_at_deposit.eq(value),
             lots::deposit_currency.eq(currency),
+            lots::inspection_due_on.eq(inspection_due_on),
         ))
         .execute(conn)
         .await
@@ -724,7 +741,8 @@ pub async fn set_grade(conn: &mut AsyncPgConnection, lot_id: Uuid, grade: &str) 
     Ok(())
 }
 
-/// The child of a split carries its parent's receipt: storage rate, currencies, received time.
+/// The child of a split carries its parent's receipt (storage rate, currencies, received
+/// time) and its inspection (the same goods, measured together).
 pub async fn copy_receipt(
     conn: &mut AsyncPgConnection,
     parent: &LotRow,
@@ -736,6 +754,9 @@ pub async fn copy_receipt(
             lots::storage_currency.eq(&parent.storage_currency),
             lots::deposit_currency.eq(&parent.deposit_currency),
             lots::received_at.eq(parent.received_at),
+            lots::last_inspection_id.eq(parent.last_inspection_id),
+            lots::last_inspected_at.eq(parent.last_inspected_at),
+            lots::inspection_due_on.eq(parent.inspection_due_on),
         ))
         .execute(conn)
         .await?;

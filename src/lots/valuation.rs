@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
 use crate::domain::states::LotStatus;
-use crate::domain::valuation::{self, Facts, Ineligible};
+use crate::domain::valuation::{self, Facts, Ineligible, Inspection};
 use crate::error::{ApiError, ApiResult};
 use crate::reference::prices;
 use crate::reference::store as reference;
@@ -112,6 +112,12 @@ pub async fn appraise(
             && lot.quantity_free().is_zero(),
         commodity_allowed: terms
             .is_none_or(|t| t.eligible_commodities.contains(&lot.commodity_code)),
+        inspection: Inspection::of(
+            commodity.inspection_required,
+            lot.last_inspected_at.is_some(),
+            lot.inspection_due_on,
+            as_of,
+        ),
     });
     Ok(Valuation {
         lot_id: lot.id,

@@ -25,6 +25,10 @@ pub struct CommodityRow {
     pub temperature_min_c: Option<Decimal>,
     pub temperature_max_c: Option<Decimal>,
     pub created_at: DateTime<Utc>,
+    /// The quality rules in force (`commodity_quality`), when there are any.
+    pub quality_version: Option<i32>,
+    pub inspection_required: bool,
+    pub reinspect_days: Option<i32>,
 }
 
 impl CommodityRow {
@@ -54,6 +58,12 @@ pub struct Commodity {
     #[schema(value_type = Option<String>)]
     pub temperature_max_c: Option<Decimal>,
     pub created_at: DateTime<Utc>,
+    /// The version of the quality rules in force (`GET /v1/commodities/{code}/quality`).
+    pub quality_version: Option<i32>,
+    /// Lots must be inspected before they serve as collateral.
+    pub inspection_required: bool,
+    /// Days after an inspection by which the next one is due.
+    pub reinspect_days: Option<i32>,
 }
 
 impl From<CommodityRow> for Commodity {
@@ -69,6 +79,9 @@ impl From<CommodityRow> for Commodity {
             temperature_min_c: row.temperature_min_c,
             temperature_max_c: row.temperature_max_c,
             created_at: row.created_at,
+            quality_version: row.quality_version,
+            inspection_required: row.inspection_required,
+            reinspect_days: row.reinspect_days,
         }
     }
 }

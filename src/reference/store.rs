@@ -300,6 +300,8 @@ pub struct IntakeFacts {
     pub end_freshness_factor: rust_decimal::Decimal,
     #[diesel(sql_type = diesel::sql_types::Jsonb)]
     pub grades: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub inspection_required: bool,
 }
 
 impl IntakeFacts {
@@ -326,7 +328,7 @@ pub async fn intake_facts(
     diesel::sql_query(
         "SELECT sr.rate_per_unit_day, sr.currency AS rate_currency, \
                 p.price_per_unit, p.currency AS price_currency, \
-                c.fresh_days, c.shelf_life_days, c.end_freshness_factor, c.grades \
+                c.fresh_days, c.shelf_life_days, c.end_freshness_factor, c.grades, c.inspection_required \
          FROM commodities c \
          LEFT JOIN storage_rates sr ON sr.warehouse_id = $1 AND sr.commodity_code = c.code \
          LEFT JOIN LATERAL (SELECT price_per_unit, currency FROM prices \

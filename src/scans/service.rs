@@ -241,8 +241,8 @@ async fn operates(
         .is_some_and(|w| w.operator_org_id == principal.org_id))
 }
 
-/// Stamps the receipt: the storage rate of `warehouse` (none aboard a vessel) and, when a price
-/// exists, the market value of `quantity` at deposit.
+/// Stamps the receipt: the storage rate of `warehouse` (none aboard a vessel), when a price
+/// exists the market value of `quantity` at deposit, and when an inspection falls due.
 async fn stamp_receipt(
     conn: &mut AsyncPgConnection,
     lot: &LotRow,
@@ -275,7 +275,14 @@ async fn stamp_receipt(
         }
         _ => None,
     };
-    lots::stamp_receipt(conn, lot.id, rate.as_ref(), deposit).await?;
+    // Where the commodity requires inspection, goods never inspected are due on the day
+    // they come in.
+    let inspection_due_on = if facts.inspection_required && lot.last_inspected_at.is_none() {
+        Some(now.date_naive())
+    } else {
+        lot.inspection_due_on
+    };
+    lots::stamp_receipt(conn, lot.id, rate.as_ref(), deposit, inspection_due_on).await?;
     Ok(())
 }
 

@@ -116,6 +116,15 @@ fn lot_visibility(actor: Actor) -> u16 {
     }
 }
 
+/// The lots due for inspection and a warehouse's inspectors: the platform and the
+/// warehouse's operator (inspector orgs too, when assigned; none is an actor here).
+fn inspection_planners(actor: Actor) -> u16 {
+    match actor {
+        PlatformOwner | PlatformStaff | WarehouseOwner | WarehouseStaff => 200,
+        _ => 403,
+    }
+}
+
 /// Changing the supplier's own lot: its owner (with `lots:write`) only.
 fn lot_owner_writes(actor: Actor) -> u16 {
     match actor {
@@ -414,6 +423,61 @@ fn rows() -> Vec<Row> {
             expect: |a| authed(a, |a| if a == WarehouseOwner { 200 } else { 403 }),
         },
         Row {
+            method: "PUT",
+            path: "/v1/commodities/{code}/quality",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 200 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/commodities/{code}/quality",
+            expect: |a| authed(a, |_| 200),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/lots/{id}/inspections",
+            expect: |a| authed(a, |a| if a == WarehouseOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/lots/{id}/inspections",
+            expect: |a| authed(a, lot_visibility),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/inspections/due",
+            expect: |a| authed(a, inspection_planners),
+        },
+        Row {
+            method: "POST",
+            path: "/v1/inspections/{id}/photos",
+            expect: |a| authed(a, |a| if a == WarehouseOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/inspections/{id}/photos/{photo_id}",
+            expect: |a| {
+                authed(a, |a| match lot_visibility(a) {
+                    404 => 404,
+                    other => other,
+                })
+            },
+        },
+        Row {
+            method: "POST",
+            path: "/v1/warehouses/{id}/inspectors",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
+        },
+        Row {
+            method: "GET",
+            path: "/v1/warehouses/{id}/inspectors",
+            expect: |a| authed(a, inspection_planners),
+        },
+        Row {
+            method: "DELETE",
+            path: "/v1/warehouses/{id}/inspectors/{org_id}",
+            expect: |a| authed(a, |a| if a == PlatformOwner { 204 } else { 403 }),
+        },
+        Row {
             method: "POST",
             path: "/v1/prices",
             expect: |a| authed(a, |a| if a == PlatformOwner { 201 } else { 403 }),
@@ -636,6 +700,7 @@ struct World {
     supplier_org: Uuid,
     supplier_owner: Session,
     buyer_org: Uuid,
+    inspector_org: Uuid,
     expired: String,
     foreign: String,
     alg_none: String,
@@ -659,6 +724,8 @@ async fn world(app: &TestApp) -> World {
         &Uuid::new_v4().simple().to_string()[..6].to_uppercase()
     );
     fixtures::commodity(app, &platform_owner, &commodity).await;
+    fixtures::set_quality(app, &platform_owner, &commodity, false, None).await;
+    let inspector = app.org("Inspector", OrgKind::Inspector).await;
     let warehouse_id = fixtures::warehouse(app, &platform_owner, warehouse, &commodity).await;
     let custody = Custody {
         admin: platform_owner.clone(),
@@ -748,6 +815,7 @@ async fn world(app: &TestApp) -> World {
         supplier_org: supplier,
         supplier_owner,
         buyer_org: buyer,
+        inspector_org: inspector,
         expired,
         foreign,
         alg_none,
@@ -892,6 +960,11 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
             {"warehouse_id": c.warehouse_id, "sensor_id": "access", "recorded_at": chrono::Utc::now(), "celsius": "2"}
         ]})),
         ("POST", "/v1/breaches/{id}/acknowledge") => Some(json!({"comment": "checked"})),
+        ("PUT", "/v1/commodities/{code}/quality") => Some(fixtures::apple_quality(false, None)),
+        ("POST", "/v1/lots/{id}/inspections") => {
+            Some(json!({"sample_size": 10, "results": fixtures::results_for("A")}))
+        }
+        ("POST", "/v1/warehouses/{id}/inspectors") => Some(json!({"org_id": world.inspector_org})),
         ("POST", "/v1/scans") => {
             let lot = c.announce(app, "10").await;
             Some(json!({"code": lot["code"], "action": "receive"}))
@@ -964,6 +1037,45 @@ async fn sale_of(app: &TestApp, world: &World, lot: &str) -> String {
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
+    if row.path.starts_with("/v1/commodities/{code}") {
+        return row.path.replace("{code}", &c.commodity);
+    }
+    if row.path.starts_with("/v1/inspections/{id}/photos") {
+        let lot = c.lot_in_custody(app, "10").await;
+        let lot = lot["id"].as_str().expect("lot");
+        let inspected = fixtures::inspect(app, &c.warehouse_staff, lot, "A").await;
+        assert_eq!(inspected.status, 201, "{}", inspected.text);
+        let inspection = inspected.body["inspection"]["id"].as_str().expect("id");
+        let path = format!("/v1/inspections/{inspection}/photos");
+        if row.method == "POST" {
+            return path;
+        }
+        let added = app
+            .send_bytes(
+                "POST",
+                &path,
+                c.warehouse_staff.token(),
+                "image/png",
+                fixtures::png(4, 4),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text);
+        return format!("{path}/{}", added.body["id"].as_str().expect("photo"));
+    }
+    if row.path == "/v1/warehouses/{id}/inspectors/{org_id}" {
+        let assigned = app
+            .post(
+                &format!("/v1/warehouses/{}/inspectors", c.warehouse_id),
+                c.admin.token(),
+                &json!({"org_id": world.inspector_org}),
+            )
+            .await;
+        assert_eq!(assigned.status, 201, "{}", assigned.text);
+        return format!(
+            "/v1/warehouses/{}/inspectors/{}",
+            c.warehouse_id, world.inspector_org
+        );
+    }
     if row.path == "/v1/lots/by-code/{code}" {
         let lot = c.lot_in_custody(app, "10").await;
         let code = lot["code"].as_str().expect("code").to_lowercase();
@@ -1078,6 +1190,11 @@ async fn every_route_answers_every_actor_as_declared() {
             }
             if row.method == "POST" {
                 request = request.header("Idempotency-Key", Uuid::new_v4().to_string());
+            }
+            if row.path == "/v1/inspections/{id}/photos" {
+                request = request
+                    .header("content-type", "image/png")
+                    .body(fixtures::png(4, 4));
             }
             if row.path == "/v1/prices/import" {
                 request = request.header("content-type", "text/csv").body(format!(

@@ -131,7 +131,7 @@ async fn demo_warehouse_staff_can_scan_and_demo_staff_cannot_manage_users() {
     let me = app.get("/v1/me", staff.token()).await;
     assert_eq!(
         me.body["permissions"],
-        serde_json::json!(["audit:read", "scans:write"])
+        serde_json::json!(["audit:read", "scans:write", "inspections:write"])
     );
     let lots = app
         .get("/v1/lots?status=in_custody&limit=1", staff.token())

@@ -440,3 +440,68 @@ pub async fn assert_exposure_kept(app: &TestApp) {
         }
     }
 }
+
+/// Quality rules for the fixture apples: firmness, sugar and defects; rules for A and B
+/// (results meeting neither make C).
+pub fn apple_quality(required: bool, reinspect_days: Option<i32>) -> Value {
+    json!({
+        "parameters": [
+            {"name": "firmness_kgf", "unit": "kgf", "min": "0", "max": "20"},
+            {"name": "brix", "unit": "°Brix", "min": "0", "max": "30"},
+            {"name": "defects_pct", "unit": "%", "min": "0", "max": "100"}
+        ],
+        "grades": [
+            {"grade": "A", "ranges": {"firmness_kgf": {"min": "7"}, "brix": {"min": "13"}, "defects_pct": {"max": "3"}}},
+            {"grade": "B", "ranges": {"firmness_kgf": {"min": "6"}, "defects_pct": {"max": "8"}}}
+        ],
+        "inspection_required": required,
+        "reinspect_days": reinspect_days
+    })
+}
+
+/// Puts the fixture apple rules in force for `commodity`.
+pub async fn set_quality(
+    app: &TestApp,
+    admin: &Session,
+    commodity: &str,
+    required: bool,
+    reinspect_days: Option<i32>,
+) -> Value {
+    let reply = app
+        .request(
+            "PUT",
+            &format!("/v1/commodities/{commodity}/quality"),
+            Some(admin.token()),
+            Some(&apple_quality(required, reinspect_days)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body
+}
+
+/// Results that make `grade` under [`apple_quality`].
+pub fn results_for(grade: &str) -> Value {
+    match grade {
+        "A" => json!({"firmness_kgf": "7.8", "brix": "14.2", "defects_pct": "1.5"}),
+        "B" => json!({"firmness_kgf": "6.4", "brix": "12.1", "defects_pct": "5"}),
+        _ => json!({"firmness_kgf": "4.1", "brix": "10", "defects_pct": "22"}),
+    }
+}
+
+/// An inspection of the lot whose results make `grade`.
+pub async fn inspect(app: &TestApp, who: &Session, lot_id: &str, grade: &str) -> Reply {
+    app.post_keyed(
+        &format!("/v1/lots/{lot_id}/inspections"),
+        who.token(),
+        &json!({"sample_size": 20, "results": results_for(grade), "notes": "20 fruit from 4 bins"}),
+    )
+    .await
+}
+
+/// A small PNG, drawn here.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let rgb: Vec<u8> = (0..width * height)
+        .flat_map(|i| [200, (i % 200) as u8, 40])
+        .collect();
+    holdfast::domain::photo::png_rgb(width, height, &rgb)
+}

@@ -11,6 +11,7 @@ mod demo;
 mod errors;
 mod fixtures;
 mod hardening;
+mod inspections;
 mod integrity;
 mod lending;
 mod ops;

@@ -264,6 +264,44 @@ impl TestApp {
         Reply::from(request.send().await.expect("request sent")).await
     }
 
+    /// A request whose body is raw bytes of `content_type` (an image upload).
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes);
+        Reply::from(request.send().await.expect("request sent")).await
+    }
+
+    /// The raw bytes of a GET (an image).
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (u16, Option<String>, Vec<u8>) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.expect("body").to_vec();
+        (status, content_type, bytes)
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.request("GET", path, Some(token), None).await
     }
