@@ -7,7 +7,7 @@ use holdfast::demo::{self, DEMO_PASSWORD};
 async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads_once() {
     let app = TestApp::spawn().await;
     let logins = demo::load(&app.pool).await.expect("demo");
-    assert_eq!(logins.len(), 12);
+    assert_eq!(logins.len(), 14);
     let lots_once = app.count("lots").await;
     demo::load(&app.pool).await.expect("demo again");
     assert_eq!(
@@ -151,4 +151,69 @@ async fn demo_warehouse_staff_can_scan_and_demo_staff_cannot_manage_users() {
     )
     .await;
     assert_eq!(count.status, 200, "{}", count.text);
+}
+
+#[tokio::test]
+async fn the_demo_grades_its_apples_by_inspection_and_has_one_lot_overdue() {
+    let app = TestApp::spawn().await;
+    demo::load(&app.pool).await.expect("demo");
+    let supplier = app
+        .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let lots = app.get("/v1/lots?limit=100", supplier.token()).await;
+    let items = lots.body["items"].as_array().expect("items").clone();
+    // Every apple lot received was inspected at intake; the 8 t declared A measured B.
+    let apples: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|l| l["commodity_code"] == "APPLE_FUJI")
+        .collect();
+    assert!(apples.iter().all(|l| l["last_inspection_id"].is_string()));
+    let downgraded: Vec<&&serde_json::Value> = apples
+        .iter()
+        .filter(|l| l["grade"] != l["declared_grade"])
+        .collect();
+    assert_eq!(downgraded.len(), 1, "{}", lots.text);
+    assert_eq!(downgraded[0]["declared_grade"], "A");
+    assert_eq!(downgraded[0]["grade"], "B");
+    let history = app
+        .get(
+            &format!(
+                "/v1/lots/{}/inspections",
+                downgraded[0]["id"].as_str().expect("id")
+            ),
+            supplier.token(),
+        )
+        .await;
+    let photos = history.body["items"][0]["photos"]
+        .as_array()
+        .expect("photos")
+        .clone();
+    assert_eq!(photos.len(), 2, "{}", history.text);
+    let (status, content_type, bytes) = app
+        .get_bytes(photos[0]["url"].as_str().expect("url"), supplier.token())
+        .await;
+    assert_eq!((status, content_type.as_deref()), (200, Some("image/png")));
+    assert!(bytes.len() > 1000);
+    // The boards that arrived at the yard were inspected there; those at sea were not.
+    let arrived: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|l| l["commodity_code"] == "EUCALYPTUS_BOARD" && l["status"] == "in_custody")
+        .collect();
+    assert_eq!(arrived.len(), 1);
+    assert!(arrived[0]["last_inspection_id"].is_string());
+    // One pledged apple lot is overdue: ineligible, on the warehouse's list, in the exposure.
+    let bank = app.login("owner@lender.demo.holdfast", DEMO_PASSWORD).await;
+    let book = app.get("/v1/exposure", bank.token()).await;
+    assert_eq!(book.body["inspection_overdue"]["lots"], 1, "{}", book.text);
+    let staff = app
+        .login("staff@warehouse.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let due = app.get("/v1/inspections/due", staff.token()).await;
+    let reasons: Vec<&str> = due.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|d| d["reason"].as_str().expect("reason"))
+        .collect();
+    assert_eq!(reasons, vec!["overdue"], "{}", due.text);
 }

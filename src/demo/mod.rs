@@ -28,6 +28,11 @@ const ORGS: &[(&str, OrgKind, &str)] = &[
     ),
     ("Qingdao Fresh Market", OrgKind::Buyer, "buyer"),
     ("Qixia Apple Growers", OrgKind::Supplier, "grower"),
+    (
+        "Jiaodong Quality Inspection",
+        OrgKind::Inspector,
+        "inspector",
+    ),
 ];
 
 /// Creates what is missing and answers the logins.
@@ -36,6 +41,7 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     load_custody(pool).await?;
     load_lending(pool).await?;
     load_sales(pool).await?;
+    inspections::load(pool).await?;
     Ok(logins)
 }
 
@@ -93,6 +99,8 @@ async fn load_people(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     }
     Ok(logins)
 }
+
+mod inspections;
 
 const COLD_STORE: &str = "Yantai Cold Store No. 1";
 
@@ -159,6 +167,7 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
                     .map_err(fail)?;
             }
         }
+        inspections::quality_rules(conn, &admin).await?;
         let rate = |code: &str, rate: Decimal| StorageRate {
             commodity_code: code.into(),
             rate_per_unit_day: rate,
@@ -216,6 +225,7 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
         let apples = |grade, quantity: i64, days_ago| DemoLot {
             commodity: "APPLE_FUJI",
             grade,
+            measured: None,
             quantity: Decimal::from(quantity),
             days_ago,
             warehouse: Some(cold_store.id),
@@ -224,15 +234,21 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
         let boards = |grade, quantity: i64| DemoLot {
             commodity: "EUCALYPTUS_BOARD",
             grade,
+            measured: None,
             quantity: Decimal::from(quantity),
             days_ago: 10,
             warehouse: None,
             voyage: Some(voyage.id),
         };
+        // The 8 t declared A measure B at intake: soft fruit, bruising.
+        let downgraded = DemoLot {
+            measured: Some("B"),
+            ..apples("A", 8_000, 5)
+        };
         for lot in [
             apples("A", 20_000, 12),
             apples("B", 15_000, 20),
-            apples("A", 8_000, 5),
+            downgraded,
             boards("A", 120),
             boards("B", 80),
         ] {
@@ -284,6 +300,8 @@ async fn load_custody(pool: &DbPool) -> anyhow::Result<()> {
 struct DemoLot {
     commodity: &'static str,
     grade: &'static str,
+    /// The grade the intake inspection measures (the declared one when `None`).
+    measured: Option<&'static str>,
     quantity: rust_decimal::Decimal,
     days_ago: u64,
     warehouse: Option<uuid::Uuid>,
@@ -340,13 +358,17 @@ async fn demo_lot(
     scans::scan(conn, &worker, request, scanned)
         .await
         .map_err(fail)?;
+    if d.warehouse.is_some() {
+        let measured = d.measured.unwrap_or(d.grade);
+        inspections::at_intake(conn, &worker, lot_id, d.commodity, measured).await?;
+    }
     lots::find_visible(conn, lots::Viewer::All, lot_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo lot vanished"))
 }
 
 /// A service's refusal, as the demo loader reports it.
-fn fail(error: crate::error::ApiError) -> anyhow::Error {
+pub(crate) fn fail(error: crate::error::ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", error.code, error.message)
 }
 
@@ -503,7 +525,7 @@ async fn load_lending(pool: &DbPool) -> anyhow::Result<()> {
 }
 
 /// The principal of a demo user, as the access middleware would build it.
-async fn demo_principal(
+pub(crate) async fn demo_principal(
     conn: &mut diesel_async::AsyncPgConnection,
     email: &str,
 ) -> anyhow::Result<crate::auth::Principal> {
@@ -585,6 +607,7 @@ async fn load_sales(pool: &DbPool) -> anyhow::Result<()> {
         let apples = |quantity: i64, days_ago: u64| DemoLot {
             commodity: "APPLE_FUJI",
             grade: "A",
+            measured: None,
             quantity: Decimal::from(quantity),
             days_ago,
             warehouse: Some(cold_store),
