@@ -186,7 +186,8 @@ fn apple_photo(width: u32, height: u32, cut: bool) -> Vec<u8> {
     photo::png_rgb(width, height, &rgb)
 }
 
-/// The last step: a boards lot inspected on arrival at the Rizhao yard, and the 15 t of B
+/// The last step: the inspection company assigned to the cold store, a boards lot inspected
+/// on arrival at the Rizhao yard, and the 15 t of B
 /// apples last inspected 16 days ago, so their 14-day re-inspection is overdue (as if
 /// received then). Runs once.
 pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
@@ -207,6 +208,17 @@ pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
         if arrived > 0 {
             return Ok(());
         }
+        // The inspection company works in the cold store beside the warehouse's own staff.
+        let admin = demo_principal(conn, "owner@platform.demo.holdfast").await?;
+        let inspector = demo_principal(conn, "owner@inspector.demo.holdfast").await?;
+        let cold_store: Uuid = warehouses::table
+            .filter(warehouses::name.eq(super::COLD_STORE))
+            .select(warehouses::id)
+            .first(conn)
+            .await?;
+        service::assign(conn, &admin, cold_store, inspector.org_id)
+            .await
+            .map_err(fail)?;
         let supplier = demo_principal(conn, "owner@supplier.demo.holdfast").await?;
         let today = crate::calendar::business_date(conn).await?;
         demo_lot(
