@@ -716,11 +716,3 @@ pub async fn assignments(
     }
     Ok(rows)
 }
-
-/// The daily job's flag: lots whose inspection fell overdue on `day`.
-pub async fn flag_overdue(
-    conn: &mut AsyncPgConnection,
-    day: NaiveDate,
-) -> diesel::QueryResult<i64> {
-    store::flag_overdue(conn, day).await
-}

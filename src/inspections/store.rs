@@ -413,38 +413,3 @@ pub async fn assignments(
     .load(conn)
     .await
 }
-
-/// Tells (an audit event and an outbox event, `lot.inspection_overdue`) the owner, the
-/// warehouse operator and every lender with a pledge on each lot whose inspection fell overdue
-/// on `day` (due the day before), in one statement. Answers how many lots.
-pub async fn flag_overdue(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
-    let row: Count = diesel::sql_query(
-        "WITH changed AS ( \
-             SELECT lot.id, lot.code, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.grade, \
-                    lot.last_inspected_at, lot.inspection_due_on, \
-                    CASE WHEN lot.last_inspected_at IS NULL THEN 'not_inspected' ELSE 'inspection_overdue' END AS reason, \
-                    array_remove(ARRAY[lot.owner_org_id, w.operator_org_id] || coalesce( \
-                        (SELECT array_agg(DISTINCT ln.lender_org_id) FROM pledges p JOIN loans ln ON ln.id = p.loan_id \
-                         WHERE p.lot_id = lot.id AND p.quantity > 0 \
-                           AND ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating')), \
-                        '{}'), NULL) AS org_ids \
-             FROM lots lot JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required \
-             LEFT JOIN warehouses w ON w.id = lot.warehouse_id \
-             WHERE lot.inspection_due_on = $1::date - 1 AND lot.status IN ('in_custody', 'in_transit')), \
-         audit AS ( \
-             INSERT INTO audit_events (org_ids, action, object_kind, object_id, after) \
-             SELECT org_ids, 'lot.inspection_overdue', 'lot', id::text, to_jsonb(changed) - 'org_ids' \
-             FROM changed RETURNING 1), \
-         feed AS ( \
-             INSERT INTO outbox_events (org_ids, event_type, payload) \
-             SELECT org_ids, 'lot.inspection_overdue', \
-                    jsonb_build_object('object_kind', 'lot', 'object_id', id, 'actor_user_id', NULL, \
-                                       'data', to_jsonb(changed) - 'org_ids') \
-             FROM changed RETURNING 1) \
-         SELECT (SELECT count(*) FROM feed) + 0 * (SELECT count(*) FROM audit) AS n",
-    )
-    .bind::<Date, _>(day)
-    .get_result(conn)
-    .await?;
-    Ok(row.n)
-}

@@ -112,7 +112,7 @@ async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
     let tiers_changed = crate::tiers::recompute(conn, day).await?;
-    let inspections_overdue = crate::inspections::service::flag_overdue(conn, day).await?;
+    let inspections_overdue = crate::lots::store::flag_overdue_inspections(conn, day).await?;
     diesel::insert_into(daily_closes::table)
         .values((
             daily_closes::business_date.eq(day),
