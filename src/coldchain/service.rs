@@ -6,11 +6,10 @@ use super::store::{self, Reading};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::LockOrder;
 use crate::domain::cold_chain;
-use crate::domain::states::MovementKind;
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change, to_json};
 use crate::lots::model::LotRow;
-use crate::lots::store::{self as lot_store, MovementChange};
+use crate::lots::store as lot_store;
 use crate::reference::model::WarehouseRow;
 use crate::reference::store as reference;
 use chrono::{DateTime, Duration, Utc};
@@ -288,17 +287,7 @@ async fn downgrade(
         lot_store::set_grade(conn, lot.id, to_grade).await?;
         let details =
             json!({"from_grade": lot.grade, "to_grade": to_grade, "breach_id": breach.id});
-        let regrade = MovementChange {
-            reason: Some(reason),
-            details,
-            ..MovementChange::of(
-                lot,
-                MovementKind::Regrade,
-                lot.status,
-                Some(principal.user_id),
-            )
-        };
-        lot_store::record_movement(conn, regrade).await?;
+        lot_store::record_regrade(conn, lot, principal.user_id, reason, details).await?;
         done.push(Downgrade {
             lot_id: lot.id,
             code: lot.code.clone(),

@@ -23,20 +23,17 @@ pub struct ParameterIn {
     #[schema(pattern = r"^[a-z][a-z0-9_]{0,31}$")]
     pub name: String,
     /// e.g. `kgf`, `°Brix`, `%`, `mm`.
+    #[schema(min_length = 1, max_length = 16)]
     pub unit: String,
     /// The least value the parameter can take (a result below it is a 422).
-    #[schema(value_type = String)]
     pub min: Measurement,
-    #[schema(value_type = String)]
     pub max: Measurement,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeIn {
-    #[schema(value_type = Option<String>)]
     pub min: Option<Measurement>,
-    #[schema(value_type = Option<String>)]
     pub max: Option<Measurement>,
 }
 
@@ -151,6 +148,7 @@ pub struct QualityQuery {
 pub struct GradeOverride {
     pub grade: String,
     /// Why the measured grade does not stand (recorded; 1 to 500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -163,7 +161,6 @@ pub struct NewInspection {
     pub sample_size: i32,
     /// Parameter name → measured value (the sample's mean), each as a decimal string. Every
     /// parameter of the commodity, and no other.
-    #[schema(value_type = BTreeMap<String, String>)]
     pub results: BTreeMap<String, Measurement>,
     #[schema(max_length = 2000)]
     pub notes: Option<String>,

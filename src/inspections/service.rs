@@ -10,14 +10,14 @@ use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::photo::{self, Refused};
 use crate::domain::quality;
-use crate::domain::states::{LotStatus, MovementKind};
+use crate::domain::states::LotStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery};
 use crate::integrity::{self, Change, to_json};
 use crate::lending::revaluation::{self, Scope};
 use crate::lending::store as lending;
 use crate::lots::model::{LotRow, lot_not_found};
-use crate::lots::store::{self as lots, MovementChange, Viewer};
+use crate::lots::store::{self as lots, Viewer};
 use crate::reference::model::CommodityRow;
 use crate::reference::store as reference;
 use chrono::NaiveDate;
@@ -354,17 +354,7 @@ async fn regrade(
         .override_reason
         .as_deref()
         .unwrap_or("graded by inspection");
-    let movement = MovementChange {
-        reason: Some(reason),
-        details,
-        ..MovementChange::of(
-            lot,
-            MovementKind::Regrade,
-            lot.status,
-            Some(principal.user_id),
-        )
-    };
-    lots::record_movement(conn, movement).await?;
+    lots::record_regrade(conn, lot, principal.user_id, reason, details).await?;
     Ok(())
 }
 

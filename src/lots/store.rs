@@ -732,6 +732,23 @@ pub async fn live_pledges_on(
         .await
 }
 
+/// The `regrade` movement of a (locked) lot whose grade the caller has just changed: no
+/// quantity or place changes; `details` say from what to what, and why.
+pub async fn record_regrade(
+    conn: &mut AsyncPgConnection,
+    lot: &LotRow,
+    actor_user_id: Uuid,
+    reason: &str,
+    details: Value,
+) -> QueryResult<()> {
+    let regrade = MovementChange {
+        reason: Some(reason),
+        details,
+        ..MovementChange::of(lot, MovementKind::Regrade, lot.status, Some(actor_user_id))
+    };
+    record_movement(conn, regrade).await.map(|_| ())
+}
+
 /// Regrades the (locked) lot; the caller records the movement.
 pub async fn set_grade(conn: &mut AsyncPgConnection, lot_id: Uuid, grade: &str) -> QueryResult<()> {
     diesel::update(lots::table.find(lot_id))
