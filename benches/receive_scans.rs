@@ -103,6 +103,7 @@ async fn seed(url: &str, lots: usize) -> anyhow::Result<World> {
                     l::owner_org_id.eq(supplier.id),
                     l::commodity_code.eq("APPLE"),
                     l::grade.eq("A"),
+                    l::declared_grade.eq("A"),
                     l::unit.eq("kg"),
                     l::status.eq("announced"),
                     l::quantity_announced.eq(rust_decimal::Decimal::from(1000)),

@@ -59,9 +59,9 @@ async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Re
         format!("INSERT INTO facilities (id, lender_org_id, supplier_org_id, currency, limit_amount, advance_rate, \
                  annual_interest_rate, margin_call_ltv, liquidation_ltv, cure_period_days, max_tenor_days, eligible_commodities) \
                  VALUES ('00000000-0000-0000-0000-0000000000fa', '{l}', '{s}', 'CNY', 1e15, 0.5, 0.08, 0.65, 0.8, 3, 365, '{{APPLE_FUJI}}')"),
-        format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, unit, status, quantity_announced, \
+        format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, declared_grade, unit, status, quantity_announced, \
                  quantity_on_hand, quantity_pledged, warehouse_id, packed_on, expires_on) \
-                 SELECT md5('lot' || i)::uuid, 'B' || i, '{s}', 'APPLE_FUJI', CASE WHEN i % 5 = 0 THEN 'B' ELSE 'A' END, 'kg', 'in_custody', \
+                 SELECT md5('lot' || i)::uuid, 'B' || i, '{s}', 'APPLE_FUJI', CASE WHEN i % 5 = 0 THEN 'B' ELSE 'A' END, 'A', 'kg', 'in_custody', \
                         1000, 1000, 1000, '00000000-0000-0000-0000-0000000000aa', current_date - (i % 150)::int, current_date - (i % 150)::int + 180 \
                  FROM generate_series(1, {lots}) i"),
         format!("INSERT INTO loans (id, facility_id, lender_org_id, supplier_org_id, currency, principal, outstanding_principal, \

@@ -76,9 +76,9 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
         format!("INSERT INTO facilities (id, lender_org_id, supplier_org_id, currency, limit_amount, advance_rate, \
                  annual_interest_rate, margin_call_ltv, liquidation_ltv, cure_period_days, max_tenor_days, eligible_commodities) \
                  VALUES ('00000000-0000-0000-0000-0000000000fa', '{l}', '{s}', 'CNY', 1e15, 0.5, 0.08, 0.65, 0.8, 3, 365, '{{APPLE}}')"),
-        format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, unit, status, quantity_announced, \
+        format!("INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, declared_grade, unit, status, quantity_announced, \
                  quantity_on_hand, quantity_pledged, quantity_reserved, quantity_sold, warehouse_id, packed_on, expires_on) \
-                 SELECT md5('lot' || i)::uuid, 'S' || i, '{s}', 'APPLE', 'A', 'kg', 'in_custody', 1000, 1000, 1000, 1000, 1000, \
+                 SELECT md5('lot' || i)::uuid, 'S' || i, '{s}', 'APPLE', 'A', 'A', 'kg', 'in_custody', 1000, 1000, 1000, 1000, 1000, \
                         '00000000-0000-0000-0000-0000000000aa', current_date, current_date + 180 \
                  FROM generate_series(1, {sales}) i"),
         format!("INSERT INTO loans (id, facility_id, lender_org_id, supplier_org_id, currency, principal, outstanding_principal, \
