@@ -18,7 +18,7 @@ use crate::lending::revaluation::{self, Scope};
 use crate::lending::store as lending;
 use crate::lots::model::{LotRow, lot_not_found};
 use crate::lots::store::{self as lots, Viewer};
-use crate::reference::model::CommodityRow;
+use crate::reference::model::{CommodityRow, WarehouseRow};
 use crate::reference::store as reference;
 use chrono::NaiveDate;
 use diesel_async::AsyncPgConnection;
@@ -38,20 +38,6 @@ fn commodity_not_found() -> ApiError {
 
 fn inspection_not_found() -> ApiError {
     ApiError::not_found("inspection_not_found", "no such inspection")
-}
-
-/// The commodity's grades, grade → value factor.
-fn grades_of(commodity: &CommodityRow) -> BTreeMap<String, Decimal> {
-    commodity
-        .grades
-        .as_object()
-        .map(|grades| {
-            grades
-                .iter()
-                .filter_map(|(g, f)| Some((g.clone(), f.as_str()?.parse().ok()?)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// When an inspection on business day `on` makes the next one due, under the commodity's
@@ -79,7 +65,7 @@ pub async fn set_quality(
         .await?
         .ok_or_else(commodity_not_found)?;
     let rules = new.rules();
-    quality::check(&rules, &grades_of(&commodity)).map_err(fault)?;
+    quality::check(&rules, &commodity.grade_factors()).map_err(fault)?;
     if new.reinspect_days.is_some() && !new.inspection_required {
         return Err(ApiError::invalid(
             "reinspect_days",
@@ -189,20 +175,22 @@ pub fn check_inspection(new: &NewInspection) -> ApiResult<Checked> {
     })
 }
 
-/// Whether the caller inspects in this warehouse: its operator's staff, or an inspector org
+/// The warehouse, when the caller inspects in it: its operator's staff, or an inspector org
 /// the platform assigned to it.
-async fn inspects_in(
+async fn inspecting_in(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     warehouse: Uuid,
-) -> ApiResult<bool> {
-    Ok(match principal.kind {
-        OrgKind::WarehouseOperator => reference::find_warehouse(conn, warehouse)
-            .await?
-            .is_some_and(|w| w.operator_org_id == principal.org_id),
+) -> ApiResult<Option<WarehouseRow>> {
+    let Some(found) = reference::find_warehouse(conn, warehouse).await? else {
+        return Ok(None);
+    };
+    let inspects = match principal.kind {
+        OrgKind::WarehouseOperator => found.operator_org_id == principal.org_id,
         OrgKind::Inspector => store::is_assigned(conn, warehouse, principal.org_id).await?,
         _ => false,
-    })
+    };
+    Ok(inspects.then_some(found))
 }
 
 /// The lot's pledges to loans that are not over, as `(loan, lender)`.
@@ -245,7 +233,7 @@ pub async fn inspect(
             .with("commodity_code", &commodity.code)
         })?;
     let rules = rules_row.rules().map_err(ApiError::internal)?;
-    let grades = grades_of(&commodity);
+    let grades = commodity.grade_factors();
     let graded = quality::grade_of(&rules, &grades, &new.results).map_err(fault)?;
     if let Some((grade, _)) = &new.grade_override
         && !grades.contains_key(grade)
@@ -275,9 +263,10 @@ pub async fn inspect(
         )
         .with("status", lot.status));
     };
-    if !inspects_in(conn, principal, warehouse).await? {
-        return Err(lot_not_found());
-    }
+    let operator = inspecting_in(conn, principal, warehouse)
+        .await?
+        .ok_or_else(lot_not_found)?
+        .operator_org_id;
     let grade = new
         .grade_override
         .as_ref()
@@ -307,12 +296,12 @@ pub async fn inspect(
     )
     .await?;
     let today = business_date(conn).await?;
-    store::set_inspected(conn, lot_id, &inspection, next_due(today, &commodity)).await?;
+    let row = store::set_inspected(conn, lot_id, &inspection, next_due(today, &commodity)).await?;
     let regraded = grade != lot.grade;
     let mut revalued = Vec::new();
     if regraded {
         regrade(conn, principal, &lot, &inspection).await?;
-        for loan in &loan_ids {
+        for (loan, _) in &loans {
             let outcome =
                 revaluation::revalue(conn, today, Scope::Loan(*loan), "revaluation").await?;
             revalued.push(LoanRevalued {
@@ -322,7 +311,6 @@ pub async fn inspect(
             });
         }
     }
-    let row = lots::lock(conn, &mut order, lot_id).await?;
     let outcome = Inspected {
         inspection: Inspection::from_row(inspection, Vec::new()),
         lot: crate::lots::service::present(conn, viewer, row).await?,
@@ -333,7 +321,7 @@ pub async fn inspect(
             Vec::new()
         },
     };
-    tell(conn, principal, &lot, &outcome, &loans).await?;
+    tell(conn, principal, (&lot, operator), &outcome, &loans).await?;
     Ok(outcome)
 }
 
@@ -363,16 +351,12 @@ async fn regrade(
 async fn tell(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
-    lot: &LotRow,
+    (lot, operator): (&LotRow, Uuid),
     outcome: &Inspected,
     loans: &[(Uuid, Uuid)],
 ) -> ApiResult<()> {
     let inspection = &outcome.inspection;
-    let operator = reference::find_warehouse(conn, inspection.warehouse_id)
-        .await?
-        .map(|w| w.operator_org_id);
-    let mut told = vec![lot.owner_org_id, principal.org_id];
-    told.extend(operator);
+    let mut told = vec![lot.owner_org_id, principal.org_id, operator];
     told.sort();
     told.dedup();
     integrity::record(

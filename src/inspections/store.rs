@@ -1,6 +1,7 @@
 //! Queries for quality rules, inspections, photos, inspector assignments and the lots due.
 
 use super::model::*;
+use crate::lots::model::LotRow;
 use crate::reference::model::CommodityRow;
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
@@ -164,13 +165,14 @@ pub async fn insert_inspection(
     .await
 }
 
-/// The (locked) lot after an inspection: its grade, its latest inspection, when the next is due.
+/// The (locked) lot after an inspection: its grade, its latest inspection, when the next is
+/// due; answers the lot as it now is.
 pub async fn set_inspected(
     conn: &mut AsyncPgConnection,
     lot_id: Uuid,
     inspection: &InspectionRow,
     due_on: Option<NaiveDate>,
-) -> QueryResult<()> {
+) -> QueryResult<LotRow> {
     use crate::db::schema::lots;
     diesel::update(lots::table.find(lot_id))
         .set((
@@ -180,9 +182,9 @@ pub async fn set_inspected(
             lots::inspection_due_on.eq(due_on),
             lots::updated_at.eq(Utc::now()),
         ))
-        .execute(conn)
+        .returning(LotRow::as_returning())
+        .get_result(conn)
         .await
-        .map(|_| ())
 }
 
 /// A lot's inspections, oldest first, after the cursor.

@@ -39,6 +39,16 @@ impl CommodityRow {
     pub fn grade_factor(&self, grade: &str) -> Option<Decimal> {
         self.grades.get(grade)?.as_str()?.parse().ok()
     }
+
+    /// Every grade with its value factor.
+    pub fn grade_factors(&self) -> BTreeMap<String, Decimal> {
+        self.grades
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(grade, _)| Some((grade.clone(), self.grade_factor(grade)?)))
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
