@@ -4,11 +4,11 @@
 use crate::auth::{Access, Grant, OrgKind, Permission, Requirement};
 use crate::error::ApiError;
 use crate::http::middleware;
-use crate::http::route_table::RouteTable;
+use crate::http::route_table::{RouteTable, Surface};
 use crate::state::AppState;
 use crate::{
-    coldchain, fees, incidents, inspections, integrity, ledger, lending, lots, ops, orgs, prices,
-    reference, sales, scans, sessions, statements,
+    coldchain, console, fees, incidents, inspections, integrity, ledger, lending, lots, ops, orgs,
+    prices, reference, sales, scans, sessions, statements,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -18,6 +18,7 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub surface: Surface,
     /// `None` for routes served by a service registered on its own (the docs UI).
     register: Option<fn(Resource) -> Resource>,
 }
@@ -28,6 +29,20 @@ macro_rules! route {
             method: Method::$method,
             path: $path,
             access: $access,
+            surface: Surface::Api,
+            register: Some(|resource| resource.route(web::method(Method::$method).to($handler))),
+        }
+    };
+}
+
+/// A page of the console: the same access rules, checked against the browser's session.
+macro_rules! page {
+    ($method:ident $path:literal, $access:expr, $handler:path) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            access: $access,
+            surface: Surface::Page,
             register: Some(|resource| resource.route(web::method(Method::$method).to($handler))),
         }
     };
@@ -188,6 +203,7 @@ pub fn routes() -> Vec<Route> {
             method: Method::GET,
             path: "/docs/{_:.*}",
             access: Access::Public,
+            surface: Surface::Api,
             register: None,
         },
         route!(POST "/v1/auth/login", Access::Public, sessions::routes::login),
@@ -280,12 +296,37 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/sales/{id}/consent", LENDERS, sales::routes::consent),
         route!(GET "/v1/statements", STATEMENT_READERS, statements::routes::statement),
         route!(GET "/v1/statements.csv", STATEMENT_READERS, statements::routes::statement_csv),
+        // The console (src/console): pages for people, same rules, the browser's session.
+        page!(GET "/assets/console.css", Access::Public, console::routes::stylesheet),
+        page!(GET "/assets/scan.js", Access::Public, console::routes::scan_script),
+        page!(GET "/login", Access::Public, console::routes::login_page),
+        page!(POST "/login", Access::Public, console::routes::login),
+        page!(GET "/lang/{tag}", Access::Public, console::routes::language),
+        page!(POST "/logout", Access::Authenticated, console::routes::logout),
+        page!(GET "/", Access::Authenticated, console::routes::home),
+        page!(GET "/welcome", Access::Authenticated, console::routes::welcome),
+        page!(GET "/scan", SCANNERS, console::routes::scan_station),
+        page!(GET "/scan/lot", SCANNERS, console::routes::scan_lot),
+        page!(POST "/scan/submit", SCANNERS, console::routes::scan_submit),
+        page!(GET "/dashboard", RISK_READERS, console::routes::dashboard),
+        page!(GET "/exposure.csv", RISK_READERS, console::routes::exposure_csv),
+        page!(GET "/stress", RISK_READERS, console::routes::stress_page),
+        page!(POST "/stress", RISK_READERS, console::routes::stress_run),
+        page!(GET "/approvals", LENDERS, console::routes::approvals),
+        page!(POST "/loans/{id}/approve", LENDERS, console::routes::approve),
+        page!(POST "/loans/{id}/reject", LENDERS, console::routes::reject),
+        page!(GET "/loans", VALUERS, console::routes::loans),
+        page!(GET "/loans/{id}", VALUERS, console::routes::loan),
     ]
 }
 
 /// The access rules of [`routes`], for the authorisation middleware.
 pub fn route_table() -> RouteTable {
-    RouteTable::new(routes().into_iter().map(|r| (r.method, r.path, r.access)))
+    RouteTable::new(
+        routes()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.access, r.surface)),
+    )
 }
 
 /// Registers the route table, grouping methods of one path into one resource so that a

@@ -181,7 +181,11 @@ fn print_logins(logins: &[demo::DemoLogin], config: &Config) {
         config.bind,
         demo::DEMO_PASSWORD
     );
-    println!("API reference: http://{}/docs/\n", config.bind);
+    println!("API reference: http://{}/docs/", config.bind);
+    println!(
+        "Console (Chinese and English; sign in with any login above): http://{}/\n  the warehouse's scan station http://{}/scan, the lender's book http://{}/dashboard\n",
+        config.bind, config.bind, config.bind
+    );
 }
 
 async fn migrate() -> anyhow::Result<()> {

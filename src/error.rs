@@ -29,7 +29,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Value,
+    /// Boxed: every fallible function returns this, so it stays small.
+    pub details: Box<Value>,
     /// Seconds a client should wait before trying again (`Retry-After`), for faults that pass.
     pub retry_after: Option<u32>,
 }
@@ -51,7 +52,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            details: json!({}),
+            details: Box::new(json!({})),
             retry_after: None,
         }
     }
@@ -64,7 +65,7 @@ impl ApiError {
 
     /// Adds a detail to the envelope's `details` object.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        if let Value::Object(map) = &mut self.details {
+        if let Value::Object(map) = self.details.as_mut() {
             map.insert(
                 key.to_owned(),
                 serde_json::to_value(value).unwrap_or(Value::Null),
@@ -151,7 +152,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
-                details: self.details.clone(),
+                details: (*self.details).clone(),
             },
         }
     }

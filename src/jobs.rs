@@ -59,5 +59,6 @@ pub async fn cleanup_once(pool: &DbPool) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let keys = crate::http::idempotency::purge_expired(&mut conn).await?;
     let auth = crate::auth::store::purge_expired(&mut conn).await?;
-    Ok(keys + auth)
+    let browsers = crate::auth::browser::purge_expired(&mut conn).await?;
+    Ok(keys + auth + browsers)
 }

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod cli;
 pub mod coldchain;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod domain;

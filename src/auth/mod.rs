@@ -2,6 +2,7 @@
 //! access rules every route declares.
 
 pub mod access;
+pub mod browser;
 pub mod jwt;
 pub mod password;
 pub mod principal;

@@ -4,7 +4,7 @@
 use crate::auth::Access;
 use crate::auth::jwt::TokenRefusal;
 use crate::error::ApiError;
-use crate::http::route_table::RouteTable;
+use crate::http::route_table::{RouteTable, Surface};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -112,8 +112,8 @@ pub async fn authorize(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let access = match routes.access(req.method(), &pattern) {
-        Some(access) => access,
+    let (access, surface) = match routes.access(req.method(), &pattern) {
+        Some(found) => found,
         // A known path with another method: the resource answers 405.
         None if routes.has_path(&pattern) => {
             return next
@@ -134,6 +134,9 @@ pub async fn authorize(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
+    if surface == Surface::Page {
+        return authorize_page(req, next, &state, access).await;
+    }
     let mut principal = match caller(&state, bearer_token(&req)).await {
         Ok(principal) => principal,
         Err(refused) => return Ok(req.error_response(refused)),
@@ -146,6 +149,87 @@ pub async fn authorize(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// A console page: the caller is the browser session its cookie names. Without one, a page
+/// asks the browser to sign in (and comes back after); a page the caller may not see is
+/// "no such page", as the API's objects of other orgs are; an action it may not take is
+/// refused.
+async fn authorize_page(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    state: &AppState,
+    access: crate::auth::Access,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let token = req
+        .cookie(crate::auth::browser::COOKIE)
+        .map(|c| c.value().to_owned());
+    let found = match token {
+        Some(token) if !token.is_empty() && token.len() <= 128 => {
+            let mut conn = match state.pool.get().await {
+                Ok(conn) => conn,
+                Err(e) => return Ok(req.error_response(ApiError::from(e))),
+            };
+            match crate::auth::browser::find(&mut conn, &token).await {
+                Ok(found) => found,
+                Err(e) => return Ok(req.error_response(ApiError::from(e))),
+            }
+        }
+        _ => None,
+    };
+    let Some(mut session) = found else {
+        let back = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        let target = if req.method() == Method::GET && back != "/" {
+            format!(
+                "/login?next={}",
+                form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+            )
+        } else {
+            "/login".to_owned()
+        };
+        let response = actix_web::HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, target))
+            .finish();
+        return Ok(req.into_response(response));
+    };
+    if access.check(&session.principal).is_err() {
+        let status = if req.method() == Method::GET {
+            actix_web::http::StatusCode::NOT_FOUND
+        } else {
+            actix_web::http::StatusCode::FORBIDDEN
+        };
+        return Ok(req.into_response(refusal_page(status)));
+    }
+    session.principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    req.extensions_mut().insert(session.principal.clone());
+    req.extensions_mut().insert(session);
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// A console refusal as a page in both languages, with the way back.
+pub fn refusal_page(status: actix_web::http::StatusCode) -> actix_web::HttpResponse {
+    let (zh, en) = if status == actix_web::http::StatusCode::NOT_FOUND {
+        ("找不到此页", "No such page")
+    } else {
+        ("您无权执行此操作", "You may not do this")
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{zh} · {en}</title><link rel=\"stylesheet\" href=\"/assets/console.css\"></head>\
+         <body><main class=\"refusal\"><h1>{code} {zh}</h1><p lang=\"en\">{en}</p>\
+         <p><a href=\"/\">Holdfast 首页 · Home</a></p></main></body></html>",
+        code = status.as_u16()
+    );
+    actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }
 
 /// The caller a bearer token names, if the token is ours, unexpired, and still honoured:
@@ -212,11 +296,12 @@ fn in_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     use actix_web::ResponseError;
     use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
     let status = response.status();
+    // JSON is the API's envelope already; HTML is a console page's own refusal.
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

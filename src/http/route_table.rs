@@ -5,21 +5,32 @@ use crate::auth::Access;
 use actix_web::http::Method;
 use std::collections::HashMap;
 
+/// Who a route answers: programs with bearer tokens, or people in a browser with the console's
+/// session cookie (whose refusals are pages: sign in, or "no such page").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    Api,
+    Page,
+}
+
 /// Path pattern → method → rule: a request's rule is two hash lookups.
 pub struct RouteTable {
-    access: HashMap<&'static str, HashMap<Method, Access>>,
+    access: HashMap<&'static str, HashMap<Method, (Access, Surface)>>,
 }
 
 impl RouteTable {
-    pub fn new(routes: impl IntoIterator<Item = (Method, &'static str, Access)>) -> Self {
-        let mut access: HashMap<&'static str, HashMap<Method, Access>> = HashMap::new();
-        for (method, path, rule) in routes {
-            access.entry(path).or_default().insert(method, rule);
+    pub fn new(routes: impl IntoIterator<Item = (Method, &'static str, Access, Surface)>) -> Self {
+        let mut access: HashMap<&'static str, HashMap<Method, (Access, Surface)>> = HashMap::new();
+        for (method, path, rule, surface) in routes {
+            access
+                .entry(path)
+                .or_default()
+                .insert(method, (rule, surface));
         }
         Self { access }
     }
 
-    pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
+    pub fn access(&self, method: &Method, path: &str) -> Option<(Access, Surface)> {
         self.access.get(path)?.get(method).copied()
     }
 

@@ -83,6 +83,44 @@ fn hex_option<S: serde::Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::
     }
 }
 
+/// JSON with every object's keys in byte order, whatever order the value holds them in: the
+/// value an event was written with and the one read back from `jsonb` (which orders keys its
+/// own way) hash alike, however serde_json keeps maps in a build.
+pub fn canonical(value: &Value) -> String {
+    fn write(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    write(value, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
 /// SHA-256(previous ‖ fields), each field length-prefixed so no two events encode alike.
 pub fn chain_hash(previous: &[u8], seq: i64, event: &AuditEvent) -> Vec<u8> {
     let mut hasher = Sha256::new();
@@ -92,7 +130,7 @@ pub fn chain_hash(previous: &[u8], seq: i64, event: &AuditEvent) -> Vec<u8> {
         hasher.update(bytes);
     };
     let optional_uuid = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
-    let optional_json = |v: &Option<Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let optional_json = |v: &Option<Value>| v.as_ref().map(canonical).unwrap_or_default();
     field(&seq.to_le_bytes());
     field(&event.id.to_le_bytes());
     field(
@@ -306,4 +344,23 @@ pub async fn list(
         Scope::ActorOrg(org) => query.filter(events::actor_org_id.eq(org)),
     };
     query.load(conn).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_orders_keys_at_every_depth() {
+        let mut inner = serde_json::Map::new();
+        inner.insert("d".into(), Value::from("x\"y"));
+        inner.insert("c".into(), Value::Null);
+        let mut outer = serde_json::Map::new();
+        outer.insert("b".into(), Value::Array(vec![Value::Object(inner)]));
+        outer.insert("a".into(), Value::from(1));
+        assert_eq!(
+            canonical(&Value::Object(outer)),
+            r#"{"a":1,"b":[{"c":null,"d":"x\"y"}]}"#
+        );
+    }
 }

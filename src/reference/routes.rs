@@ -36,10 +36,8 @@ pub async fn create_commodity(
     responses((status = 200, body = crate::http::Listed<Commodity>)), security(("bearer" = [])))]
 pub async fn list_commodities(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    let rows = store::list_commodities(&mut conn).await?;
-    Ok(HttpResponse::Ok().json(crate::http::Listed {
-        items: rows.into_iter().map(Commodity::from).collect::<Vec<_>>(),
-    }))
+    let items = service::commodities(&mut conn).await?;
+    Ok(HttpResponse::Ok().json(crate::http::Listed { items }))
 }
 
 /// Register a warehouse, its operator and its storage rates.
@@ -66,12 +64,7 @@ pub async fn create_warehouse(
     responses((status = 200, body = crate::http::Listed<Warehouse>)), security(("bearer" = [])))]
 pub async fn list_warehouses(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    let rows = store::list_warehouses(&mut conn).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        let rates = store::rates_of(&mut conn, row.id).await?;
-        items.push(Warehouse::from_row(row, rates));
-    }
+    let items = service::warehouses(&mut conn).await?;
     Ok(HttpResponse::Ok().json(crate::http::Listed { items }))
 }
 

@@ -314,6 +314,26 @@ pub async fn create_voyage(
 /// (through the lot), not here.
 /// The voyages a query asks for: all for the platform, a carrier's own, or those a supplier's
 /// goods are on (`GET /v1/voyages`).
+/// Every commodity, by code.
+pub async fn commodities(conn: &mut AsyncPgConnection) -> ApiResult<Vec<Commodity>> {
+    Ok(store::list_commodities(conn)
+        .await?
+        .into_iter()
+        .map(Commodity::from)
+        .collect())
+}
+
+/// Every warehouse, with its storage rates.
+pub async fn warehouses(conn: &mut AsyncPgConnection) -> ApiResult<Vec<Warehouse>> {
+    let rows = store::list_warehouses(conn).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let rates = store::rates_of(conn, row.id).await?;
+        items.push(Warehouse::from_row(row, rates));
+    }
+    Ok(items)
+}
+
 pub async fn voyages(
     conn: &mut AsyncPgConnection,
     principal: &Principal,

@@ -6,9 +6,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::http::ValidJson;
 use crate::http::idempotency::KeyRequired;
-use crate::http::validate;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 /// Scan a lot. Only staff of the warehouse holding the lot (or the carrier of its voyage) may
@@ -27,20 +25,5 @@ pub async fn scan(
     body: ValidJson<ScanRequest>,
     idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
-    let body_sha256 = body.body_sha256;
-    let request = body.value;
-    let scanned = service::read_code(&request.code)?;
-    if let Some(reason) = &request.reason {
-        validate::text("reason", reason, 500)?;
-    }
-    idem.run(
-        &state.pool,
-        principal.user_id,
-        &body_sha256,
-        StatusCode::OK,
-        move |conn| {
-            Box::pin(async move { service::scan(conn, &principal, request, scanned).await })
-        },
-    )
-    .await
+    service::scan_keyed(&state.pool, principal, body.body_sha256, body.value, idem).await
 }

@@ -41,6 +41,13 @@ pub struct Scanned {
     gs1: Option<Gs1Scan>,
 }
 
+impl Scanned {
+    /// The lot code the scan names.
+    pub fn lot_code(&self) -> &str {
+        self.code.as_str()
+    }
+}
+
 /// Reads a scanned code: a GS1-128 element string (whose (10) is the lot code) or a lot code.
 /// A malformed scan is a 422 naming the element at fault.
 pub fn read_code(text: &str) -> ApiResult<Scanned> {
@@ -116,6 +123,30 @@ fn allowed(lot: &LotRow, action: ScanAction, announced_aboard: bool) -> ApiResul
         )
         .with("status", lot.status),
     })
+}
+
+/// A scan as a request sends it (the API's and the scan station's alike): the code read and
+/// the reason checked before anything is locked, then the scan in one transaction under its
+/// `Idempotency-Key`, its answer stored with it and replayed to a retry.
+pub async fn scan_keyed(
+    pool: &crate::db::DbPool,
+    principal: Principal,
+    body_sha256: [u8; 32],
+    request: ScanRequest,
+    idem: crate::http::idempotency::KeyRequired,
+) -> ApiResult<actix_web::HttpResponse> {
+    let scanned = read_code(&request.code)?;
+    if let Some(reason) = &request.reason {
+        crate::http::validate::text("reason", reason, 500)?;
+    }
+    idem.run(
+        pool,
+        principal.user_id,
+        &body_sha256,
+        actix_web::http::StatusCode::OK,
+        move |conn| Box::pin(async move { scan(conn, &principal, request, scanned).await }),
+    )
+    .await
 }
 
 /// The scan, for the caller, in its transaction.

@@ -3,9 +3,9 @@
 //! connections, because no connection is held while a password is checked.
 
 use super::model::*;
-use crate::auth::store;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::auth::{OrgKind, Principal};
+use crate::auth::{browser, store};
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change};
 use crate::orgs::model::{OrgRow, UserRow};
@@ -61,14 +61,20 @@ async fn take_attempt(
         })
 }
 
-/// Log in with email and password from `address`. Repeated failures for one email or from one
+/// A user whose password proved right, enabled, with its token generation.
+struct Authenticated {
+    principal: Principal,
+    generation: i32,
+}
+
+/// Checks email and password from `address`. Repeated failures for one email or from one
 /// address are refused with 429 for a while.
-pub async fn login(
+async fn authenticate(
     state: &AppState,
     request: &LoginRequest,
     address: &str,
     request_id: Option<String>,
-) -> ApiResult<TokenPair> {
+) -> ApiResult<Authenticated> {
     let email = request.email.trim().to_lowercase();
     if email.is_empty() || email.len() > 254 {
         return Err(ApiError::invalid(
@@ -111,8 +117,27 @@ pub async fn login(
     }
     let mut principal = principal_of(&user, &org)?;
     principal.request_id = request_id;
+    Ok(Authenticated {
+        principal,
+        generation: user.token_generation,
+    })
+}
+
+/// Log in with email and password from `address`. Repeated failures for one email or from one
+/// address are refused with 429 for a while.
+pub async fn login(
+    state: &AppState,
+    request: &LoginRequest,
+    address: &str,
+    request_id: Option<String>,
+) -> ApiResult<TokenPair> {
+    let Authenticated {
+        principal,
+        generation,
+    } = authenticate(state, request, address, request_id).await?;
+    let mut conn = state.pool.get().await?;
     conn.transaction::<_, ApiError, _>(async move |conn| {
-        let session = (Uuid::new_v4(), user.token_generation);
+        let session = (Uuid::new_v4(), generation);
         let pair = issue_pair(state, conn, &principal, session).await?;
         integrity::record(
             conn,
@@ -121,6 +146,51 @@ pub async fn login(
         )
         .await?;
         Ok(pair)
+    })
+    .await
+}
+
+/// Signs a browser in to the console, checked as [`login`] checks: a new browser session
+/// (its cookie token and form token).
+pub async fn start_browser_session(
+    state: &AppState,
+    request: &LoginRequest,
+    address: &str,
+    request_id: Option<String>,
+) -> ApiResult<browser::Started> {
+    let Authenticated {
+        principal,
+        generation,
+    } = authenticate(state, request, address, request_id).await?;
+    let mut conn = state.pool.get().await?;
+    conn.transaction::<_, ApiError, _>(async move |conn| {
+        let started = browser::start(conn, principal.user_id, generation).await?;
+        integrity::record(
+            conn,
+            Some(&principal),
+            user_event("session.started", &principal),
+        )
+        .await?;
+        Ok(started)
+    })
+    .await
+}
+
+/// Signs a browser out: its session ends at once.
+pub async fn end_browser_session(
+    conn: &mut diesel_async::AsyncPgConnection,
+    session: &browser::BrowserSession,
+) -> ApiResult<()> {
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        if browser::end(conn, session.id).await? {
+            integrity::record(
+                conn,
+                Some(&session.principal),
+                user_event("session.ended", &session.principal),
+            )
+            .await?;
+        }
+        Ok(())
     })
     .await
 }

@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod cli;
 mod coldchain;
+mod console;
 mod custody;
 mod demo;
 mod errors;

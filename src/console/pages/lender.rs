@@ -1,0 +1,364 @@
+//! The lender's pages: the book at a glance (`/dashboard`, with charts drawn here as SVG),
+//! the stress test (`/stress`), the approvals inbox (`/approvals`), loans (`/loans`,
+//! `/loans/{id}`).
+
+use crate::auth::browser::BrowserSession;
+use crate::console::i18n::{Arg, Lang};
+use crate::console::service::Inbox;
+use crate::console::view;
+use crate::lending::exposure::Exposure;
+use crate::lending::model::Loan;
+use maud::{Markup, html};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn text<'v>(value: &'v Value, field: &str) -> &'v str {
+    value.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+fn decimal(value: &Value, field: &str) -> Decimal {
+    text(value, field).parse().unwrap_or_default()
+}
+
+fn count(value: &Value, field: &str) -> i64 {
+    value.get(field).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn items(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// A horizontal bar chart: one bar per (label, amount, caption). Drawn on the server; the
+/// numbers are in the table beside it too, for screen readers and for copying.
+pub fn bars(title: &str, rows: &[(String, Decimal, String)]) -> Markup {
+    let max = rows
+        .iter()
+        .map(|(_, v, _)| *v)
+        .max()
+        .unwrap_or_default()
+        .max(Decimal::ONE);
+    let row_height = 30;
+    let height = 16 + row_height * rows.len().max(1);
+    let (label_width, bar_width) = (130, 180);
+    html! {
+        svg.chart role="img" aria-label=(title) viewBox={ "0 0 440 " (height) }
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            @for (i, (label, value, caption)) in rows.iter().enumerate() {
+                @let y = 8 + i * row_height;
+                @let width = (*value * Decimal::from(bar_width) / max).round().try_into().unwrap_or(0i64).max(1);
+                text x="0" y=(y + 17) { (truncate(label, 14)) }
+                rect x=(label_width) y=(y + 4) width=(width) height="18" rx="3" fill="#0b5d4b" {}
+                text x=(label_width + width + 6) y=(y + 17) { (caption) }
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(chars - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+pub fn dashboard(lang: Lang, session: &BrowserSession, book: &Exposure) -> Markup {
+    let currency = book.currency.as_deref().unwrap_or("CNY");
+    let money = |d: Decimal| lang.money(d, currency);
+    let by_commodity: Vec<(String, Decimal, String)> = items(&book.by_commodity)
+        .iter()
+        .map(|c| {
+            let value = decimal(c, "collateral_value");
+            (text(c, "commodity_code").to_owned(), value, money(value))
+        })
+        .collect();
+    let by_location: Vec<(String, Decimal, String)> = items(&book.by_location)
+        .iter()
+        .map(|c| {
+            let value = decimal(c, "collateral_value");
+            (text(c, "name").to_owned(), value, money(value))
+        })
+        .collect();
+    // The buckets come in their fixed order: up to 0.50, to 0.65, to 0.80, above, no value.
+    const BUCKETS: [&str; 5] = ["bucket-1", "bucket-2", "bucket-3", "bucket-4", "bucket-5"];
+    let buckets: Vec<(String, Decimal, String)> = items(&book.ltv_buckets)
+        .iter()
+        .zip(BUCKETS)
+        .map(|(b, key)| {
+            let loans = count(b, "loans");
+            (
+                lang.t(key),
+                decimal(b, "outstanding_principal"),
+                lang.f("loans-count", &[("count", Arg::from(loans))]),
+            )
+        })
+        .collect();
+    let content = html! {
+        p.help { (lang.f("as-of", &[("date", Arg::from(book.as_of.map(|d| lang.date(d)).unwrap_or_default()))])) }
+        div.grid {
+            div.figure { div.label { (lang.t("book-outstanding")) } div.value { (money(book.outstanding_principal)) } }
+            div.figure { div.label { (lang.t("book-interest")) } div.value { (money(book.accrued_interest)) } }
+            div.figure { div.label { (lang.t("book-collateral")) } div.value { (money(book.collateral_value)) } }
+            div.figure { div.label { (lang.t("book-ltv")) } div.value { (book.weighted_ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) } }
+            div.figure { div.label { (lang.t("book-live-loans")) } div.value { (book.live_loans) } }
+            div.figure { div.label { (lang.t("book-margin-calls")) } div.value { (count(&book.margin_calls, "open")) } }
+        }
+        h2 { (lang.t("book-by-status")) }
+        div.table-wrap { table {
+            thead { tr { th { (lang.t("col-status")) } th.num { (lang.t("col-loans")) } th.num { (lang.t("col-outstanding")) } } }
+            tbody { @for s in items(&book.by_status) { tr {
+                td { (view::badge(lang, text(s, "status"))) }
+                td.num { (count(s, "loans")) }
+                td.num { (money(decimal(s, "outstanding_principal"))) }
+            } } }
+        } }
+        div.charts {
+            section { h2 { (lang.t("book-by-commodity")) } (bars(&lang.t("book-by-commodity"), &by_commodity)) }
+            section { h2 { (lang.t("book-by-location")) } (bars(&lang.t("book-by-location"), &by_location)) }
+            section { h2 { (lang.t("book-ltv-buckets")) } (bars(&lang.t("book-ltv-buckets"), &buckets)) }
+        }
+        h2 { (lang.t("book-by-supplier")) }
+        div.table-wrap { table {
+            thead { tr { th { (lang.t("col-supplier")) } th.num { (lang.t("col-loans")) } th.num { (lang.t("col-outstanding")) }
+                         th.num { (lang.t("col-collateral")) } th.num { (lang.t("col-ltv")) } th.num { (lang.t("col-share")) } } }
+            tbody { @for s in items(&book.by_supplier) { tr {
+                td { (text(s, "supplier_name")) }
+                td.num { (count(s, "loans")) }
+                td.num { (money(decimal(s, "outstanding_principal"))) }
+                td.num { (money(decimal(s, "collateral_value"))) }
+                td.num { (text(s, "weighted_ltv")) }
+                td.num { (lang.percent(decimal(s, "share"))) }
+            } } }
+        } }
+        h2 { (lang.t("book-expiring")) }
+        ul {
+            li { (lang.f("expiring-7", &[("lots", Arg::from(count(&book.expiring["within_7_days"], "lots"))), ("value", Arg::from(money(decimal(&book.expiring["within_7_days"], "collateral_value"))))])) }
+            li { (lang.f("expiring-30", &[("lots", Arg::from(count(&book.expiring["within_30_days"], "lots"))), ("value", Arg::from(money(decimal(&book.expiring["within_30_days"], "collateral_value"))))])) }
+        }
+        h2 { (lang.t("book-breaching")) }
+        (breaching(lang, currency, &book.breaching_loans))
+        h2 { (lang.t("book-breaches")) }
+        @if items(&book.breaches).is_empty() { p { (lang.t("none")) } }
+        ul { @for b in items(&book.breaches) {
+            li { (text(b, "warehouse_name")) " · " (text(b, "kind")) " · " (lang.f("lots-count", &[("count", Arg::from(count(b, "lots_affected")))])) " · " (money(decimal(b, "collateral_value"))) }
+        } }
+        p { a.button href="/exposure.csv" download { (lang.t("download-csv")) } }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("dashboard-title"),
+        "/dashboard",
+        content,
+    )
+}
+
+fn breaching(lang: Lang, currency: &str, loans: &Value) -> Markup {
+    html! {
+        @if items(loans).is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr { th { (lang.t("col-loan")) } th { (lang.t("col-supplier")) } th.num { (lang.t("col-outstanding")) }
+                             th.num { (lang.t("col-collateral")) } th.num { (lang.t("col-ltv")) } th.num { (lang.t("col-margin-call-ltv")) } } }
+                tbody { @for l in items(loans) { tr {
+                    td { a href={ "/loans/" (text(l, "loan_id")) } { (short(text(l, "loan_id"))) } }
+                    td { (text(l, "supplier_name")) }
+                    td.num { (lang.money(decimal(l, "outstanding_principal"), currency)) }
+                    td.num { (lang.money(decimal(l, "collateral_value"), currency)) }
+                    td.num { (text(l, "ltv")) }
+                    td.num { (text(l, "margin_call_ltv")) }
+                } } }
+            } }
+        }
+    }
+}
+
+/// The first eight characters of an id: enough to tell loans apart on a screen.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// The stress form, and its answer when one was asked.
+pub fn stress(
+    lang: Lang,
+    session: &BrowserSession,
+    commodities: &[String],
+    asked: &[(String, String)],
+    answer: Option<Result<Exposure, Markup>>,
+) -> Markup {
+    let content = html! {
+        p.help { (lang.t("stress-help")) }
+        form.panel method="post" action="/stress" {
+            input type="hidden" name="csrf" value=(session.csrf_token);
+            div.grid {
+                @for code in commodities {
+                    @let value = asked.iter().find(|(c, _)| c == code).map(|(_, v)| v.as_str()).unwrap_or("");
+                    label { (code) " (" (lang.t("stress-change")) ")"
+                        input type="text" inputmode="decimal" name={ "shock." (code) } value=(value) placeholder="-0.30";
+                    }
+                }
+            }
+            p { button.primary type="submit" { (lang.t("stress-run")) } }
+        }
+        @match &answer {
+            Some(Ok(book)) => {
+                @let currency = book.currency.as_deref().unwrap_or("CNY");
+                div.grid {
+                    div.figure { div.label { (lang.t("book-collateral")) } div.value { (lang.money(book.collateral_value, currency)) } }
+                    div.figure { div.label { (lang.t("book-ltv")) } div.value { (book.weighted_ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) } }
+                    div.figure { div.label { (lang.t("stress-above-margin")) } div.value { (book.loans_above_margin_call_ltv) } }
+                    div.figure { div.label { (lang.t("stress-above-liquidation")) } div.value { (book.loans_above_liquidation_ltv) } }
+                }
+                h2 { (lang.t("stress-breaching")) }
+                (breaching(lang, currency, &book.breaching_loans))
+            }
+            Some(Err(problem)) => { (problem) }
+            None => {}
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("stress-title"),
+        "/stress",
+        content,
+    )
+}
+
+fn loan_row(lang: Lang, loan: &Loan) -> Markup {
+    html! {
+        td { a href={ "/loans/" (loan.id) } { (short(&loan.id.to_string())) } }
+        td { (view::badge(lang, loan.status.as_str())) }
+        td.num { (lang.money(loan.principal.amount(), &loan.currency)) }
+        td.num { (lang.money(loan.collateral_value.amount(), &loan.currency)) }
+        td.num { (loan.ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) }
+        td { (lang.moment(loan.requested_at)) }
+    }
+}
+
+fn loan_head(lang: Lang) -> Markup {
+    html! {
+        th { (lang.t("col-loan")) } th { (lang.t("col-status")) } th.num { (lang.t("col-principal")) }
+        th.num { (lang.t("col-collateral")) } th.num { (lang.t("col-ltv")) } th { (lang.t("col-requested")) }
+    }
+}
+
+/// The maker-checker inbox.
+pub fn approvals(
+    lang: Lang,
+    session: &BrowserSession,
+    inbox: &Inbox,
+    flash: Option<Markup>,
+) -> Markup {
+    let decide = |loan: &Loan, second: bool| {
+        html! {
+            div.actions {
+                form method="post" action={ "/loans/" (loan.id) "/approve" } {
+                    input type="hidden" name="csrf" value=(session.csrf_token);
+                    button.primary type="submit" data-loan=(loan.id) {
+                        (if second { lang.t("confirm-approval") } else { lang.t("approve") })
+                    }
+                }
+                form method="post" action={ "/loans/" (loan.id) "/reject" } {
+                    input type="hidden" name="csrf" value=(session.csrf_token);
+                    label.inline-label { (lang.t("reject-reason"))
+                        input type="text" name="reason" required maxlength="1000";
+                    }
+                    button.danger type="submit" { (lang.t("reject")) }
+                }
+            }
+        }
+    };
+    let content = html! {
+        @if let Some(flash) = flash { (flash) }
+        h2 { (lang.t("inbox-to-decide")) " (" (inbox.to_decide.len()) ")" }
+        @if inbox.to_decide.is_empty() { p { (lang.t("none")) } }
+        @for loan in &inbox.to_decide {
+            div.card data-inbox="decide" {
+                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                (decide(loan, false))
+            }
+        }
+        h2 { (lang.t("inbox-second")) " (" (inbox.awaiting_second.len()) ")" }
+        p.help { (lang.t("inbox-second-help")) }
+        @if inbox.awaiting_second.is_empty() { p { (lang.t("none")) } }
+        @for loan in &inbox.awaiting_second {
+            div.card data-inbox="second" {
+                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                @if loan.approvals.approved_by == Some(session.principal.user_id) {
+                    p.notice.bad { (lang.t("inbox-you-approved")) }
+                } @else {
+                    (decide(loan, true))
+                }
+            }
+        }
+        h2 { (lang.t("inbox-to-disburse")) " (" (inbox.to_disburse.len()) ")" }
+        @if inbox.to_disburse.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table { thead { tr { (loan_head(lang)) } }
+                tbody { @for loan in &inbox.to_disburse { tr { (loan_row(lang, loan)) } } } } }
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("approvals-title"),
+        "/approvals",
+        content,
+    )
+}
+
+pub fn loans(lang: Lang, session: &BrowserSession, loans: &[Loan]) -> Markup {
+    let content = html! {
+        @if loans.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table { thead { tr { (loan_head(lang)) } }
+                tbody { @for loan in loans { tr { (loan_row(lang, loan)) } } } } }
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("loans-title"),
+        "/loans",
+        content,
+    )
+}
+
+pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan) -> Markup {
+    let money = |d: Decimal| lang.money(d, &loan.currency);
+    let content = html! {
+        p { (view::badge(lang, loan.status.as_str())) }
+        div.grid {
+            div.figure { div.label { (lang.t("col-principal")) } div.value { (money(loan.principal.amount())) } }
+            div.figure { div.label { (lang.t("col-outstanding")) } div.value { (money(loan.outstanding_principal.amount())) } }
+            div.figure { div.label { (lang.t("book-interest")) } div.value { (money(loan.interest_due.amount())) } }
+            div.figure { div.label { (lang.t("col-collateral")) } div.value { (money(loan.collateral_value.amount())) } }
+            div.figure { div.label { (lang.t("col-ltv")) } div.value { (loan.ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) } }
+            div.figure { div.label { (lang.t("loan-to-repay")) } div.value { (money(loan.amount_to_repay.amount())) } }
+        }
+        h2 { (lang.t("loan-collateral")) }
+        div.table-wrap { table {
+            thead { tr { th { (lang.t("col-lot")) } th { (lang.t("lot-commodity")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-value")) } } }
+            tbody { @for c in &loan.collateral { tr {
+                td { (c.lot_code) } td { (c.commodity_code) }
+                td.num { (lang.number(c.quantity.value())) " " (c.unit) }
+                td.num { (money(c.market_value.amount())) }
+            } } }
+        } }
+        h2 { (lang.t("loan-margin-call")) }
+        @match &loan.margin_call {
+            Some(call) => p { (view::badge(lang, call.status.as_str())) " " (lang.f("margin-call-deadline", &[("date", Arg::from(lang.date(call.deadline)))])) },
+            None => p { (lang.t("none")) },
+        }
+        @if !loan.holds.is_empty() {
+            h2 { (lang.t("loan-holds")) }
+            ul { @for hold in &loan.holds { li { (lang.moment(hold.started_at)) " · " (hold.kind) } } }
+        }
+    };
+    let title = lang.f(
+        "loan-title",
+        &[("id", Arg::from(short(&loan.id.to_string()).to_owned()))],
+    );
+    view::page(lang, Some(session), &title, "/loans", content)
+}

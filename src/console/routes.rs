@@ -1,0 +1,499 @@
+//! The console's handlers. Each reads the request, calls one `console::service` function (or
+//! the sessions service, for signing in and out) and renders a page; access is declared with
+//! each route in `app.rs` and checked against the browser's session before a handler runs.
+
+use super::forms::{self, LOGIN_CSRF_COOKIE, Posted, Session};
+use super::i18n::{self, Lang};
+use super::pages;
+use super::service::{self, Decision};
+use super::view;
+use crate::auth::tokens::random_token;
+use crate::error::{ApiError, ApiResult};
+use crate::http::ValidJson;
+use crate::http::idempotency::KeyRequired;
+use crate::lending::exposure::Shock;
+use crate::scans::model::ScanRequest;
+use crate::sessions::model::LoginRequest;
+use crate::state::AppState;
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// Assets
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("assets/console.css"))
+}
+
+pub async fn scan_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("assets/scan.js"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing in and out, language
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// The sign-in page, with a fresh form token in a short-lived cookie (double submit).
+pub async fn login_page(req: HttpRequest, query: web::Query<NextQuery>) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let next = forms::local_path(query.next.as_deref());
+    login_form(&req, lang, &next, "", None, StatusCode::OK)
+}
+
+fn login_form(
+    req: &HttpRequest,
+    lang: Lang,
+    next: &str,
+    email: &str,
+    problem: Option<&ApiError>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = random_token();
+    let mut cookie = forms::cookie(req, LOGIN_CSRF_COOKIE, csrf.clone());
+    cookie.set_max_age(actix_web::cookie::time::Duration::hours(2));
+    let problem = problem.map(|e| view::problem(lang, e));
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .cookie(cookie)
+        .body(pages::login(lang, &csrf, next, email, problem).into_string())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Signs in: the session cookie, then the page asked for (or the user's home).
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let form = form.into_inner();
+    let next = forms::local_path(form.next.as_deref());
+    let expected = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if !forms::same_secret(&form.csrf, &expected) {
+        let refused = ApiError::forbidden("the form expired: sign in again").with("field", "csrf");
+        return login_form(
+            &req,
+            lang,
+            &next,
+            &form.email,
+            Some(&refused),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let request_id = req
+        .extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|r| r.0.clone());
+    let credentials = LoginRequest {
+        email: form.email.clone(),
+        password: form.password,
+    };
+    match crate::sessions::service::start_browser_session(
+        &state,
+        &credentials,
+        &address,
+        request_id,
+    )
+    .await
+    {
+        Ok(started) => {
+            let mut gone = forms::cookie(&req, LOGIN_CSRF_COOKIE, String::new());
+            gone.make_removal();
+            HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, next))
+                .cookie(forms::cookie(
+                    &req,
+                    crate::auth::browser::COOKIE,
+                    started.token,
+                ))
+                .cookie(gone)
+                .finish()
+        }
+        Err(error) => {
+            let status = error.status;
+            login_form(&req, lang, &next, &form.email, Some(&error), status)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Nothing {}
+
+/// Signs out: the session ends at once, the cookie goes.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<Nothing>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    crate::sessions::service::end_browser_session(&mut conn, &posted.session).await?;
+    let mut gone = forms::cookie(&req, crate::auth::browser::COOKIE, String::new());
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/login"))
+        .cookie(gone)
+        .finish())
+}
+
+/// Chooses the language (kept a year in a cookie) and goes back.
+pub async fn language(tag: web::Path<String>, query: web::Query<NextQuery>) -> HttpResponse {
+    let next = forms::local_path(query.next.as_deref());
+    let Some(lang) = Lang::parse(&tag) else {
+        return crate::http::middleware::refusal_page(StatusCode::NOT_FOUND);
+    };
+    let mut cookie = Cookie::build(i18n::COOKIE, lang.tag().to_owned())
+        .path("/")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
+    cookie.set_max_age(actix_web::cookie::time::Duration::days(365));
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, next))
+        .cookie(cookie)
+        .finish()
+}
+
+/// The console's front door: each user's own first page.
+pub async fn home(session: Session) -> HttpResponse {
+    forms::see_other(view::home_of(session.0.principal.kind))
+}
+
+/// For users whose pages are still to come (buyers' market, inspectors): who they are, and
+/// where their work is done today.
+pub async fn welcome(req: HttpRequest, session: Session) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let s = &session.0;
+    let content = maud::html! {
+        p { (lang.f("welcome-who", &[("email", i18n::Arg::from(s.email.as_str())), ("org", i18n::Arg::from(s.org_name.as_str()))])) }
+        p { (lang.t("welcome-api")) " " a href="/docs/" { "/docs" } }
+    };
+    view::respond(view::page(
+        lang,
+        Some(s),
+        &lang.t("welcome-title"),
+        "/welcome",
+        content,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan station
+
+#[derive(Deserialize)]
+pub struct CodeQuery {
+    code: Option<String>,
+}
+
+pub async fn scan_station(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<CodeQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let principal = &session.0.principal;
+    let mut conn = state.pool.get().await?;
+    let station = service::station(&mut conn, principal).await?;
+    let card = match query.code.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(code) => Some(
+            match service::scanned_lot(&mut conn, principal, code).await {
+                Ok(scanned) => pages::scan::card(lang, &scanned),
+                Err(error) if error.status.is_client_error() => view::problem(lang, &error),
+                Err(error) => return Err(error),
+            },
+        ),
+        None => None,
+    };
+    Ok(view::respond(pages::scan::station(
+        lang, &session.0, &station, card,
+    )))
+}
+
+/// The card of a scanned lot, for the station's script (HTML in the user's language).
+pub async fn scan_lot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<CodeQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let code = query.code.as_deref().unwrap_or("");
+    let mut conn = state.pool.get().await?;
+    let (status, markup) = match service::scanned_lot(&mut conn, &session.0.principal, code).await {
+        Ok(scanned) => (StatusCode::OK, pages::scan::card(lang, &scanned)),
+        Err(error) if error.status.is_client_error() => (error.status, view::problem(lang, &error)),
+        Err(error) => return Err(error),
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(markup.into_string()))
+}
+
+/// One scan from the station: the API's scan (same checks, same `Idempotency-Key` store), its
+/// refusals worded in the user's language.
+pub async fn scan_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    body: ValidJson<ScanRequest>,
+    idem: KeyRequired,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    forms::check_header(&req, &session.0)?;
+    let principal = session.0.principal.clone();
+    crate::scans::service::scan_keyed(&state.pool, principal, body.body_sha256, body.value, idem)
+        .await
+        .map_err(|error| in_language(lang, error))
+}
+
+/// An API refusal with its message in the user's language, where the catalogue has it.
+fn in_language(lang: Lang, mut error: ApiError) -> ApiError {
+    let key = format!("error-{}", error.code.replace('_', "-"));
+    if lang.has(&key) {
+        error.message = lang.t(&key);
+    }
+    error
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lenders
+
+pub async fn dashboard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let book = service::book(&mut conn, &session.0.principal).await?;
+    Ok(view::respond(pages::lender::dashboard(
+        lang, &session.0, &book,
+    )))
+}
+
+pub async fn exposure_csv(state: web::Data<AppState>, session: Session) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let csv = service::book_csv(&mut conn, &session.0.principal).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{}\"", csv.file_name),
+        ))
+        .body(csv.body))
+}
+
+pub async fn stress_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let commodities = service::commodity_codes(&mut conn).await?;
+    Ok(view::respond(pages::lender::stress(
+        lang,
+        &session.0,
+        &commodities,
+        &[],
+        None,
+    )))
+}
+
+/// Runs the stress test the form asks: `shock.<CODE>` fields holding fractions.
+pub async fn stress_run(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<BTreeMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let asked: Vec<(String, String)> = posted
+        .form
+        .iter()
+        .filter_map(|(name, value)| {
+            let code = name.strip_prefix("shock.")?;
+            (!value.trim().is_empty()).then(|| (code.to_owned(), value.trim().to_owned()))
+        })
+        .take(100)
+        .collect();
+    let mut conn = state.pool.get().await?;
+    let commodities = service::commodity_codes(&mut conn).await?;
+    let shocks: Result<Vec<Shock>, ApiError> = asked
+        .iter()
+        .map(|(code, value)| {
+            let price_change = serde_json::from_value(serde_json::Value::String(value.clone()))
+                .map_err(|_| {
+                    ApiError::invalid(
+                        &format!("shock.{code}"),
+                        format!("{code}: a price change is a fraction, such as -0.30"),
+                    )
+                })?;
+            Ok(Shock {
+                commodity_code: code.clone(),
+                price_change,
+            })
+        })
+        .collect();
+    let answer = match shocks {
+        Ok(shocks) => service::stress(&mut conn, &posted.session.principal, shocks).await,
+        Err(error) => Err(error),
+    };
+    let (status, answer) = match answer {
+        Ok(book) => (StatusCode::OK, Ok(book)),
+        Err(error) if error.status.is_client_error() => {
+            (error.status, Err(view::problem(lang, &error)))
+        }
+        Err(error) => return Err(error),
+    };
+    let markup = pages::lender::stress(lang, &posted.session, &commodities, &asked, Some(answer));
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(markup.into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn approvals(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<DoneQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let inbox = service::inbox(&mut conn, &session.0.principal).await?;
+    let flash = match query.done.as_deref() {
+        Some("approved") => Some(view::done(&lang.t("done-approved"))),
+        Some("rejected") => Some(view::done(&lang.t("done-rejected"))),
+        _ => None,
+    };
+    Ok(view::respond(pages::lender::approvals(
+        lang, &session.0, &inbox, flash,
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct RejectForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn approve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<Nothing>,
+) -> ApiResult<HttpResponse> {
+    decided(
+        &req,
+        &state,
+        &posted.session,
+        *id,
+        Decision::Approve,
+        "approved",
+    )
+    .await
+}
+
+pub async fn reject(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<RejectForm>,
+) -> ApiResult<HttpResponse> {
+    let decision = Decision::Reject(posted.form.reason.clone());
+    decided(&req, &state, &posted.session, *id, decision, "rejected").await
+}
+
+/// After a decision: back to the inbox saying so, or the inbox with the refusal on it.
+async fn decided(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &crate::auth::browser::BrowserSession,
+    id: Uuid,
+    decision: Decision,
+    done: &str,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(req);
+    let mut conn = state.pool.get().await?;
+    match service::decide(&mut conn, &session.principal, id, decision).await {
+        Ok(_) => Ok(forms::see_other(&format!("/approvals?done={done}"))),
+        Err(error) if error.status.is_client_error() => {
+            let inbox = service::inbox(&mut conn, &session.principal).await?;
+            let markup =
+                pages::lender::approvals(lang, session, &inbox, Some(view::problem(lang, &error)));
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(markup.into_string()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn loans(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let loans = service::loans_in(&mut conn, &session.0.principal, None).await?;
+    Ok(view::respond(pages::lender::loans(
+        lang, &session.0, &loans,
+    )))
+}
+
+pub async fn loan(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    match service::loan(&mut conn, &session.0.principal, *id).await {
+        Ok(loan) => Ok(view::respond(pages::lender::loan(lang, &session.0, &loan))),
+        Err(error) if error.status == StatusCode::NOT_FOUND => {
+            Ok(crate::http::middleware::refusal_page(StatusCode::NOT_FOUND))
+        }
+        Err(error) => Err(error),
+    }
+}

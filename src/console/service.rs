@@ -1,0 +1,223 @@
+//! What the console's pages show and do, gathered from the areas that own it: each function
+//! calls those areas' services, as the API's handlers do, under the same access rules (the
+//! caller's principal scopes everything). No SQL here.
+
+use crate::auth::Principal;
+use crate::domain::custody;
+use crate::domain::states::{LotStatus, ReleaseOrderStatus, ScanAction};
+use crate::error::{ApiError, ApiResult};
+use crate::lending::exposure::{self, Exposure, ExposureQuery, Shock, StressRequest};
+use crate::lending::model::{Loan, LoanQuery};
+use crate::lending::service as lending;
+use crate::lots::model::{Lot, ReleaseOrderEntry, ReleaseOrderQuery};
+use crate::lots::service as lots;
+use crate::reference::model::{Voyage, VoyageQuery, Warehouse};
+use crate::reference::service as reference;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+/// What the scan station offers: where the worker stands and where goods may go.
+pub struct Station {
+    /// Every warehouse: the caller's own receive and unload goods, any is a transfer's
+    /// destination.
+    pub warehouses: Vec<Warehouse>,
+    /// Voyages the caller carries that are not yet arrived (to load onto).
+    pub voyages: Vec<Voyage>,
+}
+
+pub async fn station(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Station> {
+    let warehouses = reference::warehouses(conn).await?;
+    let voyages = reference::voyages(
+        conn,
+        principal,
+        VoyageQuery {
+            status: None,
+            limit: Some(100),
+            cursor: None,
+        },
+    )
+    .await?
+    .items
+    .into_iter()
+    .filter(|v| v.arrived_at.is_none())
+    .collect();
+    Ok(Station {
+        warehouses,
+        voyages,
+    })
+}
+
+/// A scanned lot as the station shows it: the lot, what may be done with it, its open
+/// release orders.
+pub struct ScannedLot {
+    pub lot: Lot,
+    pub actions: Vec<ScanAction>,
+    pub orders: Vec<ReleaseOrderEntry>,
+}
+
+/// The lot a scanned text (a lot code or a GS1-128 string) names, for the caller.
+pub async fn scanned_lot(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    text: &str,
+) -> ApiResult<ScannedLot> {
+    let scanned = crate::scans::service::read_code(text)?;
+    let lot = lots::by_code(conn, principal, scanned.lot_code()).await?;
+    let actions = ScanAction::ALL
+        .iter()
+        .copied()
+        .filter(|action| custody::scan(lot.status, *action, false).is_ok())
+        .collect();
+    let orders = if lot.status == LotStatus::InCustody {
+        lots::release_orders(
+            conn,
+            principal,
+            ReleaseOrderQuery {
+                lot_id: Some(lot.id),
+                warehouse_id: None,
+                status: Some(ReleaseOrderStatus::Open),
+                limit: Some(20),
+                cursor: None,
+            },
+        )
+        .await?
+        .items
+    } else {
+        Vec::new()
+    };
+    Ok(ScannedLot {
+        lot,
+        actions,
+        orders,
+    })
+}
+
+/// The caller's book: the kept exposure figures.
+pub async fn book(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Exposure> {
+    exposure::book(
+        conn,
+        principal,
+        ExposureQuery {
+            currency: None,
+            lender_org_id: None,
+        },
+    )
+    .await
+}
+
+/// The book as CSV, one loan per line.
+pub async fn book_csv(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<exposure::Csv> {
+    exposure::csv(
+        conn,
+        principal,
+        ExposureQuery {
+            currency: None,
+            lender_org_id: None,
+        },
+    )
+    .await
+}
+
+/// The codes of every commodity (the stress form asks a change for each).
+pub async fn commodity_codes(conn: &mut AsyncPgConnection) -> ApiResult<Vec<String>> {
+    Ok(reference::commodities(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.code)
+        .collect())
+}
+
+/// The book after price changes (checked as the API checks them).
+pub async fn stress(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    shocks: Vec<Shock>,
+) -> ApiResult<Exposure> {
+    exposure::check_shocks(&shocks)?;
+    exposure::stress(
+        conn,
+        principal,
+        ExposureQuery {
+            currency: None,
+            lender_org_id: None,
+        },
+        StressRequest { shocks },
+    )
+    .await
+}
+
+/// The loans in one status the caller may see (first 200).
+pub async fn loans_in(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    status: Option<&str>,
+) -> ApiResult<Vec<Loan>> {
+    Ok(lending::loans(
+        conn,
+        principal,
+        LoanQuery {
+            status: status.map(str::to_owned),
+            facility_id: None,
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?
+    .items)
+}
+
+/// The approvals inbox: requested loans, first approvals awaiting a second approver apart.
+pub struct Inbox {
+    /// Loans to approve or reject.
+    pub to_decide: Vec<Loan>,
+    /// Approved once; a second lender user must confirm (not the one who approved).
+    pub awaiting_second: Vec<Loan>,
+    /// Approved, to pay out.
+    pub to_disburse: Vec<Loan>,
+}
+
+pub async fn inbox(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Inbox> {
+    let requested = loans_in(conn, principal, Some("requested")).await?;
+    let (awaiting_second, to_decide) = requested
+        .into_iter()
+        .partition(|loan| loan.approvals.awaiting_second_approval);
+    let to_disburse = loans_in(conn, principal, Some("approved")).await?;
+    Ok(Inbox {
+        to_decide,
+        awaiting_second,
+        to_disburse,
+    })
+}
+
+pub async fn loan(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Loan> {
+    lending::loan(conn, principal, id).await
+}
+
+/// A lender's decision on a requested loan.
+pub enum Decision {
+    Approve,
+    Reject(String),
+}
+
+pub async fn decide(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    decision: Decision,
+) -> ApiResult<Loan> {
+    conn.transaction::<_, ApiError, _>(async |conn| match decision {
+        Decision::Approve => lending::approve(conn, principal, id).await,
+        Decision::Reject(reason) => {
+            let reason = crate::http::validate::text("reason", &reason, 1000)?;
+            lending::end_before_disbursement(conn, principal, id, Some(reason)).await
+        }
+    })
+    .await
+}

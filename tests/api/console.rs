@@ -1,0 +1,283 @@
+//! The console's pages over plain HTTP: who may see which page, the session cookie, the form
+//! token, and the sign-in throttle. The browser tests (`tests/console`) drive the same pages
+//! in Chromium.
+
+use crate::support::{PASSWORD, TestApp};
+use holdfast::auth::{OrgKind, Permission, Role};
+use holdfast::http::route_table::Surface;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of `name` in the response's `Set-Cookie` headers.
+fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix(&format!("{name}="))
+                .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        })
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect(name) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in through the form; answers the session cookie and the page's form token.
+async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
+    let client = client();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let login_cookie = cookie(&page, "holdfast_login_csrf").expect("the form's cookie");
+    let html = page.text().await.unwrap();
+    let form = format!(
+        "csrf={}&next=%2F&email={}&password={}",
+        hidden(&html, "csrf"),
+        email.replace('@', "%40"),
+        PASSWORD
+    );
+    let signed = client
+        .post(app.url("/login"))
+        .header("Cookie", format!("holdfast_login_csrf={login_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 303);
+    let set = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("holdfast_session="))
+        .expect("a session cookie");
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    let session = cookie(&signed, "holdfast_session").unwrap();
+    let home = client
+        .get(app.url("/welcome"))
+        .header("Cookie", format!("holdfast_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    let html = home.text().await.unwrap();
+    (session, hidden(&html, "csrf"))
+}
+
+async fn get(app: &TestApp, path: &str, session: Option<&str>) -> (u16, String, String) {
+    let mut request = client().get(app.url(path));
+    if let Some(session) = session {
+        request = request.header("Cookie", format!("holdfast_session={session}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, location, response.text().await.unwrap_or_default())
+}
+
+#[test]
+fn every_console_page_is_in_the_route_table_with_its_access_rule() {
+    let pages: Vec<_> = holdfast::app::routes()
+        .into_iter()
+        .filter(|r| r.surface == Surface::Page)
+        .collect();
+    assert!(pages.len() >= 15, "{}", pages.len());
+    // Only the sign-in, the language switch and the two assets are public.
+    let public: Vec<String> = pages
+        .iter()
+        .filter(|r| r.access.is_public())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        public,
+        [
+            "GET /assets/console.css",
+            "GET /assets/scan.js",
+            "GET /login",
+            "POST /login",
+            "GET /lang/{tag}"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pages_follow_the_api_access_rules_and_forms_need_their_token() {
+    let app = TestApp::spawn().await;
+    let lender = app.owner_of(OrgKind::Lender).await;
+    let warehouse = app.owner_of(OrgKind::WarehouseOperator).await;
+    let scanless = app
+        .user(
+            warehouse.org_id,
+            Role::Staff,
+            &[Permission::InspectionsWrite],
+        )
+        .await;
+
+    // Without a session every page but the public ones asks to sign in, and comes back.
+    for path in [
+        "/",
+        "/scan",
+        "/dashboard",
+        "/approvals",
+        "/loans",
+        "/stress",
+    ] {
+        let (status, location, _) = get(&app, path, None).await;
+        assert_eq!(status, 303, "{path}");
+        assert!(location.starts_with("/login"), "{path}: {location}");
+    }
+    let (status, location, _) = get(&app, "/scan?x=1", None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/login?next=%2Fscan%3Fx%3D1")
+    );
+    // A made-up cookie is no session.
+    let (status, _, _) = get(&app, "/dashboard", Some("0123456789abcdef")).await;
+    assert_eq!(status, 303);
+
+    let (lender_session, lender_csrf) = sign_in(&app, &lender.email).await;
+    let (staff_session, _) = sign_in(&app, &warehouse.email).await;
+    let (scanless_session, _) = sign_in(&app, &scanless.email).await;
+    // Each lands on its own first page.
+    assert_eq!(get(&app, "/", Some(&lender_session)).await.1, "/dashboard");
+    assert_eq!(get(&app, "/", Some(&staff_session)).await.1, "/scan");
+    // The same rules as the API: a page one may not see is no such page.
+    assert_eq!(get(&app, "/scan", Some(&lender_session)).await.0, 404);
+    assert_eq!(get(&app, "/dashboard", Some(&staff_session)).await.0, 404);
+    assert_eq!(get(&app, "/scan", Some(&scanless_session)).await.0, 404);
+    let (status, _, html) = get(&app, "/scan", Some(&staff_session)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"scan-input\""));
+    let (status, _, html) = get(&app, "/dashboard", Some(&lender_session)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<svg"), "the charts are drawn on the server");
+    // Another org's loan is no such page.
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(
+        get(&app, &format!("/loans/{other}"), Some(&lender_session))
+            .await
+            .0,
+        404
+    );
+
+    // A form without the session's token, or with another session's, changes nothing.
+    let (_, staff_csrf) = sign_in(&app, &warehouse.email).await;
+    for token in ["", "guess", staff_csrf.as_str()] {
+        let posted = client()
+            .post(app.url("/stress"))
+            .header("Cookie", format!("holdfast_session={lender_session}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}&shock.APPLE=-0.3"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status().as_u16(), 403, "token {token:?}");
+    }
+    // An action one may not take is refused even with the right token.
+    let forced = client()
+        .post(app.url(&format!("/loans/{other}/approve")))
+        .header("Cookie", format!("holdfast_session={staff_session}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status().as_u16(), 403);
+    // A script request needs the token in its header.
+    let scan = client()
+        .post(app.url("/scan/submit"))
+        .header("Cookie", format!("holdfast_session={staff_session}"))
+        .header("Idempotency-Key", "k1")
+        .header("Content-Type", "application/json")
+        .body(r#"{"code":"X","action":"receive"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.status().as_u16(), 403);
+
+    // Signing out ends the session at once.
+    let out = client()
+        .post(app.url("/logout"))
+        .header("Cookie", format!("holdfast_session={lender_session}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={lender_csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(get(&app, "/dashboard", Some(&lender_session)).await.0, 303);
+    // Disabling a user ends its browser sessions too.
+    let admin = app.admin().await;
+    let disabled = app
+        .request(
+            "PATCH",
+            &format!("/v1/users/{}", scanless.user_id),
+            Some(admin.token()),
+            Some(&serde_json::json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!(get(&app, "/welcome", Some(&scanless_session)).await.0, 303);
+}
+
+#[tokio::test]
+async fn the_sign_in_form_needs_its_own_token_and_words_refusals_in_the_language() {
+    let app = TestApp::spawn().await;
+    let lender = app.owner_of(OrgKind::Lender).await;
+    // No form cookie (another site's page posting the form): refused, nothing started.
+    let forged = client()
+        .post(app.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf=abc&email={}&password={PASSWORD}",
+            lender.email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(cookie(&forged, "holdfast_session").is_none());
+    // A wrong password is named in the browser's language.
+    let page = client()
+        .get(app.url("/login"))
+        .header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = cookie(&page, "holdfast_login_csrf").unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("lang=\"zh-CN\""));
+    let wrong = client()
+        .post(app.url("/login"))
+        .header("Accept-Language", "zh-CN")
+        .header("Cookie", format!("holdfast_login_csrf={form_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&email={}&password=wrong-password",
+            hidden(&html, "csrf"),
+            lender.email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(wrong.text().await.unwrap().contains("邮箱或密码错误"));
+    // The language switch keeps the choice and goes back only to a page of ours.
+    let (status, location, _) = get(&app, "/lang/en?next=%2F%2Fevil.example%2F", None).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    assert_eq!(get(&app, "/lang/fr", None).await.0, 404);
+}

@@ -1,0 +1,427 @@
+//! The console's pages as their users work them.
+
+use crate::Browser;
+use crate::fixtures;
+use crate::support::{PASSWORD, TestApp};
+use holdfast::auth::{Permission, Role};
+use holdfast::demo::{self, DEMO_PASSWORD};
+use serde_json::{Value, json};
+use std::time::Duration;
+use thirtyfour::prelude::*;
+
+#[tokio::test]
+async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
+    let app = TestApp::spawn().await;
+    demo::load(&app.pool).await.expect("demo");
+    let browser = Browser::start(&app.base).await;
+
+    // Not signed in: a page asks for the sign-in, then comes back.
+    browser.open("/dashboard").await;
+    assert_eq!(browser.path().await, "/login?next=%2Fdashboard");
+    browser.shoot("login").await;
+
+    // A wrong password is refused on the page, in words.
+    browser.fill("#email", "owner@lender.demo.holdfast").await;
+    browser.fill("#password", "not-the-password").await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    let refusal = browser.text("[role=alert]").await;
+    assert_eq!(refusal, "The email or password is wrong.");
+
+    // The lender lands on the book; the browser asks for English.
+    let landed = browser
+        .sign_in("owner@lender.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    assert_eq!(landed, "/dashboard");
+    assert_eq!(browser.text("h1").await, "The book");
+    let lang = browser
+        .driver
+        .find(By::Css("html"))
+        .await
+        .unwrap()
+        .attr("lang")
+        .await
+        .unwrap();
+    assert_eq!(lang.as_deref(), Some("en"));
+    // The figures are the API's.
+    let lender = app.login("owner@lender.demo.holdfast", DEMO_PASSWORD).await;
+    let book = app.get("/v1/exposure", lender.token()).await;
+    let outstanding: rust_decimal::Decimal = book.body["outstanding_principal"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(outstanding > rust_decimal::Decimal::ZERO);
+    let shown = browser.text(".grid .figure:first-child .value").await;
+    assert_eq!(
+        shown,
+        holdfast::console::i18n::Lang::En.money(outstanding, "CNY")
+    );
+    let charts = browser
+        .driver
+        .find_all(By::Css("svg.chart rect"))
+        .await
+        .unwrap();
+    assert!(!charts.is_empty(), "the dashboard draws its charts");
+    browser.shoot("dashboard-en").await;
+
+    // Switching to Chinese keeps the page and changes every word, money and date.
+    browser.click(".langs a[lang='zh-CN']").await;
+    browser
+        .wait_for(|p: String| p == "/dashboard", "back on the dashboard")
+        .await;
+    assert_eq!(browser.text("h1").await, "贷款组合");
+    let shown = browser.text(".grid .figure:first-child .value").await;
+    assert!(shown.starts_with('¥'), "{shown}");
+    assert!(browser.text("p.help").await.contains("年"));
+    browser.shoot("dashboard-zh").await;
+
+    // The stress test as a form: apples fall 40 %.
+    browser.open("/stress").await;
+    browser
+        .fill("input[name='shock.APPLE_FUJI']", "-0.40")
+        .await;
+    browser
+        .click("form[action='/stress'] button[type=submit]")
+        .await;
+    browser.wait_text("h2", |t| t.contains("将会突破")).await;
+    browser.shoot("stress-zh").await;
+    // A change that is not a fraction is named on the page.
+    browser.fill("input[name='shock.APPLE_FUJI']", "much").await;
+    browser
+        .click("form[action='/stress'] button[type=submit]")
+        .await;
+    assert!(browser.text("[role=alert]").await.contains("APPLE_FUJI"));
+
+    // A page the lender may not see is no such page.
+    browser.open("/scan").await;
+    assert!(browser.text("h1").await.contains("找不到此页"));
+    browser.open("/approvals").await;
+    browser.shoot("approvals-zh").await;
+    browser.sign_out().await;
+    browser.open("/dashboard").await;
+    assert!(browser.path().await.starts_with("/login"));
+
+    // Each kind of user has its own first page.
+    for (email, home, title) in [
+        ("staff@warehouse.demo.holdfast", "/scan", "扫码台"),
+        ("owner@supplier.demo.holdfast", "/loans", "贷款"),
+        ("owner@platform.demo.holdfast", "/dashboard", "贷款组合"),
+        ("owner@buyer.demo.holdfast", "/welcome", "欢迎"),
+    ] {
+        let landed = browser.sign_in(email, DEMO_PASSWORD).await;
+        assert_eq!(landed, home, "{email}");
+        assert_eq!(browser.text("h1").await, title, "{email}");
+        browser
+            .shoot(&format!("home-{}", home.trim_start_matches('/')))
+            .await;
+        if home == "/loans" {
+            browser.click("table a").await;
+            browser
+                .wait_for(|p: String| p.starts_with("/loans/"), "a loan page")
+                .await;
+            browser.shoot("loan-zh").await;
+        }
+        browser.sign_out().await;
+    }
+    browser.close().await;
+}
+
+/// Scans `text` into the station's field as a keyboard-wedge scanner would (DevTools'
+/// insertText: WebDriver drops the GS byte), then Enter.
+async fn scan(browser: &Browser, text: &str) {
+    let field = browser
+        .driver
+        .find(By::Css("#scan-input"))
+        .await
+        .expect("field");
+    field.focus().await.expect("focus");
+    browser
+        .driver
+        .cdp()
+        .input()
+        .insert_text(text)
+        .await
+        .expect("insert");
+    field.send_keys(Key::Enter).await.expect("enter");
+}
+
+async fn press(browser: &Browser, key: Key) {
+    browser
+        .driver
+        .find(By::Css("#scan-input"))
+        .await
+        .expect("field")
+        .send_keys(key)
+        .await
+        .expect("key");
+}
+
+async fn lot_now(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get(&format!("/v1/lots/{id}"), token).await.body
+}
+
+#[tokio::test]
+async fn a_gs1_scan_with_its_gs_byte_receives_the_lot_and_a_release_follows_its_order() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let announced = custody.announce(&app, "500").await;
+    let (id, code) = (
+        announced["id"].as_str().unwrap().to_owned(),
+        announced["code"].as_str().unwrap().to_owned(),
+    );
+    let browser = Browser::start(&app.base).await;
+    assert_eq!(
+        browser
+            .sign_in(&custody.warehouse_staff.email, PASSWORD)
+            .await,
+        "/scan"
+    );
+    browser.shoot("scan-empty").await;
+
+    // Look up first (Esc mode): the card says what may be done.
+    scan(&browser, &code).await;
+    browser.wait_text("#scan-card", |t| t.contains(&code)).await;
+    assert!(
+        browser
+            .text("#scan-card .allowed")
+            .await
+            .contains("Receive")
+    );
+
+    // F1 receives; the scan carries ]C1, a GS byte and a net weight of 500 kg.
+    press(&browser, Key::F1).await;
+    scan(&browser, &format!("]C110{code}\u{1d}3100000500")).await;
+    let outcome = browser.wait_text("#scan-outcome", |t| !t.is_empty()).await;
+    let class = browser
+        .driver
+        .find(By::Css("#scan-outcome"))
+        .await
+        .unwrap()
+        .class_name()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.contains("ok"), "{class}: {outcome}");
+    let received = lot_now(&app, custody.warehouse_staff.token(), &id).await;
+    assert_eq!(received["status"], "in_custody");
+    assert_eq!(received["quantity_on_hand"], "500.000");
+    browser.shoot("scan-received").await;
+
+    // The same lot received again is refused, loudly, in words.
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-log li:first-child", |t| {
+            t.contains(&code) && t.contains("status")
+        })
+        .await;
+    let class = browser
+        .driver
+        .find(By::Css("#scan-outcome"))
+        .await
+        .unwrap()
+        .class_name()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.contains("fail"), "{class}");
+    browser.shoot("scan-refused").await;
+
+    // The supplier withdraws 200 kg: a release order. F2 releases against it.
+    let withdrawal = custody.withdraw(&app, &id, "200").await;
+    assert_eq!(withdrawal.status, 201, "{}", withdrawal.text);
+    press(&browser, Key::F2).await;
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("300"))
+        .await;
+    let released = lot_now(&app, custody.warehouse_staff.token(), &id).await;
+    assert_eq!(released["quantity_on_hand"], "300.000");
+    let orders = app
+        .get(
+            &format!("/v1/release-orders?lot_id={id}"),
+            custody.warehouse_staff.token(),
+        )
+        .await;
+    assert_eq!(
+        orders.body["items"][0]["status"], "completed",
+        "{}",
+        orders.text
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn scans_made_while_the_network_is_down_wait_on_the_device_and_apply_once() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let first = custody.announce(&app, "100").await;
+    let second = custody.announce(&app, "250").await;
+    let browser = Browser::start(&app.base).await;
+    browser
+        .sign_in(&custody.warehouse_staff.email, PASSWORD)
+        .await;
+    press(&browser, Key::F1).await;
+
+    let cdp = browser.driver.cdp();
+    cdp.network().enable().await.expect("network");
+    let offline = thirtyfour::cdp::domains::network::NetworkConditions {
+        offline: true,
+        ..Default::default()
+    };
+    cdp.network()
+        .emulate_network_conditions(offline)
+        .await
+        .expect("offline");
+    for lot in [&first, &second] {
+        scan(&browser, lot["code"].as_str().unwrap()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(browser.wait_text("#queue-count", |t| t == "2").await, "2");
+    assert!(browser.text("#net-state").await.contains("Offline"));
+    browser.shoot("scan-offline-queue").await;
+    for lot in [&first, &second] {
+        let now = lot_now(
+            &app,
+            custody.warehouse_staff.token(),
+            lot["id"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(now["status"], "announced", "nothing reached the server");
+    }
+
+    cdp.network()
+        .emulate_network_conditions(Default::default())
+        .await
+        .expect("online");
+    browser.wait_text("#queue-count", |t| t == "0").await;
+    for (lot, quantity) in [(&first, "100.000"), (&second, "250.000")] {
+        let id = lot["id"].as_str().unwrap();
+        let now = lot_now(&app, custody.warehouse_staff.token(), id).await;
+        assert_eq!(now["status"], "in_custody");
+        assert_eq!(now["quantity_on_hand"], quantity);
+        let movements = app
+            .get(
+                &format!("/v1/lots/{id}/movements"),
+                custody.warehouse_staff.token(),
+            )
+            .await;
+        let receipts = movements.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == "receive")
+            .count();
+        assert_eq!(receipts, 1, "received exactly once: {}", movements.text);
+    }
+    // A reload finds the queue empty: nothing is sent twice.
+    browser.open("/scan").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(browser.text("#queue-count").await, "0");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
+    let app = TestApp::spawn().await;
+    let lending = fixtures::lending_with(&app, json!({"second_approver_required": true})).await;
+    let lot = lending.custody.lot_in_custody(&app, "1000").await;
+    let requested = lending
+        .request(&app, lot["id"].as_str().unwrap(), "1000", "2000")
+        .await;
+    assert_eq!(requested.status, 201, "{}", requested.text);
+    let loan_id = requested.body["id"].as_str().unwrap().to_owned();
+    let checker = app
+        .user(
+            lending.lender.org_id,
+            Role::Staff,
+            &[Permission::CreditWrite],
+        )
+        .await;
+
+    let browser = Browser::start(&app.base).await;
+    browser.sign_in(&lending.lender.email, PASSWORD).await;
+    browser.open("/approvals").await;
+    assert!(
+        browser
+            .text("[data-inbox=decide]")
+            .await
+            .contains(&loan_id[..8])
+    );
+    browser
+        .click("[data-inbox=decide] form[action$='/approve'] button")
+        .await;
+    browser
+        .wait_for(|p: String| p == "/approvals?done=approved", "the inbox")
+        .await;
+    // The maker cannot also be the checker: the page says so and offers nothing.
+    let second = browser.text("[data-inbox=second]").await;
+    assert!(second.contains("another user must confirm"), "{second}");
+    assert!(
+        browser
+            .driver
+            .find_all(By::Css("[data-inbox=second] form"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    browser.shoot("approvals-maker").await;
+    browser.sign_out().await;
+
+    browser.sign_in(&checker.email, PASSWORD).await;
+    browser.open("/approvals").await;
+    browser
+        .click("[data-inbox=second] form[action$='/approve'] button")
+        .await;
+    browser
+        .wait_for(|p: String| p == "/approvals?done=approved", "the inbox")
+        .await;
+    let loan = app
+        .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
+        .await;
+    assert_eq!(loan.body["status"], "approved", "{}", loan.text);
+    assert_ne!(
+        loan.body["approvals"]["approved_by"],
+        loan.body["approvals"]["confirmed_by"]
+    );
+    assert!(browser.text("main").await.contains(&loan_id[..8]));
+    browser.shoot("approvals-checker").await;
+
+    // Without a session, a form is sent to sign in; with the session's cookie but not its form
+    // token (as another site's page would send it), it changes nothing.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let anonymous = client
+        .post(app.url(&format!("/loans/{loan_id}/reject")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("reason=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 303);
+    let session = browser
+        .driver
+        .get_named_cookie("holdfast_session")
+        .await
+        .expect("the session cookie");
+    assert_eq!(session.http_only, Some(true));
+    for form in ["reason=forged", "reason=forged&csrf=guess"] {
+        let forged = client
+            .post(app.url(&format!("/loans/{loan_id}/reject")))
+            .header("Cookie", format!("holdfast_session={}", session.value))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 403);
+    }
+    let loan = app
+        .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
+        .await;
+    assert_eq!(loan.body["status"], "approved");
+    browser.close().await;
+}
