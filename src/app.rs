@@ -170,6 +170,11 @@ const PAYERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Buyer, OrgKind::Platform],
     requires: Requirement::Permission(Permission::PaymentsWrite),
 }]);
+/// The supplier's own pages.
+const SUPPLIERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Supplier],
+    requires: Requirement::Anyone,
+}]);
 /// Statements show money: not to warehouse staff.
 const STATEMENT_READERS: Access = Access::Grants(&[Grant {
     kinds: &[
@@ -315,6 +320,10 @@ pub fn routes() -> Vec<Route> {
         page!(GET "/approvals", LENDERS, console::routes::approvals),
         page!(POST "/loans/{id}/approve", LENDERS, console::routes::approve),
         page!(POST "/loans/{id}/reject", LENDERS, console::routes::reject),
+        page!(GET "/lots", SUPPLIERS, console::routes::portal),
+        page!(POST "/lots/announce", LOT_WRITERS, console::routes::announce),
+        page!(POST "/lots/borrow", BORROWERS, console::routes::borrow),
+        page!(GET "/lots/{id}/label.svg", LOT_READERS, console::routes::label),
         page!(GET "/loans", VALUERS, console::routes::loans),
         page!(GET "/loans/{id}", VALUERS, console::routes::loan),
     ]

@@ -497,3 +497,135 @@ pub async fn loan(
         Err(error) => Err(error),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Suppliers
+
+pub async fn portal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<DoneQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let portal = service::portal(&mut conn, &session.0.principal).await?;
+    let flash = match query.done.as_deref() {
+        Some("announced") => Some(view::done(&lang.t("done-announced"))),
+        _ => None,
+    };
+    Ok(view::respond(pages::supplier::portal(
+        lang, &session.0, &portal, flash,
+    )))
+}
+
+/// The portal again with a refusal on it, at the refusal's status.
+async fn portal_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &crate::auth::browser::BrowserSession,
+    error: ApiError,
+) -> ApiResult<HttpResponse> {
+    if !error.status.is_client_error() {
+        return Err(error);
+    }
+    let lang = Lang::of(req);
+    let mut conn = state.pool.get().await?;
+    let portal = service::portal(&mut conn, &session.principal).await?;
+    let markup = pages::supplier::portal(lang, session, &portal, Some(view::problem(lang, &error)));
+    Ok(HttpResponse::build(error.status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(markup.into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct AnnounceForm {
+    #[serde(default)]
+    commodity_code: String,
+    #[serde(default)]
+    grade: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    packed_on: String,
+    warehouse_id: Option<Uuid>,
+}
+
+pub async fn announce(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<AnnounceForm>,
+) -> ApiResult<HttpResponse> {
+    let form = posted.form;
+    let announcement = service::Announcement {
+        commodity_code: form.commodity_code,
+        grade: form.grade,
+        quantity: form.quantity,
+        packed_on: form.packed_on,
+        warehouse_id: form.warehouse_id,
+    };
+    let mut conn = state.pool.get().await?;
+    match service::announce(&mut conn, &posted.session.principal, announcement).await {
+        Ok(_) => Ok(forms::see_other("/lots?done=announced")),
+        Err(error) => portal_refused(&req, &state, &posted.session, error).await,
+    }
+}
+
+/// A loan request from the portal: `facility_id`, `principal` and `pledge.<lot id>` fields.
+pub async fn borrow(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<BTreeMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let form = &posted.form;
+    let facility_id = form
+        .get("facility_id")
+        .and_then(|id| id.parse::<Uuid>().ok());
+    let pledges: Vec<(Uuid, String)> = form
+        .iter()
+        .filter_map(|(name, value)| {
+            let id = name.strip_prefix("pledge.")?.parse::<Uuid>().ok()?;
+            (!value.trim().is_empty()).then(|| (id, value.clone()))
+        })
+        .take(100)
+        .collect();
+    let answer = match facility_id {
+        None => Err(ApiError::invalid("facility_id", "choose a facility")),
+        Some(facility_id) => {
+            let mut conn = state.pool.get().await?;
+            let amount = form.get("principal").map(String::as_str).unwrap_or("");
+            service::borrow(
+                &mut conn,
+                &posted.session.principal,
+                facility_id,
+                amount,
+                pledges,
+            )
+            .await
+        }
+    };
+    match answer {
+        Ok(loan) => Ok(forms::see_other(&format!("/loans/{}", loan.id))),
+        Err(error) => portal_refused(&req, &state, &posted.session, error).await,
+    }
+}
+
+/// A lot's label to print (SVG with its QR code and GS1-128 barcode).
+pub async fn label(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    match crate::lots::service::label(&mut conn, &session.0.principal, *id).await {
+        Ok(svg) => Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(svg)),
+        Err(error) if error.status == StatusCode::NOT_FOUND => {
+            Ok(crate::http::middleware::refusal_page(StatusCode::NOT_FOUND))
+        }
+        Err(error) => Err(error),
+    }
+}

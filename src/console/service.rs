@@ -6,12 +6,14 @@ use crate::auth::Principal;
 use crate::domain::custody;
 use crate::domain::states::{LotStatus, ReleaseOrderStatus, ScanAction};
 use crate::error::{ApiError, ApiResult};
+use crate::http::PageQuery;
 use crate::lending::exposure::{self, Exposure, ExposureQuery, Shock, StressRequest};
-use crate::lending::model::{Loan, LoanQuery};
+use crate::lending::model::{Facility, Loan, LoanQuery, NewLoan, PledgeRequest};
 use crate::lending::service as lending;
-use crate::lots::model::{Lot, ReleaseOrderEntry, ReleaseOrderQuery};
+use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
-use crate::reference::model::{Voyage, VoyageQuery, Warehouse};
+use crate::lots::valuation::Holding;
+use crate::reference::model::{Commodity, Voyage, VoyageQuery, Warehouse};
 use crate::reference::service as reference;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
@@ -220,4 +222,103 @@ pub async fn decide(
         }
     })
     .await
+}
+
+/// Reads a form's text as the API reads the same field (a quantity, an amount): a refusal
+/// names the field.
+fn input<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_owned()))
+        .map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// The supplier's portal: its facilities, its lots valued, and what announcing needs.
+pub struct Portal {
+    pub facilities: Vec<Facility>,
+    pub holdings: Vec<Holding>,
+    pub commodities: Vec<Commodity>,
+    pub warehouses: Vec<Warehouse>,
+}
+
+pub async fn portal(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Portal> {
+    let facilities = lending::facilities(
+        conn,
+        principal,
+        &PageQuery {
+            limit: Some(100),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    let holdings = crate::lots::valuation::portfolio(conn, principal, 200).await?;
+    let commodities = reference::commodities(conn).await?;
+    let warehouses = reference::warehouses(conn).await?;
+    Ok(Portal {
+        facilities,
+        holdings,
+        commodities,
+        warehouses,
+    })
+}
+
+/// A lot announced from the portal's form.
+pub struct Announcement {
+    pub commodity_code: String,
+    pub grade: String,
+    pub quantity: String,
+    pub packed_on: String,
+    pub warehouse_id: Option<Uuid>,
+}
+
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    form: Announcement,
+) -> ApiResult<Lot> {
+    let packed_on = chrono::NaiveDate::parse_from_str(form.packed_on.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid("packed_on", "a date such as 2026-11-30"))?;
+    let new = NewLot {
+        commodity_code: form.commodity_code,
+        grade: form.grade.trim().to_owned(),
+        quantity: input("quantity", &form.quantity)?,
+        packed_on,
+        warehouse_id: form.warehouse_id,
+        voyage_id: None,
+        insurer: None,
+    };
+    conn.transaction::<_, ApiError, _>(async |conn| lots::announce(conn, principal, new).await)
+        .await
+}
+
+/// A loan asked for from the portal: the facility, the principal, and a quantity of each
+/// chosen lot (`lot id`, text as typed).
+pub async fn borrow(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    facility_id: Uuid,
+    amount: &str,
+    pledges: Vec<(Uuid, String)>,
+) -> ApiResult<Loan> {
+    if pledges.is_empty() {
+        return Err(ApiError::invalid(
+            "collateral",
+            "give a quantity for at least one lot",
+        ));
+    }
+    let collateral = pledges
+        .into_iter()
+        .map(|(lot_id, quantity)| {
+            Ok(PledgeRequest {
+                lot_id,
+                quantity: input(&format!("pledge.{lot_id}"), &quantity)?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let new = NewLoan {
+        facility_id,
+        principal: input("principal", amount)?,
+        collateral,
+    };
+    conn.transaction::<_, ApiError, _>(async |conn| lending::request(conn, principal, new).await)
+        .await
 }

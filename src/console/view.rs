@@ -40,10 +40,16 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 key: "nav-stress",
             },
         ],
-        OrgKind::Supplier => &[NavItem {
-            href: "/loans",
-            key: "nav-loans",
-        }],
+        OrgKind::Supplier => &[
+            NavItem {
+                href: "/lots",
+                key: "nav-lots",
+            },
+            NavItem {
+                href: "/loans",
+                key: "nav-loans",
+            },
+        ],
         OrgKind::Platform => &[
             NavItem {
                 href: "/dashboard",

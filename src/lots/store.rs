@@ -176,6 +176,7 @@ pub async fn lock_visible_by_code(
     Ok(found)
 }
 
+#[derive(Default)]
 pub struct LotFilter {
     pub code: Option<String>,
     pub status: Option<String>,

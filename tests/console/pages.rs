@@ -106,7 +106,7 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
     // Each kind of user has its own first page.
     for (email, home, title) in [
         ("staff@warehouse.demo.holdfast", "/scan", "扫码台"),
-        ("owner@supplier.demo.holdfast", "/loans", "贷款"),
+        ("owner@supplier.demo.holdfast", "/lots", "我的货物"),
         ("owner@platform.demo.holdfast", "/dashboard", "贷款组合"),
         ("owner@buyer.demo.holdfast", "/welcome", "欢迎"),
     ] {
@@ -116,7 +116,9 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
         browser
             .shoot(&format!("home-{}", home.trim_start_matches('/')))
             .await;
-        if home == "/loans" {
+        if home == "/lots" {
+            assert!(browser.text("main").await.contains("可质押"));
+            browser.open("/loans").await;
             browser.click("table a").await;
             browser
                 .wait_for(|p: String| p.starts_with("/loans/"), "a loan page")
@@ -423,5 +425,90 @@ async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
         .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
         .await;
     assert_eq!(loan.body["status"], "approved");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_supplier_sees_what_its_goods_are_worth_asks_for_a_loan_and_announces_a_lot() {
+    let app = TestApp::spawn().await;
+    let lending = fixtures::lending(&app).await;
+    let lot = lending.custody.lot_in_custody(&app, "1000").await;
+    let code = lot["code"].as_str().unwrap().to_owned();
+    let browser = Browser::start(&app.base).await;
+    let supplier = &lending.custody.supplier;
+    assert_eq!(browser.sign_in(&supplier.email, PASSWORD).await, "/lots");
+    // The lot's value and what may be borrowed: the API's valuation × the advance rate.
+    let valuation = app
+        .get(
+            &format!("/v1/lots/{}/valuation", lot["id"].as_str().unwrap()),
+            supplier.token(),
+        )
+        .await;
+    let value: rust_decimal::Decimal = valuation.body["market_value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let row = browser.text(&format!("tr[data-lot='{code}']")).await;
+    let en = holdfast::console::i18n::Lang::En;
+    assert!(row.contains(&en.money(value, "CNY")), "{row}");
+    let half = (value * rust_decimal::Decimal::new(5, 1)).round_dp(2);
+    assert!(row.contains(&en.money(half, "CNY")), "{row}");
+    assert!(row.contains("eligible"), "{row}");
+    browser.shoot("portal").await;
+
+    // Pledge 600 kg for 1,000.00.
+    browser
+        .fill(
+            &format!("input[name='pledge.{}']", lot["id"].as_str().unwrap()),
+            "600",
+        )
+        .await;
+    browser.fill("input[name=principal]", "1000").await;
+    browser.click("#borrow button[type=submit]").await;
+    let path = browser
+        .wait_for(|p: String| p.starts_with("/loans/"), "the new loan")
+        .await;
+    let loan_id = path.trim_start_matches("/loans/").to_owned();
+    let loan = app
+        .get(&format!("/v1/loans/{loan_id}"), supplier.token())
+        .await;
+    assert_eq!(loan.body["status"], "requested", "{}", loan.text);
+    assert_eq!(loan.body["collateral"][0]["quantity"], "600.000");
+    assert!(browser.text("main").await.contains("requested"));
+    browser.shoot("loan-requested").await;
+
+    // Too much is refused on the page, naming why.
+    browser.open("/lots").await;
+    browser
+        .fill(
+            &format!("input[name='pledge.{}']", lot["id"].as_str().unwrap()),
+            "400",
+        )
+        .await;
+    browser.fill("input[name=principal]", "999999").await;
+    browser.click("#borrow button[type=submit]").await;
+    assert!(!browser.text("[role=alert]").await.is_empty());
+
+    // Announce 100 kg at the cold store.
+    browser.open("/lots").await;
+    browser.fill("#announce input[name=quantity]", "100").await;
+    browser
+        .driver
+        .execute(
+            &format!(
+                "document.querySelector('#announce input[name=packed_on]').value = '{}'",
+                chrono::Utc::now().date_naive()
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#announce button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p == "/lots?done=announced", "the portal")
+        .await;
+    let announced = app.get("/v1/lots?status=announced", supplier.token()).await;
+    assert_eq!(announced.body["items"].as_array().unwrap().len(), 1);
     browser.close().await;
 }

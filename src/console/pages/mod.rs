@@ -2,6 +2,7 @@
 
 pub mod lender;
 pub mod scan;
+pub mod supplier;
 
 use super::i18n::Lang;
 use super::view;
