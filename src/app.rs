@@ -170,6 +170,11 @@ const PAYERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Buyer, OrgKind::Platform],
     requires: Requirement::Permission(Permission::PaymentsWrite),
 }]);
+/// The platform's own page.
+const PLATFORM_PAGES: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Platform],
+    requires: Requirement::Anyone,
+}]);
 /// The supplier's own pages.
 const SUPPLIERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Supplier],
@@ -313,6 +318,10 @@ pub fn routes() -> Vec<Route> {
         page!(GET "/scan", SCANNERS, console::routes::scan_station),
         page!(GET "/scan/lot", SCANNERS, console::routes::scan_lot),
         page!(POST "/scan/submit", SCANNERS, console::routes::scan_submit),
+        page!(GET "/breaches", SCANNERS, console::routes::breaches),
+        page!(POST "/breaches/{id}/acknowledge", SCANNERS, console::routes::acknowledge),
+        page!(GET "/admin", PLATFORM_PAGES, console::routes::admin),
+        page!(POST "/admin/prices", PRICE_WRITERS, console::routes::import_prices),
         page!(GET "/dashboard", RISK_READERS, console::routes::dashboard),
         page!(GET "/exposure.csv", RISK_READERS, console::routes::exposure_csv),
         page!(GET "/stress", RISK_READERS, console::routes::stress_page),

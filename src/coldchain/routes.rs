@@ -1,10 +1,10 @@
 //! Handlers for temperature readings and breaches.
 
 use super::model::*;
-use super::{service, store};
+use super::service;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Page, PageQuery, ValidJson};
+use crate::http::{Page, ValidJson};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -39,25 +39,9 @@ pub async fn list(
     principal: Principal,
     query: crate::http::query::ValidQuery<BreachQuery>,
 ) -> ApiResult<HttpResponse> {
-    let query = query.into_inner();
-    let (limit, after) = PageQuery::bounds(query.limit, query.cursor)?;
     let mut conn = state.pool.get().await?;
-    let mut scope = service::visible_warehouses(&mut conn, &principal).await?;
-    if let Some(warehouse) = query.warehouse_id {
-        scope = Some(match scope {
-            Some(own) => own.into_iter().filter(|w| *w == warehouse).collect(),
-            None => vec![warehouse],
-        });
-    }
-    let rows = store::list(
-        &mut conn,
-        scope.as_deref(),
-        query.open.unwrap_or(false),
-        after,
-        limit,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |b| b.seq)))
+    let page = service::breaches(&mut conn, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Acknowledge a breach with a comment, optionally downgrading the goods. Lots in the

@@ -144,6 +144,31 @@ pub async fn visible_warehouses(
     }
 }
 
+/// A page of the breaches in the warehouses the caller sees, oldest first.
+pub async fn breaches(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: BreachQuery,
+) -> ApiResult<crate::http::Page<store::Breach>> {
+    let (limit, after) = crate::http::PageQuery::bounds(query.limit, query.cursor)?;
+    let mut scope = visible_warehouses(conn, principal).await?;
+    if let Some(warehouse) = query.warehouse_id {
+        scope = Some(match scope {
+            Some(own) => own.into_iter().filter(|w| *w == warehouse).collect(),
+            None => vec![warehouse],
+        });
+    }
+    let rows = store::list(
+        conn,
+        scope.as_deref(),
+        query.open.unwrap_or(false),
+        after,
+        limit,
+    )
+    .await?;
+    Ok(crate::http::Page::from_rows(rows, limit, |b| b.seq))
+}
+
 /// The acknowledgement's comment and the grade to downgrade to, trimmed and bounded.
 pub fn check_acknowledgement(body: &Acknowledgement) -> ApiResult<(String, Option<String>)> {
     let comment = crate::http::validate::text("comment", &body.comment, 2000)?;

@@ -629,3 +629,138 @@ pub async fn label(
         Err(error) => Err(error),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The warehouse's breaches
+
+pub async fn breaches(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<DoneQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let (breaches, warehouses) = service::breaches(&mut conn, &session.0.principal).await?;
+    let flash = match query.done.as_deref() {
+        Some("acknowledged") => Some(view::done(&lang.t("done-acknowledged"))),
+        _ => None,
+    };
+    Ok(view::respond(pages::warehouse::breaches(
+        lang,
+        &session.0,
+        &breaches,
+        &warehouses,
+        flash,
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct AcknowledgeForm {
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    grade_downgrade: String,
+}
+
+pub async fn acknowledge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<AcknowledgeForm>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let form = &posted.form;
+    let downgrade = Some(form.grade_downgrade.trim().to_owned()).filter(|g| !g.is_empty());
+    let mut conn = state.pool.get().await?;
+    let principal = &posted.session.principal;
+    match service::acknowledge(&mut conn, principal, *id, form.comment.clone(), downgrade).await {
+        Ok(()) => Ok(forms::see_other("/breaches?done=acknowledged")),
+        Err(error) if error.status.is_client_error() => {
+            let (breaches, warehouses) = service::breaches(&mut conn, principal).await?;
+            let markup = pages::warehouse::breaches(
+                lang,
+                &posted.session,
+                &breaches,
+                &warehouses,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(markup.into_string()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The platform
+
+#[derive(Deserialize)]
+pub struct ImportedQuery {
+    imported: Option<usize>,
+    already: Option<usize>,
+}
+
+pub async fn admin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<ImportedQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let admin = service::admin(&mut conn, &session.0.principal).await?;
+    let flash = query.imported.map(|imported| {
+        view::done(&lang.f(
+            "done-imported",
+            &[
+                ("imported", i18n::Arg::from(imported as i64)),
+                (
+                    "already",
+                    i18n::Arg::from(query.already.unwrap_or(0) as i64),
+                ),
+            ],
+        ))
+    });
+    Ok(view::respond(pages::admin::admin(
+        lang, &session.0, &admin, flash,
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct FeedForm {
+    #[serde(default)]
+    csv: String,
+}
+
+pub async fn import_prices(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<FeedForm>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let principal = &posted.session.principal;
+    let mut conn = state.pool.get().await?;
+    match service::import_prices(&mut conn, principal, &posted.form.csv).await {
+        Ok(done) => Ok(forms::see_other(&format!(
+            "/admin?imported={}&already={}",
+            done.imported, done.already_present
+        ))),
+        Err(error) if error.status.is_client_error() => {
+            let admin = service::admin(&mut conn, principal).await?;
+            let markup = pages::admin::admin(
+                lang,
+                &posted.session,
+                &admin,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(markup.into_string()))
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -3,6 +3,9 @@
 //! caller's principal scopes everything). No SQL here.
 
 use crate::auth::Principal;
+use crate::coldchain::model::{Acknowledgement, BreachQuery};
+use crate::coldchain::service as coldchain;
+use crate::coldchain::store::Breach;
 use crate::domain::custody;
 use crate::domain::states::{LotStatus, ReleaseOrderStatus, ScanAction};
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +16,9 @@ use crate::lending::service as lending;
 use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
 use crate::lots::valuation::Holding;
+use crate::orgs::model::{DirectoryEntry, DirectoryQuery};
 use crate::reference::model::{Commodity, Voyage, VoyageQuery, Warehouse};
+use crate::reference::prices::Price;
 use crate::reference::service as reference;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
@@ -321,4 +326,105 @@ pub async fn borrow(
     };
     conn.transaction::<_, ApiError, _>(async |conn| lending::request(conn, principal, new).await)
         .await
+}
+
+/// The warehouse's breaches (the first 200, open first on the page) and its stores' names.
+pub async fn breaches(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<(Vec<Breach>, Vec<Warehouse>)> {
+    let breaches = coldchain::breaches(
+        conn,
+        principal,
+        BreachQuery {
+            warehouse_id: None,
+            open: None,
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    Ok((breaches, reference::warehouses(conn).await?))
+}
+
+/// Acknowledges a breach as the API does: checked comment and downgrade, one transaction.
+pub async fn acknowledge(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    comment: String,
+    grade_downgrade: Option<String>,
+) -> ApiResult<()> {
+    let (comment, downgrade_to) = coldchain::check_acknowledgement(&Acknowledgement {
+        comment,
+        grade_downgrade,
+    })?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        coldchain::acknowledge(conn, principal, id, &comment, downgrade_to.as_deref()).await
+    })
+    .await?;
+    Ok(())
+}
+
+/// What the platform's page shows.
+pub struct Admin {
+    pub orgs: Vec<DirectoryEntry>,
+    pub commodities: Vec<Commodity>,
+    pub warehouses: Vec<Warehouse>,
+    pub voyages: Vec<Voyage>,
+    /// The latest price of each commodity, in any currency.
+    pub prices: Vec<Price>,
+}
+
+pub async fn admin(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Admin> {
+    let orgs = crate::orgs::service::directory(
+        conn,
+        DirectoryQuery {
+            kind: None,
+            q: None,
+            limit: Some(500),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    let commodities = reference::commodities(conn).await?;
+    let warehouses = reference::warehouses(conn).await?;
+    let voyages = reference::voyages(
+        conn,
+        principal,
+        VoyageQuery {
+            status: None,
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    let mut prices = Vec::new();
+    for commodity in &commodities {
+        if let Some(price) =
+            crate::reference::prices::latest(conn, &commodity.code, None, chrono::Utc::now())
+                .await?
+        {
+            prices.push(price);
+        }
+    }
+    Ok(Admin {
+        orgs,
+        commodities,
+        warehouses,
+        voyages,
+        prices,
+    })
+}
+
+/// A price feed pasted into the platform's page.
+pub async fn import_prices(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    csv: &str,
+) -> ApiResult<crate::prices::service::Imported> {
+    crate::prices::service::import_feed(conn, principal, csv).await
 }

@@ -18,10 +18,16 @@ struct NavItem {
 /// What each kind of user works with, in the order they use it.
 fn nav(kind: OrgKind) -> &'static [NavItem] {
     match kind {
-        OrgKind::WarehouseOperator => &[NavItem {
-            href: "/scan",
-            key: "nav-scan",
-        }],
+        OrgKind::WarehouseOperator => &[
+            NavItem {
+                href: "/scan",
+                key: "nav-scan",
+            },
+            NavItem {
+                href: "/breaches",
+                key: "nav-breaches",
+            },
+        ],
         OrgKind::Lender => &[
             NavItem {
                 href: "/dashboard",
@@ -51,6 +57,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
             },
         ],
         OrgKind::Platform => &[
+            NavItem {
+                href: "/admin",
+                key: "nav-admin",
+            },
             NavItem {
                 href: "/dashboard",
                 key: "nav-dashboard",

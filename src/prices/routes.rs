@@ -3,7 +3,7 @@
 use super::service::{self, Imported};
 use crate::auth::Principal;
 use crate::domain::inputs::UnitPrice;
-use crate::domain::price_feed::{self as csv, PriceRow};
+use crate::domain::price_feed::PriceRow;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Page, PageQuery, ValidJson};
 use crate::integrity::{self, Change};
@@ -15,7 +15,6 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::Deserialize;
-use serde_json::json;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -143,24 +142,7 @@ pub async fn import_feed(
 ) -> ApiResult<HttpResponse> {
     let text = std::str::from_utf8(&body.bytes)
         .map_err(|_| ApiError::bad_request("malformed_body", "the file is not UTF-8"))?;
-    let rows = csv::parse(text).map_err(|e| {
-        ApiError::invalid(e.field.as_deref().unwrap_or("body"), e.to_string()).with("line", e.line)
-    })?;
     let mut conn = state.pool.get().await?;
-    let outcome = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            let outcome = service::import(conn, &rows, Some(principal.user_id)).await?;
-            integrity::record(conn, Some(&principal), Change {
-                action: "prices.imported",
-                object_kind: "price_feed",
-                object_id: format!("{} rows", rows.len()),
-                org_ids: vec![principal.org_id],
-                before: None,
-                after: Some(json!({"imported": outcome.imported, "already_present": outcome.already_present})),
-            })
-            .await?;
-            Ok(outcome)
-        })
-        .await?;
+    let outcome = service::import_feed(&mut conn, &principal, text).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }

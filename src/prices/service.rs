@@ -7,7 +7,7 @@ use crate::lending::revaluation::{self, Scope};
 use crate::reference::prices as store;
 use crate::reference::store as reference;
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -61,6 +61,37 @@ pub async fn import(
 
 /// The latest `as_of` a price may carry: the end of the business date (which tests and demos
 /// may move forward), and never more than a few minutes past the clock otherwise.
+/// A daily feed as CSV text (`commodity_code,price_per_unit,currency,as_of,source`): a bad
+/// row is refused with its line number and nothing is written; rows imported before are
+/// skipped. One transaction, recorded in the audit log.
+pub async fn import_feed(
+    conn: &mut AsyncPgConnection,
+    principal: &crate::auth::Principal,
+    text: &str,
+) -> ApiResult<Imported> {
+    let rows = crate::domain::price_feed::parse(text).map_err(|e| {
+        ApiError::invalid(e.field.as_deref().unwrap_or("body"), e.to_string()).with("line", e.line)
+    })?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let outcome = import(conn, &rows, Some(principal.user_id)).await?;
+        crate::integrity::record(
+            conn,
+            Some(principal),
+            crate::integrity::Change {
+                action: "prices.imported",
+                object_kind: "price_feed",
+                object_id: format!("{} rows", rows.len()),
+                org_ids: vec![principal.org_id],
+                before: None,
+                after: Some(serde_json::json!({"imported": outcome.imported, "already_present": outcome.already_present})),
+            },
+        )
+        .await?;
+        Ok(outcome)
+    })
+    .await
+}
+
 pub async fn latest_allowed(conn: &mut AsyncPgConnection) -> ApiResult<DateTime<Utc>> {
     let business_end = crate::calendar::business_date(conn)
         .await?

@@ -281,3 +281,71 @@ async fn the_sign_in_form_needs_its_own_token_and_words_refusals_in_the_language
     assert_eq!((status, location.as_str()), (303, "/"));
     assert_eq!(get(&app, "/lang/fr", None).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_platform_imports_a_price_feed_from_its_page() {
+    let app = TestApp::spawn().await;
+    let custody = crate::fixtures::custody(&app).await;
+    let (session, csrf) = sign_in(&app, &custody.admin.email).await;
+    assert_eq!(get(&app, "/", Some(&session)).await.1, "/admin");
+    let (status, _, html) = get(&app, "/admin", Some(&session)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&custody.commodity));
+    let post = |body: String| {
+        client()
+            .post(app.url("/admin/prices"))
+            .header("Cookie", format!("holdfast_session={session}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let feed = |price: &str| {
+        format!(
+            "commodity_code,price_per_unit,currency,as_of,source\n{},{price},CNY,{},feed\n",
+            custody.commodity,
+            crate::fixtures::today()
+        )
+    };
+    let encode =
+        |text: String| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    // A bad line is named on the page and nothing is written.
+    let refused = post(format!("csrf={csrf}&csv={}", encode(feed("seven"))))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let prices = app
+        .get(
+            &format!("/v1/prices?commodity_code={}", custody.commodity),
+            custody.admin.token(),
+        )
+        .await;
+    assert_eq!(prices.body["items"].as_array().unwrap().len(), 0);
+    // A good feed is imported, once.
+    for (imported, already) in [(1, 0), (0, 1)] {
+        let done = post(format!("csrf={csrf}&csv={}", encode(feed("6.40"))))
+            .await
+            .unwrap();
+        assert_eq!(done.status().as_u16(), 303);
+        assert_eq!(
+            done.headers()["location"],
+            format!("/admin?imported={imported}&already={already}").as_str()
+        );
+    }
+    let prices = app
+        .get(
+            &format!("/v1/prices?commodity_code={}", custody.commodity),
+            custody.admin.token(),
+        )
+        .await;
+    let stored: rust_decimal::Decimal = prices.body["items"][0]["price_per_unit"]
+        .as_str()
+        .expect("a price")
+        .parse()
+        .unwrap();
+    assert_eq!(stored, rust_decimal::Decimal::new(64, 1));
+    // Only the platform: a supplier's session gets no such page.
+    let (supplier, _) = sign_in(&app, &custody.supplier.email).await;
+    assert_eq!(get(&app, "/admin", Some(&supplier)).await.0, 404);
+}

@@ -107,7 +107,7 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
     for (email, home, title) in [
         ("staff@warehouse.demo.holdfast", "/scan", "扫码台"),
         ("owner@supplier.demo.holdfast", "/lots", "我的货物"),
-        ("owner@platform.demo.holdfast", "/dashboard", "贷款组合"),
+        ("owner@platform.demo.holdfast", "/admin", "平台管理"),
         ("owner@buyer.demo.holdfast", "/welcome", "欢迎"),
     ] {
         let landed = browser.sign_in(email, DEMO_PASSWORD).await;
@@ -116,6 +116,10 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
         browser
             .shoot(&format!("home-{}", home.trim_start_matches('/')))
             .await;
+        if home == "/scan" {
+            browser.open("/breaches").await;
+            browser.shoot("breaches-zh").await;
+        }
         if home == "/lots" {
             assert!(browser.text("main").await.contains("可质押"));
             browser.open("/loans").await;
@@ -510,5 +514,84 @@ async fn a_supplier_sees_what_its_goods_are_worth_asks_for_a_loan_and_announces_
         .await;
     let announced = app.get("/v1/lots?status=announced", supplier.token()).await;
     assert_eq!(announced.body["items"].as_array().unwrap().len(), 1);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn warehouse_staff_acknowledge_a_breach_and_downgrade_the_goods_from_the_page() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let lot = custody.lot_in_custody(&app, "1000").await;
+    let id = lot["id"].as_str().unwrap().to_owned();
+    app.sql(&format!(
+        "UPDATE lots SET warehouse_since = now() - interval '3 hours' WHERE id = '{id}'"
+    ))
+    .await;
+    let minutes_ago = |m: i64| {
+        let now = chrono::Utc::now();
+        chrono::DateTime::from_timestamp(now.timestamp() - now.timestamp() % 60 - m * 60, 0)
+            .unwrap()
+    };
+    let readings: Vec<Value> = [(100, "2.0"), (90, "6.5"), (80, "9.0"), (50, "3.0")]
+        .iter()
+        .map(|(m, c)| {
+            json!({"warehouse_id": custody.warehouse_id, "sensor_id": "s1",
+                   "recorded_at": minutes_ago(*m), "celsius": c})
+        })
+        .collect();
+    let sent = app
+        .post(
+            "/v1/temperature-readings",
+            custody.warehouse_staff.token(),
+            &json!({ "readings": readings }),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(sent.body["breaches"].as_array().unwrap().len(), 1);
+
+    let browser = Browser::start(&app.base).await;
+    browser
+        .sign_in(&custody.warehouse_staff.email, PASSWORD)
+        .await;
+    browser.open("/breaches").await;
+    assert_eq!(
+        browser.text("nav a[aria-current=page]").await,
+        "Temperature breaches"
+    );
+    let card = browser.text("[data-breach]").await;
+    assert!(card.contains("too warm") && card.contains("9"), "{card}");
+    browser.shoot("breaches").await;
+    // A grade the commodity does not have is refused on the page, and nothing changes.
+    browser
+        .fill("[data-breach] textarea", "door left open")
+        .await;
+    browser
+        .fill("[data-breach] input[name=grade_downgrade]", "Q")
+        .await;
+    browser.click("[data-breach] button[type=submit]").await;
+    assert!(!browser.text("[role=alert]").await.is_empty());
+    let held = lot_now(&app, custody.supplier.token(), &id).await;
+    assert_eq!(held["on_hold"], true);
+    // Acknowledged with a downgrade to B: the hold lifts, the grade is B.
+    browser
+        .fill(
+            "[data-breach] textarea",
+            "door left open 40 min; fruit checked",
+        )
+        .await;
+    browser
+        .fill("[data-breach] input[name=grade_downgrade]", "B")
+        .await;
+    browser.click("[data-breach] button[type=submit]").await;
+    browser
+        .wait_for(
+            |p: String| p == "/breaches?done=acknowledged",
+            "the breaches page",
+        )
+        .await;
+    let after = lot_now(&app, custody.supplier.token(), &id).await;
+    assert_eq!(after["on_hold"], false);
+    assert_eq!(after["grade"], "B");
+    assert!(browser.text("main").await.contains("fruit checked"));
     browser.close().await;
 }

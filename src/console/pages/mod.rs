@@ -1,8 +1,10 @@
 //! The console's pages, one module per kind of user; the sign-in page is here.
 
+pub mod admin;
 pub mod lender;
 pub mod scan;
 pub mod supplier;
+pub mod warehouse;
 
 use super::i18n::Lang;
 use super::view;
