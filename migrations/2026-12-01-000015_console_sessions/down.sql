@@ -1,1 +1,2 @@
+DROP INDEX movements_warehouse_idx;
 DROP TABLE console_sessions;

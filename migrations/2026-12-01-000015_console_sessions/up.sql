@@ -16,3 +16,7 @@ CREATE TABLE console_sessions (
     ended_at          timestamptz
 );
 CREATE INDEX console_sessions_user_idx ON console_sessions (user_id);
+
+-- The scan station's "today at this warehouse": the latest movements of a warehouse, newest
+-- first, without reading every movement of every lot.
+CREATE INDEX movements_warehouse_idx ON movements (warehouse_id, id) WHERE warehouse_id IS NOT NULL;

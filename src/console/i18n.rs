@@ -300,6 +300,60 @@ mod tests {
         assert!(Lang::Zh.has("sign-in") && Lang::En.has("sign-in"));
     }
 
+    /// The messages pages name by a value (a status, a movement, a kind of org, a reason)
+    /// exist for every value, in both languages.
+    #[test]
+    fn every_status_kind_and_reason_has_its_words() {
+        use crate::domain::states::{LoanStatus, LotStatus, MovementKind, VoyageStatus};
+        let key = |prefix: &str, value: &str| format!("{prefix}-{}", value.replace('_', "-"));
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(LotStatus::ALL.iter().map(|s| key("status", s.as_str())));
+        keys.extend(LoanStatus::ALL.iter().map(|s| key("status", s.as_str())));
+        keys.extend(VoyageStatus::ALL.iter().map(|s| key("status", s.as_str())));
+        keys.extend(
+            MovementKind::ALL
+                .iter()
+                .map(|s| key("movement", s.as_str())),
+        );
+        keys.extend(
+            crate::auth::OrgKind::ALL
+                .iter()
+                .map(|k| key("kind", k.as_str())),
+        );
+        keys.extend(["too_hot", "too_cold"].iter().map(|k| key("breach", k)));
+        keys.extend(
+            [
+                "no_price",
+                "stale_price",
+                "expired",
+                "on_hold",
+                "not_in_custody",
+                "already_pledged",
+                "commodity_not_allowed",
+                "not_inspected",
+                "inspection_overdue",
+            ]
+            .iter()
+            .map(|r| key("reason", r)),
+        );
+        keys.extend(
+            [
+                "withdrawal",
+                "sale",
+                "lender_consent",
+                "liquidation",
+                "open",
+                "cured",
+            ]
+            .iter()
+            .map(|s| key("status", s)),
+        );
+        for lang in Lang::ALL {
+            let missing: Vec<&String> = keys.iter().filter(|k| !lang.has(k)).collect();
+            assert!(missing.is_empty(), "{}: {missing:?}", lang.tag());
+        }
+    }
+
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {

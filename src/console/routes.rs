@@ -402,6 +402,7 @@ pub async fn approvals(
     let flash = match query.done.as_deref() {
         Some("approved") => Some(view::done(&lang.t("done-approved"))),
         Some("rejected") => Some(view::done(&lang.t("done-rejected"))),
+        Some("disbursed") => Some(view::done(&lang.t("done-disbursed"))),
         _ => None,
     };
     Ok(view::respond(pages::lender::approvals(
@@ -486,11 +487,18 @@ pub async fn loan(
     state: web::Data<AppState>,
     session: Session,
     id: web::Path<Uuid>,
+    query: web::Query<DoneQuery>,
 ) -> ApiResult<HttpResponse> {
     let lang = Lang::of(&req);
+    let flash = match query.done.as_deref() {
+        Some("repaid") => Some(view::done(&lang.t("done-repaid"))),
+        _ => None,
+    };
     let mut conn = state.pool.get().await?;
     match service::loan(&mut conn, &session.0.principal, *id).await {
-        Ok(loan) => Ok(view::respond(pages::lender::loan(lang, &session.0, &loan))),
+        Ok(loan) => Ok(view::respond(pages::lender::loan(
+            lang, &session.0, &loan, flash,
+        ))),
         Err(error) if error.status == StatusCode::NOT_FOUND => {
             Ok(crate::http::middleware::refusal_page(StatusCode::NOT_FOUND))
         }
@@ -763,4 +771,93 @@ pub async fn import_prices(
         }
         Err(error) => Err(error),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money from the pages: paying out, repaying (each form carries its own key)
+
+#[derive(Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn disburse(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<KeyForm>,
+) -> ApiResult<HttpResponse> {
+    let idem = KeyRequired::from_form(&req, &posted.form.key)?;
+    let principal = &posted.session.principal;
+    match service::disburse(&state.pool, principal, *id, idem).await? {
+        service::Keyed::Done => Ok(forms::see_other("/approvals?done=disbursed")),
+        service::Keyed::Refused(error) => {
+            let lang = Lang::of(&req);
+            let mut conn = state.pool.get().await?;
+            let inbox = service::inbox(&mut conn, principal).await?;
+            let markup = pages::lender::approvals(
+                lang,
+                &posted.session,
+                &inbox,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(markup.into_string()))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RepayForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    amount: String,
+}
+
+pub async fn repay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<RepayForm>,
+) -> ApiResult<HttpResponse> {
+    let idem = KeyRequired::from_form(&req, &posted.form.key)?;
+    let principal = &posted.session.principal;
+    match service::repay(&state.pool, principal, *id, &posted.form.amount, idem).await? {
+        service::Keyed::Done => Ok(forms::see_other(&format!("/loans/{id}?done=repaid"))),
+        service::Keyed::Refused(error) => {
+            let lang = Lang::of(&req);
+            let mut conn = state.pool.get().await?;
+            let loan = service::loan(&mut conn, principal, *id).await?;
+            let markup = pages::lender::loan(
+                lang,
+                &posted.session,
+                &loan,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(markup.into_string()))
+        }
+    }
+}
+
+pub async fn movements(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let (moved, warehouses) = service::movements_today(&mut conn, &session.0.principal).await?;
+    Ok(view::respond(pages::warehouse::movements(
+        lang,
+        &session.0,
+        &moved,
+        &warehouses,
+    )))
 }

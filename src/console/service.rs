@@ -10,6 +10,7 @@ use crate::domain::custody;
 use crate::domain::states::{LotStatus, ReleaseOrderStatus, ScanAction};
 use crate::error::{ApiError, ApiResult};
 use crate::http::PageQuery;
+use crate::http::idempotency::{KeyRequired, NO_BODY};
 use crate::lending::exposure::{self, Exposure, ExposureQuery, Shock, StressRequest};
 use crate::lending::model::{Facility, Loan, LoanQuery, NewLoan, PledgeRequest};
 use crate::lending::service as lending;
@@ -427,4 +428,83 @@ pub async fn import_prices(
     csv: &str,
 ) -> ApiResult<crate::prices::service::Imported> {
     crate::prices::service::import_feed(conn, principal, csv).await
+}
+
+/// Whether a keyed change went through (its first answer, or the replay of it).
+pub enum Keyed {
+    Done,
+    Refused(ApiError),
+}
+
+/// What a keyed run answered: its stored JSON on success; a refusal as it was.
+fn keyed(answer: ApiResult<actix_web::HttpResponse>) -> ApiResult<Keyed> {
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(Keyed::Done),
+        Ok(response) => Err(ApiError::internal(format!(
+            "a keyed change answered {}",
+            response.status()
+        ))),
+        Err(error) if error.status.is_client_error() => Ok(Keyed::Refused(error)),
+        Err(error) => Err(error),
+    }
+}
+
+/// A lender pays out an approved loan from the inbox, under the form's key (a second click
+/// replays the first answer: the money moves once).
+pub async fn disburse(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    id: Uuid,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    keyed(
+        idem.run(
+            pool,
+            principal.user_id,
+            &NO_BODY,
+            actix_web::http::StatusCode::OK,
+            move |conn| Box::pin(async move { lending::disburse(conn, &principal, id).await }),
+        )
+        .await,
+    )
+}
+
+/// A repayment from the loan's page, under the form's key.
+pub async fn repay(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    id: Uuid,
+    amount: &str,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let amount: crate::domain::inputs::Amount = match input("amount", amount) {
+        Ok(amount) => amount,
+        Err(error) => return Ok(Keyed::Refused(error)),
+    };
+    let amount = amount.value();
+    // The amount is part of what the key stands for: the same form sent with another amount
+    // is refused, not replayed.
+    let fingerprint: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(amount.normalize().to_string().as_bytes()).into();
+    let principal = principal.clone();
+    keyed(
+        idem.run(
+            pool,
+            principal.user_id,
+            &fingerprint,
+            actix_web::http::StatusCode::CREATED,
+            move |conn| Box::pin(async move { lending::repay(conn, &principal, id, amount).await }),
+        )
+        .await,
+    )
+}
+
+/// What moved today at the caller's warehouses, and their names.
+pub async fn movements_today(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<(Vec<crate::lots::service::DayMovement>, Vec<Warehouse>)> {
+    let moved = lots::movements_today(conn, principal).await?;
+    Ok((moved, reference::warehouses(conn).await?))
 }

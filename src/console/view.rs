@@ -24,6 +24,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 key: "nav-scan",
             },
             NavItem {
+                href: "/movements",
+                key: "nav-movements",
+            },
+            NavItem {
                 href: "/breaches",
                 key: "nav-breaches",
             },

@@ -92,6 +92,26 @@ impl<const KEY_REQUIRED: bool> FromRequest for Idempotent<KEY_REQUIRED> {
     }
 }
 
+impl KeyRequired {
+    /// The key a console form carried (a hidden field made when its page was drawn) for this
+    /// request: submitting the same form twice (a double click, a reload) replays the first
+    /// answer instead of doing it again.
+    pub fn from_form(req: &HttpRequest, key: &str) -> ApiResult<Self> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "key",
+                "the form's key is missing: reload the page and try again",
+            ));
+        }
+        Ok(Self {
+            key: Some(IdempotencyKey(key.to_owned())),
+            method: req.method().clone(),
+            path: req.path().to_owned(),
+        })
+    }
+}
+
 impl<const KEY_REQUIRED: bool> Idempotent<KEY_REQUIRED> {
     /// Runs `change` in one transaction for `user_id` and answers `status` with its JSON
     /// result; with a key, the answer is stored in that transaction and replayed on retries.

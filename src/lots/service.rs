@@ -2,7 +2,7 @@
 //! viewer may see it.
 
 use super::model::{
-    Lot, LotRow, NewLot, ReleaseOrderEntry, ReleaseOrderQuery, SplitResult, Withdrawal,
+    Lot, LotRow, Movement, NewLot, ReleaseOrderEntry, ReleaseOrderQuery, SplitResult, Withdrawal,
     WithdrawalRequest, lot_not_found,
 };
 use super::store::{self, MovementChange, Viewer};
@@ -500,4 +500,36 @@ pub async fn labels(
         labels.push(label_of(conn, &lot).await?);
     }
     Ok(super::label::page(&labels))
+}
+
+/// A movement as the warehouse's day lists it: with its lot's code, commodity and unit.
+pub struct DayMovement {
+    pub movement: Movement,
+    pub lot_code: String,
+    pub commodity_code: String,
+    pub unit: String,
+}
+
+/// What moved today (the business date, from midnight UTC) at the caller's warehouses: the
+/// latest 500, newest first.
+pub async fn movements_today(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<Vec<DayMovement>> {
+    let own = reference::operated_by(conn, principal.org_id).await?;
+    let today = crate::calendar::business_date(conn).await?;
+    let since = today
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::internal("business date out of range"))?;
+    Ok(store::movements_at(conn, &own, since, 500)
+        .await?
+        .into_iter()
+        .map(|(movement, lot_code, commodity_code, unit)| DayMovement {
+            movement,
+            lot_code,
+            commodity_code,
+            unit,
+        })
+        .collect())
 }

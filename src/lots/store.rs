@@ -480,6 +480,34 @@ pub async fn movements_of(
     Ok(rows.into_iter().map(|m| m.in_unit(&lot.unit)).collect())
 }
 
+/// The latest movements at the given warehouses since `since` (at most `limit`, newest
+/// first), each with its lot's code, commodity and unit.
+pub async fn movements_at(
+    conn: &mut AsyncPgConnection,
+    warehouses: &[Uuid],
+    since: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<(Movement, String, String, String)>> {
+    let rows: Vec<(Movement, String, String, String)> = movements::table
+        .inner_join(lots::table.on(lots::id.eq(movements::lot_id)))
+        .filter(movements::warehouse_id.eq_any(warehouses))
+        .filter(movements::created_at.ge(since))
+        .order(movements::id.desc())
+        .limit(limit)
+        .select((
+            Movement::as_select(),
+            lots::code,
+            lots::commodity_code,
+            lots::unit,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, code, commodity, unit)| (m.in_unit(&unit), code, commodity, unit))
+        .collect())
+}
+
 pub async fn create_release_order(
     conn: &mut AsyncPgConnection,
     lot_id: Uuid,

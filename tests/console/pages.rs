@@ -199,7 +199,9 @@ async fn a_gs1_scan_with_its_gs_byte_receives_the_lot_and_a_release_follows_its_
     // F1 receives; the scan carries ]C1, a GS byte and a net weight of 500 kg.
     press(&browser, Key::F1).await;
     scan(&browser, &format!("]C110{code}\u{1d}3100000500")).await;
-    let outcome = browser.wait_text("#scan-outcome", |t| !t.is_empty()).await;
+    let outcome = browser
+        .wait_text("#scan-outcome", |t| t.contains("Received"))
+        .await;
     let class = browser
         .driver
         .find(By::Css("#scan-outcome"))
@@ -255,6 +257,22 @@ async fn a_gs1_scan_with_its_gs_byte_receives_the_lot_and_a_release_follows_its_
         "{}",
         orders.text
     );
+    // The day's movements list the lot's announcement, receipt and release, newest first.
+    browser.open("/movements").await;
+    let rows = browser
+        .driver
+        .find_all(By::Css("tr[data-movement]"))
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    for row in &rows {
+        texts.push(row.text().await.unwrap());
+    }
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    for (text, kind) in texts.iter().zip(["released", "received", "announced"]) {
+        assert!(text.contains(&code) && text.contains(kind), "{text}");
+    }
+    browser.shoot("movements").await;
     browser.close().await;
 }
 
@@ -429,6 +447,78 @@ async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
         .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
         .await;
     assert_eq!(loan.body["status"], "approved");
+
+    // The checker pays it out from the inbox.
+    browser.open("/approvals").await;
+    browser.click("[data-inbox=disburse] button").await;
+    browser
+        .wait_for(|p: String| p == "/approvals?done=disbursed", "the inbox")
+        .await;
+    let loan = app
+        .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
+        .await;
+    assert_eq!(loan.body["status"], "active", "{}", loan.text);
+    browser.sign_out().await;
+
+    // The supplier repays 500 from the loan's page; the same form sent twice (a double
+    // click) moves the money once.
+    let supplier = &lending.custody.supplier;
+    browser.sign_in(&supplier.email, PASSWORD).await;
+    browser.open(&format!("/loans/{loan_id}")).await;
+    browser.fill("#repay input[name=amount]", "500").await;
+    browser.click("#repay button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p.ends_with("?done=repaid"), "the loan page")
+        .await;
+    let repaid = app
+        .get(&format!("/v1/loans/{loan_id}"), supplier.token())
+        .await;
+    assert_eq!(
+        repaid.body["outstanding_principal"], "1500.00",
+        "{}",
+        repaid.text
+    );
+    browser.shoot("loan-repaid").await;
+    let session = browser
+        .driver
+        .get_named_cookie("holdfast_session")
+        .await
+        .expect("the session cookie");
+    let page = client
+        .get(app.url(&format!("/loans/{loan_id}")))
+        .header("Cookie", format!("holdfast_session={}", session.value))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.find(&marker).expect(name) + marker.len();
+        page[start..].split('"').next().unwrap().to_owned()
+    };
+    let form = format!("csrf={}&key={}&amount=100", field("csrf"), field("key"));
+    for _ in 0..2 {
+        let sent = client
+            .post(app.url(&format!("/loans/{loan_id}/repay")))
+            .header("Cookie", format!("holdfast_session={}", session.value))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status().as_u16(), 303);
+    }
+    let once = app
+        .get(&format!("/v1/loans/{loan_id}"), supplier.token())
+        .await;
+    assert_eq!(
+        once.body["outstanding_principal"], "1400.00",
+        "{}",
+        once.text
+    );
+    crate::fixtures::assert_books_balance(&app, &lending.custody.admin).await;
     browser.close().await;
 }
 

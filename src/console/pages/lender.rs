@@ -3,6 +3,8 @@
 //! `/loans/{id}`).
 
 use crate::auth::browser::BrowserSession;
+use crate::auth::tokens::random_token;
+use crate::auth::{OrgKind, Permission};
 use crate::console::i18n::{Arg, Lang};
 use crate::console::service::Inbox;
 use crate::console::view;
@@ -295,9 +297,18 @@ pub fn approvals(
             }
         }
         h2 { (lang.t("inbox-to-disburse")) " (" (inbox.to_disburse.len()) ")" }
-        @if inbox.to_disburse.is_empty() { p { (lang.t("none")) } } @else {
-            div.table-wrap { table { thead { tr { (loan_head(lang)) } }
-                tbody { @for loan in &inbox.to_disburse { tr { (loan_row(lang, loan)) } } } } }
+        @if inbox.to_disburse.is_empty() { p { (lang.t("none")) } }
+        @for loan in &inbox.to_disburse {
+            div.card data-inbox="disburse" {
+                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                form method="post" action={ "/loans/" (loan.id) "/disburse" } {
+                    input type="hidden" name="csrf" value=(session.csrf_token);
+                    input type="hidden" name="key" value=(random_token());
+                    button.primary type="submit" {
+                        (lang.f("disburse-amount", &[("amount", Arg::from(lang.money(loan.principal.amount(), &loan.currency)))]))
+                    }
+                }
+            }
         }
     };
     view::page(
@@ -325,9 +336,14 @@ pub fn loans(lang: Lang, session: &BrowserSession, loans: &[Loan]) -> Markup {
     )
 }
 
-pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan) -> Markup {
+pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan, flash: Option<Markup>) -> Markup {
     let money = |d: Decimal| lang.money(d, &loan.currency);
+    let principal = &session.principal;
+    let may_repay = matches!(loan.status.as_str(), "active" | "defaulted" | "liquidating")
+        && ((principal.kind == OrgKind::Supplier && principal.has(Permission::LoansWrite))
+            || (principal.kind == OrgKind::Lender && principal.has(Permission::CreditWrite)));
     let content = html! {
+        @if let Some(flash) = flash { (flash) }
         p { (view::badge(lang, loan.status.as_str())) }
         div.grid {
             div.figure { div.label { (lang.t("col-principal")) } div.value { (money(loan.principal.amount())) } }
@@ -336,6 +352,20 @@ pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan) -> Markup {
             div.figure { div.label { (lang.t("col-collateral")) } div.value { (money(loan.collateral_value.amount())) } }
             div.figure { div.label { (lang.t("col-ltv")) } div.value { (loan.ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) } }
             div.figure { div.label { (lang.t("loan-to-repay")) } div.value { (money(loan.amount_to_repay.amount())) } }
+        }
+        @if may_repay {
+            form.panel #repay method="post" action={ "/loans/" (loan.id) "/repay" } {
+                input type="hidden" name="csrf" value=(session.csrf_token);
+                input type="hidden" name="key" value=(random_token());
+                div.actions {
+                    label { (lang.t("repay-amount"))
+                        input type="text" inputmode="decimal" name="amount" required
+                            value=(loan.amount_to_repay.amount());
+                    }
+                    button.primary type="submit" { (lang.t("repay")) }
+                }
+                p.help { (lang.t("repay-help")) }
+            }
         }
         h2 { (lang.t("loan-collateral")) }
         div.table-wrap { table {

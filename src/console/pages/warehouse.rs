@@ -5,6 +5,7 @@ use crate::auth::browser::BrowserSession;
 use crate::coldchain::store::Breach;
 use crate::console::i18n::{Arg, Lang};
 use crate::console::view;
+use crate::lots::service::DayMovement;
 use crate::reference::model::Warehouse;
 use maud::{Markup, html};
 
@@ -73,6 +74,48 @@ pub fn breaches(
         Some(session),
         &lang.t("breaches-title"),
         "/breaches",
+        content,
+    )
+}
+
+/// What moved today at the operator's warehouses, newest first.
+pub fn movements(
+    lang: Lang,
+    session: &BrowserSession,
+    moved: &[DayMovement],
+    warehouses: &[Warehouse],
+) -> Markup {
+    let name_of = |id: Option<uuid::Uuid>| {
+        id.and_then(|id| warehouses.iter().find(|w| w.id == id))
+            .map(|w| w.name.clone())
+            .unwrap_or_default()
+    };
+    let content = html! {
+        p.help { (lang.f("movements-help", &[("count", Arg::from(moved.len() as i64))])) }
+        @if moved.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th { (lang.t("col-time")) } th { (lang.t("col-lot")) } th { (lang.t("lot-commodity")) }
+                    th { (lang.t("col-movement")) } th.num { (lang.t("col-change")) } th.num { (lang.t("col-after")) }
+                    th { (lang.t("lot-warehouse")) }
+                } }
+                tbody { @for m in moved { tr data-movement=(m.movement.id) {
+                    td { (m.movement.created_at.format("%H:%M:%S")) }
+                    td { (m.lot_code) }
+                    td { (m.commodity_code) }
+                    td { (lang.t(&format!("movement-{}", m.movement.kind.as_str().replace('_', "-")))) }
+                    td.num { (lang.number(m.movement.quantity_change.value())) " " (m.unit) }
+                    td.num { (lang.number(m.movement.quantity_after.value())) }
+                    td { (name_of(m.movement.warehouse_id)) }
+                } } }
+            } }
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("movements-title"),
+        "/movements",
         content,
     )
 }
