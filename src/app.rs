@@ -336,6 +336,9 @@ pub fn routes() -> Vec<Route> {
         page!(POST "/lots/announce", LOT_WRITERS, console::routes::announce),
         page!(POST "/lots/borrow", BORROWERS, console::routes::borrow),
         page!(GET "/lots/{id}/label.svg", LOT_READERS, console::routes::label),
+        page!(GET "/sales", SALE_READERS, console::routes::sales),
+        page!(GET "/statement", STATEMENT_READERS, console::routes::statement),
+        page!(GET "/statement.csv", STATEMENT_READERS, console::routes::statement_csv),
         page!(GET "/loans", VALUERS, console::routes::loans),
         page!(GET "/loans/{id}", VALUERS, console::routes::loan),
     ]

@@ -304,12 +304,21 @@ mod tests {
     /// exist for every value, in both languages.
     #[test]
     fn every_status_kind_and_reason_has_its_words() {
-        use crate::domain::states::{LoanStatus, LotStatus, MovementKind, VoyageStatus};
+        use crate::domain::states::{
+            LoanStatus, LotStatus, MovementKind, SaleStatus, VoyageStatus,
+        };
         let key = |prefix: &str, value: &str| format!("{prefix}-{}", value.replace('_', "-"));
         let mut keys: Vec<String> = Vec::new();
         keys.extend(LotStatus::ALL.iter().map(|s| key("status", s.as_str())));
         keys.extend(LoanStatus::ALL.iter().map(|s| key("status", s.as_str())));
         keys.extend(VoyageStatus::ALL.iter().map(|s| key("status", s.as_str())));
+        keys.extend(SaleStatus::ALL.iter().map(|s| key("status", s.as_str())));
+        keys.extend(
+            crate::statements::model::Summary::default()
+                .figures()
+                .iter()
+                .map(|(name, _)| key("figure", name)),
+        );
         keys.extend(
             MovementKind::ALL
                 .iter()

@@ -861,3 +861,99 @@ pub async fn movements(
         &warehouses,
     )))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sales and the statement
+
+pub async fn sales(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let sales = service::sales(&mut conn, &session.0.principal).await?;
+    Ok(view::respond(pages::books::sales(lang, &session.0, &sales)))
+}
+
+#[derive(Deserialize)]
+pub struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl PeriodQuery {
+    /// The period's dates; a date that is not one is named (blank means the default).
+    fn dates(&self) -> ApiResult<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)> {
+        let date = |field: &str, text: &Option<String>| match text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            None => Ok(None),
+            Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| {
+                    ApiError::invalid(
+                        field,
+                        format!("{field}: not a date (write it as 2026-11-30)"),
+                    )
+                }),
+        };
+        Ok((date("from", &self.from)?, date("to", &self.to)?))
+    }
+}
+
+pub async fn statement(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<PeriodQuery>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let asked = match query.dates() {
+        Ok((from, to)) => service::statement(&mut conn, &session.0.principal, from, to).await,
+        Err(error) => Err(error),
+    };
+    match asked {
+        Ok(statement) => Ok(view::respond(pages::books::statement_with(
+            lang, &session.0, &statement, None,
+        ))),
+        // A period that is not one: the default period, with the refusal on it.
+        Err(error) if error.status.is_client_error() => {
+            let statement = service::statement(&mut conn, &session.0.principal, None, None).await?;
+            let page = pages::books::statement_with(
+                lang,
+                &session.0,
+                &statement,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(HttpResponse::build(error.status)
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(page.into_string()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn statement_csv(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<PeriodQuery>,
+) -> ApiResult<HttpResponse> {
+    let (from, to) = query.dates()?;
+    let mut conn = state.pool.get().await?;
+    let statement = service::statement(&mut conn, &session.0.principal, from, to).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "content-disposition",
+            format!(
+                "attachment; filename=\"statement-{}-{}.csv\"",
+                statement.from, statement.to
+            ),
+        ))
+        .body(crate::statements::service::csv(&statement)))
+}

@@ -508,3 +508,40 @@ pub async fn movements_today(
     let moved = lots::movements_today(conn, principal).await?;
     Ok((moved, reference::warehouses(conn).await?))
 }
+
+/// The caller's sales (the first 200) as the API shows them to it.
+pub async fn sales(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<Vec<crate::sales::model::Sale>> {
+    Ok(crate::sales::service::sales(
+        conn,
+        principal,
+        crate::sales::model::SaleQuery {
+            status: None,
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?
+    .items)
+}
+
+/// The caller's statement for a period (default: the 30 days to the business date).
+pub async fn statement(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> ApiResult<crate::statements::model::Statement> {
+    crate::statements::service::statement(
+        conn,
+        principal,
+        crate::statements::model::StatementQuery {
+            org_id: None,
+            from,
+            to,
+        },
+    )
+    .await
+}

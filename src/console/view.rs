@@ -49,6 +49,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 href: "/stress",
                 key: "nav-stress",
             },
+            NavItem {
+                href: "/statement",
+                key: "nav-statement",
+            },
         ],
         OrgKind::Supplier => &[
             NavItem {
@@ -58,6 +62,14 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
             NavItem {
                 href: "/loans",
                 key: "nav-loans",
+            },
+            NavItem {
+                href: "/sales",
+                key: "nav-sales",
+            },
+            NavItem {
+                href: "/statement",
+                key: "nav-statement",
             },
         ],
         OrgKind::Platform => &[
@@ -74,7 +86,17 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 key: "nav-loans",
             },
         ],
-        OrgKind::Buyer | OrgKind::Inspector => &[],
+        OrgKind::Buyer => &[
+            NavItem {
+                href: "/sales",
+                key: "nav-purchases",
+            },
+            NavItem {
+                href: "/statement",
+                key: "nav-statement",
+            },
+        ],
+        OrgKind::Inspector => &[],
     }
 }
 

@@ -349,3 +349,54 @@ async fn the_platform_imports_a_price_feed_from_its_page() {
     let (supplier, _) = sign_in(&app, &custody.supplier.email).await;
     assert_eq!(get(&app, "/admin", Some(&supplier)).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_statement_page_and_its_csv_follow_the_api() {
+    let app = TestApp::spawn().await;
+    let lending = crate::fixtures::lending(&app).await;
+    let (_lot, _loan) = lending.active_loan(&app, "1000", "2000").await;
+    let supplier = &lending.custody.supplier;
+    let (session, _) = sign_in(&app, &supplier.email).await;
+    let (status, _, html) = get(&app, "/statement", Some(&session)).await;
+    assert_eq!(status, 200);
+    // The advance of 2,000 shows as the API's statement has it.
+    let api = app.get("/v1/statements", supplier.token()).await;
+    assert_eq!(api.body["currencies"][0]["summary"]["advances"], "2000.00");
+    assert!(
+        html.contains("CNY 2,000.00") || html.contains("¥2,000.00"),
+        "{html}"
+    );
+    let csv = client()
+        .get(app.url("/statement.csv"))
+        .header("Cookie", format!("holdfast_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = csv.text().await.unwrap();
+    let api_csv = app
+        .client
+        .get(app.url("/v1/statements.csv"))
+        .bearer_auth(supplier.token())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, api_csv, "the page's CSV is the API's");
+    // A date that is not one is named on the page.
+    let (status, _, html) = get(&app, "/statement?to=2026-13-45", Some(&session)).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("role=\"alert\""));
+    // Warehouse staff see no statement (no money), as in the API.
+    let (staff, _) = sign_in(&app, &lending.custody.warehouse_staff.email).await;
+    assert_eq!(get(&app, "/statement", Some(&staff)).await.0, 404);
+    assert_eq!(get(&app, "/sales", Some(&staff)).await.0, 404);
+}

@@ -102,13 +102,12 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
     browser.sign_out().await;
     browser.open("/dashboard").await;
     assert!(browser.path().await.starts_with("/login"));
-
     // Each kind of user has its own first page.
     for (email, home, title) in [
         ("staff@warehouse.demo.holdfast", "/scan", "扫码台"),
         ("owner@supplier.demo.holdfast", "/lots", "我的货物"),
         ("owner@platform.demo.holdfast", "/admin", "平台管理"),
-        ("owner@buyer.demo.holdfast", "/welcome", "欢迎"),
+        ("owner@buyer.demo.holdfast", "/sales", "采购"),
     ] {
         let landed = browser.sign_in(email, DEMO_PASSWORD).await;
         assert_eq!(landed, home, "{email}");
@@ -122,6 +121,20 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
         }
         if home == "/lots" {
             assert!(browser.text("main").await.contains("可质押"));
+            // The cooperative's sales to Qingdao Fresh Market and its statement.
+            browser.open("/sales").await;
+            let settled = browser
+                .driver
+                .find_all(By::Css("tr[data-sale] .badge-settled"))
+                .await
+                .unwrap();
+            assert!(!settled.is_empty(), "the demo has settled sales");
+            browser.shoot("sales-zh").await;
+            browser.open("/statement").await;
+            assert!(browser.text("main").await.contains("销售收入"));
+            browser.shoot("statement-zh").await;
+            browser.open("/statement?from=yesterday").await;
+            assert!(browser.text("[role=alert]").await.contains("from"));
             browser.open("/loans").await;
             browser.click("table a").await;
             browser

@@ -1,6 +1,7 @@
 //! The console's pages, one module per kind of user; the sign-in page is here.
 
 pub mod admin;
+pub mod books;
 pub mod lender;
 pub mod scan;
 pub mod supplier;
