@@ -332,6 +332,35 @@ mod tests {
         keys.extend(["too_hot", "too_cold"].iter().map(|k| key("breach", k)));
         keys.extend(
             [
+                "disbursement",
+                "repayment",
+                "sale_payment",
+                "settlement",
+                "adjustment",
+            ]
+            .iter()
+            .map(|k| key("entry", k)),
+        );
+        keys.extend(
+            [
+                "cash",
+                "loans_receivable",
+                "loans_payable",
+                "interest_income",
+                "interest_expense",
+                "fee_income",
+                "fee_expense",
+                "payable",
+                "receivable",
+                "escrow",
+                "sales",
+                "purchases",
+            ]
+            .iter()
+            .map(|k| key("account", k)),
+        );
+        keys.extend(
+            [
                 "no_price",
                 "stale_price",
                 "expired",

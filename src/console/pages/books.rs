@@ -9,6 +9,16 @@ use crate::statements::model::Statement;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
+/// The catalogue's words for a value (`<prefix>-<value>`), or the value itself.
+fn words(lang: Lang, prefix: &str, value: &str) -> String {
+    let key = format!("{prefix}-{}", value.replace('_', "-"));
+    if lang.has(&key) {
+        lang.t(&key)
+    } else {
+        value.to_owned()
+    }
+}
+
 pub fn sales(lang: Lang, session: &BrowserSession, sales: &[Sale]) -> Markup {
     let content = html! {
         @if sales.is_empty() { p { (lang.t("none")) } } @else {
@@ -64,7 +74,7 @@ pub fn statement_with(
             label { (lang.t("statement-from")) input type="date" name="from" value=(statement.from); }
             label { (lang.t("statement-to")) input type="date" name="to" value=(statement.to); }
             button type="submit" { (lang.t("statement-show")) }
-            a.button href={ "/statement.csv?" (period) } download { (lang.t("download-csv")) }
+            a.button href={ "/statement.csv?" (period) } download { (lang.t("download-statement-csv")) }
         }
         p.help { (lang.f("statement-period", &[("from", Arg::from(lang.date(statement.from))), ("to", Arg::from(lang.date(statement.to)))])) }
         @if statement.currencies.is_empty() { p { (lang.t("statement-empty")) } }
@@ -85,8 +95,16 @@ pub fn statement_with(
                 thead { tr { th { (lang.t("col-as-of")) } th { (lang.t("col-entry")) } th { (lang.t("col-lines")) } } }
                 tbody { @for entry in &section.entries { tr {
                     td { (lang.date(entry.business_date)) }
-                    td { (entry.memo) }
-                    td { @for (account, amount) in &entry.lines { (account) " " (amount) br; } }
+                    td title=(entry.memo) {
+                        (words(lang, "entry", &entry.kind))
+                        @if let Some(loan) = entry.loan_id { " · " (lang.t("col-loan")) " " (loan.to_string().get(..8).unwrap_or("")) }
+                        @if let Some(sale) = entry.sale_id { " · " (lang.t("col-sale")) " " (sale.to_string().get(..8).unwrap_or("")) }
+                    }
+                    td { @for (account, amount) in &entry.lines {
+                        (words(lang, "account", account)) " "
+                        (amount.parse::<Decimal>().map(|a| lang.money(a, &section.currency)).unwrap_or_else(|_| amount.clone()))
+                        br;
+                    } }
                 } } }
             } }
         }
