@@ -320,6 +320,7 @@ pub fn routes() -> Vec<Route> {
         page!(POST "/scan/submit", SCANNERS, console::routes::scan_submit),
         page!(GET "/breaches", SCANNERS, console::routes::breaches),
         page!(GET "/movements", SCANNERS, console::routes::movements),
+        page!(POST "/readings", SCANNERS, console::routes::record_reading),
         page!(POST "/breaches/{id}/acknowledge", SCANNERS, console::routes::acknowledge),
         page!(GET "/admin", PLATFORM_PAGES, console::routes::admin),
         page!(POST "/admin/prices", PRICE_WRITERS, console::routes::import_prices),

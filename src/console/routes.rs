@@ -256,10 +256,7 @@ pub async fn scan_lot(
         Err(error) if error.status.is_client_error() => (error.status, view::problem(lang, &error)),
         Err(error) => return Err(error),
     };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(markup.into_string()))
+    Ok(view::respond_at(status, markup))
 }
 
 /// One scan from the station: the API's scan (same checks, same `Idempotency-Key` store), its
@@ -277,6 +274,12 @@ pub async fn scan_submit(
     crate::scans::service::scan_keyed(&state.pool, principal, body.body_sha256, body.value, idem)
         .await
         .map_err(|error| in_language(lang, error))
+}
+
+/// The confirmation a page shows after an action (`?done=<what>`), when it knows `what`.
+fn flash(lang: Lang, done: Option<&str>, known: &[(&str, &str)]) -> Option<maud::Markup> {
+    let key = known.iter().find(|(what, _)| Some(*what) == done)?.1;
+    Some(view::done(&lang.t(key)))
 }
 
 /// An API refusal with its message in the user's language, where the catalogue has it.
@@ -379,10 +382,7 @@ pub async fn stress_run(
         Err(error) => return Err(error),
     };
     let markup = pages::lender::stress(lang, &posted.session, &commodities, &asked, Some(answer));
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(markup.into_string()))
+    Ok(view::respond_at(status, markup))
 }
 
 #[derive(Deserialize)]
@@ -399,12 +399,15 @@ pub async fn approvals(
     let lang = Lang::of(&req);
     let mut conn = state.pool.get().await?;
     let inbox = service::inbox(&mut conn, &session.0.principal).await?;
-    let flash = match query.done.as_deref() {
-        Some("approved") => Some(view::done(&lang.t("done-approved"))),
-        Some("rejected") => Some(view::done(&lang.t("done-rejected"))),
-        Some("disbursed") => Some(view::done(&lang.t("done-disbursed"))),
-        _ => None,
-    };
+    let flash = flash(
+        lang,
+        query.done.as_deref(),
+        &[
+            ("approved", "done-approved"),
+            ("rejected", "done-rejected"),
+            ("disbursed", "done-disbursed"),
+        ],
+    );
     Ok(view::respond(pages::lender::approvals(
         lang, &session.0, &inbox, flash,
     )))
@@ -460,10 +463,7 @@ async fn decided(
             let inbox = service::inbox(&mut conn, &session.principal).await?;
             let markup =
                 pages::lender::approvals(lang, session, &inbox, Some(view::problem(lang, &error)));
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(markup.into_string()))
+            Ok(view::respond_at(error.status, markup))
         }
         Err(error) => Err(error),
     }
@@ -490,10 +490,7 @@ pub async fn loan(
     query: web::Query<DoneQuery>,
 ) -> ApiResult<HttpResponse> {
     let lang = Lang::of(&req);
-    let flash = match query.done.as_deref() {
-        Some("repaid") => Some(view::done(&lang.t("done-repaid"))),
-        _ => None,
-    };
+    let flash = flash(lang, query.done.as_deref(), &[("repaid", "done-repaid")]);
     let mut conn = state.pool.get().await?;
     match service::loan(&mut conn, &session.0.principal, *id).await {
         Ok(loan) => Ok(view::respond(pages::lender::loan(
@@ -518,10 +515,11 @@ pub async fn portal(
     let lang = Lang::of(&req);
     let mut conn = state.pool.get().await?;
     let portal = service::portal(&mut conn, &session.0.principal).await?;
-    let flash = match query.done.as_deref() {
-        Some("announced") => Some(view::done(&lang.t("done-announced"))),
-        _ => None,
-    };
+    let flash = flash(
+        lang,
+        query.done.as_deref(),
+        &[("announced", "done-announced")],
+    );
     Ok(view::respond(pages::supplier::portal(
         lang, &session.0, &portal, flash,
     )))
@@ -541,10 +539,7 @@ async fn portal_refused(
     let mut conn = state.pool.get().await?;
     let portal = service::portal(&mut conn, &session.principal).await?;
     let markup = pages::supplier::portal(lang, session, &portal, Some(view::problem(lang, &error)));
-    Ok(HttpResponse::build(error.status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(markup.into_string()))
+    Ok(view::respond_at(error.status, markup))
 }
 
 #[derive(Deserialize)]
@@ -650,10 +645,14 @@ pub async fn breaches(
     let lang = Lang::of(&req);
     let mut conn = state.pool.get().await?;
     let (breaches, warehouses) = service::breaches(&mut conn, &session.0.principal).await?;
-    let flash = match query.done.as_deref() {
-        Some("acknowledged") => Some(view::done(&lang.t("done-acknowledged"))),
-        _ => None,
-    };
+    let flash = flash(
+        lang,
+        query.done.as_deref(),
+        &[
+            ("acknowledged", "done-acknowledged"),
+            ("recorded", "done-recorded"),
+        ],
+    );
     Ok(view::respond(pages::warehouse::breaches(
         lang,
         &session.0,
@@ -693,10 +692,7 @@ pub async fn acknowledge(
                 &warehouses,
                 Some(view::problem(lang, &error)),
             );
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(markup.into_string()))
+            Ok(view::respond_at(error.status, markup))
         }
         Err(error) => Err(error),
     }
@@ -764,10 +760,7 @@ pub async fn import_prices(
                 &admin,
                 Some(view::problem(lang, &error)),
             );
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(markup.into_string()))
+            Ok(view::respond_at(error.status, markup))
         }
         Err(error) => Err(error),
     }
@@ -802,10 +795,7 @@ pub async fn disburse(
                 &inbox,
                 Some(view::problem(lang, &error)),
             );
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(markup.into_string()))
+            Ok(view::respond_at(error.status, markup))
         }
     }
 }
@@ -838,10 +828,7 @@ pub async fn repay(
                 &loan,
                 Some(view::problem(lang, &error)),
             );
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(markup.into_string()))
+            Ok(view::respond_at(error.status, markup))
         }
     }
 }
@@ -929,10 +916,7 @@ pub async fn statement(
                 &statement,
                 Some(view::problem(lang, &error)),
             );
-            Ok(HttpResponse::build(error.status)
-                .content_type("text/html; charset=utf-8")
-                .insert_header(("Cache-Control", "no-store"))
-                .body(page.into_string()))
+            Ok(view::respond_at(error.status, page))
         }
         Err(error) => Err(error),
     }
@@ -956,4 +940,55 @@ pub async fn statement_csv(
             ),
         ))
         .body(crate::statements::service::csv(&statement)))
+}
+
+#[derive(Deserialize)]
+pub struct ReadingForm {
+    warehouse_id: Option<Uuid>,
+    #[serde(default)]
+    sensor_id: String,
+    #[serde(default)]
+    celsius: String,
+    #[serde(default)]
+    recorded_at: String,
+}
+
+pub async fn record_reading(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<ReadingForm>,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let form = &posted.form;
+    let principal = &posted.session.principal;
+    let mut conn = state.pool.get().await?;
+    let recorded = match form.warehouse_id {
+        None => Err(ApiError::invalid("warehouse_id", "choose the warehouse")),
+        Some(warehouse) => {
+            service::record_reading(
+                &mut conn,
+                principal,
+                warehouse,
+                form.sensor_id.trim().to_owned(),
+                &form.celsius,
+                &form.recorded_at,
+            )
+            .await
+        }
+    };
+    match recorded {
+        Ok(()) => Ok(forms::see_other("/breaches?done=recorded")),
+        Err(error) if error.status.is_client_error() => {
+            let (breaches, warehouses) = service::breaches(&mut conn, principal).await?;
+            let markup = pages::warehouse::breaches(
+                lang,
+                &posted.session,
+                &breaches,
+                &warehouses,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(view::respond_at(error.status, markup))
+        }
+        Err(error) => Err(error),
+    }
 }

@@ -234,7 +234,7 @@ pub async fn decide(
 /// names the field.
 fn input<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> ApiResult<T> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_owned()))
-        .map_err(|e| ApiError::invalid(field, e.to_string()))
+        .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
 }
 
 /// The supplier's portal: its facilities, its lots valued, and what announcing needs.
@@ -544,4 +544,35 @@ pub async fn statement(
         },
     )
     .await
+}
+
+/// A temperature reading typed in by hand (a sensor that cannot send, a check with a hand-held
+/// thermometer), checked and recorded as the API's batches are; its breaches follow.
+pub async fn record_reading(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    warehouse_id: Uuid,
+    sensor_id: String,
+    celsius: &str,
+    recorded_at: &str,
+) -> ApiResult<()> {
+    let now = chrono::Utc::now();
+    let recorded_at = match recorded_at.trim() {
+        "" => now,
+        text => chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+            .map(|t| t.and_utc())
+            .map_err(|_| ApiError::invalid("recorded_at", "a time such as 2026-12-01T08:30"))?,
+    };
+    let reading = crate::coldchain::model::ReadingIn {
+        warehouse_id,
+        sensor_id,
+        recorded_at,
+        celsius: input("celsius", celsius)?,
+    };
+    let parsed = coldchain::check_readings(&[reading], now)?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        coldchain::record_readings(conn, principal, parsed).await
+    })
+    .await?;
+    Ok(())
 }

@@ -177,7 +177,12 @@ pub fn page(
 
 /// The page as a response, never cached (it shows one user's data).
 pub fn respond(markup: Markup) -> HttpResponse {
-    HttpResponse::Ok()
+    respond_at(actix_web::http::StatusCode::OK, markup)
+}
+
+/// The page at another status: a form's refusal shown on its page (4xx).
+pub fn respond_at(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(markup.into_string())

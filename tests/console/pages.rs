@@ -177,6 +177,19 @@ async fn press(browser: &Browser, key: Key) {
         .expect("key");
 }
 
+/// The station's outcome line's classes: `ok`, `fail`, `queued` or `wait`.
+async fn outcome_class(browser: &Browser) -> String {
+    browser
+        .driver
+        .find(By::Css("#scan-outcome"))
+        .await
+        .expect("the outcome line")
+        .class_name()
+        .await
+        .expect("its class")
+        .unwrap_or_default()
+}
+
 async fn lot_now(app: &TestApp, token: &str, id: &str) -> Value {
     app.get(&format!("/v1/lots/{id}"), token).await.body
 }
@@ -215,15 +228,7 @@ async fn a_gs1_scan_with_its_gs_byte_receives_the_lot_and_a_release_follows_its_
     let outcome = browser
         .wait_text("#scan-outcome", |t| t.contains("Received"))
         .await;
-    let class = browser
-        .driver
-        .find(By::Css("#scan-outcome"))
-        .await
-        .unwrap()
-        .class_name()
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let class = outcome_class(&browser).await;
     assert!(class.contains("ok"), "{class}: {outcome}");
     let received = lot_now(&app, custody.warehouse_staff.token(), &id).await;
     assert_eq!(received["status"], "in_custody");
@@ -237,15 +242,7 @@ async fn a_gs1_scan_with_its_gs_byte_receives_the_lot_and_a_release_follows_its_
             t.contains(&code) && t.contains("status")
         })
         .await;
-    let class = browser
-        .driver
-        .find(By::Css("#scan-outcome"))
-        .await
-        .unwrap()
-        .class_name()
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let class = outcome_class(&browser).await;
     assert!(class.contains("fail"), "{class}");
     browser.shoot("scan-refused").await;
 
@@ -696,5 +693,25 @@ async fn warehouse_staff_acknowledge_a_breach_and_downgrade_the_goods_from_the_p
     assert_eq!(after["on_hold"], false);
     assert_eq!(after["grade"], "B");
     assert!(browser.text("main").await.contains("fruit checked"));
+    // A reading by hand: a word is not a temperature; 3.0 °C is recorded.
+    browser
+        .fill("#reading input[name=sensor_id]", "hand-1")
+        .await;
+    browser.fill("#reading input[name=celsius]", "warm").await;
+    browser.click("#reading button[type=submit]").await;
+    assert!(browser.text("[role=alert]").await.contains("celsius"));
+    browser
+        .fill("#reading input[name=sensor_id]", "hand-1")
+        .await;
+    browser.fill("#reading input[name=celsius]", "3.0").await;
+    browser.click("#reading button[type=submit]").await;
+    browser
+        .wait_for(
+            |p: String| p == "/breaches?done=recorded",
+            "the breaches page",
+        )
+        .await;
+    let stored = app.count("temperature_readings").await;
+    assert_eq!(stored, 5, "four sent by the API, one by hand");
     browser.close().await;
 }

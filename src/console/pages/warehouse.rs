@@ -54,6 +54,27 @@ pub fn breaches(
                 }
             }
         }
+        h2 #reading-title { (lang.t("reading-title")) }
+        form.panel #reading method="post" action="/readings" aria-labelledby="reading-title" {
+            input type="hidden" name="csrf" value=(session.csrf_token);
+            p.help { (lang.t("reading-help")) }
+            div.grid {
+                label { (lang.t("lot-warehouse"))
+                    select name="warehouse_id" {
+                        @for w in warehouses.iter().filter(|w| w.operator_org_id == session.principal.org_id) {
+                            option value=(w.id) { (w.name) }
+                        }
+                    }
+                }
+                label { (lang.t("reading-sensor")) input type="text" name="sensor_id" required maxlength="64"; }
+                label { (lang.t("reading-celsius")) input type="text" inputmode="decimal" name="celsius" required placeholder="3.5"; }
+                label { (lang.t("reading-at"))
+                    input type="datetime-local" name="recorded_at" step="60"
+                        value=(chrono::Utc::now().format("%Y-%m-%dT%H:%M"));
+                }
+            }
+            p { button.primary type="submit" { (lang.t("reading-record")) } }
+        }
         h2 { (lang.t("breaches-done")) }
         @if done.is_empty() { p { (lang.t("none")) } } @else {
             div.table-wrap { table {

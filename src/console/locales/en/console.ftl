@@ -341,3 +341,11 @@ account-receivable = receivable
 account-escrow = escrow
 account-sales = sales
 account-purchases = purchases
+# Readings
+reading-title = Record a reading by hand
+reading-help = For a sensor that cannot send, or a check with a hand-held thermometer. The time is UTC; a reading outside the store's range long enough opens a breach.
+reading-sensor = Sensor or thermometer
+reading-celsius = Temperature (°C)
+reading-at = When (UTC)
+reading-record = Record
+done-recorded = The reading is recorded.

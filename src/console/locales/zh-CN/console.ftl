@@ -331,3 +331,11 @@ account-receivable = 应收款
 account-escrow = 托管
 account-sales = 销售
 account-purchases = 采购
+# Readings
+reading-title = 手工记录温度
+reading-help = 适用于无法自动上传的传感器,或手持温度计的检查。时间为 UTC;超出仓库温度范围足够长时会生成温控异常。
+reading-sensor = 传感器或温度计
+reading-celsius = 温度(°C)
+reading-at = 时间(UTC)
+reading-record = 记录
+done-recorded = 温度已记录。
