@@ -329,6 +329,7 @@ pub fn routes() -> Vec<Route> {
         page!(GET "/stress", RISK_READERS, console::routes::stress_page),
         page!(POST "/stress", RISK_READERS, console::routes::stress_run),
         page!(GET "/approvals", LENDERS, console::routes::approvals),
+        page!(GET "/facilities", LENDERS, console::routes::facilities),
         page!(POST "/loans/{id}/approve", LENDERS, console::routes::approve),
         page!(POST "/loans/{id}/reject", LENDERS, console::routes::reject),
         page!(POST "/loans/{id}/disburse", LENDERS, console::routes::disburse),

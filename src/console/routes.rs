@@ -992,3 +992,19 @@ pub async fn record_reading(
         Err(error) => Err(error),
     }
 }
+
+pub async fn facilities(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> ApiResult<HttpResponse> {
+    let lang = Lang::of(&req);
+    let mut conn = state.pool.get().await?;
+    let (facilities, orgs) = service::facilities(&mut conn, &session.0.principal).await?;
+    Ok(view::respond(pages::lender::facilities(
+        lang,
+        &session.0,
+        &facilities,
+        &orgs,
+    )))
+}

@@ -11,6 +11,7 @@ use crate::domain::states::{LotStatus, ReleaseOrderStatus, ScanAction};
 use crate::error::{ApiError, ApiResult};
 use crate::http::PageQuery;
 use crate::http::idempotency::{KeyRequired, NO_BODY};
+use crate::ledger::model::JournalEntry;
 use crate::lending::exposure::{self, Exposure, ExposureQuery, Shock, StressRequest};
 use crate::lending::model::{Facility, Loan, LoanQuery, NewLoan, PledgeRequest};
 use crate::lending::service as lending;
@@ -200,12 +201,45 @@ pub async fn inbox(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiRe
     })
 }
 
+/// A loan with its journal entries (the caller's side of them).
 pub async fn loan(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
-) -> ApiResult<Loan> {
-    lending::loan(conn, principal, id).await
+) -> ApiResult<(Loan, Vec<JournalEntry>)> {
+    let loan = lending::loan(conn, principal, id).await?;
+    let entries = crate::ledger::entries_of_loan(conn, principal, id, 200).await?;
+    Ok((loan, entries))
+}
+
+/// The caller's credit facilities (a lender's, or a supplier's), with the directory to name
+/// the orgs on the other side.
+pub async fn facilities(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<(Vec<Facility>, Vec<DirectoryEntry>)> {
+    let facilities = lending::facilities(
+        conn,
+        principal,
+        &PageQuery {
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    let orgs = crate::orgs::service::directory(
+        conn,
+        DirectoryQuery {
+            kind: None,
+            q: None,
+            limit: Some(500),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    Ok((facilities, orgs))
 }
 
 /// A lender's decision on a requested loan.

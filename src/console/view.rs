@@ -46,6 +46,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 key: "nav-loans",
             },
             NavItem {
+                href: "/facilities",
+                key: "nav-facilities",
+            },
+            NavItem {
                 href: "/stress",
                 key: "nav-stress",
             },
@@ -216,4 +220,14 @@ pub fn badge(lang: Lang, status: &str) -> Markup {
         status.to_owned()
     };
     html! { span class={ "badge badge-" (status) } { (text) } }
+}
+
+/// The catalogue's words for a value (`<prefix>-<value>`), or the value itself.
+pub fn words(lang: Lang, prefix: &str, value: &str) -> String {
+    let key = format!("{prefix}-{}", value.replace('_', "-"));
+    if lang.has(&key) {
+        lang.t(&key)
+    } else {
+        value.to_owned()
+    }
 }

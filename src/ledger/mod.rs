@@ -135,3 +135,20 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
     }
     Ok(id)
 }
+
+/// The journal entries of one loan that touch the caller's books (the platform: all of them),
+/// oldest first, at most `limit`.
+pub async fn entries_of_loan(
+    conn: &mut AsyncPgConnection,
+    principal: &crate::auth::Principal,
+    loan_id: uuid::Uuid,
+    limit: i64,
+) -> ApiResult<Vec<model::JournalEntry>> {
+    let org = (!principal.is_platform()).then_some(principal.org_id);
+    let filter = store::EntryFilter {
+        org,
+        loan_id: Some(loan_id),
+        sale_id: None,
+    };
+    Ok(store::entries(conn, filter, None, limit).await?.items)
+}

@@ -468,6 +468,13 @@ async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
         .get(&format!("/v1/loans/{loan_id}"), lending.lender.token())
         .await;
     assert_eq!(loan.body["status"], "active", "{}", loan.text);
+    // The loan's page shows the payout's journal entry; the facilities page its drawing.
+    browser.open(&format!("/loans/{loan_id}")).await;
+    assert!(browser.text("main").await.contains("Loan paid out"));
+    browser.open("/facilities").await;
+    let row = browser.text("tr[data-facility]").await;
+    assert!(row.contains("CNY 2,000.00"), "drawn: {row}");
+    browser.shoot("facilities").await;
     browser.sign_out().await;
 
     // The supplier repays 500 from the loan's page; the same form sent twice (a double
@@ -488,6 +495,7 @@ async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
         "{}",
         repaid.text
     );
+    assert!(browser.text("main").await.contains("Repayment"));
     browser.shoot("loan-repaid").await;
     let session = browser
         .driver

@@ -9,16 +9,6 @@ use crate::statements::model::Statement;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
-/// The catalogue's words for a value (`<prefix>-<value>`), or the value itself.
-fn words(lang: Lang, prefix: &str, value: &str) -> String {
-    let key = format!("{prefix}-{}", value.replace('_', "-"));
-    if lang.has(&key) {
-        lang.t(&key)
-    } else {
-        value.to_owned()
-    }
-}
-
 pub fn sales(lang: Lang, session: &BrowserSession, sales: &[Sale]) -> Markup {
     let content = html! {
         @if sales.is_empty() { p { (lang.t("none")) } } @else {
@@ -96,12 +86,12 @@ pub fn statement_with(
                 tbody { @for entry in &section.entries { tr {
                     td { (lang.date(entry.business_date)) }
                     td title=(entry.memo) {
-                        (words(lang, "entry", &entry.kind))
+                        (view::words(lang, "entry", &entry.kind))
                         @if let Some(loan) = entry.loan_id { " · " (lang.t("col-loan")) " " (loan.to_string().get(..8).unwrap_or("")) }
                         @if let Some(sale) = entry.sale_id { " · " (lang.t("col-sale")) " " (sale.to_string().get(..8).unwrap_or("")) }
                     }
                     td { @for (account, amount) in &entry.lines {
-                        (words(lang, "account", account)) " "
+                        (view::words(lang, "account", account)) " "
                         (amount.parse::<Decimal>().map(|a| lang.money(a, &section.currency)).unwrap_or_else(|_| amount.clone()))
                         br;
                     } }

@@ -8,8 +8,10 @@ use crate::auth::{OrgKind, Permission};
 use crate::console::i18n::{Arg, Lang};
 use crate::console::service::Inbox;
 use crate::console::view;
+use crate::ledger::model::JournalEntry;
 use crate::lending::exposure::Exposure;
-use crate::lending::model::Loan;
+use crate::lending::model::{Facility, Loan};
+use crate::orgs::model::DirectoryEntry;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -336,7 +338,12 @@ pub fn loans(lang: Lang, session: &BrowserSession, loans: &[Loan]) -> Markup {
     )
 }
 
-pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan, flash: Option<Markup>) -> Markup {
+pub fn loan(
+    lang: Lang,
+    session: &BrowserSession,
+    (loan, entries): &(Loan, Vec<JournalEntry>),
+    flash: Option<Markup>,
+) -> Markup {
     let money = |d: Decimal| lang.money(d, &loan.currency);
     let principal = &session.principal;
     let may_repay = matches!(loan.status.as_str(), "active" | "defaulted" | "liquidating")
@@ -381,6 +388,19 @@ pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan, flash: Option<Mar
             Some(call) => p { (view::badge(lang, call.status.as_str())) " " (lang.f("margin-call-deadline", &[("date", Arg::from(lang.date(call.deadline)))])) },
             None => p { (lang.t("none")) },
         }
+        h2 { (lang.t("loan-entries")) " (" (entries.len()) ")" }
+        @if entries.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr { th { (lang.t("col-as-of")) } th { (lang.t("col-entry")) } th { (lang.t("col-lines")) } } }
+                tbody { @for entry in entries { tr {
+                    td { (lang.date(entry.business_date)) }
+                    td title=(entry.memo) { (view::words(lang, "entry", &entry.kind)) }
+                    td { @for line in entry.lines.iter().filter(|l| l.org_id == session.principal.org_id || session.principal.kind == OrgKind::Platform) {
+                        (view::words(lang, "account", &line.account)) " " (lang.money(line.amount, &line.currency)) br;
+                    } }
+                } } }
+            } }
+        }
         @if !loan.holds.is_empty() {
             h2 { (lang.t("loan-holds")) }
             ul { @for hold in &loan.holds { li { (lang.moment(hold.started_at)) " · " (hold.kind) } } }
@@ -391,4 +411,51 @@ pub fn loan(lang: Lang, session: &BrowserSession, loan: &Loan, flash: Option<Mar
         &[("id", Arg::from(short(&loan.id.to_string()).to_owned()))],
     );
     view::page(lang, Some(session), &title, "/loans", content)
+}
+
+/// The lender's credit facilities: to whom, on what terms, how much is drawn and left.
+pub fn facilities(
+    lang: Lang,
+    session: &BrowserSession,
+    facilities: &[Facility],
+    orgs: &[DirectoryEntry],
+) -> Markup {
+    let name_of = |id: uuid::Uuid| {
+        orgs.iter()
+            .find(|o| o.id == id)
+            .map(|o| o.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let content = html! {
+        @if facilities.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th { (lang.t("col-supplier")) } th { (lang.t("col-status")) } th.num { (lang.t("col-limit")) }
+                    th.num { (lang.t("col-drawn")) } th.num { (lang.t("col-committed")) } th.num { (lang.t("col-available")) }
+                    th.num { (lang.t("col-borrowing-base")) } th.num { (lang.t("col-advance-rate")) }
+                    th.num { (lang.t("col-margin-call-ltv")) } th.num { (lang.t("col-liquidation-ltv")) } th { (lang.t("col-commodities")) }
+                } }
+                tbody { @for f in facilities { tr data-facility=(f.id) {
+                    td { (name_of(f.supplier_org_id)) }
+                    td { (view::badge(lang, &f.status)) }
+                    td.num { (lang.money(f.limit.amount(), &f.currency)) }
+                    td.num { (lang.money(f.drawn.amount(), &f.currency)) }
+                    td.num { (lang.money(f.committed.amount(), &f.currency)) }
+                    td.num { (lang.money(f.available.amount(), &f.currency)) }
+                    td.num { (lang.money(f.borrowing_base.amount(), &f.currency)) }
+                    td.num { (lang.percent(f.advance_rate)) }
+                    td.num { (lang.percent(f.margin_call_ltv)) }
+                    td.num { (lang.percent(f.liquidation_ltv)) }
+                    td { (f.eligible_commodities.join(", ")) }
+                } } }
+            } }
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("facilities-title"),
+        "/facilities",
+        content,
+    )
 }

@@ -349,3 +349,11 @@ reading-celsius = Temperature (°C)
 reading-at = When (UTC)
 reading-record = Record
 done-recorded = The reading is recorded.
+# Facilities
+nav-facilities = Facilities
+facilities-title = Credit facilities
+col-drawn = Drawn
+col-committed = Committed
+col-borrowing-base = Borrowing base
+col-liquidation-ltv = Liquidation at
+loan-entries = Journal entries

@@ -339,3 +339,11 @@ reading-celsius = 温度(°C)
 reading-at = 时间(UTC)
 reading-record = 记录
 done-recorded = 温度已记录。
+# Facilities
+nav-facilities = 授信
+facilities-title = 授信额度
+col-drawn = 已用
+col-committed = 已承诺
+col-borrowing-base = 借款基础
+col-liquidation-ltv = 平仓线
+loan-entries = 会计分录
