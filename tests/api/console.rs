@@ -400,3 +400,29 @@ async fn the_statement_page_and_its_csv_follow_the_api() {
     assert_eq!(get(&app, "/statement", Some(&staff)).await.0, 404);
     assert_eq!(get(&app, "/sales", Some(&staff)).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_the_open_margin_calls_after_a_price_fall() {
+    let app = TestApp::spawn().await;
+    let world = crate::fixtures::lending(&app).await;
+    let (_, high) = world.active_loan(&app, "10000", "30000").await;
+    crate::fixtures::post_price(
+        &app,
+        &world.custody.admin,
+        &world.custody.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    let (session, _) = sign_in(&app, &world.lender.email).await;
+    let (status, _, html) = get(&app, "/dashboard", Some(&session)).await;
+    assert_eq!(status, 200);
+    // The call's row links the loan and shows its LTV (0.714286 against 0.65).
+    assert!(html.contains(&format!("/loans/{high}")), "{html}");
+    assert!(html.contains("0.714286"));
+    assert_eq!(
+        html.matches(&format!("href=\"/loans/{high}\"")).count(),
+        2,
+        "in the calls and the breaching loans"
+    );
+}

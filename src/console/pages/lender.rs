@@ -142,6 +142,20 @@ pub fn dashboard(lang: Lang, session: &BrowserSession, book: &Exposure) -> Marku
             li { (lang.f("expiring-7", &[("lots", Arg::from(count(&book.expiring["within_7_days"], "lots"))), ("value", Arg::from(money(decimal(&book.expiring["within_7_days"], "collateral_value"))))])) }
             li { (lang.f("expiring-30", &[("lots", Arg::from(count(&book.expiring["within_30_days"], "lots"))), ("value", Arg::from(money(decimal(&book.expiring["within_30_days"], "collateral_value"))))])) }
         }
+        h2 { (lang.t("book-calls")) }
+        @if items(&book.margin_calls["items"]).is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr { th { (lang.t("col-loan")) } th { (lang.t("col-opened")) } th { (lang.t("col-deadline")) }
+                             th.num { (lang.t("col-ltv-at-open")) } th.num { (lang.t("col-ltv")) } } }
+                tbody { @for call in items(&book.margin_calls["items"]) { tr {
+                    td { a href={ "/loans/" (text(call, "loan_id")) } { (short(text(call, "loan_id"))) } }
+                    td { (day(lang, text(call, "opened_on"))) }
+                    td { (day(lang, text(call, "deadline"))) }
+                    td.num { (text(call, "ltv_at_open")) }
+                    td.num { (text(call, "ltv")) }
+                } } }
+            } }
+        }
         h2 { (lang.t("book-breaching")) }
         (breaching(lang, currency, &book.breaching_loans))
         h2 { (lang.t("book-breaches")) }
@@ -177,6 +191,13 @@ fn breaching(lang: Lang, currency: &str, loans: &Value) -> Markup {
             } }
         }
     }
+}
+
+/// A date the figures carry as text, written as the page's language writes dates.
+fn day(lang: Lang, text: &str) -> String {
+    text.parse::<chrono::NaiveDate>()
+        .map(|d| lang.date(d))
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 /// The first eight characters of an id: enough to tell loans apart on a screen.

@@ -357,3 +357,7 @@ col-committed = Committed
 col-borrowing-base = Borrowing base
 col-liquidation-ltv = Liquidation at
 loan-entries = Journal entries
+book-calls = Open margin calls
+col-opened = Opened
+col-deadline = Cure by
+col-ltv-at-open = LTV at opening

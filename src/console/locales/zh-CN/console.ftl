@@ -347,3 +347,7 @@ col-committed = 已承诺
 col-borrowing-base = 借款基础
 col-liquidation-ltv = 平仓线
 loan-entries = 会计分录
+book-calls = 未了结的追加保证金
+col-opened = 发出日
+col-deadline = 补足期限
+col-ltv-at-open = 发出时质押率
