@@ -108,28 +108,29 @@ impl Browser {
         path
     }
 
+    /// The text of the first element `css` finds, waiting (up to 15 s) for one to appear: after a
+    /// click that submits a form, the next page may still be loading.
     pub async fn text(&self, css: &str) -> String {
-        self.driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        self.wait_text(css, |_| true).await
     }
 
     pub async fn click(&self, css: &str) {
-        self.driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .expect("click");
+        self.element(css).await.click().await.expect("click");
+    }
+
+    /// The first element `css` finds, waiting (up to 15 s) for one to appear.
+    pub async fn element(&self, css: &str) -> WebElement {
+        for _ in 0..150 {
+            if let Ok(element) = self.driver.find(By::Css(css)).await {
+                return element;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element {css} at {}", self.path().await)
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
-        let field = self.driver.find(By::Css(css)).await.expect(css);
+        let field = self.element(css).await;
         field.clear().await.expect("clear");
         field.send_keys(text).await.expect("type");
     }

@@ -71,7 +71,7 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
     browser
         .wait_for(|p: String| p == "/dashboard", "back on the dashboard")
         .await;
-    assert_eq!(browser.text("h1").await, "贷款组合");
+    browser.wait_text("h1", |t| t == "贷款组合").await;
     let shown = browser.text(".grid .figure:first-child .value").await;
     assert!(shown.starts_with('¥'), "{shown}");
     assert!(browser.text("p.help").await.contains("年"));
