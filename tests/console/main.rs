@@ -196,6 +196,15 @@ impl Browser {
                 .await
                 .expect("metrics");
             tokio::time::sleep(Duration::from_millis(150)).await;
+            // Nothing sticks out sideways: a phone would zoom the whole page out to show it.
+            let wide = self
+                .driver
+                .execute("return document.documentElement.scrollWidth;", vec![])
+                .await
+                .expect("scroll width")
+                .convert::<u32>()
+                .expect("a width");
+            assert!(wide <= width, "{name} is {wide} px wide at {width} px");
             self.driver
                 .screenshot(&dir.join(format!("{name}-{size}.png")))
                 .await

@@ -302,7 +302,7 @@ pub fn approvals(
         @if inbox.to_decide.is_empty() { p { (lang.t("none")) } }
         @for loan in &inbox.to_decide {
             div.card data-inbox="decide" {
-                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                div.table-wrap { table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } } }
                 (decide(loan, false))
             }
         }
@@ -311,7 +311,7 @@ pub fn approvals(
         @if inbox.awaiting_second.is_empty() { p { (lang.t("none")) } }
         @for loan in &inbox.awaiting_second {
             div.card data-inbox="second" {
-                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                div.table-wrap { table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } } }
                 @if loan.approvals.approved_by == Some(session.principal.user_id) {
                     p.notice.bad { (lang.t("inbox-you-approved")) }
                 } @else {
@@ -323,7 +323,7 @@ pub fn approvals(
         @if inbox.to_disburse.is_empty() { p { (lang.t("none")) } }
         @for loan in &inbox.to_disburse {
             div.card data-inbox="disburse" {
-                table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } }
+                div.table-wrap { table { thead { tr { (loan_head(lang)) } } tbody { tr { (loan_row(lang, loan)) } } } }
                 form method="post" action={ "/loans/" (loan.id) "/disburse" } {
                     input type="hidden" name="csrf" value=(session.csrf_token);
                     input type="hidden" name="key" value=(random_token());
