@@ -17,7 +17,7 @@ use crate::sessions::model::LoginRequest;
 use crate::state::AppState;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -109,14 +109,7 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|r| r.0.clone());
+    let (address, request_id) = crate::http::middleware::client_of(&req);
     let credentials = LoginRequest {
         email: form.email.clone(),
         password: form.password,

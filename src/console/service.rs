@@ -228,17 +228,7 @@ pub async fn facilities(
     )
     .await?
     .items;
-    let orgs = crate::orgs::service::directory(
-        conn,
-        DirectoryQuery {
-            kind: None,
-            q: None,
-            limit: Some(500),
-            cursor: None,
-        },
-    )
-    .await?
-    .items;
+    let orgs = every_org(conn).await?;
     Ok((facilities, orgs))
 }
 
@@ -413,17 +403,7 @@ pub struct Admin {
 }
 
 pub async fn admin(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Admin> {
-    let orgs = crate::orgs::service::directory(
-        conn,
-        DirectoryQuery {
-            kind: None,
-            q: None,
-            limit: Some(500),
-            cursor: None,
-        },
-    )
-    .await?
-    .items;
+    let orgs = every_org(conn).await?;
     let commodities = reference::commodities(conn).await?;
     let warehouses = reference::warehouses(conn).await?;
     let voyages = reference::voyages(
@@ -609,4 +589,19 @@ pub async fn record_reading(
     })
     .await?;
     Ok(())
+}
+
+/// The directory's first 500 organisations, to name the orgs a page shows.
+async fn every_org(conn: &mut AsyncPgConnection) -> ApiResult<Vec<DirectoryEntry>> {
+    Ok(crate::orgs::service::directory(
+        conn,
+        DirectoryQuery {
+            kind: None,
+            q: None,
+            limit: Some(500),
+            cursor: None,
+        },
+    )
+    .await?
+    .items)
 }

@@ -232,6 +232,17 @@ pub fn refusal_page(status: actix_web::http::StatusCode) -> actix_web::HttpRespo
         .body(body)
 }
 
+/// Who sent a request, for the login throttle and the audit log: the peer's address and the
+/// request's id.
+pub fn client_of(req: &actix_web::HttpRequest) -> (String, Option<String>) {
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    (address, request_id)
+}
+
 /// The caller a bearer token names, if the token is ours, unexpired, and still honoured:
 /// its login not ended and its user's token generation not moved on (logout, a reused refresh
 /// token, a disabled user, changed permissions or password).

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::http::ValidJson;
 use crate::state::AppState;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 /// Log in with email and password. Repeated failures for one email or from one address are
 /// refused with 429 for a while.
@@ -23,14 +23,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: ValidJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|r| r.0.clone());
+    let (address, request_id) = crate::http::middleware::client_of(&req);
     let pair = service::login(&state, &body.value, &address, request_id).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
