@@ -89,6 +89,78 @@ impl<T: DeserializeOwned + 'static> FromRequest for Posted<T> {
     }
 }
 
+/// A posted form's fields as sent, in order (a name may repeat: checkboxes).
+#[derive(Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, trimmed; "" when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// Every non-empty value of `name`, in order.
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    /// The fields whose name starts with `prefix`, the rest of the name with the value.
+    pub fn prefixed<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .iter()
+            .filter_map(move |(n, v)| Some((n.strip_prefix(prefix)?, v.trim())))
+    }
+}
+
+/// How a form's text becomes a field of the API's JSON body.
+pub enum Json<'a> {
+    /// A string; left out when empty (the API's default applies).
+    Text(&'a str),
+    /// A whole number when the text is one, else the text (which the API then refuses naming
+    /// the field); left out when empty.
+    Integer(&'a str),
+    /// A value built by the page (a list, a map).
+    Value(serde_json::Value),
+}
+
+/// A form read as the API reads the body of the same call: the fields become a JSON object
+/// parsed by the API's own parser, so a page refuses exactly what the API refuses, naming the
+/// same field.
+pub fn as_api<T: DeserializeOwned>(fields: Vec<(&str, Json<'_>)>) -> Result<T, ApiError> {
+    let mut object = serde_json::Map::new();
+    for (name, field) in fields {
+        let value = match field {
+            Json::Text("") | Json::Integer("") => continue,
+            Json::Text(text) => serde_json::Value::String(text.to_owned()),
+            Json::Integer(text) => text.parse::<i64>().map_or_else(
+                |_| serde_json::Value::String(text.to_owned()),
+                serde_json::Value::from,
+            ),
+            Json::Value(value) => value,
+        };
+        object.insert(name.to_owned(), value);
+    }
+    let body =
+        serde_json::to_vec(&serde_json::Value::Object(object)).map_err(ApiError::internal)?;
+    crate::http::json::parse(&body)
+}
+
+/// A `datetime-local` field (`2026-12-01T08:30`, UTC on these pages) as RFC 3339, or the
+/// text as typed (which the API then refuses naming the field).
+pub fn utc_time(text: &str) -> String {
+    match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
+        Ok(time) => time.and_utc().to_rfc3339(),
+        Err(_) => text.to_owned(),
+    }
+}
+
 /// The form token of a script request (`X-CSRF-Token`) matched its session.
 pub fn check_header(req: &HttpRequest, session: &BrowserSession) -> Result<(), ApiError> {
     let sent = req
@@ -166,6 +238,53 @@ mod tests {
         assert_eq!(local_path(Some("https://evil.example/")), "/");
         assert_eq!(local_path(Some("/a\nb")), "/");
         assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn forms_read_as_the_api_reads_its_body() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            name: String,
+            days: i32,
+            #[serde(default)]
+            note: Option<String>,
+        }
+        let ok: Body = as_api(vec![
+            ("name", Json::Text("Yantai")),
+            ("days", Json::Integer("30")),
+            ("note", Json::Text("")),
+        ])
+        .unwrap();
+        assert_eq!((ok.name.as_str(), ok.days, ok.note), ("Yantai", 30, None));
+        let refused = as_api::<Body>(vec![
+            ("name", Json::Text("x")),
+            ("days", Json::Integer("thirty")),
+        ])
+        .unwrap_err();
+        assert_eq!(refused.status.as_u16(), 422);
+        assert_eq!(refused.details["field"], "days");
+        let missing = as_api::<Body>(vec![("days", Json::Integer("3"))]).unwrap_err();
+        assert_eq!(missing.details["field"], "name");
+    }
+
+    #[test]
+    fn local_times_are_utc() {
+        assert_eq!(utc_time("2026-12-01T08:30"), "2026-12-01T08:30:00+00:00");
+        assert_eq!(utc_time("tomorrow"), "tomorrow");
+    }
+
+    #[test]
+    fn fields_keep_repeats_and_trim() {
+        let fields: Fields =
+            serde_urlencoded::from_str("a=+1+&p=x&p=&p=y&rate.APPLE=0.02").unwrap();
+        assert_eq!(fields.get("a"), "1");
+        assert_eq!(fields.get("missing"), "");
+        assert_eq!(fields.all("p").collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(
+            fields.prefixed("rate.").collect::<Vec<_>>(),
+            [("APPLE", "0.02")]
+        );
     }
 
     #[test]

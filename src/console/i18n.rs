@@ -330,6 +330,18 @@ mod tests {
                 .map(|k| key("kind", k.as_str())),
         );
         keys.extend(["too_hot", "too_cold"].iter().map(|k| key("breach", k)));
+        keys.extend(["owner", "staff"].iter().map(|k| key("role", k)));
+        keys.extend(["disabled", "enabled"].iter().map(|k| key("status", k)));
+        keys.extend(
+            ["cold_storage", "ambient"]
+                .iter()
+                .map(|k| key("warehouse", k)),
+        );
+        keys.extend(
+            crate::auth::Permission::ALL
+                .iter()
+                .map(|p| key("permission", &p.as_str().replace(':', "-"))),
+        );
         keys.extend(
             [
                 "disbursement",

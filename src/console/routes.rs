@@ -22,6 +22,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+pub mod platform;
+
 // ---------------------------------------------------------------------------------------------
 // Assets
 
@@ -683,74 +685,6 @@ pub async fn acknowledge(
                 &posted.session,
                 &breaches,
                 &warehouses,
-                Some(view::problem(lang, &error)),
-            );
-            Ok(view::respond_at(error.status, markup))
-        }
-        Err(error) => Err(error),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The platform
-
-#[derive(Deserialize)]
-pub struct ImportedQuery {
-    imported: Option<usize>,
-    already: Option<usize>,
-}
-
-pub async fn admin(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    query: web::Query<ImportedQuery>,
-) -> ApiResult<HttpResponse> {
-    let lang = Lang::of(&req);
-    let mut conn = state.pool.get().await?;
-    let admin = service::admin(&mut conn, &session.0.principal).await?;
-    let flash = query.imported.map(|imported| {
-        view::done(&lang.f(
-            "done-imported",
-            &[
-                ("imported", i18n::Arg::from(imported as i64)),
-                (
-                    "already",
-                    i18n::Arg::from(query.already.unwrap_or(0) as i64),
-                ),
-            ],
-        ))
-    });
-    Ok(view::respond(pages::admin::admin(
-        lang, &session.0, &admin, flash,
-    )))
-}
-
-#[derive(Deserialize)]
-pub struct FeedForm {
-    #[serde(default)]
-    csv: String,
-}
-
-pub async fn import_prices(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    posted: Posted<FeedForm>,
-) -> ApiResult<HttpResponse> {
-    let lang = Lang::of(&req);
-    let principal = &posted.session.principal;
-    let mut conn = state.pool.get().await?;
-    match service::import_prices(&mut conn, principal, &posted.form.csv).await {
-        Ok(done) => Ok(forms::see_other(&format!(
-            "/admin?imported={}&already={}",
-            done.imported, done.already_present
-        ))),
-        Err(error) if error.status.is_client_error() => {
-            let admin = service::admin(&mut conn, principal).await?;
-            let markup = pages::admin::admin(
-                lang,
-                &posted.session,
-                &admin,
                 Some(view::problem(lang, &error)),
             );
             Ok(view::respond_at(error.status, markup))

@@ -18,8 +18,11 @@ use crate::lending::service as lending;
 use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
 use crate::lots::valuation::Holding;
-use crate::orgs::model::{DirectoryEntry, DirectoryQuery};
-use crate::reference::model::{Commodity, Voyage, VoyageQuery, Warehouse};
+use crate::orgs::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
+use crate::orgs::service as orgs;
+use crate::reference::model::{
+    Commodity, NewCommodity, NewVoyage, NewWarehouse, Voyage, VoyageQuery, Warehouse,
+};
 use crate::reference::prices::Price;
 use crate::reference::service as reference;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -444,6 +447,117 @@ pub async fn import_prices(
     crate::prices::service::import_feed(conn, principal, csv).await
 }
 
+/// One price posted from the platform's page (the loans are revalued at once).
+pub async fn post_price(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &crate::prices::service::NewPrice,
+) -> ApiResult<Price> {
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        crate::prices::service::post(conn, principal, new).await
+    })
+    .await
+}
+
+/// A new organisation from the platform's page.
+pub async fn create_org(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewOrg,
+) -> ApiResult<Org> {
+    let name = orgs::org_name(&new.name)?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        orgs::create_org(conn, principal, &name, new.kind).await
+    })
+    .await
+}
+
+/// An organisation's page: the org and its users.
+pub struct OrgUsers {
+    pub org: Org,
+    pub users: Vec<User>,
+}
+
+pub async fn org_users(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<OrgUsers> {
+    let org = orgs::org(conn, principal, id).await?;
+    let users = orgs::users(conn, principal, id).await?;
+    Ok(OrgUsers { org, users })
+}
+
+/// A new user of `org`, checked and its password hashed as the API does.
+pub async fn create_user(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    org: Uuid,
+    new: &NewUser,
+) -> ApiResult<User> {
+    let checked = orgs::check_new_user(conn, principal, org, new).await?;
+    let password_hash = orgs::hash_password(&new.password).await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        orgs::create_user(conn, principal, checked, &password_hash).await
+    })
+    .await
+}
+
+/// Disables a user (its sessions and tokens end at once) or enables it again.
+pub async fn set_user_disabled(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    disabled: bool,
+) -> ApiResult<User> {
+    let change = UserChange {
+        permissions: None,
+        disabled: Some(disabled),
+    };
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        orgs::change_user(conn, principal, id, &change).await
+    })
+    .await
+}
+
+/// A new commodity, warehouse (with its storage rates) or voyage from the platform's page,
+/// checked as the API checks it.
+pub async fn create_commodity(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewCommodity,
+) -> ApiResult<Commodity> {
+    reference::check_commodity(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        reference::create_commodity(conn, principal, new).await
+    })
+    .await
+}
+
+pub async fn create_warehouse(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewWarehouse,
+) -> ApiResult<Warehouse> {
+    reference::check_warehouse(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        reference::create_warehouse(conn, principal, new).await
+    })
+    .await
+}
+
+pub async fn create_voyage(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewVoyage,
+) -> ApiResult<Voyage> {
+    reference::check_voyage(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        reference::create_voyage(conn, principal, new).await
+    })
+    .await
+}
+
 /// Whether a keyed change went through (its first answer, or the replay of it).
 pub enum Keyed {
     Done,
@@ -593,7 +707,7 @@ pub async fn record_reading(
 
 /// The directory's first 500 organisations, to name the orgs a page shows.
 async fn every_org(conn: &mut AsyncPgConnection) -> ApiResult<Vec<DirectoryEntry>> {
-    Ok(crate::orgs::service::directory(
+    Ok(orgs::directory(
         conn,
         DirectoryQuery {
             kind: None,

@@ -3,7 +3,7 @@
 use super::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
 use super::service::{self, org_not_found};
 use super::store;
-use crate::auth::{OrgKind, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::KeyOptional;
 use crate::http::{Page, PageQuery, ValidJson};
@@ -29,13 +29,7 @@ pub async fn create_org(
     body: ValidJson<NewOrg>,
     idem: KeyOptional,
 ) -> ApiResult<HttpResponse> {
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "name",
-            "name must be 1 to 200 characters",
-        ));
-    }
+    let name = service::org_name(&body.name)?;
     let kind = body.kind;
     idem.run(
         &state.pool,
@@ -73,19 +67,8 @@ pub async fn get_org(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    if !principal.is_platform() && principal.org_id != id {
-        return Err(org_not_found());
-    }
     let mut conn = state.pool.get().await?;
-    let org = store::find_org(&mut conn, id)
-        .await?
-        .ok_or_else(org_not_found)?;
-    let mut org = Org::from(org);
-    if org.kind == OrgKind::Supplier {
-        let today = crate::calendar::business_date(&mut conn).await?;
-        org.tier = Some(crate::tiers::status(&mut conn, id, today).await?);
-    }
+    let org = service::org(&mut conn, &principal, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(org))
 }
 
@@ -111,12 +94,7 @@ pub async fn create_user(
         let mut conn = state.pool.get().await?;
         service::check_new_user(&mut conn, &principal, id.into_inner(), &body.value).await?
     };
-    let password_hash = crate::auth::password::hash(body.value.password.clone())
-        .await
-        .map_err(|e| match e.downcast::<crate::auth::password::Busy>() {
-            Ok(busy) => ApiError::from(busy),
-            Err(other) => ApiError::internal(other),
-        })?;
+    let password_hash = service::hash_password(&body.value.password).await?;
     idem.run(
         &state.pool,
         principal.user_id,

@@ -29,6 +29,44 @@ pub fn org_not_found() -> ApiError {
     ApiError::not_found("org_not_found", "no such organisation")
 }
 
+/// One org, as the caller may see it: the platform any, others their own (else 404); a
+/// supplier's with its tier.
+pub async fn org(conn: &mut AsyncPgConnection, principal: &Principal, id: Uuid) -> ApiResult<Org> {
+    if !principal.is_platform() && principal.org_id != id {
+        return Err(org_not_found());
+    }
+    let row = store::find_org(conn, id).await?.ok_or_else(org_not_found)?;
+    let mut org = Org::from(row);
+    if org.kind == OrgKind::Supplier {
+        let today = crate::calendar::business_date(conn).await?;
+        org.tier = Some(crate::tiers::status(conn, id, today).await?);
+    }
+    Ok(org)
+}
+
+/// An org's name as given: trimmed, 1 to 200 characters.
+pub fn org_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "name",
+            "name must be 1 to 200 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A new user's password hashed (off the request threads, a bounded number at once: a full
+/// hasher answers 503 with `Retry-After`).
+pub async fn hash_password(password: &str) -> ApiResult<String> {
+    crate::auth::password::hash(password.to_owned())
+        .await
+        .map_err(|e| match e.downcast::<crate::auth::password::Busy>() {
+            Ok(busy) => ApiError::from(busy),
+            Err(other) => ApiError::internal(other),
+        })
+}
+
 /// Create an organisation with a name no other org has.
 pub async fn create_org(
     conn: &mut AsyncPgConnection,

@@ -1,15 +1,96 @@
 //! Price use cases shared by the API and the CLI: storing a feed, and revaluing every loan's
 //! collateral after a price change.
 
+use crate::auth::Principal;
+use crate::domain::inputs::UnitPrice;
 use crate::domain::price_feed::PriceRow;
 use crate::error::{ApiError, ApiResult};
+use crate::integrity::{self, Change};
 use crate::lending::revaluation::{self, Scope};
 use crate::reference::prices as store;
+use crate::reference::prices::Price;
 use crate::reference::store as reference;
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// `POST /v1/prices`: one price.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrice {
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
+    pub commodity_code: String,
+    /// For the commodity's reference grade, per unit.
+    pub price_per_unit: UnitPrice,
+    #[schema(pattern = r"^[A-Z]{3}$")]
+    pub currency: String,
+    pub as_of: DateTime<Utc>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
+    pub source: String,
+}
+
+/// Stores one price in the caller's transaction (the commodity must exist, the time may not
+/// be in the future, a source gives one price per commodity and time) and revalues the loans.
+pub async fn post(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewPrice,
+) -> ApiResult<Price> {
+    crate::http::validate::unit_price("price_per_unit", new.price_per_unit.value(), 6)?;
+    let currency = crate::http::validate::currency("currency", &new.currency)?;
+    let source = crate::http::validate::text("source", &new.source, 200)?;
+    let row = PriceRow {
+        line: 1,
+        commodity_code: new.commodity_code.clone(),
+        price_per_unit: new.price_per_unit.value(),
+        currency,
+        as_of: new.as_of,
+        source,
+    };
+    if row.as_of > latest_allowed(conn).await? {
+        return Err(ApiError::invalid(
+            "as_of",
+            "a price cannot be from the future",
+        ));
+    }
+    if reference::find_commodity(conn, &row.commodity_code)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::unknown_reference(
+            "commodity_code",
+            "no such commodity",
+        ));
+    }
+    let price = store::insert(conn, &row, Some(principal.user_id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "price_exists",
+                "this source already gave a price for this commodity at this time",
+            )
+        })?;
+    integrity::record(
+        conn,
+        Some(principal),
+        Change {
+            action: "price.posted",
+            object_kind: "price",
+            object_id: price.id.to_string(),
+            org_ids: vec![principal.org_id],
+            before: None,
+            after: Some(serde_json::to_value(&price).map_err(ApiError::internal)?),
+        },
+    )
+    .await?;
+    revalue_after_price_change(conn).await?;
+    Ok(price)
+}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Imported {

@@ -330,7 +330,7 @@ async fn the_platform_imports_a_price_feed_from_its_page() {
         assert_eq!(done.status().as_u16(), 303);
         assert_eq!(
             done.headers()["location"],
-            format!("/admin?imported={imported}&already={already}").as_str()
+            format!("/admin?imported={imported}&already={already}#prices").as_str()
         );
     }
     let prices = app
@@ -425,4 +425,254 @@ async fn the_dashboard_lists_the_open_margin_calls_after_a_price_fall() {
         2,
         "in the calls and the breaching loans"
     );
+}
+
+/// Posts a console form (`fields` already URL-encoded) with the session's cookie.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    session: &str,
+    fields: &str,
+) -> (u16, String, String) {
+    let response = client()
+        .post(app.url(path))
+        .header("Cookie", format!("holdfast_session={session}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(fields.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, location, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_platform_adds_orgs_users_and_reference_data_from_its_page() {
+    let app = TestApp::spawn().await;
+    let custody = crate::fixtures::custody(&app).await;
+    let (session, csrf) = sign_in(&app, &custody.admin.email).await;
+    let (_, _, page) = get(&app, "/admin", Some(&session)).await;
+    for form in [
+        "new-org",
+        "new-commodity",
+        "new-warehouse",
+        "new-voyage",
+        "new-price",
+    ] {
+        assert!(page.contains(&format!("id=\"{form}\"")), "{form} offered");
+    }
+
+    // An organisation, then its owner, who can sign in; a taken name comes back on the form.
+    let (status, location, _) = post_form(
+        &app,
+        "/admin/orgs",
+        &session,
+        &format!("csrf={csrf}&name=Qingdao+Fruit+Buyers&kind=buyer"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let org_path = location
+        .strip_suffix("?done=org")
+        .expect("the org's page")
+        .to_owned();
+    let (status, _, page) = post_form(
+        &app,
+        "/admin/orgs",
+        &session,
+        &format!("csrf={csrf}&name=qingdao+fruit+buyers&kind=buyer"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(
+        page.contains("id=\"new-org\" open"),
+        "the refused form is open"
+    );
+    assert!(
+        page.contains("value=\"qingdao fruit buyers\""),
+        "what was typed is kept"
+    );
+    let (status, _, page) = get(&app, &format!("{org_path}?done=org"), Some(&session)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Qingdao Fruit Buyers") && page.contains("role=\"status\""));
+    assert!(
+        page.contains("value=\"payments:write\""),
+        "a buyer's permissions are offered"
+    );
+    assert!(!page.contains("value=\"scans:write\""), "not a warehouse's");
+    let users = format!("{org_path}/users");
+    let (status, _, page) = post_form(
+        &app,
+        &users,
+        &session,
+        &format!("csrf={csrf}&email=buyer%40qingdao.example&password=short&role=owner"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("id=\"new-user\" open") && page.contains("role=\"alert\""),
+        "{page}"
+    );
+    let (status, location, _) = post_form(
+        &app,
+        &users,
+        &session,
+        &format!("csrf={csrf}&email=buyer%40qingdao.example&password={PASSWORD}&role=staff&permissions=payments%3Awrite"),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{org_path}?done=user").as_str())
+    );
+    let (buyer, _) = sign_in(&app, "buyer@qingdao.example").await;
+    assert_eq!(get(&app, "/", Some(&buyer)).await.1, "/sales");
+    // Disabling the user ends its session at once; the admin cannot disable itself.
+    let (_, _, page) = get(&app, &org_path, Some(&session)).await;
+    let user_id = page
+        .split("action=\"/admin/users/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a disable form")
+        .to_owned();
+    let (status, location, _) = post_form(
+        &app,
+        &format!("/admin/users/{user_id}"),
+        &session,
+        &format!("csrf={csrf}&disabled=true"),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{org_path}?done=disabled").as_str())
+    );
+    assert_eq!(get(&app, "/sales", Some(&buyer)).await.0, 303);
+    let (status, _, page) = post_form(
+        &app,
+        &format!("/admin/users/{}", custody.admin.user_id),
+        &session,
+        &format!("csrf={csrf}&disabled=true&org={}", custody.admin.org_id),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("role=\"alert\""), "{page}");
+
+    // A commodity: a bad number is named; a good one is the API's.
+    let commodity = |shelf: &str| {
+        format!(
+            "csrf={csrf}&code=PEAR_YALI&name=Yali+pears&unit=kg&shelf_life_days={shelf}&fresh_days=30&grades=A%3D1.00+B%3D0.80&temperature_min_c=-1&temperature_max_c=4"
+        )
+    };
+    let (status, _, page) =
+        post_form(&app, "/admin/commodities", &session, &commodity("ninety")).await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("shelf_life_days") && page.contains("id=\"new-commodity\" open"),
+        "{page}"
+    );
+    let (status, location, _) =
+        post_form(&app, "/admin/commodities", &session, &commodity("90")).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin?done=commodity#commodities")
+    );
+    let listed = app.get("/v1/commodities", custody.admin.token()).await;
+    let pear = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "PEAR_YALI")
+        .expect("the pear is listed");
+    assert_eq!(pear["grades"]["B"], "0.8");
+    assert_eq!(pear["shelf_life_days"], 90);
+
+    // A warehouse with a storage rate for the pear, run by the custody fixture's operator.
+    let (status, location, _) = post_form(
+        &app,
+        "/admin/warehouses",
+        &session,
+        &format!(
+            "csrf={csrf}&name=Laiyang+Cold+Store&operator_org_id={}&address=Laiyang%2C+Shandong&kind=cold_storage&temperature_min_c=-1&temperature_max_c=4&breach_grace_minutes=&currency=CNY&rate.PEAR_YALI=0.012&rate.{}=",
+            custody.warehouse_staff.org_id, custody.commodity
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin?done=warehouse#warehouses")
+    );
+    let warehouses = app.get("/v1/warehouses", custody.admin.token()).await;
+    let laiyang = warehouses.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "Laiyang Cold Store")
+        .expect("the warehouse is listed");
+    assert_eq!(laiyang["storage_rates"].as_array().unwrap().len(), 1);
+    assert_eq!(laiyang["storage_rates"][0]["rate_per_unit_day"], "0.012");
+
+    // A voyage (times typed in UTC); an arrival before departure is refused.
+    let voyage = |eta: &str| {
+        format!(
+            "csrf={csrf}&vessel_name=Bohai+Pearl&carrier_org_id={}&origin=Dalian&destination=Yantai&destination_warehouse_id=&departs_at=2026-12-01T08%3A00&eta={eta}",
+            custody.warehouse_staff.org_id
+        )
+    };
+    let (status, _, _) = post_form(
+        &app,
+        "/admin/voyages",
+        &session,
+        &voyage("2026-11-30T08%3A00"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, location, _) = post_form(
+        &app,
+        "/admin/voyages",
+        &session,
+        &voyage("2026-12-03T08%3A00"),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin?done=voyage#voyages")
+    );
+
+    // A price now (as_of left empty); a price from the future is refused naming as_of.
+    let price = |as_of: &str| {
+        format!(
+            "csrf={csrf}&commodity_code=PEAR_YALI&price_per_unit=5.20&currency=CNY&as_of={as_of}&source=console"
+        )
+    };
+    let (status, _, page) =
+        post_form(&app, "/admin/price", &session, &price("2099-01-01T00%3A00")).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"new-price\" open"), "{page}");
+    let (status, location, _) = post_form(&app, "/admin/price", &session, &price("")).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin?done=price#prices")
+    );
+    let (_, _, page) = get(&app, "/admin?done=price", Some(&session)).await;
+    let prices = page.split("id=\"prices\"").nth(1).unwrap_or("");
+    assert!(
+        prices.contains("<td>PEAR_YALI</td>"),
+        "the latest price is listed: {prices}"
+    );
+
+    // Others: no such page, and the forms are refused.
+    let (supplier, supplier_csrf) = sign_in(&app, &custody.supplier.email).await;
+    assert_eq!(get(&app, &org_path, Some(&supplier)).await.0, 404);
+    let (status, _, _) = post_form(
+        &app,
+        "/admin/orgs",
+        &supplier,
+        &format!("csrf={supplier_csrf}&name=Mine&kind=buyer"),
+    )
+    .await;
+    assert_eq!(status, 403);
 }
