@@ -280,6 +280,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/loans", BORROWERS, lending::routes::request),
         route!(GET "/v1/loans", VALUERS, lending::routes::list_loans),
         route!(GET "/v1/loans/{id}", VALUERS, lending::routes::get_loan),
+        route!(GET "/v1/loans/{id}/ltv-history", VALUERS, lending::routes::ltv_history),
         route!(POST "/v1/loans/{id}/approve", LENDERS, lending::routes::approve),
         route!(POST "/v1/loans/{id}/reject", LENDERS, lending::routes::reject),
         route!(POST "/v1/loans/{id}/cancel", BORROWERS, lending::routes::cancel),

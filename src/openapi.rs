@@ -80,6 +80,7 @@ use utoipa::{Modify, OpenApi};
         crate::lending::routes::request,
         crate::lending::routes::list_loans,
         crate::lending::routes::get_loan,
+        crate::lending::routes::ltv_history,
         crate::lending::routes::approve,
         crate::lending::routes::reject,
         crate::lending::routes::cancel,

@@ -331,6 +331,18 @@ mod tests {
         );
         keys.extend(["too_hot", "too_cold"].iter().map(|k| key("breach", k)));
         keys.extend(["owner", "staff"].iter().map(|k| key("role", k)));
+        keys.extend(
+            [
+                "repayment",
+                "collateral",
+                "revaluation",
+                "deadline_passed",
+                "liquidation_ltv",
+                "repaid",
+            ]
+            .iter()
+            .map(|k| key("closed", k)),
+        );
         keys.extend(["disabled", "enabled"].iter().map(|k| key("status", k)));
         keys.extend(
             ["cold_storage", "ambient"]

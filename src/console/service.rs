@@ -13,7 +13,9 @@ use crate::http::PageQuery;
 use crate::http::idempotency::{KeyRequired, NO_BODY};
 use crate::ledger::model::JournalEntry;
 use crate::lending::exposure::{self, Exposure, ExposureQuery, Shock, StressRequest};
-use crate::lending::model::{Facility, Loan, LoanQuery, NewLoan, PledgeRequest};
+use crate::lending::model::{
+    Facility, Loan, LoanQuery, LtvPoint, MarginCall, NewLoan, PledgeRequest,
+};
 use crate::lending::service as lending;
 use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
@@ -205,14 +207,33 @@ pub async fn inbox(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiRe
 }
 
 /// A loan with its journal entries (the caller's side of them).
+/// A loan's page: the loan, its facility's limits, its LTV as each day closed, its margin
+/// calls and its journal entries.
+pub struct LoanPage {
+    pub loan: Loan,
+    pub facility: Facility,
+    pub history: Vec<LtvPoint>,
+    pub margin_calls: Vec<MarginCall>,
+    pub entries: Vec<JournalEntry>,
+}
+
 pub async fn loan(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     id: Uuid,
-) -> ApiResult<(Loan, Vec<JournalEntry>)> {
+) -> ApiResult<LoanPage> {
     let loan = lending::loan(conn, principal, id).await?;
+    let facility = lending::facility(conn, principal, loan.facility_id).await?;
+    let history = lending::ltv_history(conn, principal, id).await?;
+    let margin_calls = lending::margin_calls_of(conn, principal, id).await?;
     let entries = crate::ledger::entries_of_loan(conn, principal, id, 200).await?;
-    Ok((loan, entries))
+    Ok(LoanPage {
+        loan,
+        facility,
+        history,
+        margin_calls,
+        entries,
+    })
 }
 
 /// The caller's credit facilities (a lender's, or a supplier's), with the directory to name

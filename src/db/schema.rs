@@ -448,6 +448,16 @@ diesel::joinable!(journal_lines -> journal_entries (entry_id));
 diesel::joinable!(journal_lines -> ledger_accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(facilities, loans, pledges, margin_calls, lots);
+
+diesel::table! {
+    loan_ltv_history (loan_id, business_date) {
+        loan_id -> Uuid,
+        business_date -> Date,
+        outstanding -> Numeric,
+        collateral_value -> Numeric,
+        ltv -> Nullable<Numeric>,
+    }
+}
 diesel::allow_tables_to_appear_in_same_query!(journal_entries, journal_lines, ledger_accounts);
 
 diesel::table! {

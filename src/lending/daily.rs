@@ -111,6 +111,7 @@ async fn close_through(
 async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<Closed> {
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
+    revaluation::record_ltv_history(conn, day).await?;
     let tiers_changed = crate::tiers::recompute(conn, day).await?;
     let inspections_overdue = crate::lots::store::flag_overdue_inspections(conn, day).await?;
     diesel::insert_into(daily_closes::table)

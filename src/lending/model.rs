@@ -1,6 +1,6 @@
 //! Rows and API types for facilities, loans, pledges, margin calls and liquidations.
 
-use crate::db::schema::{facilities, loans, margin_calls, pledges};
+use crate::db::schema::{facilities, loan_ltv_history, loans, margin_calls, pledges};
 use crate::domain::inputs::{Amount, Fraction, QuantityInput, Ratio, UnitInterval};
 use crate::domain::lending::Allocation;
 use crate::domain::money::Money;
@@ -110,6 +110,24 @@ pub struct MarginCall {
     pub closed_at: Option<DateTime<Utc>>,
     /// `repayment`, `collateral`, `revaluation`, `deadline_passed`, `liquidation_ltv`, `repaid`.
     pub closed_reason: Option<String>,
+}
+
+/// A loan's LTV as a business day closed (`GET /v1/loans/{id}/ltv-history`).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = loan_ltv_history)]
+pub struct LtvPoint {
+    pub business_date: NaiveDate,
+    /// What the loan owed: outstanding principal and accrued interest.
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub outstanding: Decimal,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub collateral_value: Decimal,
+    /// `null` when the collateral was worth nothing.
+    #[serde(with = "crate::domain::decimal::plain_option")]
+    #[schema(value_type = Option<String>)]
+    pub ltv: Option<Decimal>,
 }
 
 /// What cures an open margin call today: the LTV back at the facility's advance rate.

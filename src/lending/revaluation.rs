@@ -109,6 +109,26 @@ const KEPT: &str = "changed AS ( \
 const OWED: &str = "(CASE WHEN ln.status IN ('requested', 'approved') THEN ln.principal \
                      ELSE ln.outstanding_principal END + ln.accrued_interest)";
 
+/// Records every live loan's LTV as `day` closes (after its accrual and revaluation): what it
+/// owes, what its collateral is worth, the ratio. Run again for the same day, it keeps the
+/// latest figures.
+pub async fn record_ltv_history(
+    conn: &mut AsyncPgConnection,
+    day: NaiveDate,
+) -> QueryResult<usize> {
+    diesel::sql_query(format!(
+        "INSERT INTO loan_ltv_history (loan_id, business_date, outstanding, collateral_value, ltv) \
+         SELECT ln.id, $1, round_half_even({OWED}, 2), ln.collateral_value, ln.ltv FROM loans ln \
+          WHERE ln.status IN ('active', 'defaulted', 'liquidating') \
+         ON CONFLICT (loan_id, business_date) DO UPDATE \
+            SET outstanding = excluded.outstanding, collateral_value = excluded.collateral_value, \
+                ltv = excluded.ltv"
+    ))
+    .bind::<diesel::sql_types::Date, _>(day)
+    .execute(conn)
+    .await
+}
+
 /// Runs one of the margin-call rules (an [`audited`] statement) and answers how many rows it
 /// changed. Every value is bound: $1 the date, $2 the loan (or NULL for all), $3 the audit
 /// action, $4 the kind of object, $5 why a cured margin call closed.

@@ -334,6 +334,21 @@ pub async fn list_loans(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// The loan's LTV as each business day closed (the daily job records it after revaluing),
+/// oldest first: what it owed, what its collateral was worth, the ratio.
+#[utoipa::path(get, path = "/v1/loans/{id}/ltv-history", tag = "lending",
+    responses((status = 200, body = crate::http::Listed<LtvPoint>), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ltv_history(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let items = service::ltv_history(&mut conn, &principal, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(crate::http::Listed { items }))
+}
+
 /// Margin calls on the caller's loans, oldest first.
 #[utoipa::path(get, path = "/v1/margin-calls", tag = "lending", params(MarginCallQuery),
     responses((status = 200, body = Page<MarginCallItem>)), security(("bearer" = [])))]

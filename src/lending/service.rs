@@ -574,6 +574,34 @@ pub async fn loan(
     present(conn, row).await
 }
 
+/// The most closing LTVs one answer gives (a year of business days and more).
+pub const LTV_HISTORY_DAYS: i64 = 400;
+
+/// A loan's LTV as each business day closed, oldest first (at most [`LTV_HISTORY_DAYS`]),
+/// for a caller who may see the loan (else 404).
+pub async fn ltv_history(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Vec<LtvPoint>> {
+    store::find_loan(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(loan_not_found)?;
+    Ok(store::ltv_history(conn, id, LTV_HISTORY_DAYS).await?)
+}
+
+/// Every margin call of a loan the caller may see (else 404), newest first.
+pub async fn margin_calls_of(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<Vec<MarginCall>> {
+    store::find_loan(conn, Party::of(principal), id)
+        .await?
+        .ok_or_else(loan_not_found)?;
+    Ok(store::margin_calls_of(conn, id, 100).await?)
+}
+
 /// A page of the caller's loans, oldest first.
 pub async fn loans(
     conn: &mut AsyncPgConnection,

@@ -1,10 +1,10 @@
 //! Queries for facilities, loans, pledges and margin calls. A facility or loan is visible to
 //! its lender, its supplier and the platform; to anyone else it does not exist.
 
-use super::model::{CollateralHold, FacilityRow, LoanRow, MarginCall, PledgeRow};
+use super::model::{CollateralHold, FacilityRow, LoanRow, LtvPoint, MarginCall, PledgeRow};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
-use crate::db::schema::{facilities, liquidations, loans, margin_calls, pledges};
+use crate::db::schema::{facilities, liquidations, loan_ltv_history, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
 use crate::domain::states::LoanStatus;
 use crate::lots::store as lots;
@@ -303,6 +303,38 @@ pub async fn latest_margin_call(
         .first(conn)
         .await
         .optional()
+}
+
+/// Every margin call of one loan (at most `limit`), newest first.
+pub async fn margin_calls_of(
+    conn: &mut AsyncPgConnection,
+    loan_id: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<MarginCall>> {
+    margin_calls::table
+        .filter(margin_calls::loan_id.eq(loan_id))
+        .order(margin_calls::seq.desc())
+        .limit(limit)
+        .select(MarginCall::as_select())
+        .load(conn)
+        .await
+}
+
+/// The loan's latest `limit` closing LTVs, oldest first.
+pub async fn ltv_history(
+    conn: &mut AsyncPgConnection,
+    loan_id: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<LtvPoint>> {
+    let mut points: Vec<LtvPoint> = loan_ltv_history::table
+        .filter(loan_ltv_history::loan_id.eq(loan_id))
+        .order(loan_ltv_history::business_date.desc())
+        .limit(limit)
+        .select(LtvPoint::as_select())
+        .load(conn)
+        .await?;
+    points.reverse();
+    Ok(points)
 }
 
 pub async fn list_margin_calls(

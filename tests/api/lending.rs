@@ -1455,3 +1455,71 @@ async fn the_kept_exposure_equals_the_book_computed_from_scratch_after_random_op
     );
     assert_books_balance(&app, &worlds[0].custody.admin).await;
 }
+
+#[tokio::test]
+async fn each_closed_business_day_records_the_ltv_of_every_live_loan() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    // A lot worth 60,000 carrying 30,000: LTV 0.5.
+    let (_, loan) = world.active_loan(&app, "10000", "30000").await;
+    let history = |who: &crate::support::Session| {
+        let path = format!("/v1/loans/{loan}/ltv-history");
+        let token = who.token().to_owned();
+        let app = &app;
+        async move { app.get(&path, &token).await }
+    };
+    assert_eq!(history(&world.lender).await.body["items"], json!([]));
+    close_days(&app, 0).await;
+    let first = history(&world.lender).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let items = first.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["business_date"], json!(today()));
+    let live = world.loan(&app, &loan).await;
+    assert_eq!(items[0]["ltv"], live["ltv"]);
+    assert_eq!(items[0]["collateral_value"], "60000");
+    // Prices fall; the next close records the higher LTV, after the day's revaluation.
+    post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    close_days(&app, 1).await;
+    let second = history(&c.supplier).await;
+    let items = second.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", second.text);
+    assert_eq!(
+        items[1]["business_date"],
+        json!(today() + chrono::Days::new(1))
+    );
+    let (before, after) = (dec(&items[0]["ltv"]), dec(&items[1]["ltv"]));
+    assert!(after > before, "{before} → {after}");
+    assert_eq!(items[1]["ltv"], world.loan(&app, &loan).await["ltv"]);
+    assert!(
+        dec(&items[1]["outstanding"]) > Decimal::from(30000),
+        "interest accrued"
+    );
+    // Someone else's loan: no such loan.
+    let stranger = app.owner_of(OrgKind::Lender).await;
+    assert_eq!(history(&stranger).await.status, 404);
+    // A repaid loan is not recorded on later closes.
+    let owed = world.loan(&app, &loan).await["amount_to_repay"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let repaid = world.repay(&app, &loan, &owed).await;
+    assert_eq!(repaid.status, 201, "{}", repaid.text);
+    close_days(&app, 2).await;
+    assert_eq!(
+        history(&world.lender).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(app.count("loan_ltv_history").await, 2);
+}

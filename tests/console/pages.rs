@@ -723,3 +723,108 @@ async fn warehouse_staff_acknowledge_a_breach_and_downgrade_the_goods_from_the_p
     assert_eq!(stored, 5, "four sent by the API, one by hand");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_platform_adds_a_commodity_an_organisation_and_its_user_and_a_lender_reads_a_loans_ltv_history()
+ {
+    let app = TestApp::spawn().await;
+    let world = fixtures::lending(&app).await;
+    let c = &world.custody;
+    let (_, loan) = world.active_loan(&app, "10000", "30000").await;
+    fixtures::close_days(&app, 0).await;
+    fixtures::post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    fixtures::close_days(&app, 1).await;
+
+    let browser = Browser::start(&app.base).await;
+    browser.sign_in(&c.admin.email, PASSWORD).await;
+    // A commodity: a bad grade list comes back open with the reason; then it is created.
+    browser.open("/admin").await;
+    browser.click("#new-commodity summary").await;
+    browser.fill("#c-code", "PEAR_YALI").await;
+    browser.fill("#c-name", "Yali pears").await;
+    browser.fill("#c-shelf", "90").await;
+    browser.fill("#c-fresh", "30").await;
+    browser.fill("#c-grades", "A:1.00").await;
+    browser.shoot("admin-commodity-form").await;
+    browser.click("#new-commodity button[type=submit]").await;
+    let refused = browser.text("#new-commodity [role=alert]").await;
+    assert!(refused.contains("NAME=FACTOR"), "{refused}");
+    assert_eq!(
+        browser
+            .element("#c-code")
+            .await
+            .value()
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("PEAR_YALI"),
+        "what was typed is kept"
+    );
+    browser.fill("#c-grades", "A=1.00 B=0.80").await;
+    browser.click("#new-commodity button[type=submit]").await;
+    browser
+        .wait_for(
+            |p: String| p.starts_with("/admin?done=commodity"),
+            "the commodity created",
+        )
+        .await;
+    assert!(
+        browser
+            .text("#commodities + details + .table-wrap, main")
+            .await
+            .contains("Yali pears")
+    );
+    // An organisation, then its first user, who signs in.
+    browser.click("#new-org summary").await;
+    browser.fill("#org-name", "Qingdao Fruit Buyers").await;
+    browser.click("#org-kind option[value=buyer]").await;
+    browser.click("#new-org button[type=submit]").await;
+    browser
+        .wait_for(
+            |p: String| p.contains("?done=org"),
+            "the organisation's page",
+        )
+        .await;
+    assert_eq!(browser.text("h1").await, "Qingdao Fruit Buyers");
+    browser.click("#new-user summary").await;
+    browser.fill("#u-email", "buyer@qingdao.example").await;
+    browser.fill("#u-password", PASSWORD).await;
+    browser.click("input[value='payments:write']").await;
+    browser.click("#new-user button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p.ends_with("?done=user"), "the user created")
+        .await;
+    assert!(
+        browser
+            .text("main table")
+            .await
+            .contains("buyer@qingdao.example")
+    );
+    browser.shoot("admin-org").await;
+    browser.sign_out().await;
+    assert_eq!(
+        browser.sign_in("buyer@qingdao.example", PASSWORD).await,
+        "/sales"
+    );
+    browser.sign_out().await;
+    // The lender's loan page draws the LTV as each day closed, with the facility's limits.
+    browser.sign_in(&world.lender.email, PASSWORD).await;
+    browser.open(&format!("/loans/{loan}")).await;
+    let chart = browser.element("svg.chart[aria-label='LTV history']").await;
+    let dots = chart.find_all(By::Css("circle")).await.unwrap();
+    assert_eq!(dots.len(), 3, "two closes and now");
+    let calls = browser.text("main").await;
+    assert!(
+        calls.contains("71.4%"),
+        "the margin call's LTV at opening: {calls}"
+    );
+    browser.shoot("loan-ltv-history").await;
+    browser.close().await;
+}

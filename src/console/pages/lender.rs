@@ -6,9 +6,8 @@ use crate::auth::browser::BrowserSession;
 use crate::auth::tokens::random_token;
 use crate::auth::{OrgKind, Permission};
 use crate::console::i18n::{Arg, Lang};
-use crate::console::service::Inbox;
+use crate::console::service::{Inbox, LoanPage};
 use crate::console::view;
-use crate::ledger::model::JournalEntry;
 use crate::lending::exposure::Exposure;
 use crate::lending::model::{Facility, Loan};
 use crate::orgs::model::DirectoryEntry;
@@ -359,12 +358,89 @@ pub fn loans(lang: Lang, session: &BrowserSession, loans: &[Loan]) -> Markup {
     )
 }
 
+/// A loan's LTV over time as a line, with the facility's margin-call and liquidation limits
+/// as dashed lines; each point is a business day's close, the last is today's live figure.
+/// The figures are in the table below it as well.
+pub fn ltv_line(
+    title: &str,
+    points: &[(String, Option<Decimal>)],
+    limits: &[(String, Decimal)],
+) -> Markup {
+    let (left, top, width, height) = (44i64, 10i64, 380i64, 150i64);
+    let highest = points
+        .iter()
+        .filter_map(|(_, ltv)| *ltv)
+        .chain(limits.iter().map(|(_, l)| *l))
+        .max()
+        .unwrap_or(Decimal::ONE)
+        .max(Decimal::new(5, 1));
+    // The scale's top: the next tenth above the highest figure.
+    let scale = ((highest * Decimal::TEN).floor() + Decimal::ONE) / Decimal::TEN;
+    let y = |ltv: Decimal| -> i64 {
+        top + height
+            - (ltv * Decimal::from(height) / scale)
+                .round()
+                .try_into()
+                .unwrap_or(0i64)
+    };
+    let step = if points.len() > 1 {
+        width / (points.len() as i64 - 1)
+    } else {
+        0
+    };
+    let x = |i: usize| left + step * i as i64;
+    let line: String = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, ltv))| ltv.map(|l| format!("{},{}", x(i), y(l))))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let percent = |d: Decimal| format!("{}%", (d * Decimal::ONE_HUNDRED).round());
+    html! {
+        svg.chart role="img" aria-label=(title) viewBox={ "0 0 440 " (top + height + 30) }
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            line x1=(left) y1=(top + height) x2=(left + width) y2=(top + height) stroke="#9aa4b1" {}
+            text x="0" y=(top + height + 4) { "0%" }
+            text x="0" y=(top + 8) { (percent(scale)) }
+            @for (name, limit) in limits {
+                line x1=(left) y1=(y(*limit)) x2=(left + width) y2=(y(*limit)) stroke="#b3261e" stroke-dasharray="5 4" {}
+                text x=(left + 4) y=(y(*limit) - 4) fill="#b3261e" stroke="#f5f7fa" stroke-width="4" paint-order="stroke" { (name) " " (percent(*limit)) }
+            }
+            @if points.len() > 1 {
+                polyline points=(line) fill="none" stroke="#0b5d4b" stroke-width="2.5" {}
+            }
+            @for (i, (_, ltv)) in points.iter().enumerate() {
+                @if let Some(ltv) = ltv { circle cx=(x(i)) cy=(y(*ltv)) r="3.5" fill="#0b5d4b" {} }
+            }
+            @if let Some((first, _)) = points.first() { text x=(left) y=(top + height + 22) { (first) } }
+            @if points.len() > 1 { @if let Some((last, _)) = points.last() {
+                text x=(left + width) y=(top + height + 22) text-anchor="end" { (last) }
+            } }
+        }
+    }
+}
+
 pub fn loan(
     lang: Lang,
     session: &BrowserSession,
-    (loan, entries): &(Loan, Vec<JournalEntry>),
+    page: &LoanPage,
     flash: Option<Markup>,
 ) -> Markup {
+    let (loan, entries) = (&page.loan, &page.entries);
+    let mut points: Vec<(String, Option<Decimal>)> = page
+        .history
+        .iter()
+        .map(|p| (lang.date(p.business_date), p.ltv))
+        .collect();
+    let live = matches!(loan.status.as_str(), "active" | "defaulted" | "liquidating");
+    if live {
+        points.push((lang.t("ltv-now"), loan.ltv));
+    }
+    let limits = [
+        (lang.t("col-margin-call-ltv"), page.facility.margin_call_ltv),
+        (lang.t("col-liquidation-ltv"), page.facility.liquidation_ltv),
+    ];
     let money = |d: Decimal| lang.money(d, &loan.currency);
     let principal = &session.principal;
     let may_repay = matches!(loan.status.as_str(), "active" | "defaulted" | "liquidating")
@@ -404,10 +480,33 @@ pub fn loan(
                 td.num { (money(c.market_value.amount())) }
             } } }
         } }
-        h2 { (lang.t("loan-margin-call")) }
-        @match &loan.margin_call {
-            Some(call) => p { (view::badge(lang, call.status.as_str())) " " (lang.f("margin-call-deadline", &[("date", Arg::from(lang.date(call.deadline)))])) },
-            None => p { (lang.t("none")) },
+        h2 { (lang.t("loan-ltv-history")) }
+        @if page.history.is_empty() && !live { p { (lang.t("none")) } } @else {
+            div.charts {
+                (ltv_line(&lang.t("loan-ltv-history"), &points, &limits))
+                div.table-wrap { table {
+                    thead { tr { th { (lang.t("col-as-of")) } th.num { (lang.t("col-outstanding")) } th.num { (lang.t("col-collateral")) } th.num { (lang.t("col-ltv")) } } }
+                    tbody {
+                        @for p in page.history.iter().rev().take(30) { tr {
+                            td { (lang.date(p.business_date)) } td.num { (money(p.outstanding)) } td.num { (money(p.collateral_value)) }
+                            td.num { (p.ltv.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) }
+                        } }
+                    }
+                } }
+            }
+            p.help { (lang.t("loan-ltv-history-help")) }
+        }
+        h2 { (lang.t("loan-margin-calls")) }
+        @if page.margin_calls.is_empty() { p { (lang.t("none")) } } @else {
+            div.table-wrap { table {
+                thead { tr { th { (lang.t("col-opened")) } th { (lang.t("col-status")) } th.num { (lang.t("col-ltv-at-open")) } th { (lang.t("col-deadline")) } th { (lang.t("col-closed")) } } }
+                tbody { @for call in &page.margin_calls { tr {
+                    td { (lang.date(call.opened_on)) } td { (view::badge(lang, call.status.as_str())) }
+                    td.num { (call.ltv_at_open.map(|l| lang.percent(l)).unwrap_or_else(|| "—".into())) }
+                    td { (lang.date(call.deadline)) }
+                    td { @if let Some(closed) = call.closed_at { (lang.moment(closed)) " · " (view::words(lang, "closed", call.closed_reason.as_deref().unwrap_or(""))) } }
+                } } }
+            } }
         }
         h2 { (lang.t("loan-entries")) " (" (entries.len()) ")" }
         @if entries.is_empty() { p { (lang.t("none")) } } @else {

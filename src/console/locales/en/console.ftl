@@ -423,3 +423,16 @@ done-commodity-created = The commodity is created.
 done-warehouse-created = The warehouse is created with its storage rates.
 done-voyage-created = The voyage is created.
 done-price-posted = The price is posted and the loans are revalued.
+
+## A loan's history
+loan-ltv-history = LTV history
+loan-ltv-history-help = The LTV as each business day closed (after the day's interest and revaluation), and now; the dashed lines are the facility's margin-call and liquidation LTVs.
+ltv-now = now
+loan-margin-calls = Margin calls
+col-closed = Closed
+closed-repayment = cured by a repayment
+closed-collateral = cured by more collateral
+closed-revaluation = cured as prices rose
+closed-deadline-passed = not cured in time
+closed-liquidation-ltv = past the liquidation LTV
+closed-repaid = the loan was repaid

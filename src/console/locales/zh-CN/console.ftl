@@ -413,3 +413,16 @@ done-commodity-created = 品类已创建。
 done-warehouse-created = 仓库及其仓储费率已创建。
 done-voyage-created = 航次已创建。
 done-price-posted = 价格已发布，贷款已重估。
+
+## A loan's history
+loan-ltv-history = 质押率走势
+loan-ltv-history-help = 每个营业日日终（计息和重估之后）的质押率，以及当前值；虚线为授信的追加保证金线和处置线。
+ltv-now = 当前
+loan-margin-calls = 追加保证金通知
+col-closed = 了结
+closed-repayment = 已还款补足
+closed-collateral = 已追加质押物
+closed-revaluation = 价格回升补足
+closed-deadline-passed = 逾期未补足
+closed-liquidation-ltv = 超过处置线
+closed-repaid = 贷款已还清

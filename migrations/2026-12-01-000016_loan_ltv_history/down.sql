@@ -1,0 +1,1 @@
+DROP TABLE loan_ltv_history;
