@@ -526,6 +526,7 @@ fn rows() -> Vec<Row> {
         row("POST", "/v1/loans", |a| borrower_writes(a, 201)),
         row("GET", "/v1/loans", credit_lists),
         row("GET", "/v1/loans/{id}", credit_object),
+        row("GET", "/v1/loans/{id}/ltv-history", credit_object),
         row("POST", "/v1/loans/{id}/approve", |a| lender_writes(a, 200)),
         row("POST", "/v1/loans/{id}/reject", |a| lender_writes(a, 200)),
         row("POST", "/v1/loans/{id}/cancel", |a| borrower_writes(a, 200)),

@@ -828,3 +828,98 @@ async fn the_platform_adds_a_commodity_an_organisation_and_its_user_and_a_lender
     browser.shoot("loan-ltv-history").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_station_counts_with_a_reason_transfers_loads_and_unloads_in_a_keystroke_each() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let staff = &custody.warehouse_staff;
+    let lot = custody.lot_in_custody(&app, "1000").await;
+    let (id, code) = (
+        lot["id"].as_str().unwrap().to_owned(),
+        lot["code"].as_str().unwrap().to_owned(),
+    );
+    let here = custody.warehouse_id.clone();
+    let other = fixtures::warehouse(&app, &custody.admin, staff.org_id, &custody.commodity).await;
+    let voyage = fixtures::voyage(&app, &custody.admin, staff.org_id, Some(&other)).await;
+
+    let browser = Browser::start(&app.base).await;
+    assert_eq!(browser.sign_in(&staff.email, PASSWORD).await, "/scan");
+    // The operator runs two stores: the settings are open to choose where it stands.
+    browser
+        .click(&format!("#scan-warehouse option[value='{here}']"))
+        .await;
+    browser
+        .click(&format!("#scan-destination option[value='{other}']"))
+        .await;
+    browser
+        .click(&format!("#scan-voyage option[value='{voyage}']"))
+        .await;
+
+    // F3 counts: the quantity, then (it differs from the book) the reason.
+    press(&browser, Key::F3).await;
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("quantity counted"))
+        .await;
+    scan(&browser, "990").await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("type why"))
+        .await;
+    assert!(outcome_class(&browser).await.contains("fail"));
+    scan(&browser, "two crates crushed").await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("Counted"))
+        .await;
+    let counted = lot_now(&app, staff.token(), &id).await;
+    assert_eq!(counted["quantity_on_hand"], "990.000");
+    browser.shoot("scan-counted").await;
+
+    // F6 transfers to the store chosen in the settings.
+    press(&browser, Key::F6).await;
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("Transferred"))
+        .await;
+    assert_eq!(
+        lot_now(&app, staff.token(), &id).await["warehouse_id"],
+        json!(other)
+    );
+
+    // F4 loads onto the voyage; it sails and arrives; F5 unloads here.
+    press(&browser, Key::F4).await;
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("Loaded"))
+        .await;
+    let aboard = lot_now(&app, staff.token(), &id).await;
+    assert_eq!(
+        (aboard["status"].as_str(), aboard["voyage_id"].as_str()),
+        (Some("in_transit"), Some(voyage.as_str()))
+    );
+    for step in ["depart", "arrive"] {
+        let moved = app
+            .post(
+                &format!("/v1/voyages/{voyage}/{step}"),
+                staff.token(),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{step}: {}", moved.text);
+    }
+    press(&browser, Key::F5).await;
+    scan(&browser, &code).await;
+    browser
+        .wait_text("#scan-outcome", |t| t.contains("Unloaded"))
+        .await;
+    let landed = lot_now(&app, staff.token(), &id).await;
+    assert_eq!(landed["status"], "in_custody");
+    assert_eq!(landed["warehouse_id"], json!(here));
+    assert_eq!(landed["quantity_on_hand"], "990.000");
+    // Each scan is in the session's list, newest first.
+    let log = browser.text("#scan-log").await;
+    for done in ["Counted", "Transferred", "Loaded", "Unloaded"] {
+        assert!(log.contains(done), "{done} in {log}");
+    }
+    browser.close().await;
+}
