@@ -825,6 +825,7 @@ async fn the_platform_adds_a_commodity_an_organisation_and_its_user_and_a_lender
         calls.contains("71.4%"),
         "the margin call's LTV at opening: {calls}"
     );
+    chart.scroll_into_view().await.expect("scroll to the chart");
     browser.shoot("loan-ltv-history").await;
     browser.close().await;
 }
