@@ -7,8 +7,8 @@ use crate::http::middleware;
 use crate::http::route_table::{RouteTable, Surface};
 use crate::state::AppState;
 use crate::{
-    coldchain, console, fees, incidents, inspections, integrity, ledger, lending, lots, ops, orgs,
-    prices, reference, sales, scans, sessions, statements,
+    coldchain, console, fees, incidents, inspections, integrity, ledger, lending, lots, market,
+    ops, orgs, prices, reference, sales, scans, sessions, statements,
 };
 use actix_web::http::Method;
 use actix_web::{App, Resource, web};
@@ -166,6 +166,11 @@ const SALE_READERS: Access = Access::Grants(&[Grant {
     ],
     requires: Requirement::Anyone,
 }]);
+/// Buyers making offers (and, later, bids and group orders).
+const BUYERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Buyer],
+    requires: Requirement::Permission(Permission::PaymentsWrite),
+}]);
 const PAYERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Buyer, OrgKind::Platform],
     requires: Requirement::Permission(Permission::PaymentsWrite),
@@ -305,6 +310,14 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/sales/{id}/cancel", SELLERS, sales::routes::cancel),
         route!(POST "/v1/sales/{id}/payments", PAYERS, sales::routes::pay),
         route!(POST "/v1/sales/{id}/consent", LENDERS, sales::routes::consent),
+        route!(POST "/v1/listings", SELLERS, market::routes::create),
+        route!(GET "/v1/listings", SALE_READERS, market::routes::list),
+        route!(GET "/v1/listings/{id}", SALE_READERS, market::routes::get),
+        route!(POST "/v1/listings/{id}/withdraw", SELLERS, market::routes::withdraw),
+        route!(POST "/v1/listings/{id}/offers", BUYERS, market::routes::offer),
+        route!(GET "/v1/offers", SALE_READERS, market::routes::offers),
+        route!(POST "/v1/offers/{id}/accept", SELLERS, market::routes::accept),
+        route!(POST "/v1/offers/{id}/reject", SELLERS, market::routes::reject),
         route!(GET "/v1/statements", STATEMENT_READERS, statements::routes::statement),
         route!(GET "/v1/statements.csv", STATEMENT_READERS, statements::routes::statement_csv),
         // The console (src/console): pages for people, same rules, the browser's session.

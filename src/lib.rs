@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod lending;
 pub mod lots;
+pub mod market;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

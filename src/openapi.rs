@@ -96,6 +96,14 @@ use utoipa::{Modify, OpenApi};
         crate::lending::routes::exposure,
         crate::lending::routes::stress,
         crate::lending::routes::exposure_csv,
+        crate::market::routes::create,
+        crate::market::routes::list,
+        crate::market::routes::get,
+        crate::market::routes::withdraw,
+        crate::market::routes::offer,
+        crate::market::routes::offers,
+        crate::market::routes::accept,
+        crate::market::routes::reject,
         crate::fees::routes::create,
         crate::fees::routes::list,
         crate::fees::routes::quote,
@@ -123,6 +131,7 @@ use utoipa::{Modify, OpenApi};
         (name = "lending", description = "Facilities, loans, margin calls, exposure"),
         (name = "ledger", description = "Accounts, journal entries, the balance proof"),
         (name = "sales", description = "Fee schedules, sales, payments, settlement, statements"),
+        (name = "market", description = "Listings of goods the platform holds, ranked and shown by tier; offers that become sales"),
     )
 )]
 pub struct ApiDoc;

@@ -636,3 +636,52 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(lots, warehouse_inspectors);
+
+diesel::table! {
+    tier_privileges (tier) {
+        tier -> Text,
+        visibility_delay_minutes -> Int4,
+        deposit_factor -> Numeric,
+    }
+}
+
+diesel::table! {
+    listings (id) {
+        id -> Uuid,
+        seq -> Int8,
+        lot_id -> Uuid,
+        seller_org_id -> Uuid,
+        loan_id -> Nullable<Uuid>,
+        mode -> Text,
+        status -> Text,
+        currency -> Text,
+        quantity -> Numeric,
+        quantity_committed -> Numeric,
+        unit_price -> Nullable<Numeric>,
+        seller_tier -> Text,
+        opened_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+        created_by -> Uuid,
+    }
+}
+
+diesel::table! {
+    offers (id) {
+        id -> Uuid,
+        seq -> Int8,
+        listing_id -> Uuid,
+        buyer_org_id -> Uuid,
+        quantity -> Numeric,
+        unit_price -> Numeric,
+        status -> Text,
+        reason -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        sale_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        created_by -> Uuid,
+        decided_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(listings, offers);

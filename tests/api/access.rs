@@ -594,6 +594,49 @@ fn rows() -> Vec<Row> {
             })
         }),
         row("POST", "/v1/sales/{id}/consent", |a| lender_writes(a, 200)),
+        row("POST", "/v1/listings", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 201,
+                // Another supplier's lot: no such lot; a lender must name its liquidating loan.
+                OtherSupplierOwner => 404,
+                LenderOwner => 422,
+                _ => 403,
+            })
+        }),
+        row("GET", "/v1/listings", sale_readers),
+        row("GET", "/v1/listings/{id}", |a| {
+            authed(a, |a| match a {
+                // Sellers see their own; the listing is old enough for a bronze buyer.
+                OtherSupplierOwner | LenderOwner | LenderStaff => 404,
+                a if sale_reader(a) => 200,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/listings/{id}/withdraw", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 200,
+                OtherSupplierOwner | LenderOwner => 404,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/listings/{id}/offers", |a| {
+            authed(a, |a| if a == BuyerOwner { 201 } else { 403 })
+        }),
+        row("GET", "/v1/offers", sale_readers),
+        row("POST", "/v1/offers/{id}/accept", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 201,
+                OtherSupplierOwner | LenderOwner => 404,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/offers/{id}/reject", |a| {
+            authed(a, |a| match a {
+                SupplierOwner => 200,
+                OtherSupplierOwner | LenderOwner => 404,
+                _ => 403,
+            })
+        }),
         row("GET", "/v1/statements", sale_readers),
         row("GET", "/v1/statements.csv", sale_readers),
     ]
@@ -955,6 +998,16 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
                         "lines": [{"lot_id": lot["id"], "quantity": "10", "unit_price": "6.00"}]}))
         }
         ("POST", "/v1/sales/{id}/payments") => Some(json!({"amount": "1.00"})),
+        ("POST", "/v1/listings") => {
+            let lot = c.lot_in_custody(app, "10").await;
+            Some(
+                json!({"lot_id": lot["id"], "quantity": "10", "mode": "fixed", "currency": "CNY", "unit_price": "6.00"}),
+            )
+        }
+        ("POST", "/v1/listings/{id}/offers") => {
+            Some(json!({"quantity": "1", "unit_price": "6.00"}))
+        }
+        ("POST", "/v1/offers/{id}/reject") => Some(json!({})),
         ("POST", "/v1/exposure/stress") => {
             Some(json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.1"}]}))
         }
@@ -1038,6 +1091,25 @@ async fn sale_of(app: &TestApp, world: &World, lot: &str) -> String {
         .await;
     assert_eq!(sold.status, 201, "{}", sold.text);
     sold.body["id"].as_str().expect("sale").to_owned()
+}
+
+/// A fresh fixed-price listing of the supplier's, opened long enough ago for every buyer.
+async fn listing_of(app: &TestApp, world: &World) -> String {
+    let lot = world.custody.lot_in_custody(app, "10").await;
+    let listed = app
+        .post_keyed(
+            "/v1/listings",
+            world.supplier_owner.token(),
+            &json!({"lot_id": lot["id"], "quantity": "10", "mode": "fixed", "currency": "CNY", "unit_price": "6.00"}),
+        )
+        .await;
+    assert_eq!(listed.status, 201, "{}", listed.text);
+    let id = listed.body["id"].as_str().expect("listing").to_owned();
+    app.sql(&format!(
+        "UPDATE listings SET opened_at = now() - interval '2 days' WHERE id = '{id}'"
+    ))
+    .await;
+    id
 }
 
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
@@ -1133,6 +1205,24 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     } else if row.path.starts_with("/v1/sales/{id}") {
         let lot = c.lot_in_custody(app, "10").await;
         sale_of(app, world, lot["id"].as_str().expect("lot")).await
+    } else if row.path.starts_with("/v1/listings/{id}") {
+        listing_of(app, world).await
+    } else if row.path.starts_with("/v1/offers/{id}") {
+        let listing = listing_of(app, world).await;
+        let buyer = world
+            .sessions
+            .iter()
+            .find_map(|(a, s)| (*a == BuyerOwner).then_some(s.as_ref()).flatten())
+            .expect("the buyer's owner");
+        let offered = app
+            .post_keyed(
+                &format!("/v1/listings/{listing}/offers"),
+                buyer.token(),
+                &json!({"quantity": "1", "unit_price": "6.00"}),
+            )
+            .await;
+        assert_eq!(offered.status, 201, "{}", offered.text);
+        offered.body["id"].as_str().expect("offer").to_owned()
     } else if row.path == "/v1/labels.html" {
         let lot = c.lot_in_custody(app, "10").await;
         return format!(

@@ -15,6 +15,7 @@ mod hardening;
 mod inspections;
 mod integrity;
 mod lending;
+mod market;
 mod ops;
 mod orgs;
 mod prices;

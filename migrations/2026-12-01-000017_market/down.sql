@@ -1,0 +1,3 @@
+DROP TABLE offers;
+DROP TABLE listings;
+DROP TABLE tier_privileges;

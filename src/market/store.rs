@@ -1,0 +1,395 @@
+//! The market's tables: listings (read with their lot, commodity, place and seller in one
+//! statement) and offers.
+
+use super::model::{ListingRow, Offer};
+use crate::db::schema::{listings, offers, orgs};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Who reads listings: a buyer of a tier (open listings its tier sees by now), a seller (its
+/// own), or the platform (all).
+#[derive(Debug, Clone)]
+pub enum Reader {
+    Buyer { tier: String },
+    Seller(Uuid),
+    All,
+}
+
+/// The filters of a listings search, checked.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    pub id: Option<Uuid>,
+    pub commodity_code: Option<String>,
+    pub grade: Option<String>,
+    pub warehouse_id: Option<Uuid>,
+    pub mode: Option<String>,
+    pub status: Option<String>,
+    pub min_quantity: Option<Decimal>,
+    pub max_price: Option<Decimal>,
+}
+
+/// Ranked as the market ranks: seller tier (highest first), then freshness (freshest first),
+/// then age (the longest listed first), then id.
+const LISTINGS: &str = "
+SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id, o.name AS seller_name,
+       l.seller_tier, l.loan_id, l.mode, l.status, l.quantity, l.quantity - l.quantity_committed AS quantity_available,
+       l.currency, l.unit_price, l.opened_at, l.closed_at,
+       l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) AS visible_from,
+       lot.commodity_code, c.name AS commodity_name, lot.unit, lot.grade, lot.quantity_on_hand,
+       lot.packed_on, lot.expires_on,
+       freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) AS freshness_factor,
+       ($1 - (lot.received_at AT TIME ZONE 'UTC')::date)::integer AS days_in_custody,
+       lot.warehouse_id, w.name AS warehouse_name, w.address AS warehouse_address,
+       lot.voyage_id, v.vessel_name, v.eta,
+       (SELECT count(*) FROM breaches b
+         WHERE b.warehouse_id = lot.warehouse_id AND lot.warehouse_since IS NOT NULL
+           AND coalesce(b.ended_at, 'infinity') >= lot.warehouse_since) AS breaches_in_custody,
+       lot.last_inspected_at
+FROM listings l
+JOIN lots lot ON lot.id = l.lot_id
+JOIN commodities c ON c.code = lot.commodity_code
+JOIN orgs o ON o.id = l.seller_org_id
+JOIN tiers t ON t.tier = l.seller_tier
+LEFT JOIN warehouses w ON w.id = lot.warehouse_id
+LEFT JOIN voyages v ON v.id = lot.voyage_id
+LEFT JOIN tier_privileges tp ON tp.tier = $2
+WHERE ($2::text IS NULL OR (l.status = 'open'
+          AND l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) <= now()))
+  AND ($3::uuid IS NULL OR l.seller_org_id = $3)
+  AND ($4::uuid IS NULL OR l.id = $4)
+  AND ($5::text IS NULL OR lot.commodity_code = $5)
+  AND ($6::text IS NULL OR lot.grade = $6)
+  AND ($7::uuid IS NULL OR lot.warehouse_id = $7)
+  AND ($8::text IS NULL OR l.mode = $8)
+  AND ($9::text IS NULL OR l.status = $9)
+  AND ($10::numeric IS NULL OR l.quantity - l.quantity_committed >= $10)
+  AND ($11::numeric IS NULL OR l.unit_price <= $11)
+ORDER BY t.rank DESC,
+         freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) DESC,
+         l.opened_at, l.id
+OFFSET $12 LIMIT $13";
+
+pub async fn listings(
+    conn: &mut AsyncPgConnection,
+    reader: &Reader,
+    filters: &Filters,
+    today: NaiveDate,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<ListingRow>> {
+    let (tier, seller) = match reader {
+        Reader::Buyer { tier } => (Some(tier.as_str()), None),
+        Reader::Seller(org) => (None, Some(*org)),
+        Reader::All => (None, None),
+    };
+    diesel::sql_query(LISTINGS)
+        .bind::<Date, _>(today)
+        .bind::<Nullable<Text>, _>(tier)
+        .bind::<Nullable<SqlUuid>, _>(seller)
+        .bind::<Nullable<SqlUuid>, _>(filters.id)
+        .bind::<Nullable<Text>, _>(filters.commodity_code.as_deref())
+        .bind::<Nullable<Text>, _>(filters.grade.as_deref())
+        .bind::<Nullable<SqlUuid>, _>(filters.warehouse_id)
+        .bind::<Nullable<Text>, _>(filters.mode.as_deref())
+        .bind::<Nullable<Text>, _>(filters.status.as_deref())
+        .bind::<Nullable<Numeric>, _>(filters.min_quantity)
+        .bind::<Nullable<Numeric>, _>(filters.max_price)
+        .bind::<BigInt, _>(offset)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
+}
+
+/// The tier an org holds now.
+pub async fn tier_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<String> {
+    orgs::table.find(org).select(orgs::tier).first(conn).await
+}
+
+/// A listing's own row, locked for the rest of the transaction.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = listings)]
+pub struct ListingLock {
+    pub id: Uuid,
+    pub lot_id: Uuid,
+    pub seller_org_id: Uuid,
+    pub loan_id: Option<Uuid>,
+    pub mode: String,
+    pub status: String,
+    pub currency: String,
+    pub quantity: Decimal,
+    pub quantity_committed: Decimal,
+    pub unit_price: Option<Decimal>,
+}
+
+pub async fn lock_listing(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<ListingLock>> {
+    listings::table
+        .find(id)
+        .select(ListingLock::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub struct NewListingRow<'a> {
+    pub id: Uuid,
+    pub lot_id: Uuid,
+    pub seller_org_id: Uuid,
+    pub loan_id: Option<Uuid>,
+    pub mode: &'a str,
+    pub currency: &'a str,
+    pub quantity: Decimal,
+    pub unit_price: Option<Decimal>,
+    pub seller_tier: &'a str,
+    pub created_by: Uuid,
+}
+
+/// Inserts an open listing; `false` when the lot already has a live one.
+pub async fn insert_listing(
+    conn: &mut AsyncPgConnection,
+    row: NewListingRow<'_>,
+) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(listings::table)
+        .values((
+            listings::id.eq(row.id),
+            listings::lot_id.eq(row.lot_id),
+            listings::seller_org_id.eq(row.seller_org_id),
+            listings::loan_id.eq(row.loan_id),
+            listings::mode.eq(row.mode),
+            listings::currency.eq(row.currency),
+            listings::quantity.eq(row.quantity),
+            listings::unit_price.eq(row.unit_price),
+            listings::seller_tier.eq(row.seller_tier),
+            listings::created_by.eq(row.created_by),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Commits `quantity` of the listing to an accepted offer; closes it when nothing is left.
+pub async fn commit_quantity(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    quantity: Decimal,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE listings SET quantity_committed = quantity_committed + $2, \
+                status = CASE WHEN quantity_committed + $2 >= quantity THEN 'closed' ELSE status END, \
+                closed_at = CASE WHEN quantity_committed + $2 >= quantity THEN now() ELSE closed_at END \
+          WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Numeric, _>(quantity)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn withdraw_listing(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::update(listings::table.find(id))
+        .set((
+            listings::status.eq("withdrawn"),
+            listings::closed_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct NewOfferRow {
+    pub id: Uuid,
+    pub listing_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub quantity: Decimal,
+    pub unit_price: Decimal,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: Uuid,
+}
+
+pub async fn insert_offer(conn: &mut AsyncPgConnection, row: NewOfferRow) -> QueryResult<Offer> {
+    diesel::insert_into(offers::table)
+        .values((
+            offers::id.eq(row.id),
+            offers::listing_id.eq(row.listing_id),
+            offers::buyer_org_id.eq(row.buyer_org_id),
+            offers::quantity.eq(row.quantity),
+            offers::unit_price.eq(row.unit_price),
+            offers::expires_at.eq(row.expires_at),
+            offers::created_by.eq(row.created_by),
+        ))
+        .returning(Offer::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn lock_offer(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Offer>> {
+    offers::table
+        .find(id)
+        .select(Offer::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_offer(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Offer>> {
+    offers::table
+        .find(id)
+        .select(Offer::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The seller of the listing an offer is on.
+pub async fn seller_of_listing(conn: &mut AsyncPgConnection, listing: Uuid) -> QueryResult<Uuid> {
+    listings::table
+        .find(listing)
+        .select(listings::seller_org_id)
+        .first(conn)
+        .await
+}
+
+/// Ends an open offer: `rejected`, `withdrawn` or `expired`, with the reason.
+pub async fn end_offer(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    reason: Option<&str>,
+    by: Option<Uuid>,
+) -> QueryResult<Offer> {
+    diesel::update(offers::table.find(id))
+        .set((
+            offers::status.eq(status),
+            offers::reason.eq(reason),
+            offers::decided_at.eq(Some(Utc::now())),
+            offers::decided_by.eq(by),
+        ))
+        .returning(Offer::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn accept_offer(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    sale_id: Uuid,
+    by: Uuid,
+) -> QueryResult<Offer> {
+    diesel::update(offers::table.find(id))
+        .set((
+            offers::status.eq("accepted"),
+            offers::sale_id.eq(Some(sale_id)),
+            offers::decided_at.eq(Some(Utc::now())),
+            offers::decided_by.eq(Some(by)),
+        ))
+        .returning(Offer::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Ends every open offer on a listing (it closed or was withdrawn); answers them.
+pub async fn end_open_offers(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    reason: &str,
+) -> QueryResult<Vec<Offer>> {
+    diesel::update(
+        offers::table
+            .filter(offers::listing_id.eq(listing))
+            .filter(offers::status.eq("open")),
+    )
+    .set((
+        offers::status.eq("rejected"),
+        offers::reason.eq(Some(reason)),
+        offers::decided_at.eq(Some(Utc::now())),
+    ))
+    .returning(Offer::as_returning())
+    .get_results(conn)
+    .await
+}
+
+/// Whose offers: a buyer's own, or those on a seller's listings, or all.
+pub enum OfferScope {
+    Buyer(Uuid),
+    Seller(Uuid),
+    All,
+}
+
+pub async fn offers(
+    conn: &mut AsyncPgConnection,
+    scope: OfferScope,
+    listing: Option<Uuid>,
+    status: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Offer>> {
+    let mut query = offers::table
+        .select(Offer::as_select())
+        .order(offers::seq)
+        .limit(limit + 1)
+        .into_boxed();
+    query = match scope {
+        OfferScope::Buyer(org) => query.filter(offers::buyer_org_id.eq(org)),
+        OfferScope::Seller(org) => query.filter(
+            offers::listing_id.eq_any(
+                listings::table
+                    .filter(listings::seller_org_id.eq(org))
+                    .select(listings::id),
+            ),
+        ),
+        OfferScope::All => query,
+    };
+    if let Some(listing) = listing {
+        query = query.filter(offers::listing_id.eq(listing));
+    }
+    match status {
+        // An open offer past its time reads as expired.
+        Some("open") => {
+            query = query
+                .filter(offers::status.eq("open"))
+                .filter(offers::expires_at.gt(diesel::dsl::now))
+        }
+        Some("expired") => {
+            query = query.filter(
+                offers::status.eq("expired").or(offers::status
+                    .eq("open")
+                    .and(offers::expires_at.le(diesel::dsl::now))),
+            )
+        }
+        Some(other) => query = query.filter(offers::status.eq(other.to_owned())),
+        None => {}
+    }
+    if let Some(after) = after {
+        query = query.filter(offers::seq.gt(after));
+    }
+    query.load(conn).await
+}
+
+/// Marks open offers past their time `expired` (the market job); answers them.
+pub async fn expire_offers(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Offer>> {
+    diesel::update(
+        offers::table
+            .filter(offers::status.eq("open"))
+            .filter(offers::expires_at.le(now)),
+    )
+    .set((
+        offers::status.eq("expired"),
+        offers::decided_at.eq(Some(now)),
+    ))
+    .returning(Offer::as_returning())
+    .get_results(conn)
+    .await
+}
