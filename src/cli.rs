@@ -59,6 +59,12 @@ pub enum JobsCommand {
         #[arg(long = "as-of")]
         as_of: Option<chrono::NaiveDate>,
     },
+    /// The market's deadlines as of TIME (RFC 3339, default now): offers past their time
+    /// expire. A time after now needs HOLDFAST_ALLOW_FUTURE_DATES=true.
+    Market {
+        #[arg(long = "as-of")]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +85,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs {
             command: JobsCommand::Daily { as_of },
         } => daily(as_of).await,
+        Command::Jobs {
+            command: JobsCommand::Market { as_of },
+        } => market(as_of).await,
     }
 }
 
@@ -279,6 +288,29 @@ async fn import_prices(file: &std::path::Path) -> anyhow::Result<()> {
         "imported {} prices ({} already present)",
         outcome.imported, outcome.already_present
     );
+    Ok(())
+}
+
+async fn market(as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<()> {
+    let config = Config::from_env(SecretPolicy::GenerateIfMissing)?;
+    telemetry::init(config.log_format);
+    let now = chrono::Utc::now();
+    let as_of = as_of.unwrap_or(now);
+    if as_of > now && !config.allow_future_dates {
+        anyhow::bail!(
+            "{as_of} is in the future: set HOLDFAST_ALLOW_FUTURE_DATES=true to run the market ahead"
+        );
+    }
+    let database = db::open(&config).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool_with(&database.url, 2, db::Timeouts::Batch)?;
+    match crate::market::job::run(&pool, as_of)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?
+    {
+        Some(swept) => println!("offers expired: {}", swept.offers_expired),
+        None => println!("another instance is running the market job; nothing done"),
+    }
     Ok(())
 }
 

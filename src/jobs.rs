@@ -1,6 +1,6 @@
 //! Background work `serve` runs: sealing the audit chain, numbering the outbox and folding
 //! the exposure deltas into the kept figures every second, closing the business day (interest, revaluation, margin calls) every few minutes
-//! once the date turns, and hourly clean-up of expired idempotency keys, throttle rows and
+//! once the date turns, the market's deadlines (offers expiring) every minute, and hourly clean-up of expired idempotency keys, throttle rows and
 //! tokens. Every instance runs this loop; advisory locks make one of them do each job.
 
 use crate::db::DbPool;
@@ -9,12 +9,14 @@ use std::time::Duration;
 pub const SEAL_INTERVAL: Duration = Duration::from_secs(1);
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DAILY_INTERVAL: Duration = Duration::from_secs(300);
+pub const MARKET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs until the task is dropped.
 pub async fn run_background(pool: DbPool) {
     let mut seal_tick = tokio::time::interval(SEAL_INTERVAL);
     let mut cleanup_tick = tokio::time::interval(CLEANUP_INTERVAL);
     let mut daily_tick = tokio::time::interval(DAILY_INTERVAL);
+    let mut market_tick = tokio::time::interval(MARKET_INTERVAL);
     loop {
         tokio::select! {
             _ = seal_tick.tick() => {
@@ -30,6 +32,11 @@ pub async fn run_background(pool: DbPool) {
                 match crate::lending::daily::run(&pool, today, false, false).await {
                     Ok(_) | Err(crate::lending::daily::DailyError::Busy) => {}
                     Err(error) => tracing::warn!(%error, "the daily job failed; will retry"),
+                }
+            }
+            _ = market_tick.tick() => {
+                if let Err(error) = crate::market::job::run(&pool, chrono::Utc::now()).await {
+                    tracing::warn!(error = %error.message, "the market job failed; will retry");
                 }
             }
             _ = cleanup_tick.tick() => {

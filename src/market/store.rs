@@ -375,21 +375,32 @@ pub async fn offers(
     query.load(conn).await
 }
 
-/// Marks open offers past their time `expired` (the market job); answers them.
+/// Marks open offers past their time `expired` (the market job), at most `limit` of them,
+/// skipping any a request holds; answers them.
 pub async fn expire_offers(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
+    limit: i64,
 ) -> QueryResult<Vec<Offer>> {
-    diesel::update(
-        offers::table
-            .filter(offers::status.eq("open"))
-            .filter(offers::expires_at.le(now)),
-    )
-    .set((
-        offers::status.eq("expired"),
-        offers::decided_at.eq(Some(now)),
-    ))
-    .returning(Offer::as_returning())
-    .get_results(conn)
-    .await
+    let due: Vec<Uuid> = offers::table
+        .filter(offers::status.eq("open"))
+        .filter(offers::expires_at.le(now))
+        .order(offers::expires_at)
+        .limit(limit)
+        .select(offers::id)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(offers::table.filter(offers::id.eq_any(&due)))
+        .set((
+            offers::status.eq("expired"),
+            offers::decided_at.eq(Some(now)),
+        ))
+        .returning(Offer::as_returning())
+        .get_results(conn)
+        .await
 }

@@ -601,3 +601,85 @@ async fn a_lender_lists_the_goods_of_its_liquidating_loan_and_the_sale_repays_it
     assert_ne!(after["status"], "liquidating", "{after}");
     assert_books_balance(&app, &c.admin).await;
 }
+
+#[tokio::test]
+async fn offers_expire_at_their_time_and_the_market_job_marks_them_and_tells_both_sides() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let c = &w.l.custody;
+    tier(&app, &w.buyer, "platinum").await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let listing = id(&w.list(&app, &id(&lot), "100", "6").await);
+    let short = app
+        .post_keyed(
+            &format!("/v1/listings/{listing}/offers"),
+            w.buyer.token(),
+            &json!({"quantity": "10", "unit_price": "5.9", "valid_hours": 1}),
+        )
+        .await;
+    assert_eq!(short.status, 201, "{}", short.text);
+    let standing = id(&w.offer(&app, &w.buyer, &listing, "20", "5.8").await.body);
+    for hours in [0, 169] {
+        let refused = app
+            .post_keyed(
+                &format!("/v1/listings/{listing}/offers"),
+                w.buyer.token(),
+                &json!({"quantity": "1", "unit_price": "5", "valid_hours": hours}),
+            )
+            .await;
+        assert_eq!((refused.status, refused.field()), (422, "valid_hours"));
+    }
+    // An hour on, the short offer reads as expired and cannot be accepted, before any job.
+    app.sql(&format!(
+        "UPDATE offers SET expires_at = now() - interval '1 second' WHERE id = '{}'",
+        id(&short.body)
+    ))
+    .await;
+    let mine = app.get("/v1/offers?status=expired", w.buyer.token()).await;
+    assert_eq!(
+        mine.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine.text
+    );
+    app.post_keyed(
+        &format!("/v1/offers/{}/accept", id(&short.body)),
+        c.supplier.token(),
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "offer_status");
+    // The job marks it, once; the standing offer is left alone.
+    let swept = holdfast::market::job::run(&app.pool, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(swept.map(|s| s.offers_expired), Some(1));
+    let again = holdfast::market::job::run(&app.pool, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(again.map(|s| s.offers_expired), Some(0));
+    let open = app
+        .get(
+            &format!("/v1/offers?listing_id={listing}&status=open"),
+            c.supplier.token(),
+        )
+        .await;
+    let ids: Vec<&str> = open.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [standing.as_str()]);
+    app.get("/v1/audit/verify", c.admin.token()).await;
+    for who in [&w.buyer, &c.supplier] {
+        let events = app.get("/v1/events?limit=200", who.token()).await;
+        assert!(events.text.contains("offer.expired"), "{}", events.text);
+    }
+    // Run ahead as `holdfast jobs market --as-of` would: the standing offer expires too.
+    let ahead =
+        holdfast::market::job::run(&app.pool, chrono::Utc::now() + chrono::Duration::hours(49))
+            .await
+            .unwrap();
+    assert_eq!(ahead.map(|s| s.offers_expired), Some(1));
+}

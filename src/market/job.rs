@@ -1,0 +1,63 @@
+//! The market's scheduled work: offers past their time are marked expired (and the buyer and
+//! seller told). `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
+//! One instance at a time: each run holds a transaction-scoped advisory lock, and a run that
+//! finds it taken does nothing.
+
+use super::store;
+use crate::db::DbPool;
+use crate::error::{ApiError, ApiResult};
+use crate::integrity::{self, Change, to_json};
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+/// "holdmark".
+const MARKET_LOCK: i64 = 0x686f_6c64_6d61_726b;
+/// The most offers one run expires (the next run takes the rest).
+pub const BATCH: i64 = 1000;
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub offers_expired: usize,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// Runs the market's work as of `as_of`; `None` when another instance holds the lock.
+pub async fn run(pool: &DbPool, as_of: DateTime<Utc>) -> ApiResult<Option<Swept>> {
+    let mut conn = pool.get().await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let lock: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+            .bind::<diesel::sql_types::BigInt, _>(MARKET_LOCK)
+            .get_result(conn)
+            .await?;
+        if !lock.locked {
+            return Ok(None);
+        }
+        let expired = store::expire_offers(conn, as_of, BATCH).await?;
+        for offer in &expired {
+            let seller = store::seller_of_listing(conn, offer.listing_id).await?;
+            integrity::record(
+                conn,
+                None,
+                Change {
+                    action: "offer.expired",
+                    object_kind: "offer",
+                    object_id: offer.id.to_string(),
+                    org_ids: vec![offer.buyer_org_id, seller],
+                    before: None,
+                    after: Some(to_json(offer)?),
+                },
+            )
+            .await?;
+        }
+        Ok(Some(Swept {
+            offers_expired: expired.len(),
+        }))
+    })
+    .await
+}
