@@ -332,6 +332,28 @@ mod tests {
         keys.extend(["too_hot", "too_cold"].iter().map(|k| key("breach", k)));
         keys.extend(["owner", "staff"].iter().map(|k| key("role", k)));
         keys.extend(
+            ["bronze", "silver", "gold", "platinum"]
+                .iter()
+                .map(|k| key("tier", k)),
+        );
+        keys.extend(
+            [
+                "open",
+                "closed",
+                "withdrawn",
+                "accepted",
+                "rejected",
+                "expired",
+            ]
+            .iter()
+            .map(|k| key("status", k)),
+        );
+        keys.extend(
+            ["sold_out", "listing_withdrawn"]
+                .iter()
+                .map(|k| key("offer-reason", k)),
+        );
+        keys.extend(
             [
                 "repayment",
                 "collateral",

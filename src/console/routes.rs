@@ -22,6 +22,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+pub mod market;
 pub mod platform;
 
 // ---------------------------------------------------------------------------------------------

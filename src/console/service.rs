@@ -20,6 +20,10 @@ use crate::lending::service as lending;
 use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
 use crate::lots::valuation::Holding;
+use crate::market::model::{
+    Listing, ListingQuery, NewListing, NewOffer, Offer, OfferQuery, Rejection,
+};
+use crate::market::service as market;
 use crate::orgs::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
 use crate::orgs::service as orgs;
 use crate::reference::model::{
@@ -575,6 +579,134 @@ pub async fn create_voyage(
     reference::check_voyage(new)?;
     conn.transaction::<_, ApiError, _>(async |conn| {
         reference::create_voyage(conn, principal, new).await
+    })
+    .await
+}
+
+/// The market page: listings the caller may see (a buyer: open, its tier's time come; a
+/// seller: its own), the offers it made or received, and for a supplier the lots it may list.
+pub struct Market {
+    pub listings: crate::http::Page<Listing>,
+    pub offers: Vec<Offer>,
+    pub lots: Vec<Holding>,
+    pub commodities: Vec<Commodity>,
+    pub warehouses: Vec<Warehouse>,
+    /// To name the buyers on a seller's offers.
+    pub orgs: Vec<DirectoryEntry>,
+}
+
+pub async fn market(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ListingQuery,
+) -> ApiResult<Market> {
+    let listings = market::listings(conn, principal, query).await?;
+    let offers = market::offers(
+        conn,
+        principal,
+        OfferQuery {
+            limit: Some(500),
+            ..OfferQuery::default()
+        },
+    )
+    .await?
+    .items;
+    let lots = if principal.kind == crate::auth::OrgKind::Supplier {
+        crate::lots::valuation::portfolio(conn, principal, 200)
+            .await?
+            .into_iter()
+            .filter(|h| {
+                matches!(h.lot.status, LotStatus::InCustody | LotStatus::InTransit)
+                    && h.lot.quantity_on_hand.value() > h.lot.quantity_reserved.value()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Market {
+        listings,
+        offers,
+        lots,
+        commodities: reference::commodities(conn).await?,
+        warehouses: reference::warehouses(conn).await?,
+        orgs: every_org(conn).await?,
+    })
+}
+
+/// Goods listed from a page (a supplier's lot; a lender's liquidating loan's lot).
+pub async fn list_goods(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewListing,
+) -> ApiResult<Listing> {
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        market::create_listing(conn, principal, new).await
+    })
+    .await
+}
+
+/// A buyer's offer from the market page, under the form's key (a second click replays the
+/// first answer: one offer).
+pub async fn make_offer(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    listing: Uuid,
+    new: NewOffer,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    keyed(
+        idem.run(
+            pool,
+            principal.user_id,
+            &NO_BODY,
+            actix_web::http::StatusCode::CREATED,
+            move |conn| {
+                Box::pin(async move { market::make_offer(conn, &principal, listing, &new).await })
+            },
+        )
+        .await,
+    )
+}
+
+/// The seller accepts an offer from the page, under the form's key: one sale.
+pub async fn accept_offer(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    offer: Uuid,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    keyed(
+        idem.run(
+            pool,
+            principal.user_id,
+            &NO_BODY,
+            actix_web::http::StatusCode::CREATED,
+            move |conn| Box::pin(async move { market::accept(conn, &principal, offer).await }),
+        )
+        .await,
+    )
+}
+
+pub async fn reject_offer(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    offer: Uuid,
+) -> ApiResult<Offer> {
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        market::reject(conn, principal, offer, &Rejection::default()).await
+    })
+    .await
+}
+
+pub async fn withdraw_listing(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    listing: Uuid,
+) -> ApiResult<Listing> {
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        market::withdraw(conn, principal, listing).await
     })
     .await
 }

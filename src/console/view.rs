@@ -50,6 +50,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
                 key: "nav-facilities",
             },
             NavItem {
+                href: "/market",
+                key: "nav-market",
+            },
+            NavItem {
                 href: "/stress",
                 key: "nav-stress",
             },
@@ -62,6 +66,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
             NavItem {
                 href: "/lots",
                 key: "nav-lots",
+            },
+            NavItem {
+                href: "/market",
+                key: "nav-market",
             },
             NavItem {
                 href: "/loans",
@@ -91,6 +99,10 @@ fn nav(kind: OrgKind) -> &'static [NavItem] {
             },
         ],
         OrgKind::Buyer => &[
+            NavItem {
+                href: "/market",
+                key: "nav-market",
+            },
             NavItem {
                 href: "/sales",
                 key: "nav-purchases",

@@ -530,7 +530,7 @@ async fn the_platform_adds_orgs_users_and_reference_data_from_its_page() {
         (303, format!("{org_path}?done=user").as_str())
     );
     let (buyer, _) = sign_in(&app, "buyer@qingdao.example").await;
-    assert_eq!(get(&app, "/", Some(&buyer)).await.1, "/sales");
+    assert_eq!(get(&app, "/", Some(&buyer)).await.1, "/market");
     // Disabling the user ends its session at once; the admin cannot disable itself.
     let (_, _, page) = get(&app, &org_path, Some(&session)).await;
     let user_id = page

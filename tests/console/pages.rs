@@ -107,7 +107,7 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
         ("staff@warehouse.demo.holdfast", "/scan", "扫码台"),
         ("owner@supplier.demo.holdfast", "/lots", "我的货物"),
         ("owner@platform.demo.holdfast", "/admin", "平台管理"),
-        ("owner@buyer.demo.holdfast", "/sales", "采购"),
+        ("owner@buyer.demo.holdfast", "/market", "市场"),
     ] {
         let landed = browser.sign_in(email, DEMO_PASSWORD).await;
         assert_eq!(landed, home, "{email}");
@@ -811,7 +811,7 @@ async fn the_platform_adds_a_commodity_an_organisation_and_its_user_and_a_lender
     browser.sign_out().await;
     assert_eq!(
         browser.sign_in("buyer@qingdao.example", PASSWORD).await,
-        "/sales"
+        "/market"
     );
     browser.sign_out().await;
     // The lender's loan page draws the LTV as each day closed, with the facility's limits.
@@ -922,5 +922,101 @@ async fn the_station_counts_with_a_reason_transfers_loads_and_unloads_in_a_keyst
     for done in ["Counted", "Transferred", "Loaded", "Unloaded"] {
         assert!(log.contains(done), "{done} in {log}");
     }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_market() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let lot = custody.lot_in_custody(&app, "800").await;
+    let code = lot["code"].as_str().unwrap().to_owned();
+    let buyer = app.owner_of(holdfast::auth::OrgKind::Buyer).await;
+    app.sql(&format!(
+        "UPDATE orgs SET tier = 'gold' WHERE id = '{}'",
+        buyer.org_id
+    ))
+    .await;
+
+    // The supplier lists 500 kg at 6.80.
+    let browser = Browser::start(&app.base).await;
+    browser.sign_in(&custody.supplier.email, PASSWORD).await;
+    browser.open("/market").await;
+    browser.click("#new-listing summary").await;
+    browser.fill("#l-quantity", "500").await;
+    browser.fill("#l-price", "6.80").await;
+    browser.click("#new-listing button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=listed", "the listing made")
+        .await;
+    let card = browser.text("[data-listing]").await;
+    assert!(card.contains(&code) && card.contains("6.80"), "{card}");
+    let listing = browser
+        .element("[data-listing]")
+        .await
+        .attr("data-listing")
+        .await
+        .unwrap()
+        .expect("the listing's id");
+    browser.sign_out().await;
+
+    // A gold buyer sees it two hours after it opened, with what the platform verified.
+    browser.sign_in(&buyer.email, PASSWORD).await;
+    assert_eq!(browser.path().await, "/market");
+    assert!(
+        browser
+            .text("main")
+            .await
+            .contains("Nothing listed here yet"),
+        "not yet for gold"
+    );
+    app.sql(&format!(
+        "UPDATE listings SET opened_at = now() - interval '3 hours' WHERE id = '{listing}'"
+    ))
+    .await;
+    browser.open("/market").await;
+    let card = browser.text("[data-listing]").await;
+    assert!(card.contains("500") && card.contains("Freshness"), "{card}");
+    browser.shoot("market-buyer").await;
+    // An offer above what is listed is refused on the page; then 300 kg at 6.60.
+    browser
+        .fill("[data-listing] input[name=quantity]", "900")
+        .await;
+    browser.click("[data-listing] form.offer button").await;
+    assert!(browser.text("[role=alert]").await.contains("available"));
+    browser
+        .fill("[data-listing] input[name=quantity]", "300")
+        .await;
+    browser
+        .fill("[data-listing] input[name=unit_price]", "6.60")
+        .await;
+    browser.click("[data-listing] form.offer button").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=offered", "the offer made")
+        .await;
+    assert!(browser.text("main table").await.contains("open"));
+    browser.sign_out().await;
+
+    // The supplier accepts: a sale of 300 kg at 6.60 to the buyer.
+    browser.sign_in(&custody.supplier.email, PASSWORD).await;
+    browser.open("/market").await;
+    browser.shoot("market-seller").await;
+    browser
+        .click("[data-offer] form[action$='/accept'] button")
+        .await;
+    browser
+        .wait_for(
+            |p: String| p == "/market?done=accepted",
+            "the offer accepted",
+        )
+        .await;
+    let sales = app.get("/v1/sales", custody.supplier.token()).await;
+    let sale = &sales.body["items"][0];
+    assert_eq!(sale["buyer_org_id"], json!(buyer.org_id));
+    assert_eq!(sale["total"], "1980.00");
+    let listed = app
+        .get(&format!("/v1/listings/{listing}"), custody.supplier.token())
+        .await;
+    assert_eq!(listed.body["quantity_available"], "200.000");
     browser.close().await;
 }

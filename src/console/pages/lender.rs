@@ -480,6 +480,24 @@ pub fn loan(
                 td.num { (money(c.market_value.amount())) }
             } } }
         } }
+        @if loan.status.as_str() == "liquidating" && principal.kind == OrgKind::Lender && principal.has(Permission::CreditWrite) {
+            h3 { (lang.t("market-sell-collateral")) }
+            p.help { (lang.t("market-sell-collateral-help")) }
+            @for c in &loan.collateral {
+                form.panel.actions method="post" action="/market/list" data-sell=(c.lot_code) {
+                    input type="hidden" name="csrf" value=(session.csrf_token);
+                    input type="hidden" name="loan_id" value=(loan.id);
+                    input type="hidden" name="lot_id" value=(c.lot_id);
+                    input type="hidden" name="currency" value=(loan.currency);
+                    strong { (c.lot_code) }
+                    label { (lang.t("col-quantity"))
+                        input type="text" inputmode="decimal" name="quantity" size="10" required value=(c.quantity.value().normalize()); }
+                    label { (lang.t("market-asking-price"))
+                        input type="text" inputmode="decimal" name="unit_price" size="8" required; }
+                    button.primary type="submit" { (lang.t("market-list-go")) }
+                }
+            }
+        }
         h2 { (lang.t("loan-ltv-history")) }
         @if page.history.is_empty() && !live { p { (lang.t("none")) } } @else {
             div.charts {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod books;
 pub mod lender;
+pub mod market;
 pub mod scan;
 pub mod supplier;
 pub mod warehouse;

@@ -1,0 +1,232 @@
+//! The market (`/market`). A buyer browses the listings its tier sees, with what the platform
+//! verified about the goods, makes offers and follows them; a seller lists goods and accepts
+//! or rejects the offers on its listings; the platform sees every listing.
+
+use crate::auth::browser::BrowserSession;
+use crate::auth::tokens::random_token;
+use crate::auth::{OrgKind, Permission};
+use crate::console::i18n::{Arg, Lang};
+use crate::console::service::Market;
+use crate::console::view;
+use crate::market::model::{Listing, Offer};
+use maud::{Markup, html};
+use rust_decimal::Decimal;
+
+/// The search as typed, to fill the filter form again.
+#[derive(Default)]
+pub struct Search {
+    pub commodity_code: String,
+    pub grade: String,
+    pub warehouse_id: String,
+    pub min_quantity: String,
+    pub max_price: String,
+}
+
+fn price(lang: Lang, listing_currency: &str, unit: &str, price: Decimal) -> String {
+    let shown = crate::domain::decimal::price::shown(price);
+    match lang {
+        Lang::Zh => format!("{listing_currency} {shown}/{unit}"),
+        Lang::En => format!("{listing_currency} {shown} per {unit}"),
+    }
+}
+
+/// What the platform verified, as a definition list.
+fn facts(lang: Lang, l: &Listing) -> Markup {
+    let v = &l.verified;
+    html! {
+        dl.facts {
+            dt { (lang.t("lot-grade")) } dd { (v.grade) }
+            dt { (lang.t("market-available")) } dd { (lang.number(l.quantity_available)) " " (v.unit) }
+            dt { (lang.t("market-where")) } dd {
+                @if let Some(vessel) = &v.vessel_name {
+                    (lang.t("market-at-sea")) " · " (vessel)
+                    @if let Some(eta) = v.eta { " · " (lang.t("col-eta")) " " (lang.date(eta.date_naive())) }
+                } @else if let Some(w) = &v.warehouse_name {
+                    (w) @if let Some(a) = &v.warehouse_address { br; small { (a) } }
+                } @else { "—" }
+            }
+            dt { (lang.t("lot-packed")) } dd { (lang.date(v.packed_on)) }
+            dt { (lang.t("lot-expires")) } dd { (lang.date(v.expires_on)) }
+            dt { (lang.t("market-freshness")) } dd { (lang.percent(v.freshness_factor)) }
+            dt { (lang.t("market-days-in-custody")) } dd {
+                @match v.days_in_custody { Some(d) => (lang.f("days", &[("count", Arg::from(i64::from(d)))])), None => "—" }
+            }
+            dt { (lang.t("market-breaches")) } dd {
+                @if v.breaches_in_custody == 0 { (lang.t("market-no-breaches")) }
+                @else { span.badge.badge-hold { (v.breaches_in_custody) } }
+            }
+            dt { (lang.t("market-seller")) } dd { (l.seller_name) " " span.chip { (view::words(lang, "tier", &l.seller_tier)) } }
+        }
+    }
+}
+
+pub fn market(
+    lang: Lang,
+    session: &BrowserSession,
+    page: &Market,
+    search: &Search,
+    flash: Option<Markup>,
+) -> Markup {
+    let principal = &session.principal;
+    let buyer = principal.kind == OrgKind::Buyer;
+    let may_offer = buyer && principal.has(Permission::PaymentsWrite);
+    let may_sell = (principal.kind == OrgKind::Supplier && principal.has(Permission::SalesWrite))
+        || (principal.kind == OrgKind::Lender && principal.has(Permission::CreditWrite));
+    let name_of = |org: uuid::Uuid| {
+        page.orgs
+            .iter()
+            .find(|o| o.id == org)
+            .map_or_else(|| org.to_string(), |o| o.name.clone())
+    };
+    let csrf = &session.csrf_token;
+    let content = html! {
+        @if let Some(flash) = flash { (flash) }
+        @if buyer {
+            p.help { (lang.t("market-buyer-help")) }
+            form.panel #search method="get" action="/market" role="search" {
+                div.fields {
+                    p.field { label for="m-commodity" { (lang.t("lot-commodity")) }
+                        select #m-commodity name="commodity_code" {
+                            option value="" { (lang.t("market-any")) }
+                            @for c in &page.commodities {
+                                option value=(c.code) selected[search.commodity_code == c.code] { (c.name) }
+                            }
+                        }
+                    }
+                    p.field { label for="m-grade" { (lang.t("lot-grade")) }
+                        input #m-grade name="grade" type="text" maxlength="20" value=(search.grade); }
+                    p.field { label for="m-warehouse" { (lang.t("lot-warehouse")) }
+                        select #m-warehouse name="warehouse_id" {
+                            option value="" { (lang.t("market-any")) }
+                            @for w in &page.warehouses {
+                                option value=(w.id) selected[search.warehouse_id == w.id.to_string()] { (w.name) }
+                            }
+                        }
+                    }
+                    p.field { label for="m-min" { (lang.t("market-min-quantity")) }
+                        input #m-min name="min_quantity" type="text" inputmode="decimal" value=(search.min_quantity); }
+                    p.field { label for="m-max" { (lang.t("market-max-price")) }
+                        input #m-max name="max_price" type="text" inputmode="decimal" value=(search.max_price); }
+                }
+                p { button.primary type="submit" { (lang.t("market-search")) } }
+            }
+        }
+        @if may_sell && !page.lots.is_empty() {
+            details.panel.new-form #new-listing {
+                summary { (lang.t("market-list-goods")) }
+                form method="post" action="/market/list" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    div.fields {
+                        p.field { label for="l-lot" { (lang.t("col-lot")) }
+                            select #l-lot name="lot_id" required {
+                                @for h in &page.lots {
+                                    option value=(h.lot.id) {
+                                        (h.lot.code) " · " (h.lot.commodity_code) " · " (h.lot.grade) " · "
+                                        (lang.number(h.lot.quantity_on_hand.value() - h.lot.quantity_reserved.value())) " " (h.lot.unit)
+                                    }
+                                }
+                            }
+                        }
+                        p.field { label for="l-quantity" { (lang.t("col-quantity")) }
+                            input #l-quantity name="quantity" type="text" inputmode="decimal" required; }
+                        p.field { label for="l-price" { (lang.t("market-asking-price")) }
+                            input #l-price name="unit_price" type="text" inputmode="decimal" required; }
+                        p.field { label for="l-currency" { (lang.t("col-currency")) }
+                            input #l-currency name="currency" type="text" value="CNY" maxlength="3" required; }
+                    }
+                    p.help { (lang.t("market-list-help")) }
+                    p { button.primary type="submit" { (lang.t("market-list-go")) } }
+                }
+            }
+        }
+        h2 { @if buyer { (lang.t("market-listings")) } @else { (lang.t("market-my-listings")) } " (" (page.listings.items.len()) ")" }
+        @if page.listings.items.is_empty() { p { (lang.t("market-none")) } }
+        div.listings {
+            @for l in &page.listings.items {
+                article.card.listing data-listing=(l.id) aria-labelledby={ "listing-" (l.id) } {
+                    h3 #{ "listing-" (l.id) } {
+                        (l.verified.commodity_name) " · " (l.lot_code) " "
+                        (view::badge(lang, &l.status))
+                    }
+                    @if let Some(p) = l.unit_price {
+                        p.price { (price(lang, &l.currency, &l.verified.unit, p)) }
+                    }
+                    (facts(lang, l))
+                    @if may_offer && l.status == "open" {
+                        form.offer method="post" action={ "/market/" (l.id) "/offer" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="key" value=(random_token());
+                            div.actions {
+                                label { (lang.t("col-quantity"))
+                                    input type="text" inputmode="decimal" name="quantity" size="8" required value=(l.quantity_available.normalize()); }
+                                label { (lang.t("market-your-price"))
+                                    input type="text" inputmode="decimal" name="unit_price" size="8" required
+                                        value=(l.unit_price.map(|p| crate::domain::decimal::price::shown(p).to_string()).unwrap_or_default()); }
+                                button.primary type="submit" { (lang.t("market-offer")) }
+                            }
+                        }
+                    }
+                    @if !buyer {
+                        @let offers: Vec<&Offer> = page.offers.iter().filter(|o| o.listing_id == l.id).collect();
+                        p { (lang.f("market-listed", &[("quantity", Arg::from(lang.number(l.quantity))), ("date", Arg::from(lang.date(l.opened_at.date_naive())))])) }
+                        @if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
+                            div.table-wrap { table {
+                                thead { tr { th { (lang.t("market-buyer")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-price")) }
+                                             th { (lang.t("market-expires")) } th { (lang.t("col-status")) } th { span.sr-only { (lang.t("admin-actions")) } } } }
+                                tbody { @for o in offers { tr data-offer=(o.id) {
+                                    td { (name_of(o.buyer_org_id)) } td.num { (lang.number(o.quantity)) }
+                                    td.num { (crate::domain::decimal::price::shown(o.unit_price)) }
+                                    td { (lang.moment(o.expires_at)) } td { (view::badge(lang, &o.status)) }
+                                    td { @if may_sell && o.status == "open" && l.status == "open" {
+                                        div.actions {
+                                            form method="post" action={ "/market/offers/" (o.id) "/accept" } {
+                                                input type="hidden" name="csrf" value=(csrf);
+                                                input type="hidden" name="key" value=(random_token());
+                                                button.primary type="submit" { (lang.t("market-accept")) }
+                                            }
+                                            form method="post" action={ "/market/offers/" (o.id) "/reject" } {
+                                                input type="hidden" name="csrf" value=(csrf);
+                                                button.danger type="submit" { (lang.t("reject")) }
+                                            }
+                                        }
+                                    } }
+                                } } }
+                            } }
+                        }
+                        @if may_sell && l.status == "open" {
+                            form.inline method="post" action={ "/market/" (l.id) "/withdraw" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.danger type="submit" { (lang.t("market-withdraw")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if buyer {
+            h2 { (lang.t("market-my-offers")) " (" (page.offers.len()) ")" }
+            @if page.offers.is_empty() { p { (lang.t("none")) } } @else {
+                div.table-wrap { table {
+                    thead { tr { th { (lang.t("market-made")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-price")) }
+                                 th { (lang.t("market-expires")) } th { (lang.t("col-status")) } } }
+                    tbody { @for o in page.offers.iter().rev() { tr data-offer=(o.id) {
+                        td { (lang.moment(o.created_at)) } td.num { (lang.number(o.quantity)) }
+                        td.num { (crate::domain::decimal::price::shown(o.unit_price)) }
+                        td { (lang.moment(o.expires_at)) }
+                        td { (view::badge(lang, &o.status))
+                            @if o.sale_id.is_some() { " " a href="/sales" { (lang.t("market-to-pay")) } }
+                            @if let Some(r) = &o.reason { " " small { (view::words(lang, "offer-reason", r)) } }
+                        }
+                    } } }
+                } }
+            }
+        }
+    };
+    view::page(
+        lang,
+        Some(session),
+        &lang.t("market-title"),
+        "/market",
+        content,
+    )
+}
