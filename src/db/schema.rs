@@ -685,3 +685,13 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(listings, offers);
+
+diesel::table! {
+    buyer_tier_thresholds (tier, currency) {
+        tier -> Text,
+        currency -> Text,
+        min_value_purchased -> Numeric,
+        min_purchases_completed -> Int4,
+        min_on_time_share -> Numeric,
+    }
+}

@@ -38,7 +38,8 @@ pub struct Org {
     pub name: String,
     pub kind: OrgKind,
     pub created_at: DateTime<Utc>,
-    /// Suppliers: the tier, its fee factor, its figures and what the next tier takes.
+    /// Suppliers and buyers: the tier, what it brings (fee factor, market privileges), the
+    /// figures it stands on and what the next tier takes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<crate::tiers::TierStatus>,
 }

@@ -30,16 +30,17 @@ pub fn org_not_found() -> ApiError {
 }
 
 /// One org, as the caller may see it: the platform any, others their own (else 404); a
-/// supplier's with its tier.
+/// supplier's or a buyer's with its tier, what the tier brings and what the next one takes.
 pub async fn org(conn: &mut AsyncPgConnection, principal: &Principal, id: Uuid) -> ApiResult<Org> {
     if !principal.is_platform() && principal.org_id != id {
         return Err(org_not_found());
     }
     let row = store::find_org(conn, id).await?.ok_or_else(org_not_found)?;
     let mut org = Org::from(row);
-    if org.kind == OrgKind::Supplier {
+    if matches!(org.kind, OrgKind::Supplier | OrgKind::Buyer) {
         let today = crate::calendar::business_date(conn).await?;
-        org.tier = Some(crate::tiers::status(conn, id, today).await?);
+        let buyer = org.kind == OrgKind::Buyer;
+        org.tier = Some(crate::tiers::status(conn, id, today, buyer).await?);
     }
     Ok(org)
 }

@@ -1,5 +1,6 @@
 //! Customer tiers: bronze, silver, gold, platinum, earned over the trailing 90 business days
-//! and lost the same way. The daily job recomputes every supplier's tier in one statement;
+//! and lost the same way, by suppliers and by buyers. The daily job recomputes every
+//! supplier's tier in one statement and every buyer's in another;
 //! a tier sets the fee factor (1.00, 0.95, 0.90, 0.85; table `tiers`), and every change is
 //! kept in `tier_history`.
 //!
@@ -73,16 +74,56 @@ earned AS (
     };
 }
 
-#[derive(QueryableByName)]
-struct Changed {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+/// Each buyer's figures over the window ending on $1 ($2: one org, or NULL for all), and the
+/// tier they earn: per currency, the value and number of purchases completed (settled), and
+/// the share paid on time — in full within [`PAYMENT_DAYS`] days of the sale; a sale still
+/// unpaid past that counts as late. No purchase at all counts as on time.
+macro_rules! earned_buyers {
+    () => {
+        "
+WITH buyers AS (
+    SELECT id, tier FROM orgs WHERE kind = 'buyer' AND ($2::uuid IS NULL OR id = $2)),
+window_sales AS (
+    SELECT s.buyer_org_id AS org_id, s.currency, s.total, s.status, s.created_at, s.settled_at
+    FROM sales s JOIN buyers b ON b.id = s.buyer_org_id
+    WHERE s.created_at < ($1 + 1)::timestamp AT TIME ZONE 'UTC'
+      AND s.created_at >= ($1 - 89)::timestamp AT TIME ZONE 'UTC'),
+purchased AS (
+    SELECT org_id, currency, sum(total) AS value, count(*) AS n FROM window_sales
+    WHERE status = 'settled' GROUP BY 1, 2),
+timeliness AS (
+    SELECT org_id,
+           count(*) FILTER (WHERE status = 'settled' AND settled_at <= created_at + interval '2 days') AS on_time,
+           count(*) FILTER (WHERE status = 'settled' OR (status = 'pending'
+                                  AND created_at + interval '2 days' < ($1 + 1)::timestamp AT TIME ZONE 'UTC')) AS counted
+    FROM window_sales GROUP BY 1),
+figures AS (
+    SELECT b.id AS org_id, b.tier AS previous,
+           coalesce(t.on_time, 0) AS on_time, coalesce(t.counted, 0) AS counted,
+           CASE WHEN coalesce(t.counted, 0) = 0 THEN 1 ELSE t.on_time::numeric / t.counted END AS on_time_share
+    FROM buyers b LEFT JOIN timeliness t ON t.org_id = b.id),
+earned AS (
+    SELECT f.*, coalesce((
+        SELECT t.tier FROM buyer_tier_thresholds th JOIN tiers t ON t.tier = th.tier
+        LEFT JOIN purchased p ON p.org_id = f.org_id AND p.currency = th.currency
+        WHERE coalesce(p.value, 0) >= th.min_value_purchased
+          AND coalesce(p.n, 0) >= th.min_purchases_completed
+          AND f.on_time_share >= th.min_on_time_share
+        ORDER BY t.rank DESC LIMIT 1), 'bronze') AS tier,
+        jsonb_build_object(
+            'window_from', $1 - 89, 'window_to', $1,
+            'value_purchased', coalesce((SELECT jsonb_object_agg(p.currency, round(p.value, minor_units(p.currency))::text) FROM purchased p WHERE p.org_id = f.org_id), '{}'),
+            'purchases_completed', coalesce((SELECT jsonb_object_agg(p.currency, p.n) FROM purchased p WHERE p.org_id = f.org_id), '{}'),
+            'paid_on_time', f.on_time, 'payments_counted', f.counted,
+            'on_time_share', round(f.on_time_share, 4)::text) AS metrics
+    FROM figures f)
+"
+    };
 }
 
-/// Recomputes every supplier's tier on `day`; answers how many changed.
-pub async fn recompute(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
-    let row: Changed = diesel::sql_query(concat!(
-        earned!(),
+/// What a change of tier writes: the org's tier, its history, an event.
+macro_rules! apply_earned {
+    () => {
         ", \
          changed AS ( \
              UPDATE orgs o SET tier = e.tier FROM earned e \
@@ -98,12 +139,31 @@ pub async fn recompute(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryRes
                                        'data', jsonb_build_object('tier', tier, 'previous_tier', previous_tier, 'business_date', $1)) \
              FROM history RETURNING 1) \
          SELECT count(*) AS n FROM feed"
-    ))
-    .bind::<Date, _>(day)
-    .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
-    .get_result(conn)
-    .await?;
-    Ok(row.n)
+    };
+}
+
+/// How many days after a sale its buyer pays in full to count as on time.
+pub const PAYMENT_DAYS: i32 = 2;
+
+#[derive(QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Recomputes every supplier's and every buyer's tier on `day`; answers how many changed.
+pub async fn recompute(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
+    let suppliers: Changed = diesel::sql_query(concat!(earned!(), apply_earned!()))
+        .bind::<Date, _>(day)
+        .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
+        .get_result(conn)
+        .await?;
+    let buyers: Changed = diesel::sql_query(concat!(earned_buyers!(), apply_earned!()))
+        .bind::<Date, _>(day)
+        .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
+        .get_result(conn)
+        .await?;
+    Ok(suppliers.n + buyers.n)
 }
 
 /// An org's tier and its fee factor.
@@ -126,8 +186,28 @@ struct Earned {
     metrics: Value,
 }
 
+/// What the next tier takes in one currency: a supplier's figures or a buyer's.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Requirement {
+#[serde(untagged)]
+pub enum Requirement {
+    Supplier(SupplierRequirement),
+    Buyer(BuyerRequirement),
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BuyerRequirement {
+    pub currency: String,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub min_value_purchased: Decimal,
+    pub min_purchases_completed: i32,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub min_on_time_share: Decimal,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SupplierRequirement {
     pub currency: String,
     #[serde(with = "crate::domain::decimal::plain")]
     #[schema(value_type = String)]
@@ -170,14 +250,38 @@ pub struct TierStatus {
     pub metrics: Value,
     /// The tier those figures earn; the daily job moves `tier` to it.
     pub earned_tier: String,
+    /// What the tier brings in the market: how long after a listing opens the org sees it
+    /// as a buyer, and the factor on its auction deposits.
+    pub market: MarketPrivileges,
     /// None at platinum.
     pub next: Option<NextTier>,
     /// The latest changes, newest first.
     pub history: Vec<HistoryItem>,
 }
 
+#[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
+pub struct MarketPrivileges {
+    pub visibility_delay_minutes: i32,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub deposit_factor: Decimal,
+}
+
+async fn privileges(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<MarketPrivileges> {
+    use crate::db::schema::tier_privileges as p;
+    Ok(p::table
+        .find(tier)
+        .select((p::visibility_delay_minutes, p::deposit_factor))
+        .first(conn)
+        .await?)
+}
+
 /// The tier above `tier`, with what it takes in each currency; none at the top.
-async fn next_tier(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<Option<NextTier>> {
+async fn next_tier(
+    conn: &mut AsyncPgConnection,
+    tier: &str,
+    buyer: bool,
+) -> ApiResult<Option<NextTier>> {
     let all: Vec<(String, i32, Decimal)> = tiers::table
         .order(tiers::rank)
         .select((tiers::tier, tiers::rank, tiers::fee_factor))
@@ -189,6 +293,35 @@ async fn next_tier(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<Option
         .map(|(_, r, _)| *r)
         .unwrap_or(0);
     Ok(match all.iter().find(|(_, r, _)| *r == rank + 1) {
+        Some((next_tier, _, factor)) if buyer => {
+            use crate::db::schema::buyer_tier_thresholds as b;
+            let rows: Vec<(String, Decimal, i32, Decimal)> = b::table
+                .filter(b::tier.eq(next_tier))
+                .order(b::currency)
+                .select((
+                    b::currency,
+                    b::min_value_purchased,
+                    b::min_purchases_completed,
+                    b::min_on_time_share,
+                ))
+                .load(conn)
+                .await?;
+            Some(NextTier {
+                tier: next_tier.clone(),
+                fee_factor: *factor,
+                requirements: rows
+                    .into_iter()
+                    .map(|(currency, value, count, share)| {
+                        Requirement::Buyer(BuyerRequirement {
+                            currency,
+                            min_value_purchased: value,
+                            min_purchases_completed: count,
+                            min_on_time_share: share,
+                        })
+                    })
+                    .collect(),
+            })
+        }
         Some((next_tier, _, factor)) => {
             let rows: Vec<(String, Decimal, i32, Decimal)> =
                 crate::db::schema::tier_thresholds::table
@@ -207,11 +340,13 @@ async fn next_tier(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<Option
                 fee_factor: *factor,
                 requirements: rows
                     .into_iter()
-                    .map(|(currency, value, repaid, share)| Requirement {
-                        currency,
-                        min_value_released: value,
-                        min_loans_repaid_on_time: repaid,
-                        min_clean_count_share: share,
+                    .map(|(currency, value, repaid, share)| {
+                        Requirement::Supplier(SupplierRequirement {
+                            currency,
+                            min_value_released: value,
+                            min_loans_repaid_on_time: repaid,
+                            min_clean_count_share: share,
+                        })
                     })
                     .collect(),
             })
@@ -220,18 +355,27 @@ async fn next_tier(conn: &mut AsyncPgConnection, tier: &str) -> ApiResult<Option
     })
 }
 
+/// A supplier's or a buyer's tier (`buyer`), the figures it stands on, what it brings and
+/// what the next one takes.
 pub async fn status(
     conn: &mut AsyncPgConnection,
     org: Uuid,
     today: NaiveDate,
+    buyer: bool,
 ) -> ApiResult<TierStatus> {
     let (tier, fee_factor) = of_org(conn, org).await?;
-    let earned: Earned = diesel::sql_query(concat!(earned!(), " SELECT tier, metrics FROM earned"))
+    let query = if buyer {
+        concat!(earned_buyers!(), " SELECT tier, metrics FROM earned")
+    } else {
+        concat!(earned!(), " SELECT tier, metrics FROM earned")
+    };
+    let earned: Earned = diesel::sql_query(query)
         .bind::<Date, _>(today)
         .bind::<Nullable<SqlUuid>, _>(Some(org))
         .get_result(conn)
         .await?;
-    let next = next_tier(conn, &tier).await?;
+    let market = privileges(conn, &tier).await?;
+    let next = next_tier(conn, &tier, buyer).await?;
     let history: Vec<HistoryItem> = tier_history::table
         .filter(tier_history::org_id.eq(org))
         .order(tier_history::id.desc())
@@ -250,6 +394,7 @@ pub async fn status(
         fee_factor,
         metrics: earned.metrics,
         earned_tier: earned.tier,
+        market,
         next,
         history,
     })

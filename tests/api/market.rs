@@ -683,3 +683,106 @@ async fn offers_expire_at_their_time_and_the_market_job_marks_them_and_tells_bot
             .unwrap();
     assert_eq!(ahead.map(|s| s.offers_expired), Some(1));
 }
+
+#[tokio::test]
+async fn buyers_earn_tiers_by_completing_purchases_and_paying_on_time_and_lose_them_by_not() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let c = &w.l.custody;
+    let sell = |quantity: &'static str| {
+        let app = &app;
+        let w = &w;
+        async move {
+            let lot = w.l.custody.lot_in_custody(app, quantity).await;
+            let sold = app
+                .post_keyed(
+                    "/v1/sales",
+                    w.l.custody.supplier.token(),
+                    &json!({"buyer_org_id": w.buyer.org_id, "currency": "CNY",
+                            "lines": [{"lot_id": lot["id"], "quantity": quantity, "unit_price": "6.00"}]}),
+                )
+                .await;
+            assert_eq!(sold.status, 201, "{}", sold.text);
+            sold.body
+        }
+    };
+    // Two purchases of 30,000 paid at once: 60,000 completed, all on time.
+    for _ in 0..2 {
+        let sale = sell("5000").await;
+        let paid = app
+            .post_keyed(
+                &format!("/v1/sales/{}/payments", id(&sale)),
+                w.buyer.token(),
+                &json!({"amount": sale["total"]}),
+            )
+            .await;
+        assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
+    }
+    let org = format!("/v1/orgs/{}", w.buyer.org_id);
+    let before = app.get(&org, w.buyer.token()).await;
+    assert_eq!(before.body["tier"]["tier"], "bronze", "{}", before.text);
+    assert_eq!(before.body["tier"]["earned_tier"], "silver");
+    assert_eq!(
+        before.body["tier"]["market"]["visibility_delay_minutes"],
+        1440
+    );
+    fixtures::close_days(&app, 0).await;
+    let silver = app.get(&org, w.buyer.token()).await;
+    let tier = &silver.body["tier"];
+    assert_eq!(tier["tier"], "silver", "{}", silver.text);
+    assert_eq!(tier["metrics"]["value_purchased"]["CNY"], "60000.00");
+    assert_eq!(tier["metrics"]["purchases_completed"]["CNY"], 2);
+    assert_eq!(tier["market"]["visibility_delay_minutes"], 360);
+    assert_eq!(tier["market"]["deposit_factor"], "0.85");
+    assert_eq!(tier["next"]["tier"], "gold");
+    let cny = tier["next"]["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["currency"] == "CNY")
+        .expect("a CNY row");
+    assert_eq!(
+        (
+            cny["min_value_purchased"].as_str(),
+            cny["min_purchases_completed"].as_i64()
+        ),
+        (Some("250000"), Some(5))
+    );
+    // A supplier's tier still reads in its own terms.
+    let supplier = app
+        .get(
+            &format!("/v1/orgs/{}", c.supplier.org_id),
+            c.supplier.token(),
+        )
+        .await;
+    assert!(
+        supplier.body["tier"]["next"]["requirements"][0]
+            .get("min_value_released")
+            .is_some(),
+        "{}",
+        supplier.text
+    );
+    // A purchase left unpaid three days: one late of three, the tier goes back down.
+    let late = sell("100").await;
+    app.sql(&format!(
+        "UPDATE sales SET created_at = now() - interval '3 days' WHERE id = '{}'",
+        id(&late)
+    ))
+    .await;
+    fixtures::close_days(&app, 1).await;
+    let down = app.get(&org, w.buyer.token()).await;
+    assert_eq!(down.body["tier"]["tier"], "bronze", "{}", down.text);
+    assert_eq!(down.body["tier"]["metrics"]["payments_counted"], 3);
+    let history: Vec<&str> = down.body["tier"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["tier"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["bronze", "silver"]);
+    // Another buyer cannot read it.
+    let other = app.owner_of(OrgKind::Buyer).await;
+    app.get(&org, other.token())
+        .await
+        .assert_error(404, "org_not_found");
+}
