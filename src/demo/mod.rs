@@ -42,6 +42,7 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     load_lending(pool).await?;
     load_sales(pool).await?;
     inspections::load(pool).await?;
+    market::load(pool).await?;
     Ok(logins)
 }
 
@@ -101,6 +102,7 @@ async fn load_people(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
 }
 
 mod inspections;
+mod market;
 
 const COLD_STORE: &str = "Yantai Cold Store No. 1";
 

@@ -175,6 +175,19 @@ pub async fn insert_listing(
     Ok(inserted == 1)
 }
 
+/// Moves a listing's opening back by `by` (the demo's history: listed yesterday).
+pub async fn backdate_opening(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    by: chrono::Duration,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(id))
+        .set(listings::opened_at.eq(Utc::now() - by))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Commits `quantity` of the listing to an accepted offer; closes it when nothing is left.
 pub async fn commit_quantity(
     conn: &mut AsyncPgConnection,

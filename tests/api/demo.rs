@@ -32,8 +32,9 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
         .iter()
         .filter(|l| l["commodity_code"] == "APPLE_FUJI")
         .collect();
-    // Three pledged lots, one sold and waiting to be picked up, one with a sale pending.
-    assert_eq!(apples.len(), 5, "{}", in_custody.text);
+    // Three pledged lots, one sold and waiting to be picked up, one with a sale pending, and
+    // two listed in the market (the cooperative's and the Qixia growers').
+    assert_eq!(apples.len(), 7, "{}", in_custody.text);
     let supplier = app
         .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
         .await;
@@ -216,4 +217,35 @@ async fn the_demo_grades_its_apples_by_inspection_and_has_one_lot_overdue() {
         .map(|d| d["reason"].as_str().expect("reason"))
         .collect();
     assert_eq!(reasons, vec!["overdue"], "{}", due.text);
+}
+
+#[tokio::test]
+async fn the_demo_market_shows_the_silver_buyer_yesterdays_listing_and_not_yet_todays() {
+    let app = TestApp::spawn().await;
+    demo::load(&app.pool).await.expect("demo");
+    let buyer = app.login("owner@buyer.demo.holdfast", DEMO_PASSWORD).await;
+    // The buyer's purchases earned it silver.
+    let me = app
+        .get(&format!("/v1/orgs/{}", buyer.org_id), buyer.token())
+        .await;
+    assert_eq!(me.body["tier"]["tier"], "silver", "{}", me.text);
+    let market = app.get("/v1/listings", buyer.token()).await;
+    let items = market.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", market.text);
+    assert_eq!(items[0]["seller_name"], "Yantai Orchard Cooperative");
+    assert_eq!(items[0]["unit_price"], "6.80");
+    let offers = app.get("/v1/offers", buyer.token()).await;
+    assert_eq!(offers.body["items"][0]["status"], "open", "{}", offers.text);
+    // The growers see their own listing, which silver buyers will see in four hours.
+    let growers = app.login("owner@grower.demo.holdfast", DEMO_PASSWORD).await;
+    let theirs = app.get("/v1/listings", growers.token()).await;
+    assert_eq!(
+        theirs.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        theirs.text
+    );
+    // Loading again adds nothing.
+    demo::load(&app.pool).await.expect("demo again");
+    assert_eq!(app.count("listings").await, 2);
 }
