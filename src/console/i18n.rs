@@ -349,6 +349,25 @@ mod tests {
             .map(|k| key("status", k)),
         );
         keys.extend(
+            [
+                "scheduled",
+                "open",
+                "closed",
+                "awarded",
+                "unsold",
+                "withdrawn",
+                "filled",
+                "failed",
+            ]
+            .iter()
+            .map(|k| key("listing", k)),
+        );
+        keys.extend(
+            ["open", "accepted", "rejected", "withdrawn", "expired"]
+                .iter()
+                .map(|k| key("offer", k)),
+        );
+        keys.extend(
             ["sold_out", "listing_withdrawn"]
                 .iter()
                 .map(|k| key("offer-reason", k)),

@@ -994,7 +994,7 @@ async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_m
     browser
         .wait_for(|p: String| p == "/market?done=offered", "the offer made")
         .await;
-    assert!(browser.text("main table").await.contains("open"));
+    assert!(browser.text("main table").await.contains("awaiting the seller"));
     browser.sign_out().await;
 
     // The supplier accepts: a sale of 300 kg at 6.60 to the buyer.

@@ -60,6 +60,11 @@ fn facts(lang: Lang, l: &Listing) -> Markup {
     }
 }
 
+/// A listing's or an offer's status as a badge, in the words of its kind.
+fn state(lang: Lang, kind: &str, status: &str) -> Markup {
+    html! { span class={ "badge badge-" (status) } { (view::words(lang, kind, status)) } }
+}
+
 pub fn market(
     lang: Lang,
     session: &BrowserSession,
@@ -83,7 +88,11 @@ pub fn market(
         @if let Some(flash) = flash { (flash) }
         @if buyer {
             p.help { (lang.t("market-buyer-help")) }
-            form.panel #search method="get" action="/market" role="search" {
+            @let searching = !(search.commodity_code.is_empty() && search.grade.is_empty() && search.warehouse_id.is_empty()
+                && search.min_quantity.is_empty() && search.max_price.is_empty());
+            details.panel.new-form #search-panel open[searching] {
+            summary { (lang.t("market-search")) }
+            form #search method="get" action="/market" role="search" {
                 div.fields {
                     p.field { label for="m-commodity" { (lang.t("lot-commodity")) }
                         select #m-commodity name="commodity_code" {
@@ -109,6 +118,7 @@ pub fn market(
                         input #m-max name="max_price" type="text" inputmode="decimal" value=(search.max_price); }
                 }
                 p { button.primary type="submit" { (lang.t("market-search")) } }
+            }
             }
         }
         @if may_sell && !page.lots.is_empty() {
@@ -146,7 +156,7 @@ pub fn market(
                 article.card.listing data-listing=(l.id) aria-labelledby={ "listing-" (l.id) } {
                     h3 #{ "listing-" (l.id) } {
                         (l.verified.commodity_name) " · " (l.lot_code) " "
-                        (view::badge(lang, &l.status))
+                        (state(lang, "listing", &l.status))
                     }
                     @if let Some(p) = l.unit_price {
                         p.price { (price(lang, &l.currency, &l.verified.unit, p)) }
@@ -176,7 +186,7 @@ pub fn market(
                                 tbody { @for o in offers { tr data-offer=(o.id) {
                                     td { (name_of(o.buyer_org_id)) } td.num { (lang.number(o.quantity)) }
                                     td.num { (crate::domain::decimal::price::shown(o.unit_price)) }
-                                    td { (lang.moment(o.expires_at)) } td { (view::badge(lang, &o.status)) }
+                                    td { (lang.moment(o.expires_at)) } td { (state(lang, "offer", &o.status)) }
                                     td { @if may_sell && o.status == "open" && l.status == "open" {
                                         div.actions {
                                             form method="post" action={ "/market/offers/" (o.id) "/accept" } {
@@ -213,7 +223,7 @@ pub fn market(
                         td { (lang.moment(o.created_at)) } td.num { (lang.number(o.quantity)) }
                         td.num { (crate::domain::decimal::price::shown(o.unit_price)) }
                         td { (lang.moment(o.expires_at)) }
-                        td { (view::badge(lang, &o.status))
+                        td { (state(lang, "offer", &o.status))
                             @if o.sale_id.is_some() { " " a href="/sales" { (lang.t("market-to-pay")) } }
                             @if let Some(r) = &o.reason { " " small { (view::words(lang, "offer-reason", r)) } }
                         }
