@@ -367,6 +367,7 @@ pub fn routes() -> Vec<Route> {
         page!(POST "/market/offers/{id}/accept", SELLERS, console::routes::market::accept),
         page!(POST "/market/offers/{id}/reject", SELLERS, console::routes::market::reject),
         page!(GET "/sales", SALE_READERS, console::routes::sales),
+        page!(POST "/sales/{id}/pay", PAYERS, console::routes::pay),
         page!(GET "/statement", STATEMENT_READERS, console::routes::statement),
         page!(GET "/statement.csv", STATEMENT_READERS, console::routes::statement_csv),
         page!(GET "/loans", VALUERS, console::routes::loans),

@@ -784,11 +784,49 @@ pub async fn sales(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
+    query: web::Query<DoneQuery>,
 ) -> ApiResult<HttpResponse> {
     let lang = Lang::of(&req);
     let mut conn = state.pool.get().await?;
     let sales = service::sales(&mut conn, &session.0.principal).await?;
-    Ok(view::respond(pages::books::sales(lang, &session.0, &sales)))
+    let flash = flash(lang, query.done.as_deref(), &[("paid", "done-paid")]);
+    Ok(view::respond(pages::books::sales(
+        lang, &session.0, &sales, flash,
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct PayForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    amount: String,
+}
+
+/// A buyer pays towards a pending purchase, under the form's key.
+pub async fn pay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<PayForm>,
+) -> ApiResult<HttpResponse> {
+    let idem = KeyRequired::from_form(&req, &posted.form.key)?;
+    let principal = &posted.session.principal;
+    match service::pay_sale(&state.pool, principal, *id, &posted.form.amount, idem).await? {
+        service::Keyed::Done => Ok(forms::see_other("/sales?done=paid")),
+        service::Keyed::Refused(error) => {
+            let lang = Lang::of(&req);
+            let mut conn = state.pool.get().await?;
+            let sales = service::sales(&mut conn, principal).await?;
+            let markup = pages::books::sales(
+                lang,
+                &posted.session,
+                &sales,
+                Some(view::problem(lang, &error)),
+            );
+            Ok(view::respond_at(error.status, markup))
+        }
+    }
 }
 
 #[derive(Deserialize)]

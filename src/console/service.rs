@@ -781,6 +781,39 @@ pub async fn repay(
     )
 }
 
+/// A buyer pays towards a purchase from its page, under the form's key (the amount is part of
+/// what the key stands for, as for a repayment).
+pub async fn pay_sale(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    id: Uuid,
+    amount: &str,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let amount: crate::domain::inputs::Amount = match input("amount", amount) {
+        Ok(amount) => amount,
+        Err(error) => return Ok(Keyed::Refused(error)),
+    };
+    let amount = amount.value();
+    let fingerprint: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(amount.normalize().to_string().as_bytes()).into();
+    let principal = principal.clone();
+    keyed(
+        idem.run(
+            pool,
+            principal.user_id,
+            &fingerprint,
+            actix_web::http::StatusCode::CREATED,
+            move |conn| {
+                Box::pin(
+                    async move { crate::sales::service::pay(conn, &principal, id, amount).await },
+                )
+            },
+        )
+        .await,
+    )
+}
+
 /// What moved today at the caller's warehouses, and their names.
 pub async fn movements_today(
     conn: &mut AsyncPgConnection,

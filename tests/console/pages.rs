@@ -994,7 +994,12 @@ async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_m
     browser
         .wait_for(|p: String| p == "/market?done=offered", "the offer made")
         .await;
-    assert!(browser.text("main table").await.contains("awaiting the seller"));
+    assert!(
+        browser
+            .text("main table")
+            .await
+            .contains("awaiting the seller")
+    );
     browser.sign_out().await;
 
     // The supplier accepts: a sale of 300 kg at 6.60 to the buyer.
@@ -1018,5 +1023,30 @@ async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_m
         .get(&format!("/v1/listings/{listing}"), custody.supplier.token())
         .await;
     assert_eq!(listed.body["quantity_available"], "200.000");
+    browser.sign_out().await;
+
+    // The buyer pays for its purchase from its page: the sale settles.
+    browser.sign_in(&buyer.email, PASSWORD).await;
+    browser.open("/sales").await;
+    let row = browser.text("tr[data-sale]").await;
+    assert!(row.contains("1,980.00"), "{row}");
+    browser.shoot("purchases-to-pay").await;
+    browser.click("form[data-pay] button").await;
+    browser
+        .wait_for(|p: String| p == "/sales?done=paid", "the payment recorded")
+        .await;
+    assert!(
+        browser
+            .text("tr[data-sale] .badge-settled")
+            .await
+            .contains("settled")
+    );
+    let paid = app
+        .get(
+            &format!("/v1/sales/{}", sale["id"].as_str().unwrap()),
+            buyer.token(),
+        )
+        .await;
+    assert_eq!(paid.body["status"], "settled", "{}", paid.text);
     browser.close().await;
 }

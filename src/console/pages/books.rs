@@ -9,8 +9,42 @@ use crate::statements::model::Statement;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
-pub fn sales(lang: Lang, session: &BrowserSession, sales: &[Sale]) -> Markup {
+pub fn sales(
+    lang: Lang,
+    session: &BrowserSession,
+    sales: &[Sale],
+    flash: Option<Markup>,
+) -> Markup {
+    let principal = &session.principal;
+    let pays = principal.kind == crate::auth::OrgKind::Buyer
+        && principal.has(crate::auth::Permission::PaymentsWrite);
     let content = html! {
+        @if let Some(flash) = flash { (flash) }
+        @if pays {
+            @let due: Vec<&Sale> = sales.iter()
+                .filter(|s| s.status.as_str() == "pending" && s.total.amount() > s.paid.amount())
+                .collect();
+            @if !due.is_empty() {
+                h2 { (lang.t("to-pay")) " (" (due.len()) ")" }
+                @for sale in due {
+                    @let owed = sale.total.amount() - sale.paid.amount();
+                    form.panel.actions method="post" action={ "/sales/" (sale.id) "/pay" } data-pay=(sale.id) {
+                        input type="hidden" name="csrf" value=(session.csrf_token);
+                        input type="hidden" name="key" value=(crate::auth::tokens::random_token());
+                        div {
+                            strong { @for line in &sale.lines { (line.lot_code) " · " (lang.number(line.quantity.value())) " " } }
+                            br;
+                            (lang.t("col-total")) " " (lang.money(sale.total.amount(), &sale.currency))
+                            " · " (lang.t("col-paid")) " " (lang.money(sale.paid.amount(), &sale.currency))
+                        }
+                        label { (lang.t("pay-amount"))
+                            input type="text" inputmode="decimal" name="amount" size="10" required value=(owed); }
+                        button.primary type="submit" { (lang.t("pay")) }
+                    }
+                }
+                h2 { (lang.t("purchases-all")) }
+            }
+        }
         @if sales.is_empty() { p { (lang.t("none")) } } @else {
             div.table-wrap { table {
                 thead { tr {
