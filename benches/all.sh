@@ -15,14 +15,16 @@ if [[ "${QUICK:-}" == 1 ]]; then
     full=(env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=20)
     settle=(env BENCH_SALES=5000 BENCH_SECONDS=5)
     scans=(env BENCH_SECONDS=5 BENCH_LOTS=30000)
+    market=(env BENCH_LISTINGS=20000 BENCH_READS=40)
 else
     full=(env)
     settle=(env)
     scans=(env)
+    market=(env)
 fi
 
 echo "building the benches…" >&2
-cargo bench --no-run --bench revaluation --bench settlement --bench receive_scans >/dev/null 2>&1
+cargo bench --no-run --bench revaluation --bench settlement --bench receive_scans --bench market >/dev/null 2>&1
 
 # The disk's commit rate today: one 8 kB write and fdatasync, as PostgreSQL's WAL does.
 fsync_rate="unknown"
@@ -48,6 +50,7 @@ run exposure-small env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=50 cargo 
 run revaluation "${full[@]}" cargo bench --bench revaluation
 run settlement "${settle[@]}" cargo bench --bench settlement
 run receive-scans "${scans[@]}" cargo bench --bench receive_scans
+run market "${market[@]}" cargo bench --bench market
 
 field() { # file, line pattern, awk program on the matching line
     grep -a -m1 -E "$2" "$logs/$1.log" | awk "$3"
@@ -90,6 +93,11 @@ scan_pgbench=$(echo "$scan_line" | sed -E 's/.*ceiling \(([0-9]+) tx\/s\).*/\1/'
 scan_min_ratio=$(echo "$scan_line" | sed -E 's/.*, ([0-9.]+) of the two-statement minimum.*/\1/')
 scan_min=$(echo "$scan_line" | sed -E 's/.*minimum \(([0-9]+) tx\/s\).*/\1/')
 scan_rss=$(field receive-scans '^server peak RSS' '{print $4}')
+search_line=$(grep -a -m1 '^GET /v1/listings over' "$logs/market.log")
+listings=$(echo "$search_line" | awk '{print $4}')
+search_p50=$(echo "$search_line" | awk '{print $(NF-4)}')
+search_p99=$(echo "$search_line" | awk '{print $(NF-1)}')
+market_rss=$(field market '^server peak RSS' '{print $4}')
 
 cat <<TABLE
 
@@ -106,5 +114,6 @@ Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; fdatasync of one 8 kB
 | Receive scans, 1 client | ${scan_one}/s, p99 ${scan_one_p99} ms | — | — | — |
 | Receive scans, 32 clients | ${scan_rate}/s, p99 ${scan_p99} ms | pgbench, the scan's statements: ${scan_pgbench} tx/s | ${scan_ratio} | ≥ 0.9, p99 ≤ 60 ms |
 | Receive scans, 32 clients | ${scan_rate}/s | pgbench, the two-statement minimum: ${scan_min} tx/s | ${scan_min_ratio} | ≥ 0.2 |
-| Server peak RSS | exposure ${small_rss} MB; revaluation ${reval_rss} MB; settlement ${settle_rss} MB; scans ${scan_rss} MB | — | — | ≤ 100 MB each |
+| Listing search (\`GET /v1/listings\`, four searches in turn), ${listings} listings | p50 ${search_p50} ms, p99 ${search_p99} ms | — | — | — |
+| Server peak RSS | exposure ${small_rss} MB; revaluation ${reval_rss} MB; settlement ${settle_rss} MB; scans ${scan_rss} MB; market ${market_rss} MB | — | — | ≤ 100 MB each |
 TABLE

@@ -48,9 +48,15 @@ measure() { # jar, path
 lender=$(sign_in owner@lender.demo.holdfast)
 staff=$(sign_in staff@warehouse.demo.holdfast)
 supplier=$(sign_in owner@supplier.demo.holdfast)
+buyer=$(sign_in owner@buyer.demo.holdfast)
+admin=$(sign_in owner@platform.demo.holdfast)
 measure "$staff" /scan
 measure "$lender" /dashboard
 measure "$lender" /approvals
 measure "$lender" /loans
 measure "$supplier" /lots
 measure "$supplier" /loans
+measure "$supplier" /market
+measure "$buyer" /market
+measure "$buyer" /sales
+measure "$admin" /admin

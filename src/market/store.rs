@@ -33,15 +33,38 @@ pub struct Filters {
 }
 
 /// Ranked as the market ranks: seller tier (highest first), then freshness (freshest first),
-/// then age (the longest listed first), then id.
+/// then age (the longest listed first), then id. The page is chosen first from the listings,
+/// their lots and commodities alone; only its rows are then joined to their seller, place and
+/// breaches (a search over 100,000 listings sorts them once and details fifty).
 const LISTINGS: &str = "
+WITH page AS MATERIALIZED (
+    SELECT l.id, l.lot_id,
+           l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) AS visible_from,
+           freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) AS freshness_factor,
+           t.rank AS tier_rank, l.opened_at
+    FROM listings l
+    JOIN lots lot ON lot.id = l.lot_id
+    JOIN commodities c ON c.code = lot.commodity_code
+    JOIN tiers t ON t.tier = l.seller_tier
+    LEFT JOIN tier_privileges tp ON tp.tier = $2
+    WHERE ($2::text IS NULL OR (l.status = 'open'
+              AND l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) <= now()))
+      AND ($3::uuid IS NULL OR l.seller_org_id = $3)
+      AND ($4::uuid IS NULL OR l.id = $4)
+      AND ($5::text IS NULL OR lot.commodity_code = $5)
+      AND ($6::text IS NULL OR lot.grade = $6)
+      AND ($7::uuid IS NULL OR lot.warehouse_id = $7)
+      AND ($8::text IS NULL OR l.mode = $8)
+      AND ($9::text IS NULL OR l.status = $9)
+      AND ($10::numeric IS NULL OR l.quantity - l.quantity_committed >= $10)
+      AND ($11::numeric IS NULL OR l.unit_price <= $11)
+    ORDER BY tier_rank DESC, freshness_factor DESC, l.opened_at, l.id
+    OFFSET $12 LIMIT $13)
 SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id, o.name AS seller_name,
        l.seller_tier, l.loan_id, l.mode, l.status, l.quantity, l.quantity - l.quantity_committed AS quantity_available,
-       l.currency, l.unit_price, l.opened_at, l.closed_at,
-       l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) AS visible_from,
+       l.currency, l.unit_price, l.opened_at, l.closed_at, p.visible_from,
        lot.commodity_code, c.name AS commodity_name, lot.unit, lot.grade, lot.quantity_on_hand,
-       lot.packed_on, lot.expires_on,
-       freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) AS freshness_factor,
+       lot.packed_on, lot.expires_on, p.freshness_factor,
        ($1 - (lot.received_at AT TIME ZONE 'UTC')::date)::integer AS days_in_custody,
        lot.warehouse_id, w.name AS warehouse_name, w.address AS warehouse_address,
        lot.voyage_id, v.vessel_name, v.eta,
@@ -49,29 +72,14 @@ SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id,
          WHERE b.warehouse_id = lot.warehouse_id AND lot.warehouse_since IS NOT NULL
            AND coalesce(b.ended_at, 'infinity') >= lot.warehouse_since) AS breaches_in_custody,
        lot.last_inspected_at
-FROM listings l
-JOIN lots lot ON lot.id = l.lot_id
+FROM page p
+JOIN listings l ON l.id = p.id
+JOIN lots lot ON lot.id = p.lot_id
 JOIN commodities c ON c.code = lot.commodity_code
 JOIN orgs o ON o.id = l.seller_org_id
-JOIN tiers t ON t.tier = l.seller_tier
 LEFT JOIN warehouses w ON w.id = lot.warehouse_id
 LEFT JOIN voyages v ON v.id = lot.voyage_id
-LEFT JOIN tier_privileges tp ON tp.tier = $2
-WHERE ($2::text IS NULL OR (l.status = 'open'
-          AND l.opened_at + make_interval(mins => coalesce(tp.visibility_delay_minutes, 0)) <= now()))
-  AND ($3::uuid IS NULL OR l.seller_org_id = $3)
-  AND ($4::uuid IS NULL OR l.id = $4)
-  AND ($5::text IS NULL OR lot.commodity_code = $5)
-  AND ($6::text IS NULL OR lot.grade = $6)
-  AND ($7::uuid IS NULL OR lot.warehouse_id = $7)
-  AND ($8::text IS NULL OR l.mode = $8)
-  AND ($9::text IS NULL OR l.status = $9)
-  AND ($10::numeric IS NULL OR l.quantity - l.quantity_committed >= $10)
-  AND ($11::numeric IS NULL OR l.unit_price <= $11)
-ORDER BY t.rank DESC,
-         freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) DESC,
-         l.opened_at, l.id
-OFFSET $12 LIMIT $13";
+ORDER BY p.tier_rank DESC, p.freshness_factor DESC, p.opened_at, p.id";
 
 pub async fn listings(
     conn: &mut AsyncPgConnection,
