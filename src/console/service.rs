@@ -26,9 +26,7 @@ use crate::market::model::{
 use crate::market::service as market;
 use crate::orgs::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
 use crate::orgs::service as orgs;
-use crate::reference::model::{
-    Commodity, NewCommodity, NewVoyage, NewWarehouse, Voyage, VoyageQuery, Warehouse,
-};
+use crate::reference::model::{Commodity, Voyage, VoyageQuery, Warehouse};
 use crate::reference::prices::Price;
 use crate::reference::service as reference;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -546,42 +544,11 @@ pub async fn set_user_disabled(
 }
 
 /// A new commodity, warehouse (with its storage rates) or voyage from the platform's page,
-/// checked as the API checks it.
-pub async fn create_commodity(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-    new: &NewCommodity,
-) -> ApiResult<Commodity> {
-    reference::check_commodity(new)?;
-    conn.transaction::<_, ApiError, _>(async |conn| {
-        reference::create_commodity(conn, principal, new).await
-    })
-    .await
-}
-
-pub async fn create_warehouse(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-    new: &NewWarehouse,
-) -> ApiResult<Warehouse> {
-    reference::check_warehouse(new)?;
-    conn.transaction::<_, ApiError, _>(async |conn| {
-        reference::create_warehouse(conn, principal, new).await
-    })
-    .await
-}
-
-pub async fn create_voyage(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-    new: &NewVoyage,
-) -> ApiResult<Voyage> {
-    reference::check_voyage(new)?;
-    conn.transaction::<_, ApiError, _>(async |conn| {
-        reference::create_voyage(conn, principal, new).await
-    })
-    .await
-}
+/// checked and registered as the API does.
+pub use crate::reference::service::{
+    register_commodity as create_commodity, register_voyage as create_voyage,
+    register_warehouse as create_warehouse,
+};
 
 /// The market page: listings the caller may see (a buyer: open, its tier's time come; a
 /// seller: its own), the offers it made or received, and for a supplier the lots it may list.

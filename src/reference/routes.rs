@@ -21,13 +21,8 @@ pub async fn create_commodity(
     principal: Principal,
     body: ValidJson<NewCommodity>,
 ) -> ApiResult<HttpResponse> {
-    service::check_commodity(&body.value)?;
     let mut conn = state.pool.get().await?;
-    let commodity = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            service::create_commodity(conn, &principal, &body.value).await
-        })
-        .await?;
+    let commodity = service::register_commodity(&mut conn, &principal, &body.value).await?;
     Ok(HttpResponse::Created().json(commodity))
 }
 
@@ -49,13 +44,8 @@ pub async fn create_warehouse(
     principal: Principal,
     body: ValidJson<NewWarehouse>,
 ) -> ApiResult<HttpResponse> {
-    service::check_warehouse(&body.value)?;
     let mut conn = state.pool.get().await?;
-    let warehouse = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            service::create_warehouse(conn, &principal, &body.value).await
-        })
-        .await?;
+    let warehouse = service::register_warehouse(&mut conn, &principal, &body.value).await?;
     Ok(HttpResponse::Created().json(warehouse))
 }
 
@@ -91,13 +81,8 @@ pub async fn create_voyage(
     principal: Principal,
     body: ValidJson<NewVoyage>,
 ) -> ApiResult<HttpResponse> {
-    service::check_voyage(&body.value)?;
     let mut conn = state.pool.get().await?;
-    let voyage = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            service::create_voyage(conn, &principal, &body.value).await
-        })
-        .await?;
+    let voyage = service::register_voyage(&mut conn, &principal, &body.value).await?;
     Ok(HttpResponse::Created().json(voyage))
 }
 

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::validate;
 use crate::integrity::{self, Change, to_json};
 use crate::orgs::store as org_store;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
@@ -315,6 +315,38 @@ pub async fn create_voyage(
 /// The voyages a query asks for: all for the platform, a carrier's own, or those a supplier's
 /// goods are on (`GET /v1/voyages`).
 /// Every commodity, by code.
+/// Checks and registers a commodity, a warehouse (with its storage rates) or a voyage in a
+/// transaction of its own: the API's handlers and the platform's page both call these.
+pub async fn register_commodity(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewCommodity,
+) -> ApiResult<Commodity> {
+    check_commodity(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| create_commodity(conn, principal, new).await)
+        .await
+}
+
+pub async fn register_warehouse(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewWarehouse,
+) -> ApiResult<Warehouse> {
+    check_warehouse(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| create_warehouse(conn, principal, new).await)
+        .await
+}
+
+pub async fn register_voyage(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    new: &NewVoyage,
+) -> ApiResult<Voyage> {
+    check_voyage(new)?;
+    conn.transaction::<_, ApiError, _>(async |conn| create_voyage(conn, principal, new).await)
+        .await
+}
+
 pub async fn commodities(conn: &mut AsyncPgConnection) -> ApiResult<Vec<Commodity>> {
     Ok(store::list_commodities(conn)
         .await?
