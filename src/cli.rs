@@ -308,7 +308,10 @@ async fn market(as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?
     {
-        Some(swept) => println!("offers expired: {}", swept.offers_expired),
+        Some(swept) => println!(
+            "offers expired: {}; cancelled sales returned to their listings: {}",
+            swept.offers_expired, swept.sales_cancelled
+        ),
         None => println!("another instance is running the market job; nothing done"),
     }
     Ok(())

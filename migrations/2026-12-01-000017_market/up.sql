@@ -46,8 +46,11 @@ CREATE TABLE offers (
     buyer_org_id  uuid NOT NULL REFERENCES orgs (id),
     quantity      numeric(20, 3) NOT NULL CHECK (quantity > 0),
     unit_price    numeric(20, 6) NOT NULL CHECK (unit_price > 0),
-    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'rejected', 'withdrawn', 'expired')),
-    -- Why a seller's rejection, or `sold_out` / `listing_withdrawn` when the listing went.
+    -- `cancelled`: accepted, but the sale it became was cancelled unpaid (the quantity went
+    -- back to the listing).
+    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'rejected', 'withdrawn', 'expired', 'cancelled')),
+    -- Why a seller's rejection, `sold_out` / `listing_withdrawn` when the listing went,
+    -- `sale_cancelled`.
     reason        text,
     expires_at    timestamptz NOT NULL,
     sale_id       uuid REFERENCES sales (id),
@@ -55,7 +58,7 @@ CREATE TABLE offers (
     created_by    uuid NOT NULL REFERENCES users (id),
     decided_at    timestamptz,
     decided_by    uuid REFERENCES users (id),
-    CHECK ((status = 'accepted') = (sale_id IS NOT NULL))
+    CHECK ((status IN ('accepted', 'cancelled')) = (sale_id IS NOT NULL))
 );
 CREATE INDEX offers_listing_idx ON offers (listing_id, seq);
 CREATE INDEX offers_buyer_idx ON offers (buyer_org_id, seq);

@@ -363,12 +363,19 @@ mod tests {
             .map(|k| key("listing", k)),
         );
         keys.extend(
-            ["open", "accepted", "rejected", "withdrawn", "expired"]
-                .iter()
-                .map(|k| key("offer", k)),
+            [
+                "open",
+                "accepted",
+                "rejected",
+                "withdrawn",
+                "expired",
+                "cancelled",
+            ]
+            .iter()
+            .map(|k| key("offer", k)),
         );
         keys.extend(
-            ["sold_out", "listing_withdrawn"]
+            ["sold_out", "listing_withdrawn", "sale_cancelled"]
                 .iter()
                 .map(|k| key("offer-reason", k)),
         );

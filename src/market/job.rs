@@ -1,5 +1,6 @@
-//! The market's scheduled work: offers past their time are marked expired (and the buyer and
-//! seller told). `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
+//! The market's scheduled work: offers past their time are marked expired, and accepted offers
+//! whose sale was cancelled unpaid give their quantity back to the listing (reopening it if it
+//! had closed); the buyer and the seller are told. `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
 //! One instance at a time: each run holds a transaction-scoped advisory lock, and a run that
 //! finds it taken does nothing.
 
@@ -19,6 +20,8 @@ pub const BATCH: i64 = 1000;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub offers_expired: usize,
+    /// Accepted offers whose sale was cancelled: their quantity went back to the listing.
+    pub sales_cancelled: usize,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -55,8 +58,29 @@ pub async fn run(pool: &DbPool, as_of: DateTime<Utc>) -> ApiResult<Option<Swept>
             )
             .await?;
         }
+        let undone = store::undo_cancelled_sales(conn, as_of, BATCH).await?;
+        for offer in &undone {
+            integrity::record(
+                conn,
+                None,
+                Change {
+                    action: "offer.cancelled",
+                    object_kind: "offer",
+                    object_id: offer.id.to_string(),
+                    org_ids: vec![offer.buyer_org_id, offer.seller_org_id],
+                    before: None,
+                    after: Some(serde_json::json!({
+                        "id": offer.id, "listing_id": offer.listing_id, "sale_id": offer.sale_id,
+                        "status": "cancelled", "reason": "sale_cancelled",
+                        "quantity_returned": offer.quantity.to_string(),
+                    })),
+                },
+            )
+            .await?;
+        }
         Ok(Some(Swept {
             offers_expired: expired.len(),
+            sales_cancelled: undone.len(),
         }))
     })
     .await

@@ -271,7 +271,8 @@ pub struct Offer {
     #[serde(with = "crate::domain::decimal::price")]
     #[schema(value_type = String)]
     pub unit_price: Decimal,
-    /// `open`, `accepted`, `rejected`, `withdrawn` or `expired`.
+    /// `open`, `accepted`, `rejected`, `withdrawn`, `expired`, or `cancelled` (accepted, but
+    /// its sale was cancelled unpaid).
     pub status: String,
     pub reason: Option<String>,
     pub expires_at: DateTime<Utc>,

@@ -33,7 +33,14 @@ const STATUSES: [&str; 8] = [
     "filled",
     "failed",
 ];
-const OFFER_STATUSES: [&str; 5] = ["open", "accepted", "rejected", "withdrawn", "expired"];
+const OFFER_STATUSES: [&str; 6] = [
+    "open",
+    "accepted",
+    "rejected",
+    "withdrawn",
+    "expired",
+    "cancelled",
+];
 /// How long an offer stands unless the buyer says otherwise.
 pub const DEFAULT_OFFER_HOURS: i32 = 48;
 /// The most listings one page gives.

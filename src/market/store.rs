@@ -425,3 +425,62 @@ pub async fn expire_offers(
         .get_results(conn)
         .await
 }
+
+/// An accepted offer whose sale was cancelled unpaid, now `cancelled`, with its quantity.
+#[derive(Debug, diesel::QueryableByName)]
+pub struct Undone {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub listing_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub buyer_org_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub seller_org_id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub sale_id: Option<Uuid>,
+    #[diesel(sql_type = Numeric)]
+    pub quantity: Decimal,
+}
+
+/// Accepted offers whose sales were cancelled (at most `limit`): each is marked `cancelled`
+/// and its quantity returns to the listing, which reopens if it had closed for want of goods
+/// (unless the lot has another live listing by now). Answers them.
+pub async fn undo_cancelled_sales(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Undone>> {
+    diesel::sql_query(
+        "WITH due AS (
+             SELECT o.id FROM offers o JOIN sales s ON s.id = o.sale_id
+             WHERE o.status = 'accepted' AND s.status = 'cancelled'
+             ORDER BY o.seq LIMIT $2 FOR UPDATE OF o SKIP LOCKED),
+         undone AS (
+             UPDATE offers o SET status = 'cancelled', reason = 'sale_cancelled', decided_at = $1
+             FROM due WHERE o.id = due.id
+             RETURNING o.id, o.listing_id, o.buyer_org_id, o.sale_id, o.quantity),
+         back AS (SELECT listing_id, sum(quantity) AS quantity FROM undone GROUP BY listing_id),
+         listing AS (
+             UPDATE listings l
+                SET quantity_committed = l.quantity_committed - back.quantity,
+                    status = CASE WHEN l.status = 'closed' AND NOT EXISTS (
+                                      SELECT 1 FROM listings other
+                                      WHERE other.lot_id = l.lot_id AND other.id <> l.id
+                                        AND other.status IN ('scheduled', 'open'))
+                                  THEN 'open' ELSE l.status END,
+                    closed_at = CASE WHEN l.status = 'closed' AND NOT EXISTS (
+                                      SELECT 1 FROM listings other
+                                      WHERE other.lot_id = l.lot_id AND other.id <> l.id
+                                        AND other.status IN ('scheduled', 'open'))
+                                  THEN NULL ELSE l.closed_at END
+             FROM back WHERE l.id = back.listing_id
+             RETURNING l.id, l.seller_org_id)
+         SELECT u.id, u.listing_id, u.buyer_org_id, l.seller_org_id, u.sale_id, u.quantity
+         FROM undone u JOIN listing l ON l.id = u.listing_id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}

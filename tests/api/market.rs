@@ -786,3 +786,78 @@ async fn buyers_earn_tiers_by_completing_purchases_and_paying_on_time_and_lose_t
         .await
         .assert_error(404, "org_not_found");
 }
+
+#[tokio::test]
+async fn a_sale_cancelled_unpaid_gives_its_quantity_back_to_the_listing_which_reopens() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let c = &w.l.custody;
+    tier(&app, &w.buyer, "platinum").await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let listing = id(&w.list(&app, &id(&lot), "100", "6").await);
+    let offer = id(&w.offer(&app, &w.buyer, &listing, "100", "6").await.body);
+    let accepted = app
+        .post_keyed(
+            &format!("/v1/offers/{offer}/accept"),
+            c.supplier.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, 201, "{}", accepted.text);
+    let sale = id(&accepted.body["sale"]);
+    let path = format!("/v1/listings/{listing}");
+    assert_eq!(
+        app.get(&path, c.supplier.token()).await.body["status"],
+        "closed"
+    );
+    // The buyer does not pay; the seller cancels the sale.
+    let cancelled = app
+        .post_keyed(
+            &format!("/v1/sales/{sale}/cancel"),
+            c.supplier.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let swept = holdfast::market::job::run(&app.pool, chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(swept.sales_cancelled, 1);
+    let back = app.get(&path, c.supplier.token()).await.body;
+    assert_eq!(
+        (back["status"].as_str(), back["quantity_available"].as_str()),
+        (Some("open"), Some("100.000")),
+        "{back}"
+    );
+    let mine = app
+        .get(
+            &format!("/v1/offers?listing_id={listing}&status=cancelled"),
+            w.buyer.token(),
+        )
+        .await;
+    assert_eq!(
+        mine.body["items"][0]["reason"], "sale_cancelled",
+        "{}",
+        mine.text
+    );
+    assert_eq!(mine.body["items"][0]["sale_id"], json!(sale));
+    // Once only; another buyer may now take the goods.
+    let again = holdfast::market::job::run(&app.pool, chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.sales_cancelled, 0);
+    let second = app.owner_of(OrgKind::Buyer).await;
+    tier(&app, &second, "platinum").await;
+    let offer = w.offer(&app, &second, &listing, "100", "6.1").await;
+    let taken = app
+        .post_keyed(
+            &format!("/v1/offers/{}/accept", id(&offer.body)),
+            c.supplier.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(taken.status, 201, "{}", taken.text);
+    assert_books_balance(&app, &c.admin).await;
+}

@@ -505,3 +505,5 @@ pay-amount = Amount to pay
 done-paid = Payment recorded: the sale settles once it is paid in full.
 to-pay = To pay
 purchases-all = All purchases
+offer-cancelled = cancelled
+offer-reason-sale-cancelled = the sale was cancelled unpaid

@@ -495,3 +495,5 @@ pay-amount = 付款金额
 done-paid = 已付款：付清后即结算。
 to-pay = 待付款
 purchases-all = 全部采购
+offer-cancelled = 已取消
+offer-reason-sale-cancelled = 未付款，销售已取消
