@@ -16,14 +16,14 @@ use uuid::Uuid;
 pub struct NewListing {
     pub lot_id: Uuid,
     pub quantity: QuantityInput,
-    /// `fixed` (an asking price; buyers make offers). `auction`, `group` and `forward` are
-    /// refused for now (422, see `docs/market.md`).
+    /// `fixed` (an asking price; buyers make offers). `auction`, `group` and `forward` are to
+    /// come and refused for now (422 naming `mode`, see `docs/market.md`).
+    #[schema(pattern = r"^fixed$")]
     pub mode: String,
     #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
-    /// The asking price per unit (fixed price).
-    #[serde(default)]
-    pub unit_price: Option<UnitPrice>,
+    /// The asking price per unit.
+    pub unit_price: UnitPrice,
     /// A lender selling the goods of its liquidating loan names the loan.
     #[serde(default)]
     pub loan_id: Option<Uuid>,
@@ -219,17 +219,18 @@ impl ListingRow {
 pub struct ListingQuery {
     #[param(pattern = r"^[A-Z][A-Z0-9_]{1,31}$")]
     pub commodity_code: Option<String>,
+    #[param(max_length = 20, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub grade: Option<String>,
     pub warehouse_id: Option<Uuid>,
     /// `fixed`, `auction`, `group` or `forward`.
+    #[param(pattern = r"^(fixed|auction|group|forward)$")]
     pub mode: Option<String>,
     /// `open`, `closed` or `withdrawn` (sellers and the platform).
+    #[param(pattern = r"^(scheduled|open|closed|awarded|unsold|withdrawn|filled|failed)$")]
     pub status: Option<String>,
     /// At least this much still available.
-    #[param(value_type = Option<String>)]
     pub min_quantity: Option<QuantityInput>,
     /// An asking price per unit at most this.
-    #[param(value_type = Option<String>)]
     pub max_price: Option<UnitPrice>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -254,6 +255,11 @@ pub struct NewOffer {
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -303,7 +309,8 @@ impl Offer {
 #[serde(deny_unknown_fields)]
 pub struct OfferQuery {
     pub listing_id: Option<Uuid>,
-    /// `open`, `accepted`, `rejected`, `withdrawn` or `expired`.
+    /// `open`, `accepted`, `rejected`, `withdrawn`, `expired` or `cancelled`.
+    #[param(pattern = r"^(open|accepted|rejected|withdrawn|expired|cancelled)$")]
     pub status: Option<String>,
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,

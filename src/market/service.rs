@@ -87,7 +87,12 @@ pub async fn listings(
     query: ListingQuery,
 ) -> ApiResult<Page<Listing>> {
     let (limit, after) = PageQuery::bounds(query.limit, query.cursor.clone())?;
-    let limit = limit.min(MAX_LISTINGS_PAGE);
+    if limit > MAX_LISTINGS_PAGE {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("at most {MAX_LISTINGS_PAGE} listings a page"),
+        ));
+    }
     if let Some(code) = &query.commodity_code {
         validate::commodity_code("commodity_code", code)?;
     }
@@ -166,21 +171,19 @@ pub async fn create_listing(
         }
     }
     let currency = validate::currency("currency", &new.currency)?;
-    let unit_price = new.unit_price.map(|p| p.value()).ok_or_else(|| {
-        ApiError::invalid("unit_price", "a fixed-price listing has an asking price")
-    })?;
-    validate::unit_price("unit_price", unit_price, 6)?;
+    let unit_price = validate::unit_price("unit_price", new.unit_price.value(), 6)?;
     let lot = match (principal.kind, new.loan_id) {
-        (OrgKind::Supplier, None) => {
-            lots::find_visible(conn, Viewer::Owner(principal.org_id), new.lot_id)
+        (OrgKind::Supplier, loan) => {
+            let lot = lots::find_visible(conn, Viewer::Owner(principal.org_id), new.lot_id)
                 .await?
-                .ok_or_else(lot_not_found)?
-        }
-        (OrgKind::Supplier, Some(_)) => {
-            return Err(ApiError::invalid(
-                "loan_id",
-                "only a lender names a loan: it lists the goods of its liquidating loan",
-            ));
+                .ok_or_else(lot_not_found)?;
+            if loan.is_some() {
+                return Err(ApiError::invalid(
+                    "loan_id",
+                    "only a lender names a loan: it lists the goods of its liquidating loan",
+                ));
+            }
+            lot
         }
         (OrgKind::Lender, None) => {
             return Err(ApiError::invalid(
