@@ -178,10 +178,10 @@ pub async fn create_listing(
                 .await?
                 .ok_or_else(lot_not_found)?;
             if loan.is_some() {
-                return Err(ApiError::invalid(
-                    "loan_id",
+                return Err(ApiError::forbidden(
                     "only a lender names a loan: it lists the goods of its liquidating loan",
-                ));
+                )
+                .with("field", "loan_id"));
             }
             lot
         }
@@ -233,7 +233,8 @@ pub async fn create_listing(
     let free = lot.quantity_on_hand - lot.quantity_reserved;
     if quantity > free {
         return Err(
-            ApiError::invalid("quantity", "more than the lot has free to sell")
+            ApiError::conflict("quantity_not_free", "more than the lot has free to sell")
+                .with("field", "quantity")
                 .with("quantity_free", free.to_string()),
         );
     }
@@ -394,10 +395,12 @@ pub async fn make_offer(
     let quantity = validate::quantity("quantity", new.quantity.value(), &seen.verified.unit)?;
     let available = locked.quantity - locked.quantity_committed;
     if quantity > available {
-        return Err(
-            ApiError::invalid("quantity", "more than the listing has available")
-                .with("quantity_available", available.to_string()),
-        );
+        return Err(ApiError::conflict(
+            "quantity_not_available",
+            "more than the listing has available",
+        )
+        .with("field", "quantity")
+        .with("quantity_available", available.to_string()));
     }
     let offer = store::insert_offer(
         conn,

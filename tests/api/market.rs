@@ -117,10 +117,6 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
     let lot2 = c.lot_in_custody(&app, "500").await;
     for (body, field) in [
         (
-            json!({"lot_id": id(&lot2), "quantity": "501", "mode": "fixed", "currency": "CNY", "unit_price": "6"}),
-            "quantity",
-        ),
-        (
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "fixed", "currency": "CNY"}),
             "unit_price",
         ),
@@ -136,10 +132,6 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "fixed", "currency": "XXX", "unit_price": "6"}),
             "currency",
         ),
-        (
-            json!({"lot_id": id(&lot2), "quantity": "5", "mode": "fixed", "currency": "CNY", "unit_price": "6", "loan_id": loan}),
-            "loan_id",
-        ),
     ] {
         let refused = app
             .post_keyed("/v1/listings", c.supplier.token(), &body)
@@ -151,6 +143,35 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
             refused.text
         );
     }
+    // A supplier cannot sell as a lender.
+    let as_lender = app
+        .post_keyed(
+            "/v1/listings",
+            c.supplier.token(),
+            &json!({"lot_id": id(&lot2), "quantity": "5", "mode": "fixed", "currency": "CNY", "unit_price": "6", "loan_id": loan}),
+        )
+        .await;
+    assert_eq!(
+        (as_lender.status, as_lender.field()),
+        (403, "loan_id"),
+        "{}",
+        as_lender.text
+    );
+    // More than the lot has free is a conflict with its state, naming the quantity.
+    let more = app
+        .post_keyed(
+            "/v1/listings",
+            c.supplier.token(),
+            &json!({"lot_id": id(&lot2), "quantity": "501", "mode": "fixed", "currency": "CNY", "unit_price": "6"}),
+        )
+        .await;
+    assert_eq!(
+        (more.status, more.field()),
+        (409, "quantity"),
+        "{}",
+        more.text
+    );
+    assert_eq!(more.body["error"]["details"]["quantity_free"], "500.000");
     // Warehouse staff and buyers do not list.
     app.post_keyed("/v1/listings", w.buyer.token(), &again)
         .await
@@ -308,11 +329,7 @@ async fn an_accepted_offer_becomes_a_sale_that_settles_and_the_listing_closes_wh
     let lot = c.lot_in_custody(&app, "1000").await;
     let listing = id(&w.list(&app, &id(&lot), "600", "6.50").await);
     // Offers beyond what is listed, or malformed, are refused naming the field.
-    for (quantity, price, field) in [
-        ("601", "6.40", "quantity"),
-        ("10", "-1", "unit_price"),
-        ("ten", "6", "quantity"),
-    ] {
+    for (quantity, price, field) in [("10", "-1", "unit_price"), ("ten", "6", "quantity")] {
         let refused = w.offer(&app, &w.buyer, &listing, quantity, price).await;
         assert_eq!(
             (refused.status, refused.field()),
@@ -321,6 +338,13 @@ async fn an_accepted_offer_becomes_a_sale_that_settles_and_the_listing_closes_wh
             refused.text
         );
     }
+    let beyond = w.offer(&app, &w.buyer, &listing, "601", "6.40").await;
+    assert_eq!(
+        (beyond.status, beyond.field()),
+        (409, "quantity"),
+        "{}",
+        beyond.text
+    );
     let first = w.offer(&app, &w.buyer, &listing, "400", "6.40").await;
     assert_eq!(first.status, 201, "{}", first.text);
     assert_eq!(first.body["status"], "open");
