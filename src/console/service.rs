@@ -560,6 +560,8 @@ pub struct Market {
     pub warehouses: Vec<Warehouse>,
     /// To name the buyers on a seller's offers.
     pub orgs: Vec<DirectoryEntry>,
+    /// When a new listing reaches each tier's buyers (minutes after it opens).
+    pub delays: Vec<(String, i32)>,
 }
 
 pub async fn market(
@@ -597,6 +599,7 @@ pub async fn market(
         commodities: reference::commodities(conn).await?,
         warehouses: reference::warehouses(conn).await?,
         orgs: every_org(conn).await?,
+        delays: market::visibility_delays(conn).await?,
     })
 }
 

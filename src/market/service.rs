@@ -121,6 +121,11 @@ pub async fn listings(
     Ok(Page::at_offset(items, offset, limit))
 }
 
+/// Each tier's delay (minutes) before a new listing reaches its buyers, shortest first.
+pub async fn visibility_delays(conn: &mut AsyncPgConnection) -> ApiResult<Vec<(String, i32)>> {
+    Ok(store::visibility_delays(conn).await?)
+}
+
 /// One listing, if the caller may see it (a buyer: open, and its tier sees it by now).
 pub async fn listing(
     conn: &mut AsyncPgConnection,

@@ -112,6 +112,16 @@ pub async fn listings(
         .await
 }
 
+/// Each tier's delay before a new listing reaches its buyers, shortest first.
+pub async fn visibility_delays(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, i32)>> {
+    use crate::db::schema::tier_privileges as p;
+    p::table
+        .order((p::visibility_delay_minutes, p::tier))
+        .select((p::tier, p::visibility_delay_minutes))
+        .load(conn)
+        .await
+}
+
 /// The tier an org holds now.
 pub async fn tier_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<String> {
     orgs::table.find(org).select(orgs::tier).first(conn).await

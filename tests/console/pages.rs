@@ -951,6 +951,11 @@ async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_m
         .await;
     let card = browser.text("[data-listing]").await;
     assert!(card.contains(&code) && card.contains("6.80"), "{card}");
+    let reaches = browser.text("[data-listing] .reaches").await;
+    assert!(
+        reaches.contains("platinum") && reaches.contains("bronze"),
+        "when each tier sees it: {reaches}"
+    );
     let listing = browser
         .element("[data-listing]")
         .await

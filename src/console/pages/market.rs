@@ -179,6 +179,16 @@ pub fn market(
                     @if !buyer {
                         @let offers: Vec<&Offer> = page.offers.iter().filter(|o| o.listing_id == l.id).collect();
                         p { (lang.f("market-listed", &[("quantity", Arg::from(lang.number(l.quantity))), ("date", Arg::from(lang.date(l.opened_at.date_naive())))])) }
+                        @if l.status == "open" {
+                            p.help.reaches {
+                                (lang.t("market-reaches")) ": "
+                                @for (i, (tier, minutes)) in page.delays.iter().enumerate() {
+                                    @if i > 0 { " · " }
+                                    (view::words(lang, "tier", tier)) " "
+                                    (lang.moment(l.opened_at + chrono::Duration::minutes(i64::from(*minutes))))
+                                }
+                            }
+                        }
                         @if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
                             div.table-wrap { table {
                                 thead { tr { th { (lang.t("market-buyer")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-price")) }

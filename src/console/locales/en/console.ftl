@@ -507,3 +507,4 @@ to-pay = To pay
 purchases-all = All purchases
 offer-cancelled = cancelled
 offer-reason-sale-cancelled = the sale was cancelled unpaid
+market-reaches = Reaches buyers

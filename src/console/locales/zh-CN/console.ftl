@@ -497,3 +497,4 @@ to-pay = 待付款
 purchases-all = 全部采购
 offer-cancelled = 已取消
 offer-reason-sale-cancelled = 未付款，销售已取消
+market-reaches = 买方可见时间
