@@ -166,10 +166,15 @@ const SALE_READERS: Access = Access::Grants(&[Grant {
     ],
     requires: Requirement::Anyone,
 }]);
-/// Buyers making offers (and, later, bids and group orders).
+/// Buyers making offers and bids (and, later, group orders).
 const BUYERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Buyer],
     requires: Requirement::Permission(Permission::PaymentsWrite),
+}]);
+/// A buyer's own market funds.
+const BUYER_READERS: Access = Access::Grants(&[Grant {
+    kinds: &[OrgKind::Buyer],
+    requires: Requirement::Anyone,
 }]);
 const PAYERS: Access = Access::Grants(&[Grant {
     kinds: &[OrgKind::Buyer, OrgKind::Platform],
@@ -318,6 +323,11 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/offers", SALE_READERS, market::routes::offers),
         route!(POST "/v1/offers/{id}/accept", SELLERS, market::routes::accept),
         route!(POST "/v1/offers/{id}/reject", SELLERS, market::routes::reject),
+        route!(POST "/v1/listings/{id}/bids", BUYERS, market::routes::bid),
+        route!(GET "/v1/listings/{id}/bids", SALE_READERS, market::routes::bids),
+        route!(GET "/v1/funds", BUYER_READERS, market::routes::funds),
+        route!(POST "/v1/funds", PAYERS, market::routes::add_funds),
+        route!(POST "/v1/funds/withdrawals", PAYERS, market::routes::withdraw_funds),
         route!(GET "/v1/statements", STATEMENT_READERS, statements::routes::statement),
         route!(GET "/v1/statements.csv", STATEMENT_READERS, statements::routes::statement_csv),
         // The console (src/console): pages for people, same rules, the browser's session.

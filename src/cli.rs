@@ -309,8 +309,14 @@ async fn market(as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<
         .map_err(|e| anyhow::anyhow!(e.message))?
     {
         Some(swept) => println!(
-            "offers expired: {}; cancelled sales returned to their listings: {}",
-            swept.offers_expired, swept.sales_cancelled
+            "offers expired: {}; cancelled sales returned to their listings: {}; \
+             auctions awarded: {}, unsold: {}, relisted: {}; winners forfeited: {}",
+            swept.offers_expired,
+            swept.sales_cancelled,
+            swept.auctions.awarded,
+            swept.auctions.unsold,
+            swept.auctions.relisted,
+            swept.auctions.forfeited
         ),
         None => println!("another instance is running the market job; nothing done"),
     }

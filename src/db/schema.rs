@@ -537,6 +537,7 @@ diesel::table! {
         created_at -> Timestamptz,
         cancelled_at -> Nullable<Timestamptz>,
         settled_at -> Nullable<Timestamptz>,
+        forfeited_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -662,6 +663,56 @@ diesel::table! {
         opened_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
         created_by -> Uuid,
+        reserve_price -> Nullable<Numeric>,
+        min_increment -> Nullable<Numeric>,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        extension_minutes -> Nullable<Int4>,
+        max_extensions -> Nullable<Int4>,
+        extensions_used -> Int4,
+        deposit_rate -> Nullable<Numeric>,
+        payment_days -> Nullable<Int4>,
+        relist_step -> Nullable<Numeric>,
+        max_relists -> Nullable<Int4>,
+        relist_count -> Int4,
+        relisted_from -> Nullable<Uuid>,
+        high_bid -> Nullable<Numeric>,
+        high_bidder_org_id -> Nullable<Uuid>,
+        bid_count -> Int4,
+        sale_id -> Nullable<Uuid>,
+        payment_due_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bids (id) {
+        id -> Uuid,
+        seq -> Int8,
+        listing_id -> Uuid,
+        buyer_org_id -> Uuid,
+        unit_price -> Numeric,
+        placed_at -> Timestamptz,
+        deposit -> Numeric,
+        created_by -> Uuid,
+    }
+}
+
+diesel::table! {
+    market_deposits (id) {
+        id -> Uuid,
+        seq -> Int8,
+        listing_id -> Uuid,
+        buyer_org_id -> Uuid,
+        kind -> Text,
+        currency -> Text,
+        amount -> Numeric,
+        status -> Text,
+        sale_id -> Nullable<Uuid>,
+        taken_entry_id -> Uuid,
+        ended_entry_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -684,7 +735,7 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(listings, offers);
+diesel::allow_tables_to_appear_in_same_query!(listings, offers, bids, market_deposits);
 
 diesel::table! {
     buyer_tier_thresholds (tier, currency) {

@@ -43,8 +43,9 @@ pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
             quantity: Decimal::from(quantity).into(),
             mode: "fixed".into(),
             currency: "CNY".into(),
-            unit_price: price.into(),
+            unit_price: Some(price.into()),
             loan_id: None,
+            auction: None,
         };
         let lot = demo_lot(conn, &cooperative, apples("A", 6_000, 4), today).await?;
         let fresh = market::create_listing(

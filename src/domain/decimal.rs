@@ -34,6 +34,22 @@ pub mod money {
     }
 }
 
+/// The same for `Option<Decimal>`, money.
+pub mod money_option {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::money::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
 /// A price per unit: the places it has, and at least two (`"6.00"`, `"6.125"`, `"0.004"`), so
 /// prices line up with the money beside them.
 pub mod price {

@@ -1,5 +1,6 @@
 //! Pure domain logic: no I/O, no database. Parsed at the edge, tested on its own.
 
+pub mod auction;
 pub mod code128;
 pub mod cold_chain;
 pub mod currency;

@@ -151,11 +151,14 @@ impl LoanStatus {
 }
 
 text_enum! {
-    /// A sale waits for payment (and perhaps a lender's consent), settles, or is cancelled.
+    /// A sale waits for payment (and perhaps a lender's consent), settles, is cancelled, or is
+    /// forfeited by a buyer that did not pay in time.
     SaleStatus {
         Pending = "pending",
         Settled = "settled",
         Cancelled = "cancelled",
+        /// Its buyer did not pay in time: what it had paid went to the seller's side.
+        Forfeited = "forfeited",
     }
 }
 

@@ -28,6 +28,10 @@ pub enum AccountKind {
     FeeExpense,
     /// Buyers' payments the platform holds until the sale settles.
     Escrow,
+    /// A buyer's money placed with the platform to bid with; never below zero.
+    Funds,
+    /// Market deposits the platform holds (auction bidders' deposits until the close).
+    Deposits,
 }
 
 impl AccountKind {
@@ -41,6 +45,8 @@ impl AccountKind {
             AccountKind::FeeIncome => "fee_income",
             AccountKind::FeeExpense => "fee_expense",
             AccountKind::Escrow => "escrow",
+            AccountKind::Funds => "funds",
+            AccountKind::Deposits => "deposits",
         }
     }
 }
@@ -134,6 +140,18 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
         return Err(ApiError::internal("ledger account missing after insert"));
     }
     Ok(id)
+}
+
+/// The balance of an org's account, with the account locked for the rest of the transaction
+/// (created first if the org never had one): two deposits of one buyer queue here, so neither
+/// spends money the other already took.
+pub async fn locked_balance(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    account: AccountKind,
+    currency: &str,
+) -> ApiResult<Decimal> {
+    Ok(store::locked_balance(conn, org_id, account.as_str(), currency).await?)
 }
 
 /// The journal entries of one loan that touch the caller's books (the platform: all of them),

@@ -50,6 +50,66 @@ pub fn sale_payment(buyer: Uuid, platform: Uuid, amount: Decimal) -> Vec<Line> {
     ]
 }
 
+/// A buyer moves money into its market funds (a transfer the platform received).
+pub fn funding(buyer: Uuid, amount: Decimal) -> Vec<Line> {
+    vec![
+        Line::debit(buyer, AccountKind::Funds, amount),
+        Line::credit(buyer, AccountKind::Cash, amount),
+    ]
+}
+
+/// A buyer takes free market funds back to its cash.
+pub fn withdrawal(buyer: Uuid, amount: Decimal) -> Vec<Line> {
+    vec![
+        Line::credit(buyer, AccountKind::Funds, amount),
+        Line::debit(buyer, AccountKind::Cash, amount),
+    ]
+}
+
+/// A bidder's deposit: from its funds into the platform's held deposits.
+pub fn deposit_taken(buyer: Uuid, platform: Uuid, amount: Decimal) -> Vec<Line> {
+    vec![
+        Line::credit(buyer, AccountKind::Funds, amount),
+        Line::debit(platform, AccountKind::Deposits, amount),
+    ]
+}
+
+/// A deposit returned to its bidder's funds.
+pub fn deposit_returned(buyer: Uuid, platform: Uuid, amount: Decimal) -> Vec<Line> {
+    vec![
+        Line::debit(buyer, AccountKind::Funds, amount),
+        Line::credit(platform, AccountKind::Deposits, amount),
+    ]
+}
+
+/// The winner's deposit becomes the first payment of its sale: from held deposits to escrow.
+pub fn deposit_applied(platform: Uuid, amount: Decimal) -> Vec<Line> {
+    vec![
+        Line::credit(platform, AccountKind::Deposits, amount),
+        Line::debit(platform, AccountKind::Escrow, amount),
+    ]
+}
+
+/// An unpaid sale's escrowed payment forfeited to the seller's side: each loan on the goods
+/// first (its lender), the rest to the supplier. No fee: no goods left.
+pub fn forfeit(
+    platform: Uuid,
+    supplier: Uuid,
+    amount: Decimal,
+    to_supplier: Decimal,
+    loans: &[(Uuid, Allocation)],
+) -> Vec<Line> {
+    let mut lines = vec![
+        Line::credit(platform, AccountKind::Escrow, amount),
+        Line::debit(supplier, AccountKind::Cash, to_supplier),
+    ];
+    for (lender, allocation) in loans {
+        lines.push(Line::debit(*lender, AccountKind::Cash, allocation.total()));
+        lines.extend(debt_paid(*lender, supplier, allocation));
+    }
+    lines
+}
+
 /// The money of one settlement: the escrowed gross pays the platform's fee, each loan's
 /// allocation (to its lender), and the rest to the supplier.
 pub struct Settlement<'a> {
@@ -120,6 +180,14 @@ mod tests {
             prop_assert!(sum(&repayment(lender, supplier, &a)).is_zero());
             prop_assert!(sum(&debt_paid(lender, supplier, &a)).is_zero());
             prop_assert!(sum(&sale_payment(buyer, platform, amount)).is_zero());
+            prop_assert!(sum(&funding(buyer, amount)).is_zero());
+            prop_assert!(sum(&withdrawal(buyer, amount)).is_zero());
+            prop_assert!(sum(&deposit_taken(buyer, platform, amount)).is_zero());
+            prop_assert!(sum(&deposit_returned(buyer, platform, amount)).is_zero());
+            prop_assert!(sum(&deposit_applied(platform, amount)).is_zero());
+            let forfeited = gross + a.total() + b.total();
+            let lines = forfeit(platform, supplier, forfeited, gross, &[(lender, a), (other, b)]);
+            prop_assert!(sum(&lines).is_zero());
             let loans = [(lender, a), (other, b)];
             let to_supplier = gross - fee - a.total() - b.total();
             let lines = settlement(&Settlement { platform, supplier, gross, fee, to_supplier, loans: &loans });

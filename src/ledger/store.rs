@@ -195,3 +195,40 @@ pub async fn check(conn: &mut AsyncPgConnection, org: Option<Uuid>) -> QueryResu
         currencies,
     })
 }
+
+#[derive(diesel::QueryableByName)]
+struct Balance {
+    #[diesel(sql_type = Numeric)]
+    balance: Decimal,
+}
+
+/// The balance of `org`'s `kind` account in `currency`, the account row locked (created first
+/// when missing).
+pub async fn locked_balance(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    kind: &str,
+    currency: &str,
+) -> QueryResult<Decimal> {
+    diesel::sql_query(
+        "INSERT INTO ledger_accounts (org_id, kind, currency) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_id, kind, currency) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(currency)
+    .execute(conn)
+    .await?;
+    let row: Balance = diesel::sql_query(
+        "WITH a AS (SELECT id FROM ledger_accounts \
+                    WHERE org_id = $1 AND kind = $2 AND currency = $3 FOR UPDATE) \
+         SELECT coalesce(sum(l.amount), 0) AS balance \
+         FROM a LEFT JOIN journal_lines l ON l.account_id = a.id",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(currency)
+    .get_result(conn)
+    .await?;
+    Ok(row.balance)
+}

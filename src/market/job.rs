@@ -1,6 +1,7 @@
-//! The market's scheduled work: offers past their time are marked expired, and accepted offers
+//! The market's scheduled work: offers past their time are marked expired; accepted offers
 //! whose sale was cancelled unpaid give their quantity back to the listing (reopening it if it
-//! had closed); the buyer and the seller are told. `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
+//! had closed); auctions past their end close (awarded, or unsold and relisted); winners past
+//! their payment deadline forfeit. The buyer and the seller are told. `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
 //! One instance at a time: each run holds a transaction-scoped advisory lock, and a run that
 //! finds it taken does nothing.
 
@@ -15,6 +16,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 const MARKET_LOCK: i64 = 0x686f_6c64_6d61_726b;
 /// The most offers one run expires (the next run takes the rest).
 pub const BATCH: i64 = 1000;
+/// The most auctions one run closes, and the most forfeitures (each is a sale's worth of work).
+pub const AUCTION_BATCH: i64 = 100;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,7 @@ pub struct Swept {
     pub offers_expired: usize,
     /// Accepted offers whose sale was cancelled: their quantity went back to the listing.
     pub sales_cancelled: usize,
+    pub auctions: super::auction::Closed,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -78,9 +82,12 @@ pub async fn run(pool: &DbPool, as_of: DateTime<Utc>) -> ApiResult<Option<Swept>
             )
             .await?;
         }
+        let mut auctions = super::auction::close_due(conn, as_of, AUCTION_BATCH).await?;
+        auctions.forfeited = super::auction::forfeit_due(conn, as_of, AUCTION_BATCH).await?;
         Ok(Some(Swept {
             offers_expired: expired.len(),
             sales_cancelled: undone.len(),
+            auctions,
         }))
     })
     .await

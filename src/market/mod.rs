@@ -1,6 +1,9 @@
 //! The market (`docs/market.md`): listings of goods the platform holds, ranked and shown to
-//! buyers by tier, and offers on fixed-price listings that become sales.
+//! buyers by tier, offers on fixed-price listings that become sales, and auctions with their
+//! deposits.
 
+pub mod auction;
+pub mod auction_store;
 pub mod job;
 pub mod model;
 pub mod routes;

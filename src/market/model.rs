@@ -1,7 +1,7 @@
 //! The market's requests and answers: listings with what the platform verified about their
 //! goods, and offers.
 
-use crate::domain::inputs::{QuantityInput, UnitPrice};
+use crate::domain::inputs::{Fraction, QuantityInput, UnitInterval, UnitPrice};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{
     BigInt, Date, Integer, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid,
@@ -16,17 +16,110 @@ use uuid::Uuid;
 pub struct NewListing {
     pub lot_id: Uuid,
     pub quantity: QuantityInput,
-    /// `fixed` (an asking price; buyers make offers). `auction`, `group` and `forward` are to
+    /// `fixed` (an asking price, `unit_price`; buyers make offers) or `auction` (ascending
+    /// bids on the whole quantity, `auction` gives the terms). `group` and `forward` are to
     /// come and refused for now (422 naming `mode`, see `docs/market.md`).
-    #[schema(pattern = r"^fixed$")]
+    #[schema(pattern = r"^(fixed|auction)$")]
     pub mode: String,
     #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
-    /// The asking price per unit.
-    pub unit_price: UnitPrice,
+    /// The asking price per unit: required for `fixed`, not taken for `auction`.
+    #[serde(default)]
+    pub unit_price: Option<UnitPrice>,
     /// A lender selling the goods of its liquidating loan names the loan.
     #[serde(default)]
     pub loan_id: Option<Uuid>,
+    /// The terms of an `auction`.
+    #[serde(default)]
+    pub auction: Option<AuctionTerms>,
+}
+
+/// An auction's terms. Bids are per unit, on the whole quantity; defaults as `docs/market.md`
+/// gives them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionTerms {
+    /// The least price per unit that wins.
+    pub reserve_price: UnitPrice,
+    /// Each bid above the high bid by at least this much per unit.
+    pub min_increment: UnitPrice,
+    /// When bidding opens (default now; at most 30 days ahead).
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// When bidding closes, unless late bids extend it: after `starts_at`, at most 30 days
+    /// after it.
+    pub ends_at: DateTime<Utc>,
+    /// A valid bid this close to the end moves the end by as much (default 5).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 60)]
+    pub extension_minutes: Option<i32>,
+    /// How many times the end may move (default 3).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 20)]
+    pub max_extensions: Option<i32>,
+    /// Each bidder's deposit: this share of reserve × quantity, times its tier's factor
+    /// (default 0.10).
+    #[serde(default)]
+    pub deposit_rate: Option<Fraction>,
+    /// Business days the winner has to pay the rest (default 2).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 30)]
+    pub payment_days: Option<i32>,
+    /// An unsold auction is relisted with the reserve lowered by this share (default 0.10;
+    /// below 1).
+    #[serde(default)]
+    pub relist_step: Option<UnitInterval>,
+    /// How many times an unsold auction is relisted (default 2).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
+    pub max_relists: Option<i32>,
+}
+
+/// Where an auction stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Auction {
+    #[serde(with = "crate::domain::decimal::price")]
+    #[schema(value_type = String)]
+    pub reserve_price: Decimal,
+    #[serde(with = "crate::domain::decimal::price")]
+    #[schema(value_type = String)]
+    pub min_increment: Decimal,
+    /// The least the next bid may be per unit (the reserve until the first bid).
+    #[serde(with = "crate::domain::decimal::price")]
+    #[schema(value_type = String)]
+    pub minimum_bid: Decimal,
+    pub starts_at: DateTime<Utc>,
+    pub extension_minutes: i32,
+    pub max_extensions: i32,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub deposit_rate: Decimal,
+    /// The deposit the calling buyer posts with its first bid (its tier's factor applied).
+    #[serde(
+        with = "crate::domain::decimal::money_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub your_deposit: Option<Decimal>,
+    pub bid_count: i32,
+    /// Whether the calling buyer holds the high bid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub you_lead: Option<bool>,
+    pub payment_days: i32,
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub relist_step: Decimal,
+    pub max_relists: i32,
+    /// How many relistings came before this listing.
+    pub relist_count: i32,
+    pub relisted_from: Option<Uuid>,
+    /// Awarded: the winner's sale (shown to the seller, the winner and the platform) and when
+    /// it must be paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_id: Option<Uuid>,
+    pub payment_due_at: Option<DateTime<Utc>>,
+    /// Why it ended as it did: `no_bids`, `below_reserve`, `goods_unavailable`, `unpaid`.
+    pub outcome: Option<String>,
 }
 
 /// What the platform itself verified about a listing's goods: this, never the seller's word
@@ -93,6 +186,16 @@ pub struct Listing {
     /// When the caller's tier sees it (buyers); the opening for everyone else.
     pub visible_from: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// An auction's high bid per unit so far.
+    #[serde(with = "crate::domain::decimal::price_option")]
+    #[schema(value_type = Option<String>)]
+    pub high_bid: Option<Decimal>,
+    /// An auction's end (moved by late bids).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// How many times late bids moved the end.
+    pub extensions_used: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auction: Option<Auction>,
 }
 
 /// One row of the listings query: a listing, its lot and where it is.
@@ -166,12 +269,117 @@ pub struct ListingRow {
     pub breaches_in_custody: i64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub last_inspected_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub reserve_price: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub min_increment: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub extension_minutes: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub max_extensions: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    pub extensions_used: i32,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub deposit_rate: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub payment_days: Option<i32>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub relist_step: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub max_relists: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    pub relist_count: i32,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub relisted_from: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub high_bid: Option<Decimal>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub high_bidder_org_id: Option<Uuid>,
+    #[diesel(sql_type = Integer)]
+    pub bid_count: i32,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub sale_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub payment_due_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub outcome: Option<String>,
+}
+
+/// How the caller reads a listing: whether it sees the seller's side (the loan, the winner's
+/// sale), and as a buyer, its org and its tier's deposit factor.
+#[derive(Debug, Clone, Copy)]
+pub struct Lens {
+    pub sees_seller_side: bool,
+    pub buyer: Option<(Uuid, Decimal)>,
 }
 
 impl ListingRow {
-    /// The answer; `sees_loan` for the seller's side and the platform.
-    pub fn into_listing(self, sees_loan: bool) -> Listing {
+    fn auction(&self, lens: Lens) -> Option<Auction> {
+        let reserve_price = self.reserve_price?;
+        let min_increment = self.min_increment?;
+        let deposit_rate = self.deposit_rate?;
+        let standing = crate::domain::auction::Standing {
+            reserve_price,
+            min_increment,
+            starts_at: self.starts_at?,
+            ends_at: self.ends_at?,
+            extension_minutes: self.extension_minutes?,
+            max_extensions: self.max_extensions?,
+            extensions_used: self.extensions_used,
+            high_bid: self.high_bid,
+        };
+        let buyer = lens.buyer;
+        let winner_sees = buyer.is_some_and(|(org, _)| Some(org) == self.high_bidder_org_id);
+        Some(Auction {
+            reserve_price,
+            min_increment,
+            minimum_bid: standing.minimum_bid(),
+            starts_at: standing.starts_at,
+            extension_minutes: standing.extension_minutes,
+            max_extensions: standing.max_extensions,
+            deposit_rate,
+            your_deposit: buyer.map(|(_, factor)| {
+                crate::domain::auction::deposit(
+                    reserve_price,
+                    self.quantity,
+                    deposit_rate,
+                    factor,
+                    &self.currency,
+                )
+            }),
+            bid_count: self.bid_count,
+            you_lead: buyer.map(|_| winner_sees),
+            payment_days: self.payment_days?,
+            relist_step: self.relist_step?,
+            max_relists: self.max_relists?,
+            relist_count: self.relist_count,
+            relisted_from: self.relisted_from,
+            sale_id: self
+                .sale_id
+                .filter(|_| lens.sees_seller_side || winner_sees),
+            payment_due_at: self.payment_due_at,
+            outcome: self.outcome.clone(),
+        })
+    }
+
+    /// The answer, as `lens` reads it.
+    pub fn into_listing(self, lens: Lens) -> Listing {
+        let sees_loan = lens.sees_seller_side;
+        let auction = self.auction(lens);
+        // An auction before its start reads as scheduled.
+        let status = match self.starts_at {
+            Some(start) if self.status == "open" && start > Utc::now() => "scheduled".into(),
+            _ => self.status,
+        };
         Listing {
+            high_bid: self.high_bid,
+            ends_at: self.ends_at,
+            extensions_used: auction.as_ref().map(|_| self.extensions_used),
+            auction,
             id: self.id,
             lot_id: self.lot_id,
             lot_code: self.lot_code,
@@ -180,7 +388,7 @@ impl ListingRow {
             seller_tier: self.seller_tier,
             loan_id: self.loan_id.filter(|_| sees_loan),
             mode: self.mode,
-            status: self.status,
+            status,
             quantity: self.quantity,
             quantity_available: self.quantity_available,
             currency: self.currency,
@@ -323,4 +531,116 @@ pub struct OfferQuery {
 pub struct Accepted {
     pub offer: Offer,
     pub sale: crate::sales::model::Sale,
+}
+
+/// `POST /v1/listings/{id}/bids`: a price per unit for the whole quantity.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBid {
+    pub unit_price: UnitPrice,
+}
+
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = crate::db::schema::bids)]
+pub struct BidRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub listing_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub unit_price: Decimal,
+    pub placed_at: DateTime<Utc>,
+    pub deposit: Decimal,
+}
+
+/// A bid. Every bidder sees every bid's price and time; who bid and the deposit only the
+/// bidder itself, the seller and the platform.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Bid {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub seq: i64,
+    pub listing_id: Uuid,
+    #[serde(with = "crate::domain::decimal::price")]
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    /// By the server's clock, which alone decides whether a bid is in time.
+    pub placed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buyer_org_id: Option<Uuid>,
+    /// The deposit this bid moved into escrow (a bidder's first bid on a listing takes it).
+    #[serde(
+        with = "crate::domain::decimal::money_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub deposit: Option<Decimal>,
+    /// For a buyer: whether the bid is its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine: Option<bool>,
+}
+
+impl BidRow {
+    /// The bid as a reader sees it: `buyer` is the calling buyer's org (None for the seller's
+    /// side and the platform, which see everything).
+    pub fn seen_by(self, buyer: Option<Uuid>) -> Bid {
+        let open = buyer.is_none_or(|org| org == self.buyer_org_id);
+        Bid {
+            id: self.id,
+            seq: self.seq,
+            listing_id: self.listing_id,
+            unit_price: self.unit_price,
+            placed_at: self.placed_at,
+            buyer_org_id: open.then_some(self.buyer_org_id),
+            deposit: open.then_some(self.deposit),
+            mine: buyer.map(|org| org == self.buyer_org_id),
+        }
+    }
+}
+
+/// A bid placed, and the auction as it stands after it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlacedBid {
+    pub bid: Bid,
+    /// Whether this bid moved the end.
+    pub extended: bool,
+    pub listing: Listing,
+}
+
+/// `GET /v1/listings/{id}/bids`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BidQuery {
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+}
+
+/// `POST /v1/funds` and `POST /v1/funds/withdrawals`: money into a buyer's market funds (a
+/// transfer the platform received) or back out of what is free.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FundsMove {
+    #[schema(pattern = r"^[A-Z]{3}$")]
+    pub currency: String,
+    pub amount: crate::domain::inputs::Amount,
+    /// The buyer, when the platform records it; a buyer moves its own.
+    #[serde(default)]
+    pub org_id: Option<Uuid>,
+}
+
+/// A buyer's market money in one currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Funds {
+    pub org_id: Uuid,
+    pub currency: String,
+    /// Free to bid with (or withdraw).
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub available: Decimal,
+    /// Held as deposits on open auctions.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub held: Decimal,
 }

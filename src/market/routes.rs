@@ -1,7 +1,7 @@
 //! Handlers for listings and offers.
 
 use super::model::*;
-use super::service;
+use super::{auction, service};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyRequired, NO_BODY};
@@ -171,4 +171,110 @@ pub async fn reject(
         })
         .await?;
     Ok(HttpResponse::Ok().json(offer))
+}
+
+/// A buyer bids a price per unit on an open auction its tier sees. Its first bid on the
+/// listing moves its deposit from its market funds into escrow; a bid in the last
+/// `extension_minutes` moves the end (at most `max_extensions` times). Refused (409) with the
+/// reason: `bid_too_low` (with `minimum_bid`), `auction_not_started`, `auction_ended`,
+/// `insufficient_funds` (with `deposit` and `funds_available`).
+#[utoipa::path(post, path = "/v1/listings/{id}/bids", tag = "market", request_body = NewBid,
+    params(("Idempotency-Key" = String, Header, description = "required; replays the first response")),
+    responses((status = 201, body = PlacedBid), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn bid(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<NewBid>,
+    idem: KeyRequired,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let body_sha256 = body.body_sha256;
+    let new = body.value;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &body_sha256,
+        StatusCode::CREATED,
+        move |conn| Box::pin(async move { auction::bid(conn, &principal, id, &new).await }),
+    )
+    .await
+}
+
+/// An auction's bids, oldest first: every price and time; who bid and the deposits only to the
+/// bidder itself, the seller and the platform.
+#[utoipa::path(get, path = "/v1/listings/{id}/bids", tag = "market", params(BidQuery),
+    responses((status = 200, body = Page<Bid>), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn bids(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: ValidQuery<BidQuery>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let page = auction::bids(&mut conn, &principal, *id, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A buyer's market funds per currency: what is free to bid with, and what deposits hold.
+#[utoipa::path(get, path = "/v1/funds", tag = "market",
+    responses((status = 200, body = Vec<Funds>)), security(("bearer" = [])))]
+pub async fn funds(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    Ok(HttpResponse::Ok().json(auction::funds(&mut conn, &principal).await?))
+}
+
+/// Money into a buyer's market funds from its cash (a buyer its own; the platform, recording a
+/// transfer it received, names `org_id`).
+#[utoipa::path(post, path = "/v1/funds", tag = "market", request_body = FundsMove,
+    params(("Idempotency-Key" = String, Header, description = "required; replays the first response")),
+    responses((status = 201, body = Funds), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_funds(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<FundsMove>,
+    idem: KeyRequired,
+) -> ApiResult<HttpResponse> {
+    move_funds(state, principal, body, idem, false).await
+}
+
+/// Free market funds back to the buyer's cash (409 `insufficient_funds` beyond what is free).
+#[utoipa::path(post, path = "/v1/funds/withdrawals", tag = "market", request_body = FundsMove,
+    params(("Idempotency-Key" = String, Header, description = "required; replays the first response")),
+    responses((status = 201, body = Funds), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn withdraw_funds(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<FundsMove>,
+    idem: KeyRequired,
+) -> ApiResult<HttpResponse> {
+    move_funds(state, principal, body, idem, true).await
+}
+
+async fn move_funds(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<FundsMove>,
+    idem: KeyRequired,
+    withdraw: bool,
+) -> ApiResult<HttpResponse> {
+    let body_sha256 = body.body_sha256;
+    let request = body.value;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &body_sha256,
+        StatusCode::CREATED,
+        move |conn| {
+            Box::pin(async move { auction::move_funds(conn, &principal, &request, withdraw).await })
+        },
+    )
+    .await
 }

@@ -55,18 +55,40 @@ pub fn offer_not_found() -> ApiError {
 }
 
 /// Who the caller reads listings as.
-async fn reader_of(conn: &mut AsyncPgConnection, principal: &Principal) -> ApiResult<Reader> {
+pub(super) async fn reader_of(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<Reader> {
     Ok(match principal.kind {
-        OrgKind::Buyer => Reader::Buyer {
-            tier: store::tier_of(conn, principal.org_id).await?,
-        },
+        OrgKind::Buyer => {
+            let (tier, deposit_factor) =
+                store::tier_and_deposit_factor(conn, principal.org_id).await?;
+            Reader::Buyer {
+                org: principal.org_id,
+                tier,
+                deposit_factor,
+            }
+        }
         OrgKind::Platform => Reader::All,
         _ => Reader::Seller(principal.org_id),
     })
 }
 
-fn sees_loans(reader: &Reader) -> bool {
-    !matches!(reader, Reader::Buyer { .. })
+pub(super) fn lens(reader: &Reader) -> Lens {
+    match reader {
+        Reader::Buyer {
+            org,
+            deposit_factor,
+            ..
+        } => Lens {
+            sees_seller_side: false,
+            buyer: Some((*org, *deposit_factor)),
+        },
+        _ => Lens {
+            sees_seller_side: true,
+            buyer: None,
+        },
+    }
 }
 
 fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> ApiResult<Option<String>> {
@@ -116,7 +138,7 @@ pub async fn listings(
     let rows = store::listings(conn, &reader, &filters, today, offset, limit + 1).await?;
     let items: Vec<Listing> = rows
         .into_iter()
-        .map(|r| r.into_listing(sees_loans(&reader)))
+        .map(|r| r.into_listing(lens(&reader)))
         .collect();
     Ok(Page::at_offset(items, offset, limit))
 }
@@ -136,7 +158,11 @@ pub async fn listing(
     find(conn, &reader, id).await
 }
 
-async fn find(conn: &mut AsyncPgConnection, reader: &Reader, id: Uuid) -> ApiResult<Listing> {
+pub(super) async fn find(
+    conn: &mut AsyncPgConnection,
+    reader: &Reader,
+    id: Uuid,
+) -> ApiResult<Listing> {
     let today = business_date(conn).await?;
     let filters = Filters {
         id: Some(id),
@@ -146,7 +172,7 @@ async fn find(conn: &mut AsyncPgConnection, reader: &Reader, id: Uuid) -> ApiRes
         .await?
         .into_iter()
         .next()
-        .map(|r| r.into_listing(sees_loans(reader)))
+        .map(|r| r.into_listing(lens(reader)))
         .ok_or_else(listing_not_found)
 }
 
@@ -157,26 +183,53 @@ pub async fn create_listing(
     principal: &Principal,
     new: &NewListing,
 ) -> ApiResult<Listing> {
-    match new.mode.as_str() {
-        "fixed" => {}
-        "auction" | "group" | "forward" => {
+    let currency = validate::currency("currency", &new.currency)?;
+    let (unit_price, auction) = match (new.mode.as_str(), &new.unit_price, &new.auction) {
+        ("fixed", Some(price), None) => (
+            Some(validate::unit_price("unit_price", price.value(), 6)?),
+            None,
+        ),
+        ("fixed", None, _) => {
+            return Err(ApiError::invalid(
+                "unit_price",
+                "a fixed-price listing names its asking price",
+            ));
+        }
+        ("fixed", Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "auction",
+                "auction terms are for an auction listing",
+            ));
+        }
+        ("auction", None, Some(terms)) => (None, Some(super::auction::terms(terms)?)),
+        ("auction", _, None) => {
+            return Err(ApiError::invalid(
+                "auction",
+                "an auction listing gives its terms (reserve_price, min_increment, ends_at, …)",
+            ));
+        }
+        ("auction", Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "unit_price",
+                "an auction has no asking price: bids set it, from the reserve",
+            ));
+        }
+        ("group" | "forward", _, _) => {
             return Err(ApiError::invalid(
                 "mode",
                 format!(
-                    "`{}` listings are not offered yet; list at a fixed price",
+                    "`{}` listings are not offered yet; list at a fixed price or by auction",
                     new.mode
                 ),
             ));
         }
-        other => {
+        (other, _, _) => {
             return Err(ApiError::invalid(
                 "mode",
                 format!("`{other}` is not one of {}", MODES.join(", ")),
             ));
         }
-    }
-    let currency = validate::currency("currency", &new.currency)?;
-    let unit_price = validate::unit_price("unit_price", new.unit_price.value(), 6)?;
+    };
     let lot = match (principal.kind, new.loan_id) {
         (OrgKind::Supplier, loan) => {
             let lot = lots::find_visible(conn, Viewer::Owner(principal.org_id), new.lot_id)
@@ -255,9 +308,11 @@ pub async fn create_listing(
             mode: &new.mode,
             currency: &currency,
             quantity,
-            unit_price: Some(unit_price),
+            unit_price,
             seller_tier: &tier,
             created_by: principal.user_id,
+            auction,
+            relisted_from: None,
         },
     )
     .await?;
@@ -285,7 +340,7 @@ pub async fn create_listing(
     Ok(listing)
 }
 
-async fn event(
+pub(super) async fn event(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     action: &'static str,
@@ -322,7 +377,7 @@ async fn own_listing(
         .ok_or_else(listing_not_found)
 }
 
-fn must_be_open(listing: &ListingLock) -> ApiResult<()> {
+pub(super) fn must_be_open(listing: &ListingLock) -> ApiResult<()> {
     if listing.status != "open" {
         return Err(ApiError::conflict(
             "listing_status",
@@ -341,6 +396,13 @@ pub async fn withdraw(
 ) -> ApiResult<Listing> {
     let locked = own_listing(conn, principal, id).await?;
     must_be_open(&locked)?;
+    if locked.bid_count > 0 {
+        return Err(ApiError::conflict(
+            "auction_has_bids",
+            "bidders hold deposits on this auction: it runs to its close",
+        )
+        .with("bid_count", locked.bid_count));
+    }
     store::withdraw_listing(conn, id).await?;
     let ended = store::end_open_offers(conn, id, "listing_withdrawn").await?;
     for offer in &ended {

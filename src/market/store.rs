@@ -14,7 +14,12 @@ use uuid::Uuid;
 /// own), or the platform (all).
 #[derive(Debug, Clone)]
 pub enum Reader {
-    Buyer { tier: String },
+    Buyer {
+        org: Uuid,
+        tier: String,
+        /// Its tier's factor on an auction deposit.
+        deposit_factor: Decimal,
+    },
     Seller(Uuid),
     All,
 }
@@ -55,9 +60,10 @@ WITH page AS MATERIALIZED (
       AND ($6::text IS NULL OR lot.grade = $6)
       AND ($7::uuid IS NULL OR lot.warehouse_id = $7)
       AND ($8::text IS NULL OR l.mode = $8)
-      AND ($9::text IS NULL OR l.status = $9)
+      AND ($9::text IS NULL OR $9 = CASE WHEN l.status = 'open' AND l.starts_at > now()
+                                         THEN 'scheduled' ELSE l.status END)
       AND ($10::numeric IS NULL OR l.quantity - l.quantity_committed >= $10)
-      AND ($11::numeric IS NULL OR l.unit_price <= $11)
+      AND ($11::numeric IS NULL OR coalesce(l.unit_price, l.high_bid, l.reserve_price) <= $11)
     ORDER BY tier_rank DESC, freshness_factor DESC, l.opened_at, l.id
     OFFSET $12 LIMIT $13)
 SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id, o.name AS seller_name,
@@ -71,7 +77,11 @@ SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id,
        (SELECT count(*) FROM breaches b
          WHERE b.warehouse_id = lot.warehouse_id AND lot.warehouse_since IS NOT NULL
            AND coalesce(b.ended_at, 'infinity') >= lot.warehouse_since) AS breaches_in_custody,
-       lot.last_inspected_at
+       lot.last_inspected_at,
+       l.reserve_price, l.min_increment, l.starts_at, l.ends_at, l.extension_minutes,
+       l.max_extensions, l.extensions_used, l.deposit_rate, l.payment_days, l.relist_step,
+       l.max_relists, l.relist_count, l.relisted_from, l.high_bid, l.high_bidder_org_id,
+       l.bid_count, l.sale_id, l.payment_due_at, l.outcome
 FROM page p
 JOIN listings l ON l.id = p.id
 JOIN lots lot ON lot.id = p.lot_id
@@ -90,7 +100,7 @@ pub async fn listings(
     limit: i64,
 ) -> QueryResult<Vec<ListingRow>> {
     let (tier, seller) = match reader {
-        Reader::Buyer { tier } => (Some(tier.as_str()), None),
+        Reader::Buyer { tier, .. } => (Some(tier.as_str()), None),
         Reader::Seller(org) => (None, Some(*org)),
         Reader::All => (None, None),
     };
@@ -127,6 +137,23 @@ pub async fn tier_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Str
     orgs::table.find(org).select(orgs::tier).first(conn).await
 }
 
+/// The tier an org holds now and that tier's factor on an auction deposit.
+pub async fn tier_and_deposit_factor(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+) -> QueryResult<(String, Decimal)> {
+    use crate::db::schema::tier_privileges as p;
+    let tier = tier_of(conn, org).await?;
+    let factor = p::table
+        .find(&tier)
+        .select(p::deposit_factor)
+        .first(conn)
+        .await
+        .optional()?
+        .unwrap_or(Decimal::ONE);
+    Ok((tier, factor))
+}
+
 /// A listing's own row, locked for the rest of the transaction.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = listings)]
@@ -141,6 +168,56 @@ pub struct ListingLock {
     pub quantity: Decimal,
     pub quantity_committed: Decimal,
     pub unit_price: Option<Decimal>,
+    pub created_by: Uuid,
+    pub reserve_price: Option<Decimal>,
+    pub min_increment: Option<Decimal>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub extension_minutes: Option<i32>,
+    pub max_extensions: Option<i32>,
+    pub extensions_used: i32,
+    pub deposit_rate: Option<Decimal>,
+    pub payment_days: Option<i32>,
+    pub relist_step: Option<Decimal>,
+    pub max_relists: Option<i32>,
+    pub relist_count: i32,
+    pub high_bid: Option<Decimal>,
+    pub high_bidder_org_id: Option<Uuid>,
+    pub bid_count: i32,
+    pub sale_id: Option<Uuid>,
+}
+
+impl ListingLock {
+    /// An auction's terms, when it is one.
+    pub fn terms(&self) -> Option<AuctionRow> {
+        Some(AuctionRow {
+            reserve_price: self.reserve_price?,
+            min_increment: self.min_increment?,
+            starts_at: self.starts_at?,
+            ends_at: self.ends_at?,
+            extension_minutes: self.extension_minutes?,
+            max_extensions: self.max_extensions?,
+            deposit_rate: self.deposit_rate?,
+            payment_days: self.payment_days?,
+            relist_step: self.relist_step?,
+            max_relists: self.max_relists?,
+        })
+    }
+}
+
+/// An auction's terms as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct AuctionRow {
+    pub reserve_price: Decimal,
+    pub min_increment: Decimal,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub extension_minutes: i32,
+    pub max_extensions: i32,
+    pub deposit_rate: Decimal,
+    pub payment_days: i32,
+    pub relist_step: Decimal,
+    pub max_relists: i32,
 }
 
 pub async fn lock_listing(
@@ -167,6 +244,9 @@ pub struct NewListingRow<'a> {
     pub unit_price: Option<Decimal>,
     pub seller_tier: &'a str,
     pub created_by: Uuid,
+    pub auction: Option<AuctionRow>,
+    /// A relisting: the listing it follows and how many came before it.
+    pub relisted_from: Option<(Uuid, i32)>,
 }
 
 /// Inserts an open listing; `false` when the lot already has a live one.
@@ -186,6 +266,18 @@ pub async fn insert_listing(
             listings::unit_price.eq(row.unit_price),
             listings::seller_tier.eq(row.seller_tier),
             listings::created_by.eq(row.created_by),
+            listings::reserve_price.eq(row.auction.map(|a| a.reserve_price)),
+            listings::min_increment.eq(row.auction.map(|a| a.min_increment)),
+            listings::starts_at.eq(row.auction.map(|a| a.starts_at)),
+            listings::ends_at.eq(row.auction.map(|a| a.ends_at)),
+            listings::extension_minutes.eq(row.auction.map(|a| a.extension_minutes)),
+            listings::max_extensions.eq(row.auction.map(|a| a.max_extensions)),
+            listings::deposit_rate.eq(row.auction.map(|a| a.deposit_rate)),
+            listings::payment_days.eq(row.auction.map(|a| a.payment_days)),
+            listings::relist_step.eq(row.auction.map(|a| a.relist_step)),
+            listings::max_relists.eq(row.auction.map(|a| a.max_relists)),
+            listings::relisted_from.eq(row.relisted_from.map(|r| r.0)),
+            listings::relist_count.eq(row.relisted_from.map_or(0, |r| r.1)),
         ))
         .on_conflict_do_nothing()
         .execute(conn)

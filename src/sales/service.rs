@@ -39,7 +39,7 @@ pub fn sale_not_found() -> ApiError {
     ApiError::not_found("sale_not_found", "no such sale")
 }
 
-fn sale_status(row: &SaleRow) -> ApiError {
+pub(super) fn sale_status(row: &SaleRow) -> ApiError {
     ApiError::conflict("sale_status", format!("the sale is {}", row.status))
         .with("status", row.status)
 }
@@ -203,7 +203,7 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
     Ok(sale)
 }
 
-async fn current(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Sale> {
+pub(super) async fn current(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Sale> {
     let row = store::reload(conn, id).await?;
     present(conn, row).await
 }
@@ -259,7 +259,7 @@ pub async fn sales(
 /// The audit event of a change to a sale, shared by its seller and its buyer: it carries what
 /// both may see (the settlement's split goes into `sale.settled`, which the buyer does not
 /// share).
-fn audit<'a>(
+pub(super) fn audit<'a>(
     action: &'a str,
     sale: &Sale,
     before: Option<serde_json::Value>,
@@ -275,7 +275,7 @@ fn audit<'a>(
 }
 
 /// A sale's row as the seller and the buyer both see it (without the loan it liquidates).
-fn shared_row(row: &SaleRow) -> ApiResult<serde_json::Value> {
+pub(super) fn shared_row(row: &SaleRow) -> ApiResult<serde_json::Value> {
     let mut value = to_json(row)?;
     if let Some(map) = value.as_object_mut() {
         map.remove("loan_id");
@@ -579,6 +579,51 @@ pub async fn pay(
         return Err(ApiError::invalid("amount", "more than is due on the sale")
             .with("amount_due", due.to_string()));
     }
+    let buyer = row.buyer_org_id;
+    let (payment, sale) = take_payment(conn, &mut order, principal, row, amount, |platform| {
+        postings::sale_payment(buyer, platform, amount)
+    })
+    .await?;
+    Ok(PaymentResult {
+        payment,
+        sale: sale.seen_by(principal),
+    })
+}
+
+/// Money the market already holds for the buyer (an auction winner's deposit) becomes a
+/// payment towards its pending sale: from the platform's held deposits into escrow, and the
+/// sale settles when it completes the total. `principal` is the seller the market acts for.
+pub async fn apply_held_payment(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+    amount: Decimal,
+) -> ApiResult<Sale> {
+    let mut order = LockOrder::new();
+    let row = store::lock(conn, &mut order, id).await?;
+    if row.status != SaleStatus::Pending {
+        return Err(sale_status(&row));
+    }
+    let amount = amount.min(row.total - row.paid);
+    let (_, sale) = take_payment(conn, &mut order, principal, row, amount, |platform| {
+        postings::deposit_applied(platform, amount)
+    })
+    .await?;
+    Ok(sale)
+}
+
+/// Books a payment of `amount` on the locked, pending `row` with the journal lines `lines`
+/// builds (given the platform's org), and settles the sale when it is paid in full, unless a
+/// lender must consent first.
+async fn take_payment(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    principal: &Principal,
+    row: SaleRow,
+    amount: Decimal,
+    lines: impl FnOnce(Uuid) -> Vec<ledger::Line>,
+) -> ApiResult<(Payment, Sale)> {
+    let id = row.id;
     let before = shared_row(&row)?;
     let today = business_date(conn).await?;
     let platform = platform_org(conn).await?;
@@ -592,7 +637,7 @@ pub async fn pay(
             currency: &row.currency,
             business_date: today,
             created_by: Some(principal.user_id),
-            lines: postings::sale_payment(row.buyer_org_id, platform, amount),
+            lines: lines(platform),
         },
     )
     .await?;
@@ -602,7 +647,7 @@ pub async fn pay(
     if row.paid == row.total {
         // Awaiting consent is an answer, not a failure: the sale stays pending and shows
         // whose consent it waits for.
-        match settle::settle(conn, &mut order, principal, &row, (today, platform)).await? {
+        match settle::settle(conn, order, principal, &row, (today, platform)).await? {
             Settled::Settled | Settled::AwaitingConsent(_) => {}
         }
     }
@@ -613,10 +658,7 @@ pub async fn pay(
         audit("sale.payment", &sale, Some(before))?,
     )
     .await?;
-    Ok(PaymentResult {
-        payment,
-        sale: sale.seen_by(principal),
-    })
+    Ok((payment, sale))
 }
 
 /// A lender consents that the sale settle although its proceeds do not pay one of the

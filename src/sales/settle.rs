@@ -134,7 +134,7 @@ pub async fn plan(
 
 /// Locks the loans, then every lot the settlement may touch, in one ascending run: the sold
 /// lots, and the other lots pledged to these loans (a loan paid off releases all its pledges).
-async fn lock_for_settlement(
+pub(super) async fn lock_for_settlement(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     loan_ids: &[Uuid],

@@ -336,6 +336,17 @@ pub async fn mark_cancelled(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
     Ok(())
 }
 
+pub async fn mark_forfeited(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::update(sales::table.find(id))
+        .set((
+            sales::status.eq(SaleStatus::Forfeited),
+            sales::forfeited_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records a payment and adds it to what the sale has been paid; answers both.
 pub async fn insert_payment(
     conn: &mut AsyncPgConnection,

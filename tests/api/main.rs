@@ -3,6 +3,7 @@
 mod support;
 
 mod access;
+mod auctions;
 mod auth;
 mod cli;
 mod coldchain;

@@ -121,8 +121,12 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
             "unit_price",
         ),
         (
-            json!({"lot_id": id(&lot2), "quantity": "5", "mode": "auction", "currency": "CNY", "unit_price": "6"}),
+            json!({"lot_id": id(&lot2), "quantity": "5", "mode": "group", "currency": "CNY", "unit_price": "6"}),
             "mode",
+        ),
+        (
+            json!({"lot_id": id(&lot2), "quantity": "5", "mode": "auction", "currency": "CNY", "unit_price": "6"}),
+            "auction",
         ),
         (
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "barter", "currency": "CNY", "unit_price": "6"}),

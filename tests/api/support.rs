@@ -442,6 +442,22 @@ impl TestApp {
         execute(&self.database_url, sql).await;
     }
 
+    /// One value, as text, of a query answering one row (`SELECT … AS v`).
+    pub async fn value(&self, sql: &str) -> String {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let mut conn = self.pool.get().await.expect("conn");
+        let row: Text = diesel::sql_query(format!("SELECT ({sql})::text AS v"))
+            .get_result(&mut conn)
+            .await
+            .expect("value");
+        row.v
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         use diesel_async::RunQueryDsl;
         #[derive(diesel::QueryableByName)]

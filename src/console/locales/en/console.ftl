@@ -85,6 +85,7 @@ status-active = active
 status-repaid = repaid
 status-rejected = rejected
 status-cancelled = cancelled
+status-forfeited = forfeited (unpaid)
 status-defaulted = defaulted
 status-liquidating = liquidating
 status-closed = closed

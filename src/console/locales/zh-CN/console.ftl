@@ -78,6 +78,7 @@ status-active = 放款中
 status-repaid = 已还清
 status-rejected = 已拒绝
 status-cancelled = 已撤销
+status-forfeited = 逾期未付，保证金没收
 status-defaulted = 已违约
 status-liquidating = 处置中
 status-closed = 已结清

@@ -1,0 +1,282 @@
+//! The auction's tables: bids, the deposits the platform holds for bidders, and the auction
+//! columns of a listing (high bid, end, extensions, award).
+
+use super::model::BidRow;
+use crate::db::schema::{bids, listings, market_deposits};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+pub struct NewBidRow {
+    pub id: Uuid,
+    pub listing_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub unit_price: Decimal,
+    pub placed_at: DateTime<Utc>,
+    pub deposit: Decimal,
+    pub created_by: Uuid,
+}
+
+pub async fn insert_bid(conn: &mut AsyncPgConnection, row: NewBidRow) -> QueryResult<BidRow> {
+    diesel::insert_into(bids::table)
+        .values((
+            bids::id.eq(row.id),
+            bids::listing_id.eq(row.listing_id),
+            bids::buyer_org_id.eq(row.buyer_org_id),
+            bids::unit_price.eq(row.unit_price),
+            bids::placed_at.eq(row.placed_at),
+            bids::deposit.eq(row.deposit),
+            bids::created_by.eq(row.created_by),
+        ))
+        .returning(BidRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A listing's bids after `after` (by sequence), oldest first, at most `limit` + 1.
+pub async fn bids_of(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<BidRow>> {
+    bids::table
+        .filter(bids::listing_id.eq(listing))
+        .filter(bids::seq.gt(after.unwrap_or(0)))
+        .order(bids::seq)
+        .limit(limit + 1)
+        .select(BidRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The new high bid, and the end as the bid left it.
+pub async fn record_high_bid(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    bidder: Uuid,
+    unit_price: Decimal,
+    ends_at: DateTime<Utc>,
+    extended: bool,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(listing))
+        .set((
+            listings::high_bid.eq(Some(unit_price)),
+            listings::high_bidder_org_id.eq(Some(bidder)),
+            listings::bid_count.eq(listings::bid_count + 1),
+            listings::ends_at.eq(Some(ends_at)),
+            listings::extensions_used.eq(listings::extensions_used + i32::from(extended)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A deposit the platform holds for the market.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = market_deposits)]
+pub struct DepositRow {
+    pub id: Uuid,
+    pub listing_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub currency: String,
+    pub amount: Decimal,
+    pub status: String,
+}
+
+/// The deposit a bidder holds on a listing, if any.
+pub async fn deposit_of(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    buyer: Uuid,
+) -> QueryResult<Option<DepositRow>> {
+    market_deposits::table
+        .filter(market_deposits::listing_id.eq(listing))
+        .filter(market_deposits::buyer_org_id.eq(buyer))
+        .filter(market_deposits::kind.eq("auction"))
+        .select(DepositRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn insert_deposit(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    buyer: Uuid,
+    currency: &str,
+    amount: Decimal,
+    entry: Uuid,
+) -> QueryResult<()> {
+    diesel::insert_into(market_deposits::table)
+        .values((
+            market_deposits::id.eq(Uuid::new_v4()),
+            market_deposits::listing_id.eq(listing),
+            market_deposits::buyer_org_id.eq(buyer),
+            market_deposits::kind.eq("auction"),
+            market_deposits::currency.eq(currency),
+            market_deposits::amount.eq(amount),
+            market_deposits::taken_entry_id.eq(entry),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The deposits still held on a listing.
+pub async fn held_deposits(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+) -> QueryResult<Vec<DepositRow>> {
+    market_deposits::table
+        .filter(market_deposits::listing_id.eq(listing))
+        .filter(market_deposits::status.eq("held"))
+        .order(market_deposits::seq)
+        .select(DepositRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Ends a held deposit: `returned`, `applied` (to `sale`) or `forfeited`.
+pub async fn end_deposit(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    sale: Option<Uuid>,
+    entry: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::update(market_deposits::table.find(id))
+        .set((
+            market_deposits::status.eq(status),
+            market_deposits::sale_id.eq(sale),
+            market_deposits::ended_entry_id.eq(entry),
+            market_deposits::ended_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the applied deposit of a sale `forfeited` (the sale's payment went to the seller).
+pub async fn forfeit_deposit_of_sale(conn: &mut AsyncPgConnection, sale: Uuid) -> QueryResult<()> {
+    diesel::update(
+        market_deposits::table
+            .filter(market_deposits::sale_id.eq(sale))
+            .filter(market_deposits::status.eq("applied")),
+    )
+    .set(market_deposits::status.eq("forfeited"))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a buyer has in the market per currency: its funds' balance, and its deposits held.
+#[derive(Debug, diesel::QueryableByName)]
+pub struct FundsRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub available: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub held: Decimal,
+}
+
+pub async fn funds_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Vec<FundsRow>> {
+    diesel::sql_query(
+        "WITH f AS (SELECT a.currency, coalesce(sum(l.amount), 0) AS available
+                    FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id
+                    WHERE a.org_id = $1 AND a.kind = 'funds' GROUP BY a.currency),
+              h AS (SELECT currency, sum(amount) AS held FROM market_deposits
+                    WHERE buyer_org_id = $1 AND status = 'held' GROUP BY currency)
+         SELECT coalesce(f.currency, h.currency) AS currency,
+                coalesce(f.available, 0)::numeric(20, 2) AS available,
+                coalesce(h.held, 0)::numeric(20, 2) AS held
+         FROM f FULL JOIN h ON h.currency = f.currency
+         ORDER BY 1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org)
+    .load(conn)
+    .await
+}
+
+/// Open auctions past their end (at `now`), at most `limit`, skipping any a bid holds.
+pub async fn auctions_due(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Uuid>> {
+    listings::table
+        .filter(listings::status.eq("open"))
+        .filter(listings::mode.eq("auction"))
+        .filter(listings::ends_at.le(now))
+        .order(listings::ends_at)
+        .limit(limit)
+        .select(listings::id)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+}
+
+/// Awarded auctions whose winner has not paid by `now`, at most `limit`.
+pub async fn payments_overdue(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Uuid>> {
+    let rows: Vec<IdRow> = diesel::sql_query(
+        "SELECT l.id FROM listings l JOIN sales s ON s.id = l.sale_id
+         WHERE l.status = 'awarded' AND l.payment_due_at <= $1 AND s.status = 'pending'
+         ORDER BY l.payment_due_at LIMIT $2 FOR UPDATE OF l SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// The close: `awarded` to the winner's sale, due by `payment_due_at`, all of it committed.
+pub async fn mark_awarded(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    sale: Uuid,
+    payment_due_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(listing))
+        .set((
+            listings::status.eq("awarded"),
+            listings::sale_id.eq(Some(sale)),
+            listings::payment_due_at.eq(Some(payment_due_at)),
+            listings::quantity_committed.eq(listings::quantity),
+            listings::closed_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The close without a sale (`unsold`), or an award undone (`unsold`, `unpaid`).
+pub async fn mark_unsold(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    outcome: &str,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(listing))
+        .set((
+            listings::status.eq("unsold"),
+            listings::outcome.eq(Some(outcome)),
+            listings::closed_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
