@@ -622,6 +622,34 @@ fn rows() -> Vec<Row> {
         row("POST", "/v1/listings/{id}/offers", |a| {
             authed(a, |a| if a == BuyerOwner { 201 } else { 403 })
         }),
+        row("POST", "/v1/listings/{id}/bids", |a| {
+            authed(a, |a| if a == BuyerOwner { 201 } else { 403 })
+        }),
+        row("GET", "/v1/listings/{id}/bids", |a| {
+            authed(a, |a| match a {
+                OtherSupplierOwner | LenderOwner | LenderStaff => 404,
+                a if sale_reader(a) => 200,
+                _ => 403,
+            })
+        }),
+        row("GET", "/v1/funds", |a| {
+            authed(a, |a| match a {
+                BuyerOwner | BuyerStaff => 200,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/funds", |a| {
+            authed(a, |a| match a {
+                BuyerOwner | PlatformOwner => 201,
+                _ => 403,
+            })
+        }),
+        row("POST", "/v1/funds/withdrawals", |a| {
+            authed(a, |a| match a {
+                BuyerOwner | PlatformOwner => 201,
+                _ => 403,
+            })
+        }),
         row("GET", "/v1/offers", sale_readers),
         row("POST", "/v1/offers/{id}/accept", |a| {
             authed(a, |a| match a {
@@ -950,6 +978,15 @@ fn token_of(world: &World, actor: Actor) -> Option<String> {
     }
 }
 
+impl World {
+    fn buyer_owner(&self) -> &Session {
+        self.sessions
+            .iter()
+            .find_map(|(a, s)| (*a == BuyerOwner).then_some(s.as_ref()).flatten())
+            .expect("the buyer's owner")
+    }
+}
+
 /// A body for the route; routes that change state get a fresh object for every request.
 async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
     let c = &world.custody;
@@ -1008,6 +1045,22 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
             Some(json!({"quantity": "1", "unit_price": "6.00"}))
         }
         ("POST", "/v1/offers/{id}/reject") => Some(json!({})),
+        ("POST", "/v1/listings/{id}/bids") => Some(json!({"unit_price": "6.00"})),
+        ("POST", "/v1/funds") => {
+            Some(json!({"currency": "CNY", "amount": "10.00", "org_id": world.buyer_org}))
+        }
+        ("POST", "/v1/funds/withdrawals") => {
+            // Something to withdraw, whoever asks.
+            let funded = app
+                .post_keyed(
+                    "/v1/funds",
+                    world.buyer_owner().token(),
+                    &json!({"currency": "CNY", "amount": "1.00"}),
+                )
+                .await;
+            assert_eq!(funded.status, 201, "{}", funded.text);
+            Some(json!({"currency": "CNY", "amount": "1.00", "org_id": world.buyer_org}))
+        }
         ("POST", "/v1/exposure/stress") => {
             Some(json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.1"}]}))
         }
@@ -1112,6 +1165,36 @@ async fn listing_of(app: &TestApp, world: &World) -> String {
     id
 }
 
+/// A fresh auction of the supplier's, opened long enough ago for every buyer, and the
+/// buyer's owner funded for its deposit.
+async fn auction_of(app: &TestApp, world: &World) -> String {
+    let lot = world.custody.lot_in_custody(app, "10").await;
+    let ends_at = chrono::Utc::now() + chrono::Duration::hours(2);
+    let listed = app
+        .post_keyed(
+            "/v1/listings",
+            world.supplier_owner.token(),
+            &json!({"lot_id": lot["id"], "quantity": "10", "mode": "auction", "currency": "CNY",
+                    "auction": {"reserve_price": "6.00", "min_increment": "0.10", "ends_at": ends_at}}),
+        )
+        .await;
+    assert_eq!(listed.status, 201, "{}", listed.text);
+    let id = listed.body["id"].as_str().expect("listing").to_owned();
+    app.sql(&format!(
+        "UPDATE listings SET opened_at = now() - interval '2 days' WHERE id = '{id}'"
+    ))
+    .await;
+    let funded = app
+        .post_keyed(
+            "/v1/funds",
+            world.buyer_owner().token(),
+            &json!({"currency": "CNY", "amount": "10.00"}),
+        )
+        .await;
+    assert_eq!(funded.status, 201, "{}", funded.text);
+    id
+}
+
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
@@ -1205,6 +1288,8 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     } else if row.path.starts_with("/v1/sales/{id}") {
         let lot = c.lot_in_custody(app, "10").await;
         sale_of(app, world, lot["id"].as_str().expect("lot")).await
+    } else if row.path == "/v1/listings/{id}/bids" {
+        auction_of(app, world).await
     } else if row.path.starts_with("/v1/listings/{id}") {
         listing_of(app, world).await
     } else if row.path.starts_with("/v1/offers/{id}") {

@@ -658,7 +658,11 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
     let mut rng = Lcg(0x5eed_2026);
     // What went into and out of the buyers' funds from outside the market.
     let mut net_in = Decimal::ZERO;
-    for step in 0..40 {
+    for who in &buyers {
+        assert_eq!(fund(&app, who, "20.00").await.status, 201);
+        net_in += Decimal::from(20);
+    }
+    for step in 0..60 {
         let who = &buyers[rng.next(3) as usize];
         let l = &listings[rng.next(3) as usize];
         match rng.next(6) {
@@ -683,7 +687,7 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
                     other => panic!("step {step}: withdrawal answered {other}: {}", out.text),
                 }
             }
-            2 if step > 30 => {
+            2 if step > 40 => {
                 ends_in(&app, l, Duration::seconds(-1)).await;
                 run_market(&app, Utc::now()).await;
             }
