@@ -333,6 +333,7 @@ pub fn routes() -> Vec<Route> {
         // The console (src/console): pages for people, same rules, the browser's session.
         page!(GET "/assets/console.css", Access::Public, console::routes::stylesheet),
         page!(GET "/assets/scan.js", Access::Public, console::routes::scan_script),
+        page!(GET "/assets/market.js", Access::Public, console::routes::market_script),
         page!(GET "/login", Access::Public, console::routes::login_page),
         page!(POST "/login", Access::Public, console::routes::login),
         page!(GET "/lang/{tag}", Access::Public, console::routes::language),
@@ -373,6 +374,8 @@ pub fn routes() -> Vec<Route> {
         page!(GET "/market", SALE_READERS, console::routes::market::market),
         page!(POST "/market/list", SELLERS, console::routes::market::list),
         page!(POST "/market/{id}/offer", BUYERS, console::routes::market::offer),
+        page!(POST "/market/{id}/bid", BUYERS, console::routes::market::bid),
+        page!(POST "/market/funds", BUYERS, console::routes::market::funds),
         page!(POST "/market/{id}/withdraw", SELLERS, console::routes::market::withdraw),
         page!(POST "/market/offers/{id}/accept", SELLERS, console::routes::market::accept),
         page!(POST "/market/offers/{id}/reject", SELLERS, console::routes::market::reject),

@@ -375,6 +375,11 @@ mod tests {
             .map(|k| key("offer", k)),
         );
         keys.extend(
+            ["no_bids", "below_reserve", "goods_unavailable", "unpaid"]
+                .iter()
+                .map(|k| key("outcome", k)),
+        );
+        keys.extend(
             ["sold_out", "listing_withdrawn", "sale_cancelled"]
                 .iter()
                 .map(|k| key("offer-reason", k)),

@@ -42,6 +42,13 @@ pub async fn scan_script() -> HttpResponse {
         .body(include_str!("assets/scan.js"))
 }
 
+pub async fn market_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("assets/market.js"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signing in and out, language
 

@@ -20,8 +20,10 @@ use crate::lending::service as lending;
 use crate::lots::model::{Lot, NewLot, ReleaseOrderEntry, ReleaseOrderQuery};
 use crate::lots::service as lots;
 use crate::lots::valuation::Holding;
+use crate::market::auction;
 use crate::market::model::{
-    Listing, ListingQuery, NewListing, NewOffer, Offer, OfferQuery, Rejection,
+    Bid, Funds, FundsMove, Listing, ListingQuery, NewBid, NewListing, NewOffer, Offer, OfferQuery,
+    Rejection,
 };
 use crate::market::service as market;
 use crate::orgs::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
@@ -562,6 +564,10 @@ pub struct Market {
     pub orgs: Vec<DirectoryEntry>,
     /// When a new listing reaches each tier's buyers (minutes after it opens).
     pub delays: Vec<(String, i32)>,
+    /// The latest bids on the auctions shown, newest first.
+    pub bids: Vec<Bid>,
+    /// A buyer's market funds per currency.
+    pub funds: Vec<Funds>,
 }
 
 pub async fn market(
@@ -592,7 +598,15 @@ pub async fn market(
     } else {
         Vec::new()
     };
+    let bids = auction::latest_bids(conn, principal, &listings.items, 10).await?;
+    let funds = if principal.kind == crate::auth::OrgKind::Buyer {
+        auction::funds(conn, principal).await?
+    } else {
+        Vec::new()
+    };
     Ok(Market {
+        bids,
+        funds,
         listings,
         offers,
         lots,
@@ -625,18 +639,58 @@ pub async fn make_offer(
     idem: KeyRequired,
 ) -> ApiResult<Keyed> {
     let principal = principal.clone();
-    keyed(
-        idem.run(
-            pool,
-            principal.user_id,
-            &NO_BODY,
-            actix_web::http::StatusCode::CREATED,
-            move |conn| {
-                Box::pin(async move { market::make_offer(conn, &principal, listing, &new).await })
-            },
-        )
-        .await,
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| {
+            Box::pin(async move { market::make_offer(conn, &principal, listing, &new).await })
+        },
     )
+    .await
+}
+
+/// A buyer's bid from the market page, under the form's key: one bid, one deposit.
+pub async fn place_bid(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    listing: Uuid,
+    new: NewBid,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| Box::pin(async move { auction::bid(conn, &principal, listing, &new).await }),
+    )
+    .await
+}
+
+/// A buyer moves money into its market funds from the page, under the form's key.
+pub async fn add_funds(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    request: FundsMove,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| {
+            Box::pin(async move { auction::move_funds(conn, &principal, &request, false).await })
+        },
+    )
+    .await
 }
 
 /// The seller accepts an offer from the page, under the form's key: one sale.
@@ -647,16 +701,15 @@ pub async fn accept_offer(
     idem: KeyRequired,
 ) -> ApiResult<Keyed> {
     let principal = principal.clone();
-    keyed(
-        idem.run(
-            pool,
-            principal.user_id,
-            &NO_BODY,
-            actix_web::http::StatusCode::CREATED,
-            move |conn| Box::pin(async move { market::accept(conn, &principal, offer).await }),
-        )
-        .await,
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| Box::pin(async move { market::accept(conn, &principal, offer).await }),
     )
+    .await
 }
 
 pub async fn reject_offer(
@@ -687,6 +740,27 @@ pub enum Keyed {
     Refused(ApiError),
 }
 
+/// Runs a change from a page under the form's key (a second click replays the first answer,
+/// so the change happens once) and says whether it went through.
+async fn run_keyed<T, F>(
+    idem: KeyRequired,
+    pool: &crate::db::DbPool,
+    user_id: Uuid,
+    body_sha256: &[u8; 32],
+    status: actix_web::http::StatusCode,
+    change: F,
+) -> ApiResult<Keyed>
+where
+    T: serde::Serialize + Send + 'static,
+    F: for<'r> FnOnce(
+            &'r mut AsyncPgConnection,
+        ) -> futures_util::future::BoxFuture<'r, ApiResult<T>>
+        + Send
+        + 'static,
+{
+    keyed(idem.run(pool, user_id, body_sha256, status, change).await)
+}
+
 /// What a keyed run answered: its stored JSON on success; a refusal as it was.
 fn keyed(answer: ApiResult<actix_web::HttpResponse>) -> ApiResult<Keyed> {
     match answer {
@@ -709,16 +783,15 @@ pub async fn disburse(
     idem: KeyRequired,
 ) -> ApiResult<Keyed> {
     let principal = principal.clone();
-    keyed(
-        idem.run(
-            pool,
-            principal.user_id,
-            &NO_BODY,
-            actix_web::http::StatusCode::OK,
-            move |conn| Box::pin(async move { lending::disburse(conn, &principal, id).await }),
-        )
-        .await,
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::OK,
+        move |conn| Box::pin(async move { lending::disburse(conn, &principal, id).await }),
     )
+    .await
 }
 
 /// A repayment from the loan's page, under the form's key.
@@ -739,16 +812,15 @@ pub async fn repay(
     let fingerprint: [u8; 32] =
         <sha2::Sha256 as sha2::Digest>::digest(amount.normalize().to_string().as_bytes()).into();
     let principal = principal.clone();
-    keyed(
-        idem.run(
-            pool,
-            principal.user_id,
-            &fingerprint,
-            actix_web::http::StatusCode::CREATED,
-            move |conn| Box::pin(async move { lending::repay(conn, &principal, id, amount).await }),
-        )
-        .await,
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &fingerprint,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| Box::pin(async move { lending::repay(conn, &principal, id, amount).await }),
     )
+    .await
 }
 
 /// A buyer pays towards a purchase from its page, under the form's key (the amount is part of
@@ -768,20 +840,17 @@ pub async fn pay_sale(
     let fingerprint: [u8; 32] =
         <sha2::Sha256 as sha2::Digest>::digest(amount.normalize().to_string().as_bytes()).into();
     let principal = principal.clone();
-    keyed(
-        idem.run(
-            pool,
-            principal.user_id,
-            &fingerprint,
-            actix_web::http::StatusCode::CREATED,
-            move |conn| {
-                Box::pin(
-                    async move { crate::sales::service::pay(conn, &principal, id, amount).await },
-                )
-            },
-        )
-        .await,
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &fingerprint,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| {
+            Box::pin(async move { crate::sales::service::pay(conn, &principal, id, amount).await })
+        },
     )
+    .await
 }
 
 /// What moved today at the caller's warehouses, and their names.

@@ -1,11 +1,16 @@
 //! The demo's market: the cooperative listed 6 t of fresh apples yesterday at CNY 6.80, and
 //! Qingdao Fresh Market (silver, earned by the demo's purchases) has offered on 4 t; the Qixia
 //! growers listed 4 t two hours ago, which a silver buyer sees only after six — the tier's
-//! privilege shown. Through the same services the API runs.
+//! privilege shown. The cooperative also auctions 5 t of grade A Fujis, opened yesterday and
+//! closing tomorrow, on which Qingdao (silver) and Beijing Xinfadi Wholesale (new, bronze) have
+//! bid, each deposit moved from the bidder's market funds into escrow. Through the same
+//! services the API runs.
 
 use super::{COLD_STORE, DemoLot, demo_lot, demo_principal, fail};
+use crate::auth::Principal;
 use crate::db::DbPool;
-use crate::market::model::{NewListing, NewOffer};
+use crate::market::auction;
+use crate::market::model::{AuctionTerms, FundsMove, NewBid, NewListing, NewOffer};
 use crate::market::{service as market, store};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -74,7 +79,85 @@ pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?;
         store::backdate_opening(conn, later.id, chrono::Duration::hours(2)).await?;
+        auction(conn, today, cold_store, (&cooperative, &buyer)).await?;
         Ok(())
     })
     .await
+}
+
+/// The cooperative's auction and its two bidders, each funded first.
+async fn auction(
+    conn: &mut diesel_async::AsyncPgConnection,
+    today: chrono::NaiveDate,
+    cold_store: Uuid,
+    (cooperative, qingdao): (&Principal, &Principal),
+) -> anyhow::Result<()> {
+    let beijing = demo_principal(conn, "owner@wholesale.demo.holdfast").await?;
+    let lot = demo_lot(
+        conn,
+        cooperative,
+        DemoLot {
+            commodity: "APPLE_FUJI",
+            grade: "A",
+            measured: None,
+            quantity: Decimal::from(5_000),
+            days_ago: 6,
+            warehouse: Some(cold_store),
+            voyage: None,
+        },
+        today,
+    )
+    .await?;
+    let listed = market::create_listing(
+        conn,
+        cooperative,
+        &NewListing {
+            lot_id: lot.id,
+            quantity: Decimal::from(5_000).into(),
+            mode: "auction".into(),
+            currency: "CNY".into(),
+            unit_price: None,
+            loan_id: None,
+            auction: Some(AuctionTerms {
+                reserve_price: Decimal::new(620, 2).into(),
+                min_increment: Decimal::new(5, 2).into(),
+                starts_at: None,
+                ends_at: chrono::Utc::now() + chrono::Duration::hours(20),
+                extension_minutes: None,
+                max_extensions: None,
+                deposit_rate: None,
+                payment_days: None,
+                relist_step: None,
+                max_relists: None,
+            }),
+        },
+    )
+    .await
+    .map_err(fail)?;
+    store::backdate_opening(conn, listed.id, chrono::Duration::hours(26)).await?;
+    for (bidder, price) in [(&beijing, 620), (qingdao, 635)] {
+        auction::move_funds(
+            conn,
+            bidder,
+            &FundsMove {
+                currency: "CNY".into(),
+                amount: Decimal::from(20_000).into(),
+                org_id: None,
+            },
+            false,
+        )
+        .await
+        .map_err(fail)?;
+        auction::bid(
+            conn,
+            bidder,
+            listed.id,
+            &NewBid {
+                unit_price: Decimal::new(price, 2).into(),
+            },
+        )
+        .await
+        .map_err(fail)?;
+    }
+    Ok(())
 }

@@ -27,6 +27,7 @@ const ORGS: &[(&str, OrgKind, &str)] = &[
         "warehouse",
     ),
     ("Qingdao Fresh Market", OrgKind::Buyer, "buyer"),
+    ("Beijing Xinfadi Wholesale", OrgKind::Buyer, "wholesale"),
     ("Qixia Apple Growers", OrgKind::Supplier, "grower"),
     (
         "Jiaodong Quality Inspection",

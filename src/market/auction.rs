@@ -354,6 +354,30 @@ pub async fn bids(
     Ok(Page::from_rows(rows, limit, |b: &Bid| b.seq))
 }
 
+/// The latest bids (at most `per_listing`) on each of the caller's visible auctions in
+/// `listings`, newest first, as the caller may see them: for a page of listings in one query.
+pub async fn latest_bids(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    listings: &[Listing],
+    per_listing: i64,
+) -> ApiResult<Vec<Bid>> {
+    let ids: Vec<Uuid> = listings
+        .iter()
+        .filter(|l| l.mode == "auction")
+        .map(|l| l.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let buyer = (principal.kind == OrgKind::Buyer).then_some(principal.org_id);
+    Ok(store::latest_bids_of(conn, &ids, per_listing)
+        .await?
+        .into_iter()
+        .map(|b| b.seen_by(buyer))
+        .collect())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Funds
 

@@ -52,6 +52,24 @@ pub async fn bids_of(
         .await
 }
 
+/// The latest `per_listing` bids of each of `listings`, newest first, in one query.
+pub async fn latest_bids_of(
+    conn: &mut AsyncPgConnection,
+    listings: &[Uuid],
+    per_listing: i64,
+) -> QueryResult<Vec<BidRow>> {
+    diesel::sql_query(
+        "SELECT b.id, b.seq, b.listing_id, b.buyer_org_id, b.unit_price, b.placed_at, b.deposit
+         FROM unnest($1::uuid[]) AS l(id)
+         CROSS JOIN LATERAL (SELECT * FROM bids WHERE listing_id = l.id ORDER BY seq DESC LIMIT $2) b
+         ORDER BY b.listing_id, b.seq DESC",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(listings)
+    .bind::<diesel::sql_types::BigInt, _>(per_listing)
+    .load(conn)
+    .await
+}
+
 /// The new high bid, and the end as the bid left it.
 pub async fn record_high_bid(
     conn: &mut AsyncPgConnection,

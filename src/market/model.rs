@@ -540,7 +540,7 @@ pub struct NewBid {
     pub unit_price: UnitPrice,
 }
 
-#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable, diesel::QueryableByName)]
 #[diesel(table_name = crate::db::schema::bids)]
 pub struct BidRow {
     pub id: Uuid,

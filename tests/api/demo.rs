@@ -7,7 +7,7 @@ use holdfast::demo::{self, DEMO_PASSWORD};
 async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads_once() {
     let app = TestApp::spawn().await;
     let logins = demo::load(&app.pool).await.expect("demo");
-    assert_eq!(logins.len(), 14);
+    assert_eq!(logins.len(), 16);
     let lots_once = app.count("lots").await;
     demo::load(&app.pool).await.expect("demo again");
     assert_eq!(
@@ -33,8 +33,9 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
         .filter(|l| l["commodity_code"] == "APPLE_FUJI")
         .collect();
     // Three pledged lots, one sold and waiting to be picked up, one with a sale pending, and
-    // two listed in the market (the cooperative's and the Qixia growers').
-    assert_eq!(apples.len(), 7, "{}", in_custody.text);
+    // three listed in the market (the cooperative's two, one by auction, and the Qixia
+    // growers').
+    assert_eq!(apples.len(), 8, "{}", in_custody.text);
     let supplier = app
         .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
         .await;
@@ -229,11 +230,32 @@ async fn the_demo_market_shows_the_silver_buyer_yesterdays_listing_and_not_yet_t
         .get(&format!("/v1/orgs/{}", buyer.org_id), buyer.token())
         .await;
     assert_eq!(me.body["tier"]["tier"], "silver", "{}", me.text);
-    let market = app.get("/v1/listings", buyer.token()).await;
+    let market = app.get("/v1/listings?mode=fixed", buyer.token()).await;
     let items = market.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", market.text);
     assert_eq!(items[0]["seller_name"], "Yantai Orchard Cooperative");
     assert_eq!(items[0]["unit_price"], "6.80");
+    // The auction: two bids, Qingdao leading; the Beijing wholesaler, new and bronze, was
+    // outbid and its deposit (the full 10 % of reserve × quantity) is held until the close.
+    let auctions = app.get("/v1/listings?mode=auction", buyer.token()).await;
+    let auction = &auctions.body["items"][0];
+    assert_eq!(auction["high_bid"], "6.35", "{}", auctions.text);
+    assert_eq!(auction["auction"]["bid_count"], 2);
+    assert_eq!(auction["auction"]["you_lead"], true);
+    assert_eq!(
+        auction["auction"]["your_deposit"], "2635.00",
+        "silver: 0.85 of 3,100"
+    );
+    let wholesale = app
+        .login("owner@wholesale.demo.holdfast", DEMO_PASSWORD)
+        .await;
+    let funds = app.get("/v1/funds", wholesale.token()).await;
+    assert_eq!(funds.body[0]["held"], "3100.00", "{}", funds.text);
+    assert_eq!(funds.body[0]["available"], "16900.00");
+    let me = app
+        .get(&format!("/v1/orgs/{}", wholesale.org_id), wholesale.token())
+        .await;
+    assert_eq!(me.body["tier"]["tier"], "bronze", "{}", me.text);
     let offers = app.get("/v1/offers", buyer.token()).await;
     assert_eq!(offers.body["items"][0]["status"], "open", "{}", offers.text);
     // The growers see their own listing, which silver buyers will see in four hours.
@@ -247,5 +269,5 @@ async fn the_demo_market_shows_the_silver_buyer_yesterdays_listing_and_not_yet_t
     );
     // Loading again adds nothing.
     demo::load(&app.pool).await.expect("demo again");
-    assert_eq!(app.count("listings").await, 2);
+    assert_eq!(app.count("listings").await, 3);
 }

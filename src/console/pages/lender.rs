@@ -492,8 +492,7 @@ pub fn loan(
                     strong { (c.lot_code) }
                     label { (lang.t("col-quantity"))
                         input type="text" inputmode="decimal" name="quantity" size="10" required value=(c.quantity.value().normalize()); }
-                    label { (lang.t("market-asking-price"))
-                        input type="text" inputmode="decimal" name="unit_price" size="8" required; }
+                    (crate::console::pages::market::listing_terms(lang, &format!("sell-{}", c.lot_code)))
                     button.primary type="submit" { (lang.t("market-list-go")) }
                 }
             }

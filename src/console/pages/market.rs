@@ -8,7 +8,7 @@ use crate::auth::{OrgKind, Permission};
 use crate::console::i18n::{Arg, Lang};
 use crate::console::service::Market;
 use crate::console::view;
-use crate::market::model::{Listing, Offer};
+use crate::market::model::{Auction, Bid, Listing, Offer};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
@@ -60,6 +60,139 @@ fn facts(lang: Lang, l: &Listing) -> Markup {
     }
 }
 
+/// The terms of a new listing, shared by a supplier's form and a lender's: a fixed asking
+/// price, or an auction's reserve, increment and how long it runs.
+pub fn listing_terms(lang: Lang, id: &str) -> Markup {
+    html! {
+        p.field { label for={ (id) "-mode" } { (lang.t("market-mode")) }
+            select id={ (id) "-mode" } name="mode" {
+                option value="fixed" { (lang.t("market-mode-fixed")) }
+                option value="auction" { (lang.t("market-mode-auction")) }
+            }
+        }
+        p.field { label for={ (id) "-price" } { (lang.t("market-asking-price")) }
+            input id={ (id) "-price" } name="unit_price" type="text" inputmode="decimal"; }
+        p.field { label for={ (id) "-reserve" } { (lang.t("market-reserve")) }
+            input id={ (id) "-reserve" } name="reserve_price" type="text" inputmode="decimal"; }
+        p.field { label for={ (id) "-increment" } { (lang.t("market-increment")) }
+            input id={ (id) "-increment" } name="min_increment" type="text" inputmode="decimal"; }
+        p.field { label for={ (id) "-hours" } { (lang.t("market-hours")) }
+            select id={ (id) "-hours" } name="hours" {
+                @for h in [2, 6, 24, 48, 72, 168] {
+                    option value=(h) selected[h == 24] { (lang.f("market-hours-n", &[("count", Arg::from(h))])) }
+                }
+            }
+        }
+    }
+}
+
+/// A buyer's own market funds, and the form that adds to them.
+fn funds_panel(lang: Lang, page: &Market, csrf: &str) -> Markup {
+    html! {
+        section.panel #funds aria-labelledby="funds-title" {
+            h2 #funds-title { (lang.t("market-funds")) }
+            @if page.funds.is_empty() { p { (lang.t("market-no-funds")) } } @else {
+                dl.facts {
+                    @for f in &page.funds {
+                        dt { (f.currency) " · " (lang.t("market-funds-available")) } dd data-funds=(f.currency) { (lang.number(f.available)) }
+                        dt { (f.currency) " · " (lang.t("market-funds-held")) } dd { (lang.number(f.held)) }
+                    }
+                }
+            }
+            form.actions method="post" action="/market/funds" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="key" value=(random_token());
+                label { (lang.t("market-amount"))
+                    input type="text" inputmode="decimal" name="amount" size="10" required; }
+                label { (lang.t("col-currency"))
+                    input type="text" name="currency" value="CNY" size="3" maxlength="3" required; }
+                button type="submit" { (lang.t("market-add-funds")) }
+            }
+            p.help { (lang.t("market-funds-help")) }
+        }
+    }
+}
+
+/// An auction on its card: the price so far, the clock, the caller's deposit and, for a buyer,
+/// the bid form; the latest bids.
+fn auction_block(
+    lang: Lang,
+    l: &Listing,
+    a: &Auction,
+    bids: &[&Bid],
+    may_bid: bool,
+    csrf: &str,
+    name_of: &dyn Fn(uuid::Uuid) -> String,
+) -> Markup {
+    let unit = &l.verified.unit;
+    html! {
+        div.auction {
+            p.price {
+                @if let Some(high) = l.high_bid {
+                    (lang.t("market-high-bid")) " " strong { (price(lang, &l.currency, unit, high)) } " · "
+                }
+                (lang.t("market-reserve")) " " (price(lang, &l.currency, unit, a.reserve_price))
+                " · " (lang.f("market-bid-count", &[("count", Arg::from(i64::from(a.bid_count)))]))
+            }
+            @if l.status == "scheduled" {
+                p.clock { (lang.t("market-starts")) " " (lang.moment(a.starts_at)) }
+            } @else if l.status == "open" {
+                @if let Some(end) = l.ends_at {
+                    p.clock {
+                        (lang.t("market-ends-in")) " "
+                        strong.countdown data-ends-at=(end.to_rfc3339()) data-ended=(lang.t("market-ended"))
+                            data-late-ms=(i64::from(a.extension_minutes) * 60_000) { (lang.moment(end)) }
+                        " · " (lang.moment(end))
+                        @if let Some(used) = l.extensions_used.filter(|u| *u > 0) {
+                            " · " (lang.f("market-extended", &[("used", Arg::from(i64::from(used))), ("max", Arg::from(i64::from(a.max_extensions)))]))
+                        }
+                    }
+                    p.help { (lang.f("market-late-bids", &[("minutes", Arg::from(i64::from(a.extension_minutes)))])) }
+                }
+            } @else {
+                p {
+                    @if let Some(outcome) = &a.outcome { (view::words(lang, "outcome", outcome)) }
+                    @if let Some(due) = a.payment_due_at.filter(|_| l.status == "awarded") {
+                        (lang.t("market-pay-by")) " " (lang.moment(due))
+                        @if a.sale_id.is_some() { " · " a href="/sales" { (lang.t("market-to-pay")) } }
+                    }
+                }
+            }
+            @if let Some(deposit) = a.your_deposit {
+                p {
+                    (lang.t("market-your-deposit")) " " (l.currency) " " (lang.number(deposit))
+                    @if a.you_lead == Some(true) { " " span.badge.badge-open { (lang.t("market-you-lead")) } }
+                }
+            }
+            @if may_bid && l.status == "open" {
+                form.bid.actions method="post" action={ "/market/" (l.id) "/bid" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="key" value=(random_token());
+                    label { (lang.t("market-your-bid"))
+                        input type="text" inputmode="decimal" name="unit_price" size="8" required
+                            value=(crate::domain::decimal::price::shown(a.minimum_bid)); }
+                    button.primary type="submit" { (lang.t("market-bid")) }
+                }
+            }
+            @if !bids.is_empty() {
+                div.table-wrap { table.bids {
+                    caption { (lang.t("market-bids")) }
+                    thead { tr { th { (lang.t("market-placed")) } th.num { (lang.t("col-price")) } th { (lang.t("market-bidder")) } } }
+                    tbody { @for b in bids { tr {
+                        td { (lang.moment(b.placed_at)) }
+                        td.num { (crate::domain::decimal::price::shown(b.unit_price)) }
+                        td { @match (b.mine, b.buyer_org_id) {
+                            (Some(true), _) => (lang.t("market-you")),
+                            (_, Some(org)) => (name_of(org)),
+                            _ => "—",
+                        } }
+                    } } }
+                } }
+            }
+        }
+    }
+}
+
 /// A listing's or an offer's status as a badge, in the words of its kind.
 fn state(lang: Lang, kind: &str, status: &str) -> Markup {
     html! { span class={ "badge badge-" (status) } { (view::words(lang, kind, status)) } }
@@ -88,6 +221,7 @@ pub fn market(
         @if let Some(flash) = flash { (flash) }
         @if buyer {
             p.help { (lang.t("market-buyer-help")) }
+            @if may_offer { (funds_panel(lang, page, csrf)) }
             @let searching = !(search.commodity_code.is_empty() && search.grade.is_empty() && search.warehouse_id.is_empty()
                 && search.min_quantity.is_empty() && search.max_price.is_empty());
             details.panel.new-form #search-panel open[searching] {
@@ -139,10 +273,9 @@ pub fn market(
                         }
                         p.field { label for="l-quantity" { (lang.t("col-quantity")) }
                             input #l-quantity name="quantity" type="text" inputmode="decimal" required; }
-                        p.field { label for="l-price" { (lang.t("market-asking-price")) }
-                            input #l-price name="unit_price" type="text" inputmode="decimal" required; }
                         p.field { label for="l-currency" { (lang.t("col-currency")) }
                             input #l-currency name="currency" type="text" value="CNY" maxlength="3" required; }
+                        (listing_terms(lang, "l"))
                     }
                     p.help { (lang.t("market-list-help")) }
                     p { button.primary type="submit" { (lang.t("market-list-go")) } }
@@ -161,8 +294,12 @@ pub fn market(
                     @if let Some(p) = l.unit_price {
                         p.price { (price(lang, &l.currency, &l.verified.unit, p)) }
                     }
+                    @if let Some(a) = &l.auction {
+                        @let bids: Vec<&Bid> = page.bids.iter().filter(|b| b.listing_id == l.id).collect();
+                        (auction_block(lang, l, a, &bids, may_offer, csrf, &name_of))
+                    }
                     (facts(lang, l))
-                    @if may_offer && l.status == "open" {
+                    @if may_offer && l.status == "open" && l.mode == "fixed" {
                         form.offer method="post" action={ "/market/" (l.id) "/offer" } {
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="key" value=(random_token());
@@ -189,7 +326,7 @@ pub fn market(
                                 }
                             }
                         }
-                        @if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
+                        @if l.mode != "fixed" {} @else if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
                             div.table-wrap { table {
                                 thead { tr { th { (lang.t("market-buyer")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-price")) }
                                              th { (lang.t("market-expires")) } th { (lang.t("col-status")) } th { span.sr-only { (lang.t("admin-actions")) } } } }
@@ -213,7 +350,7 @@ pub fn market(
                                 } } }
                             } }
                         }
-                        @if may_sell && l.status == "open" {
+                        @if may_sell && l.status == "open" && l.auction.as_ref().is_none_or(|a| a.bid_count == 0) {
                             form.inline method="post" action={ "/market/" (l.id) "/withdraw" } {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button.danger type="submit" { (lang.t("market-withdraw")) }
@@ -240,6 +377,12 @@ pub fn market(
                     } } }
                 } }
             }
+        }
+    };
+    let content = html! {
+        (content)
+        @if page.listings.items.iter().any(|l| l.auction.is_some()) {
+            script src="/assets/market.js" defer {}
         }
     };
     view::page(

@@ -37,6 +37,8 @@ const DONE: &[(&str, &str)] = &[
     ("accepted", "done-offer-accepted"),
     ("rejected", "done-offer-rejected"),
     ("withdrawn", "done-listing-withdrawn"),
+    ("bid", "done-bid"),
+    ("funded", "done-funded"),
 ];
 
 pub async fn market(
@@ -101,8 +103,28 @@ async fn refused(
     Ok(view::respond_at(error.status, markup))
 }
 
-/// Goods listed at a fixed price: `lot_id`, `quantity`, `unit_price`, `currency`, and a
-/// lender's `loan_id`.
+/// The auction terms of a listing form: reserve, increment, and how many hours it runs from
+/// now (`hours`, else 24).
+fn auction_terms(f: &Fields) -> serde_json::Value {
+    let hours = f
+        .get("hours")
+        .parse::<i64>()
+        .unwrap_or(24)
+        .clamp(1, 24 * 30);
+    let mut terms = serde_json::json!({
+        "ends_at": chrono::Utc::now() + chrono::Duration::hours(hours),
+    });
+    for field in ["reserve_price", "min_increment"] {
+        if !f.get(field).is_empty() {
+            terms[field] = serde_json::Value::String(f.get(field).to_owned());
+        }
+    }
+    terms
+}
+
+/// Goods listed at a fixed price (`unit_price`) or by auction (`reserve_price`,
+/// `min_increment`, `hours`): `lot_id`, `quantity`, `currency`, `mode`, and a lender's
+/// `loan_id`.
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -110,13 +132,28 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let f = &posted.form;
     let answer = async {
+        let auction = f.get("mode") == "auction";
         let new = forms::as_api(vec![
             ("lot_id", Json::Text(f.get("lot_id"))),
             ("quantity", Json::Text(f.get("quantity"))),
-            ("mode", Json::Text("fixed")),
+            (
+                "mode",
+                Json::Text(if auction { "auction" } else { "fixed" }),
+            ),
             ("currency", Json::Text(f.get("currency"))),
-            ("unit_price", Json::Text(f.get("unit_price"))),
+            (
+                "unit_price",
+                Json::Text(if auction { "" } else { f.get("unit_price") }),
+            ),
             ("loan_id", Json::Text(f.get("loan_id"))),
+            (
+                "auction",
+                if auction {
+                    Json::Value(auction_terms(f))
+                } else {
+                    Json::Text("")
+                },
+            ),
         ])?;
         let mut conn = state.pool.get().await?;
         service::list_goods(&mut conn, &posted.session.principal, &new).await
@@ -145,6 +182,46 @@ pub async fn offer(
     let idem = KeyRequired::from_form(&req, f.get("key"))?;
     match service::make_offer(&state.pool, &posted.session.principal, *id, new, idem).await? {
         Keyed::Done => Ok(forms::see_other("/market?done=offered")),
+        Keyed::Refused(error) => refused(&req, &state, &posted.session, error).await,
+    }
+}
+
+/// A buyer's bid: `unit_price`, under the form's key.
+pub async fn bid(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<Fields>,
+) -> ApiResult<HttpResponse> {
+    let f = &posted.form;
+    let new = match forms::as_api(vec![("unit_price", Json::Text(f.get("unit_price")))]) {
+        Ok(new) => new,
+        Err(error) => return refused(&req, &state, &posted.session, error).await,
+    };
+    let idem = KeyRequired::from_form(&req, f.get("key"))?;
+    match service::place_bid(&state.pool, &posted.session.principal, *id, new, idem).await? {
+        Keyed::Done => Ok(forms::see_other("/market?done=bid")),
+        Keyed::Refused(error) => refused(&req, &state, &posted.session, error).await,
+    }
+}
+
+/// A buyer adds money to its market funds: `amount`, `currency`, under the form's key.
+pub async fn funds(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Posted<Fields>,
+) -> ApiResult<HttpResponse> {
+    let f = &posted.form;
+    let request = match forms::as_api(vec![
+        ("currency", Json::Text(f.get("currency"))),
+        ("amount", Json::Text(f.get("amount"))),
+    ]) {
+        Ok(request) => request,
+        Err(error) => return refused(&req, &state, &posted.session, error).await,
+    };
+    let idem = KeyRequired::from_form(&req, f.get("key"))?;
+    match service::add_funds(&state.pool, &posted.session.principal, request, idem).await? {
+        Keyed::Done => Ok(forms::see_other("/market?done=funded")),
         Keyed::Refused(error) => refused(&req, &state, &posted.session, error).await,
     }
 }
