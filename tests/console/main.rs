@@ -185,6 +185,18 @@ impl Browser {
         panic!("timed out waiting on {css}: last text {last:?}");
     }
 
+    /// Scrolls the first element `css` finds to the top of the view (for a screenshot of it).
+    pub async fn scroll_to(&self, css: &str) {
+        let element = self.element(css).await;
+        self.driver
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'});",
+                vec![element.to_json().expect("element")],
+            )
+            .await
+            .expect("scroll");
+    }
+
     /// Saves the page at desktop (1280×800) and phone (360×740) size.
     pub async fn shoot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");

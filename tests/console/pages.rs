@@ -142,6 +142,15 @@ async fn each_kind_of_user_signs_in_to_its_own_pages_in_both_languages() {
                 .await;
             browser.shoot("loan-zh").await;
         }
+        if home == "/market" {
+            // The demo's auction, in Chinese: Qingdao leads, the clock counts down.
+            let auction = browser
+                .wait_text(".auction", |t| t.contains("最高出价") && t.contains("秒"))
+                .await;
+            assert!(auction.contains("您领先"), "{auction}");
+            browser.scroll_to(".auction").await;
+            browser.shoot("market-auction-zh").await;
+        }
         browser.sign_out().await;
     }
     browser.close().await;
@@ -1053,5 +1062,137 @@ async fn a_supplier_lists_goods_a_buyer_offers_and_the_supplier_accepts_in_the_m
         )
         .await;
     assert_eq!(paid.body["status"], "settled", "{}", paid.text);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_supplier_auctions_goods_and_a_buyer_funds_and_bids_against_a_live_clock() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    let lot = custody.lot_in_custody(&app, "400").await;
+    let code = lot["code"].as_str().unwrap().to_owned();
+    let buyer = app.owner_of(holdfast::auth::OrgKind::Buyer).await;
+    app.sql(&format!(
+        "UPDATE orgs SET tier = 'platinum' WHERE id = '{}'",
+        buyer.org_id
+    ))
+    .await;
+
+    // The supplier auctions 400 kg from a reserve of 5.00, for two hours.
+    let browser = Browser::start(&app.base).await;
+    browser.sign_in(&custody.supplier.email, PASSWORD).await;
+    browser.open("/market").await;
+    browser.click("#new-listing summary").await;
+    browser.fill("#l-quantity", "400").await;
+    browser.click("#l-mode option[value=auction]").await;
+    browser.fill("#l-reserve", "5.00").await;
+    browser.fill("#l-increment", "0.10").await;
+    browser.click("#l-hours option[value='2']").await;
+    browser.click("#new-listing button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=listed", "the auction listed")
+        .await;
+    let card = browser.text("[data-listing]").await;
+    assert!(
+        card.contains(&code) && card.contains("Reserve CNY 5.00 per kg") && card.contains("0 bids"),
+        "{card}"
+    );
+    browser.sign_out().await;
+
+    // A platinum buyer sees it at once. Without funds the bid is refused on the page, with
+    // the reason; with funds it is placed, and the deposit (half of 10 % of 2,000) is held.
+    browser.sign_in(&buyer.email, PASSWORD).await;
+    assert_eq!(browser.path().await, "/market");
+    assert!(
+        browser.text("#funds").await.contains("No funds yet"),
+        "open while empty"
+    );
+    // The clock counts down by itself, second by second.
+    let first = browser
+        .wait_text("[data-listing] .countdown", |t| {
+            t.contains("min") && t.ends_with('s')
+        })
+        .await;
+    let later = browser
+        .wait_text("[data-listing] .countdown", |t| {
+            t.ends_with('s') && t != first
+        })
+        .await;
+    assert_ne!(first, later, "the countdown moves");
+    assert!(
+        first.starts_with("1 h 59 min") || first.starts_with("2 h"),
+        "{first}"
+    );
+    browser.click("[data-listing] form.bid button").await;
+    let refusal = browser.text("[role=alert]").await;
+    assert!(refusal.contains("deposit"), "{refusal}");
+    browser.fill("#funds input[name=amount]", "500").await;
+    browser.click("#funds button").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=funded", "the funds added")
+        .await;
+    assert_eq!(
+        browser.text("#funds strong[data-funds=CNY]").await,
+        "CNY 500.00"
+    );
+    browser.click("[data-listing] form.bid button").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=bid", "the bid placed")
+        .await;
+    let card = browser.text("[data-listing]").await;
+    assert!(
+        card.contains("High bid CNY 5.00 per kg")
+            && card.contains("you lead")
+            && card.contains("CNY 100.00"),
+        "{card}"
+    );
+    assert_eq!(
+        browser.text("#funds strong[data-funds=CNY]").await,
+        "CNY 400.00"
+    );
+    let minimum = browser
+        .element("[data-listing] form.bid input[name=unit_price]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        minimum.as_deref(),
+        Some("5.10"),
+        "the next bid must raise by the increment"
+    );
+    browser.scroll_to("[data-listing]").await;
+    browser.shoot("market-auction-buyer").await;
+    browser.sign_out().await;
+
+    // The seller sees the bid and who made it; the listing can no longer be withdrawn.
+    browser.sign_in(&custody.supplier.email, PASSWORD).await;
+    browser.open("/market").await;
+    let bids = browser.text("[data-listing] table.bids").await;
+    assert!(bids.contains("5.00"), "{bids}");
+    assert!(
+        browser
+            .driver
+            .find(By::Css("[data-listing] form[action$='/withdraw']"))
+            .await
+            .is_err(),
+        "an auction with bids runs to its close"
+    );
+    browser.scroll_to("[data-listing]").await;
+    browser.shoot("market-auction-seller").await;
+    // Past its end the clock says so and the close awards the bid.
+    app.sql(
+        "UPDATE listings SET ends_at = now() + interval '2 seconds', starts_at = now() - interval '1 hour'",
+    )
+    .await;
+    browser.open("/market").await;
+    browser
+        .wait_text("[data-listing] .countdown", |t| t.contains("ended"))
+        .await;
+    holdfast::market::job::run(&app.pool, chrono::Utc::now() + chrono::Duration::seconds(3))
+        .await
+        .expect("market job");
+    browser.open("/market").await;
+    assert!(browser.text("[data-listing]").await.contains("awarded"));
     browser.close().await;
 }

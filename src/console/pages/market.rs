@@ -86,19 +86,23 @@ pub fn listing_terms(lang: Lang, id: &str) -> Markup {
     }
 }
 
-/// A buyer's own market funds, and the form that adds to them.
+/// A buyer's own market funds, and the form that adds to them: folded into one line once it
+/// has some.
 fn funds_panel(lang: Lang, page: &Market, csrf: &str) -> Markup {
+    let empty = page.funds.iter().all(|f| f.available.is_zero());
     html! {
-        section.panel #funds aria-labelledby="funds-title" {
-            h2 #funds-title { (lang.t("market-funds")) }
-            @if page.funds.is_empty() { p { (lang.t("market-no-funds")) } } @else {
-                dl.facts {
-                    @for f in &page.funds {
-                        dt { (f.currency) " · " (lang.t("market-funds-available")) } dd data-funds=(f.currency) { (lang.number(f.available)) }
-                        dt { (f.currency) " · " (lang.t("market-funds-held")) } dd { (lang.number(f.held)) }
+        details.panel.new-form #funds open[empty] {
+            summary {
+                (lang.t("market-funds"))
+                @for f in &page.funds {
+                    " · " (lang.t("market-funds-available")) " "
+                    strong data-funds=(f.currency) { (lang.money(f.available, &f.currency)) }
+                    @if !f.held.is_zero() {
+                        " · " (lang.t("market-funds-held")) " " strong { (lang.money(f.held, &f.currency)) }
                     }
                 }
             }
+            @if page.funds.is_empty() { p { (lang.t("market-no-funds")) } }
             form.actions method="post" action="/market/funds" {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="key" value=(random_token());
@@ -131,7 +135,7 @@ fn auction_block(
                 @if let Some(high) = l.high_bid {
                     (lang.t("market-high-bid")) " " strong { (price(lang, &l.currency, unit, high)) } " · "
                 }
-                (lang.t("market-reserve")) " " (price(lang, &l.currency, unit, a.reserve_price))
+                (lang.t("market-reserve-short")) " " (price(lang, &l.currency, unit, a.reserve_price))
                 " · " (lang.f("market-bid-count", &[("count", Arg::from(i64::from(a.bid_count)))]))
             }
             @if l.status == "scheduled" {
@@ -160,7 +164,7 @@ fn auction_block(
             }
             @if let Some(deposit) = a.your_deposit {
                 p {
-                    (lang.t("market-your-deposit")) " " (l.currency) " " (lang.number(deposit))
+                    (lang.t("market-your-deposit")) " " (lang.money(deposit, &l.currency))
                     @if a.you_lead == Some(true) { " " span.badge.badge-open { (lang.t("market-you-lead")) } }
                 }
             }

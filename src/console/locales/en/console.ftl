@@ -513,11 +513,15 @@ market-mode = How to sell
 market-mode-fixed = At a fixed price (buyers offer)
 market-mode-auction = By auction (buyers bid)
 market-reserve = Reserve per unit
+market-reserve-short = Reserve
 market-increment = Least raise per bid
 market-hours = Auction runs
 market-hours-n = { $count } hours
 market-high-bid = High bid
-market-bid-count = { $count } bids
+market-bid-count = { $count ->
+    [one] 1 bid
+   *[other] { $count } bids
+}
 market-starts = Bidding opens
 market-ends-in = Ends in
 market-ended = ended: closing
@@ -534,7 +538,7 @@ market-you = you
 market-pay-by = Pay the rest by
 market-funds = Market funds
 market-no-funds = No funds yet: add some to bid in auctions.
-market-funds-available = free to bid with
+market-funds-available = free
 market-funds-held = held as deposits
 market-amount = Amount
 market-add-funds = Add funds
