@@ -15,7 +15,7 @@ if [[ "${QUICK:-}" == 1 ]]; then
     full=(env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=20)
     settle=(env BENCH_SALES=5000 BENCH_SECONDS=5)
     scans=(env BENCH_SECONDS=5 BENCH_LOTS=30000)
-    market=(env BENCH_LISTINGS=20000 BENCH_READS=40)
+    market=(env BENCH_LISTINGS=20000 BENCH_READS=40 BENCH_BID_SECONDS=5)
 else
     full=(env)
     settle=(env)
@@ -98,6 +98,12 @@ listings=$(echo "$search_line" | awk '{print $4}')
 search_p50=$(echo "$search_line" | awk '{print $(NF-4)}')
 search_p99=$(echo "$search_line" | awk '{print $(NF-1)}')
 market_rss=$(field market '^server peak RSS' '{print $4}')
+bid_line=$(grep -a -m1 '^bids on one auction' "$logs/market.log")
+bidders=$(echo "$bid_line" | awk '{print $5}')
+bids_judged=$(echo "$bid_line" | sed -E 's/.*: ([0-9.]+) judged\/s.*/\1/')
+bids_placed=$(echo "$bid_line" | sed -E 's/.*\(([0-9.]+) placed\/s.*/\1/')
+bids_p50=$(echo "$bid_line" | sed -E 's/.*p50 ([0-9.]+) ms.*/\1/')
+bids_p99=$(echo "$bid_line" | sed -E 's/.*p99 ([0-9.]+) ms.*/\1/')
 
 cat <<TABLE
 
@@ -115,5 +121,6 @@ Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; fdatasync of one 8 kB
 | Receive scans, 32 clients | ${scan_rate}/s, p99 ${scan_p99} ms | pgbench, the scan's statements: ${scan_pgbench} tx/s | ${scan_ratio} | ≥ 0.9, p99 ≤ 60 ms |
 | Receive scans, 32 clients | ${scan_rate}/s | pgbench, the two-statement minimum: ${scan_min} tx/s | ${scan_min_ratio} | ≥ 0.2 |
 | Listing search (\`GET /v1/listings\`, four searches in turn), ${listings} listings | p50 ${search_p50} ms, p99 ${search_p99} ms | — | — | — |
+| Bids on one hot auction, ${bidders} clients | ${bids_judged} judged/s (${bids_placed} placed/s), p50 ${bids_p50} ms, p99 ${bids_p99} ms | — | — | — |
 | Server peak RSS | exposure ${small_rss} MB; revaluation ${reval_rss} MB; settlement ${settle_rss} MB; scans ${scan_rss} MB; market ${market_rss} MB | — | — | ≤ 100 MB each |
 TABLE

@@ -7,7 +7,15 @@
 //! starts the release `holdfast serve` binary and times `BENCH_READS` searches (default 200)
 //! from one client, cycling through four searches a buyer makes: the first page, one
 //! commodity, one commodity in one warehouse with at least a quantity and at most a price, and
-//! one grade. It prints p50 and p99 of each and of all, and the server's peak memory.
+//! one grade. It prints p50 and p99 of each and of all.
+//!
+//! Then bids on one hot auction: `BENCH_BIDDERS` platinum buyers (default 32), each funded
+//! through the API, bid for `BENCH_BID_SECONDS` (default 20) from as many concurrent clients,
+//! each bid a little above the last one handed out (so a bid overtaken on its way arrives too
+//! low and is refused, as it would be). Every bid, placed or refused, is judged in turn on the
+//! listing's row; it prints bids judged and placed per second with p50 and p99, checks that the
+//! held deposits equal the deposits ledger and that the books balance, and the server's peak
+//! memory through both phases.
 
 #[path = "harness/mod.rs"]
 mod harness;
@@ -16,6 +24,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use harness::{PASSWORD, Server, env_number, ms, percentile};
 use holdfast::auth::{OrgKind, Permission, Role};
 use holdfast::db;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 async fn run(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<()> {
@@ -166,10 +176,179 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&all, 0.50)),
         ms(percentile(&all, 0.99))
     );
+    hot_auction(&mut conn, &server, &url).await?;
     if let Some(kib) = server.peak_rss_kib() {
         println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0);
     }
     drop(server);
     drop(cluster);
     Ok(())
+}
+
+/// One auction, `BENCH_BIDDERS` funded platinum bidders racing on it.
+async fn hot_auction(
+    conn: &mut AsyncPgConnection,
+    server: &Server,
+    url: &str,
+) -> anyhow::Result<()> {
+    use holdfast::orgs::store;
+    let bidders = env_number("BENCH_BIDDERS", 32) as usize;
+    let seconds = env_number("BENCH_BID_SECONDS", 20);
+    let hash = holdfast::auth::password::hash_blocking(PASSWORD)?;
+    // The platform holds the deposits.
+    store::insert_org(conn, "Bench Platform", OrgKind::Platform).await?;
+    let mut emails = Vec::with_capacity(bidders);
+    for i in 0..bidders {
+        let org = store::insert_org(conn, &format!("Bench Bidder {i}"), OrgKind::Buyer).await?;
+        let email = format!("bidder{i}@bench.holdfast");
+        store::insert_user(
+            conn,
+            store::NewUserRow {
+                org_id: org.id,
+                email: &email,
+                password_hash: &hash,
+                role: Role::Owner,
+                permissions: &Permission::all_for(OrgKind::Buyer),
+                created_by: None,
+            },
+        )
+        .await?;
+        run(
+            conn,
+            &format!("UPDATE orgs SET tier = 'platinum' WHERE id = '{}'", org.id),
+        )
+        .await?;
+        emails.push(email);
+    }
+    // The hot lot, the seller's own.
+    run(
+        conn,
+        "INSERT INTO lots (id, code, owner_org_id, commodity_code, grade, declared_grade, unit, status, \
+         quantity_announced, quantity_on_hand, warehouse_id, packed_on, expires_on, received_at, warehouse_since) \
+         SELECT md5('hot lot')::uuid, 'HOT1', o.id, 'APPLE_FUJI', 'A', 'A', 'kg', 'in_custody', 20000, 20000, \
+                md5('warehouse' || 1)::uuid, current_date, current_date + 180, now(), now() \
+         FROM orgs o WHERE o.name = 'Bench Supplier 0'",
+    )
+    .await?;
+    let lot = uuid_of(conn, "SELECT md5('hot lot')::uuid::text AS id").await?;
+    let client = reqwest::Client::new();
+    let seller = server.login("sales@bench.holdfast").await?;
+    let listed: serde_json::Value = client
+        .post(format!("{}/v1/listings", server.base))
+        .bearer_auth(&seller)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&serde_json::json!({
+            "lot_id": lot,
+            "quantity": "20000", "mode": "auction", "currency": "CNY",
+            "auction": {"reserve_price": "1.00", "min_increment": "0.0001",
+                        "ends_at": chrono::Utc::now() + chrono::Duration::hours(1),
+                        "extension_minutes": 1, "max_extensions": 0}
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let listing = listed["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the auction was not listed: {listed}"))?
+        .to_owned();
+    let mut tokens = Vec::with_capacity(bidders);
+    for email in &emails {
+        let token = server.login(email).await?;
+        let funded = client
+            .post(format!("{}/v1/funds", server.base))
+            .bearer_auth(&token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&serde_json::json!({"currency": "CNY", "amount": "100000.00"}))
+            .send()
+            .await?;
+        anyhow::ensure!(funded.status().is_success(), "funding: {}", funded.status());
+        tokens.push(token);
+    }
+    // One bid first, to know the auction takes them.
+    let first = client
+        .post(format!("{}/v1/listings/{listing}/bids", server.base))
+        .bearer_auth(&tokens[0])
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&serde_json::json!({"unit_price": "1.00"}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        first.status().as_u16() == 201,
+        "the first bid: {} {}",
+        first.status(),
+        first.text().await?
+    );
+    let tokens = Arc::new(tokens);
+    let placed = Arc::new(AtomicUsize::new(0));
+    let base = server.base.clone();
+    let (counted, listing_id) = (placed.clone(), listing.clone());
+    let level = harness::drive(
+        bidders,
+        seconds,
+        usize::MAX,
+        Arc::new(AtomicUsize::new(0)),
+        move |client: reqwest::Client, index: usize| {
+            let (tokens, placed, base, listing) = (
+                tokens.clone(),
+                counted.clone(),
+                base.clone(),
+                listing_id.clone(),
+            );
+            async move {
+                let price = rust_decimal::Decimal::new(10_001 + index as i64, 4);
+                let reply = client
+                    .post(format!("{base}/v1/listings/{listing}/bids"))
+                    .bearer_auth(&tokens[index % tokens.len()])
+                    .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                    .json(&serde_json::json!({"unit_price": price.to_string()}))
+                    .send()
+                    .await;
+                match reply.map(|r| r.status().as_u16()) {
+                    Ok(201) => {
+                        placed.fetch_add(1, Ordering::Relaxed);
+                        true
+                    }
+                    // Overtaken on its way: judged, and refused as too low.
+                    Ok(409) => true,
+                    _ => false,
+                }
+            }
+        },
+    )
+    .await;
+    let placed = AtomicUsize::load(&placed, Ordering::Relaxed);
+    let per_second = level.per_second * placed as f64 / level.done.max(1) as f64;
+    println!(
+        "bids on one auction, {bidders} clients, {seconds} s: {:.1} judged/s ({:.1} placed/s, {} placed, {} refused as overtaken), p50 {:.1} ms, p99 {:.1} ms, failures {}",
+        level.per_second,
+        per_second,
+        placed,
+        level.done - placed.min(level.done),
+        ms(level.p50),
+        ms(level.p99),
+        level.failures
+    );
+    let held = uuid_of(
+        conn,
+        "SELECT ((SELECT coalesce(sum(amount), 0) FROM market_deposits WHERE status = 'held') = \
+                 (SELECT coalesce(sum(l.amount), 0) FROM journal_lines l JOIN ledger_accounts a \
+                  ON a.id = l.account_id WHERE a.kind = 'deposits'))::text AS id",
+    )
+    .await?;
+    println!(
+        "deposits held equal the deposits ledger: {held}; books balanced: {}",
+        harness::books_balanced(url).await?
+    );
+    Ok(())
+}
+
+async fn uuid_of(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let row: Id = diesel::sql_query(sql).get_result(conn).await?;
+    Ok(row.id)
 }

@@ -181,7 +181,7 @@ pub async fn bid(
         return Err(ApiError::forbidden("only buyers bid"));
     };
     // Seen as the buyer sees it (open, its tier's time come), then locked.
-    find(conn, &reader, listing_id).await?;
+    let mut listing = find(conn, &reader, listing_id).await?;
     let locked = listings::lock_listing(conn, listing_id)
         .await?
         .ok_or_else(listing_not_found)?;
@@ -269,7 +269,16 @@ pub async fn bid(
         )
         .await?;
     }
-    let listing = find(conn, &reader, listing_id).await?;
+    // The answer from what was read before the lock and what this bid changed: no second
+    // read of the listing while bidders queue on it.
+    listing.high_bid = Some(unit_price);
+    listing.ends_at = Some(accepted.ends_at);
+    listing.extensions_used = Some(locked.extensions_used + i32::from(accepted.extended));
+    if let Some(a) = listing.auction.as_mut() {
+        a.bid_count = locked.bid_count + 1;
+        a.minimum_bid = unit_price + terms.min_increment;
+        a.you_lead = Some(true);
+    }
     Ok(PlacedBid {
         bid: bid.seen_by(Some(principal.org_id)),
         extended: accepted.extended,
