@@ -325,6 +325,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/offers/{id}/reject", SELLERS, market::routes::reject),
         route!(POST "/v1/listings/{id}/bids", BUYERS, market::routes::bid),
         route!(GET "/v1/listings/{id}/bids", SALE_READERS, market::routes::bids),
+        route!(POST "/v1/listings/{id}/join", BUYERS, market::routes::join),
         route!(GET "/v1/funds", BUYER_READERS, market::routes::funds),
         route!(POST "/v1/funds", PAYERS, market::routes::add_funds),
         route!(POST "/v1/funds/withdrawals", PAYERS, market::routes::withdraw_funds),

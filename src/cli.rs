@@ -310,13 +310,19 @@ async fn market(as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<
     {
         Some(swept) => println!(
             "offers expired: {}; cancelled sales returned to their listings: {}; \
-             auctions awarded: {}, unsold: {}, relisted: {}; winners forfeited: {}",
+             auctions awarded: {}, unsold: {}, relisted: {}; winners forfeited: {}; \
+             groups filled: {}, failed: {}; forward sales due: {}, margins returned: {}, forfeited: {}",
             swept.offers_expired,
             swept.sales_cancelled,
             swept.auctions.awarded,
             swept.auctions.unsold,
             swept.auctions.relisted,
-            swept.auctions.forfeited
+            swept.auctions.forfeited,
+            swept.groups.filled,
+            swept.groups.failed,
+            swept.forward.due,
+            swept.forward.returned,
+            swept.forward.forfeited
         ),
         None => println!("another instance is running the market job; nothing done"),
     }

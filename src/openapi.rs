@@ -106,6 +106,7 @@ use utoipa::{Modify, OpenApi};
         crate::market::routes::reject,
         crate::market::routes::bid,
         crate::market::routes::bids,
+        crate::market::routes::join,
         crate::market::routes::funds,
         crate::market::routes::add_funds,
         crate::market::routes::withdraw_funds,

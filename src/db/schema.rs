@@ -682,6 +682,9 @@ diesel::table! {
         sale_id -> Nullable<Uuid>,
         payment_due_at -> Nullable<Timestamptz>,
         outcome -> Nullable<Text>,
+        min_total_quantity -> Nullable<Numeric>,
+        deadline -> Nullable<Timestamptz>,
+        margin_rate -> Nullable<Numeric>,
     }
 }
 
@@ -713,6 +716,8 @@ diesel::table! {
         ended_entry_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         ended_at -> Nullable<Timestamptz>,
+        quantity -> Nullable<Numeric>,
+        due_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -51,6 +51,8 @@ pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
             unit_price: Some(price.into()),
             loan_id: None,
             auction: None,
+            group: None,
+            forward: None,
         };
         let lot = demo_lot(conn, &cooperative, apples("A", 6_000, 4), today).await?;
         let fresh = market::create_listing(
@@ -130,6 +132,8 @@ async fn auction(
                 relist_step: None,
                 max_relists: None,
             }),
+            group: None,
+            forward: None,
         },
     )
     .await

@@ -9,6 +9,7 @@
 //! takes (`crate::db::locks`).
 
 use super::auction_store as store;
+use super::escrow;
 use super::model::*;
 use super::service::{event, find, listing_not_found, must_be_open, reader_of};
 use super::store::{self as listings, AuctionRow, ListingLock, NewListingRow, Reader};
@@ -22,7 +23,6 @@ use crate::http::{Page, PageQuery};
 use crate::ledger::{self, AccountKind, Entry, postings};
 use crate::orgs::store as orgs;
 use crate::sales::model::{NewSale, NewSaleLine};
-use crate::sales::settle::platform_org;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use rust_decimal::Decimal;
@@ -305,40 +305,19 @@ async fn take_deposit(
     if amount.is_zero() {
         return Ok(amount);
     }
-    let available =
-        ledger::locked_balance(conn, principal.org_id, AccountKind::Funds, &locked.currency)
-            .await?;
-    if available < amount {
-        return Err(ApiError::conflict(
-            "insufficient_funds",
-            "your market funds do not cover this auction's deposit: add funds first",
-        )
-        .with("deposit", amount.to_string())
-        .with("funds_available", available.to_string()));
-    }
-    let today = business_date(conn).await?;
-    let platform = platform_org(conn).await?;
-    let entry = ledger::post(
+    escrow::hold(
         conn,
-        Entry {
-            kind: "deposit",
-            loan_id: None,
-            sale_id: None,
-            memo: format!("auction deposit on listing {}", locked.id),
+        principal,
+        escrow::Hold {
+            listing_id: locked.id,
+            buyer_org_id: principal.org_id,
+            kind: "auction",
             currency: &locked.currency,
-            business_date: today,
-            created_by: Some(principal.user_id),
-            lines: postings::deposit_taken(principal.org_id, platform, amount),
+            amount,
+            quantity: None,
+            sale_id: None,
+            called: "deposit",
         },
-    )
-    .await?;
-    store::insert_deposit(
-        conn,
-        locked.id,
-        principal.org_id,
-        &locked.currency,
-        amount,
-        entry,
     )
     .await?;
     Ok(amount)
@@ -523,7 +502,7 @@ pub struct Closed {
 }
 
 /// The seller the market acts for: the user that listed, in its org, with its role.
-async fn seller_principal(
+pub(super) async fn seller_principal(
     conn: &mut AsyncPgConnection,
     locked: &ListingLock,
 ) -> ApiResult<Principal> {
@@ -685,31 +664,20 @@ async fn award(
 }
 
 /// Every deposit still held on the listing back to its bidder's funds (but `keep`'s).
-async fn return_deposits(
+pub(super) async fn return_deposits(
     conn: &mut AsyncPgConnection,
     seller: &Principal,
     locked: &ListingLock,
     keep: Option<Uuid>,
 ) -> ApiResult<()> {
     let held = store::held_deposits(conn, locked.id).await?;
-    if held.is_empty() {
-        return Ok(());
-    }
-    let today = business_date(conn).await?;
-    let platform = platform_org(conn).await?;
     for deposit in held.iter().filter(|d| Some(d.buyer_org_id) != keep) {
-        let entry = ledger::post(
+        let entry = escrow::give_back(
             conn,
-            Entry {
-                kind: "deposit_return",
-                loan_id: None,
-                sale_id: None,
-                memo: format!("auction deposit returned, listing {}", locked.id),
-                currency: &deposit.currency,
-                business_date: today,
-                created_by: None,
-                lines: postings::deposit_returned(deposit.buyer_org_id, platform, deposit.amount),
-            },
+            deposit.buyer_org_id,
+            &deposit.currency,
+            deposit.amount,
+            locked.id,
         )
         .await?;
         store::end_deposit(conn, deposit.id, "returned", None, Some(entry)).await?;
@@ -772,6 +740,8 @@ async fn relist(
                 ..*terms
             }),
             relisted_from: Some((locked.id, relist_count)),
+            group: None,
+            forward: None,
         },
     )
     .await?;

@@ -1,5 +1,6 @@
-//! The auction's tables: bids, the deposits the platform holds for bidders, and the auction
-//! columns of a listing (high bid, end, extensions, award).
+//! The market's money and its deals: bids, the deposits the platform holds (auction deposits,
+//! group buyers' payments, forward margins), the auction columns of a listing (high bid, end,
+//! extensions, award), and what the market job finds due.
 
 use super::model::BidRow;
 use crate::db::schema::{bids, listings, market_deposits};
@@ -102,6 +103,7 @@ pub struct DepositRow {
     pub currency: String,
     pub amount: Decimal,
     pub status: String,
+    pub quantity: Option<Decimal>,
 }
 
 /// The deposit a bidder holds on a listing, if any.
@@ -120,27 +122,189 @@ pub async fn deposit_of(
         .optional()
 }
 
-pub async fn insert_deposit(
-    conn: &mut AsyncPgConnection,
-    listing: Uuid,
-    buyer: Uuid,
-    currency: &str,
-    amount: Decimal,
-    entry: Uuid,
-) -> QueryResult<()> {
+/// A deposit taken: by whom, on what, how much, under which journal entry.
+pub struct NewDeposit<'a> {
+    pub listing_id: Uuid,
+    pub buyer_org_id: Uuid,
+    pub kind: &'a str,
+    pub currency: &'a str,
+    pub amount: Decimal,
+    pub entry: Uuid,
+    /// What a group member joined, or what a forward sale sold.
+    pub quantity: Option<Decimal>,
+    /// A forward margin's sale.
+    pub sale_id: Option<Uuid>,
+}
+
+pub async fn insert_deposit(conn: &mut AsyncPgConnection, new: NewDeposit<'_>) -> QueryResult<()> {
     diesel::insert_into(market_deposits::table)
         .values((
             market_deposits::id.eq(Uuid::new_v4()),
-            market_deposits::listing_id.eq(listing),
-            market_deposits::buyer_org_id.eq(buyer),
-            market_deposits::kind.eq("auction"),
-            market_deposits::currency.eq(currency),
-            market_deposits::amount.eq(amount),
-            market_deposits::taken_entry_id.eq(entry),
+            market_deposits::listing_id.eq(new.listing_id),
+            market_deposits::buyer_org_id.eq(new.buyer_org_id),
+            market_deposits::kind.eq(new.kind),
+            market_deposits::currency.eq(new.currency),
+            market_deposits::amount.eq(new.amount),
+            market_deposits::taken_entry_id.eq(new.entry),
+            market_deposits::quantity.eq(new.quantity),
+            market_deposits::sale_id.eq(new.sale_id),
         ))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A buyer's join of a group, if any.
+pub async fn join_of(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    buyer: Uuid,
+) -> QueryResult<Option<DepositRow>> {
+    market_deposits::table
+        .filter(market_deposits::listing_id.eq(listing))
+        .filter(market_deposits::buyer_org_id.eq(buyer))
+        .filter(market_deposits::kind.eq("group"))
+        .select(DepositRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A group's joined quantity grows by `quantity`.
+pub async fn add_joined(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    quantity: Decimal,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(listing))
+        .set(listings::quantity_committed.eq(listings::quantity_committed + quantity))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Open group buys past their deadline (at `now`), at most `limit`.
+pub async fn groups_due(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Uuid>> {
+    listings::table
+        .filter(listings::status.eq("open"))
+        .filter(listings::mode.eq("group"))
+        .filter(listings::deadline.le(now))
+        .order(listings::deadline)
+        .limit(limit)
+        .select(listings::id)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// A group's end: `filled` or `failed` (with why).
+pub async fn end_group(
+    conn: &mut AsyncPgConnection,
+    listing: Uuid,
+    status: &str,
+    outcome: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(listings::table.find(listing))
+        .set((
+            listings::status.eq(status),
+            listings::outcome.eq(outcome),
+            listings::closed_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A forward margin still held whose goods are no longer at sea (or whose sale ended).
+#[derive(Debug, diesel::QueryableByName)]
+pub struct Arrived {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub listing_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub sale_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub buyer_org_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub amount: Decimal,
+    /// What the sale first sold.
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub quantity: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub sale_status: String,
+    /// What the sale holds now (a short arrival shrank it; nothing if it was cancelled).
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub delivered: Decimal,
+}
+
+/// Held margins whose goods were unloaded (or whose sale is no longer pending), at most
+/// `limit`, skipping any another run holds.
+pub async fn margins_arrived(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> QueryResult<Vec<Arrived>> {
+    diesel::sql_query(
+        "SELECT d.id, d.listing_id, d.sale_id, d.buyer_org_id, d.currency, d.amount, d.quantity,
+                s.status AS sale_status,
+                CASE WHEN s.status = 'cancelled' THEN 0
+                     ELSE (SELECT coalesce(sum(sl.quantity), 0) FROM sale_lines sl WHERE sl.sale_id = s.id)
+                END AS delivered
+         FROM market_deposits d JOIN sales s ON s.id = d.sale_id
+         WHERE d.kind = 'margin' AND d.status = 'held'
+           AND (s.status <> 'pending' OR NOT EXISTS (
+                SELECT 1 FROM sale_lines sl JOIN lots l ON l.id = sl.lot_id
+                WHERE sl.sale_id = s.id AND l.status = 'in_transit'))
+         ORDER BY d.seq LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// A margin applied to its sale (in part, the rest returned): the sale falls due at `due_at`.
+pub async fn margin_applied(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    due_at: DateTime<Utc>,
+    entry: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::update(market_deposits::table.find(id))
+        .set((
+            market_deposits::status.eq("applied"),
+            market_deposits::due_at.eq(Some(due_at)),
+            market_deposits::ended_entry_id.eq(entry),
+            market_deposits::ended_at.eq(Some(Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forward sales due by `now` and not paid: (deposit, listing, sale), at most `limit`.
+pub async fn margins_overdue(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Arrived>> {
+    diesel::sql_query(
+        "SELECT d.id, d.listing_id, d.sale_id, d.buyer_org_id, d.currency, d.amount, d.quantity,
+                s.status AS sale_status, 0::numeric AS delivered
+         FROM market_deposits d JOIN sales s ON s.id = d.sale_id
+         WHERE d.kind = 'margin' AND d.status = 'applied' AND d.due_at <= $1 AND s.status = 'pending'
+         ORDER BY d.due_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
 }
 
 /// The deposits still held on a listing.

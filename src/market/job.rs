@@ -1,7 +1,9 @@
 //! The market's scheduled work: offers past their time are marked expired; accepted offers
 //! whose sale was cancelled unpaid give their quantity back to the listing (reopening it if it
 //! had closed); auctions past their end close (awarded, or unsold and relisted); winners past
-//! their payment deadline forfeit. The buyer and the seller are told. `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
+//! their payment deadline forfeit; group buys past their deadline fill or fail; forward sales
+//! whose goods were unloaded fall due, and unpaid ones past due forfeit their margin. The
+//! buyer and the seller are told. `serve` runs it every minute; `holdfast jobs market --as-of` runs it by hand.
 //! One instance at a time: each run holds a transaction-scoped advisory lock, and a run that
 //! finds it taken does nothing.
 
@@ -16,7 +18,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 const MARKET_LOCK: i64 = 0x686f_6c64_6d61_726b;
 /// The most offers one run expires (the next run takes the rest).
 pub const BATCH: i64 = 1000;
-/// The most auctions one run closes, and the most forfeitures (each is a sale's worth of work).
+/// The most auctions, groups, arrivals and forfeitures of each kind one run handles (each is a
+/// sale's worth of work or more).
 pub const AUCTION_BATCH: i64 = 100;
 
 /// What one run did.
@@ -26,6 +29,8 @@ pub struct Swept {
     /// Accepted offers whose sale was cancelled: their quantity went back to the listing.
     pub sales_cancelled: usize,
     pub auctions: super::auction::Closed,
+    pub groups: super::group::Ended,
+    pub forward: super::forward::Forwarded,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -84,10 +89,16 @@ pub async fn run(pool: &DbPool, as_of: DateTime<Utc>) -> ApiResult<Option<Swept>
         }
         let mut auctions = super::auction::close_due(conn, as_of, AUCTION_BATCH).await?;
         auctions.forfeited = super::auction::forfeit_due(conn, as_of, AUCTION_BATCH).await?;
+        let groups = super::group::end_due(conn, as_of, AUCTION_BATCH).await?;
+        let mut forward = super::forward::Forwarded::default();
+        super::forward::arrivals(conn, as_of, AUCTION_BATCH, &mut forward).await?;
+        super::forward::forfeit_due(conn, as_of, AUCTION_BATCH, &mut forward).await?;
         Ok(Some(Swept {
             offers_expired: expired.len(),
             sales_cancelled: undone.len(),
             auctions,
+            groups,
+            forward,
         }))
     })
     .await

@@ -4,6 +4,9 @@
 
 pub mod auction;
 pub mod auction_store;
+pub mod escrow;
+pub mod forward;
+pub mod group;
 pub mod job;
 pub mod model;
 pub mod routes;

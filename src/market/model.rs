@@ -16,14 +16,15 @@ use uuid::Uuid;
 pub struct NewListing {
     pub lot_id: Uuid,
     pub quantity: QuantityInput,
-    /// `fixed` (an asking price, `unit_price`; buyers make offers) or `auction` (ascending
-    /// bids on the whole quantity, `auction` gives the terms). `group` and `forward` are to
-    /// come and refused for now (422 naming `mode`, see `docs/market.md`).
-    #[schema(pattern = r"^(fixed|auction)$")]
+    /// `fixed` (an asking price, `unit_price`; buyers make offers), `auction` (ascending bids
+    /// on the whole quantity; `auction` gives the terms), `group` (group buying; `group` gives
+    /// the terms) or `forward` (goods in transit at `unit_price`, delivered on arrival; buyers
+    /// make offers, and post a margin when one is accepted).
+    #[schema(pattern = r"^(fixed|auction|group|forward)$")]
     pub mode: String,
     #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
-    /// The asking price per unit: required for `fixed`, not taken for `auction`.
+    /// The asking price per unit: required for `fixed` and `forward`, not taken otherwise.
     #[serde(default)]
     pub unit_price: Option<UnitPrice>,
     /// A lender selling the goods of its liquidating loan names the loan.
@@ -32,6 +33,86 @@ pub struct NewListing {
     /// The terms of an `auction`.
     #[serde(default)]
     pub auction: Option<AuctionTerms>,
+    /// The terms of a `group` buy.
+    #[serde(default)]
+    pub group: Option<GroupTerms>,
+    /// The terms of a `forward` sale (defaults when left out).
+    #[serde(default)]
+    pub forward: Option<ForwardTerms>,
+}
+
+/// A group buy's terms: every member buys at `group_price` if together they join at least
+/// `min_total_quantity` by `deadline`; otherwise every payment returns.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupTerms {
+    pub group_price: UnitPrice,
+    /// At most the listing's quantity.
+    pub min_total_quantity: QuantityInput,
+    /// After now, within 30 days.
+    pub deadline: DateTime<Utc>,
+}
+
+/// A forward sale's terms.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardTerms {
+    /// The margin a buyer posts when its offer is accepted: this share of the sale's total
+    /// (default 0.10).
+    #[serde(default)]
+    pub margin_rate: Option<Fraction>,
+    /// Business days after the goods are unloaded to pay the rest (default 2).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 30)]
+    pub payment_days: Option<i32>,
+}
+
+/// Where a group buy stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Group {
+    #[serde(with = "crate::domain::decimal::price")]
+    #[schema(value_type = String)]
+    pub group_price: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub min_total_quantity: Decimal,
+    pub deadline: DateTime<Utc>,
+    /// What the members have joined so far.
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub joined_quantity: Decimal,
+    /// Why it failed: `below_minimum`, `goods_unavailable`.
+    pub outcome: Option<String>,
+}
+
+/// A forward sale's terms, on its listing.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Forward {
+    #[serde(with = "crate::domain::decimal::plain")]
+    #[schema(value_type = String)]
+    pub margin_rate: Decimal,
+    pub payment_days: i32,
+}
+
+/// `POST /v1/listings/{id}/join`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewJoin {
+    pub quantity: QuantityInput,
+}
+
+/// A buyer's place in a group buy: what it joined and paid into escrow.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Joined {
+    pub listing_id: Uuid,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "crate::domain::decimal::money")]
+    #[schema(value_type = String)]
+    pub paid: Decimal,
+    pub currency: String,
+    pub listing: Listing,
 }
 
 /// An auction's terms. Bids are per unit, on the whole quantity; defaults as `docs/market.md`
@@ -196,6 +277,10 @@ pub struct Listing {
     pub extensions_used: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auction: Option<Auction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<Forward>,
 }
 
 /// One row of the listings query: a listing, its lot and where it is.
@@ -307,6 +392,12 @@ pub struct ListingRow {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Text>)]
     pub outcome: Option<String>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub min_total_quantity: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub deadline: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub margin_rate: Option<Decimal>,
 }
 
 /// How the caller reads a listing: whether it sees the seller's side (the loan, the winner's
@@ -366,16 +457,36 @@ impl ListingRow {
         })
     }
 
+    fn quantity_committed(&self) -> Decimal {
+        self.quantity - self.quantity_available
+    }
+
     /// The answer, as `lens` reads it.
     pub fn into_listing(self, lens: Lens) -> Listing {
         let sees_loan = lens.sees_seller_side;
         let auction = self.auction(lens);
+        let group = match (self.min_total_quantity, self.deadline, self.unit_price) {
+            (Some(min_total_quantity), Some(deadline), Some(group_price)) => Some(Group {
+                group_price,
+                min_total_quantity,
+                deadline,
+                joined_quantity: self.quantity_committed(),
+                outcome: self.outcome.clone(),
+            }),
+            _ => None,
+        };
         // An auction before its start reads as scheduled.
         let status = match self.starts_at {
             Some(start) if self.status == "open" && start > Utc::now() => "scheduled".into(),
             _ => self.status,
         };
+        let forward = self.margin_rate.map(|margin_rate| Forward {
+            margin_rate,
+            payment_days: self.payment_days.unwrap_or(2),
+        });
         Listing {
+            group,
+            forward,
             high_bid: self.high_bid,
             ends_at: self.ends_at,
             extensions_used: auction.as_ref().map(|_| self.extensions_used),

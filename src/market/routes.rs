@@ -1,7 +1,7 @@
 //! Handlers for listings and offers.
 
 use super::model::*;
-use super::{auction, service};
+use super::{auction, group, service};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::{KeyRequired, NO_BODY};
@@ -275,6 +275,35 @@ async fn move_funds(
         move |conn| {
             Box::pin(async move { auction::move_funds(conn, &principal, &request, withdraw).await })
         },
+    )
+    .await
+}
+
+/// A buyer joins an open group buy with a quantity, paying it in full (at the group price)
+/// from its market funds into escrow. At the deadline every member's sale settles if the
+/// minimum was reached; otherwise every payment returns. Refused (409): `group_closed`,
+/// `quantity_not_available`, `already_joined`, `insufficient_funds`.
+#[utoipa::path(post, path = "/v1/listings/{id}/join", tag = "market", request_body = NewJoin,
+    params(("Idempotency-Key" = String, Header, description = "required; replays the first response")),
+    responses((status = 201, body = Joined), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn join(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<NewJoin>,
+    idem: KeyRequired,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let body_sha256 = body.body_sha256;
+    let new = body.value;
+    idem.run(
+        &state.pool,
+        principal.user_id,
+        &body_sha256,
+        StatusCode::CREATED,
+        move |conn| Box::pin(async move { group::join(conn, &principal, id, &new).await }),
     )
     .await
 }

@@ -19,9 +19,10 @@ use crate::lots::store::{self as lots, Viewer};
 use crate::sales::model::{NewSale, NewSaleLine};
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
-/// The modes a listing may have; only `fixed` is offered today.
+/// The modes a listing may have.
 const MODES: [&str; 4] = ["fixed", "auction", "group", "forward"];
 const STATUSES: [&str; 8] = [
     "scheduled",
@@ -184,52 +185,7 @@ pub async fn create_listing(
     new: &NewListing,
 ) -> ApiResult<Listing> {
     let currency = validate::currency("currency", &new.currency)?;
-    let (unit_price, auction) = match (new.mode.as_str(), &new.unit_price, &new.auction) {
-        ("fixed", Some(price), None) => (
-            Some(validate::unit_price("unit_price", price.value(), 6)?),
-            None,
-        ),
-        ("fixed", None, _) => {
-            return Err(ApiError::invalid(
-                "unit_price",
-                "a fixed-price listing names its asking price",
-            ));
-        }
-        ("fixed", Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "auction",
-                "auction terms are for an auction listing",
-            ));
-        }
-        ("auction", None, Some(terms)) => (None, Some(super::auction::terms(terms)?)),
-        ("auction", _, None) => {
-            return Err(ApiError::invalid(
-                "auction",
-                "an auction listing gives its terms (reserve_price, min_increment, ends_at, …)",
-            ));
-        }
-        ("auction", Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "unit_price",
-                "an auction has no asking price: bids set it, from the reserve",
-            ));
-        }
-        ("group" | "forward", _, _) => {
-            return Err(ApiError::invalid(
-                "mode",
-                format!(
-                    "`{}` listings are not offered yet; list at a fixed price or by auction",
-                    new.mode
-                ),
-            ));
-        }
-        (other, _, _) => {
-            return Err(ApiError::invalid(
-                "mode",
-                format!("`{other}` is not one of {}", MODES.join(", ")),
-            ));
-        }
-    };
+    let terms = terms_of(new)?;
     let lot = match (principal.kind, new.loan_id) {
         (OrgKind::Supplier, loan) => {
             let lot = lots::find_visible(conn, Viewer::Owner(principal.org_id), new.lot_id)
@@ -287,7 +243,25 @@ pub async fn create_listing(
         )
         .with("status", lot.status));
     }
+    if new.mode == "forward" && lot.status != LotStatus::InTransit {
+        return Err(ApiError::conflict(
+            "lot_status",
+            format!(
+                "the lot is {}; goods are sold forward while in transit",
+                lot.status
+            ),
+        )
+        .with("status", lot.status));
+    }
     let quantity = validate::quantity("quantity", new.quantity.value(), &lot.unit)?;
+    if let Some((minimum, _)) = terms.group
+        && minimum > quantity
+    {
+        return Err(ApiError::invalid(
+            "group.min_total_quantity",
+            "at most the quantity listed",
+        ));
+    }
     let free = lot.quantity_on_hand - lot.quantity_reserved;
     if quantity > free {
         return Err(
@@ -308,11 +282,13 @@ pub async fn create_listing(
             mode: &new.mode,
             currency: &currency,
             quantity,
-            unit_price,
+            unit_price: terms.unit_price,
             seller_tier: &tier,
             created_by: principal.user_id,
-            auction,
+            auction: terms.auction,
             relisted_from: None,
+            group: terms.group,
+            forward: terms.forward,
         },
     )
     .await?;
@@ -338,6 +314,100 @@ pub async fn create_listing(
     )
     .await?;
     Ok(listing)
+}
+
+/// A new listing's terms, checked: its price, and its mode's own terms.
+struct Terms {
+    unit_price: Option<rust_decimal::Decimal>,
+    auction: Option<store::AuctionRow>,
+    group: Option<(rust_decimal::Decimal, chrono::DateTime<Utc>)>,
+    forward: Option<(rust_decimal::Decimal, i32)>,
+}
+
+fn terms_of(new: &NewListing) -> ApiResult<Terms> {
+    let mut terms = Terms {
+        unit_price: None,
+        auction: None,
+        group: None,
+        forward: None,
+    };
+    // Each mode's terms, and no other mode's.
+    let named = [
+        ("auction", new.auction.is_some()),
+        ("group", new.group.is_some()),
+        ("forward", new.forward.is_some()),
+    ];
+    if let Some((other, _)) = named.iter().find(|(m, given)| *given && *m != new.mode) {
+        return Err(ApiError::invalid(
+            other,
+            format!("{other} terms are for a {other} listing"),
+        ));
+    }
+    let asking = match &new.unit_price {
+        Some(price) => Some(validate::unit_price("unit_price", price.value(), 6)?),
+        None => None,
+    };
+    match new.mode.as_str() {
+        "fixed" | "forward" => {
+            terms.unit_price = Some(asking.ok_or_else(|| {
+                ApiError::invalid(
+                    "unit_price",
+                    "a fixed-price or forward listing names its price",
+                )
+            })?);
+            if new.mode == "forward" {
+                let f = new.forward.as_ref();
+                terms.forward = Some((
+                    f.and_then(|f| f.margin_rate.as_ref())
+                        .map_or(super::forward::default_margin_rate(), |r| r.value()),
+                    match f.and_then(|f| f.payment_days) {
+                        None => super::auction::DEFAULT_PAYMENT_DAYS,
+                        Some(days @ 1..=30) => days,
+                        Some(_) => {
+                            return Err(ApiError::invalid("forward.payment_days", "from 1 to 30"));
+                        }
+                    },
+                ));
+            }
+        }
+        "auction" | "group" if asking.is_some() => {
+            return Err(ApiError::invalid(
+                "unit_price",
+                if new.mode == "auction" {
+                    "an auction's bids set its price, from the reserve in its terms"
+                } else {
+                    "a group's price is group.group_price"
+                },
+            ));
+        }
+        "auction" => {
+            let given = new.auction.as_ref().ok_or_else(|| {
+                ApiError::invalid(
+                    "auction",
+                    "an auction listing gives its terms (reserve_price, min_increment, ends_at, …)",
+                )
+            })?;
+            terms.auction = Some(super::auction::terms(given)?);
+        }
+        "group" => {
+            let given = new.group.as_ref().ok_or_else(|| {
+                ApiError::invalid(
+                    "group",
+                    "a group listing gives its terms (group_price, min_total_quantity, deadline)",
+                )
+            })?;
+            let (price, minimum, deadline) = super::group::terms(given)?;
+            terms.unit_price = Some(price);
+            terms.group = Some((minimum, deadline));
+        }
+        other => {
+            return Err(ApiError::invalid(
+                "mode",
+                format!("`{other}` is not one of {}", MODES.join(", ")),
+            ));
+        }
+    }
+    Ok(terms)
 }
 
 pub(super) async fn event(
@@ -403,6 +473,12 @@ pub async fn withdraw(
         )
         .with("bid_count", locked.bid_count));
     }
+    if locked.mode == "group" && locked.quantity_committed > Decimal::ZERO {
+        return Err(ApiError::conflict(
+            "group_has_members",
+            "members have paid into this group: it runs to its deadline",
+        ));
+    }
     store::withdraw_listing(conn, id).await?;
     let ended = store::end_open_offers(conn, id, "listing_withdrawn").await?;
     for offer in &ended {
@@ -453,10 +529,10 @@ pub async fn make_offer(
         .await?
         .ok_or_else(listing_not_found)?;
     must_be_open(&locked)?;
-    if locked.mode != "fixed" {
+    if !matches!(locked.mode.as_str(), "fixed" | "forward") {
         return Err(ApiError::conflict(
             "listing_mode",
-            "offers are made on fixed-price listings",
+            "offers are made on fixed-price and forward listings",
         ));
     }
     let quantity = validate::quantity("quantity", new.quantity.value(), &seen.verified.unit)?;
@@ -583,6 +659,10 @@ pub async fn accept(
         },
     )
     .await?;
+    // A forward sale: the buyer's margin into escrow now, or nothing is accepted.
+    if listing.mode == "forward" {
+        super::forward::take_margin(conn, principal, &listing, &sale, offer.quantity).await?;
+    }
     let accepted = store::accept_offer(conn, id, sale.id, principal.user_id).await?;
     store::commit_quantity(conn, listing.id, offer.quantity).await?;
     event(

@@ -81,7 +81,8 @@ SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id,
        l.reserve_price, l.min_increment, l.starts_at, l.ends_at, l.extension_minutes,
        l.max_extensions, l.extensions_used, l.deposit_rate, l.payment_days, l.relist_step,
        l.max_relists, l.relist_count, l.relisted_from, l.high_bid, l.high_bidder_org_id,
-       l.bid_count, l.sale_id, l.payment_due_at, l.outcome
+       l.bid_count, l.sale_id, l.payment_due_at, l.outcome, l.min_total_quantity, l.deadline,
+       l.margin_rate
 FROM page p
 JOIN listings l ON l.id = p.id
 JOIN lots lot ON lot.id = p.lot_id
@@ -185,6 +186,9 @@ pub struct ListingLock {
     pub high_bidder_org_id: Option<Uuid>,
     pub bid_count: i32,
     pub sale_id: Option<Uuid>,
+    pub min_total_quantity: Option<Decimal>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub margin_rate: Option<Decimal>,
 }
 
 impl ListingLock {
@@ -247,6 +251,10 @@ pub struct NewListingRow<'a> {
     pub auction: Option<AuctionRow>,
     /// A relisting: the listing it follows and how many came before it.
     pub relisted_from: Option<(Uuid, i32)>,
+    /// A group buy's minimum total quantity and deadline.
+    pub group: Option<(Decimal, DateTime<Utc>)>,
+    /// A forward sale's margin rate and payment days.
+    pub forward: Option<(Decimal, i32)>,
 }
 
 /// Inserts an open listing; `false` when the lot already has a live one.
@@ -273,11 +281,17 @@ pub async fn insert_listing(
             listings::extension_minutes.eq(row.auction.map(|a| a.extension_minutes)),
             listings::max_extensions.eq(row.auction.map(|a| a.max_extensions)),
             listings::deposit_rate.eq(row.auction.map(|a| a.deposit_rate)),
-            listings::payment_days.eq(row.auction.map(|a| a.payment_days)),
+            listings::payment_days.eq(row
+                .auction
+                .map(|a| a.payment_days)
+                .or(row.forward.map(|f| f.1))),
             listings::relist_step.eq(row.auction.map(|a| a.relist_step)),
             listings::max_relists.eq(row.auction.map(|a| a.max_relists)),
             listings::relisted_from.eq(row.relisted_from.map(|r| r.0)),
             listings::relist_count.eq(row.relisted_from.map_or(0, |r| r.1)),
+            listings::min_total_quantity.eq(row.group.map(|g| g.0)),
+            listings::deadline.eq(row.group.map(|g| g.1)),
+            listings::margin_rate.eq(row.forward.map(|f| f.0)),
         ))
         .on_conflict_do_nothing()
         .execute(conn)

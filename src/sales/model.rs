@@ -177,7 +177,7 @@ pub struct Sale {
     pub buyer_org_id: Uuid,
     pub loan_id: Option<Uuid>,
     pub currency: String,
-    /// `pending`, `settled` or `cancelled`.
+    /// `pending`, `settled`, `cancelled`, or `forfeited` (its buyer did not pay in time).
     pub status: SaleStatus,
     pub lines: Vec<SaleLine>,
     pub total: Money,

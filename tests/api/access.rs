@@ -625,6 +625,9 @@ fn rows() -> Vec<Row> {
         row("POST", "/v1/listings/{id}/bids", |a| {
             authed(a, |a| if a == BuyerOwner { 201 } else { 403 })
         }),
+        row("POST", "/v1/listings/{id}/join", |a| {
+            authed(a, |a| if a == BuyerOwner { 201 } else { 403 })
+        }),
         row("GET", "/v1/listings/{id}/bids", |a| {
             authed(a, |a| match a {
                 OtherSupplierOwner | LenderOwner | LenderStaff => 404,
@@ -1046,6 +1049,7 @@ async fn body_for(app: &TestApp, row: &Row, world: &World) -> Option<Value> {
         }
         ("POST", "/v1/offers/{id}/reject") => Some(json!({})),
         ("POST", "/v1/listings/{id}/bids") => Some(json!({"unit_price": "6.00"})),
+        ("POST", "/v1/listings/{id}/join") => Some(json!({"quantity": "1"})),
         ("POST", "/v1/funds") => {
             Some(json!({"currency": "CNY", "amount": "10.00", "org_id": world.buyer_org}))
         }
@@ -1195,6 +1199,36 @@ async fn auction_of(app: &TestApp, world: &World) -> String {
     id
 }
 
+/// A fresh group buy of the supplier's, opened long enough ago for every buyer, and the
+/// buyer's owner funded to join it.
+async fn group_of(app: &TestApp, world: &World) -> String {
+    let lot = world.custody.lot_in_custody(app, "10").await;
+    let deadline = chrono::Utc::now() + chrono::Duration::hours(2);
+    let listed = app
+        .post_keyed(
+            "/v1/listings",
+            world.supplier_owner.token(),
+            &json!({"lot_id": lot["id"], "quantity": "10", "mode": "group", "currency": "CNY",
+                    "group": {"group_price": "6.00", "min_total_quantity": "5", "deadline": deadline}}),
+        )
+        .await;
+    assert_eq!(listed.status, 201, "{}", listed.text);
+    let id = listed.body["id"].as_str().expect("listing").to_owned();
+    app.sql(&format!(
+        "UPDATE listings SET opened_at = now() - interval '2 days' WHERE id = '{id}'"
+    ))
+    .await;
+    let funded = app
+        .post_keyed(
+            "/v1/funds",
+            world.buyer_owner().token(),
+            &json!({"currency": "CNY", "amount": "10.00"}),
+        )
+        .await;
+    assert_eq!(funded.status, 201, "{}", funded.text);
+    id
+}
+
 /// The route's path with its `{id}` filled: fresh objects for routes that change state.
 async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
     let c = &world.custody;
@@ -1290,6 +1324,8 @@ async fn concrete_path(app: &TestApp, row: &Row, world: &World) -> String {
         sale_of(app, world, lot["id"].as_str().expect("lot")).await
     } else if row.path == "/v1/listings/{id}/bids" {
         auction_of(app, world).await
+    } else if row.path == "/v1/listings/{id}/join" {
+        group_of(app, world).await
     } else if row.path.starts_with("/v1/listings/{id}") {
         listing_of(app, world).await
     } else if row.path.starts_with("/v1/offers/{id}") {

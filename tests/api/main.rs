@@ -9,6 +9,7 @@ mod cli;
 mod coldchain;
 mod console;
 mod custody;
+mod deals;
 mod demo;
 mod errors;
 mod fixtures;

@@ -109,7 +109,8 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
     )
     .await
     .assert_error(404, "lot_not_found");
-    // One open listing per lot; more than is free, a missing price, modes not offered: refused.
+    // One open listing per lot; more than is free, a missing price, a mode's terms missing or
+    // another's given, a mode that does not exist: refused.
     let again = json!({"lot_id": id(&lot), "quantity": "10", "mode": "fixed", "currency": "CNY", "unit_price": "6"});
     app.post_keyed("/v1/listings", c.supplier.token(), &again)
         .await
@@ -122,11 +123,11 @@ async fn a_listing_shows_buyers_what_the_platform_verified_and_never_the_sellers
         ),
         (
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "group", "currency": "CNY", "unit_price": "6"}),
-            "mode",
+            "unit_price",
         ),
         (
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "auction", "currency": "CNY", "unit_price": "6"}),
-            "auction",
+            "unit_price",
         ),
         (
             json!({"lot_id": id(&lot2), "quantity": "5", "mode": "barter", "currency": "CNY", "unit_price": "6"}),
