@@ -376,6 +376,7 @@ pub fn routes() -> Vec<Route> {
         page!(POST "/market/list", SELLERS, console::routes::market::list),
         page!(POST "/market/{id}/offer", BUYERS, console::routes::market::offer),
         page!(POST "/market/{id}/bid", BUYERS, console::routes::market::bid),
+        page!(POST "/market/{id}/join", BUYERS, console::routes::market::join),
         page!(POST "/market/funds", BUYERS, console::routes::market::funds),
         page!(POST "/market/{id}/withdraw", SELLERS, console::routes::market::withdraw),
         page!(POST "/market/offers/{id}/accept", SELLERS, console::routes::market::accept),

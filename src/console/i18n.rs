@@ -375,9 +375,15 @@ mod tests {
             .map(|k| key("offer", k)),
         );
         keys.extend(
-            ["no_bids", "below_reserve", "goods_unavailable", "unpaid"]
-                .iter()
-                .map(|k| key("outcome", k)),
+            [
+                "no_bids",
+                "below_reserve",
+                "goods_unavailable",
+                "unpaid",
+                "below_minimum",
+            ]
+            .iter()
+            .map(|k| key("outcome", k)),
         );
         keys.extend(
             ["sold_out", "listing_withdrawn", "sale_cancelled"]

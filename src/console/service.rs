@@ -22,8 +22,8 @@ use crate::lots::service as lots;
 use crate::lots::valuation::Holding;
 use crate::market::auction;
 use crate::market::model::{
-    Bid, Funds, FundsMove, Listing, ListingQuery, NewBid, NewListing, NewOffer, Offer, OfferQuery,
-    Rejection,
+    Bid, Funds, FundsMove, Listing, ListingQuery, NewBid, NewJoin, NewListing, NewOffer, Offer,
+    OfferQuery, Rejection,
 };
 use crate::market::service as market;
 use crate::orgs::model::{DirectoryEntry, DirectoryQuery, NewOrg, NewUser, Org, User, UserChange};
@@ -668,6 +668,30 @@ pub async fn place_bid(
         &NO_BODY,
         actix_web::http::StatusCode::CREATED,
         move |conn| Box::pin(async move { auction::bid(conn, &principal, listing, &new).await }),
+    )
+    .await
+}
+
+/// A buyer joins a group buy from the market page, under the form's key: one payment.
+pub async fn join_group(
+    pool: &crate::db::DbPool,
+    principal: &Principal,
+    listing: Uuid,
+    new: NewJoin,
+    idem: KeyRequired,
+) -> ApiResult<Keyed> {
+    let principal = principal.clone();
+    run_keyed(
+        idem,
+        pool,
+        principal.user_id,
+        &NO_BODY,
+        actix_web::http::StatusCode::CREATED,
+        move |conn| {
+            Box::pin(
+                async move { crate::market::group::join(conn, &principal, listing, &new).await },
+            )
+        },
     )
     .await
 }

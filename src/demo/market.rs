@@ -3,14 +3,19 @@
 //! growers listed 4 t two hours ago, which a silver buyer sees only after six — the tier's
 //! privilege shown. The cooperative also auctions 5 t of grade A Fujis, opened yesterday and
 //! closing tomorrow, on which Qingdao (silver) and Beijing Xinfadi Wholesale (new, bronze) have
-//! bid, each deposit moved from the bidder's market funds into escrow. Through the same
-//! services the API runs.
+//! bid, each deposit moved from the bidder's market funds into escrow. The Qixia growers run a
+//! group buy of 8 t of grade B Fujis at CNY 5.60 (6 t to fill it, closing tomorrow): Qingdao
+//! has joined with 3 t and Beijing with 2 t, paid into escrow. And the cooperative sold its
+//! 80 m3 of grade B eucalyptus boards at sea forward to Qingdao at CNY 1,480/m3, Qingdao's
+//! margin held until the Beibu Gulf Star is unloaded. Through the same services the API runs.
 
 use super::{COLD_STORE, DemoLot, demo_lot, demo_principal, fail};
 use crate::auth::Principal;
 use crate::db::DbPool;
 use crate::market::auction;
-use crate::market::model::{AuctionTerms, FundsMove, NewBid, NewListing, NewOffer};
+use crate::market::model::{
+    AuctionTerms, FundsMove, GroupTerms, NewBid, NewJoin, NewListing, NewOffer,
+};
 use crate::market::{service as market, store};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -82,6 +87,8 @@ pub(super) async fn load(pool: &DbPool) -> anyhow::Result<()> {
                 .map_err(fail)?;
         store::backdate_opening(conn, later.id, chrono::Duration::hours(2)).await?;
         auction(conn, today, cold_store, (&cooperative, &buyer)).await?;
+        group(conn, today, cold_store, (&growers, &buyer)).await?;
+        forward(conn, (&cooperative, &buyer)).await?;
         Ok(())
     })
     .await
@@ -145,7 +152,7 @@ async fn auction(
             bidder,
             &FundsMove {
                 currency: "CNY".into(),
-                amount: Decimal::from(20_000).into(),
+                amount: Decimal::from(50_000).into(),
                 org_id: None,
             },
             false,
@@ -163,5 +170,116 @@ async fn auction(
         .await
         .map_err(fail)?;
     }
+    Ok(())
+}
+
+/// The growers' group buy, two members in.
+async fn group(
+    conn: &mut diesel_async::AsyncPgConnection,
+    today: chrono::NaiveDate,
+    cold_store: Uuid,
+    (growers, qingdao): (&Principal, &Principal),
+) -> anyhow::Result<()> {
+    let beijing = demo_principal(conn, "owner@wholesale.demo.holdfast").await?;
+    let lot = demo_lot(
+        conn,
+        growers,
+        DemoLot {
+            commodity: "APPLE_FUJI",
+            grade: "B",
+            measured: None,
+            quantity: Decimal::from(8_000),
+            days_ago: 8,
+            warehouse: Some(cold_store),
+            voyage: None,
+        },
+        today,
+    )
+    .await?;
+    let listed = market::create_listing(
+        conn,
+        growers,
+        &NewListing {
+            lot_id: lot.id,
+            quantity: Decimal::from(8_000).into(),
+            mode: "group".into(),
+            currency: "CNY".into(),
+            unit_price: None,
+            loan_id: None,
+            auction: None,
+            group: Some(GroupTerms {
+                group_price: Decimal::new(560, 2).into(),
+                min_total_quantity: Decimal::from(6_000).into(),
+                deadline: chrono::Utc::now() + chrono::Duration::hours(30),
+            }),
+            forward: None,
+        },
+    )
+    .await
+    .map_err(fail)?;
+    store::backdate_opening(conn, listed.id, chrono::Duration::hours(26)).await?;
+    for (member, quantity) in [(qingdao, 3_000), (&beijing, 2_000)] {
+        crate::market::group::join(
+            conn,
+            member,
+            listed.id,
+            &NewJoin {
+                quantity: Decimal::from(quantity).into(),
+            },
+        )
+        .await
+        .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The cooperative's grade B boards at sea, sold forward to Qingdao.
+async fn forward(
+    conn: &mut diesel_async::AsyncPgConnection,
+    (cooperative, qingdao): (&Principal, &Principal),
+) -> anyhow::Result<()> {
+    use crate::db::schema::lots;
+    use diesel::{ExpressionMethods, QueryDsl};
+    let boards: Uuid = lots::table
+        .filter(lots::commodity_code.eq("EUCALYPTUS_BOARD"))
+        .filter(lots::grade.eq("B"))
+        .filter(lots::status.eq("in_transit"))
+        .filter(lots::owner_org_id.eq(cooperative.org_id))
+        .select(lots::id)
+        .first(conn)
+        .await?;
+    let listed = market::create_listing(
+        conn,
+        cooperative,
+        &NewListing {
+            lot_id: boards,
+            quantity: Decimal::from(80).into(),
+            mode: "forward".into(),
+            currency: "CNY".into(),
+            unit_price: Some(Decimal::from(1_480).into()),
+            loan_id: None,
+            auction: None,
+            group: None,
+            forward: None,
+        },
+    )
+    .await
+    .map_err(fail)?;
+    store::backdate_opening(conn, listed.id, chrono::Duration::hours(26)).await?;
+    let offer = market::make_offer(
+        conn,
+        qingdao,
+        listed.id,
+        &NewOffer {
+            quantity: Decimal::from(80).into(),
+            unit_price: Decimal::from(1_480).into(),
+            valid_hours: None,
+        },
+    )
+    .await
+    .map_err(fail)?;
+    market::accept(conn, cooperative, offer.id)
+        .await
+        .map_err(fail)?;
     Ok(())
 }

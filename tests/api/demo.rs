@@ -33,9 +33,9 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
         .filter(|l| l["commodity_code"] == "APPLE_FUJI")
         .collect();
     // Three pledged lots, one sold and waiting to be picked up, one with a sale pending, and
-    // three listed in the market (the cooperative's two, one by auction, and the Qixia
-    // growers').
-    assert_eq!(apples.len(), 8, "{}", in_custody.text);
+    // four listed in the market (the cooperative's two, one by auction, and the Qixia
+    // growers' two, one for group buying).
+    assert_eq!(apples.len(), 9, "{}", in_custody.text);
     let supplier = app
         .login("owner@supplier.demo.holdfast", DEMO_PASSWORD)
         .await;
@@ -95,10 +95,12 @@ async fn the_demo_world_has_apples_in_the_cold_store_and_boards_at_sea_and_loads
             ("settled", true),
             ("settled", false),
             ("pending", true),
-            ("settled", true)
+            ("settled", true),
+            ("pending", true)
         ],
-        "released, awaiting pickup, pending, released"
+        "released, awaiting pickup, pending, released, and the boards sold forward"
     );
+    assert_eq!(sales[4]["total"], "118400.00", "80 m3 at 1,480");
     assert_eq!(sales[2]["paid"], "5000.00");
     let cooperative = app
         .get(&format!("/v1/orgs/{}", supplier.org_id), supplier.token())
@@ -249,18 +251,33 @@ async fn the_demo_market_shows_the_silver_buyer_yesterdays_listing_and_not_yet_t
     let wholesale = app
         .login("owner@wholesale.demo.holdfast", DEMO_PASSWORD)
         .await;
+    // Beijing holds its auction deposit and its group payment (2 t at 5.60).
     let funds = app.get("/v1/funds", wholesale.token()).await;
-    assert_eq!(funds.body[0]["held"], "3100.00", "{}", funds.text);
-    assert_eq!(funds.body[0]["available"], "16900.00");
+    assert_eq!(funds.body[0]["held"], "14300.00", "{}", funds.text);
+    assert_eq!(funds.body[0]["available"], "35700.00");
+    let groups = app.get("/v1/listings?mode=group", wholesale.token()).await;
+    assert_eq!(
+        groups.body["items"][0]["group"]["joined_quantity"], "5000.000",
+        "{}",
+        groups.text
+    );
+    // Qingdao bought the boards at sea forward: its margin (10 % of 118,400) is held.
+    let qingdao = app.get("/v1/funds", buyer.token()).await;
+    assert_eq!(
+        qingdao.body[0]["held"], "31275.00",
+        "2,635 + 16,800 + 11,840: {}",
+        qingdao.text
+    );
     let me = app
         .get(&format!("/v1/orgs/{}", wholesale.org_id), wholesale.token())
         .await;
     assert_eq!(me.body["tier"]["tier"], "bronze", "{}", me.text);
     let offers = app.get("/v1/offers", buyer.token()).await;
     assert_eq!(offers.body["items"][0]["status"], "open", "{}", offers.text);
-    // The growers see their own listing, which silver buyers will see in four hours.
+    // The growers see their own fixed-price listing, which silver buyers will see in four
+    // hours (and their group buy, which the buyers joined).
     let growers = app.login("owner@grower.demo.holdfast", DEMO_PASSWORD).await;
-    let theirs = app.get("/v1/listings", growers.token()).await;
+    let theirs = app.get("/v1/listings?mode=fixed", growers.token()).await;
     assert_eq!(
         theirs.body["items"].as_array().unwrap().len(),
         1,
@@ -269,5 +286,5 @@ async fn the_demo_market_shows_the_silver_buyer_yesterdays_listing_and_not_yet_t
     );
     // Loading again adds nothing.
     demo::load(&app.pool).await.expect("demo again");
-    assert_eq!(app.count("listings").await, 3);
+    assert_eq!(app.count("listings").await, 5);
 }

@@ -1196,3 +1196,91 @@ async fn a_supplier_auctions_goods_and_a_buyer_funds_and_bids_against_a_live_clo
     assert!(browser.text("[data-listing]").await.contains("awarded"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_supplier_opens_a_group_buy_and_a_buyer_joins_it_paying_into_escrow() {
+    let app = TestApp::spawn().await;
+    let custody = fixtures::custody(&app).await;
+    custody.lot_in_custody(&app, "1000").await;
+    let buyer = app.owner_of(holdfast::auth::OrgKind::Buyer).await;
+    app.sql(&format!(
+        "UPDATE orgs SET tier = 'platinum' WHERE id = '{}'",
+        buyer.org_id
+    ))
+    .await;
+    let funded = app
+        .post_keyed(
+            "/v1/funds",
+            buyer.token(),
+            &json!({"currency": "CNY", "amount": "2000.00"}),
+        )
+        .await;
+    assert_eq!(funded.status, 201, "{}", funded.text);
+
+    // The supplier offers 1,000 kg for group buying at 5.00, 600 kg to fill it, for a day.
+    let browser = Browser::start(&app.base).await;
+    browser.sign_in(&custody.supplier.email, PASSWORD).await;
+    browser.open("/market").await;
+    browser.click("#new-listing summary").await;
+    browser.fill("#l-quantity", "1000").await;
+    browser.click("#l-mode option[value=group]").await;
+    browser.fill("#l-price", "5.00").await;
+    browser.fill("#l-minimum", "600").await;
+    browser.click("#new-listing button[type=submit]").await;
+    browser
+        .wait_for(|p: String| p == "/market?done=listed", "the group listed")
+        .await;
+    let card = browser.text("[data-listing] .group").await;
+    assert!(
+        card.contains("Group price CNY 5.00 per kg")
+            && card.contains("0 kg joined of the 600 kg needed"),
+        "{card}"
+    );
+    browser.sign_out().await;
+
+    // The buyer joins with 300 kg: 1,500.00 moves from its funds into escrow.
+    browser.sign_in(&buyer.email, PASSWORD).await;
+    browser
+        .wait_text("[data-listing] .countdown", |t| t.starts_with("23 h"))
+        .await;
+    browser
+        .fill(
+            "[data-listing] form[action$='/join'] input[name=quantity]",
+            "300",
+        )
+        .await;
+    browser
+        .click("[data-listing] form[action$='/join'] button")
+        .await;
+    browser
+        .wait_for(|p: String| p == "/market?done=joined", "the group joined")
+        .await;
+    let card = browser.text("[data-listing] .group").await;
+    assert!(
+        card.contains("300 kg joined of the 600 kg needed"),
+        "{card}"
+    );
+    assert_eq!(
+        browser.text("#funds strong[data-funds=CNY]").await,
+        "CNY 500.00"
+    );
+    // Joining twice is refused on the page, with the reason.
+    browser
+        .fill(
+            "[data-listing] form[action$='/join'] input[name=quantity]",
+            "10",
+        )
+        .await;
+    browser
+        .click("[data-listing] form[action$='/join'] button")
+        .await;
+    assert!(
+        browser
+            .text("[role=alert]")
+            .await
+            .contains("joined this group already")
+    );
+    browser.scroll_to("[data-listing]").await;
+    browser.shoot("market-group-buyer").await;
+    browser.close().await;
+}

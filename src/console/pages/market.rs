@@ -8,7 +8,7 @@ use crate::auth::{OrgKind, Permission};
 use crate::console::i18n::{Arg, Lang};
 use crate::console::service::Market;
 use crate::console::view;
-use crate::market::model::{Auction, Bid, Listing, Offer};
+use crate::market::model::{Auction, Bid, Group, Listing, Offer};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
@@ -68,10 +68,14 @@ pub fn listing_terms(lang: Lang, id: &str) -> Markup {
             select id={ (id) "-mode" } name="mode" {
                 option value="fixed" { (lang.t("market-mode-fixed")) }
                 option value="auction" { (lang.t("market-mode-auction")) }
+                option value="group" { (lang.t("market-mode-group")) }
+                option value="forward" { (lang.t("market-mode-forward")) }
             }
         }
         p.field { label for={ (id) "-price" } { (lang.t("market-asking-price")) }
             input id={ (id) "-price" } name="unit_price" type="text" inputmode="decimal"; }
+        p.field { label for={ (id) "-minimum" } { (lang.t("market-group-minimum")) }
+            input id={ (id) "-minimum" } name="min_total_quantity" type="text" inputmode="decimal"; }
         p.field { label for={ (id) "-reserve" } { (lang.t("market-reserve")) }
             input id={ (id) "-reserve" } name="reserve_price" type="text" inputmode="decimal"; }
         p.field { label for={ (id) "-increment" } { (lang.t("market-increment")) }
@@ -197,6 +201,44 @@ fn auction_block(
     }
 }
 
+/// A group buy on its card: the group price, how much is joined of the minimum, the clock to
+/// the deadline and, for a buyer, the join form.
+fn group_block(lang: Lang, l: &Listing, g: &Group, may_join: bool, csrf: &str) -> Markup {
+    let unit = &l.verified.unit;
+    html! {
+        div.group {
+            p.price { (lang.t("market-group-price")) " " (price(lang, &l.currency, unit, g.group_price)) }
+            p {
+                (lang.f("market-group-joined", &[
+                    ("joined", Arg::from(lang.number(g.joined_quantity))),
+                    ("minimum", Arg::from(lang.number(g.min_total_quantity))),
+                    ("unit", Arg::from(unit.as_str())),
+                ]))
+            }
+            progress max=(g.min_total_quantity.to_string()) value=(g.joined_quantity.min(g.min_total_quantity).to_string()) {}
+            @if l.status == "open" {
+                p.clock {
+                    (lang.t("market-group-closes")) " "
+                    strong.countdown data-ends-at=(g.deadline.to_rfc3339()) data-ended=(lang.t("market-ended")) { (lang.moment(g.deadline)) }
+                    " · " (lang.moment(g.deadline))
+                }
+                p.help { (lang.t("market-group-help")) }
+            } @else if let Some(outcome) = &g.outcome {
+                p { (view::words(lang, "outcome", outcome)) }
+            }
+            @if may_join && l.status == "open" {
+                form.bid.actions method="post" action={ "/market/" (l.id) "/join" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="key" value=(random_token());
+                    label { (lang.t("col-quantity"))
+                        input type="text" inputmode="decimal" name="quantity" size="8" required; }
+                    button.primary type="submit" { (lang.t("market-join")) }
+                }
+            }
+        }
+    }
+}
+
 /// A listing's or an offer's status as a badge, in the words of its kind.
 fn state(lang: Lang, kind: &str, status: &str) -> Markup {
     html! { span class={ "badge badge-" (status) } { (view::words(lang, kind, status)) } }
@@ -295,15 +337,21 @@ pub fn market(
                         (l.verified.commodity_name) " · " (l.lot_code) " "
                         (state(lang, "listing", &l.status))
                     }
-                    @if let Some(p) = l.unit_price {
+                    @if let (Some(p), None) = (l.unit_price, &l.group) {
                         p.price { (price(lang, &l.currency, &l.verified.unit, p)) }
+                    }
+                    @if let Some(f) = &l.forward {
+                        p.help { (lang.f("market-forward-help", &[("margin", Arg::from(lang.percent(f.margin_rate))), ("days", Arg::from(i64::from(f.payment_days)))])) }
+                    }
+                    @if let Some(g) = &l.group {
+                        (group_block(lang, l, g, may_offer, csrf))
                     }
                     @if let Some(a) = &l.auction {
                         @let bids: Vec<&Bid> = page.bids.iter().filter(|b| b.listing_id == l.id).collect();
                         (auction_block(lang, l, a, &bids, may_offer, csrf, &name_of))
                     }
                     (facts(lang, l))
-                    @if may_offer && l.status == "open" && l.mode == "fixed" {
+                    @if may_offer && l.status == "open" && (l.mode == "fixed" || l.mode == "forward") {
                         form.offer method="post" action={ "/market/" (l.id) "/offer" } {
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="key" value=(random_token());
@@ -330,7 +378,7 @@ pub fn market(
                                 }
                             }
                         }
-                        @if l.mode != "fixed" {} @else if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
+                        @if l.mode != "fixed" && l.mode != "forward" {} @else if offers.is_empty() { p.help { (lang.t("market-no-offers")) } } @else {
                             div.table-wrap { table {
                                 thead { tr { th { (lang.t("market-buyer")) } th.num { (lang.t("col-quantity")) } th.num { (lang.t("col-price")) }
                                              th { (lang.t("market-expires")) } th { (lang.t("col-status")) } th { span.sr-only { (lang.t("admin-actions")) } } } }
@@ -354,7 +402,8 @@ pub fn market(
                                 } } }
                             } }
                         }
-                        @if may_sell && l.status == "open" && l.auction.as_ref().is_none_or(|a| a.bid_count == 0) {
+                        @if may_sell && l.status == "open" && l.auction.as_ref().is_none_or(|a| a.bid_count == 0)
+                            && l.group.as_ref().is_none_or(|g| g.joined_quantity.is_zero()) {
                             form.inline method="post" action={ "/market/" (l.id) "/withdraw" } {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button.danger type="submit" { (lang.t("market-withdraw")) }
@@ -385,7 +434,7 @@ pub fn market(
     };
     let content = html! {
         (content)
-        @if page.listings.items.iter().any(|l| l.auction.is_some()) {
+        @if page.listings.items.iter().any(|l| l.auction.is_some() || l.group.is_some()) {
             script src="/assets/market.js" defer {}
         }
     };

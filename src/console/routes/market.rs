@@ -39,6 +39,7 @@ const DONE: &[(&str, &str)] = &[
     ("withdrawn", "done-listing-withdrawn"),
     ("bid", "done-bid"),
     ("funded", "done-funded"),
+    ("joined", "done-joined"),
 ];
 
 pub async fn market(
@@ -122,9 +123,32 @@ fn auction_terms(f: &Fields) -> serde_json::Value {
     terms
 }
 
-/// Goods listed at a fixed price (`unit_price`) or by auction (`reserve_price`,
-/// `min_increment`, `hours`): `lot_id`, `quantity`, `currency`, `mode`, and a lender's
-/// `loan_id`.
+/// The group terms of a listing form: the price typed as the group price, the minimum, and
+/// the deadline `hours` from now (else 24).
+fn group_terms(f: &Fields) -> serde_json::Value {
+    let hours = f
+        .get("hours")
+        .parse::<i64>()
+        .unwrap_or(24)
+        .clamp(1, 24 * 30);
+    let mut terms = serde_json::json!({
+        "deadline": chrono::Utc::now() + chrono::Duration::hours(hours),
+    });
+    for (field, from) in [
+        ("group_price", "unit_price"),
+        ("min_total_quantity", "min_total_quantity"),
+    ] {
+        if !f.get(from).is_empty() {
+            terms[field] = serde_json::Value::String(f.get(from).to_owned());
+        }
+    }
+    terms
+}
+
+/// Goods listed at a fixed price (`unit_price`), by auction (`reserve_price`,
+/// `min_increment`, `hours`), for group buying (`unit_price` is the group price,
+/// `min_total_quantity`, `hours` to the deadline) or forward (`unit_price`): `lot_id`,
+/// `quantity`, `currency`, `mode`, and a lender's `loan_id`.
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -132,28 +156,27 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let f = &posted.form;
     let answer = async {
-        let auction = f.get("mode") == "auction";
+        let mode = match f.get("mode") {
+            "auction" | "group" | "forward" => f.get("mode"),
+            _ => "fixed",
+        };
+        let terms = match mode {
+            "auction" => Json::Value(auction_terms(f)),
+            "group" => Json::Value(group_terms(f)),
+            _ => Json::Text(""),
+        };
+        let priced = matches!(mode, "fixed" | "forward");
         let new = forms::as_api(vec![
             ("lot_id", Json::Text(f.get("lot_id"))),
             ("quantity", Json::Text(f.get("quantity"))),
-            (
-                "mode",
-                Json::Text(if auction { "auction" } else { "fixed" }),
-            ),
+            ("mode", Json::Text(mode)),
             ("currency", Json::Text(f.get("currency"))),
             (
                 "unit_price",
-                Json::Text(if auction { "" } else { f.get("unit_price") }),
+                Json::Text(if priced { f.get("unit_price") } else { "" }),
             ),
             ("loan_id", Json::Text(f.get("loan_id"))),
-            (
-                "auction",
-                if auction {
-                    Json::Value(auction_terms(f))
-                } else {
-                    Json::Text("")
-                },
-            ),
+            (mode, terms),
         ])?;
         let mut conn = state.pool.get().await?;
         service::list_goods(&mut conn, &posted.session.principal, &new).await
@@ -201,6 +224,25 @@ pub async fn bid(
     let idem = KeyRequired::from_form(&req, f.get("key"))?;
     match service::place_bid(&state.pool, &posted.session.principal, *id, new, idem).await? {
         Keyed::Done => Ok(forms::see_other("/market?done=bid")),
+        Keyed::Refused(error) => refused(&req, &state, &posted.session, error).await,
+    }
+}
+
+/// A buyer joins a group buy: `quantity`, under the form's key.
+pub async fn join(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    posted: Posted<Fields>,
+) -> ApiResult<HttpResponse> {
+    let f = &posted.form;
+    let new = match forms::as_api(vec![("quantity", Json::Text(f.get("quantity")))]) {
+        Ok(new) => new,
+        Err(error) => return refused(&req, &state, &posted.session, error).await,
+    };
+    let idem = KeyRequired::from_form(&req, f.get("key"))?;
+    match service::join_group(&state.pool, &posted.session.principal, *id, new, idem).await? {
+        Keyed::Done => Ok(forms::see_other("/market?done=joined")),
         Keyed::Refused(error) => refused(&req, &state, &posted.session, error).await,
     }
 }
