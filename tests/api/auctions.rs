@@ -630,7 +630,7 @@ impl Lcg {
 }
 
 #[tokio::test]
-async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_money() {
+async fn random_funding_bidding_joining_withdrawing_and_closing_never_lose_or_create_money() {
     let app = TestApp::spawn().await;
     let w = World::new(&app).await;
     let buyers = [
@@ -638,6 +638,22 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
         buyer(&app, "gold").await,
         buyer(&app, "platinum").await,
     ];
+    // Two group buys beside the auctions: members pay in full as they join.
+    let mut groups = Vec::new();
+    for minimum in ["20", "45"] {
+        let lot = w.l.custody.lot_in_custody(&app, "50").await;
+        let listed = app
+            .post_keyed(
+                "/v1/listings",
+                w.seller().token(),
+                &json!({"lot_id": id(&lot), "quantity": "50", "mode": "group", "currency": "CNY",
+                        "group": {"group_price": "0.50", "min_total_quantity": minimum,
+                                  "deadline": Utc::now() + Duration::hours(1)}}),
+            )
+            .await;
+        assert_eq!(listed.status, 201, "{}", listed.text);
+        groups.push(id(&listed.body));
+    }
     let mut listings = Vec::new();
     for _ in 0..3 {
         let lot = w.l.custody.lot_in_custody(&app, "50").await;
@@ -665,7 +681,23 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
     for step in 0..60 {
         let who = &buyers[rng.next(3) as usize];
         let l = &listings[rng.next(3) as usize];
-        match rng.next(6) {
+        match rng.next(7) {
+            6 => {
+                let group = &groups[rng.next(2) as usize];
+                let quantity = format!("{}", 1 + rng.next(20));
+                let joined = app
+                    .post_keyed(
+                        &format!("/v1/listings/{group}/join"),
+                        who.token(),
+                        &json!({"quantity": quantity}),
+                    )
+                    .await;
+                assert!(
+                    matches!(joined.status, 201 | 404 | 409),
+                    "step {step}: {}",
+                    joined.text
+                );
+            }
             0 => {
                 let amount = format!("{}.00", 5 + rng.next(30));
                 if fund(&app, who, &amount).await.status == 201 {
@@ -688,6 +720,7 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
                 }
             }
             2 if step > 40 => {
+                // Time passes for one auction, and the market job runs.
                 ends_in(&app, l, Duration::seconds(-1)).await;
                 run_market(&app, Utc::now()).await;
             }
@@ -704,12 +737,34 @@ async fn random_funding_bidding_withdrawing_and_closing_never_lose_or_create_mon
         assert_escrow_is_open_deposits(&app).await;
     }
     assert!(app.count("bids").await >= 5, "the sequence placed bids");
-    // Every auction closes: the highest bids win, the other deposits return.
+    assert!(
+        app.count("market_deposits").await >= 3,
+        "the sequence took deposits"
+    );
+    // Every auction closes: the highest bids win, the other deposits return; every group
+    // fills or fails.
     for l in &listings {
         ends_in(&app, l, Duration::seconds(-1)).await;
     }
-    let swept = run_market(&app, Utc::now()).await;
-    assert!(swept.auctions.awarded >= 1, "{swept:?}");
+    for g in &groups {
+        app.sql(&format!(
+            "UPDATE listings SET deadline = now() - interval '1 second' WHERE id = '{g}'"
+        ))
+        .await;
+    }
+    run_market(&app, Utc::now()).await;
+    let ended = app
+        .value(
+            "SELECT concat_ws(' ', (SELECT count(*) FROM listings WHERE status = 'awarded'),
+                    (SELECT count(*) FROM market_deposits WHERE kind = 'group'),
+                    (SELECT count(*) FROM market_deposits WHERE status = 'returned'))",
+        )
+        .await;
+    let counts: Vec<i64> = ended.split(' ').map(|n| n.parse().unwrap()).collect();
+    assert!(
+        counts.iter().all(|n| *n >= 1),
+        "awards, group payments and returns all happened: {ended}"
+    );
     assert_escrow_is_open_deposits(&app).await;
     // Money in = what the buyers hold free + what deposits hold + what deposits paid to sales.
     let mut held_free = Decimal::ZERO;
