@@ -781,3 +781,75 @@ async fn random_funding_bidding_joining_withdrawing_and_closing_never_lose_or_cr
     assert_eq!(net_in, held_free + applied);
     assert_books_balance(&app, w.admin()).await;
 }
+
+#[tokio::test]
+async fn a_lender_auctions_a_liquidating_loans_goods_and_the_winners_payment_repays_the_loan() {
+    let app = TestApp::spawn().await;
+    let w = World::new(&app).await;
+    let c = &w.l.custody;
+    let (lot, loan) = w.l.active_loan(&app, "1000", "3000.00").await;
+    crate::fixtures::post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "3.50",
+        &Utc::now().to_rfc3339(),
+    )
+    .await;
+    let liquidate = app
+        .post(
+            &format!("/v1/loans/{loan}/liquidate"),
+            w.l.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(liquidate.status, 201, "{}", liquidate.text);
+    let listed = app
+        .post_keyed(
+            "/v1/listings",
+            w.l.lender.token(),
+            &json!({"lot_id": id(&lot), "quantity": "1000", "mode": "auction", "currency": "CNY",
+                    "loan_id": loan,
+                    "auction": {"reserve_price": "3.20", "min_increment": "0.05",
+                                "ends_at": (Utc::now() + Duration::hours(2)).to_rfc3339()}}),
+        )
+        .await;
+    assert_eq!(listed.status, 201, "{}", listed.text);
+    let l = id(&listed.body);
+    let b = buyer(&app, "platinum").await;
+    assert_eq!(fund(&app, &b, "500.00").await.status, 201);
+    let placed = bid(&app, &b, &l, "3.40").await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    ends_in(&app, &l, Duration::seconds(-1)).await;
+    assert_eq!(run_market(&app, Utc::now()).await.auctions.awarded, 1);
+    // The close made a liquidation sale in the lender's name, the deposit its first payment.
+    let closed = app
+        .get(&format!("/v1/listings/{l}"), w.l.lender.token())
+        .await;
+    let sale_id = closed.body["auction"]["sale_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sale = app.get(&format!("/v1/sales/{sale_id}"), b.token()).await;
+    assert_eq!(sale.body["kind"], "liquidation", "{}", sale.text);
+    assert_eq!(
+        (sale.body["total"].as_str(), sale.body["paid"].as_str()),
+        (Some("3400.00"), Some("160.00"))
+    );
+    let paid = app
+        .post_keyed(
+            &format!("/v1/sales/{sale_id}/payments"),
+            b.token(),
+            &json!({"amount": "3240.00"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["sale"]["status"], "settled", "{}", paid.text);
+    let after = w.l.loan(&app, &loan).await;
+    assert_ne!(
+        after["status"], "liquidating",
+        "the proceeds repaid it: {after}"
+    );
+    assert_escrow_is_open_deposits(&app).await;
+    assert_books_balance(&app, w.admin()).await;
+}
