@@ -1172,45 +1172,31 @@ async fn listing_of(app: &TestApp, world: &World) -> String {
 /// A fresh auction of the supplier's, opened long enough ago for every buyer, and the
 /// buyer's owner funded for its deposit.
 async fn auction_of(app: &TestApp, world: &World) -> String {
-    let lot = world.custody.lot_in_custody(app, "10").await;
     let ends_at = chrono::Utc::now() + chrono::Duration::hours(2);
-    let listed = app
-        .post_keyed(
-            "/v1/listings",
-            world.supplier_owner.token(),
-            &json!({"lot_id": lot["id"], "quantity": "10", "mode": "auction", "currency": "CNY",
-                    "auction": {"reserve_price": "6.00", "min_increment": "0.10", "ends_at": ends_at}}),
-        )
-        .await;
-    assert_eq!(listed.status, 201, "{}", listed.text);
-    let id = listed.body["id"].as_str().expect("listing").to_owned();
-    app.sql(&format!(
-        "UPDATE listings SET opened_at = now() - interval '2 days' WHERE id = '{id}'"
-    ))
-    .await;
-    let funded = app
-        .post_keyed(
-            "/v1/funds",
-            world.buyer_owner().token(),
-            &json!({"currency": "CNY", "amount": "10.00"}),
-        )
-        .await;
-    assert_eq!(funded.status, 201, "{}", funded.text);
-    id
+    let terms =
+        json!({"auction": {"reserve_price": "6.00", "min_increment": "0.10", "ends_at": ends_at}});
+    funded_listing_of(app, world, "auction", terms).await
 }
 
 /// A fresh group buy of the supplier's, opened long enough ago for every buyer, and the
 /// buyer's owner funded to join it.
 async fn group_of(app: &TestApp, world: &World) -> String {
-    let lot = world.custody.lot_in_custody(app, "10").await;
     let deadline = chrono::Utc::now() + chrono::Duration::hours(2);
+    let terms =
+        json!({"group": {"group_price": "6.00", "min_total_quantity": "5", "deadline": deadline}});
+    funded_listing_of(app, world, "group", terms).await
+}
+
+/// A fresh listing of 10 of a new lot in `mode` with its `terms`, visible to every buyer, and
+/// 10.00 in the buyer's owner's market funds.
+async fn funded_listing_of(app: &TestApp, world: &World, mode: &str, terms: Value) -> String {
+    let lot = world.custody.lot_in_custody(app, "10").await;
+    let mut body = json!({"lot_id": lot["id"], "quantity": "10", "mode": mode, "currency": "CNY"});
+    for (k, v) in terms.as_object().expect("terms") {
+        body[k] = v.clone();
+    }
     let listed = app
-        .post_keyed(
-            "/v1/listings",
-            world.supplier_owner.token(),
-            &json!({"lot_id": lot["id"], "quantity": "10", "mode": "group", "currency": "CNY",
-                    "group": {"group_price": "6.00", "min_total_quantity": "5", "deadline": deadline}}),
-        )
+        .post_keyed("/v1/listings", world.supplier_owner.token(), &body)
         .await;
     assert_eq!(listed.status, 201, "{}", listed.text);
     let id = listed.body["id"].as_str().expect("listing").to_owned();
@@ -1218,13 +1204,7 @@ async fn group_of(app: &TestApp, world: &World) -> String {
         "UPDATE listings SET opened_at = now() - interval '2 days' WHERE id = '{id}'"
     ))
     .await;
-    let funded = app
-        .post_keyed(
-            "/v1/funds",
-            world.buyer_owner().token(),
-            &json!({"currency": "CNY", "amount": "10.00"}),
-        )
-        .await;
+    let funded = fixtures::fund(app, world.buyer_owner(), "10.00").await;
     assert_eq!(funded.status, 201, "{}", funded.text);
     id
 }

@@ -3,57 +3,17 @@
 //! returns the other deposits, forfeiture by an unpaid winner, relisting, and the money kept
 //! whole through all of it.
 
-use crate::fixtures::{Lending, assert_books_balance, lending};
+use crate::fixtures::{
+    Lending, assert_books_balance, assert_escrow_is_open_deposits, buyer_of_tier as buyer, dec,
+    fund, lending, market_funds as funds, run_market,
+};
 use crate::support::{Reply, Session, TestApp};
 use chrono::{DateTime, Duration, Utc};
-use holdfast::auth::OrgKind;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
-}
-
-fn dec(value: &Value) -> Decimal {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("a decimal string, not {value}"))
-        .parse()
-        .expect("a decimal")
-}
-
-async fn buyer(app: &TestApp, tier: &str) -> Session {
-    let buyer = app.owner_of(OrgKind::Buyer).await;
-    app.sql(&format!(
-        "UPDATE orgs SET tier = '{tier}' WHERE id = '{}'",
-        buyer.org_id
-    ))
-    .await;
-    buyer
-}
-
-async fn fund(app: &TestApp, who: &Session, amount: &str) -> Reply {
-    app.post_keyed(
-        "/v1/funds",
-        who.token(),
-        &json!({"currency": "CNY", "amount": amount}),
-    )
-    .await
-}
-
-/// The buyer's CNY funds: (available, held).
-async fn funds(app: &TestApp, who: &Session) -> (Decimal, Decimal) {
-    let reply = app.get("/v1/funds", who.token()).await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["currency"] == "CNY")
-        .map_or((Decimal::ZERO, Decimal::ZERO), |f| {
-            (dec(&f["available"]), dec(&f["held"]))
-        })
 }
 
 async fn bid(app: &TestApp, who: &Session, listing: &str, price: &str) -> Reply {
@@ -101,30 +61,6 @@ async fn ends_in(app: &TestApp, listing: &str, from_now: Duration) {
         from_now.num_seconds()
     ))
     .await;
-}
-
-async fn run_market(app: &TestApp, at: DateTime<Utc>) -> holdfast::market::job::Swept {
-    holdfast::market::job::run(&app.pool, at)
-        .await
-        .expect("market job")
-        .expect("the market lock")
-}
-
-/// The platform's held deposits, and the deposits the market holds, must be the same money.
-async fn assert_escrow_is_open_deposits(app: &TestApp) {
-    let ledger = app
-        .value(
-            "SELECT coalesce(sum(l.amount), 0)::numeric(20, 2) FROM journal_lines l
-             JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind = 'deposits'",
-        )
-        .await;
-    let held = app
-        .value("SELECT coalesce(sum(amount), 0)::numeric(20, 2) FROM market_deposits WHERE status = 'held'")
-        .await;
-    assert_eq!(
-        ledger, held,
-        "held deposits in the ledger and in the market"
-    );
 }
 
 struct World {

@@ -3,7 +3,10 @@
 //! acceptance, applied in proportion to what arrives, and forfeited by a buyer that does not
 //! pay in time.
 
-use crate::fixtures::{self, Lending, assert_books_balance, lending, scan_as};
+use crate::fixtures::{
+    self, Lending, assert_books_balance, assert_escrow_is_open_deposits, buyer_of_tier, fund,
+    lending, market_funds as funds, run_market, scan_as,
+};
 use crate::support::{Reply, Session, TestApp};
 use chrono::{Duration, Utc};
 use holdfast::auth::OrgKind;
@@ -14,46 +17,13 @@ fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
 
-fn dec(value: &Value) -> Decimal {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("a decimal string, not {value}"))
-        .parse()
-        .expect("a decimal")
-}
-
 async fn buyer(app: &TestApp, funds: Option<&str>) -> Session {
-    let buyer = app.owner_of(OrgKind::Buyer).await;
-    app.sql(&format!(
-        "UPDATE orgs SET tier = 'platinum' WHERE id = '{}'",
-        buyer.org_id
-    ))
-    .await;
+    let buyer = buyer_of_tier(app, "platinum").await;
     if let Some(amount) = funds {
-        let funded = app
-            .post_keyed(
-                "/v1/funds",
-                buyer.token(),
-                &json!({"currency": "CNY", "amount": amount}),
-            )
-            .await;
+        let funded = fund(app, &buyer, amount).await;
         assert_eq!(funded.status, 201, "{}", funded.text);
     }
     buyer
-}
-
-/// The buyer's CNY funds: (available, held).
-async fn funds(app: &TestApp, who: &Session) -> (Decimal, Decimal) {
-    let reply = app.get("/v1/funds", who.token()).await;
-    reply
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["currency"] == "CNY")
-        .map_or((Decimal::ZERO, Decimal::ZERO), |f| {
-            (dec(&f["available"]), dec(&f["held"]))
-        })
 }
 
 fn d(text: &str) -> Decimal {
@@ -67,29 +37,6 @@ async fn join(app: &TestApp, who: &Session, listing: &str, quantity: &str) -> Re
         &json!({"quantity": quantity}),
     )
     .await
-}
-
-async fn run_market(app: &TestApp, at: chrono::DateTime<Utc>) -> holdfast::market::job::Swept {
-    holdfast::market::job::run(&app.pool, at)
-        .await
-        .expect("market job")
-        .expect("the market lock")
-}
-
-async fn assert_escrow_is_open_deposits(app: &TestApp) {
-    let ledger = app
-        .value(
-            "SELECT coalesce(sum(l.amount), 0)::numeric(20, 2) FROM journal_lines l
-             JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind = 'deposits'",
-        )
-        .await;
-    let held = app
-        .value("SELECT coalesce(sum(amount), 0)::numeric(20, 2) FROM market_deposits WHERE status = 'held'")
-        .await;
-    assert_eq!(
-        ledger, held,
-        "held deposits in the ledger and in the market"
-    );
 }
 
 async fn group(app: &TestApp, l: &Lending, quantity: &str, minimum: &str) -> String {

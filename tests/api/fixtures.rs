@@ -505,3 +505,84 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
         .collect();
     holdfast::domain::photo::png_rgb(width, height, &rgb)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The market's money
+
+/// A decimal the API wrote as a string.
+pub fn dec(value: &Value) -> rust_decimal::Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a decimal string, not {value}"))
+        .parse()
+        .expect("a decimal")
+}
+
+/// A new buyer of `tier`, as the daily job would have made it.
+pub async fn buyer_of_tier(app: &TestApp, tier: &str) -> Session {
+    let buyer = app.owner_of(holdfast::auth::OrgKind::Buyer).await;
+    app.sql(&format!(
+        "UPDATE orgs SET tier = '{tier}' WHERE id = '{}'",
+        buyer.org_id
+    ))
+    .await;
+    buyer
+}
+
+/// Money into a buyer's market funds, in CNY.
+pub async fn fund(app: &TestApp, who: &Session, amount: &str) -> Reply {
+    app.post_keyed(
+        "/v1/funds",
+        who.token(),
+        &json!({"currency": "CNY", "amount": amount}),
+    )
+    .await
+}
+
+/// The buyer's CNY market funds: (available, held).
+pub async fn market_funds(
+    app: &TestApp,
+    who: &Session,
+) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
+    let reply = app.get("/v1/funds", who.token()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["currency"] == "CNY")
+        .map_or(
+            (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO),
+            |f| (dec(&f["available"]), dec(&f["held"])),
+        )
+}
+
+/// The market job at `at`, as `holdfast jobs market --as-of` runs it.
+pub async fn run_market(
+    app: &TestApp,
+    at: chrono::DateTime<chrono::Utc>,
+) -> holdfast::market::job::Swept {
+    holdfast::market::job::run(&app.pool, at)
+        .await
+        .expect("market job")
+        .expect("the market lock")
+}
+
+/// The platform's held deposits in the ledger and the deposits the market holds are the same
+/// money.
+pub async fn assert_escrow_is_open_deposits(app: &TestApp) {
+    let ledger = app
+        .value(
+            "SELECT coalesce(sum(l.amount), 0)::numeric(20, 2) FROM journal_lines l
+             JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind = 'deposits'",
+        )
+        .await;
+    let held = app
+        .value("SELECT coalesce(sum(amount), 0)::numeric(20, 2) FROM market_deposits WHERE status = 'held'")
+        .await;
+    assert_eq!(
+        ledger, held,
+        "held deposits in the ledger and in the market"
+    );
+}
