@@ -1,3 +1,4 @@
+DROP INDEX listings_sale_idx;
 DROP INDEX market_deposits_margins_due_idx;
 DROP INDEX market_deposits_margins_held_idx;
 DROP INDEX market_deposits_one_margin_per_sale;

@@ -33,3 +33,6 @@ CREATE UNIQUE INDEX market_deposits_one_per_buyer ON market_deposits (listing_id
 CREATE UNIQUE INDEX market_deposits_one_margin_per_sale ON market_deposits (sale_id) WHERE kind = 'margin';
 CREATE INDEX market_deposits_margins_held_idx ON market_deposits (seq) WHERE kind = 'margin' AND status = 'held';
 CREATE INDEX market_deposits_margins_due_idx ON market_deposits (due_at) WHERE kind = 'margin' AND status = 'applied';
+
+-- A sale's auction (the buyers' tiers read an award's payment deadline).
+CREATE INDEX listings_sale_idx ON listings (sale_id) WHERE sale_id IS NOT NULL;

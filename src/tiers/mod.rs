@@ -84,7 +84,14 @@ macro_rules! earned_buyers {
 WITH buyers AS (
     SELECT id, tier FROM orgs WHERE kind = 'buyer' AND ($2::uuid IS NULL OR id = $2)),
 window_sales AS (
-    SELECT s.buyer_org_id AS org_id, s.currency, s.total, s.status, s.created_at, s.settled_at
+    -- When each purchase had to be paid: a forward sale by its due date (never while its goods
+    -- are still at sea), an auction's award by its payment deadline, any other within two days.
+    SELECT s.buyer_org_id AS org_id, s.currency, s.total, s.status, s.created_at, s.settled_at,
+           coalesce(
+               (SELECT coalesce(d.due_at, 'infinity') FROM market_deposits d
+                 WHERE d.sale_id = s.id AND d.kind = 'margin'),
+               (SELECT l.payment_due_at FROM listings l WHERE l.sale_id = s.id),
+               s.created_at + interval '2 days') AS due_at
     FROM sales s JOIN buyers b ON b.id = s.buyer_org_id
     WHERE s.created_at < ($1 + 1)::timestamp AT TIME ZONE 'UTC'
       AND s.created_at >= ($1 - 89)::timestamp AT TIME ZONE 'UTC'),
@@ -93,9 +100,9 @@ purchased AS (
     WHERE status = 'settled' GROUP BY 1, 2),
 timeliness AS (
     SELECT org_id,
-           count(*) FILTER (WHERE status = 'settled' AND settled_at <= created_at + interval '2 days') AS on_time,
-           count(*) FILTER (WHERE status = 'settled' OR (status = 'pending'
-                                  AND created_at + interval '2 days' < ($1 + 1)::timestamp AT TIME ZONE 'UTC')) AS counted
+           count(*) FILTER (WHERE status = 'settled' AND settled_at <= due_at) AS on_time,
+           count(*) FILTER (WHERE status IN ('settled', 'forfeited') OR (status = 'pending'
+                                  AND due_at < ($1 + 1)::timestamp AT TIME ZONE 'UTC')) AS counted
     FROM window_sales GROUP BY 1),
 figures AS (
     SELECT b.id AS org_id, b.tier AS previous,

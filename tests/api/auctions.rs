@@ -441,6 +441,19 @@ async fn an_unpaid_winner_forfeits_its_deposit_to_the_lender_first_and_the_goods
     app.get("/v1/audit/verify", w.admin().token()).await;
     let events = app.get("/v1/events?limit=200", b.token()).await;
     assert!(events.text.contains("auction.forfeited"), "{}", events.text);
+    // The buyer's tier counts the forfeited purchase as paid late.
+    crate::fixtures::close_days(&app, 0).await;
+    let me = app.get(&format!("/v1/orgs/{}", b.org_id), b.token()).await;
+    let metrics = &me.body["tier"]["metrics"];
+    assert_eq!(
+        (
+            metrics["payments_counted"].as_i64(),
+            metrics["paid_on_time"].as_i64()
+        ),
+        (Some(1), Some(0)),
+        "{}",
+        me.text
+    );
     assert_escrow_is_open_deposits(&app).await;
     assert_books_balance(&app, w.admin()).await;
 }

@@ -347,7 +347,12 @@ async fn a_forward_sale_delivered_short_applies_the_margin_in_proportion_and_ret
     app.get("/v1/audit/verify", l.custody.admin.token()).await;
     let events = app.get("/v1/events?limit=200", b.token()).await;
     assert!(events.text.contains("forward.due"), "{}", events.text);
-    // The buyer pays the rest: settled.
+    // The buyer pays the rest, ten days after the sale was made but before its due date:
+    // settled, and on time for its tier.
+    app.sql(&format!(
+        "UPDATE sales SET created_at = now() - interval '10 days' WHERE id = '{sale}'"
+    ))
+    .await;
     let paid = app
         .post_keyed(
             &format!("/v1/sales/{sale}/payments"),
@@ -357,6 +362,18 @@ async fn a_forward_sale_delivered_short_applies_the_margin_in_proportion_and_ret
         .await;
     assert_eq!(paid.status, 201, "{}", paid.text);
     assert_eq!(paid.body["sale"]["status"], "settled");
+    fixtures::close_days(&app, 0).await;
+    let me = app.get(&format!("/v1/orgs/{}", b.org_id), b.token()).await;
+    let metrics = &me.body["tier"]["metrics"];
+    assert_eq!(
+        (
+            metrics["payments_counted"].as_i64(),
+            metrics["paid_on_time"].as_i64()
+        ),
+        (Some(1), Some(1)),
+        "{}",
+        me.text
+    );
     assert_eq!(
         run_market(&app, Utc::now() + Duration::days(10))
             .await
