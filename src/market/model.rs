@@ -83,6 +83,13 @@ pub struct Group {
     pub joined_quantity: Decimal,
     /// Why it failed: `below_minimum`, `goods_unavailable`.
     pub outcome: Option<String>,
+    /// What the calling buyer joined, if it did.
+    #[serde(
+        with = "crate::domain::decimal::money_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub your_quantity: Option<Decimal>,
 }
 
 /// A forward sale's terms, on its listing.
@@ -398,6 +405,9 @@ pub struct ListingRow {
     pub deadline: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Numeric>)]
     pub margin_rate: Option<Decimal>,
+    /// What the calling buyer joined of a group.
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub your_quantity: Option<Decimal>,
 }
 
 /// How the caller reads a listing: whether it sees the seller's side (the loan, the winner's
@@ -472,6 +482,7 @@ impl ListingRow {
                 deadline,
                 joined_quantity: self.quantity_committed(),
                 outcome: self.outcome.clone(),
+                your_quantity: self.your_quantity,
             }),
             _ => None,
         };

@@ -82,7 +82,9 @@ SELECT l.id, l.seq AS position, l.lot_id, lot.code AS lot_code, l.seller_org_id,
        l.max_extensions, l.extensions_used, l.deposit_rate, l.payment_days, l.relist_step,
        l.max_relists, l.relist_count, l.relisted_from, l.high_bid, l.high_bidder_org_id,
        l.bid_count, l.sale_id, l.payment_due_at, l.outcome, l.min_total_quantity, l.deadline,
-       l.margin_rate
+       l.margin_rate,
+       (SELECT d.quantity FROM market_deposits d
+         WHERE d.listing_id = l.id AND d.buyer_org_id = $14 AND d.kind = 'group') AS your_quantity
 FROM page p
 JOIN listings l ON l.id = p.id
 JOIN lots lot ON lot.id = p.lot_id
@@ -100,10 +102,10 @@ pub async fn listings(
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<ListingRow>> {
-    let (tier, seller) = match reader {
-        Reader::Buyer { tier, .. } => (Some(tier.as_str()), None),
-        Reader::Seller(org) => (None, Some(*org)),
-        Reader::All => (None, None),
+    let (tier, seller, buyer) = match reader {
+        Reader::Buyer { tier, org, .. } => (Some(tier.as_str()), None, Some(*org)),
+        Reader::Seller(org) => (None, Some(*org), None),
+        Reader::All => (None, None, None),
     };
     diesel::sql_query(LISTINGS)
         .bind::<Date, _>(today)
@@ -119,6 +121,7 @@ pub async fn listings(
         .bind::<Nullable<Numeric>, _>(filters.max_price)
         .bind::<BigInt, _>(offset)
         .bind::<BigInt, _>(limit)
+        .bind::<Nullable<SqlUuid>, _>(buyer)
         .load(conn)
         .await
 }

@@ -84,6 +84,12 @@ async fn a_group_that_reaches_its_minimum_settles_every_member_at_once() {
     join(&app, &a, &listing, "10")
         .await
         .assert_error(409, "already_joined");
+    let seen = app.get(&format!("/v1/listings/{listing}"), a.token()).await;
+    assert_eq!(
+        seen.body["group"]["your_quantity"], "300.000",
+        "{}",
+        seen.text
+    );
     join(&app, &c, &listing, "10")
         .await
         .assert_error(409, "insufficient_funds");

@@ -226,7 +226,9 @@ fn group_block(lang: Lang, l: &Listing, g: &Group, may_join: bool, csrf: &str) -
             } @else if let Some(outcome) = &g.outcome {
                 p { (view::words(lang, "outcome", outcome)) }
             }
-            @if may_join && l.status == "open" {
+            @if let Some(mine) = g.your_quantity {
+                p { span.badge.badge-open { (lang.f("market-group-yours", &[("quantity", Arg::from(lang.number(mine))), ("unit", Arg::from(unit.as_str()))])) } }
+            } @else if may_join && l.status == "open" {
                 form.bid.actions method="post" action={ "/market/" (l.id) "/join" } {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="key" value=(random_token());

@@ -520,6 +520,7 @@ market-group-price = Group price
 market-group-joined = { $joined } { $unit } joined of the { $minimum } { $unit } needed
 market-group-closes = Closes in
 market-group-help = Members pay in full now, into escrow. At the deadline, if the minimum is reached, every member's purchase settles at the group price; if not, every payment comes back.
+market-group-yours = you joined with { $quantity } { $unit }
 market-join = Join the group
 market-forward-help = Sold forward: delivered when the vessel arrives. An accepted offer holds a { $margin } margin from your funds; the rest is due { $days } business days after unloading.
 outcome-below-minimum = the members did not reach the minimum: every payment returned

@@ -510,6 +510,7 @@ market-group-price = 团购价
 market-group-joined = 已参团 { $joined } { $unit }，成团需 { $minimum } { $unit }
 market-group-closes = 距截止
 market-group-help = 参团即全额付款至托管。截止时若达到成团数量，所有成员按团购价结算；否则全额退还。
+market-group-yours = 您已参团 { $quantity } { $unit }
 market-join = 参团
 market-forward-help = 远期销售：船到港后交货。报价被接受时从您的资金冻结 { $margin } 保证金；卸货后 { $days } 个工作日内付清余款。
 outcome-below-minimum = 未达成团数量，已全额退款
