@@ -802,3 +802,54 @@ async fn a_lender_auctions_a_liquidating_loans_goods_and_the_winners_payment_rep
     assert_escrow_is_open_deposits(&app).await;
     assert_books_balance(&app, w.admin()).await;
 }
+
+#[tokio::test]
+async fn a_page_of_listings_or_bids_costs_the_same_statements_whatever_its_length() {
+    use holdfast::market::model::{BidQuery, ListingQuery};
+    let app = TestApp::spawn().await;
+    let w = World::new(&app).await;
+    let b = buyer(&app, "platinum").await;
+    assert_eq!(fund(&app, &b, "10000.00").await.status, 201);
+    let mut listings = Vec::new();
+    for _ in 0..6 {
+        let lot = w.l.custody.lot_in_custody(&app, "100").await;
+        let l = id(&auction(&app, w.seller(), &id(&lot), "100", json!({})).await);
+        assert_eq!(bid(&app, &b, &l, "4.00").await.status, 201);
+        listings.push(l);
+    }
+    // Six bids on the first.
+    for price in ["4.10", "4.20", "4.30", "4.40", "4.50"] {
+        assert_eq!(bid(&app, &b, &listings[0], price).await.status, 201);
+    }
+    let reader = crate::fixtures::owner_principal(&b, holdfast::auth::OrgKind::Buyer);
+    let mut counted = Vec::new();
+    for limit in [1, 6] {
+        let r = &reader;
+        let listed = crate::lending::statements_sent(&app, async |conn| {
+            let query = ListingQuery {
+                limit: Some(limit),
+                ..ListingQuery::default()
+            };
+            let page = holdfast::market::service::listings(conn, r, query)
+                .await
+                .expect("listings");
+            assert_eq!(page.items.len() as i64, limit);
+        })
+        .await;
+        let first = listings[0].parse().unwrap();
+        let bids = crate::lending::statements_sent(&app, async |conn| {
+            let query = BidQuery {
+                limit: Some(limit),
+                cursor: None,
+            };
+            let page = holdfast::market::auction::bids(conn, r, first, query)
+                .await
+                .expect("bids");
+            assert_eq!(page.items.len() as i64, limit);
+        })
+        .await;
+        counted.push((listed, bids));
+    }
+    assert_eq!(counted[0], counted[1], "one or six: (listings, bids)");
+    assert!(counted[0].0 <= 4, "{counted:?}");
+}
