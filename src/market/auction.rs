@@ -770,40 +770,64 @@ pub async fn forfeit_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> ApiResult<usize> {
-    let due = store::payments_overdue(conn, now, limit).await?;
-    for id in &due {
-        let Some(locked) = listings::lock_listing(conn, *id).await? else {
-            continue;
-        };
-        let (Some(sale_id), Some(terms)) = (locked.sale_id, locked.terms()) else {
-            continue;
-        };
-        let seller = seller_principal(conn, &locked).await?;
-        let sale = crate::sales::forfeit::forfeit(conn, &seller, sale_id).await?;
-        store::forfeit_deposit_of_sale(conn, sale_id).await?;
-        store::mark_unsold(conn, locked.id, "unpaid").await?;
-        event(
-            conn,
-            &seller,
-            "auction.forfeited",
-            "listing",
-            locked.id,
-            vec![locked.seller_org_id, sale.buyer_org_id],
-            &serde_json::json!({
-                "id": locked.id, "status": "unsold", "outcome": "unpaid", "sale_id": sale_id,
-                "forfeited": sale.paid.to_string(),
-            }),
-        )
-        .await?;
-        relist(
-            conn,
-            &seller,
-            &locked,
-            &terms,
-            terms.reserve_price,
-            locked.relist_count,
-        )
-        .await?;
+    let mut done = 0;
+    for id in store::payments_overdue(conn, now, limit).await? {
+        let forfeited = conn
+            .transaction::<_, ApiError, _>(async |conn| forfeit_one(conn, id).await)
+            .await;
+        if kept("auction forfeiture", id, forfeited)? {
+            done += 1;
+        }
     }
-    Ok(due.len())
+    Ok(done)
+}
+
+/// One item of the market job's work, done in its own savepoint: a refusal (the item changed
+/// under the run — a payment landed, the goods went) is logged and skipped without undoing
+/// the rest of the run; a fault fails the run. Answers whether it was done.
+pub(super) fn kept(what: &str, id: Uuid, result: ApiResult<()>) -> ApiResult<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(error) if error.status.is_client_error() => {
+            tracing::warn!(%id, code = error.code, "market job: {what} skipped");
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn forfeit_one(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<()> {
+    let Some(locked) = listings::lock_listing(conn, id).await? else {
+        return Ok(());
+    };
+    let (Some(sale_id), Some(terms)) = (locked.sale_id, locked.terms()) else {
+        return Ok(());
+    };
+    let seller = seller_principal(conn, &locked).await?;
+    let sale = crate::sales::forfeit::forfeit(conn, &seller, sale_id).await?;
+    store::forfeit_deposit_of_sale(conn, sale_id).await?;
+    store::mark_unsold(conn, locked.id, "unpaid").await?;
+    event(
+        conn,
+        &seller,
+        "auction.forfeited",
+        "listing",
+        locked.id,
+        vec![locked.seller_org_id, sale.buyer_org_id],
+        &serde_json::json!({
+            "id": locked.id, "status": "unsold", "outcome": "unpaid", "sale_id": sale_id,
+            "forfeited": sale.paid.to_string(),
+        }),
+    )
+    .await?;
+    relist(
+        conn,
+        &seller,
+        &locked,
+        &terms,
+        terms.reserve_price,
+        locked.relist_count,
+    )
+    .await?;
+    Ok(())
 }

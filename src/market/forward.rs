@@ -6,7 +6,7 @@
 //! sale, as a count does); the buyer pays the rest within `payment_days` business days, or
 //! forfeits what the margin paid to the seller's side of the waterfall.
 
-use super::auction::seller_principal;
+use super::auction::{kept, seller_principal};
 use super::auction_store::{self as store, Arrived};
 use super::escrow;
 use super::service::event;
@@ -18,7 +18,7 @@ use crate::domain::valuation::{at_minor_unit, minor_units};
 use crate::error::{ApiError, ApiResult};
 use crate::sales::model::Sale;
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use rust_decimal::Decimal;
 
 pub fn default_margin_rate() -> Decimal {
@@ -82,34 +82,48 @@ pub async fn arrivals(
     done: &mut Forwarded,
 ) -> ApiResult<()> {
     for margin in store::margins_arrived(conn, limit).await? {
-        let Some(locked) = listings::lock_listing(conn, margin.listing_id).await? else {
-            continue;
-        };
-        let seller = seller_principal(conn, &locked).await?;
-        if margin.sale_status != "pending" || margin.delivered.is_zero() {
-            // Paid in full before arrival, or cancelled (nothing arrived): all of it back.
-            let entry = escrow::give_back(
-                conn,
-                margin.buyer_org_id,
-                &margin.currency,
-                margin.amount,
-                locked.id,
-            )
-            .await?;
-            store::end_deposit(
-                conn,
-                margin.id,
-                "returned",
-                Some(margin.sale_id),
-                Some(entry),
-            )
-            .await?;
-            done.returned += 1;
-            continue;
-        }
-        fall_due(conn, &seller, &locked, &margin, now).await?;
-        done.due += 1;
+        let handled = conn
+            .transaction::<_, ApiError, _>(async |conn| arrived(conn, &margin, now, done).await)
+            .await;
+        kept("forward arrival", margin.sale_id, handled)?;
     }
+    Ok(())
+}
+
+/// One margin whose goods arrived (or whose sale ended).
+async fn arrived(
+    conn: &mut AsyncPgConnection,
+    margin: &Arrived,
+    now: DateTime<Utc>,
+    done: &mut Forwarded,
+) -> ApiResult<()> {
+    let Some(locked) = listings::lock_listing(conn, margin.listing_id).await? else {
+        return Ok(());
+    };
+    let seller = seller_principal(conn, &locked).await?;
+    if margin.sale_status != "pending" || margin.delivered.is_zero() {
+        // Paid in full before arrival, or cancelled (nothing arrived): all of it back.
+        let entry = escrow::give_back(
+            conn,
+            margin.buyer_org_id,
+            &margin.currency,
+            margin.amount,
+            locked.id,
+        )
+        .await?;
+        store::end_deposit(
+            conn,
+            margin.id,
+            "returned",
+            Some(margin.sale_id),
+            Some(entry),
+        )
+        .await?;
+        done.returned += 1;
+        return Ok(());
+    }
+    fall_due(conn, &seller, &locked, margin, now).await?;
+    done.due += 1;
     Ok(())
 }
 
@@ -167,24 +181,33 @@ pub async fn forfeit_due(
     done: &mut Forwarded,
 ) -> ApiResult<()> {
     for margin in store::margins_overdue(conn, now, limit).await? {
-        let Some(locked) = listings::lock_listing(conn, margin.listing_id).await? else {
-            continue;
-        };
-        let seller = seller_principal(conn, &locked).await?;
-        let sale = crate::sales::forfeit::forfeit(conn, &seller, margin.sale_id).await?;
-        store::forfeit_deposit_of_sale(conn, margin.sale_id).await?;
-        event(
-            conn,
-            &seller,
-            "forward.forfeited",
-            "sale",
-            margin.sale_id,
-            vec![locked.seller_org_id, margin.buyer_org_id],
-            &serde_json::json!({"sale_id": margin.sale_id, "listing_id": locked.id,
-                "forfeited": sale.paid.to_string()}),
-        )
-        .await?;
-        done.forfeited += 1;
+        let forfeited = conn
+            .transaction::<_, ApiError, _>(async |conn| forfeit_one(conn, &margin).await)
+            .await;
+        if kept("forward forfeiture", margin.sale_id, forfeited)? {
+            done.forfeited += 1;
+        }
     }
+    Ok(())
+}
+
+async fn forfeit_one(conn: &mut AsyncPgConnection, margin: &Arrived) -> ApiResult<()> {
+    let Some(locked) = listings::lock_listing(conn, margin.listing_id).await? else {
+        return Ok(());
+    };
+    let seller = seller_principal(conn, &locked).await?;
+    let sale = crate::sales::forfeit::forfeit(conn, &seller, margin.sale_id).await?;
+    store::forfeit_deposit_of_sale(conn, margin.sale_id).await?;
+    event(
+        conn,
+        &seller,
+        "forward.forfeited",
+        "sale",
+        margin.sale_id,
+        vec![locked.seller_org_id, margin.buyer_org_id],
+        &serde_json::json!({"sale_id": margin.sale_id, "listing_id": locked.id,
+            "forfeited": sale.paid.to_string()}),
+    )
+    .await?;
     Ok(())
 }
