@@ -663,15 +663,18 @@ async fn award(
     Ok(())
 }
 
-/// Every deposit still held on the listing back to its bidder's funds (but `keep`'s).
+/// Every deposit still held on the listing back to its bidder's funds (but `keep`'s); answers
+/// the buyers refunded.
 pub(super) async fn return_deposits(
     conn: &mut AsyncPgConnection,
     seller: &Principal,
     locked: &ListingLock,
     keep: Option<Uuid>,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<Uuid>> {
     let held = store::held_deposits(conn, locked.id).await?;
+    let mut refunded = Vec::with_capacity(held.len());
     for deposit in held.iter().filter(|d| Some(d.buyer_org_id) != keep) {
+        refunded.push(deposit.buyer_org_id);
         let entry = escrow::give_back(
             conn,
             deposit.buyer_org_id,
@@ -695,7 +698,7 @@ pub(super) async fn return_deposits(
         )
         .await?;
     }
-    Ok(())
+    Ok(refunded)
 }
 
 /// Offers the goods again by auction, for as long as the first one ran, from now; `false`

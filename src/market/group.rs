@@ -195,13 +195,8 @@ pub async fn end_due(
                 Err(error) => return Err(error),
             }
         };
-        let members: Vec<Uuid> = store::held_deposits(conn, id)
-            .await?
-            .iter()
-            .map(|d| d.buyer_org_id)
-            .chain([locked.seller_org_id])
-            .collect();
-        return_deposits(conn, &seller, &locked, None).await?;
+        let mut members = return_deposits(conn, &seller, &locked, None).await?;
+        members.push(locked.seller_org_id);
         store::end_group(conn, id, "failed", Some(outcome)).await?;
         event(
             conn,
