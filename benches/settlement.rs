@@ -122,8 +122,10 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
 
 /// The writes of one paid-and-settled sale, in one transaction, for pgbench: the idempotency
 /// key, the sale locked, the payment entry into escrow, the loan and lot locked and updated,
-/// the pledge released, the release order, the settlement entry (platform, supplier, lender
-/// lines), the settlement rows, the audit and outbox events.
+/// the pledge released and the loan repaid, revalued and closed — real changes, so that the
+/// triggers that keep the exposure figures do the work they do for a real settlement — the
+/// release order, the settlement entry (platform, supplier, lender lines), the settlement rows,
+/// the audit and outbox events.
 fn pgbench_script(w: &World, sales: usize) -> String {
     let (p, s, l, b, u) = (w.platform, w.supplier, w.lender, w.buyer, w.buyer_user);
     format!(
@@ -138,13 +140,15 @@ SELECT id, org_id, kind FROM ledger_accounts WHERE org_id IN ('{b}', '{p}') AND 
 INSERT INTO journal_entries (id, kind, memo, business_date, sale_id, created_by) VALUES (':pay', 'sale_payment', 'pgbench', current_date, ':sale', '{u}');
 INSERT INTO journal_lines (entry_id, account_id, currency, amount) SELECT ':pay', a.id, 'CNY', v.amount FROM (VALUES ('{b}'::uuid, 'cash', -6000.00), ('{p}'::uuid, 'escrow', 6000.00)) v(org, kind, amount) JOIN ledger_accounts a ON a.org_id = v.org AND a.kind = v.kind AND a.currency = 'CNY';
 INSERT INTO sale_payments (id, sale_id, amount, paid_by, journal_entry_id) VALUES (gen_random_uuid(), ':sale', 6000, '{u}', ':pay');
-UPDATE sales SET paid = paid WHERE id = ':sale';
+UPDATE sales SET paid = total WHERE id = ':sale';
 SELECT id FROM loans WHERE id = ':loan' FOR UPDATE;
 SELECT * FROM lots WHERE id = ':lot' FOR UPDATE;
-UPDATE loans SET collateral_value = collateral_value, ltv = ltv, revalued_at = now() WHERE id = ':loan';
-UPDATE pledges SET quantity = quantity WHERE loan_id = ':loan' AND lot_id = ':lot';
-UPDATE lots SET quantity_pledged = quantity_pledged, updated_at = now() WHERE id = ':lot';
-UPDATE loans SET outstanding_principal = outstanding_principal, interest_paid = interest_paid, status = status, repaid_at = now() WHERE id = ':loan';
+UPDATE pledges SET quantity = 0 WHERE loan_id = ':loan' AND lot_id = ':lot';
+UPDATE lots SET quantity_pledged = 0, updated_at = now() WHERE id = ':lot';
+UPDATE loans SET outstanding_principal = 0, interest_paid = interest_paid WHERE id = ':loan';
+UPDATE loans SET collateral_value = 0, ltv = NULL, revalued_at = now() WHERE id = ':loan';
+UPDATE loans SET status = 'repaid', repaid_at = now(), repaid_on = current_date WHERE id = ':loan';
+UPDATE lots SET quantity_sold = 0, updated_at = now() WHERE id = ':lot';
 INSERT INTO release_orders (id, lot_id, kind, quantity, sale_id) VALUES (gen_random_uuid(), ':lot', 'sale', 1000, ':sale');
 INSERT INTO ledger_accounts (org_id, kind, currency) VALUES ('{p}', 'cash', 'CNY'), ('{p}', 'fee_income', 'CNY'), ('{s}', 'fee_expense', 'CNY'), ('{s}', 'cash', 'CNY'), ('{s}', 'loans_payable', 'CNY'), ('{l}', 'cash', 'CNY'), ('{l}', 'loans_receivable', 'CNY') ON CONFLICT DO NOTHING;
 SELECT id, org_id, kind FROM ledger_accounts WHERE org_id IN ('{p}', '{s}', '{l}') AND currency = 'CNY';
@@ -152,7 +156,7 @@ INSERT INTO journal_entries (id, kind, memo, business_date, sale_id, created_by)
 INSERT INTO journal_lines (entry_id, account_id, currency, amount) SELECT ':settle', a.id, 'CNY', v.amount FROM (VALUES ('{p}'::uuid, 'escrow', -6000.00), ('{p}'::uuid, 'cash', 120.00), ('{p}'::uuid, 'fee_income', -120.00), ('{s}'::uuid, 'fee_expense', 120.00), ('{s}'::uuid, 'cash', 3380.00), ('{l}'::uuid, 'cash', 2500.00), ('{l}'::uuid, 'loans_receivable', -2500.00), ('{s}'::uuid, 'loans_payable', 2500.00)) v(org, kind, amount) JOIN ledger_accounts a ON a.org_id = v.org AND a.kind = v.kind AND a.currency = 'CNY';
 INSERT INTO settlements (sale_id, business_date, gross, fee, fee_detail, loan_fees_repaid, interest_repaid, principal_repaid, to_supplier, journal_entry_id) VALUES (':sale', current_date, 6000, 120, '{{}}', 0, 0, 2500, 3380, ':settle') ON CONFLICT DO NOTHING;
 INSERT INTO settlement_loans (sale_id, loan_id, quantity_released, fees, interest, principal) SELECT ':sale', ':loan', 1000, 0, 0, 2500 WHERE EXISTS (SELECT 1 FROM settlements WHERE sale_id = ':sale') ON CONFLICT DO NOTHING;
-UPDATE sales SET settled_at = now() WHERE id = ':sale';
+UPDATE sales SET status = 'settled', settled_at = now() WHERE id = ':sale';
 INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, object_id, before, after) VALUES ('{u}', '{b}', ARRAY['{s}'::uuid, '{b}'::uuid, '{l}'::uuid], 'sale.settled', 'sale', ':sale', '{{}}', '{{}}'), ('{u}', '{b}', ARRAY['{s}'::uuid, '{b}'::uuid], 'sale.payment', 'sale', ':sale', '{{}}', '{{}}');
 INSERT INTO outbox_events (org_ids, event_type, payload) VALUES (ARRAY['{s}'::uuid, '{b}'::uuid, '{l}'::uuid], 'sale.settled', '{{"object_kind": "sale"}}'), (ARRAY['{s}'::uuid, '{b}'::uuid], 'sale.payment', '{{"object_kind": "sale"}}');
 INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, response_status, response_body) VALUES ('{u}', 'pgbench-' || :client_id || '-' || :k, '\x00', 201, '\x00') ON CONFLICT DO NOTHING;

@@ -2,6 +2,7 @@
 //! never the wall clock. It is the later of today (UTC) and the last day the daily job closed,
 //! so `holdfast jobs daily --as-of` can move it forward when future dates are allowed.
 
+use crate::db::prepared::prepared;
 use chrono::NaiveDate;
 use diesel::QueryResult;
 use diesel::sql_types::Date;
@@ -14,7 +15,7 @@ struct Row {
 }
 
 pub async fn business_date(conn: &mut AsyncPgConnection) -> QueryResult<NaiveDate> {
-    let row: Row = diesel::sql_query("SELECT business_date() AS business_date")
+    let row: Row = prepared("SELECT business_date() AS business_date")
         .get_result(conn)
         .await?;
     Ok(row.business_date)

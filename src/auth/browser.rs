@@ -10,6 +10,7 @@
 
 use super::principal::{OrgKind, Permission, Principal, Role};
 use super::tokens::{random_token, token_hash};
+use crate::db::prepared::prepared;
 use diesel::sql_types::{Array, Bytea, Integer, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -45,7 +46,7 @@ pub async fn start(
 ) -> diesel::QueryResult<Started> {
     let token = random_token();
     let csrf_token = random_token();
-    diesel::sql_query(
+    prepared(
         "INSERT INTO console_sessions (id, token_hash, user_id, token_generation, csrf_token, expires_at) \
          VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6))",
     )
@@ -87,7 +88,7 @@ pub async fn find(
     conn: &mut AsyncPgConnection,
     token: &str,
 ) -> diesel::QueryResult<Option<BrowserSession>> {
-    let found: Option<Found> = diesel::sql_query(
+    let found: Option<Found> = prepared(
         "WITH s AS (
              SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.role, u.permissions,
                     o.id AS org_id, o.kind AS org_kind, o.name AS org_name
@@ -134,18 +135,17 @@ pub async fn find(
 
 /// Ends a session (sign-out). Answers whether it was live.
 pub async fn end(conn: &mut AsyncPgConnection, id: Uuid) -> diesel::QueryResult<bool> {
-    let ended = diesel::sql_query(
-        "UPDATE console_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL",
-    )
-    .bind::<SqlUuid, _>(id)
-    .execute(conn)
-    .await?;
+    let ended =
+        prepared("UPDATE console_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL")
+            .bind::<SqlUuid, _>(id)
+            .execute(conn)
+            .await?;
     Ok(ended > 0)
 }
 
 /// Removes sessions ended, idle or expired for more than a day.
 pub async fn purge_expired(conn: &mut AsyncPgConnection) -> diesel::QueryResult<usize> {
-    diesel::sql_query(
+    prepared(
         "DELETE FROM console_sessions \
          WHERE coalesce(ended_at, least(expires_at, last_seen_at + make_interval(hours => $1))) \
                < now() - interval '1 day'",

@@ -1,5 +1,6 @@
 //! Queries for refresh tokens and login throttling.
 
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{login_failures, refresh_tokens as tokens};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -60,6 +61,7 @@ pub async fn lock_refresh_token(
 pub async fn mark_rotated(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
     diesel::update(tokens::table.find(id))
         .set(tokens::rotated_at.eq(Utc::now()))
+        .cached()
         .execute(conn)
         .await
         .map(|_| ())
@@ -72,6 +74,7 @@ pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> Que
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(Utc::now()))
+    .cached()
     .execute(conn)
     .await
 }
@@ -98,7 +101,7 @@ pub async fn take_attempt(
     let mut sorted: Vec<&(String, i64)> = keys.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, _) in &sorted {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        prepared("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
             .bind::<diesel::sql_types::Text, _>(format!("login/{key}"))
             .execute(conn)
             .await?;
@@ -156,7 +159,7 @@ pub async fn token_honoured(
     session: Option<Uuid>,
     generation: i32,
 ) -> QueryResult<bool> {
-    let row: Honoured = diesel::sql_query(
+    let row: Honoured = prepared(
         "SELECT EXISTS (SELECT 1 FROM users \
                         WHERE id = $1 AND token_generation = $3 AND disabled_at IS NULL) \
             AND NOT EXISTS (SELECT 1 FROM refresh_tokens \
@@ -178,6 +181,7 @@ pub async fn revoke_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResul
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(Utc::now()))
+    .cached()
     .execute(conn)
     .await
 }

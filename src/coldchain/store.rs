@@ -2,6 +2,7 @@
 //! since the last in-range reading before the earliest new one, so readings arriving late,
 //! out of order or twice give the same breaches as readings arriving in order once.
 
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{breaches, temperature_readings as readings};
 use crate::domain::cold_chain::{self, Excursion};
 use chrono::{DateTime, Duration, Utc};
@@ -74,7 +75,7 @@ pub async fn recompute(
     grace: Duration,
 ) -> QueryResult<Vec<(Breach, bool)>> {
     // One recomputation per sensor at a time.
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+    prepared("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind::<diesel::sql_types::Text, _>(format!("{warehouse}/{sensor}"))
         .execute(conn)
         .await?;
@@ -210,6 +211,7 @@ pub async fn acknowledge(
             breaches::comment.eq(comment),
         ))
         .returning(Breach::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }

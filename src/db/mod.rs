@@ -3,6 +3,7 @@
 pub mod embedded;
 pub mod locks;
 pub mod numeric;
+pub mod prepared;
 pub mod schema;
 pub mod text_enum;
 

@@ -2,6 +2,7 @@
 //! the most specific one that applies to goods.
 
 use super::model::FeeSchedule;
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::fee_schedules;
 use crate::error::{ApiError, ApiResult};
 use chrono::Utc;
@@ -15,7 +16,7 @@ const SCHEDULE_LOCK: i64 = 0x686f_6c64_6665_6573;
 
 /// Serialise schedule changes until the transaction ends.
 pub async fn lock_schedules(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+    prepared("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(SCHEDULE_LOCK)
         .execute(conn)
         .await?;
@@ -39,6 +40,7 @@ pub async fn current_of_scope(
 pub async fn supersede(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
     diesel::update(fee_schedules::table.find(id))
         .set(fee_schedules::superseded_at.eq(Utc::now()))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())

@@ -10,6 +10,7 @@
 //! same key. One commit per request. Keys are scoped per user and kept at least 24 hours.
 
 use crate::db::DbPool;
+use crate::db::prepared::prepared;
 use crate::db::schema::idempotency_keys as keys;
 use crate::error::{ApiError, ApiResult};
 use actix_web::http::{Method, StatusCode};
@@ -219,7 +220,7 @@ async fn stored_answer(
     hash: &[u8],
 ) -> ApiResult<Option<Outcome>> {
     let locked: Locked =
-        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+        prepared("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
             .bind::<Text, _>(format!("idempotency/{user_id}/{key}"))
             .get_result(conn)
             .await?;

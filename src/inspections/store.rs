@@ -1,6 +1,7 @@
 //! Queries for quality rules, inspections, photos, inspector assignments and the lots due.
 
 use super::model::*;
+use crate::db::prepared::{Cache, prepared};
 use crate::lots::model::LotRow;
 use crate::reference::model::CommodityRow;
 use chrono::{NaiveDate, Utc};
@@ -68,7 +69,7 @@ pub async fn insert_quality(
     conn: &mut AsyncPgConnection,
     rules: NewRules<'_>,
 ) -> QueryResult<Quality> {
-    diesel::sql_query(
+    prepared(
         "WITH q AS ( \
              INSERT INTO commodity_quality (commodity_code, version, parameters, grades, inspection_required, reinspect_days, created_by) \
              SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6 FROM commodity_quality WHERE commodity_code = $1 \
@@ -99,7 +100,7 @@ pub async fn recompute_due(
     (required, reinspect_days): (bool, Option<i32>),
     today: NaiveDate,
 ) -> QueryResult<i64> {
-    let changed = diesel::sql_query(
+    let changed = prepared(
         "UPDATE lots SET inspection_due_on = d.due \
          FROM (SELECT id, CASE WHEN NOT $2 THEN NULL \
                                WHEN last_inspected_at IS NULL THEN $4 \
@@ -140,7 +141,7 @@ pub async fn insert_inspection(
     conn: &mut AsyncPgConnection,
     row: NewInspectionRow<'_>,
 ) -> QueryResult<InspectionRow> {
-    diesel::sql_query(
+    prepared(
         "INSERT INTO inspections (id, lot_id, commodity_code, quality_version, warehouse_id, inspector_org_id, \
              inspector_user_id, sample_size, results, graded, grade, override_reason, grade_before, notes) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -183,6 +184,7 @@ pub async fn set_inspected(
             lots::updated_at.eq(Utc::now()),
         ))
         .returning(LotRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -240,7 +242,7 @@ pub async fn photos_of(
 
 pub async fn count_photos(conn: &mut AsyncPgConnection, inspection: Uuid) -> QueryResult<i64> {
     let row: Count =
-        diesel::sql_query("SELECT count(*) AS n FROM inspection_photos WHERE inspection_id = $1")
+        prepared("SELECT count(*) AS n FROM inspection_photos WHERE inspection_id = $1")
             .bind::<SqlUuid, _>(inspection)
             .get_result(conn)
             .await?;
@@ -261,7 +263,7 @@ pub async fn insert_photo(
     conn: &mut AsyncPgConnection,
     photo: NewPhoto<'_>,
 ) -> QueryResult<PhotoRef> {
-    diesel::sql_query(
+    prepared(
         "INSERT INTO inspection_photos (id, inspection_id, content_type, width, height, size_bytes, sha256, bytes, uploaded_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          RETURNING id, inspection_id, content_type, width, height, size_bytes, sha256, created_at, \
@@ -295,7 +297,7 @@ pub async fn photo_bytes(
     inspection: Uuid,
     photo: Uuid,
 ) -> QueryResult<Option<PhotoBytes>> {
-    diesel::sql_query(
+    prepared(
         "SELECT content_type, sha256, bytes FROM inspection_photos WHERE inspection_id = $1 AND id = $2",
     )
     .bind::<SqlUuid, _>(inspection)
@@ -314,7 +316,7 @@ pub async fn due(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<DueLot>> {
-    diesel::sql_query(
+    prepared(
         "SELECT lot.seq, lot.id AS lot_id, lot.code, lot.commodity_code, lot.warehouse_id, lot.grade, lot.declared_grade, \
                 lot.last_inspected_at, lot.inspection_due_on, \
                 CASE WHEN lot.last_inspected_at IS NULL THEN 'never_inspected' \
@@ -339,7 +341,7 @@ pub async fn is_assigned(
     warehouse: Uuid,
     org: Uuid,
 ) -> QueryResult<bool> {
-    let row: Count = diesel::sql_query(
+    let row: Count = prepared(
         "SELECT count(*) AS n FROM warehouse_inspectors WHERE warehouse_id = $1 AND inspector_org_id = $2",
     )
     .bind::<SqlUuid, _>(warehouse)
@@ -370,7 +372,7 @@ pub async fn assign(
     org: Uuid,
     by: Uuid,
 ) -> QueryResult<Assignment> {
-    diesel::sql_query(
+    prepared(
         "INSERT INTO warehouse_inspectors (warehouse_id, inspector_org_id, assigned_by) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
     )
@@ -394,7 +396,7 @@ pub async fn unassign(
     warehouse: Uuid,
     org: Uuid,
 ) -> QueryResult<bool> {
-    let gone = diesel::sql_query(
+    let gone = prepared(
         "DELETE FROM warehouse_inspectors WHERE warehouse_id = $1 AND inspector_org_id = $2",
     )
     .bind::<SqlUuid, _>(warehouse)

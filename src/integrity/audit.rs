@@ -5,6 +5,7 @@
 
 use super::Change;
 use crate::auth::Principal;
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{audit_chain_head as head, audit_events as events};
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
@@ -30,7 +31,7 @@ pub async fn append_with_event(
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
     use diesel::sql_types::{Array, Jsonb, Nullable, Text, Uuid as SqlUuid};
-    diesel::sql_query(
+    prepared(
         "WITH event AS (INSERT INTO outbox_events (org_ids, event_type, payload) VALUES ($1, $2, $3)) \
          INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, \
                                    object_id, before, after, request_id) \
@@ -168,7 +169,7 @@ pub async fn seal(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
 }
 
 async fn seal_batch(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+    prepared("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(SEAL_LOCK_KEY)
         .execute(conn)
         .await?;
@@ -201,7 +202,7 @@ async fn seal_batch(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
         hashes.push(hash.clone());
         previous = hash;
     }
-    diesel::sql_query(
+    prepared(
         "UPDATE audit_events AS e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash, sealed_at = now() \
          FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS u(id, seq, prev_hash, hash) \
          WHERE e.id = u.id",
@@ -214,6 +215,7 @@ async fn seal_batch(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
     .await?;
     diesel::update(head::table)
         .set((head::seq.eq(seq), head::hash.eq(&previous)))
+        .cached()
         .execute(conn)
         .await?;
     Ok(pending.len())

@@ -1,6 +1,7 @@
 //! The outbox: one event per state change, written in the change's transaction, numbered by
 //! the sealer in the order it sees them committed, and read as a cursor feed per org.
 
+use crate::db::prepared::prepared;
 use crate::db::schema::outbox_events as outbox;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 /// Gives committed, unnumbered events the next sequence numbers. Called by the sealer under
 /// its advisory lock, so numbers are never handed out twice.
 pub async fn number_pending(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    diesel::sql_query(
+    prepared(
         "WITH base AS (SELECT coalesce(max(seq), 0) AS top FROM outbox_events), \
               todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM outbox_events \
                        WHERE seq IS NULL ORDER BY id LIMIT 10000) \

@@ -9,6 +9,7 @@ pub mod postings;
 pub mod routes;
 pub mod store;
 
+use crate::db::prepared::prepared;
 use crate::error::{ApiError, ApiResult};
 use chrono::NaiveDate;
 use diesel::sql_types::{Array, Date, Nullable, Numeric, Text, Uuid as SqlUuid};
@@ -101,7 +102,7 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
     let orgs: Vec<Uuid> = lines.iter().map(|l| l.org_id).collect();
     let kinds: Vec<&str> = lines.iter().map(|l| l.account.as_str()).collect();
     // Existing accounts are not locked by DO NOTHING: hot accounts stay uncontended.
-    diesel::sql_query(
+    prepared(
         "INSERT INTO ledger_accounts (org_id, kind, currency) \
          SELECT o, k, $3 FROM unnest($1::uuid[], $2::text[]) AS t(o, k) \
          ON CONFLICT (org_id, kind, currency) DO NOTHING",
@@ -114,7 +115,7 @@ pub async fn post(conn: &mut AsyncPgConnection, entry: Entry<'_>) -> ApiResult<U
     // The entry and its lines in one statement, each line finding its account by org and kind.
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
     let id = Uuid::new_v4();
-    let written = diesel::sql_query(
+    let written = prepared(
         "WITH entry AS (INSERT INTO journal_entries (id, kind, loan_id, sale_id, memo, business_date, created_by) \
                         VALUES ($1, $6, $7, $8, $9, $10, $11)) \
          INSERT INTO journal_lines (entry_id, account_id, currency, amount) \

@@ -2,6 +2,7 @@
 //! proof that the books balance. `$1` is always the org whose books are read (NULL: all).
 
 use super::model::{Account, CurrencyTotal, JournalEntry, JournalLine, LedgerCheck};
+use crate::db::prepared::prepared;
 use crate::http::Page;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
@@ -20,7 +21,7 @@ pub async fn accounts(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Account>> {
-    diesel::sql_query(
+    prepared(
         "SELECT a.id, a.org_id, a.kind, a.currency, \
                 coalesce(sum(l.amount) FILTER (WHERE l.amount > 0), 0)::numeric(20, 2) AS debits, \
                 coalesce(-sum(l.amount) FILTER (WHERE l.amount < 0), 0)::numeric(20, 2) AS credits, \
@@ -82,7 +83,7 @@ pub async fn entries(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Page<JournalEntry>> {
-    let rows: Vec<EntryLineRow> = diesel::sql_query(
+    let rows: Vec<EntryLineRow> = prepared(
         "WITH page AS ( \
              SELECT e.* FROM journal_entries e \
              WHERE e.seq > $3 AND ($2::uuid IS NULL OR e.loan_id = $2 \
@@ -175,15 +176,15 @@ const COUNTED: &str = concat!("SELECT count(*) AS n FROM (", scope!(), ") s");
 
 /// Proves the books balance: each entry, and each currency overall.
 pub async fn check(conn: &mut AsyncPgConnection, org: Option<Uuid>) -> QueryResult<LedgerCheck> {
-    let unbalanced: Vec<Unbalanced> = diesel::sql_query(UNBALANCED)
+    let unbalanced: Vec<Unbalanced> = prepared(UNBALANCED)
         .bind::<Nullable<SqlUuid>, _>(org)
         .load(conn)
         .await?;
-    let currencies: Vec<CurrencyTotal> = diesel::sql_query(CURRENCIES)
+    let currencies: Vec<CurrencyTotal> = prepared(CURRENCIES)
         .bind::<Nullable<SqlUuid>, _>(org)
         .load(conn)
         .await?;
-    let counted: Counted = diesel::sql_query(COUNTED)
+    let counted: Counted = prepared(COUNTED)
         .bind::<Nullable<SqlUuid>, _>(org)
         .get_result(conn)
         .await?;
@@ -210,7 +211,7 @@ pub async fn locked_balance(
     kind: &str,
     currency: &str,
 ) -> QueryResult<Decimal> {
-    diesel::sql_query(
+    prepared(
         "INSERT INTO ledger_accounts (org_id, kind, currency) VALUES ($1, $2, $3) \
          ON CONFLICT (org_id, kind, currency) DO NOTHING",
     )
@@ -219,7 +220,7 @@ pub async fn locked_balance(
     .bind::<Text, _>(currency)
     .execute(conn)
     .await?;
-    let row: Balance = diesel::sql_query(
+    let row: Balance = prepared(
         "WITH a AS (SELECT id FROM ledger_accounts \
                     WHERE org_id = $1 AND kind = $2 AND currency = $3 FOR UPDATE) \
          SELECT coalesce(sum(l.amount), 0) AS balance \

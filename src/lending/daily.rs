@@ -6,6 +6,7 @@
 
 use super::revaluation::{self, Outcome, Scope};
 use crate::db::DbPool;
+use crate::db::prepared::prepared;
 use crate::db::schema::daily_closes;
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -65,7 +66,7 @@ pub async fn run(
     } else {
         "SELECT pg_try_advisory_lock($1) AS locked"
     };
-    let locked: Locked = diesel::sql_query(lock)
+    let locked: Locked = prepared(lock)
         .bind::<diesel::sql_types::BigInt, _>(DAILY_LOCK)
         .get_result(&mut conn)
         .await?;
@@ -73,7 +74,7 @@ pub async fn run(
         return Err(DailyError::Busy);
     }
     let outcome = close_through(&mut conn, as_of).await;
-    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+    prepared("SELECT pg_advisory_unlock($1)")
         .bind::<diesel::sql_types::BigInt, _>(DAILY_LOCK)
         .execute(&mut conn)
         .await?;

@@ -11,6 +11,7 @@
 
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
+use crate::db::prepared::prepared;
 use crate::domain::inputs::PriceChange;
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -406,7 +407,7 @@ async fn currency_of(
     if let Some(currency) = asked {
         return crate::http::validate::currency("currency", &currency);
     }
-    let rows: Vec<CurrencyRow> = diesel::sql_query(
+    let rows: Vec<CurrencyRow> = prepared(
         "SELECT DISTINCT currency FROM facilities WHERE $1::uuid IS NULL OR lender_org_id = $1 ORDER BY currency",
     )
     .bind::<Nullable<SqlUuid>, _>(lender)
@@ -438,7 +439,7 @@ async fn figures(
     let today = business_date(conn).await?;
     let codes: Vec<String> = shocks.iter().map(|s| s.commodity_code.clone()).collect();
     let changes: Vec<Decimal> = shocks.iter().map(|s| s.price_change.value()).collect();
-    let row: Figures = diesel::sql_query(FIGURES)
+    let row: Figures = prepared(FIGURES)
         .bind::<Nullable<SqlUuid>, _>(lender)
         .bind::<Text, _>(&currency)
         .bind::<Date, _>(today)
@@ -474,7 +475,7 @@ pub async fn book(
     let lender = book_of(principal, query.lender_org_id)?;
     let currency = currency_of(conn, lender, query.currency).await?;
     let today = business_date(conn).await?;
-    let row: Figures = diesel::sql_query(KEPT)
+    let row: Figures = prepared(KEPT)
         .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
         .bind::<Text, _>(&currency)
         .bind::<Date, _>(today)
@@ -504,7 +505,7 @@ struct Folded {
 /// Folds the deltas appended since the last fold into the kept cells (at most `batch`);
 /// answers how many. The background loop runs it every second.
 pub async fn compact(conn: &mut AsyncPgConnection, batch: i32) -> diesel::QueryResult<i64> {
-    let row: Folded = diesel::sql_query("SELECT exposure_compact($1) AS folded")
+    let row: Folded = prepared("SELECT exposure_compact($1) AS folded")
         .bind::<diesel::sql_types::Integer, _>(batch)
         .get_result(conn)
         .await?;
@@ -594,7 +595,7 @@ pub async fn csv(
     let lender = book_of(principal, query.lender_org_id)?;
     let currency = currency_of(conn, lender, query.currency).await?;
     let today = business_date(conn).await?;
-    let lines: Vec<CsvLine> = diesel::sql_query(CSV_LINES)
+    let lines: Vec<CsvLine> = prepared(CSV_LINES)
         .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
         .bind::<Text, _>(&currency)
         .load(conn)

@@ -8,10 +8,12 @@
 //! before its pledges; a revaluation of every loan updates loans before pledges, and two
 //! revaluations of every loan take turns under an advisory lock.
 
+use crate::db::prepared::prepared;
 use chrono::NaiveDate;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 /// Which loans to revalue.
@@ -134,12 +136,12 @@ pub async fn record_ltv_history(
 /// action, $4 the kind of object, $5 why a cured margin call closed.
 async fn count(
     conn: &mut AsyncPgConnection,
-    sql: &str,
+    sql: &'static str,
     (as_of, scope): (NaiveDate, Scope),
     (action, object_kind): (&str, &str),
     cure_reason: &str,
 ) -> QueryResult<i64> {
-    let row: Count = diesel::sql_query(sql)
+    let row: Count = prepared(sql)
         .bind::<Date, _>(as_of)
         .bind::<Nullable<SqlUuid>, _>(scope.id())
         .bind::<Text, _>(action)
@@ -169,28 +171,38 @@ fn audited(changed_cte: &str) -> String {
     )
 }
 
-/// Revalues the loans in scope on `as_of` and applies the margin-call rules. Runs in the
-/// caller's transaction. Long because it is five set-based statements in the order the rules
-/// need (value, cure, default, close, open), each with its SQL beside it.
-pub async fn revalue(
-    conn: &mut AsyncPgConnection,
-    as_of: NaiveDate,
-    scope: Scope,
-    cure_reason: &str,
-) -> QueryResult<Outcome> {
-    if let Scope::All = scope {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(REVALUATION_LOCK)
-            .execute(conn)
-            .await?;
+/// The revaluation's five statements for one kind of scope, built once: their text depends
+/// only on the kind (every loan, or one), so each is prepared once per connection.
+struct Texts {
+    write: String,
+    cured: String,
+    defaulted: String,
+    calls_defaulted: String,
+    opened: String,
+}
+
+impl Texts {
+    fn of(scope: Scope) -> &'static Texts {
+        static ALL: LazyLock<Texts> = LazyLock::new(|| Texts::build(Scope::All));
+        static ONE: LazyLock<Texts> = LazyLock::new(|| Texts::build(Scope::Loan(Uuid::nil())));
+        match scope {
+            Scope::All => &ALL,
+            Scope::Loan(_) => &ONE,
+        }
     }
-    let mut outcome = Outcome::default();
-    let valued = valued(scope);
-    let filter = scope.filter();
-    // Every pledge is valued once; loans are written first (lock order: the select list reads
-    // `loans_written` to its end before `pledges_written` starts), then the pledges.
-    let written: Written = diesel::sql_query(format!(
-        "WITH v AS MATERIALIZED ({valued}), \
+
+    fn build(scope: Scope) -> Texts {
+        let valued = valued(scope);
+        let filter = scope.filter();
+        let default_reason = "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
+                          WHEN ln.maturity_date < $1 THEN 'matured' \
+                          ELSE 'margin_call_deadline' END";
+        Texts {
+            // Every pledge is valued once; loans are written first (lock order: the select
+            // list reads `loans_written` to its end before `pledges_written` starts), then
+            // the pledges.
+            write: format!(
+                "WITH v AS MATERIALIZED ({valued}), \
          totals AS (SELECT loan_id, sum(value) AS value FROM v GROUP BY loan_id), \
          next AS ( \
              SELECT ln.id, t.value, \
@@ -209,40 +221,18 @@ pub async fn revalue(
          SELECT (SELECT count(*) FROM loans_written) AS loans, \
                 (SELECT count(*) FROM pledges_written) AS pledges, \
                 (SELECT count(*) FROM kept) AS kept"
-    ))
-    .bind::<Date, _>(as_of)
-    .bind::<Nullable<SqlUuid>, _>(scope.id())
-    .get_result(conn)
-    .await?;
-    outcome.loans_revalued = written.loans;
-    outcome.pledges_revalued = written.pledges;
-    if let Scope::Loan(id) = scope
-        && !rules_may_apply(conn, id, as_of).await?
-    {
-        return Ok(outcome);
-    }
-    // Cured: back at or below the advance rate, or nothing owed.
-    outcome.margin_calls_cured = count(
-        conn,
-        &audited(&format!(
+            ),
+            // Cured: back at or below the advance rate, or nothing owed.
+            cured: audited(&format!(
                 "UPDATE margin_calls mc SET status = 'cured', closed_at = now(), closed_reason = $5 \
                  FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
                  WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'active' AND {filter} \
                    AND ({OWED} = 0 OR ln.ltv <= f.advance_rate) AND $1 IS NOT NULL \
                  RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
             )),
-        (as_of, scope),
-        ("margin_call.cured", "margin_call"),
-        cure_reason,
-    )
-    .await?;
-    // Defaults: above the liquidation LTV, past a margin call's deadline, or past maturity.
-    let default_reason = "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
-                          WHEN ln.maturity_date < $1 THEN 'matured' \
-                          ELSE 'margin_call_deadline' END";
-    outcome.loans_defaulted = count(
-        conn,
-        &audited(&format!(
+            // Defaults: above the liquidation LTV, past a margin call's deadline, or past
+            // maturity.
+            defaulted: audited(&format!(
                 "UPDATE loans ln SET status = 'defaulted', defaulted_at = now(), defaulted_on = $1, default_reason = {default_reason} \
                  FROM facilities f \
                  WHERE f.id = ln.facility_id AND ln.status = 'active' AND {filter} AND {OWED} > 0 \
@@ -251,28 +241,16 @@ pub async fn revalue(
                                    AND mc.status = 'open' AND mc.deadline < $1)) \
                  RETURNING ln.id, ln.lender_org_id, ln.supplier_org_id, ln.status, ln.default_reason, ln.ltv"
             )),
-        (as_of, scope),
-        ("loan.defaulted", "loan"),
-        cure_reason,
-    )
-    .await?;
-    count(
-        conn,
-        &audited(&format!(
+            // A defaulted loan's open margin call closes with the loan's reason.
+            calls_defaulted: audited(&format!(
                 "UPDATE margin_calls mc SET status = 'defaulted', closed_at = now(), closed_reason = ln.default_reason \
                  FROM loans ln \
                  WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'defaulted' AND {filter} \
                    AND $1 IS NOT NULL \
                  RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id"
             )),
-        (as_of, scope),
-        ("margin_call.defaulted", "margin_call"),
-        cure_reason,
-    )
-    .await?;
-    outcome.margin_calls_opened = count(
-        conn,
-        &audited(&format!(
+            // New margin calls: above the margin-call LTV with none open.
+            opened: audited(&format!(
                 "INSERT INTO margin_calls (id, loan_id, ltv_at_open, opened_on, deadline) \
                  SELECT gen_random_uuid(), ln.id, ln.ltv, $1, $1 + f.cure_period_days \
                  FROM loans ln JOIN facilities f ON f.id = ln.facility_id \
@@ -283,6 +261,68 @@ pub async fn revalue(
                      (SELECT lender_org_id FROM loans WHERE id = loan_id) AS lender_org_id, \
                      (SELECT supplier_org_id FROM loans WHERE id = loan_id) AS supplier_org_id"
             )),
+        }
+    }
+}
+
+/// Revalues the loans in scope on `as_of` and applies the margin-call rules. Runs in the
+/// caller's transaction: five set-based statements ([`Texts`]) in the order the rules need
+/// (value, cure, default, close, open).
+pub async fn revalue(
+    conn: &mut AsyncPgConnection,
+    as_of: NaiveDate,
+    scope: Scope,
+    cure_reason: &str,
+) -> QueryResult<Outcome> {
+    if let Scope::All = scope {
+        prepared("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(REVALUATION_LOCK)
+            .execute(conn)
+            .await?;
+    }
+    let mut outcome = Outcome::default();
+    let texts = Texts::of(scope);
+    let written: Written = prepared(&texts.write)
+        .bind::<Date, _>(as_of)
+        .bind::<Nullable<SqlUuid>, _>(scope.id())
+        .get_result(conn)
+        .await?;
+    outcome.loans_revalued = written.loans;
+    outcome.pledges_revalued = written.pledges;
+    if let Scope::Loan(id) = scope
+        && !rules_may_apply(conn, id, as_of).await?
+    {
+        return Ok(outcome);
+    }
+    // Cured: back at or below the advance rate, or nothing owed.
+    outcome.margin_calls_cured = count(
+        conn,
+        &texts.cured,
+        (as_of, scope),
+        ("margin_call.cured", "margin_call"),
+        cure_reason,
+    )
+    .await?;
+    // Defaults: above the liquidation LTV, past a margin call's deadline, or past maturity.
+    outcome.loans_defaulted = count(
+        conn,
+        &texts.defaulted,
+        (as_of, scope),
+        ("loan.defaulted", "loan"),
+        cure_reason,
+    )
+    .await?;
+    count(
+        conn,
+        &texts.calls_defaulted,
+        (as_of, scope),
+        ("margin_call.defaulted", "margin_call"),
+        cure_reason,
+    )
+    .await?;
+    outcome.margin_calls_opened = count(
+        conn,
+        &texts.opened,
         (as_of, scope),
         ("margin_call.opened", "margin_call"),
         cure_reason,
@@ -352,7 +392,7 @@ struct Accrued {
 /// loans' exposure rows are refreshed in the same statement (no trigger watches accrual: it
 /// moves `accrued_through`).
 pub async fn accrue(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
-    let row: Accrued = diesel::sql_query(
+    let row: Accrued = prepared(
         "WITH accrued AS ( \
              UPDATE loans SET \
                  accrued_interest = accrued_interest \

@@ -4,6 +4,7 @@
 use super::model::{CollateralHold, FacilityRow, LoanRow, LtvPoint, MarginCall, PledgeRow};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{facilities, liquidations, loan_ltv_history, loans, margin_calls, pledges};
 use crate::domain::lending::Allocation;
 use crate::domain::states::LoanStatus;
@@ -260,6 +261,7 @@ pub async fn unpledge(
 ) -> QueryResult<()> {
     diesel::update(pledges::table.find((loan_id, lot_id)))
         .set(pledges::quantity.eq(pledges::quantity - quantity))
+        .cached()
         .execute(conn)
         .await?;
     lots::add_pledged(conn, lot_id, -quantity).await?;
@@ -418,6 +420,7 @@ pub async fn change_facility(
             facilities::advance_rate.eq(advance_rate),
         ))
         .returning(FacilityRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -427,6 +430,7 @@ pub async fn close_facility(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
     diesel::update(facilities::table.find(id))
         .set(facilities::status.eq("closed"))
         .returning(FacilityRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -471,6 +475,7 @@ pub async fn record_approval(
         Approval::First => {
             diesel::update(target)
                 .set((loans::approved_by.eq(user), loans::approved_at.eq(now)))
+                .cached()
                 .execute(conn)
                 .await?
         }
@@ -481,6 +486,7 @@ pub async fn record_approval(
                     loans::confirmed_at.eq(now),
                     loans::status.eq(LoanStatus::Approved),
                 ))
+                .cached()
                 .execute(conn)
                 .await?
         }
@@ -491,6 +497,7 @@ pub async fn record_approval(
                     loans::approved_at.eq(now),
                     loans::status.eq(LoanStatus::Approved),
                 ))
+                .cached()
                 .execute(conn)
                 .await?
         }
@@ -518,6 +525,7 @@ pub async fn end_before_disbursement(
 ) -> QueryResult<()> {
     diesel::update(loans::table.find(loan_id))
         .set((loans::status.eq(status), loans::decided_reason.eq(reason)))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -547,6 +555,7 @@ pub async fn mark_disbursed(
             loans::accrued_through.eq(disbursed.on),
             loans::maturity_date.eq(disbursed.maturity_date),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -568,6 +577,7 @@ pub async fn apply_payment(
             loans::interest_paid.eq(loan.interest_paid + allocation.interest),
             loans::outstanding_principal.eq(loan.outstanding_principal - allocation.principal),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -586,6 +596,7 @@ pub async fn mark_paid_off(
             loans::repaid_at.eq(chrono::Utc::now()),
             loans::repaid_on.eq(on),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -612,6 +623,7 @@ pub async fn insert_liquidation(
         .await?;
     diesel::update(loans::table.find(loan_id))
         .set(loans::status.eq(LoanStatus::Liquidating))
+        .cached()
         .execute(conn)
         .await?;
     Ok(ordered_at)
@@ -668,7 +680,7 @@ pub async fn holds_of(
     conn: &mut AsyncPgConnection,
     loan_ids: &[Uuid],
 ) -> QueryResult<Vec<CollateralHold>> {
-    diesel::sql_query(
+    prepared(
         "SELECT loan_id, lot_id, lot_code, breach_id, kind, started_at, ended_at, lifted_at, lifted_by, comment \
          FROM (SELECT p.loan_id, lot.id AS lot_id, lot.code AS lot_code, br.id AS breach_id, br.kind, \
                       br.started_at, br.ended_at, br.acknowledged_at AS lifted_at, \

@@ -5,6 +5,7 @@
 use super::model::{LotRow, Movement, ReleaseOrder};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{
     breaches, loans, lots, movements, pledges, release_orders, voyages, warehouse_inspectors,
     warehouses,
@@ -367,6 +368,7 @@ pub async fn record_movement(
             lots::warehouse_since.eq(since),
         ))
         .returning(LotRow::as_returning())
+        .cached()
         .get_result(conn)
         .await?;
     let movement: Movement = diesel::insert_into(movements::table)
@@ -423,6 +425,7 @@ pub async fn reserve_for_sale(
             lots::updated_at.eq(Utc::now()),
         ))
         .returning(LotRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -439,6 +442,7 @@ pub async fn sale_settled(
             lots::quantity_sold.eq(lots::quantity_sold - quantity),
             lots::updated_at.eq(Utc::now()),
         ))
+        .cached()
         .execute(conn)
         .await
         .map(drop)
@@ -456,6 +460,7 @@ pub async fn add_reserved(
             lots::updated_at.eq(Utc::now()),
         ))
         .returning(LotRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -616,6 +621,7 @@ pub async fn consume_release_order(
             release_orders::completed_at.eq(completed.then(Utc::now)),
         ))
         .returning(ReleaseOrder::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -642,7 +648,7 @@ pub struct Discrepancy {
 
 /// Every lot whose row disagrees with its movements.
 pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Discrepancy>> {
-    diesel::sql_query(
+    prepared(
         "SELECT lot_id, code, quantity_on_hand, quantity_from_movements, status, status_from_movements \
          FROM lot_reconciliation ORDER BY code LIMIT 1000",
     )
@@ -670,6 +676,7 @@ pub async fn stamp_receipt(
             lots::deposit_currency.eq(currency),
             lots::inspection_due_on.eq(inspection_due_on),
         ))
+        .cached()
         .execute(conn)
         .await
         .map(|_| ())
@@ -686,6 +693,7 @@ pub async fn set_storage_rate(
             lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
             lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
         ))
+        .cached()
         .execute(conn)
         .await
         .map(|_| ())
@@ -702,6 +710,7 @@ pub async fn add_pledged(
             lots::updated_at.eq(Utc::now()),
         ))
         .returning(LotRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -782,6 +791,7 @@ pub async fn record_regrade(
 pub async fn set_grade(conn: &mut AsyncPgConnection, lot_id: Uuid, grade: &str) -> QueryResult<()> {
     diesel::update(lots::table.find(lot_id))
         .set((lots::grade.eq(grade), lots::updated_at.eq(Utc::now())))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -804,6 +814,7 @@ pub async fn copy_receipt(
             lots::last_inspected_at.eq(parent.last_inspected_at),
             lots::inspection_due_on.eq(parent.inspection_due_on),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -822,6 +833,7 @@ pub async fn shrink_release_order(
     if quantity - cut > released {
         diesel::update(key)
             .set(release_orders::quantity.eq(quantity - cut))
+            .cached()
             .execute(conn)
             .await?;
     } else if released > Decimal::ZERO {
@@ -831,11 +843,13 @@ pub async fn shrink_release_order(
                 release_orders::status.eq(ReleaseOrderStatus::Completed.as_str()),
                 release_orders::completed_at.eq(Utc::now()),
             ))
+            .cached()
             .execute(conn)
             .await?;
     } else {
         diesel::update(key)
             .set(release_orders::status.eq(ReleaseOrderStatus::Cancelled.as_str()))
+            .cached()
             .execute(conn)
             .await?;
     }
@@ -874,7 +888,7 @@ pub async fn flag_overdue_inspections(
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let row: Count = diesel::sql_query(
+    let row: Count = prepared(
         "WITH changed AS ( \
              SELECT lot.id, lot.code, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.grade, \
                     lot.last_inspected_at, lot.inspection_due_on, \

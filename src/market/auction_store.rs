@@ -3,6 +3,7 @@
 //! extensions, award), and what the market job finds due.
 
 use super::model::BidRow;
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{bids, listings, market_deposits};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -59,7 +60,7 @@ pub async fn latest_bids_of(
     listings: &[Uuid],
     per_listing: i64,
 ) -> QueryResult<Vec<BidRow>> {
-    diesel::sql_query(
+    prepared(
         "SELECT b.id, b.seq, b.listing_id, b.buyer_org_id, b.unit_price, b.placed_at, b.deposit
          FROM unnest($1::uuid[]) AS l(id)
          CROSS JOIN LATERAL (SELECT * FROM bids WHERE listing_id = l.id ORDER BY seq DESC LIMIT $2) b
@@ -88,6 +89,7 @@ pub async fn record_high_bid(
             listings::ends_at.eq(Some(ends_at)),
             listings::extensions_used.eq(listings::extensions_used + i32::from(extended)),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -178,6 +180,7 @@ pub async fn add_joined(
 ) -> QueryResult<()> {
     diesel::update(listings::table.find(listing))
         .set(listings::quantity_committed.eq(listings::quantity_committed + quantity))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -215,6 +218,7 @@ pub async fn end_group(
             listings::outcome.eq(outcome),
             listings::closed_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -251,7 +255,7 @@ pub async fn margins_arrived(
     conn: &mut AsyncPgConnection,
     limit: i64,
 ) -> QueryResult<Vec<Arrived>> {
-    diesel::sql_query(
+    prepared(
         "SELECT d.id, d.listing_id, d.sale_id, d.buyer_org_id, d.currency, d.amount, d.quantity,
                 s.status AS sale_status,
                 CASE WHEN s.status = 'cancelled' THEN 0
@@ -283,6 +287,7 @@ pub async fn margin_applied(
             market_deposits::ended_entry_id.eq(entry),
             market_deposits::ended_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -294,7 +299,7 @@ pub async fn margins_overdue(
     now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Arrived>> {
-    diesel::sql_query(
+    prepared(
         "SELECT d.id, d.listing_id, d.sale_id, d.buyer_org_id, d.currency, d.amount, d.quantity,
                 s.status AS sale_status, 0::numeric AS delivered
          FROM market_deposits d JOIN sales s ON s.id = d.sale_id
@@ -336,6 +341,7 @@ pub async fn end_deposit(
             market_deposits::ended_entry_id.eq(entry),
             market_deposits::ended_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -349,6 +355,7 @@ pub async fn forfeit_deposit_of_sale(conn: &mut AsyncPgConnection, sale: Uuid) -
             .filter(market_deposits::status.eq("applied")),
     )
     .set(market_deposits::status.eq("forfeited"))
+    .cached()
     .execute(conn)
     .await?;
     Ok(())
@@ -366,7 +373,7 @@ pub struct FundsRow {
 }
 
 pub async fn funds_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Vec<FundsRow>> {
-    diesel::sql_query(
+    prepared(
         "WITH f AS (SELECT a.currency, coalesce(sum(l.amount), 0) AS available
                     FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id
                     WHERE a.org_id = $1 AND a.kind = 'funds' GROUP BY a.currency),
@@ -414,7 +421,7 @@ pub async fn payments_overdue(
     now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Uuid>> {
-    let rows: Vec<IdRow> = diesel::sql_query(
+    let rows: Vec<IdRow> = prepared(
         "SELECT l.id FROM listings l JOIN sales s ON s.id = l.sale_id
          WHERE l.status = 'awarded' AND l.payment_due_at <= $1 AND s.status = 'pending'
          ORDER BY l.payment_due_at LIMIT $2 FOR UPDATE OF l SKIP LOCKED",
@@ -441,6 +448,7 @@ pub async fn mark_awarded(
             listings::quantity_committed.eq(listings::quantity),
             listings::closed_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -458,6 +466,7 @@ pub async fn mark_unsold(
             listings::outcome.eq(Some(outcome)),
             listings::closed_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())

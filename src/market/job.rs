@@ -9,6 +9,7 @@
 
 use super::store;
 use crate::db::DbPool;
+use crate::db::prepared::prepared;
 use crate::error::{ApiError, ApiResult};
 use crate::integrity::{self, Change, to_json};
 use chrono::{DateTime, Utc};
@@ -43,7 +44,7 @@ struct Locked {
 pub async fn run(pool: &DbPool, as_of: DateTime<Utc>) -> ApiResult<Option<Swept>> {
     let mut conn = pool.get().await?;
     conn.transaction::<_, ApiError, _>(async |conn| {
-        let lock: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        let lock: Locked = prepared("SELECT pg_try_advisory_xact_lock($1) AS locked")
             .bind::<diesel::sql_types::BigInt, _>(MARKET_LOCK)
             .get_result(conn)
             .await?;

@@ -2,6 +2,7 @@
 //! statement) and offers.
 
 use super::model::{ListingRow, Offer};
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{listings, offers, orgs};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -107,7 +108,7 @@ pub async fn listings(
         Reader::Seller(org) => (None, Some(*org), None),
         Reader::All => (None, None, None),
     };
-    diesel::sql_query(LISTINGS)
+    prepared(LISTINGS)
         .bind::<Date, _>(today)
         .bind::<Nullable<Text>, _>(tier)
         .bind::<Nullable<SqlUuid>, _>(seller)
@@ -310,6 +311,7 @@ pub async fn backdate_opening(
 ) -> QueryResult<()> {
     diesel::update(listings::table.find(id))
         .set(listings::opened_at.eq(Utc::now() - by))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -321,7 +323,7 @@ pub async fn commit_quantity(
     id: Uuid,
     quantity: Decimal,
 ) -> QueryResult<()> {
-    diesel::sql_query(
+    prepared(
         "UPDATE listings SET quantity_committed = quantity_committed + $2, \
                 status = CASE WHEN quantity_committed + $2 >= quantity THEN 'closed' ELSE status END, \
                 closed_at = CASE WHEN quantity_committed + $2 >= quantity THEN now() ELSE closed_at END \
@@ -340,6 +342,7 @@ pub async fn withdraw_listing(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRe
             listings::status.eq("withdrawn"),
             listings::closed_at.eq(Some(Utc::now())),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -415,6 +418,7 @@ pub async fn end_offer(
             offers::decided_by.eq(by),
         ))
         .returning(Offer::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -433,6 +437,7 @@ pub async fn accept_offer(
             offers::decided_by.eq(Some(by)),
         ))
         .returning(Offer::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -454,6 +459,7 @@ pub async fn end_open_offers(
         offers::decided_at.eq(Some(Utc::now())),
     ))
     .returning(Offer::as_returning())
+    .cached()
     .get_results(conn)
     .await
 }
@@ -541,6 +547,7 @@ pub async fn expire_offers(
             offers::decided_at.eq(Some(now)),
         ))
         .returning(Offer::as_returning())
+        .cached()
         .get_results(conn)
         .await
 }
@@ -570,7 +577,7 @@ pub async fn undo_cancelled_sales(
     now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Undone>> {
-    diesel::sql_query(
+    prepared(
         "WITH due AS (
              SELECT o.id FROM offers o JOIN sales s ON s.id = o.sale_id
              WHERE o.status = 'accepted' AND s.status = 'cancelled'

@@ -2,6 +2,7 @@
 
 use super::model::{DirectoryEntry, OrgRow, UserRow};
 use crate::auth::{OrgKind, Permission, Role};
+use crate::db::prepared::Cache;
 use crate::db::schema::{orgs, users};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -187,6 +188,7 @@ pub async fn change_user(
             users::token_generation.eq(users::token_generation + 1),
         ))
         .returning(UserRow::as_returning())
+        .cached()
         .get_result(conn)
         .await
 }
@@ -202,6 +204,7 @@ pub async fn set_password(
             users::password_hash.eq(password_hash),
             users::token_generation.eq(users::token_generation + 1),
         ))
+        .cached()
         .execute(conn)
         .await
         .map(|_| ())

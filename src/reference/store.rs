@@ -2,6 +2,7 @@
 
 use super::model::{CommodityRow, StorageRate, Voyage, WarehouseRow};
 use crate::db::locks::{LockOrder, Rank};
+use crate::db::prepared::prepared;
 use crate::db::schema::{commodities, storage_rates, voyages, warehouses};
 use crate::domain::states::VoyageStatus;
 use diesel::prelude::*;
@@ -325,7 +326,7 @@ pub async fn intake_facts(
     at: chrono::DateTime<chrono::Utc>,
 ) -> QueryResult<Option<IntakeFacts>> {
     use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    diesel::sql_query(
+    prepared(
         "SELECT sr.rate_per_unit_day, sr.currency AS rate_currency, \
                 p.price_per_unit, p.currency AS price_currency, \
                 c.fresh_days, c.shelf_life_days, c.end_freshness_factor, c.grades, c.inspection_required \

@@ -4,6 +4,7 @@
 
 use super::model::{Payment, SaleLineRow, SaleRow, SettledLoan, SettlementRow};
 use crate::db::locks::{LockOrder, Rank};
+use crate::db::prepared::{Cache, prepared};
 use crate::db::schema::{
     loans, lots, pledges, release_orders, sale_consents, sale_lines, sale_payments, sales,
     settlement_loans, settlements,
@@ -46,7 +47,7 @@ pub async fn lock_visible(
     id: Uuid,
 ) -> QueryResult<Option<SaleRow>> {
     order.take(Rank::Sale, id);
-    diesel::sql_query(LOCK_VISIBLE)
+    prepared(LOCK_VISIBLE)
         .bind::<Nullable<SqlUuid>, _>(viewer)
         .bind::<SqlUuid, _>(id)
         .get_result(conn)
@@ -66,7 +67,7 @@ pub async fn find_visible(
     viewer: Option<Uuid>,
     id: Uuid,
 ) -> QueryResult<Option<SaleRow>> {
-    diesel::sql_query(FIND_VISIBLE)
+    prepared(FIND_VISIBLE)
         .bind::<Nullable<SqlUuid>, _>(viewer)
         .bind::<SqlUuid, _>(id)
         .get_result(conn)
@@ -82,7 +83,7 @@ pub async fn list_visible(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<SaleRow>> {
-    diesel::sql_query(LIST_VISIBLE)
+    prepared(LIST_VISIBLE)
         .bind::<Nullable<SqlUuid>, _>(viewer)
         .bind::<BigInt, _>(after)
         .bind::<Nullable<Text>, _>(status)
@@ -331,6 +332,7 @@ pub async fn mark_cancelled(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
             sales::status.eq(SaleStatus::Cancelled),
             sales::cancelled_at.eq(Utc::now()),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -342,6 +344,7 @@ pub async fn mark_forfeited(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
             sales::status.eq(SaleStatus::Forfeited),
             sales::forfeited_at.eq(Utc::now()),
         ))
+        .cached()
         .execute(conn)
         .await?;
     Ok(())
@@ -369,6 +372,7 @@ pub async fn insert_payment(
     let sale = diesel::update(sales::table.find(sale.id))
         .set(sales::paid.eq(sale.paid + amount))
         .returning(SaleRow::as_returning())
+        .cached()
         .get_result(conn)
         .await?;
     Ok((payment, sale))
@@ -388,50 +392,44 @@ pub struct SettlementValues<'a> {
     pub loans: &'a [(Uuid, Decimal, Allocation)],
 }
 
+/// The settlement, each loan's share and the sale settled, in one statement. $1 sale,
+/// $2 business date, $3 gross, $4 fee, $5 fee detail, $6–$8 fees, interest and principal
+/// repaid, $9 to the supplier, $10 journal entry, $11 when; $12–$16 each loan's id, quantity
+/// released, fees, interest, principal.
+const INSERT_SETTLEMENT: &str = "
+WITH settled AS (
+    INSERT INTO settlements (sale_id, business_date, gross, fee, fee_detail, loan_fees_repaid,
+                             interest_repaid, principal_repaid, to_supplier, journal_entry_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
+sale AS (UPDATE sales SET status = 'settled', settled_at = $11 WHERE id = $1)
+INSERT INTO settlement_loans (sale_id, loan_id, quantity_released, fees, interest, principal)
+SELECT $1, l.* FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[]) AS l";
+
 pub async fn insert_settlement(
     conn: &mut AsyncPgConnection,
     s: SettlementValues<'_>,
 ) -> QueryResult<()> {
-    diesel::insert_into(settlements::table)
-        .values((
-            settlements::sale_id.eq(s.sale_id),
-            settlements::business_date.eq(s.business_date),
-            settlements::gross.eq(s.gross),
-            settlements::fee.eq(s.fee),
-            settlements::fee_detail.eq(&s.fee_detail),
-            settlements::loan_fees_repaid.eq(s.repaid.fees),
-            settlements::interest_repaid.eq(s.repaid.interest),
-            settlements::principal_repaid.eq(s.repaid.principal),
-            settlements::to_supplier.eq(s.to_supplier),
-            settlements::journal_entry_id.eq(s.journal_entry_id),
-        ))
-        .execute(conn)
-        .await?;
-    let rows: Vec<_> = s
-        .loans
-        .iter()
-        .map(|(loan, quantity, a)| {
-            (
-                settlement_loans::sale_id.eq(s.sale_id),
-                settlement_loans::loan_id.eq(*loan),
-                settlement_loans::quantity_released.eq(*quantity),
-                settlement_loans::fees.eq(a.fees),
-                settlement_loans::interest.eq(a.interest),
-                settlement_loans::principal.eq(a.principal),
-            )
-        })
-        .collect();
-    if !rows.is_empty() {
-        diesel::insert_into(settlement_loans::table)
-            .values(rows)
-            .execute(conn)
-            .await?;
-    }
-    diesel::update(sales::table.find(s.sale_id))
-        .set((
-            sales::status.eq(SaleStatus::Settled),
-            sales::settled_at.eq(Utc::now()),
-        ))
+    use diesel::sql_types::{Array, Date, Jsonb, Numeric, Timestamptz};
+    let column = |f: fn(&(Uuid, Decimal, Allocation)) -> Decimal| -> Vec<Decimal> {
+        s.loans.iter().map(f).collect()
+    };
+    prepared(INSERT_SETTLEMENT)
+        .bind::<SqlUuid, _>(s.sale_id)
+        .bind::<Date, _>(s.business_date)
+        .bind::<Numeric, _>(s.gross)
+        .bind::<Numeric, _>(s.fee)
+        .bind::<Jsonb, _>(s.fee_detail)
+        .bind::<Numeric, _>(s.repaid.fees)
+        .bind::<Numeric, _>(s.repaid.interest)
+        .bind::<Numeric, _>(s.repaid.principal)
+        .bind::<Numeric, _>(s.to_supplier)
+        .bind::<SqlUuid, _>(s.journal_entry_id)
+        .bind::<Timestamptz, _>(Utc::now())
+        .bind::<Array<SqlUuid>, _>(s.loans.iter().map(|l| l.0).collect::<Vec<_>>())
+        .bind::<Array<Numeric>, _>(column(|l| l.1))
+        .bind::<Array<Numeric>, _>(column(|l| l.2.fees))
+        .bind::<Array<Numeric>, _>(column(|l| l.2.interest))
+        .bind::<Array<Numeric>, _>(column(|l| l.2.principal))
         .execute(conn)
         .await?;
     Ok(())
@@ -531,6 +529,7 @@ pub async fn shrink_line(
                 sale_lines::quantity.eq(line.quantity - cut),
                 sale_lines::amount.eq(amount),
             ))
+            .cached()
             .execute(conn)
             .await?;
     } else if line.lines > 1 {
@@ -539,6 +538,7 @@ pub async fn shrink_line(
     if line.lines > 1 || cut < line.quantity {
         diesel::update(sales::table.find(line.sale_id))
             .set(sales::total.eq(sales::total - (line.amount - amount)))
+            .cached()
             .execute(conn)
             .await?;
     }

@@ -2,6 +2,7 @@
 //! lines in the period, its settled sale proceeds and the goods it deposited.
 
 use super::model::{Balance, Deposit, LineRow, Proceeds};
+use crate::db::prepared::prepared;
 use chrono::NaiveDate;
 use diesel::QueryResult;
 use diesel::sql_types::{Date, Uuid as SqlUuid};
@@ -22,7 +23,7 @@ pub async fn books(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Books> {
-    let balances: Vec<Balance> = diesel::sql_query(
+    let balances: Vec<Balance> = prepared(
         "SELECT a.currency, a.kind AS account, \
                 coalesce(sum(l.amount) FILTER (WHERE e.business_date < $2), 0) AS opening, \
                 coalesce(sum(l.amount) FILTER (WHERE e.business_date <= $3), 0) AS closing \
@@ -36,7 +37,7 @@ pub async fn books(
     .bind::<Date, _>(to)
     .load(conn)
     .await?;
-    let lines: Vec<LineRow> = diesel::sql_query(
+    let lines: Vec<LineRow> = prepared(
         "SELECT e.id AS entry_id, e.business_date, e.kind, e.memo, e.loan_id, e.sale_id, \
                 a.kind AS account, l.currency, l.amount \
          FROM journal_lines l JOIN ledger_accounts a ON a.id = l.account_id \
@@ -49,7 +50,7 @@ pub async fn books(
     .bind::<Date, _>(to)
     .load(conn)
     .await?;
-    let proceeds: Vec<Proceeds> = diesel::sql_query(
+    let proceeds: Vec<Proceeds> = prepared(
         "SELECT s.currency, sum(st.gross) AS gross FROM settlements st JOIN sales s ON s.id = st.sale_id \
          WHERE s.supplier_org_id = $1 AND st.business_date BETWEEN $2 AND $3 GROUP BY s.currency",
     )
@@ -58,7 +59,7 @@ pub async fn books(
     .bind::<Date, _>(to)
     .load(conn)
     .await?;
-    let deposits: Vec<Deposit> = diesel::sql_query(
+    let deposits: Vec<Deposit> = prepared(
         "SELECT m.created_at AS received_at, lot.id AS lot_id, lot.code AS lot_code, lot.commodity_code, \
                 m.quantity_change AS quantity, lot.unit, lot.market_value_at_deposit, lot.deposit_currency AS currency \
          FROM movements m JOIN lots lot ON lot.id = m.lot_id \

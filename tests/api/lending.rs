@@ -1165,25 +1165,73 @@ pub async fn statements_sent<T>(
     app: &TestApp,
     work: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> T,
 ) -> usize {
+    statement_log(app, work).await.sent
+}
+
+/// What `work` sent on a new connection of its own.
+pub struct StatementLog {
+    /// Every statement, BEGIN and COMMIT included.
+    pub sent: usize,
+    /// The statements sent as text to parse and plan on every call: neither prepared into the
+    /// connection's cache nor transaction control.
+    pub unprepared: Vec<String>,
+}
+
+/// Runs `work` on a new connection and logs its statements (`SHOW_STATEMENTS=1` prints them,
+/// the unprepared ones marked). A cacheable statement is prepared on its first use on a
+/// connection, which diesel reports as `CacheQuery`; on a new connection every statement that
+/// is not reported so was sent to be parsed and planned again.
+pub async fn statement_log<T>(
+    app: &TestApp,
+    work: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> T,
+) -> StatementLog {
     use diesel::connection::InstrumentationEvent;
     use diesel_async::AsyncConnection;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let pooled = app.pool.get().await.expect("connection");
-    let mut conn = deadpool::managed::Object::take(pooled);
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
+    use std::sync::{Arc, Mutex};
+    let mut conn = holdfast::db::connect(&app.database_url)
+        .await
+        .expect("connection");
+    let sent = Arc::new(Mutex::new((Vec::<String>::new(), Vec::<String>::new())));
+    let seen = sent.clone();
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            if std::env::var("SHOW_STATEMENTS").is_ok() {
-                let text = query.to_string();
-                eprintln!("SQL: {}", &text[..text.len().min(160)]);
-            }
-            seen.fetch_add(1, Ordering::SeqCst);
+        let mut seen = seen.lock().expect("log");
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => seen.0.push(query.to_string()),
+            InstrumentationEvent::CacheQuery { sql, .. } => seen.1.push(sql.to_owned()),
+            _ => {}
         }
     });
     work(&mut conn).await;
-    count.load(Ordering::SeqCst)
+    let (started, cached) = std::mem::take(&mut *sent.lock().expect("log"));
+    let control = [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE SAVEPOINT",
+    ];
+    let mut unprepared = Vec::new();
+    for text in &started {
+        // A statement's text as logged is its SQL, then `-- binds: [...]`.
+        let sql = text.split(" -- binds:").next().unwrap_or(text).trim();
+        let prepared = cached.iter().any(|c| c.trim() == sql);
+        let control = control.iter().any(|c| sql.starts_with(c));
+        if std::env::var("SHOW_STATEMENTS").is_ok() {
+            let mark = if prepared || control {
+                ""
+            } else {
+                "UNPREPARED "
+            };
+            eprintln!("SQL: {mark}{}", &sql[..sql.len().min(160)]);
+        }
+        if !prepared && !control {
+            unprepared.push(sql.to_owned());
+        }
+    }
+    StatementLog {
+        sent: started.len(),
+        unprepared,
+    }
 }
 
 #[tokio::test]

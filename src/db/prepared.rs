@@ -1,0 +1,95 @@
+//! Hand-written statements prepared once per connection.
+//!
+//! Diesel never caches a `sql_query`: it cannot know whether the text was built from values,
+//! so every call is parsed and planned again, and diesel-async sends it as two round trips
+//! (prepare, then execute). [`prepared`] takes the text as a `&'static str` — fixed at
+//! compile time, so the connection's statement cache (keyed by the text and the bind types)
+//! holds one entry per statement in the program, however many times it runs — and marks it
+//! safe to cache: the first call on a connection prepares it, every later call only binds and
+//! executes.
+
+use diesel::QueryResult;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::HasSqlType;
+
+/// A statement whose text is fixed in the program, bound like `diesel::sql_query`'s and run
+/// with `diesel_async::RunQueryDsl`.
+pub fn prepared<'f>(sql: &'static str) -> Prepared<'f> {
+    Prepared(diesel::sql_query(sql).into_boxed())
+}
+
+/// See [`prepared`].
+#[must_use = "a statement does nothing until it is run"]
+pub struct Prepared<'f>(BoxedSqlQuery<'f, Pg, SqlQuery>);
+
+impl<'f> Prepared<'f> {
+    /// Binds the next `$n` parameter, as `SqlQuery::bind` does.
+    pub fn bind<ST, V>(self, value: V) -> Self
+    where
+        Pg: HasSqlType<ST>,
+        V: ToSql<ST, Pg> + Send + 'f,
+        ST: Send + 'f,
+    {
+        Prepared(self.0.bind::<ST, V>(value))
+    }
+}
+
+impl QueryFragment<Pg> for Prepared<'_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    /// The text came from a `&'static str` and the values travel as bind parameters, so the
+    /// same statement always builds the same SQL.
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+/// No static id: the cache keys these statements by their text.
+impl QueryId for Prepared<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+/// A statement built with diesel's DSL that diesel declines to cache although its text takes
+/// only a few shapes: an `UPDATE … SET` (diesel never caches one, as an `Option` in the
+/// changeset may drop a column). Wrap one with [`Cache::cached`] when every shape it can take
+/// is fixed by the program, never by a value — no `Vec` of values spelled out, no SQL literal
+/// built at run time — so that the connection's cache stays bounded.
+pub struct Cached<Q>(Q);
+
+/// See [`Cached`].
+pub trait Cache: Sized {
+    /// Prepares this statement once per connection (see [`Cached`]).
+    fn cached(self) -> Cached<Self> {
+        Cached(self)
+    }
+}
+
+impl<Q: QueryFragment<Pg>> Cache for Q {}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Cached<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
