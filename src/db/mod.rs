@@ -11,7 +11,9 @@ use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
@@ -64,6 +66,10 @@ pub fn pool_with(
 ) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::default();
     config.custom_setup = Box::new(move |url| Box::pin(connect_with(url, timeouts)));
+    // A connection handed out again is not pinged first (`SELECT 1`, a round trip on every
+    // checkout, two per API write): one whose server went away is already closed and is
+    // dropped, and a statement on one that breaks meanwhile answers 503 as any fault does.
+    config.recycling_method = RecyclingMethod::Fast;
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)

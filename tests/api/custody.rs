@@ -1099,14 +1099,16 @@ async fn a_receive_scan_costs_seven_statements_at_most() {
     // The lot found and locked (1); the storage rate, price and commodity terms (1); the
     // receipt stamped (1); the movement and its projection (2); the hold check (1); the audit
     // and outbox events (1). The idempotency key and the transaction add their own.
-    let sent = crate::lending::statements_sent(&app, async |conn| {
+    let log = crate::lending::statement_log(&app, async |conn| {
         let done = holdfast::scans::service::scan(conn, &staff, request, scanned)
             .await
             .expect("scan");
         assert_eq!(done.lot.quantity_on_hand.to_string(), "100.000");
     })
     .await;
-    assert!(sent <= 7, "a receive scan sent {sent} statements");
+    assert!(log.sent <= 7, "a receive scan sent {} statements", log.sent);
+    // Each of them is prepared once per connection, none parsed and planned on every scan.
+    assert_eq!(log.unprepared, Vec::<String>::new());
     let received = app
         .get(
             &format!("/v1/lots/{}", lot["id"].as_str().expect("id")),

@@ -1676,7 +1676,7 @@ async fn a_shortage_racing_the_payment_that_settles_the_sale_leaves_one_consiste
 /// A payment that settles a sale of pledged goods: how many statements it sends (counted, not
 /// timed: the round trips the settlement makes).
 #[tokio::test]
-async fn a_settling_payment_costs_forty_six_statements_at_most() {
+async fn a_settling_payment_costs_forty_five_prepared_statements_at_most() {
     let app = TestApp::spawn().await;
     let m = market(&app).await;
     let (lot, _loan) = m.l.active_loan(&app, "20000", "60000.00").await;
@@ -1688,7 +1688,7 @@ async fn a_settling_payment_costs_forty_six_statements_at_most() {
         .await;
     let sale: Uuid = id(&sold.body).parse().unwrap();
     let buyer = fixtures::owner_principal(&m.buyer, OrgKind::Buyer);
-    let n = crate::lending::statements_sent(&app, async |conn| {
+    let log = crate::lending::statement_log(&app, async |conn| {
         use diesel_async::AsyncConnection;
         conn.transaction::<_, holdfast::error::ApiError, _>(async |conn| {
             holdfast::sales::service::pay(
@@ -1705,6 +1705,14 @@ async fn a_settling_payment_costs_forty_six_statements_at_most() {
     .await;
     // It was 56 before the ledger posted an entry and its lines in one statement, the sale was
     // found and locked in one, and a paid-off loan's revaluation skipped the margin-call rules.
-    assert!(n <= 46, "a settling payment sent {n} statements");
+    // 46 before the settlement's rows and the sale settled became one statement.
+    assert!(
+        log.sent <= 45,
+        "a settling payment sent {} statements",
+        log.sent
+    );
+    // Each of them is prepared once per connection: the settlement's UPDATEs, which diesel
+    // does not cache, and the hand-written statements included.
+    assert_eq!(log.unprepared, Vec::<String>::new());
     assert_eq!(m.sale(&app, &sale.to_string()).await["status"], "settled");
 }
