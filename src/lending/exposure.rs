@@ -5,9 +5,10 @@
 //! changes loans, pledges, lots or facilities (migration 000013: `exposure_loans`, the cells
 //! per commodity, location, supplier, status, LTV bucket and expiry date, and their appended
 //! deltas), so a read touches a few hundred rows however large the book is. A stress changes
-//! prices, so it computes the book from the pledges themselves ([`FIGURES`], one statement;
-//! a pledge's value is linear in its price), and so does [`from_scratch`], which the tests hold
-//! the kept figures equal to.
+//! prices: it reads each loan's kept value, and the pledges only of loans whose goods are of
+//! several commodities or in several places ([`STRESS`]; a value is linear in its price).
+//! [`from_scratch`] and [`stress_from_scratch`] compute the same answers from every pledge
+//! ([`FIGURES`]), which the tests hold the kept figures equal to.
 
 use crate::auth::{OrgKind, Principal};
 use crate::calendar::business_date;
@@ -28,7 +29,9 @@ type Money = Decimal;
 /// with their (stressed) collateral values, `lv` (one row per loan) and `pv` (one row per
 /// pledge), then every figure. The pledges are summed once per loan, commodity and place
 /// (`lcl`), which the per-loan, per-commodity and per-place figures share; counting distinct
-/// loans by sorting every pledge cost seconds at a million pledges. $1 lender (NULL: every lender), $2 currency, $3 business date,
+/// loans by sorting every pledge cost seconds at a million pledges. A price change applies to
+/// each such sum, rounded once (to each pledge for the figures of a few lots: expiring,
+/// breached, overdue for inspection), as [`STRESS`] applies it. $1 lender (NULL: every lender), $2 currency, $3 business date,
 /// $4 commodity codes and $5 price changes of a stress.
 const FIGURES: &str = "
 WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
@@ -39,15 +42,18 @@ live AS (
     WHERE ln.status IN ('active', 'defaulted', 'liquidating') AND ln.currency = $2
       AND ($1::uuid IS NULL OR ln.lender_org_id = $1)),
 pv AS (
-    SELECT p.loan_id, p.lot_id, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, lot.warehouse_since,
-           p.quantity, CASE WHEN s.change IS NULL THEN p.market_value
+    SELECT p.loan_id, p.lot_id, lot.commodity_code, exposure_location(lot.warehouse_id, lot.voyage_id) AS location,
+           lot.warehouse_id, lot.expires_on, lot.warehouse_since, p.quantity, p.market_value, s.change,
+           CASE WHEN s.change IS NULL THEN p.market_value
                 ELSE round_half_even(p.market_value * (1 + s.change), minor_units($2)) END AS value
     FROM pledges p JOIN live ON live.id = p.loan_id JOIN lots lot ON lot.id = p.lot_id
     LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
     WHERE p.quantity > 0),
 lcl AS (
-    SELECT loan_id, commodity_code, warehouse_id, voyage_id, sum(quantity) AS quantity, sum(value) AS value
-    FROM pv GROUP BY 1, 2, 3, 4),
+    SELECT loan_id, commodity_code, location, sum(quantity) AS quantity,
+           CASE WHEN min(change) IS NULL THEN sum(market_value)
+                ELSE round_half_even(sum(market_value) * (1 + min(change)), minor_units($2)) END AS value
+    FROM pv GROUP BY 1, 2, 3),
 lv AS (
     SELECT live.*, round(coalesce(v.value, 0), minor_units($2)) AS value,
            CASE WHEN coalesce(v.value, 0) > 0
@@ -84,7 +90,8 @@ SELECT jsonb_build_object(
       GROUP BY lc.commodity_code, px.as_of, px.stale) g), '[]'),
   'stale_prices', (SELECT jsonb_build_object('commodities', coalesce(jsonb_agg(DISTINCT pv.commodity_code), '[]'),
                        'lots', count(DISTINCT pv.lot_id), 'loans', count(DISTINCT pv.loan_id),
-                       'collateral_value', round(coalesce(sum(pv.value), 0), minor_units($2))::text)
+                       'collateral_value', (SELECT round(coalesce(sum(lcl.value), 0), minor_units($2))::text
+                                            FROM lcl JOIN px ON px.commodity_code = lcl.commodity_code WHERE px.stale))
       FROM pv JOIN px ON px.commodity_code = pv.commodity_code WHERE px.stale),
   'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
       SELECT ll.warehouse_id, ll.voyage_id,
@@ -92,8 +99,10 @@ SELECT jsonb_build_object(
              coalesce(w.name, vy.vessel_name) AS name, coalesce(w.address, vy.destination) AS place,
              count(*) AS loans, sum(ll.value)::text AS collateral_value,
              CASE WHEN (SELECT value FROM total) > 0 THEN round(sum(ll.value) / (SELECT value FROM total), 4)::text END AS share
-      FROM (SELECT loan_id, warehouse_id, voyage_id, sum(value) AS value FROM lcl GROUP BY 1, 2, 3) ll
-      LEFT JOIN warehouses w ON w.id = ll.warehouse_id AND ll.voyage_id IS NULL
+      FROM (SELECT loan_id, CASE WHEN location LIKE 'w:%' THEN substr(location, 3)::uuid END AS warehouse_id,
+                   CASE WHEN location LIKE 'v:%' THEN substr(location, 3)::uuid END AS voyage_id, sum(value) AS value
+            FROM lcl GROUP BY 1, 2, 3) ll
+      LEFT JOIN warehouses w ON w.id = ll.warehouse_id
       LEFT JOIN voyages vy ON vy.id = ll.voyage_id
       GROUP BY ll.warehouse_id, ll.voyage_id, w.name, w.address, vy.vessel_name, vy.destination) g), '[]'),
   'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
@@ -130,6 +139,180 @@ SELECT jsonb_build_object(
                        'collateral_value', round(coalesce(sum(pv.value), 0), minor_units($2))::text)
       FROM pv JOIN lots lot ON lot.id = pv.lot_id JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
       WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')),
+  'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
+  'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
+  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
+      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
+             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
+             lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
+             (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
+      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
+      ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
+) AS figures
+";
+
+/// A stress from the kept figures: [`FIGURES`]'s answer with the price changes, without
+/// reading every pledge. Each loan's goods are valued per commodity and place (`lcl`): a loan
+/// whose goods are of one commodity in one place — most loans — is its kept value
+/// (`exposure_loans`, with its commodity and place from `exposure_loan_parts`: `base`); only
+/// the others are summed from their pledges (`spread`, by index, loan by loan). A price change
+/// applies to each of those values, rounded once, as in [`FIGURES`]. Lot and loan counts and
+/// quantities, which no price changes, come from the kept cells; the figures of a few lots
+/// (expiring soon — `exposure_lots` by date —, in a breached warehouse, overdue for
+/// inspection) from their pledges. $1 the book (a lender, or the nil UUID for every lender), $2 currency, $3 business
+/// date, $4 commodity codes and $5 price changes.
+const STRESS: &str = "
+WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
+parts AS (
+    SELECT loan_id,
+           count(*) FILTER (WHERE dim = 'commodity') AS commodities, min(key) FILTER (WHERE dim = 'commodity') AS commodity_code,
+           count(*) FILTER (WHERE dim = 'location') AS places, min(key) FILTER (WHERE dim = 'location') AS location
+    FROM exposure_loan_parts WHERE pledges > 0 GROUP BY loan_id),
+base AS MATERIALIZED (
+    SELECT el.loan_id AS id, el.supplier_org_id, el.status, el.outstanding, el.interest, el.margin_call_ltv,
+           el.liquidation_ltv, el.call_id, el.call_deadline, pt.commodity_code, pt.location,
+           coalesce(pt.commodities = 1 AND pt.places = 1, true) AS simple,
+           CASE WHEN pt.loan_id IS NULL THEN 0
+                WHEN pt.commodities = 1 AND pt.places = 1 THEN
+                     CASE WHEN s.change IS NULL THEN el.value
+                          ELSE round_half_even(el.value * (1 + s.change), minor_units($2)) END END AS value
+    FROM exposure_loans el LEFT JOIN parts pt ON pt.loan_id = el.loan_id
+    LEFT JOIN shock s ON s.commodity_code = pt.commodity_code
+    WHERE el.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR el.lender_org_id = $1)),
+spread AS MATERIALIZED (
+    SELECT base.id AS loan_id, g.commodity_code, g.location,
+           CASE WHEN s.change IS NULL THEN g.value
+                ELSE round_half_even(g.value * (1 + s.change), minor_units($2)) END AS value
+    FROM base CROSS JOIN LATERAL (
+        SELECT lot.commodity_code, exposure_location(lot.warehouse_id, lot.voyage_id) AS location,
+               sum(pl.market_value) AS value
+        FROM pledges pl JOIN lots lot ON lot.id = pl.lot_id
+        WHERE pl.loan_id = base.id AND pl.quantity > 0
+        GROUP BY 1, 2) g
+    LEFT JOIN shock s ON s.commodity_code = g.commodity_code
+    WHERE NOT base.simple),
+lcl AS (
+    SELECT id AS loan_id, commodity_code, location, value FROM base WHERE simple AND commodity_code IS NOT NULL
+    UNION ALL SELECT * FROM spread),
+lv AS MATERIALIZED (
+    SELECT base.id, base.supplier_org_id, base.status, base.outstanding, base.interest, base.margin_call_ltv,
+           base.liquidation_ltv, base.call_id, base.call_deadline, v.value,
+           CASE WHEN v.value > 0 THEN round_half_even((base.outstanding + base.interest) / v.value, 6) END AS ltv
+    FROM base LEFT JOIN (SELECT loan_id, sum(value) AS value FROM spread GROUP BY loan_id) sp ON sp.loan_id = base.id
+    CROSS JOIN LATERAL (SELECT round(coalesce(base.value, sp.value, 0), minor_units($2)) AS value) v),
+total AS (SELECT round(coalesce(sum(value), 0), minor_units($2)) AS value,
+                  round(coalesce(sum(outstanding), 0), minor_units($2)) AS outstanding FROM lv),
+c AS (
+    SELECT dim, key, sum(loans)::bigint AS loans, sum(lots)::bigint AS lots, sum(quantity) AS quantity
+    FROM (SELECT dim, key, loans, lots, quantity FROM exposure_cells WHERE book = $1 AND currency = $2
+          UNION ALL
+          SELECT dim, key, loans, lots, quantity FROM exposure_cell_deltas WHERE book = $1 AND currency = $2) x
+    WHERE dim IN ('commodity', 'location', 'expires')
+    GROUP BY dim, key),
+held AS (SELECT * FROM c WHERE dim = 'commodity' AND lots > 0),
+px AS (
+    SELECT held.key AS commodity_code, latest.as_of,
+           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
+    FROM held
+    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
+                       WHERE commodity_code = held.key AND currency = $2
+                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true),
+stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE px.stale),
+soon AS (
+    SELECT el.lot_id, el.expires_on,
+           CASE WHEN s.change IS NULL THEN pl.market_value
+                ELSE round_half_even(pl.market_value * (1 + s.change), minor_units($2)) END AS value
+    FROM exposure_lots el
+    JOIN pledges pl ON pl.lot_id = el.lot_id AND pl.quantity > 0
+    JOIN exposure_loans b ON b.loan_id = pl.loan_id AND b.currency = $2
+     AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)
+    LEFT JOIN shock s ON s.commodity_code = el.commodity_code
+    WHERE el.book = $1 AND el.currency = $2 AND el.expires_on <= $3 + 30 AND el.pledges > 0)
+SELECT jsonb_build_object(
+  'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
+  'live_loans', (SELECT count(*) FROM lv),
+  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
+                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
+      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
+      LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
+        ON x.status = s.status),
+  'outstanding_principal', (SELECT outstanding::text FROM total),
+  'accrued_interest', (SELECT round_half_even(coalesce(sum(interest), 0), minor_units($2))::text FROM lv),
+  'collateral_value', (SELECT value::text FROM total),
+  'weighted_ltv', (SELECT CASE WHEN sum(value) > 0 THEN round_half_even(sum(outstanding + interest) / sum(value), 6)::text END FROM lv),
+  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+      SELECT lc.commodity_code, held.loans, held.quantity::text AS quantity, lc.value::text AS collateral_value,
+             CASE WHEN (SELECT value FROM total) > 0 THEN round(lc.value / (SELECT value FROM total), 4)::text END AS share,
+             px.as_of AS price_as_of, px.stale AS price_stale
+      FROM (SELECT commodity_code, sum(value) AS value FROM lcl GROUP BY 1) lc
+      JOIN px ON px.commodity_code = lc.commodity_code JOIN held ON held.key = lc.commodity_code) g), '[]'),
+  'stale_prices', (SELECT jsonb_build_object('commodities', coalesce(jsonb_agg(DISTINCT key), '[]'),
+                       'lots', coalesce(sum(lots), 0)::bigint,
+                       'loans', CASE WHEN count(*) <= 1 THEN coalesce(sum(loans), 0)::bigint
+                                ELSE (SELECT count(DISTINCT lcl.loan_id) FROM lcl WHERE lcl.commodity_code IN (SELECT key FROM stale)) END,
+                       'collateral_value', (SELECT round(coalesce(sum(lcl.value), 0), minor_units($2))::text
+                                            FROM lcl WHERE lcl.commodity_code IN (SELECT key FROM stale)))
+      FROM stale),
+  'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+      SELECT ll.warehouse_id, ll.voyage_id,
+             CASE WHEN ll.voyage_id IS NOT NULL THEN 'voyage' ELSE 'warehouse' END AS kind,
+             coalesce(w.name, vy.vessel_name) AS name, coalesce(w.address, vy.destination) AS place,
+             p.loans, ll.value::text AS collateral_value,
+             CASE WHEN (SELECT value FROM total) > 0 THEN round(ll.value / (SELECT value FROM total), 4)::text END AS share
+      FROM (SELECT location, CASE WHEN location LIKE 'w:%' THEN substr(location, 3)::uuid END AS warehouse_id,
+                   CASE WHEN location LIKE 'v:%' THEN substr(location, 3)::uuid END AS voyage_id, sum(value) AS value
+            FROM lcl GROUP BY 1) ll
+      JOIN c p ON p.dim = 'location' AND p.key = ll.location
+      LEFT JOIN warehouses w ON w.id = ll.warehouse_id
+      LEFT JOIN voyages vy ON vy.id = ll.voyage_id) g), '[]'),
+  'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
+      SELECT lv.supplier_org_id, o.name AS supplier_name, count(*) AS loans, sum(lv.outstanding)::text AS outstanding_principal,
+             round_half_even(sum(lv.interest), minor_units($2))::text AS accrued_interest, sum(lv.value)::text AS collateral_value,
+             CASE WHEN sum(lv.value) > 0 THEN round_half_even(sum(lv.outstanding + lv.interest) / sum(lv.value), 6)::text END AS weighted_ltv,
+             CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(sum(lv.outstanding) / (SELECT outstanding FROM total), 4)::text END AS share
+      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id GROUP BY lv.supplier_org_id, o.name) g), '[]'),
+  'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
+                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
+      FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
+      LEFT JOIN (SELECT CASE WHEN ltv IS NULL THEN 5 WHEN ltv <= 0.5 THEN 1 WHEN ltv <= 0.65 THEN 2 WHEN ltv <= 0.8 THEN 3 ELSE 4 END AS ord,
+                        count(*) AS loans, sum(outstanding) AS outstanding
+                 FROM lv GROUP BY 1) x ON x.ord = b.ord),
+  'expiring', jsonb_build_object(
+      'within_7_days', jsonb_build_object(
+          'lots', (SELECT coalesce(sum(lots), 0)::bigint FROM c WHERE dim = 'expires' AND lots > 0 AND key::date <= $3 + 7),
+          'collateral_value', (SELECT round(coalesce(sum(value), 0), minor_units($2))::text FROM soon WHERE expires_on <= $3 + 7)),
+      'within_30_days', jsonb_build_object(
+          'lots', (SELECT coalesce(sum(lots), 0)::bigint FROM c WHERE dim = 'expires' AND lots > 0 AND key::date <= $3 + 30),
+          'collateral_value', (SELECT round(coalesce(sum(value), 0), minor_units($2))::text FROM soon))),
+  'margin_calls', jsonb_build_object(
+      'open', (SELECT count(*) FROM lv WHERE call_id IS NOT NULL),
+      'items', coalesce((SELECT jsonb_agg(m ORDER BY m.deadline, m.id) FROM (
+          SELECT mc.id, mc.loan_id, mc.opened_on, mc.deadline, mc.ltv_at_open::text AS ltv_at_open, lv.ltv::text AS ltv
+          FROM (SELECT * FROM lv WHERE call_id IS NOT NULL ORDER BY call_deadline, call_id LIMIT 100) lv
+          JOIN margin_calls mc ON mc.id = lv.call_id) m), '[]')),
+  'breaches', coalesce((SELECT jsonb_agg(b ORDER BY b.started_at) FROM (
+      SELECT br.id, br.warehouse_id, w.name AS warehouse_name, br.kind, br.started_at, br.ended_at,
+             count(DISTINCT lot.id) AS lots_affected,
+             sum(CASE WHEN s.change IS NULL THEN pl.market_value
+                      ELSE round_half_even(pl.market_value * (1 + s.change), minor_units($2)) END)::text AS collateral_value
+      FROM breaches br JOIN warehouses w ON w.id = br.warehouse_id
+      JOIN lots lot ON lot.warehouse_id = br.warehouse_id
+       AND (br.ended_at IS NULL OR lot.warehouse_since IS NULL OR lot.warehouse_since < br.ended_at)
+      JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
+      JOIN exposure_loans b ON b.loan_id = pl.loan_id AND b.currency = $2
+       AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)
+      LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
+      WHERE br.acknowledged_at IS NULL
+      GROUP BY br.id, w.name) b), '[]'),
+  'inspection_overdue', (SELECT jsonb_build_object('lots', count(DISTINCT lot.id), 'loans', count(DISTINCT pl.loan_id),
+                       'collateral_value', round(coalesce(sum(CASE WHEN s.change IS NULL THEN pl.market_value
+                            ELSE round_half_even(pl.market_value * (1 + s.change), minor_units($2)) END), 0), minor_units($2))::text)
+      FROM lots lot JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
+      JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
+      JOIN exposure_loans b ON b.loan_id = pl.loan_id
+      LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
+      WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')
+        AND b.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)),
   'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
   'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
   'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
@@ -437,8 +620,7 @@ async fn figures(
     shocks: &[Shock],
 ) -> ApiResult<Exposure> {
     let today = business_date(conn).await?;
-    let codes: Vec<String> = shocks.iter().map(|s| s.commodity_code.clone()).collect();
-    let changes: Vec<Decimal> = shocks.iter().map(|s| s.price_change.value()).collect();
+    let (codes, changes) = shock_columns(shocks);
     let row: Figures = prepared(FIGURES)
         .bind::<Nullable<SqlUuid>, _>(lender)
         .bind::<Text, _>(&currency)
@@ -558,9 +740,43 @@ pub async fn stress(
 ) -> ApiResult<Exposure> {
     let lender = book_of(principal, query.lender_org_id)?;
     let currency = currency_of(conn, lender, query.currency).await?;
+    let today = business_date(conn).await?;
+    let (codes, changes) = shock_columns(&request.shocks);
+    let row: Figures = prepared(STRESS)
+        .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
+        .bind::<Text, _>(&currency)
+        .bind::<Date, _>(today)
+        .bind::<Array<Text>, _>(codes)
+        .bind::<Array<Numeric>, _>(changes)
+        .get_result(conn)
+        .await?;
+    let mut exposure = answer(row, today, lender, currency)?;
+    exposure.shocks = Some(request.shocks);
+    Ok(exposure)
+}
+
+/// The same answer as [`stress`], computed from every pledge of the book: what the stress
+/// from the kept figures must always equal.
+pub async fn stress_from_scratch(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    query: ExposureQuery,
+    request: StressRequest,
+) -> ApiResult<Exposure> {
+    check_shocks(&request.shocks)?;
+    let lender = book_of(principal, query.lender_org_id)?;
+    let currency = currency_of(conn, lender, query.currency).await?;
     let mut exposure = figures(conn, lender, currency, &request.shocks).await?;
     exposure.shocks = Some(request.shocks);
     Ok(exposure)
+}
+
+/// A stress's commodity codes and price changes, as the two arrays its statements take.
+fn shock_columns(shocks: &[Shock]) -> (Vec<String>, Vec<Decimal>) {
+    shocks
+        .iter()
+        .map(|s| (s.commodity_code.clone(), s.price_change.value()))
+        .unzip()
 }
 
 #[derive(diesel::QueryableByName)]

@@ -391,7 +391,10 @@ pub fn owner_principal(who: &Session, kind: holdfast::auth::OrgKind) -> holdfast
 /// and again after the appended deltas are folded into the cells.
 pub async fn assert_exposure_kept(app: &TestApp) {
     use diesel_async::RunQueryDsl;
-    use holdfast::lending::exposure::{ExposureQuery, book, compact, from_scratch};
+    use holdfast::lending::exposure::{
+        ExposureQuery, StressRequest, book, compact, from_scratch, stress as lending_stress,
+        stress_from_scratch,
+    };
     #[derive(diesel::QueryableByName)]
     struct Book {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
@@ -415,6 +418,16 @@ pub async fn assert_exposure_kept(app: &TestApp) {
     .load(&mut conn)
     .await
     .expect("books");
+    let codes: Vec<String> = {
+        use diesel::QueryDsl;
+        use holdfast::db::schema::commodities;
+        commodities::table
+            .select(commodities::code)
+            .order(commodities::code)
+            .load(&mut conn)
+            .await
+            .expect("commodities")
+    };
     for fold in [false, true] {
         if fold {
             compact(&mut conn, i32::MAX).await.expect("fold");
@@ -437,8 +450,45 @@ pub async fn assert_exposure_kept(app: &TestApp) {
                 "book {:?} {} (folded: {fold})",
                 b.lender_org_id, b.currency
             );
+            // And so does a stress: every commodity shocked (uneven changes, so that the
+            // rounding shows), and one alone.
+            for shocks in [shocks_of(&codes, codes.len()), shocks_of(&codes, 1)] {
+                let stress = || StressRequest {
+                    shocks: serde_json::from_value(shocks.clone()).expect("shocks"),
+                };
+                let kept = lending_stress(&mut conn, &platform, query(), stress())
+                    .await
+                    .expect("stress");
+                let scratch = stress_from_scratch(&mut conn, &platform, query(), stress())
+                    .await
+                    .expect("stress from scratch");
+                let mut kept = serde_json::to_value(kept).expect("json");
+                let mut scratch = serde_json::to_value(scratch).expect("json");
+                kept["computed_at"] = Value::Null;
+                scratch["computed_at"] = Value::Null;
+                assert_eq!(
+                    kept, scratch,
+                    "stress {shocks} of book {:?} {} (folded: {fold})",
+                    b.lender_org_id, b.currency
+                );
+            }
         }
     }
+}
+
+/// Price changes for the first `n` of `codes`: -33.33 %, +12.75 %, -33.33 %, …
+fn shocks_of(codes: &[String], n: usize) -> Value {
+    Value::Array(
+        codes
+            .iter()
+            .take(n)
+            .enumerate()
+            .map(|(i, code)| {
+                let change = if i % 2 == 0 { "-0.3333" } else { "0.1275" };
+                json!({"commodity_code": code, "price_change": change})
+            })
+            .collect(),
+    )
 }
 
 /// Quality rules for the fixture apples: firmness, sugar and defects; rules for A and B

@@ -731,6 +731,100 @@ async fn a_year_of_daily_accrual_is_principal_times_rate_to_the_cent_and_each_da
     ));
 }
 
+/// The stress reads the kept figures: a loan whose goods are of one commodity in one place is
+/// its kept value, a loan spread over two warehouses is summed from its pledges per place —
+/// and the price change applies to each place's value, rounded once.
+#[tokio::test]
+async fn a_stress_values_each_loans_goods_per_commodity_and_place() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    world.active_loan(&app, "10000", "24000").await;
+    let (first, second) = (
+        c.lot_in_custody(&app, "10000").await,
+        c.lot_in_custody(&app, "5000").await,
+    );
+    let requested = app
+        .post(
+            "/v1/loans",
+            c.supplier.token(),
+            &json!({"facility_id": world.facility_id, "principal": "30000",
+                    "collateral": [{"lot_id": first["id"], "quantity": "10000"},
+                                   {"lot_id": second["id"], "quantity": "5000"}]}),
+        )
+        .await;
+    assert_eq!(requested.status, 201, "{}", requested.text);
+    let loan = requested.body["id"].as_str().expect("loan").to_owned();
+    let approved = app
+        .post(
+            &format!("/v1/loans/{loan}/approve"),
+            world.lender.token(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let disbursed = world
+        .post_as(
+            &app,
+            &world.lender,
+            &format!("/v1/loans/{loan}/disburse"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    // The second lot moves to another cold store: the loan's goods are in two places.
+    let elsewhere =
+        crate::fixtures::warehouse(&app, &c.admin, c.warehouse_staff.org_id, &c.commodity).await;
+    let moved = c
+        .scan(
+            &app,
+            json!({"code": second["code"], "action": "transfer", "warehouse_id": elsewhere}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let stressed = app
+        .post(
+            "/v1/exposure/stress",
+            world.lender.token(),
+            &json!({"shocks": [{"commodity_code": c.commodity, "price_change": "-0.3333"}]}),
+        )
+        .await;
+    assert_eq!(stressed.status, 200, "{}", stressed.text);
+    // 60,000 at the first store for each loan, 30,000 at the second: each × 0.6667.
+    assert_eq!(stressed.body["collateral_value"], "100005.00");
+    let places: Vec<(String, String)> = stressed.body["by_location"]
+        .as_array()
+        .expect("places")
+        .iter()
+        .map(|p| {
+            (
+                p["collateral_value"].as_str().expect("value").to_owned(),
+                p["loans"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("80004.00".to_owned(), "2".to_owned()),
+            ("20001.00".to_owned(), "1".to_owned())
+        ]
+    );
+    let spread = stressed.body["breaching_loans"]
+        .as_array()
+        .expect("loans")
+        .iter()
+        .find(|l| l["loan_id"] == loan.as_str())
+        .cloned();
+    // 30,000 owed against 60,003 of goods: 0.499975, within the margin-call LTV.
+    assert!(spread.is_none(), "{spread:?}");
+    // The other loan: 24,000 against 40,002, 0.599970.
+    assert_eq!(stressed.body["ltv_buckets"][0]["loans"], 1);
+    assert_eq!(stressed.body["ltv_buckets"][1]["loans"], 1);
+    // The same as the stress computed from every pledge.
+    crate::fixtures::assert_exposure_kept(&app).await;
+}
+
 #[tokio::test]
 async fn a_lender_reviews_its_own_book_and_stresses_it() {
     let app = TestApp::spawn().await;

@@ -1,0 +1,1 @@
+DROP INDEX exposure_lots_expiring_idx;
