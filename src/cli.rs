@@ -109,6 +109,7 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     let applied = db::migrate(&database.url).await?;
     tracing::info!(applied = applied.len(), "migrations applied");
     let pool = db::pool(&database.url, config.pool_size)?;
+    db::warm(&pool, config.pool_size.min(8)).await;
     if demo {
         let logins = demo::load(&pool)
             .await

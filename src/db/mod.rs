@@ -51,6 +51,21 @@ impl Timeouts {
     }
 }
 
+/// Opens up to `n` of the pool's connections before the first request needs them (each one
+/// a TCP connection, authentication and its settings: a few milliseconds the first requests
+/// after a start would otherwise wait). A database that cannot be reached yet is not an error
+/// here: the requests will say so.
+pub async fn warm(pool: &DbPool, n: usize) {
+    let opened = futures_util::future::join_all((0..n).map(|_| pool.get())).await;
+    let failed = opened.iter().filter(|c| c.is_err()).count();
+    if failed > 0 {
+        tracing::warn!(
+            failed,
+            "could not open every connection of the pool ahead of requests"
+        );
+    }
+}
+
 /// Builds the pool that serves requests ([`Timeouts::Requests`]).
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
     pool_with(database_url, max_size, Timeouts::Requests)

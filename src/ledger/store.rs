@@ -21,7 +21,7 @@ pub async fn accounts(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Account>> {
-    prepared(
+    diesel::sql_query(
         "SELECT a.id, a.org_id, a.kind, a.currency, \
                 coalesce(sum(l.amount) FILTER (WHERE l.amount > 0), 0)::numeric(20, 2) AS debits, \
                 coalesce(-sum(l.amount) FILTER (WHERE l.amount < 0), 0)::numeric(20, 2) AS credits, \
@@ -83,7 +83,7 @@ pub async fn entries(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Page<JournalEntry>> {
-    let rows: Vec<EntryLineRow> = prepared(
+    let rows: Vec<EntryLineRow> = diesel::sql_query(
         "WITH page AS ( \
              SELECT e.* FROM journal_entries e \
              WHERE e.seq > $3 AND ($2::uuid IS NULL OR e.loan_id = $2 \
@@ -176,15 +176,15 @@ const COUNTED: &str = concat!("SELECT count(*) AS n FROM (", scope!(), ") s");
 
 /// Proves the books balance: each entry, and each currency overall.
 pub async fn check(conn: &mut AsyncPgConnection, org: Option<Uuid>) -> QueryResult<LedgerCheck> {
-    let unbalanced: Vec<Unbalanced> = prepared(UNBALANCED)
+    let unbalanced: Vec<Unbalanced> = diesel::sql_query(UNBALANCED)
         .bind::<Nullable<SqlUuid>, _>(org)
         .load(conn)
         .await?;
-    let currencies: Vec<CurrencyTotal> = prepared(CURRENCIES)
+    let currencies: Vec<CurrencyTotal> = diesel::sql_query(CURRENCIES)
         .bind::<Nullable<SqlUuid>, _>(org)
         .load(conn)
         .await?;
-    let counted: Counted = prepared(COUNTED)
+    let counted: Counted = diesel::sql_query(COUNTED)
         .bind::<Nullable<SqlUuid>, _>(org)
         .get_result(conn)
         .await?;

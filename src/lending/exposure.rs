@@ -621,7 +621,7 @@ async fn figures(
 ) -> ApiResult<Exposure> {
     let today = business_date(conn).await?;
     let (codes, changes) = shock_columns(shocks);
-    let row: Figures = prepared(FIGURES)
+    let row: Figures = diesel::sql_query(FIGURES)
         .bind::<Nullable<SqlUuid>, _>(lender)
         .bind::<Text, _>(&currency)
         .bind::<Date, _>(today)
@@ -742,7 +742,7 @@ pub async fn stress(
     let currency = currency_of(conn, lender, query.currency).await?;
     let today = business_date(conn).await?;
     let (codes, changes) = shock_columns(&request.shocks);
-    let row: Figures = prepared(STRESS)
+    let row: Figures = diesel::sql_query(STRESS)
         .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
         .bind::<Text, _>(&currency)
         .bind::<Date, _>(today)

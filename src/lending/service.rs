@@ -998,13 +998,14 @@ pub async fn apply_payment(
     Ok(())
 }
 
-/// A loan paid to zero: `repaid` (or `closed` after a default), every pledge released.
+/// A loan paid to zero on `today`: `repaid` (or `closed` after a default), every pledge
+/// released.
 pub async fn paid_off(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     row: &LoanRow,
+    today: NaiveDate,
 ) -> ApiResult<()> {
-    let today = business_date(conn).await?;
     store::mark_paid_off(conn, row.id, row.status.when_paid_off(), today).await?;
     store::release_all(conn, order, row.id).await?;
     Ok(())
@@ -1048,7 +1049,7 @@ pub async fn repay(
     .await?;
     revaluation::revalue(conn, today, Scope::Loan(id), "repayment").await?;
     if allocation.total() == owed.total() {
-        paid_off(conn, &mut order, &row).await?;
+        paid_off(conn, &mut order, &row, today).await?;
     }
     let loan = recorded(conn, principal, id, "loan.repayment", Some(before)).await?;
     Ok(Repayment {

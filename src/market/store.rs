@@ -108,7 +108,7 @@ pub async fn listings(
         Reader::Seller(org) => (None, Some(*org), None),
         Reader::All => (None, None, None),
     };
-    prepared(LISTINGS)
+    diesel::sql_query(LISTINGS)
         .bind::<Date, _>(today)
         .bind::<Nullable<Text>, _>(tier)
         .bind::<Nullable<SqlUuid>, _>(seller)

@@ -66,7 +66,7 @@ pub async fn forfeit(
         loan_flow::apply_payment(conn, loan, allocation, claim.owed.interest).await?;
         revaluation::revalue(conn, today, Scope::Loan(loan.id), "repayment").await?;
         if allocation.total() == claim.owed.total() {
-            loan_flow::paid_off(conn, &mut order, loan).await?;
+            loan_flow::paid_off(conn, &mut order, loan, today).await?;
         }
         paid.push((loan.lender_org_id, *allocation));
     }

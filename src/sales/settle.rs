@@ -36,6 +36,7 @@ use crate::lending::model::LoanRow;
 use crate::lending::revaluation::{self, Scope};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
+use crate::lots::model::LotRow;
 use crate::lots::store as lots;
 use crate::orgs::store as orgs;
 use crate::tiers;
@@ -93,14 +94,15 @@ pub async fn plan(
 ) -> ApiResult<Plan> {
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
     let mut loan_ids = store::live_loans_on(conn, &lot_ids).await?;
+    let mut locked = Vec::new();
     if let Some(order) = locks {
-        lock_for_settlement(conn, order, &loan_ids, &lot_ids).await?;
+        locked = lock_for_settlement(conn, order, &loan_ids, &lot_ids).await?;
         // A pledge may have been released while we waited for the locks. The pledges' values
         // are the last revaluation's, which every price change and every closed day runs.
         loan_ids = store::live_loans_on(conn, &lot_ids).await?;
     }
     let touched = touched_loans(conn, sale, lines, &loan_ids).await?;
-    let fee = sale_fee(conn, sale, lines).await?;
+    let fee = sale_fee(conn, sale, lines, &locked).await?;
     let claims: Vec<Claim> = touched
         .iter()
         .map(|t| Claim {
@@ -134,12 +136,13 @@ pub async fn plan(
 
 /// Locks the loans, then every lot the settlement may touch, in one ascending run: the sold
 /// lots, and the other lots pledged to these loans (a loan paid off releases all its pledges).
+/// Answers the lots as locked.
 pub(super) async fn lock_for_settlement(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     loan_ids: &[Uuid],
     lot_ids: &[Uuid],
-) -> ApiResult<()> {
+) -> ApiResult<Vec<LotRow>> {
     lending::lock_loans(conn, order, loan_ids).await?;
     let mut touched: Vec<Uuid> = lending::live_pledges_of(conn, loan_ids)
         .await?
@@ -149,10 +152,11 @@ pub(super) async fn lock_for_settlement(
         .collect();
     touched.sort();
     touched.dedup();
+    let mut locked = Vec::with_capacity(touched.len());
     for lot in touched {
-        lots::lock(conn, order, lot).await?;
+        locked.push(lots::lock(conn, order, lot).await?);
     }
-    Ok(())
+    Ok(locked)
 }
 
 /// The loans the sale takes goods from, with what each owes and needs from the proceeds.
@@ -199,17 +203,22 @@ async fn touched_loans(
         .collect())
 }
 
-/// The fee of the whole sale, at the supplier's tier.
+/// The fee of the whole sale, at the supplier's tier. A lot the settlement has just locked
+/// (`locked`) is not read again.
 async fn sale_fee(
     conn: &mut AsyncPgConnection,
     sale: &SaleRow,
     lines: &[SaleLineRow],
+    locked: &[LotRow],
 ) -> ApiResult<FeeBreakdown> {
     let mut line_fees = Vec::with_capacity(lines.len());
     for line in lines {
-        let lot = lots::find_visible(conn, lots::Viewer::All, line.lot_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("sale line without its lot"))?;
+        let lot = match locked.iter().find(|lot| lot.id == line.lot_id) {
+            Some(lot) => lot.clone(),
+            None => lots::find_visible(conn, lots::Viewer::All, line.lot_id)
+                .await?
+                .ok_or_else(|| ApiError::internal("sale line without its lot"))?,
+        };
         line_fees
             .push(fees::line_fee(conn, &lot, line.quantity, line.amount, &sale.currency).await?);
     }
@@ -330,7 +339,7 @@ async fn repay_loans(
         // Revalued while still live, so an open margin call is cured by the repayment.
         revaluation::revalue(conn, today, Scope::Loan(t.loan.id), "repayment").await?;
         if allocation.total() == t.owed.total() {
-            loan_flow::paid_off(conn, order, &t.loan).await?;
+            loan_flow::paid_off(conn, order, &t.loan, today).await?;
         }
         repaid.fees += allocation.fees;
         repaid.interest += allocation.interest;

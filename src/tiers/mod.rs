@@ -9,7 +9,6 @@
 //! maturity, and the share of stock counts of its goods that found no discrepancy (no counts
 //! counts as clean). A loan that defaulted in the window holds it at bronze.
 
-use crate::db::prepared::prepared;
 use crate::db::schema::{orgs, tier_history, tiers};
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -161,12 +160,12 @@ struct Changed {
 
 /// Recomputes every supplier's and every buyer's tier on `day`; answers how many changed.
 pub async fn recompute(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<i64> {
-    let suppliers: Changed = prepared(concat!(earned!(), apply_earned!()))
+    let suppliers: Changed = diesel::sql_query(concat!(earned!(), apply_earned!()))
         .bind::<Date, _>(day)
         .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
         .get_result(conn)
         .await?;
-    let buyers: Changed = prepared(concat!(earned_buyers!(), apply_earned!()))
+    let buyers: Changed = diesel::sql_query(concat!(earned_buyers!(), apply_earned!()))
         .bind::<Date, _>(day)
         .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
         .get_result(conn)
@@ -377,7 +376,7 @@ pub async fn status(
     } else {
         concat!(earned!(), " SELECT tier, metrics FROM earned")
     };
-    let earned: Earned = prepared(query)
+    let earned: Earned = diesel::sql_query(query)
         .bind::<Date, _>(today)
         .bind::<Nullable<SqlUuid>, _>(Some(org))
         .get_result(conn)
