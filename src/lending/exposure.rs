@@ -25,6 +25,64 @@ use uuid::Uuid;
 
 type Money = Decimal;
 
+/// The figures of the book's loans that [`FIGURES`] and [`STRESS`] both compute from `lv`
+/// (one row per loan: `id`, `supplier_org_id`, `status`, `outstanding`, `interest`, `value`,
+/// `ltv`, `margin_call_ltv`, `liquidation_ltv`) and `total`: counts, totals and weighted LTV
+/// (opening the answer's object),
+macro_rules! lv_totals {
+    () => {
+        "SELECT jsonb_build_object(
+  'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
+  'live_loans', (SELECT count(*) FROM lv),
+  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
+                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
+      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
+      LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
+        ON x.status = s.status),
+  'outstanding_principal', (SELECT outstanding::text FROM total),
+  'accrued_interest', (SELECT round_half_even(coalesce(sum(interest), 0), minor_units($2))::text FROM lv),
+  'collateral_value', (SELECT value::text FROM total),
+  'weighted_ltv', (SELECT CASE WHEN sum(value) > 0 THEN round_half_even(sum(outstanding + interest) / sum(value), 6)::text END FROM lv),
+"
+    };
+}
+
+/// … suppliers and LTV buckets,
+macro_rules! lv_spreads {
+    () => {
+        "  'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
+      SELECT lv.supplier_org_id, o.name AS supplier_name, count(*) AS loans, sum(lv.outstanding)::text AS outstanding_principal,
+             round_half_even(sum(lv.interest), minor_units($2))::text AS accrued_interest, sum(lv.value)::text AS collateral_value,
+             CASE WHEN sum(lv.value) > 0 THEN round_half_even(sum(lv.outstanding + lv.interest) / sum(lv.value), 6)::text END AS weighted_ltv,
+             CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(sum(lv.outstanding) / (SELECT outstanding FROM total), 4)::text END AS share
+      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id GROUP BY lv.supplier_org_id, o.name) g), '[]'),
+  'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
+                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
+      FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
+      LEFT JOIN (SELECT CASE WHEN ltv IS NULL THEN 5 WHEN ltv <= 0.5 THEN 1 WHEN ltv <= 0.65 THEN 2 WHEN ltv <= 0.8 THEN 3 ELSE 4 END AS ord,
+                        count(*) AS loans, sum(outstanding) AS outstanding
+                 FROM lv GROUP BY 1) x ON x.ord = b.ord),
+"
+    };
+}
+
+/// … and the loans above their thresholds (closing the answer's object).
+macro_rules! lv_breaching {
+    () => {
+        "  'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
+  'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
+  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
+      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
+             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
+             lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
+             (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
+      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
+      ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
+) AS figures
+"
+    };
+}
+
 /// The book computed from every pledge, with the stress's price changes: the loans in the book
 /// with their (stressed) collateral values, `lv` (one row per loan) and `pv` (one row per
 /// pledge), then every figure. The pledges are summed once per loan, commodity and place
@@ -33,7 +91,7 @@ type Money = Decimal;
 /// each such sum, rounded once (to each pledge for the figures of a few lots: expiring,
 /// breached, overdue for inspection), as [`STRESS`] applies it. $1 lender (NULL: every lender), $2 currency, $3 business date,
 /// $4 commodity codes and $5 price changes of a stress.
-const FIGURES: &str = "
+const FIGURES: &str = concat!("
 WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
 live AS (
     SELECT ln.id, ln.supplier_org_id, ln.status, ln.outstanding_principal AS outstanding,
@@ -68,19 +126,7 @@ px AS (
     LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
                        WHERE commodity_code = c.commodity_code AND currency = $2
                          AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true)
-SELECT jsonb_build_object(
-  'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
-  'live_loans', (SELECT count(*) FROM lv),
-  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
-                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
-      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
-      LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
-        ON x.status = s.status),
-  'outstanding_principal', (SELECT outstanding::text FROM total),
-  'accrued_interest', (SELECT round_half_even(coalesce(sum(interest), 0), minor_units($2))::text FROM lv),
-  'collateral_value', (SELECT value::text FROM total),
-  'weighted_ltv', (SELECT CASE WHEN sum(value) > 0 THEN round_half_even(sum(outstanding + interest) / sum(value), 6)::text END FROM lv),
-  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+", lv_totals!(), "  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
       SELECT lc.commodity_code, count(*) AS loans, sum(lc.quantity)::text AS quantity,
              sum(lc.value)::text AS collateral_value,
              CASE WHEN (SELECT value FROM total) > 0 THEN round(sum(lc.value) / (SELECT value FROM total), 4)::text END AS share,
@@ -105,19 +151,7 @@ SELECT jsonb_build_object(
       LEFT JOIN warehouses w ON w.id = ll.warehouse_id
       LEFT JOIN voyages vy ON vy.id = ll.voyage_id
       GROUP BY ll.warehouse_id, ll.voyage_id, w.name, w.address, vy.vessel_name, vy.destination) g), '[]'),
-  'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
-      SELECT lv.supplier_org_id, o.name AS supplier_name, count(*) AS loans, sum(lv.outstanding)::text AS outstanding_principal,
-             round_half_even(sum(lv.interest), minor_units($2))::text AS accrued_interest, sum(lv.value)::text AS collateral_value,
-             CASE WHEN sum(lv.value) > 0 THEN round_half_even(sum(lv.outstanding + lv.interest) / sum(lv.value), 6)::text END AS weighted_ltv,
-             CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(sum(lv.outstanding) / (SELECT outstanding FROM total), 4)::text END AS share
-      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id GROUP BY lv.supplier_org_id, o.name) g), '[]'),
-  'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
-                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
-      FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
-      LEFT JOIN (SELECT CASE WHEN ltv IS NULL THEN 5 WHEN ltv <= 0.5 THEN 1 WHEN ltv <= 0.65 THEN 2 WHEN ltv <= 0.8 THEN 3 ELSE 4 END AS ord,
-                        count(*) AS loans, sum(outstanding) AS outstanding
-                 FROM lv GROUP BY 1) x ON x.ord = b.ord),
-  'expiring', jsonb_build_object(
+", lv_spreads!(), "  'expiring', jsonb_build_object(
       'within_7_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text) FROM pv WHERE expires_on <= $3 + 7),
       'within_30_days', (SELECT jsonb_build_object('lots', count(DISTINCT lot_id), 'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text) FROM pv WHERE expires_on <= $3 + 30)),
   'margin_calls', jsonb_build_object(
@@ -139,17 +173,7 @@ SELECT jsonb_build_object(
                        'collateral_value', round(coalesce(sum(pv.value), 0), minor_units($2))::text)
       FROM pv JOIN lots lot ON lot.id = pv.lot_id JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
       WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')),
-  'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
-  'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
-  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
-      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
-             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
-             lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
-             (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
-      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
-      ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
-) AS figures
-";
+", lv_breaching!(), "");
 
 /// A stress from the kept figures: [`FIGURES`]'s answer with the price changes, without
 /// reading every pledge. Each loan's goods are valued per commodity and place (`lcl`): a loan
@@ -161,7 +185,7 @@ SELECT jsonb_build_object(
 /// (expiring soon — `exposure_lots` by date —, in a breached warehouse, overdue for
 /// inspection) from their pledges. $1 the book (a lender, or the nil UUID for every lender), $2 currency, $3 business
 /// date, $4 commodity codes and $5 price changes.
-const STRESS: &str = "
+const STRESS: &str = concat!("
 WITH shock AS (SELECT * FROM unnest($4::text[], $5::numeric[]) AS s(commodity_code, change)),
 parts AS (
     SELECT loan_id,
@@ -228,19 +252,7 @@ soon AS (
      AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)
     LEFT JOIN shock s ON s.commodity_code = el.commodity_code
     WHERE el.book = $1 AND el.currency = $2 AND el.expires_on <= $3 + 30 AND el.pledges > 0)
-SELECT jsonb_build_object(
-  'active_loans', (SELECT count(*) FROM lv WHERE status = 'active'),
-  'live_loans', (SELECT count(*) FROM lv),
-  'by_status', (SELECT jsonb_agg(jsonb_build_object('status', s.status, 'loans', coalesce(x.loans, 0),
-                   'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY s.ord)
-      FROM (VALUES (1, 'active'), (2, 'defaulted'), (3, 'liquidating')) s(ord, status)
-      LEFT JOIN (SELECT status, count(*) AS loans, sum(outstanding) AS outstanding FROM lv GROUP BY status) x
-        ON x.status = s.status),
-  'outstanding_principal', (SELECT outstanding::text FROM total),
-  'accrued_interest', (SELECT round_half_even(coalesce(sum(interest), 0), minor_units($2))::text FROM lv),
-  'collateral_value', (SELECT value::text FROM total),
-  'weighted_ltv', (SELECT CASE WHEN sum(value) > 0 THEN round_half_even(sum(outstanding + interest) / sum(value), 6)::text END FROM lv),
-  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
+", lv_totals!(), "  'by_commodity', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
       SELECT lc.commodity_code, held.loans, held.quantity::text AS quantity, lc.value::text AS collateral_value,
              CASE WHEN (SELECT value FROM total) > 0 THEN round(lc.value / (SELECT value FROM total), 4)::text END AS share,
              px.as_of AS price_as_of, px.stale AS price_stale
@@ -265,19 +277,7 @@ SELECT jsonb_build_object(
       JOIN c p ON p.dim = 'location' AND p.key = ll.location
       LEFT JOIN warehouses w ON w.id = ll.warehouse_id
       LEFT JOIN voyages vy ON vy.id = ll.voyage_id) g), '[]'),
-  'by_supplier', coalesce((SELECT jsonb_agg(g ORDER BY g.outstanding_principal::numeric DESC) FROM (
-      SELECT lv.supplier_org_id, o.name AS supplier_name, count(*) AS loans, sum(lv.outstanding)::text AS outstanding_principal,
-             round_half_even(sum(lv.interest), minor_units($2))::text AS accrued_interest, sum(lv.value)::text AS collateral_value,
-             CASE WHEN sum(lv.value) > 0 THEN round_half_even(sum(lv.outstanding + lv.interest) / sum(lv.value), 6)::text END AS weighted_ltv,
-             CASE WHEN (SELECT outstanding FROM total) > 0 THEN round(sum(lv.outstanding) / (SELECT outstanding FROM total), 4)::text END AS share
-      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id GROUP BY lv.supplier_org_id, o.name) g), '[]'),
-  'ltv_buckets', (SELECT jsonb_agg(jsonb_build_object('bucket', b.label, 'loans', coalesce(x.loans, 0),
-                     'outstanding_principal', round(coalesce(x.outstanding, 0), minor_units($2))::text) ORDER BY b.ord)
-      FROM (VALUES (1, 'up to 0.50'), (2, '0.50 to 0.65'), (3, '0.65 to 0.80'), (4, 'above 0.80'), (5, 'no collateral value')) b(ord, label)
-      LEFT JOIN (SELECT CASE WHEN ltv IS NULL THEN 5 WHEN ltv <= 0.5 THEN 1 WHEN ltv <= 0.65 THEN 2 WHEN ltv <= 0.8 THEN 3 ELSE 4 END AS ord,
-                        count(*) AS loans, sum(outstanding) AS outstanding
-                 FROM lv GROUP BY 1) x ON x.ord = b.ord),
-  'expiring', jsonb_build_object(
+", lv_spreads!(), "  'expiring', jsonb_build_object(
       'within_7_days', jsonb_build_object(
           'lots', (SELECT coalesce(sum(lots), 0)::bigint FROM c WHERE dim = 'expires' AND lots > 0 AND key::date <= $3 + 7),
           'collateral_value', (SELECT round(coalesce(sum(value), 0), minor_units($2))::text FROM soon WHERE expires_on <= $3 + 7)),
@@ -313,17 +313,7 @@ SELECT jsonb_build_object(
       LEFT JOIN shock s ON s.commodity_code = lot.commodity_code
       WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')
         AND b.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)),
-  'loans_above_margin_call_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv),
-  'loans_above_liquidation_ltv', (SELECT count(*) FROM lv WHERE ltv IS NULL OR ltv > liquidation_ltv),
-  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
-      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
-             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
-             lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
-             (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
-      FROM lv JOIN orgs o ON o.id = lv.supplier_org_id WHERE lv.ltv IS NULL OR lv.ltv > lv.margin_call_ltv
-      ORDER BY lv.ltv DESC NULLS FIRST, lv.id LIMIT 500) l), '[]')
-) AS figures
-";
+", lv_breaching!(), "");
 
 /// The book from the kept figures. $1 the book (a lender, or the nil UUID for every lender),
 /// $2 currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.

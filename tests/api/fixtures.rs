@@ -305,6 +305,11 @@ impl Lending {
         if requested.status == 422 {
             return Err(requested);
         }
+        Ok(self.approve_and_disburse(app, requested).await)
+    }
+
+    /// The loan of `requested` (a 201 to `POST /v1/loans`), approved and disbursed.
+    pub async fn approve_and_disburse(&self, app: &TestApp, requested: Reply) -> String {
         assert_eq!(requested.status, 201, "{}", requested.text);
         let loan = requested.body["id"].as_str().expect("loan id").to_owned();
         let approved = app
@@ -324,7 +329,7 @@ impl Lending {
             )
             .await;
         assert_eq!(disbursed.status, 200, "{}", disbursed.text);
-        Ok(loan)
+        loan
     }
 
     pub async fn loan(&self, app: &TestApp, loan: &str) -> Value {
@@ -441,14 +446,10 @@ pub async fn assert_exposure_kept(app: &TestApp) {
             let scratch = from_scratch(&mut conn, &platform, query())
                 .await
                 .expect("from scratch");
-            let mut kept = serde_json::to_value(kept).expect("json");
-            let mut scratch = serde_json::to_value(scratch).expect("json");
-            kept["computed_at"] = Value::Null;
-            scratch["computed_at"] = Value::Null;
-            assert_eq!(
-                kept, scratch,
-                "book {:?} {} (folded: {fold})",
-                b.lender_org_id, b.currency
+            assert_same_figures(
+                kept,
+                scratch,
+                &format!("book {:?} {} (folded: {fold})", b.lender_org_id, b.currency),
             );
             // And so does a stress: every commodity shocked (uneven changes, so that the
             // rounding shows), and one alone.
@@ -462,18 +463,30 @@ pub async fn assert_exposure_kept(app: &TestApp) {
                 let scratch = stress_from_scratch(&mut conn, &platform, query(), stress())
                     .await
                     .expect("stress from scratch");
-                let mut kept = serde_json::to_value(kept).expect("json");
-                let mut scratch = serde_json::to_value(scratch).expect("json");
-                kept["computed_at"] = Value::Null;
-                scratch["computed_at"] = Value::Null;
-                assert_eq!(
-                    kept, scratch,
-                    "stress {shocks} of book {:?} {} (folded: {fold})",
-                    b.lender_org_id, b.currency
+                assert_same_figures(
+                    kept,
+                    scratch,
+                    &format!(
+                        "stress {shocks} of book {:?} {} (folded: {fold})",
+                        b.lender_org_id, b.currency
+                    ),
                 );
             }
         }
     }
+}
+
+/// Two exposures are the same figures, whenever each was computed.
+fn assert_same_figures(
+    kept: holdfast::lending::exposure::Exposure,
+    scratch: holdfast::lending::exposure::Exposure,
+    what: &str,
+) {
+    let mut kept = serde_json::to_value(kept).expect("json");
+    let mut scratch = serde_json::to_value(scratch).expect("json");
+    kept["computed_at"] = Value::Null;
+    scratch["computed_at"] = Value::Null;
+    assert_eq!(kept, scratch, "{what}");
 }
 
 /// Price changes for the first `n` of `codes`: -33.33 %, +12.75 %, -33.33 %, …

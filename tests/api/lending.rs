@@ -753,25 +753,7 @@ async fn a_stress_values_each_loans_goods_per_commodity_and_place() {
                                    {"lot_id": second["id"], "quantity": "5000"}]}),
         )
         .await;
-    assert_eq!(requested.status, 201, "{}", requested.text);
-    let loan = requested.body["id"].as_str().expect("loan").to_owned();
-    let approved = app
-        .post(
-            &format!("/v1/loans/{loan}/approve"),
-            world.lender.token(),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, 200, "{}", approved.text);
-    let disbursed = world
-        .post_as(
-            &app,
-            &world.lender,
-            &format!("/v1/loans/{loan}/disburse"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(disbursed.status, 200, "{}", disbursed.text);
+    let loan = world.approve_and_disburse(&app, requested).await;
     // The second lot moves to another cold store: the loan's goods are in two places.
     let elsewhere =
         crate::fixtures::warehouse(&app, &c.admin, c.warehouse_staff.org_id, &c.commodity).await;
