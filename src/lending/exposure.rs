@@ -471,7 +471,9 @@ pub struct ExposureQuery {
 }
 
 /// Price changes per commodity, as fractions: `-0.30` is a 30 % fall. The book is chosen as
-/// for `GET /v1/exposure`, by the query's `currency` and `lender_org_id`.
+/// for `GET /v1/exposure`, by the query's `currency` and `lender_org_id`. A change applies to
+/// what each loan holds of the commodity in one place (warehouse or voyage), rounded once to
+/// the currency's minor unit; for the lots expiring, breached or overdue, to each pledge.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StressRequest {
