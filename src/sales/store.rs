@@ -31,10 +31,27 @@ macro_rules! visible {
     };
 }
 
-const FIND_VISIBLE: &str = concat!("SELECT s.* FROM sales s WHERE s.id = $2 AND ", visible!());
+/// A sale's columns as [`SaleRow`] reads them, named: a prepared statement's answer keeps its
+/// shape when a migration adds a column while the service runs (`s.*` would not: PostgreSQL
+/// refuses to run a cached plan whose result type changed).
+macro_rules! sale_columns {
+    () => {
+        "s.id, s.seq, s.kind, s.supplier_org_id, s.buyer_org_id, s.loan_id, s.currency, s.status, \
+         s.total, s.paid, s.created_by, s.created_at, s.cancelled_at, s.settled_at"
+    };
+}
+
+const FIND_VISIBLE: &str = concat!(
+    "SELECT ",
+    sale_columns!(),
+    " FROM sales s WHERE s.id = $2 AND ",
+    visible!()
+);
 
 const LOCK_VISIBLE: &str = concat!(
-    "SELECT s.* FROM sales s WHERE s.id = $2 AND ",
+    "SELECT ",
+    sale_columns!(),
+    " FROM sales s WHERE s.id = $2 AND ",
     visible!(),
     " FOR UPDATE OF s"
 );
@@ -56,7 +73,9 @@ pub async fn lock_visible(
 }
 
 const LIST_VISIBLE: &str = concat!(
-    "SELECT s.* FROM sales s WHERE s.seq > $2 AND ($3::text IS NULL OR s.status = $3) AND ",
+    "SELECT ",
+    sale_columns!(),
+    " FROM sales s WHERE s.seq > $2 AND ($3::text IS NULL OR s.status = $3) AND ",
     visible!(),
     " ORDER BY s.seq LIMIT $4"
 );
