@@ -21,14 +21,14 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 
 /// A statement whose text is fixed in the program, bound like `diesel::sql_query`'s and run
-/// with `diesel_async::RunQueryDsl`.
+/// with `diesel_async::RunQueryDsl`: the text came from a `&'static str` and the values travel
+/// as bind parameters, so the same statement always builds the same SQL.
 pub fn prepared<'f>(sql: &'static str) -> Prepared<'f> {
-    Prepared(diesel::sql_query(sql).into_boxed())
+    Cached(diesel::sql_query(sql).into_boxed())
 }
 
 /// See [`prepared`].
-#[must_use = "a statement does nothing until it is run"]
-pub struct Prepared<'f>(BoxedSqlQuery<'f, Pg, SqlQuery>);
+pub type Prepared<'f> = Cached<BoxedSqlQuery<'f, Pg, SqlQuery>>;
 
 impl<'f> Prepared<'f> {
     /// Binds the next `$n` parameter, as `SqlQuery::bind` does.
@@ -38,37 +38,16 @@ impl<'f> Prepared<'f> {
         V: ToSql<ST, Pg> + Send + 'f,
         ST: Send + 'f,
     {
-        Prepared(self.0.bind::<ST, V>(value))
+        Cached(self.0.bind::<ST, V>(value))
     }
 }
 
-impl QueryFragment<Pg> for Prepared<'_> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    /// The text came from a `&'static str` and the values travel as bind parameters, so the
-    /// same statement always builds the same SQL.
-    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-/// No static id: the cache keys these statements by their text.
-impl QueryId for Prepared<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Prepared<'_> {
-    type SqlType = diesel::sql_types::Untyped;
-}
-
-/// A statement built with diesel's DSL that diesel declines to cache although its text takes
-/// only a few shapes: an `UPDATE … SET` (diesel never caches one, as an `Option` in the
-/// changeset may drop a column). Wrap one with [`Cache::cached`] when every shape it can take
+/// A statement diesel declines to cache although its text takes only a few shapes: a
+/// [`prepared`] one, or one built with diesel's DSL such as an `UPDATE … SET` (diesel never
+/// caches one, as an `Option` in the changeset may drop a column). Wrap one with [`Cache::cached`] when every shape it can take
 /// is fixed by the program, never by a value — no `Vec` of values spelled out, no SQL literal
 /// built at run time — so that the connection's cache stays bounded.
+#[must_use = "a statement does nothing until it is run"]
 pub struct Cached<Q>(Q);
 
 /// See [`Cached`].

@@ -83,6 +83,23 @@ macro_rules! lv_breaching {
     };
 }
 
+/// Each commodity of the kept cells held (`held`, `dim` and `key`) with its latest price date
+/// in the book's currency and whether it is stale (none in the 7 days before $3): `px`, for
+/// [`STRESS`] and [`KEPT`].
+macro_rules! held_prices {
+    () => {
+        "px AS (
+    SELECT held.key AS commodity_code, latest.as_of,
+           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
+    FROM held
+    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
+                       WHERE commodity_code = held.key AND currency = $2
+                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true
+    WHERE held.dim = 'commodity'),
+"
+    };
+}
+
 /// The book computed from every pledge, with the stress's price changes: the loans in the book
 /// with their (stressed) collateral values, `lv` (one row per loan) and `pv` (one row per
 /// pledge), then every figure. The pledges are summed once per loan, commodity and place
@@ -234,14 +251,7 @@ c AS (
     WHERE dim IN ('commodity', 'location', 'expires')
     GROUP BY dim, key),
 held AS (SELECT * FROM c WHERE dim = 'commodity' AND lots > 0),
-px AS (
-    SELECT held.key AS commodity_code, latest.as_of,
-           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
-    FROM held
-    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
-                       WHERE commodity_code = held.key AND currency = $2
-                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true),
-stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE px.stale),
+", held_prices!(), "stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE px.stale),
 soon AS (
     SELECT el.lot_id, el.expires_on,
            CASE WHEN s.change IS NULL THEN pl.market_value
@@ -317,7 +327,7 @@ soon AS (
 
 /// The book from the kept figures. $1 the book (a lender, or the nil UUID for every lender),
 /// $2 currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.
-const KEPT: &str = "
+const KEPT: &str = concat!("
 WITH c AS (
     SELECT dim, key, sum(loans)::bigint AS loans, sum(lots)::bigint AS lots, sum(quantity) AS quantity,
            sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
@@ -342,15 +352,7 @@ total AS (
            coalesce(sum(margin_calls), 0)::bigint AS margin_calls
     FROM c WHERE dim = 'total'),
 held AS (SELECT * FROM c WHERE dim IN ('commodity', 'location') AND lots > 0),
-px AS (
-    SELECT held.key AS commodity_code, latest.as_of,
-           (latest.as_of IS NULL OR (latest.as_of AT TIME ZONE 'UTC')::date < $3 - 7) AS stale
-    FROM held
-    LEFT JOIN LATERAL (SELECT max(as_of) AS as_of FROM prices
-                       WHERE commodity_code = held.key AND currency = $2
-                         AND as_of < ($3 + 1)::timestamp AT TIME ZONE 'UTC') latest ON true
-    WHERE held.dim = 'commodity'),
-stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE held.dim = 'commodity' AND px.stale),
+", held_prices!(), "stale AS (SELECT held.* FROM held JOIN px ON px.commodity_code = held.key WHERE held.dim = 'commodity' AND px.stale),
 places AS (
     SELECT held.*, CASE WHEN held.key LIKE 'w:%' THEN substr(held.key, 3)::uuid END AS warehouse_id,
            CASE WHEN held.key LIKE 'v:%' THEN substr(held.key, 3)::uuid END AS voyage_id
@@ -442,7 +444,7 @@ SELECT jsonb_build_object(
       WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND (bl.ltv IS NULL OR bl.ltv > bl.margin_call_ltv)
       ORDER BY bl.ltv DESC NULLS FIRST, bl.loan_id LIMIT 500) l), '[]')
 ) AS figures
-";
+");
 
 /// The book of every lender together, in the kept figures.
 const EVERY_LENDER: Uuid = Uuid::nil();
