@@ -121,20 +121,21 @@ async fn seed(url: &str, sales: u64) -> anyhow::Result<World> {
 }
 
 /// The writes of one paid-and-settled sale, in one transaction, for pgbench: the idempotency
-/// key, the sale locked, the payment entry into escrow, the loan and lot locked and updated,
-/// the pledge released and the loan repaid, revalued and closed — real changes, so that the
-/// triggers that keep the exposure figures do the work they do for a real settlement — the
-/// release order, the settlement entry (platform, supplier, lender lines), the settlement rows,
-/// the audit and outbox events.
-fn pgbench_script(w: &World, sales: usize) -> String {
+/// key, the sale locked, the payment entry into escrow, the loan and lot locked, the loan
+/// repaid and closed with no collateral left (one write, as the service does), the pledge
+/// released — real changes, so that the triggers that keep the exposure figures do the work
+/// they do for a real settlement — the release order, the settlement entry (platform,
+/// supplier, lender lines), the settlement rows, the audit and outbox events. Each
+/// transaction takes the next sale nobody has settled yet (`pgbench_sales`, a sequence the
+/// bench starts after the service's last), so none of them finds its writes already done.
+fn pgbench_script(w: &World) -> String {
     let (p, s, l, b, u) = (w.platform, w.supplier, w.lender, w.buyer, w.buyer_user);
     format!(
-        r#"\set n random(1, {sales})
-\set k random(1, 1000000000)
+        r#"\set k random(1, 1000000000)
 BEGIN;
 SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency/{u}/pgbench-' || :client_id || '-' || :k, 0));
 SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_id = '{u}' AND idempotency_key = 'pgbench-' || :client_id || '-' || :k;
-SELECT s.id AS sale, sl.lot_id AS lot, p.loan_id AS loan, gen_random_uuid() AS pay, gen_random_uuid() AS settle FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id JOIN pledges p ON p.lot_id = sl.lot_id WHERE s.seq = :n FOR UPDATE OF s \gset
+SELECT s.id AS sale, sl.lot_id AS lot, p.loan_id AS loan, gen_random_uuid() AS pay, gen_random_uuid() AS settle FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id JOIN pledges p ON p.lot_id = sl.lot_id WHERE s.seq = (SELECT nextval('pgbench_sales')) FOR UPDATE OF s \gset
 INSERT INTO ledger_accounts (org_id, kind, currency) VALUES ('{b}', 'cash', 'CNY'), ('{p}', 'escrow', 'CNY') ON CONFLICT DO NOTHING;
 SELECT id, org_id, kind FROM ledger_accounts WHERE org_id IN ('{b}', '{p}') AND currency = 'CNY';
 INSERT INTO journal_entries (id, kind, memo, business_date, sale_id, created_by) VALUES (':pay', 'sale_payment', 'pgbench', current_date, ':sale', '{u}');
@@ -143,11 +144,9 @@ INSERT INTO sale_payments (id, sale_id, amount, paid_by, journal_entry_id) VALUE
 UPDATE sales SET paid = total WHERE id = ':sale';
 SELECT id FROM loans WHERE id = ':loan' FOR UPDATE;
 SELECT * FROM lots WHERE id = ':lot' FOR UPDATE;
+UPDATE loans SET outstanding_principal = 0, interest_paid = interest_paid, status = 'repaid', repaid_at = now(), repaid_on = current_date, collateral_value = 0, ltv = NULL, revalued_at = now() WHERE id = ':loan';
 UPDATE pledges SET quantity = 0 WHERE loan_id = ':loan' AND lot_id = ':lot';
 UPDATE lots SET quantity_pledged = 0, updated_at = now() WHERE id = ':lot';
-UPDATE loans SET outstanding_principal = 0, interest_paid = interest_paid WHERE id = ':loan';
-UPDATE loans SET collateral_value = 0, ltv = NULL, revalued_at = now() WHERE id = ':loan';
-UPDATE loans SET status = 'repaid', repaid_at = now(), repaid_on = current_date WHERE id = ':loan';
 UPDATE lots SET quantity_sold = 0, updated_at = now() WHERE id = ':lot';
 INSERT INTO release_orders (id, lot_id, kind, quantity, sale_id) VALUES (gen_random_uuid(), ':lot', 'sale', 1000, ':sale');
 INSERT INTO ledger_accounts (org_id, kind, currency) VALUES ('{p}', 'cash', 'CNY'), ('{p}', 'fee_income', 'CNY'), ('{s}', 'fee_expense', 'CNY'), ('{s}', 'cash', 'CNY'), ('{s}', 'loans_payable', 'CNY'), ('{l}', 'cash', 'CNY'), ('{l}', 'loans_receivable', 'CNY') ON CONFLICT DO NOTHING;
@@ -171,7 +170,11 @@ async fn main() -> anyhow::Result<()> {
     let sales = env_number("BENCH_SALES", 20_000);
     let (cluster, url) = harness::cluster(
         "settle",
-        &[("max_connections", "200"), ("shared_buffers", "256MB")],
+        &[
+            ("max_connections", "200"),
+            ("shared_buffers", "256MB"),
+            ("autovacuum_naptime", "1s"),
+        ],
     )
     .await?;
     let seeding = Instant::now();
@@ -180,7 +183,8 @@ async fn main() -> anyhow::Result<()> {
         "seeded {sales} pending sales of pledged lots, one lender, in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    let server = Server::start(&url, 40).await?;
+    // The service's default pool (`HOLDFAST_POOL_SIZE`, 16; `BENCH_POOL` to try others).
+    let server = Server::start(&url, 16).await?;
     let token = server.login(&world.buyer_email).await?;
     let ids = Arc::new(world.sales.clone());
     let next = Arc::new(AtomicUsize::new(0));
@@ -206,7 +210,11 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         };
+        harness::profile_reset(&url).await?;
+        let waits = harness::WaitSampler::start(&url).await?;
         let level = harness::drive(clients, seconds, world.sales.len(), next.clone(), pay).await;
+        waits.report(&format!("holdfast, {clients} clients")).await;
+        harness::profile_report(&url, &format!("holdfast, {clients} clients")).await?;
         level.print("settlements");
         if clients == 32 {
             at_32 = Some(level);
@@ -220,8 +228,22 @@ async fn main() -> anyhow::Result<()> {
         "books balanced after the run: {}",
         harness::books_balanced(&url).await?
     );
-    let script = pgbench_script(&world, world.sales.len());
+    let script = pgbench_script(&world);
+    {
+        let mut conn = db::connect(&url).await?;
+        let first =
+            std::sync::atomic::AtomicUsize::load(&next, std::sync::atomic::Ordering::SeqCst) + 1;
+        run(
+            &mut conn,
+            &format!("CREATE SEQUENCE pgbench_sales START {first}"),
+        )
+        .await?;
+    }
+    harness::profile_reset(&url).await?;
+    let waits = harness::WaitSampler::start(&url).await?;
     let (tps, _) = harness::pgbench(&cluster, &url, "settle", &script, 32, seconds)?;
+    waits.report("pgbench, 32 clients").await;
+    harness::profile_report(&url, "pgbench, 32 clients").await?;
     if let Some(level) = at_32 {
         println!(
             "ratio at 32 clients: {:.2} of the pgbench ceiling; holdfast p99 {:.1} ms",

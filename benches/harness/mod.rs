@@ -48,20 +48,195 @@ pub async fn cluster(
     settings: &[(&str, &str)],
 ) -> anyhow::Result<(EmbeddedPostgres, String)> {
     let dir = std::env::temp_dir().join(format!("holdfast-bench-{name}-{}", std::process::id()));
+    let mut settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if profiling() {
+        settings.push((
+            "shared_preload_libraries".into(),
+            "pg_stat_statements".into(),
+        ));
+        settings.push(("pg_stat_statements.track".into(), "all".into()));
+    }
     let cluster = EmbeddedPostgres::start(
         &dir,
         &db::embedded::Options {
-            settings: settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            settings,
             remove_on_stop: true,
         },
     )?;
     let url = cluster.url("bench");
     db::create_database(&cluster.url("postgres"), "bench").await?;
     db::migrate(&url).await?;
+    if profiling() {
+        let mut conn = db::connect(&url).await?;
+        diesel::sql_query("CREATE EXTENSION pg_stat_statements")
+            .execute(&mut conn)
+            .await?;
+    }
     Ok((cluster, url))
+}
+
+/// `BENCH_PROFILE=1`: the cluster tracks every statement (nested ones too) and the benches
+/// print where the database's time went and what its backends waited on.
+pub fn profiling() -> bool {
+    std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1")
+}
+
+/// With `BENCH_PROFILE=1`, forgets the statistics gathered so far (seeding, earlier levels).
+pub async fn profile_reset(url: &str) -> anyhow::Result<()> {
+    if profiling() {
+        let mut conn = db::connect(url).await?;
+        diesel::sql_query("SELECT pg_stat_statements_reset()")
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct ProfileLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+/// With `BENCH_PROFILE=1`, prints the statements that took the most time since the last reset.
+pub async fn profile_report(url: &str, title: &str) -> anyhow::Result<()> {
+    if !profiling() {
+        return Ok(());
+    }
+    let mut conn = db::connect(url).await?;
+    let lines: Vec<ProfileLine> = diesel::sql_query(
+        "SELECT format('%10s ms %8s calls %8s ms/call %6s rows/call  %s', round(total_exec_time), calls, \
+                round((total_exec_time / calls)::numeric, 3), round(rows::numeric / calls, 1), \
+                CASE WHEN toplevel THEN '' ELSE '(nested) ' END || left(regexp_replace(query, '\\s+', ' ', 'g'), 150)) AS line \
+         FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_%' \
+         ORDER BY total_exec_time DESC LIMIT 40",
+    )
+    .load(&mut conn)
+    .await?;
+    println!("-- profile: {title} (time in the database, nested statements included)");
+    for l in lines {
+        println!("{}", l.line);
+    }
+    Ok(())
+}
+
+/// With `BENCH_PROFILE=1`, samples what the cluster's active backends wait on every 5 ms until
+/// the answer is dropped, then prints the counts.
+pub struct WaitSampler {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Vec<(String, u64)>>>,
+    cpu: std::collections::BTreeMap<String, u64>,
+    started: Instant,
+}
+
+/// CPU time (clock ticks) used so far by the live processes of the machine, by command name.
+fn cpu_by_command() -> std::collections::BTreeMap<String, u64> {
+    let mut by = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return by;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // utime and stime are the 14th and 15th fields; `fields` starts at the 3rd.
+        let ticks: u64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+            .unwrap_or(0);
+        *by.entry(comm).or_default() += ticks;
+    }
+    by
+}
+
+#[derive(diesel::QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    what: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl WaitSampler {
+    pub async fn start(url: &str) -> anyhow::Result<Self> {
+        if !profiling() {
+            return Ok(Self {
+                stop: None,
+                task: None,
+                cpu: Default::default(),
+                started: Instant::now(),
+            });
+        }
+        let mut conn = db::connect(url).await?;
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+            loop {
+                if stopped.try_recv().is_ok() {
+                    break;
+                }
+                let rows: Vec<Waiting> = diesel::sql_query(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS what, count(*) AS n \
+                     FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() \
+                     AND backend_type = 'client backend' GROUP BY 1",
+                )
+                .load(&mut conn)
+                .await
+                .unwrap_or_default();
+                for r in rows {
+                    *counts.entry(r.what).or_default() += r.n as u64;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1));
+            counts
+        });
+        Ok(Self {
+            stop: Some(stop),
+            task: Some(task),
+            cpu: cpu_by_command(),
+            started: Instant::now(),
+        })
+    }
+
+    pub async fn report(mut self, title: &str) {
+        let (Some(stop), Some(task)) = (self.stop.take(), self.task.take()) else {
+            return;
+        };
+        let _ = stop.send(());
+        let seconds = self.started.elapsed().as_secs_f64();
+        let mut used: Vec<(String, u64)> = cpu_by_command()
+            .into_iter()
+            .map(|(comm, ticks)| {
+                let before = self.cpu.get(&comm).copied().unwrap_or(0);
+                (comm, ticks.saturating_sub(before))
+            })
+            .filter(|(_, ticks)| *ticks > 0)
+            .collect();
+        used.sort_by(|a, b| b.1.cmp(&a.1));
+        println!(
+            "-- cpu: {title} (cores busy over {seconds:.1} s, by command; 100 ticks a second)"
+        );
+        for (comm, ticks) in used.iter().take(6) {
+            println!("{:6.2}  {comm}", *ticks as f64 / 100.0 / seconds);
+        }
+        if let Ok(counts) = task.await {
+            let total: u64 = counts.iter().map(|c| c.1).sum::<u64>().max(1);
+            println!("-- waits: {title} (share of active backend samples)");
+            for (what, n) in counts.iter().take(15) {
+                println!("{:6.1}%  {what}", *n as f64 * 100.0 / total as f64);
+            }
+        }
+    }
 }
 
 /// The release `holdfast serve` binary on a free port, stopped when dropped.
@@ -71,8 +246,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server against `url` with `pool` connections and waits until it is ready.
+    /// Starts the server against `url` with `pool` connections (`BENCH_POOL` overrides it) and
+    /// waits until it is ready.
     pub async fn start(url: &str, pool: u32) -> anyhow::Result<Self> {
+        let pool = env_number("BENCH_POOL", pool.into());
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

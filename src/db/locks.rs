@@ -58,6 +58,11 @@ impl LockOrder {
         self.held.insert(key);
     }
 
+    /// Whether this transaction holds the lock on `(rank, id)` already.
+    pub fn holds(&self, rank: Rank, id: Uuid) -> bool {
+        self.held.contains(&(rank, id))
+    }
+
     /// Notes locks on rows of one kind, taken together in id order.
     pub fn take_all(&mut self, rank: Rank, ids: &[Uuid]) {
         let mut ids = ids.to_vec();

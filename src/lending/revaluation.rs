@@ -117,6 +117,34 @@ const KEPT: &str = "changed AS ( \
 const OWED: &str = "(CASE WHEN ln.status IN ('requested', 'approved') THEN ln.principal \
                      ELSE ln.outstanding_principal END + ln.accrued_interest)";
 
+/// Closes the open margin call, if any, of the active loan `id` about to be paid in full, as
+/// cured for `reason`. A loan paid off is not revalued (it gives all its collateral back), so
+/// this is the one rule that still applies to it. Answers how many calls closed.
+pub async fn cure_before_payoff(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    as_of: NaiveDate,
+    reason: &str,
+) -> QueryResult<i64> {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        audited(
+            "UPDATE margin_calls mc SET status = 'cured', closed_at = now(), closed_reason = $5 \
+             FROM loans ln \
+             WHERE mc.loan_id = ln.id AND mc.status = 'open' AND ln.status = 'active' AND ln.id = $2 \
+               AND $1 IS NOT NULL \
+             RETURNING mc.*, ln.lender_org_id, ln.supplier_org_id",
+        )
+    });
+    count(
+        conn,
+        TEXT.as_str(),
+        (as_of, Scope::Loan(id)),
+        ("margin_call.cured", "margin_call"),
+        reason,
+    )
+    .await
+}
+
 /// Records every live loan's LTV as `day` closes (after its accrual and revaluation): what it
 /// owes, what its collateral is worth, the ratio. Run again for the same day, it keeps the
 /// latest figures.

@@ -998,16 +998,27 @@ pub async fn apply_payment(
     Ok(())
 }
 
-/// A loan paid to zero on `today`: `repaid` (or `closed` after a default), every pledge
-/// released.
-pub async fn paid_off(
+/// Pays `allocation` into the locked loan `row`, which owes `owed`, on `today`. A part
+/// payment is booked and the loan revalued (a margin call it cures closes). A payment of
+/// everything owed closes the loan: its open margin call cured, the loan `repaid` (or
+/// `closed` after a default) with its debt and collateral at zero in one write, every pledge
+/// released (the lots not yet held locked in id order). It is not revalued: it gives all its
+/// collateral back, and it leaves the exposure figures once, not after each write.
+pub async fn receive_payment(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     row: &LoanRow,
+    (allocation, owed): (&Allocation, Owed),
     today: NaiveDate,
 ) -> ApiResult<()> {
-    store::mark_paid_off(conn, row.id, row.status.when_paid_off(), today).await?;
-    store::release_all(conn, order, row.id).await?;
+    if allocation.total() == owed.total() {
+        revaluation::cure_before_payoff(conn, row.id, today, "repayment").await?;
+        store::pay_off(conn, row, allocation, row.status.when_paid_off(), today).await?;
+        store::release_all(conn, order, row.id).await?;
+    } else {
+        apply_payment(conn, row, allocation, owed.interest).await?;
+        revaluation::revalue(conn, today, Scope::Loan(row.id), "repayment").await?;
+    }
     Ok(())
 }
 
@@ -1031,8 +1042,8 @@ pub async fn repay(
         ApiError::invalid("amount", "more than the loan owes")
             .with("amount_to_repay", total.to_string())
     })?;
-    apply_payment(conn, &row, &allocation, owed.interest).await?;
     let today = business_date(conn).await?;
+    receive_payment(conn, &mut order, &row, (&allocation, owed), today).await?;
     let entry = ledger::post(
         conn,
         Entry {
@@ -1047,10 +1058,6 @@ pub async fn repay(
         },
     )
     .await?;
-    revaluation::revalue(conn, today, Scope::Loan(id), "repayment").await?;
-    if allocation.total() == owed.total() {
-        paid_off(conn, &mut order, &row, today).await?;
-    }
     let loan = recorded(conn, principal, id, "loan.repayment", Some(before)).await?;
     Ok(Repayment {
         loan,

@@ -268,16 +268,36 @@ pub async fn unpledge(
     Ok(())
 }
 
-/// Releases every pledge of the loan, locking its lots in id order.
+/// Releases every pledge of the loan, locking in id order those of its lots the transaction
+/// does not hold yet: at most three statements, however many lots.
 pub async fn release_all(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     loan_id: Uuid,
 ) -> QueryResult<()> {
-    for pledge in pledges_of(conn, loan_id).await? {
-        lots::lock(conn, order, pledge.lot_id).await?;
-        unpledge(conn, loan_id, pledge.lot_id, pledge.quantity).await?;
+    let pledged = pledges_of(conn, loan_id).await?;
+    if pledged.is_empty() {
+        return Ok(());
     }
+    let unlocked: Vec<Uuid> = pledged
+        .iter()
+        .map(|p| p.lot_id)
+        .filter(|lot| !order.holds(Rank::Lot, *lot))
+        .collect();
+    lots::lock_ids(conn, order, &unlocked).await?;
+    // Each pledge goes to zero and its lot's pledged quantity falls by what it held (the
+    // self-join reads the pledge as it was before the update).
+    prepared(
+        "WITH released AS ( \
+             UPDATE pledges p SET quantity = 0 FROM pledges was \
+             WHERE p.loan_id = $1 AND p.quantity > 0 AND was.loan_id = p.loan_id AND was.lot_id = p.lot_id \
+             RETURNING p.lot_id, was.quantity) \
+         UPDATE lots l SET quantity_pledged = l.quantity_pledged - r.quantity, updated_at = now() \
+         FROM released r WHERE l.id = r.lot_id",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(loan_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -583,18 +603,34 @@ pub async fn apply_payment(
     Ok(())
 }
 
-/// A loan paid to zero on business date `on`: `status` is `repaid` or `closed`.
-pub async fn mark_paid_off(
+/// The payment of everything `loan` owes, on business date `on`, in one statement: its debt
+/// to zero, `status` (`repaid` or `closed`), and no collateral (its pledges are released
+/// next), so its LTV is none.
+pub async fn pay_off(
     conn: &mut AsyncPgConnection,
-    loan_id: Uuid,
+    loan: &LoanRow,
+    allocation: &Allocation,
     status: LoanStatus,
     on: chrono::NaiveDate,
 ) -> QueryResult<()> {
-    diesel::update(loans::table.find(loan_id))
+    let now = chrono::Utc::now();
+    diesel::update(loans::table.find(loan.id))
         .set((
-            loans::status.eq(status),
-            loans::repaid_at.eq(chrono::Utc::now()),
-            loans::repaid_on.eq(on),
+            (
+                loans::fees_due.eq(loan.fees_due - allocation.fees),
+                loans::fees_paid.eq(loan.fees_paid + allocation.fees),
+                loans::accrued_interest.eq(Decimal::ZERO),
+                loans::interest_paid.eq(loan.interest_paid + allocation.interest),
+                loans::outstanding_principal.eq(loan.outstanding_principal - allocation.principal),
+            ),
+            (
+                loans::status.eq(status),
+                loans::repaid_at.eq(now),
+                loans::repaid_on.eq(on),
+                loans::collateral_value.eq(Decimal::ZERO),
+                loans::ltv.eq(None::<Decimal>),
+                loans::revalued_at.eq(now),
+            ),
         ))
         .cached()
         .execute(conn)

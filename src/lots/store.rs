@@ -155,6 +155,26 @@ pub async fn lock(
         .await
 }
 
+/// Locks these lots in id order, in one statement.
+pub async fn lock_ids(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    ids: &[Uuid],
+) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    order.take_all(Rank::Lot, ids);
+    let _: Vec<Uuid> = lots::table
+        .filter(lots::id.eq_any(ids))
+        .order(lots::id)
+        .select(lots::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn lock_visible_by_code(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,

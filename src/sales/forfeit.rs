@@ -18,7 +18,6 @@ use crate::domain::states::SaleStatus;
 use crate::error::ApiResult;
 use crate::integrity;
 use crate::ledger::{self, Entry, postings};
-use crate::lending::revaluation::{self, Scope};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
 use crate::lots::store as lots;
@@ -63,11 +62,7 @@ pub async fn forfeit(
         if allocation.total().is_zero() {
             continue;
         }
-        loan_flow::apply_payment(conn, loan, allocation, claim.owed.interest).await?;
-        revaluation::revalue(conn, today, Scope::Loan(loan.id), "repayment").await?;
-        if allocation.total() == claim.owed.total() {
-            loan_flow::paid_off(conn, &mut order, loan, today).await?;
-        }
+        loan_flow::receive_payment(conn, &mut order, loan, (allocation, claim.owed), today).await?;
         paid.push((loan.lender_org_id, *allocation));
     }
     for line in &lines {

@@ -641,17 +641,16 @@ async fn take_payment(
         },
     )
     .await?;
-    let (mut payment, row) =
+    let (mut payment, mut row) =
         store::insert_payment(conn, &row, amount, principal.user_id, entry).await?;
     payment.amount = Money::at(payment.amount.amount(), &row.currency);
     if row.paid == row.total {
         // Awaiting consent is an answer, not a failure: the sale stays pending and shows
         // whose consent it waits for.
-        match settle::settle(conn, order, principal, &row, (today, platform)).await? {
-            Settled::Settled | Settled::AwaitingConsent(_) => {}
-        }
+        settle_now(conn, order, principal, &mut row, (today, platform)).await?;
     }
-    let sale = current(conn, id).await?;
+    // The row as this transaction wrote it, not read again.
+    let sale = present(conn, row).await?;
     integrity::record(
         conn,
         Some(principal),
@@ -686,16 +685,31 @@ pub async fn consent(
     for loan in &mine {
         store::insert_consent(conn, id, *loan, principal.user_id).await?;
     }
+    let mut row = row;
     if row.paid == row.total {
         let today = business_date(conn).await?;
         let platform = platform_org(conn).await?;
-        match settle::settle(conn, &mut order, principal, &row, (today, platform)).await? {
-            Settled::Settled | Settled::AwaitingConsent(_) => {}
-        }
+        settle_now(conn, &mut order, principal, &mut row, (today, platform)).await?;
     }
-    let sale = current(conn, id).await?;
+    let sale = present(conn, row).await?;
     let mut change = audit("sale.lender_consented", &sale, Some(before))?;
     change.org_ids.push(principal.org_id);
     integrity::record(conn, Some(principal), change).await?;
     Ok(sale)
+}
+
+/// Settles the locked, fully paid sale `row` unless a lender must consent first, and keeps
+/// `row` as it now is.
+async fn settle_now(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    principal: &Principal,
+    row: &mut SaleRow,
+    day: (chrono::NaiveDate, Uuid),
+) -> ApiResult<()> {
+    if let Settled::Settled(at) = settle::settle(conn, order, principal, row, day).await? {
+        row.status = SaleStatus::Settled;
+        row.settled_at = Some(at);
+    }
+    Ok(())
 }

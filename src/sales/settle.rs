@@ -33,14 +33,13 @@ use crate::fees::service as fees;
 use crate::integrity::{self, Change};
 use crate::ledger::{self, Entry, postings};
 use crate::lending::model::LoanRow;
-use crate::lending::revaluation::{self, Scope};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
 use crate::lots::model::LotRow;
 use crate::lots::store as lots;
 use crate::orgs::store as orgs;
 use crate::tiers;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -78,7 +77,8 @@ impl Plan {
 /// What a fully paid sale came to.
 #[must_use = "a sale may wait for a lender's consent instead of settling"]
 pub enum Settled {
-    Settled,
+    /// Settled at this time: the sale's row as the caller holds it is now `settled`.
+    Settled(DateTime<Utc>),
     /// The loans whose lenders must consent first; nothing was written.
     AwaitingConsent(Vec<ConsentNeeded>),
 }
@@ -111,7 +111,12 @@ pub async fn plan(
         })
         .collect();
     let split = split(sale.total, fee.fee.amount(), &claims);
-    let consented = store::consents(conn, sale.id).await?;
+    // Consents matter only for a loan the proceeds leave short.
+    let consented = if split.short.is_empty() {
+        Vec::new()
+    } else {
+        store::consents(conn, sale.id).await?
+    };
     let consents = split
         .short
         .iter()
@@ -253,7 +258,7 @@ pub async fn settle(
         .zip(&split.loans)
         .map(|(t, a)| (t.loan.id, t.release.quantity, *a))
         .collect();
-    store::insert_settlement(
+    let settled_at = store::insert_settlement(
         conn,
         store::SettlementValues {
             sale_id: sale.id,
@@ -287,7 +292,7 @@ pub async fn settle(
         after: Some(after),
     };
     integrity::record(conn, Some(principal), change).await?;
-    Ok(Settled::Settled)
+    Ok(Settled::Settled(settled_at))
 }
 
 /// A release order for each line: the sale's reservation carries over to it until the goods
@@ -332,15 +337,13 @@ async fn repay_loans(
         principal: Decimal::ZERO,
     };
     for (t, allocation) in plan.loans.iter().zip(&plan.split.loans) {
-        for (lot, quantity) in &t.release.lots {
-            lending::unpledge(conn, t.loan.id, *lot, *quantity).await?;
+        // A loan paid in full gives back all its pledges, the sold goods among them.
+        if allocation.total() != t.owed.total() {
+            for (lot, quantity) in &t.release.lots {
+                lending::unpledge(conn, t.loan.id, *lot, *quantity).await?;
+            }
         }
-        loan_flow::apply_payment(conn, &t.loan, allocation, t.owed.interest).await?;
-        // Revalued while still live, so an open margin call is cured by the repayment.
-        revaluation::revalue(conn, today, Scope::Loan(t.loan.id), "repayment").await?;
-        if allocation.total() == t.owed.total() {
-            loan_flow::paid_off(conn, order, &t.loan, today).await?;
-        }
+        loan_flow::receive_payment(conn, order, &t.loan, (allocation, t.owed), today).await?;
         repaid.fees += allocation.fees;
         repaid.interest += allocation.interest;
         repaid.principal += allocation.principal;

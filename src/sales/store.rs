@@ -424,10 +424,12 @@ sale AS (UPDATE sales SET status = 'settled', settled_at = $11 WHERE id = $1)
 INSERT INTO settlement_loans (sale_id, loan_id, quantity_released, fees, interest, principal)
 SELECT $1, l.* FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[]) AS l";
 
+/// Writes the settlement, its loan shares and the sale settled; answers when it settled.
 pub async fn insert_settlement(
     conn: &mut AsyncPgConnection,
     s: SettlementValues<'_>,
-) -> QueryResult<()> {
+) -> QueryResult<chrono::DateTime<Utc>> {
+    let settled_at = Utc::now();
     use diesel::sql_types::{Array, Date, Jsonb, Numeric, Timestamptz};
     let column = |f: fn(&(Uuid, Decimal, Allocation)) -> Decimal| -> Vec<Decimal> {
         s.loans.iter().map(f).collect()
@@ -443,7 +445,7 @@ pub async fn insert_settlement(
         .bind::<Numeric, _>(s.repaid.principal)
         .bind::<Numeric, _>(s.to_supplier)
         .bind::<SqlUuid, _>(s.journal_entry_id)
-        .bind::<Timestamptz, _>(Utc::now())
+        .bind::<Timestamptz, _>(settled_at)
         .bind::<Array<SqlUuid>, _>(s.loans.iter().map(|l| l.0).collect::<Vec<_>>())
         .bind::<Array<Numeric>, _>(column(|l| l.1))
         .bind::<Array<Numeric>, _>(column(|l| l.2.fees))
@@ -451,7 +453,7 @@ pub async fn insert_settlement(
         .bind::<Array<Numeric>, _>(column(|l| l.2.principal))
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(settled_at)
 }
 
 /// A pending sale's line on one lot, with what its sale was paid, for a shortage to shrink.

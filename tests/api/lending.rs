@@ -695,6 +695,55 @@ async fn an_uncured_margin_call_defaults_the_loan_and_the_lender_orders_the_good
     assert_books_balance(&app, &c.admin).await;
 }
 
+/// A loan paid in full under an open margin call: the call is cured by the repayment, the loan
+/// closes with its debt and collateral at zero, every pledge is released, and the kept
+/// exposure figures still equal a computation from scratch.
+#[tokio::test]
+async fn a_loan_repaid_in_full_under_a_margin_call_cures_it_and_gives_back_every_pledge() {
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let c = &world.custody;
+    let (lot, called) = world.active_loan(&app, "10000", "30000").await;
+    let (_, other) = world.active_loan(&app, "10000", "24000").await;
+    post_price(
+        &app,
+        &c.admin,
+        &c.commodity,
+        "4.20",
+        &chrono::Utc::now().to_rfc3339(),
+    )
+    .await;
+    assert_eq!(
+        world.loan(&app, &called).await["margin_call"]["status"],
+        "open"
+    );
+    let owed = world.loan(&app, &called).await["amount_to_repay"].clone();
+    let paid = world.repay(&app, &called, owed.as_str().unwrap()).await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let loan = &paid.body["loan"];
+    assert_eq!(loan["status"], "repaid", "{loan}");
+    assert_eq!(loan["outstanding_principal"], "0.00");
+    assert_eq!(loan["collateral_value"], "0.00");
+    assert_eq!(loan["ltv"], Value::Null);
+    assert_eq!(loan["margin_call"]["status"], "cured");
+    assert_eq!(loan["margin_call"]["closed_reason"], "repayment");
+    let lot_id = lot["id"].as_str().expect("lot id");
+    let released = app
+        .get(&format!("/v1/lots/{lot_id}"), c.supplier.token())
+        .await;
+    assert_eq!(
+        released.body["quantity_pledged"], "0.000",
+        "{}",
+        released.text
+    );
+    // The other loan is untouched and stays in the book.
+    let kept = world.loan(&app, &other).await;
+    assert_eq!(kept["status"], "active");
+    assert_eq!(kept["collateral_value"], "42000.00");
+    fixtures::assert_exposure_kept(&app).await;
+    assert_books_balance(&app, &c.admin).await;
+}
+
 #[tokio::test]
 async fn a_year_of_daily_accrual_is_principal_times_rate_to_the_cent_and_each_day_closes_once() {
     let app = TestApp::spawn().await;
