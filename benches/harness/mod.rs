@@ -197,7 +197,7 @@ impl WaitSampler {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
-            counts.sort_by(|a, b| b.1.cmp(&a.1));
+            counts.sort_by_key(|c| std::cmp::Reverse(c.1));
             counts
         });
         Ok(Self {
@@ -222,7 +222,7 @@ impl WaitSampler {
             })
             .filter(|(_, ticks)| *ticks > 0)
             .collect();
-        used.sort_by(|a, b| b.1.cmp(&a.1));
+        used.sort_by_key(|u| std::cmp::Reverse(u.1));
         println!(
             "-- cpu: {title} (cores busy over {seconds:.1} s, by command; 100 ticks a second)"
         );
