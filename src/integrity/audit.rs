@@ -52,6 +52,48 @@ pub async fn append_with_event(
     .map(|_| ())
 }
 
+/// The audit and outbox events of `changes` (`payloads` beside them), in one statement, in
+/// the order given.
+pub async fn append_all_with_events(
+    conn: &mut AsyncPgConnection,
+    actor: Option<&Principal>,
+    changes: &[Change<'_>],
+    payloads: &[serde_json::Value],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
+    let column = |f: fn(&Change<'_>) -> String| changes.iter().map(f).collect::<Vec<_>>();
+    let orgs: Vec<Value> = changes
+        .iter()
+        .map(|c| serde_json::json!(c.org_ids))
+        .collect();
+    prepared(
+        "WITH c AS (SELECT * FROM unnest($1::jsonb[], $2::text[], $3::jsonb[], $4::text[], $5::text[], \
+                                         $6::jsonb[], $7::jsonb[]) WITH ORDINALITY \
+                    AS c(orgs, action, payload, object_kind, object_id, before, after, n)), \
+              event AS (INSERT INTO outbox_events (org_ids, event_type, payload) \
+                        SELECT ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), action, payload \
+                        FROM c ORDER BY n) \
+         INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, \
+                                   object_id, before, after, request_id) \
+         SELECT $8, $9, ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), action, object_kind, \
+                object_id, before, after, $10 \
+         FROM c ORDER BY n",
+    )
+    .bind::<Array<Jsonb>, _>(&orgs)
+    .bind::<Array<Text>, _>(column(|c| c.action.to_owned()))
+    .bind::<Array<Jsonb>, _>(payloads)
+    .bind::<Array<Text>, _>(column(|c| c.object_kind.to_owned()))
+    .bind::<Array<Text>, _>(column(|c| c.object_id.clone()))
+    .bind::<Array<Nullable<Jsonb>>, _>(changes.iter().map(|c| c.before.clone()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Jsonb>>, _>(changes.iter().map(|c| c.after.clone()).collect::<Vec<_>>())
+    .bind::<Nullable<SqlUuid>, _>(actor.map(|a| a.user_id))
+    .bind::<Nullable<SqlUuid>, _>(actor.map(|a| a.org_id))
+    .bind::<Nullable<Text>, _>(actor.and_then(|a| a.request_id.clone()))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = events)]
 pub struct AuditEvent {

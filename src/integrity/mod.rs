@@ -40,6 +40,27 @@ pub async fn record(
     audit::append_with_event(conn, actor, change, &payload).await
 }
 
+/// Appends the audit and outbox events of several changes of one request, in the order given,
+/// in one statement (one round trip however many).
+pub async fn record_all(
+    conn: &mut AsyncPgConnection,
+    actor: Option<&Principal>,
+    changes: Vec<Change<'_>>,
+) -> QueryResult<()> {
+    let payloads: Vec<Value> = changes
+        .iter()
+        .map(|change| {
+            serde_json::json!({
+                "object_kind": change.object_kind,
+                "object_id": change.object_id,
+                "actor_user_id": actor.map(|a| a.user_id),
+                "data": change.after,
+            })
+        })
+        .collect();
+    audit::append_all_with_events(conn, actor, &changes, &payloads).await
+}
+
 /// A value as JSON for an audit event's before or after.
 pub fn to_json(value: &impl serde::Serialize) -> ApiResult<serde_json::Value> {
     serde_json::to_value(value).map_err(ApiError::internal)

@@ -450,22 +450,34 @@ pub async fn reserve_for_sale(
         .await
 }
 
-/// A settled sale's reservation carries over to its release order: still reserved, no
-/// longer sold (the pledges it took were released first).
-pub async fn sale_settled(
+/// The settled sale `sale`'s goods (`sold`: lot and quantity) leave the lots' sold quantity
+/// for a release order each (of `kind`, by `created_by`), in one statement: the sale's
+/// reservation carries over to its release orders, still reserved, no longer sold (the
+/// pledges it took were released first).
+pub async fn release_sold(
     conn: &mut AsyncPgConnection,
-    lot_id: Uuid,
-    quantity: Decimal,
+    sale: Uuid,
+    kind: &str,
+    created_by: Uuid,
+    sold: &[(Uuid, Decimal)],
 ) -> QueryResult<()> {
-    diesel::update(lots::table.find(lot_id))
-        .set((
-            lots::quantity_sold.eq(lots::quantity_sold - quantity),
-            lots::updated_at.eq(Utc::now()),
-        ))
-        .cached()
-        .execute(conn)
-        .await
-        .map(drop)
+    use diesel::sql_types::{Array, Numeric, Text, Uuid as SqlUuid};
+    prepared(
+        "WITH l AS (SELECT * FROM unnest($1::uuid[], $2::numeric[]) WITH ORDINALITY AS l(lot_id, quantity, n)), \
+              sold AS (UPDATE lots SET quantity_sold = lots.quantity_sold - s.quantity, updated_at = now() \
+                       FROM (SELECT lot_id, sum(quantity) AS quantity FROM l GROUP BY lot_id) s \
+                       WHERE lots.id = s.lot_id) \
+         INSERT INTO release_orders (id, lot_id, kind, quantity, created_by, sale_id) \
+         SELECT gen_random_uuid(), lot_id, $3, quantity, $4, $5 FROM l ORDER BY n",
+    )
+    .bind::<Array<SqlUuid>, _>(sold.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind::<Array<Numeric>, _>(sold.iter().map(|s| s.1).collect::<Vec<_>>())
+    .bind::<Text, _>(kind)
+    .bind::<SqlUuid, _>(created_by)
+    .bind::<SqlUuid, _>(sale)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Changes the reserved quantity (release orders).

@@ -644,19 +644,16 @@ async fn take_payment(
     let (mut payment, mut row) =
         store::insert_payment(conn, &row, amount, principal.user_id, entry).await?;
     payment.amount = Money::at(payment.amount.amount(), &row.currency);
+    let mut changes = Vec::with_capacity(2);
     if row.paid == row.total {
         // Awaiting consent is an answer, not a failure: the sale stays pending and shows
         // whose consent it waits for.
-        settle_now(conn, order, principal, &mut row, (today, platform)).await?;
+        changes.extend(settle_now(conn, order, principal, &mut row, (today, platform)).await?);
     }
     // The row as this transaction wrote it, not read again.
     let sale = present(conn, row).await?;
-    integrity::record(
-        conn,
-        Some(principal),
-        audit("sale.payment", &sale, Some(before))?,
-    )
-    .await?;
+    changes.push(audit("sale.payment", &sale, Some(before))?);
+    integrity::record_all(conn, Some(principal), changes).await?;
     Ok((payment, sale))
 }
 
@@ -686,30 +683,36 @@ pub async fn consent(
         store::insert_consent(conn, id, *loan, principal.user_id).await?;
     }
     let mut row = row;
+    let mut changes = Vec::with_capacity(2);
     if row.paid == row.total {
         let today = business_date(conn).await?;
         let platform = platform_org(conn).await?;
-        settle_now(conn, &mut order, principal, &mut row, (today, platform)).await?;
+        changes.extend(settle_now(conn, &mut order, principal, &mut row, (today, platform)).await?);
     }
     let sale = present(conn, row).await?;
     let mut change = audit("sale.lender_consented", &sale, Some(before))?;
     change.org_ids.push(principal.org_id);
-    integrity::record(conn, Some(principal), change).await?;
+    changes.push(change);
+    integrity::record_all(conn, Some(principal), changes).await?;
     Ok(sale)
 }
 
 /// Settles the locked, fully paid sale `row` unless a lender must consent first, and keeps
-/// `row` as it now is.
+/// `row` as it now is; answers the settlement's audit change, for the caller to record with
+/// its own.
 async fn settle_now(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     principal: &Principal,
     row: &mut SaleRow,
     day: (chrono::NaiveDate, Uuid),
-) -> ApiResult<()> {
-    if let Settled::Settled(at) = settle::settle(conn, order, principal, row, day).await? {
-        row.status = SaleStatus::Settled;
-        row.settled_at = Some(at);
+) -> ApiResult<Option<Change<'static>>> {
+    match settle::settle(conn, order, principal, row, day).await? {
+        Settled::Settled(at, change) => {
+            row.status = SaleStatus::Settled;
+            row.settled_at = Some(at);
+            Ok(Some(change))
+        }
+        Settled::AwaitingConsent(_) => Ok(None),
     }
-    Ok(())
 }

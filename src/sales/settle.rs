@@ -30,9 +30,9 @@ use crate::domain::valuation::minor_units;
 use crate::error::{ApiError, ApiResult};
 use crate::fees::model::FeeBreakdown;
 use crate::fees::service as fees;
-use crate::integrity::{self, Change};
+use crate::integrity::Change;
 use crate::ledger::{self, Entry, postings};
-use crate::lending::model::LoanRow;
+use crate::lending::model::{LoanRow, PledgeRow};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
 use crate::lots::model::LotRow;
@@ -77,8 +77,9 @@ impl Plan {
 /// What a fully paid sale came to.
 #[must_use = "a sale may wait for a lender's consent instead of settling"]
 pub enum Settled {
-    /// Settled at this time: the sale's row as the caller holds it is now `settled`.
-    Settled(DateTime<Utc>),
+    /// Settled at this time: the sale's row as the caller holds it is now `settled`. The
+    /// change is the settlement's audit event, for the caller to record with its own.
+    Settled(DateTime<Utc>, Change<'static>),
     /// The loans whose lenders must consent first; nothing was written.
     AwaitingConsent(Vec<ConsentNeeded>),
 }
@@ -95,13 +96,20 @@ pub async fn plan(
     let lot_ids: Vec<Uuid> = lines.iter().map(|l| l.lot_id).collect();
     let mut loan_ids = store::live_loans_on(conn, &lot_ids).await?;
     let mut locked = Vec::new();
+    let mut pledged = None;
     if let Some(order) = locks {
-        locked = lock_for_settlement(conn, order, &loan_ids, &lot_ids).await?;
+        let (lots, pledges) = lock_for_settlement(conn, order, &loan_ids, &lot_ids).await?;
+        locked = lots;
         // A pledge may have been released while we waited for the locks. The pledges' values
         // are the last revaluation's, which every price change and every closed day runs.
+        let before = std::mem::take(&mut loan_ids);
         loan_ids = store::live_loans_on(conn, &lot_ids).await?;
+        // The pledges read under the loans' locks serve unless another loan came in meanwhile.
+        if loan_ids.iter().all(|id| before.contains(id)) {
+            pledged = Some(pledges);
+        }
     }
-    let touched = touched_loans(conn, sale, lines, &loan_ids).await?;
+    let touched = touched_loans(conn, sale, lines, &loan_ids, pledged).await?;
     let fee = sale_fee(conn, sale, lines, &locked).await?;
     let claims: Vec<Claim> = touched
         .iter()
@@ -141,17 +149,17 @@ pub async fn plan(
 
 /// Locks the loans, then every lot the settlement may touch, in one ascending run: the sold
 /// lots, and the other lots pledged to these loans (a loan paid off releases all its pledges).
-/// Answers the lots as locked.
+/// Answers the lots as locked and the loans' live pledges, read under the loans' locks.
 pub(super) async fn lock_for_settlement(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     loan_ids: &[Uuid],
     lot_ids: &[Uuid],
-) -> ApiResult<Vec<LotRow>> {
+) -> ApiResult<(Vec<LotRow>, Vec<PledgeRow>)> {
     lending::lock_loans(conn, order, loan_ids).await?;
-    let mut touched: Vec<Uuid> = lending::live_pledges_of(conn, loan_ids)
-        .await?
-        .into_iter()
+    let pledges = lending::live_pledges_of(conn, loan_ids).await?;
+    let mut touched: Vec<Uuid> = pledges
+        .iter()
         .map(|p| p.lot_id)
         .chain(lot_ids.iter().copied())
         .collect();
@@ -161,20 +169,27 @@ pub(super) async fn lock_for_settlement(
     for lot in touched {
         locked.push(lots::lock(conn, order, lot).await?);
     }
-    Ok(locked)
+    Ok((locked, pledges))
 }
 
-/// The loans the sale takes goods from, with what each owes and needs from the proceeds.
+/// The loans the sale takes goods from, with what each owes and needs from the proceeds;
+/// `pledged`, when given, holds the live pledges of at least these loans, read under their
+/// locks.
 async fn touched_loans(
     conn: &mut AsyncPgConnection,
     sale: &SaleRow,
     lines: &[SaleLineRow],
     loan_ids: &[Uuid],
+    pledged: Option<Vec<PledgeRow>>,
 ) -> ApiResult<Vec<Touched>> {
     let rows = lending::loans_with_advance_rate(conn, loan_ids).await?;
-    let pledges: Vec<Pledge> = lending::live_pledges_of(conn, loan_ids)
-        .await?
+    let pledged = match pledged {
+        Some(known) => known,
+        None => lending::live_pledges_of(conn, loan_ids).await?,
+    };
+    let pledges: Vec<Pledge> = pledged
         .into_iter()
+        .filter(|p| loan_ids.contains(&p.loan_id))
         .map(|p| Pledge {
             loan_id: p.loan_id,
             lot_id: p.lot_id,
@@ -291,8 +306,7 @@ pub async fn settle(
         before: None,
         after: Some(after),
     };
-    integrity::record(conn, Some(principal), change).await?;
-    Ok(Settled::Settled(settled_at))
+    Ok(Settled::Settled(settled_at, change))
 }
 
 /// A release order for each line: the sale's reservation carries over to it until the goods
@@ -308,18 +322,8 @@ async fn create_release_orders(
     } else {
         "sale"
     };
-    for line in lines {
-        lots::sale_settled(conn, line.lot_id, line.quantity).await?;
-        lots::create_release_order(
-            conn,
-            line.lot_id,
-            kind,
-            line.quantity,
-            principal.user_id,
-            Some(sale.id),
-        )
-        .await?;
-    }
+    let sold: Vec<(Uuid, Decimal)> = lines.iter().map(|l| (l.lot_id, l.quantity)).collect();
+    lots::release_sold(conn, sale.id, kind, principal.user_id, &sold).await?;
     Ok(())
 }
 
