@@ -711,7 +711,7 @@ async fn settle_now(
         Settled::Settled(at, change) => {
             row.status = SaleStatus::Settled;
             row.settled_at = Some(at);
-            Ok(Some(change))
+            Ok(Some(*change))
         }
         Settled::AwaitingConsent(_) => Ok(None),
     }

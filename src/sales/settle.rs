@@ -79,7 +79,7 @@ impl Plan {
 pub enum Settled {
     /// Settled at this time: the sale's row as the caller holds it is now `settled`. The
     /// change is the settlement's audit event, for the caller to record with its own.
-    Settled(DateTime<Utc>, Change<'static>),
+    Settled(DateTime<Utc>, Box<Change<'static>>),
     /// The loans whose lenders must consent first; nothing was written.
     AwaitingConsent(Vec<ConsentNeeded>),
 }
@@ -306,7 +306,7 @@ pub async fn settle(
         before: None,
         after: Some(after),
     };
-    Ok(Settled::Settled(settled_at, change))
+    Ok(Settled::Settled(settled_at, Box::new(change)))
 }
 
 /// A release order for each line: the sale's reservation carries over to it until the goods
