@@ -184,11 +184,7 @@ async fn main() -> anyhow::Result<()> {
     let lots = env_number("BENCH_LOTS", 100_000) as usize;
     let (cluster, url) = harness::cluster(
         "receive",
-        &[
-            ("max_connections", "200"),
-            ("shared_buffers", "256MB"),
-            ("autovacuum_naptime", "1s"),
-        ],
+        &[("max_connections", "200"), ("shared_buffers", "256MB")],
     )
     .await?;
     let seeding = Instant::now();

@@ -170,11 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let sales = env_number("BENCH_SALES", 20_000);
     let (cluster, url) = harness::cluster(
         "settle",
-        &[
-            ("max_connections", "200"),
-            ("shared_buffers", "256MB"),
-            ("autovacuum_naptime", "1s"),
-        ],
+        &[("max_connections", "200"), ("shared_buffers", "256MB")],
     )
     .await?;
     let seeding = Instant::now();

@@ -58,6 +58,7 @@ pub async fn cluster(
             "pg_stat_statements".into(),
         ));
         settings.push(("pg_stat_statements.track".into(), "all".into()));
+        settings.push(("pg_stat_statements.track_planning".into(), "on".into()));
     }
     let cluster = EmbeddedPostgres::start(
         &dir,
@@ -108,7 +109,8 @@ pub async fn profile_report(url: &str, title: &str) -> anyhow::Result<()> {
     }
     let mut conn = db::connect(url).await?;
     let lines: Vec<ProfileLine> = diesel::sql_query(
-        "SELECT format('%10s ms %8s calls %8s ms/call %6s rows/call  %s', round(total_exec_time), calls, \
+        "SELECT format('%10s ms %8s ms planning %8s calls %8s ms/call %6s rows/call  %s', \
+                round(total_exec_time), round(total_plan_time), calls, \
                 round((total_exec_time / calls)::numeric, 3), round(rows::numeric / calls, 1), \
                 CASE WHEN toplevel THEN '' ELSE '(nested) ' END || left(regexp_replace(query, '\\s+', ' ', 'g'), 150)) AS line \
          FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_%' \
