@@ -31,13 +31,18 @@ pub async fn record(
     actor: Option<&Principal>,
     change: Change<'_>,
 ) -> QueryResult<()> {
-    let payload = serde_json::json!({
+    let payload = payload(actor, &change);
+    audit::append_with_event(conn, actor, change, &payload).await
+}
+
+/// The outbox event's payload for `change`.
+fn payload(actor: Option<&Principal>, change: &Change<'_>) -> Value {
+    serde_json::json!({
         "object_kind": change.object_kind,
         "object_id": change.object_id,
         "actor_user_id": actor.map(|a| a.user_id),
         "data": change.after,
-    });
-    audit::append_with_event(conn, actor, change, &payload).await
+    })
 }
 
 /// Appends the audit and outbox events of several changes of one request, in the order given,
@@ -47,17 +52,7 @@ pub async fn record_all(
     actor: Option<&Principal>,
     changes: Vec<Change<'_>>,
 ) -> QueryResult<()> {
-    let payloads: Vec<Value> = changes
-        .iter()
-        .map(|change| {
-            serde_json::json!({
-                "object_kind": change.object_kind,
-                "object_id": change.object_id,
-                "actor_user_id": actor.map(|a| a.user_id),
-                "data": change.after,
-            })
-        })
-        .collect();
+    let payloads: Vec<Value> = changes.iter().map(|c| payload(actor, c)).collect();
     audit::append_all_with_events(conn, actor, &changes, &payloads).await
 }
 
