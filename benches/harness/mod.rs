@@ -52,13 +52,36 @@ pub async fn cluster(
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    let mut preload = Vec::new();
     if profiling() {
-        settings.push((
-            "shared_preload_libraries".into(),
-            "pg_stat_statements".into(),
-        ));
+        preload.push("pg_stat_statements");
         settings.push(("pg_stat_statements.track".into(), "all".into()));
         settings.push(("pg_stat_statements.track_planning".into(), "on".into()));
+    }
+    if let Some(ms) = explaining() {
+        // Every statement slower than `ms`, nested ones too, logged with its plan as it ran.
+        let plans = std::env::temp_dir().join("holdfast-bench-plans");
+        std::fs::create_dir_all(&plans)?;
+        std::fs::set_permissions(&plans, std::os::unix::fs::PermissionsExt::from_mode(0o1777))?;
+        preload.push("auto_explain");
+        for (k, v) in [
+            ("auto_explain.log_min_duration", ms.to_string()),
+            ("auto_explain.log_analyze", "on".into()),
+            ("auto_explain.log_buffers", "on".into()),
+            ("auto_explain.log_nested_statements", "on".into()),
+            ("logging_collector", "on".into()),
+            ("log_directory", plans.display().to_string()),
+            ("log_filename", format!("{name}-%H%M%S.log")),
+        ] {
+            settings.push((k.into(), v));
+        }
+        println!(
+            "plans of statements over {ms} ms: {}/{name}-*.log",
+            plans.display()
+        );
+    }
+    if !preload.is_empty() {
+        settings.push(("shared_preload_libraries".into(), preload.join(",")));
     }
     let cluster = EmbeddedPostgres::start(
         &dir,
@@ -83,6 +106,12 @@ pub async fn cluster(
 /// print where the database's time went and what its backends waited on.
 pub fn profiling() -> bool {
     std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1")
+}
+
+/// `BENCH_EXPLAIN=<ms>`: the cluster logs the plan, as it ran, of every statement slower than
+/// that (auto_explain), into files the bench names when it starts.
+pub fn explaining() -> Option<u64> {
+    std::env::var("BENCH_EXPLAIN").ok()?.parse().ok()
 }
 
 /// With `BENCH_PROFILE=1`, forgets the statistics gathered so far (seeding, earlier levels).
@@ -422,8 +451,16 @@ pub fn pgbench(
         std::env::temp_dir().join(format!("holdfast-bench-{name}-{}.sql", std::process::id()));
     std::fs::write(&path, script)?;
     let pgbench = db::embedded::find_server_binaries()?.join("pgbench");
+    // Every transaction's latency, to give pgbench's p50 and p99 beside the service's.
+    let logs = std::env::temp_dir().join(format!(
+        "holdfast-bench-{name}-{}-latencies",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs)?;
     let output = Command::new(pgbench)
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-r"])
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-r", "-l"])
+        .arg(format!("--log-prefix={}", logs.join("tx").display()))
         .args(["-T", &seconds.to_string(), "-h", "127.0.0.1"])
         .args(["-p", &cluster.port().to_string(), "-U", "holdfast", "-f"])
         .arg(&path)
@@ -450,13 +487,31 @@ pub fn pgbench(
                 String::from_utf8_lossy(&output.stderr)
             )
         })?;
-    let latency = text
-        .lines()
-        .find(|l| l.starts_with("latency average"))
-        .unwrap_or("")
-        .to_owned();
-    println!("pgbench   clients={clients:>2}  {tps:>7.1} tx/s  ({latency})");
+    let mut latencies = transaction_latencies(&logs);
+    let _ = std::fs::remove_dir_all(&logs);
+    latencies.sort();
+    let latency = format!(
+        "p50={:>6.1} ms  p99={:>6.1} ms",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99))
+    );
+    println!("pgbench   clients={clients:>2}  {tps:>7.1} tx/s  {latency}");
     Ok((tps, latency))
+}
+
+/// The latency of every transaction in pgbench's per-transaction logs (`-l`): the third field
+/// of each line, in microseconds.
+fn transaction_latencies(dir: &std::path::Path) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        latencies.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+                .map(Duration::from_micros),
+        );
+    }
+    latencies
 }
 
 /// Whether every currency's journal lines sum to zero.
