@@ -70,28 +70,33 @@ struct Count {
 /// Every pledge in scope with its value on `$1`, in the loan's currency. The freshness factor
 /// is a subquery of its own (`OFFSET 0` keeps it one), so that PostgreSQL computes it once per
 /// packing day and commodity and remembers it (`Memoize`) instead of once per pledge, as it
-/// does the latest price: a million pledges are packed on a few hundred days.
+/// does the latest price: a million pledges are packed on a few hundred days. The unrounded
+/// value is computed below an `OFFSET 0` too, so that the rounding above it sees a column and
+/// is inlined (`round_half_even_inline`, migration 000024).
 fn valued(scope: Scope) -> String {
     format!(
-        "SELECT p.loan_id, p.lot_id, p.quantity, p.market_value AS old_value, ln.lender_org_id, ln.currency, \
-                ln.status, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, \
-                round_half_even(p.quantity * coalesce(pr.price_per_unit, 0) \
-                    * coalesce((c.grades ->> lot.grade)::numeric, 0) \
-                    * fr.factor, \
-                    minor_units(ln.currency)) AS value \
-         FROM pledges p \
-         JOIN loans ln ON ln.id = p.loan_id \
-         JOIN lots lot ON lot.id = p.lot_id \
-         JOIN commodities c ON c.code = lot.commodity_code \
-         CROSS JOIN LATERAL ( \
-             SELECT freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) \
-                 AS factor OFFSET 0) fr \
-         LEFT JOIN LATERAL ( \
-             SELECT price_per_unit FROM prices \
-             WHERE commodity_code = lot.commodity_code AND currency = ln.currency \
-               AND as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
-             ORDER BY as_of DESC, id DESC LIMIT 1) pr ON true \
-         WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') AND {}",
+        "SELECT loan_id, lot_id, quantity, old_value, lender_org_id, currency, status, commodity_code, \
+                warehouse_id, voyage_id, expires_on, round_half_even_inline(raw, places) AS value \
+         FROM ( \
+             SELECT p.loan_id, p.lot_id, p.quantity, p.market_value AS old_value, ln.lender_org_id, ln.currency, \
+                    ln.status, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, \
+                    p.quantity * coalesce(pr.price_per_unit, 0) * coalesce((c.grades ->> lot.grade)::numeric, 0) \
+                        * fr.factor AS raw, \
+                    minor_units(ln.currency) AS places \
+             FROM pledges p \
+             JOIN loans ln ON ln.id = p.loan_id \
+             JOIN lots lot ON lot.id = p.lot_id \
+             JOIN commodities c ON c.code = lot.commodity_code \
+             CROSS JOIN LATERAL ( \
+                 SELECT freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) \
+                     AS factor OFFSET 0) fr \
+             LEFT JOIN LATERAL ( \
+                 SELECT price_per_unit FROM prices \
+                 WHERE commodity_code = lot.commodity_code AND currency = ln.currency \
+                   AND as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
+                 ORDER BY as_of DESC, id DESC LIMIT 1) pr ON true \
+             WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') AND {} \
+             OFFSET 0) priced",
         scope.filter()
     )
 }
@@ -99,18 +104,27 @@ fn valued(scope: Scope) -> String {
 /// The exposure figures (migration 000013) changed by the statement's new pledge values. The
 /// revaluation is the only writer of a pledge's market value, and no trigger watches it: the
 /// change is kept here from `v` (each pledge's old and new value, and its lot's place), summed
-/// per exposure cell and per loan and applied in one call.
-const KEPT: &str = "changed AS ( \
-         SELECT * FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value), \
-     kept AS ( \
+/// per exposure cell and per loan and applied in one call. The per-loan sums come from
+/// `totals`, which reads `v` once for both the loans' new values and their change; the cells
+/// read `v` once more. Before, a CTE of the changed pledges, read twice, was written out in
+/// full and read back twice.
+const KEPT: &str = "kept AS ( \
          SELECT exposure_apply(array_agg(x)) \
          FROM ( \
              SELECT ROW(lender_org_id, currency, NULL, NULL, commodity_code, exposure_location(warehouse_id, voyage_id), \
                         expires_on, 0, 0, sum(value - old_value))::exposure_work \
-             FROM changed GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on \
+             FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value \
+             GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on \
              UNION ALL \
-             SELECT ROW(lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, sum(value - old_value))::exposure_work \
-             FROM changed GROUP BY lender_org_id, currency, loan_id) s(x))";
+             SELECT ROW(lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, change)::exposure_work \
+             FROM totals WHERE change IS NOT NULL) s(x))";
+
+/// Each loan's new collateral value, and by how much the value its exposure figures count
+/// changed (none when no live pledge of it changed).
+const TOTALS: &str = "totals AS ( \
+         SELECT loan_id, lender_org_id, currency, sum(value) AS value, \
+                sum(value - old_value) FILTER (WHERE quantity > 0 AND exposure_live(status) AND value <> old_value) AS change \
+         FROM v GROUP BY loan_id, lender_org_id, currency)";
 
 /// The debt an LTV measures: the principal asked for until it is paid out, then what is
 /// outstanding, plus accrued interest.
@@ -237,7 +251,7 @@ impl Texts {
             // the pledges.
             write: format!(
                 "WITH v AS MATERIALIZED ({valued}), \
-         totals AS (SELECT loan_id, sum(value) AS value FROM v GROUP BY loan_id), \
+         {TOTALS}, \
          next AS ( \
              SELECT ln.id, t.value, \
                     CASE WHEN t.value > 0 THEN round_half_even({OWED} / t.value, 6) END AS ltv \
@@ -311,6 +325,18 @@ pub async fn revalue(
     if let Scope::All = scope {
         prepared("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(REVALUATION_LOCK)
+            .execute(conn)
+            .await?;
+        // Every pledge's valuation is held once and read three times: kept in memory, not
+        // written out to a temporary file and read back (one revaluation of every loan runs at
+        // a time, under the lock above).
+        prepared("SET LOCAL work_mem = '256MB'")
+            .execute(conn)
+            .await?;
+        // PostgreSQL has no statistics on `v` and expects a cell per pledge, so it sorted a
+        // million pledges to sum them per cell; there are a few hundred cells, which a hash
+        // table sums in one pass. Only the sorts a statement cannot do without remain.
+        prepared("SET LOCAL enable_sort = off")
             .execute(conn)
             .await?;
     }

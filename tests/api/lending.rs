@@ -1039,6 +1039,8 @@ async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
         value: Decimal,
         #[diesel(sql_type = Numeric)]
         rounded: Decimal,
+        #[diesel(sql_type = Numeric)]
+        inlined: Decimal,
         #[diesel(sql_type = Integer)]
         cents: i32,
     }
@@ -1048,7 +1050,8 @@ async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT d::date AS as_of, freshness_factor($1, d::date, 37, 113, 0.35) AS factor, \
                 round_half_even(1234.567 * 6.05 * 0.85 * freshness_factor($1, d::date, 37, 113, 0.35), 2) AS value, \
-                round_half_even(c / 1000.0, 2) AS rounded, c AS cents \
+                round_half_even(c / 1000.0, 2) AS rounded, round_half_even_inline(c / 1000.0, 2) AS inlined, \
+                c AS cents \
          FROM generate_series($1::timestamp, $1::timestamp + interval '130 days', interval '1 day') AS d, \
               generate_series(-2050, 2050, 5) AS c WHERE c % 1000 = extract(day FROM d)::int * 5 - 5",
     )
@@ -1071,6 +1074,7 @@ async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
         assert_eq!(row.value, value, "value on {}", row.as_of);
         let rounded = lending::round_half_even(Decimal::new(row.cents.into(), 3), 2);
         assert_eq!(row.rounded, rounded, "rounding {}", row.cents);
+        assert_eq!(row.inlined, rounded, "inline rounding {}", row.cents);
     }
 }
 
