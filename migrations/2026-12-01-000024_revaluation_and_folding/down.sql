@@ -1,3 +1,4 @@
+ALTER FUNCTION exposure_apply(exposure_work[]) RESET enable_seqscan;
 DROP FUNCTION round_half_even_inline(numeric, integer);
 
 CREATE OR REPLACE FUNCTION exposure_compact(batch integer) RETURNS bigint LANGUAGE plpgsql AS $$

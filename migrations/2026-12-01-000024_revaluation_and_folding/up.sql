@@ -60,3 +60,12 @@ BEGIN
     RETURN folded;
 END
 $$;
+
+-- `exposure_apply` runs a generic plan, made on its first call in a session. Made while
+-- `margin_calls` was empty (a new database, or before the first price drop), it looked up each
+-- loan's open margin call by reading the whole table, once per loan: a price drop that opened
+-- 13,332 margin calls spent 17 s there in the bench's first round (each new call brings its
+-- loan to `exposure_apply`, which reads every call again for each). Without sequential scans
+-- it reads by index whatever the table's size when the plan was made, as the ledger's checks do
+-- (migration 000022).
+ALTER FUNCTION exposure_apply(exposure_work[]) SET enable_seqscan = off;
