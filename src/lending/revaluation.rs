@@ -61,6 +61,15 @@ struct Written {
     pledges: i64,
 }
 
+/// Planner settings as they were before the revaluation of every loan changed them.
+#[derive(QueryableByName)]
+struct Settings {
+    #[diesel(sql_type = Text)]
+    work_mem: String,
+    #[diesel(sql_type = Text)]
+    enable_sort: String,
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -327,26 +336,40 @@ pub async fn revalue(
             .bind::<BigInt, _>(REVALUATION_LOCK)
             .execute(conn)
             .await?;
-        // Every pledge's valuation is held once and read three times: kept in memory, not
-        // written out to a temporary file and read back (one revaluation of every loan runs at
-        // a time, under the lock above).
-        prepared("SET LOCAL work_mem = '256MB'")
-            .execute(conn)
-            .await?;
-        // PostgreSQL has no statistics on `v` and expects a cell per pledge, so it sorted a
-        // million pledges to sum them per cell; there are a few hundred cells, which a hash
-        // table sums in one pass. Only the sorts a statement cannot do without remain.
-        prepared("SET LOCAL enable_sort = off")
-            .execute(conn)
-            .await?;
     }
-    let mut outcome = Outcome::default();
     let texts = Texts::of(scope);
+    // For the one statement that values every pledge: its valuations are held once and read
+    // three times, in memory rather than written out to a temporary file and read back (one
+    // such revaluation runs at a time, under the lock above); and, with no statistics on
+    // them, PostgreSQL expected a cell per pledge and sorted a million pledges to sum a few
+    // hundred cells, which a hash table does in one pass (only the sorts a statement cannot do
+    // without remain). The settings are put back after it.
+    let was: Option<Settings> = match scope {
+        Scope::All => Some(
+            prepared(
+                "SELECT s.work_mem, s.enable_sort, set_config('work_mem', '256MB', true) AS w, \
+                        set_config('enable_sort', 'off', true) AS e \
+                 FROM (SELECT current_setting('work_mem') AS work_mem, \
+                              current_setting('enable_sort') AS enable_sort OFFSET 0) s",
+            )
+            .get_result(conn)
+            .await?,
+        ),
+        Scope::Loan(_) => None,
+    };
     let written: Written = prepared(&texts.write)
         .bind::<Date, _>(as_of)
         .bind::<Nullable<SqlUuid>, _>(scope.id())
         .get_result(conn)
         .await?;
+    if let Some(was) = was {
+        prepared("SELECT set_config('work_mem', $1, true), set_config('enable_sort', $2, true)")
+            .bind::<Text, _>(was.work_mem)
+            .bind::<Text, _>(was.enable_sort)
+            .execute(conn)
+            .await?;
+    }
+    let mut outcome = Outcome::default();
     outcome.loans_revalued = written.loans;
     outcome.pledges_revalued = written.pledges;
     if let Scope::Loan(id) = scope

@@ -1079,6 +1079,38 @@ async fn the_sql_valuation_functions_agree_with_the_rust_ones() {
 }
 
 #[tokio::test]
+async fn the_revaluation_of_every_loan_puts_its_planner_settings_back() {
+    use diesel::sql_types::Text;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use holdfast::lending::revaluation::{self, Scope};
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Settings {
+        #[diesel(sql_type = Text)]
+        work_mem: String,
+        #[diesel(sql_type = Text)]
+        enable_sort: String,
+    }
+    const READ: &str = "SELECT current_setting('work_mem') AS work_mem, \
+                               current_setting('enable_sort') AS enable_sort";
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    // A live loan with a pledge, so that the statement between the two reads values one.
+    world.active_loan(&app, "1000", "2000").await;
+    let mut conn = app.pool.get().await.expect("conn");
+    let (before, after) = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let before: Settings = diesel::sql_query(READ).get_result(conn).await?;
+            revaluation::revalue(conn, today(), Scope::All, "revaluation").await?;
+            let after: Settings = diesel::sql_query(READ).get_result(conn).await?;
+            Ok((before, after))
+        })
+        .await
+        .expect("revaluation");
+    assert_eq!(before, after);
+    assert_eq!(after.enable_sort, "on");
+}
+
+#[tokio::test]
 async fn the_sql_minor_units_agree_with_the_iso_table() {
     use diesel::sql_types::{Integer, Text};
     use diesel_async::RunQueryDsl;
