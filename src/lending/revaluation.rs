@@ -369,9 +369,11 @@ pub async fn revalue(
             .execute(conn)
             .await?;
     }
-    let mut outcome = Outcome::default();
-    outcome.loans_revalued = written.loans;
-    outcome.pledges_revalued = written.pledges;
+    let mut outcome = Outcome {
+        loans_revalued: written.loans,
+        pledges_revalued: written.pledges,
+        ..Outcome::default()
+    };
     if let Scope::Loan(id) = scope
         && !rules_may_apply(conn, id, as_of).await?
     {
