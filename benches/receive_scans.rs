@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let rss = server.peak_rss_kib();
     drop(server);
-    let (tps, _) = harness::pgbench(
+    let tps = harness::pgbench(
         &cluster,
         &url,
         "receive",
@@ -233,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
         32,
         seconds,
     )?;
-    let (minimum, _) = harness::pgbench(
+    let minimum = harness::pgbench(
         &cluster,
         &url,
         "receive-minimum",

@@ -237,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
     }
     harness::profile_reset(&url).await?;
     let waits = harness::WaitSampler::start(&url).await?;
-    let (tps, _) = harness::pgbench(&cluster, &url, "settle", &script, 32, seconds)?;
+    let tps = harness::pgbench(&cluster, &url, "settle", &script, 32, seconds)?;
     waits.report("pgbench, 32 clients").await;
     harness::profile_report(&url, "pgbench, 32 clients").await?;
     if let Some(level) = at_32 {

@@ -437,7 +437,7 @@ where
 }
 
 /// Runs pgbench with `script` at `clients` clients for `seconds` against the bench database;
-/// answers its transactions per second and its latency line.
+/// prints its rate, p50 and p99 and answers its transactions per second.
 pub fn pgbench(
     cluster: &EmbeddedPostgres,
     url: &str,
@@ -445,7 +445,7 @@ pub fn pgbench(
     script: &str,
     clients: u32,
     seconds: u64,
-) -> anyhow::Result<(f64, String)> {
+) -> anyhow::Result<f64> {
     // Beside, not inside, the cluster's directory, which its watchdog removes.
     let path =
         std::env::temp_dir().join(format!("holdfast-bench-{name}-{}.sql", std::process::id()));
@@ -496,7 +496,7 @@ pub fn pgbench(
         ms(percentile(&latencies, 0.99))
     );
     println!("pgbench   clients={clients:>2}  {tps:>7.1} tx/s  {latency}");
-    Ok((tps, latency))
+    Ok(tps)
 }
 
 /// The latency of every transaction in pgbench's per-transaction logs (`-l`): the third field
