@@ -35,6 +35,9 @@ pub enum Rank {
 #[derive(Debug, Default)]
 pub struct LockOrder {
     held: BTreeSet<(Rank, Uuid)>,
+    /// Loans held with the lots of every pledge they had when locked: no pledge can be added
+    /// to a locked loan, so releasing their pledges needs no lot read or lock.
+    pledged_lots_held: BTreeSet<Uuid>,
 }
 
 impl LockOrder {
@@ -61,6 +64,17 @@ impl LockOrder {
     /// Whether this transaction holds the lock on `(rank, id)` already.
     pub fn holds(&self, rank: Rank, id: Uuid) -> bool {
         self.held.contains(&(rank, id))
+    }
+
+    /// Notes that the transaction holds the loan and the lots of all its live pledges.
+    pub fn hold_pledged_lots_of(&mut self, loan: Uuid) {
+        debug_assert!(self.holds(Rank::Loan, loan), "loan {loan} not held");
+        self.pledged_lots_held.insert(loan);
+    }
+
+    /// Whether the transaction holds the loan and the lots of all its live pledges.
+    pub fn holds_pledged_lots_of(&self, loan: Uuid) -> bool {
+        self.pledged_lots_held.contains(&loan)
     }
 
     /// Notes locks on rows of one kind, taken together in id order.

@@ -208,10 +208,71 @@ pub fn split(gross: Decimal, fee: Decimal, claims: &[Claim]) -> Split {
     }
 }
 
+/// The loans holding pledges on the sold lots, from the pledges of the loans a settlement
+/// locked and each sold lot's pledged quantity read under the lot's lock (`lots`: lot and
+/// quantity pledged) — when those pledges are all there is: the lot's pledged quantity counts
+/// every pledge of every loan, so it equals what these pledges hold only when no other loan
+/// holds any of it. `None` when another loan does (it pledged the goods while the locks were
+/// awaited), or a sold lot is not among `lots`. Loans by id.
+pub fn loans_holding(
+    sold: &[Uuid],
+    lots: &[(Uuid, Decimal)],
+    pledges: &[Pledge],
+) -> Option<Vec<Uuid>> {
+    let mut loans = Vec::new();
+    for lot in sold {
+        let (_, pledged) = lots.iter().find(|(id, _)| id == lot)?;
+        let on_lot = pledges
+            .iter()
+            .filter(|p| p.lot_id == *lot && p.quantity > Decimal::ZERO);
+        if on_lot.clone().map(|p| p.quantity).sum::<Decimal>() != *pledged {
+            return None;
+        }
+        loans.extend(on_lot.map(|p| p.loan_id));
+    }
+    loans.sort();
+    loans.dedup();
+    Some(loans)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_locked_loans_hold_the_sold_lots_when_their_pledges_are_all_the_lots_pledged() {
+        let (a, b) = (id(1), id(2));
+        let (x, y) = (id(10), id(11));
+        let pledges = [
+            pledge(2, 10, "300", "0"),
+            pledge(1, 10, "200", "0"),
+            pledge(1, 11, "50", "0"),
+        ];
+        let lots = [(x, dec("500")), (y, dec("50"))];
+        assert_eq!(loans_holding(&[x], &lots, &pledges), Some(vec![a, b]));
+        assert_eq!(loans_holding(&[y], &lots, &pledges), Some(vec![a]));
+        assert_eq!(loans_holding(&[x, y], &lots, &pledges), Some(vec![a, b]));
+        // A sold lot nobody pledged.
+        let z = id(12);
+        assert_eq!(
+            loans_holding(&[z], &[(z, Decimal::ZERO)], &pledges),
+            Some(vec![])
+        );
+    }
+
+    #[test]
+    fn another_loans_pledge_on_a_sold_lot_or_an_unlocked_lot_answers_none() {
+        let (x, y) = (id(10), id(11));
+        let pledges = [pledge(1, 10, "200", "0"), pledge(1, 11, "50", "0")];
+        // 100 more of lot x is pledged to a loan that was not locked.
+        let lots = [(x, dec("300")), (y, dec("50"))];
+        assert_eq!(loans_holding(&[x], &lots, &pledges), None);
+        assert_eq!(loans_holding(&[y, x], &lots, &pledges), None);
+        assert_eq!(loans_holding(&[y], &lots, &pledges), Some(vec![id(1)]));
+        // A sold lot that was not locked.
+        assert_eq!(loans_holding(&[id(12)], &lots, &pledges), None);
+    }
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap()

@@ -269,22 +269,25 @@ pub async fn unpledge(
 }
 
 /// Releases every pledge of the loan, locking in id order those of its lots the transaction
-/// does not hold yet: at most three statements, however many lots.
+/// does not hold yet: at most three statements, however many lots; one when the transaction
+/// holds them all already (a settlement does).
 pub async fn release_all(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     loan_id: Uuid,
 ) -> QueryResult<()> {
-    let pledged = pledges_of(conn, loan_id).await?;
-    if pledged.is_empty() {
-        return Ok(());
+    if !order.holds_pledged_lots_of(loan_id) {
+        let pledged = pledges_of(conn, loan_id).await?;
+        if pledged.is_empty() {
+            return Ok(());
+        }
+        let unlocked: Vec<Uuid> = pledged
+            .iter()
+            .map(|p| p.lot_id)
+            .filter(|lot| !order.holds(Rank::Lot, *lot))
+            .collect();
+        lots::lock_ids(conn, order, &unlocked).await?;
     }
-    let unlocked: Vec<Uuid> = pledged
-        .iter()
-        .map(|p| p.lot_id)
-        .filter(|lot| !order.holds(Rank::Lot, *lot))
-        .collect();
-    lots::lock_ids(conn, order, &unlocked).await?;
     // Each pledge goes to zero and its lot's pledged quantity falls by what it held (the
     // self-join reads the pledge as it was before the update).
     prepared(

@@ -248,6 +248,21 @@ pub struct ReleaseOrder {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// A release order as a settlement wrote it, for the sale's answer.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReleaseOrderWritten {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub lot_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub quantity: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub quantity_released: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub status: ReleaseOrderStatus,
+}
+
 impl ReleaseOrder {
     /// The order with its quantities shown at the decimals of its lot's `unit`.
     pub fn in_unit(self, unit: &str) -> Self {

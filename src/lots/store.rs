@@ -2,7 +2,7 @@
 //! place or status goes through `record_movement`, which updates the lot and appends the
 //! movement in the caller's transaction, so the lot row always equals its movements.
 
-use super::model::{LotRow, Movement, ReleaseOrder};
+use super::model::{LotRow, Movement, ReleaseOrder, ReleaseOrderWritten};
 use crate::auth::{OrgKind, Principal};
 use crate::db::locks::{LockOrder, Rank};
 use crate::db::prepared::{Cache, prepared};
@@ -453,14 +453,14 @@ pub async fn reserve_for_sale(
 /// The settled sale `sale`'s goods (`sold`: lot and quantity) leave the lots' sold quantity
 /// for a release order each (of `kind`, by `created_by`), in one statement: the sale's
 /// reservation carries over to its release orders, still reserved, no longer sold (the
-/// pledges it took were released first).
+/// pledges it took were released first). Answers the release orders as written.
 pub async fn release_sold(
     conn: &mut AsyncPgConnection,
     sale: Uuid,
     kind: &str,
     created_by: Uuid,
     sold: &[(Uuid, Decimal)],
-) -> QueryResult<()> {
+) -> QueryResult<Vec<ReleaseOrderWritten>> {
     use diesel::sql_types::{Array, Numeric, Text, Uuid as SqlUuid};
     prepared(
         "WITH l AS (SELECT * FROM unnest($1::uuid[], $2::numeric[]) WITH ORDINALITY AS l(lot_id, quantity, n)), \
@@ -468,16 +468,16 @@ pub async fn release_sold(
                        FROM (SELECT lot_id, sum(quantity) AS quantity FROM l GROUP BY lot_id) s \
                        WHERE lots.id = s.lot_id) \
          INSERT INTO release_orders (id, lot_id, kind, quantity, created_by, sale_id) \
-         SELECT gen_random_uuid(), lot_id, $3, quantity, $4, $5 FROM l ORDER BY n",
+         SELECT gen_random_uuid(), lot_id, $3, quantity, $4, $5 FROM l ORDER BY n \
+         RETURNING id, lot_id, quantity, quantity_released, status",
     )
     .bind::<Array<SqlUuid>, _>(sold.iter().map(|s| s.0).collect::<Vec<_>>())
     .bind::<Array<Numeric>, _>(sold.iter().map(|s| s.1).collect::<Vec<_>>())
     .bind::<Text, _>(kind)
     .bind::<SqlUuid, _>(created_by)
     .bind::<SqlUuid, _>(sale)
-    .execute(conn)
+    .load(conn)
     .await
-    .map(drop)
 }
 
 /// Changes the reserved quantity (release orders).

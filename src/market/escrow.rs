@@ -6,10 +6,9 @@
 
 use super::auction_store::{self as store, NewDeposit};
 use crate::auth::Principal;
-use crate::calendar::business_date;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, AccountKind, Entry, postings};
-use crate::sales::settle::platform_org;
+use crate::sales::settle::booking_day;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -43,8 +42,7 @@ pub async fn hold(conn: &mut AsyncPgConnection, by: &Principal, hold: Hold<'_>) 
         .with(hold.called, hold.amount.to_string())
         .with("funds_available", available.to_string()));
     }
-    let today = business_date(conn).await?;
-    let platform = platform_org(conn).await?;
+    let (today, platform) = booking_day(conn).await?;
     let entry = ledger::post(
         conn,
         Entry {
@@ -85,8 +83,7 @@ pub async fn give_back(
     amount: Decimal,
     listing_id: Uuid,
 ) -> ApiResult<Uuid> {
-    let today = business_date(conn).await?;
-    let platform = platform_org(conn).await?;
+    let (today, platform) = booking_day(conn).await?;
     ledger::post(
         conn,
         Entry {

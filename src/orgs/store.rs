@@ -134,18 +134,6 @@ pub async fn find_user_by_email(
         .optional()
 }
 
-/// The platform's org (the first made, should there be more): it holds buyers' payments in
-/// escrow and earns the fees.
-pub async fn platform_org(conn: &mut AsyncPgConnection) -> QueryResult<Option<Uuid>> {
-    orgs::table
-        .filter(orgs::kind.eq(OrgKind::Platform.as_str()))
-        .order((orgs::created_at, orgs::id))
-        .select(orgs::id)
-        .first(conn)
-        .await
-        .optional()
-}
-
 /// The org's users, by email (an org has few; at most `limit`).
 pub async fn users_of(
     conn: &mut AsyncPgConnection,

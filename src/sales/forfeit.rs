@@ -8,10 +8,9 @@
 //! Lock order (`crate::db::locks`): the sale, the loans secured on its lots, then the lots.
 
 use super::service::{audit, current, sale_status, shared_row};
-use super::settle::{lock_for_settlement, platform_org};
+use super::settle::{booking_day, lock_for_settlement};
 use super::store;
 use crate::auth::Principal;
-use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
 use crate::domain::settlement::{Claim, split};
 use crate::domain::states::SaleStatus;
@@ -56,7 +55,7 @@ pub async fn forfeit(
         })
         .collect();
     let shares = split(row.paid, Decimal::ZERO, &claims);
-    let today = business_date(conn).await?;
+    let (today, platform) = booking_day(conn).await?;
     let mut paid = Vec::with_capacity(loans.len());
     for ((loan, _), (claim, allocation)) in loans.iter().zip(claims.iter().zip(&shares.loans)) {
         if allocation.total().is_zero() {
@@ -69,7 +68,6 @@ pub async fn forfeit(
         lots::reserve_for_sale(conn, line.lot_id, -line.quantity).await?;
     }
     if row.paid > Decimal::ZERO {
-        let platform = platform_org(conn).await?;
         ledger::post(
             conn,
             Entry {

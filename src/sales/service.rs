@@ -7,11 +7,11 @@
 //! and the platform (`store::find_visible`); to anyone else it does not exist.
 
 use super::model::*;
-use super::settle::{self, Settled, platform_org};
+use super::settle::{self, Settled, booking_day};
 use super::store;
 use crate::auth::{OrgKind, Principal};
-use crate::calendar::business_date;
 use crate::db::locks::LockOrder;
+use crate::db::prepared::generic_plans_until_commit;
 use crate::domain::lending::round_half_even;
 use crate::domain::money::Money;
 use crate::domain::quantity::Quantity;
@@ -195,12 +195,36 @@ pub async fn present(conn: &mut AsyncPgConnection, row: SaleRow) -> ApiResult<Sa
         (Some(Vec::new()), None)
     };
     let details = store::details(conn, &[row.id]).await?;
+    one_sale(row, details, consents, blocked)
+}
+
+fn one_sale(
+    row: SaleRow,
+    details: store::Details,
+    consents: Option<Vec<ConsentNeeded>>,
+    blocked: Option<Blocked>,
+) -> ApiResult<Sale> {
     let mut sale = assemble(vec![row], details)
         .pop()
         .ok_or_else(|| ApiError::internal("a sale vanished while presented"))?;
     sale.lender_consents = consents;
     sale.settlement_blocked = blocked;
     Ok(sale)
+}
+
+/// The sale this transaction just settled, from what the settlement wrote: only its payments
+/// are read, and not even those when `only` is the one payment it had.
+async fn settled_answer(
+    conn: &mut AsyncPgConnection,
+    row: SaleRow,
+    mut details: store::Details,
+    only: Option<Payment>,
+) -> ApiResult<Sale> {
+    details.payments = match only {
+        Some(payment) => vec![payment],
+        None => store::payments_of(conn, &[row.id]).await?,
+    };
+    one_sale(row, details, Some(Vec::new()), None)
 }
 
 pub(super) async fn current(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Sale> {
@@ -559,6 +583,7 @@ pub async fn pay(
     id: Uuid,
     amount: Decimal,
 ) -> ApiResult<PaymentResult> {
+    generic_plans_until_commit(conn).await?;
     let mut order = LockOrder::new();
     let row = lock_visible(conn, &mut order, principal, id).await?;
     if !principal.is_platform() && row.buyer_org_id != principal.org_id {
@@ -625,8 +650,8 @@ async fn take_payment(
 ) -> ApiResult<(Payment, Sale)> {
     let id = row.id;
     let before = shared_row(&row)?;
-    let today = business_date(conn).await?;
-    let platform = platform_org(conn).await?;
+    let first = row.paid.is_zero();
+    let (today, platform) = booking_day(conn).await?;
     let entry = ledger::post(
         conn,
         Entry {
@@ -645,13 +670,24 @@ async fn take_payment(
         store::insert_payment(conn, &row, amount, principal.user_id, entry).await?;
     payment.amount = Money::at(payment.amount.amount(), &row.currency);
     let mut changes = Vec::with_capacity(2);
-    if row.paid == row.total {
-        // Awaiting consent is an answer, not a failure: the sale stays pending and shows
-        // whose consent it waits for.
-        changes.extend(settle_now(conn, order, principal, &mut row, (today, platform)).await?);
-    }
-    // The row as this transaction wrote it, not read again.
-    let sale = present(conn, row).await?;
+    // Awaiting consent is an answer, not a failure: the sale stays pending and shows whose
+    // consent it waits for.
+    let settled = if row.paid == row.total {
+        settle_now(conn, order, principal, &mut row, (today, platform)).await?
+    } else {
+        None
+    };
+    // The row as this transaction wrote it, not read again; a settlement's rows as written.
+    let sale = match settled {
+        Some(written) => {
+            let settle::Written {
+                change, details, ..
+            } = *written;
+            changes.push(change);
+            settled_answer(conn, row, details, first.then(|| payment.clone())).await?
+        }
+        None => present(conn, row).await?,
+    };
     changes.push(audit("sale.payment", &sale, Some(before))?);
     integrity::record_all(conn, Some(principal), changes).await?;
     Ok((payment, sale))
@@ -684,12 +720,22 @@ pub async fn consent(
     }
     let mut row = row;
     let mut changes = Vec::with_capacity(2);
-    if row.paid == row.total {
-        let today = business_date(conn).await?;
-        let platform = platform_org(conn).await?;
-        changes.extend(settle_now(conn, &mut order, principal, &mut row, (today, platform)).await?);
-    }
-    let sale = present(conn, row).await?;
+    let settled = if row.paid == row.total {
+        let day = booking_day(conn).await?;
+        settle_now(conn, &mut order, principal, &mut row, day).await?
+    } else {
+        None
+    };
+    let sale = match settled {
+        Some(written) => {
+            let settle::Written {
+                change, details, ..
+            } = *written;
+            changes.push(change);
+            settled_answer(conn, row, details, None).await?
+        }
+        None => present(conn, row).await?,
+    };
     let mut change = audit("sale.lender_consented", &sale, Some(before))?;
     change.org_ids.push(principal.org_id);
     changes.push(change);
@@ -698,20 +744,20 @@ pub async fn consent(
 }
 
 /// Settles the locked, fully paid sale `row` unless a lender must consent first, and keeps
-/// `row` as it now is; answers the settlement's audit change, for the caller to record with
-/// its own.
+/// `row` as it now is; answers what the settlement wrote (its audit change among it, for the
+/// caller to record with its own).
 async fn settle_now(
     conn: &mut AsyncPgConnection,
     order: &mut LockOrder,
     principal: &Principal,
     row: &mut SaleRow,
     day: (chrono::NaiveDate, Uuid),
-) -> ApiResult<Option<Change<'static>>> {
+) -> ApiResult<Option<Box<settle::Written>>> {
     match settle::settle(conn, order, principal, row, day).await? {
-        Settled::Settled(at, change) => {
+        Settled::Settled(written) => {
             row.status = SaleStatus::Settled;
-            row.settled_at = Some(at);
-            Ok(Some(*change))
+            row.settled_at = Some(written.settled_at);
+            Ok(Some(written))
         }
         Settled::AwaitingConsent(_) => Ok(None),
     }

@@ -16,14 +16,15 @@
 //! Lock order (`crate::locks`): the sale (held by the caller), then the loans secured on its
 //! lots, then the lots.
 
-use super::model::{ConsentNeeded, SaleLineRow, SaleRow};
+use super::model::{ConsentNeeded, SaleLineRow, SaleRow, SettledLoan, SettlementRow};
 use super::store;
 use crate::auth::Principal;
 use crate::db::locks::LockOrder;
 use crate::domain::lending::{Allocation, Owed};
 use crate::domain::money::Money;
+use crate::domain::quantity::Quantity;
 use crate::domain::settlement::{
-    Claim, Pledge, Release, Split, release_pledges, required_repayment, split,
+    Claim, Pledge, Release, Split, loans_holding, release_pledges, required_repayment, split,
 };
 use crate::domain::states::SaleKind;
 use crate::domain::valuation::minor_units;
@@ -35,9 +36,8 @@ use crate::ledger::{self, Entry, postings};
 use crate::lending::model::{LoanRow, PledgeRow};
 use crate::lending::service as loan_flow;
 use crate::lending::store as lending;
-use crate::lots::model::LotRow;
+use crate::lots::model::{LotRow, ReleaseOrderWritten};
 use crate::lots::store as lots;
-use crate::orgs::store as orgs;
 use crate::tiers;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -45,11 +45,12 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
-/// The platform's org: it holds buyers' payments in escrow and earns the fees.
-pub async fn platform_org(conn: &mut AsyncPgConnection) -> ApiResult<Uuid> {
-    orgs::platform_org(conn)
-        .await?
-        .ok_or_else(|| ApiError::internal("no platform org"))
+/// The business date and the platform's org, for a payment or a settlement to book on.
+pub async fn booking_day(conn: &mut AsyncPgConnection) -> ApiResult<(NaiveDate, Uuid)> {
+    match store::booking_day(conn).await? {
+        (today, Some(platform)) => Ok((today, platform)),
+        (_, None) => Err(ApiError::internal("no platform org")),
+    }
 }
 
 /// One loan the sale touches.
@@ -66,6 +67,8 @@ pub struct Plan {
     pub loans: Vec<Touched>,
     pub split: Split,
     pub consents: Vec<ConsentNeeded>,
+    /// The lots settling locked (none for a preview).
+    pub locked: Vec<LotRow>,
 }
 
 impl Plan {
@@ -77,11 +80,20 @@ impl Plan {
 /// What a fully paid sale came to.
 #[must_use = "a sale may wait for a lender's consent instead of settling"]
 pub enum Settled {
-    /// Settled at this time: the sale's row as the caller holds it is now `settled`. The
-    /// change is the settlement's audit event, for the caller to record with its own.
-    Settled(DateTime<Utc>, Box<Change<'static>>),
+    /// Settled: the sale's row as the caller holds it is now `settled`.
+    Settled(Box<Written>),
     /// The loans whose lenders must consent first; nothing was written.
     AwaitingConsent(Vec<ConsentNeeded>),
+}
+
+/// What a settlement wrote, so that the sale's answer need not read it back.
+pub struct Written {
+    pub settled_at: DateTime<Utc>,
+    /// The settlement's audit event, for the caller to record with its own.
+    pub change: Change<'static>,
+    /// The sale's lines (with their lots' names), settlement, loans' shares and release orders
+    /// as written; its payments are the caller's.
+    pub details: store::Details,
 }
 
 /// Works out the settlement of `sale` from the pledge values of the last revaluation. With
@@ -103,7 +115,12 @@ pub async fn plan(
         // A pledge may have been released while we waited for the locks. The pledges' values
         // are the last revaluation's, which every price change and every closed day runs.
         let before = std::mem::take(&mut loan_ids);
-        loan_ids = store::live_loans_on(conn, &lot_ids).await?;
+        let lots: Vec<(Uuid, Decimal)> =
+            locked.iter().map(|l| (l.id, l.quantity_pledged)).collect();
+        loan_ids = match loans_holding(&lot_ids, &lots, &as_pledges(&pledges)) {
+            Some(ids) => ids,
+            None => store::live_loans_on(conn, &lot_ids).await?,
+        };
         // The pledges read under the loans' locks serve unless another loan came in meanwhile.
         if loan_ids.iter().all(|id| before.contains(id)) {
             pledged = Some(pledges);
@@ -144,6 +161,7 @@ pub async fn plan(
         loans: touched,
         split,
         consents,
+        locked,
     })
 }
 
@@ -169,6 +187,9 @@ pub(super) async fn lock_for_settlement(
     for lot in touched {
         locked.push(lots::lock(conn, order, lot).await?);
     }
+    for loan in loan_ids {
+        order.hold_pledged_lots_of(*loan);
+    }
     Ok((locked, pledges))
 }
 
@@ -182,20 +203,16 @@ async fn touched_loans(
     loan_ids: &[Uuid],
     pledged: Option<Vec<PledgeRow>>,
 ) -> ApiResult<Vec<Touched>> {
-    let rows = lending::loans_with_advance_rate(conn, loan_ids).await?;
+    let mut rows = lending::loans_with_advance_rate(conn, loan_ids).await?;
+    // A loan that left the book while the locks were awaited has no claim on the goods.
+    rows.retain(|(loan, _)| loan.is_live());
     let pledged = match pledged {
         Some(known) => known,
         None => lending::live_pledges_of(conn, loan_ids).await?,
     };
-    let pledges: Vec<Pledge> = pledged
+    let pledges: Vec<Pledge> = as_pledges(&pledged)
         .into_iter()
-        .filter(|p| loan_ids.contains(&p.loan_id))
-        .map(|p| Pledge {
-            loan_id: p.loan_id,
-            lot_id: p.lot_id,
-            quantity: p.quantity,
-            market_value: p.market_value,
-        })
+        .filter(|p| rows.iter().any(|(loan, _)| loan.id == p.loan_id))
         .collect();
     // Sold quantity comes out of the lot's pledges first, oldest loan first — except that a
     // liquidation sale takes the goods of the loan it liquidates first.
@@ -221,6 +238,17 @@ async fn touched_loans(
             })
         })
         .collect())
+}
+
+fn as_pledges(rows: &[PledgeRow]) -> Vec<Pledge> {
+    rows.iter()
+        .map(|p| Pledge {
+            loan_id: p.loan_id,
+            lot_id: p.lot_id,
+            quantity: p.quantity,
+            market_value: p.market_value,
+        })
+        .collect()
 }
 
 /// The fee of the whole sale, at the supplier's tier. A lot the settlement has just locked
@@ -264,7 +292,7 @@ pub async fn settle(
         return Ok(Settled::AwaitingConsent(plan.consents));
     }
     let repaid = repay_loans(conn, order, &plan, today).await?;
-    create_release_orders(conn, principal, sale, &lines).await?;
+    let release_orders = create_release_orders(conn, principal, sale, &lines).await?;
     let entry = post_settlement(conn, principal, sale, &plan, (today, platform)).await?;
     let split = &plan.split;
     let loans: Vec<(Uuid, Decimal, Allocation)> = plan
@@ -273,21 +301,25 @@ pub async fn settle(
         .zip(&split.loans)
         .map(|(t, a)| (t.loan.id, t.release.quantity, *a))
         .collect();
-    let settled_at = store::insert_settlement(
-        conn,
-        store::SettlementValues {
-            sale_id: sale.id,
-            business_date: today,
-            gross: sale.total,
-            fee: split.fee,
-            fee_detail: serde_json::to_value(&plan.fee).map_err(ApiError::internal)?,
-            repaid,
-            to_supplier: split.to_supplier,
-            journal_entry_id: entry,
-            loans: &loans,
-        },
-    )
-    .await?;
+    let values = store::SettlementValues {
+        sale_id: sale.id,
+        business_date: today,
+        gross: sale.total,
+        fee: split.fee,
+        fee_detail: serde_json::to_value(&plan.fee).map_err(ApiError::internal)?,
+        repaid,
+        to_supplier: split.to_supplier,
+        journal_entry_id: entry,
+        loans: &loans,
+    };
+    let settled_at = store::insert_settlement(conn, &values).await?;
+    let details = written_details(
+        sale,
+        (&lines, &plan.locked),
+        &values,
+        settled_at,
+        release_orders,
+    );
     // The split of the proceeds is the seller's and its lenders' business, not the buyer's.
     let mut org_ids = vec![sale.supplier_org_id];
     org_ids.extend(plan.loans.iter().map(|t| t.loan.lender_org_id));
@@ -306,25 +338,106 @@ pub async fn settle(
         before: None,
         after: Some(after),
     };
-    Ok(Settled::Settled(settled_at, Box::new(change)))
+    Ok(Settled::Settled(Box::new(Written {
+        settled_at,
+        change,
+        details,
+    })))
+}
+
+/// The sale's details as the settlement wrote them: its lines named by their locked lots, the
+/// settlement, each loan's share and the release orders, in the order `store::details` reads
+/// them.
+fn written_details(
+    sale: &SaleRow,
+    (lines, locked): (&[SaleLineRow], &[LotRow]),
+    values: &store::SettlementValues<'_>,
+    settled_at: DateTime<Utc>,
+    orders: Vec<ReleaseOrderWritten>,
+) -> store::Details {
+    let named = lines
+        .iter()
+        .filter_map(|line| {
+            let lot = locked.iter().find(|lot| lot.id == line.lot_id)?;
+            Some((
+                line.clone(),
+                lot.code.clone(),
+                lot.commodity_code.clone(),
+                lot.unit.clone(),
+            ))
+        })
+        .collect();
+    let settlement = SettlementRow {
+        sale_id: sale.id,
+        business_date: values.business_date,
+        gross: values.gross,
+        fee: values.fee,
+        fee_detail: values.fee_detail.clone(),
+        loan_fees_repaid: values.repaid.fees,
+        interest_repaid: values.repaid.interest,
+        principal_repaid: values.repaid.principal,
+        to_supplier: values.to_supplier,
+        journal_entry_id: values.journal_entry_id,
+        settled_at,
+    };
+    let mut settled_loans: Vec<SettledLoan> = values
+        .loans
+        .iter()
+        .map(|(loan, quantity, paid)| SettledLoan {
+            sale_id: sale.id,
+            loan_id: *loan,
+            quantity_released: Quantity::from(as_column(*quantity)),
+            fees: Money::held(paid.fees),
+            interest: Money::held(paid.interest),
+            principal: Money::held(paid.principal),
+        })
+        .collect();
+    settled_loans.sort_by_key(|l| l.loan_id);
+    let mut release_orders: Vec<_> = orders
+        .into_iter()
+        .map(|o| {
+            (
+                sale.id,
+                o.id,
+                o.lot_id,
+                o.quantity,
+                o.quantity_released,
+                o.status,
+            )
+        })
+        .collect();
+    release_orders.sort_by_key(|o| o.2);
+    store::Details {
+        lines: named,
+        payments: Vec::new(),
+        settlements: vec![settlement],
+        settled_loans,
+        release_orders,
+    }
+}
+
+/// A quantity as its column keeps it: at three places.
+fn as_column(quantity: Decimal) -> Decimal {
+    let mut kept = quantity.round_dp(3);
+    kept.rescale(3);
+    kept
 }
 
 /// A release order for each line: the sale's reservation carries over to it until the goods
-/// leave.
+/// leave. Answers the orders as written.
 async fn create_release_orders(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     sale: &SaleRow,
     lines: &[SaleLineRow],
-) -> ApiResult<()> {
+) -> ApiResult<Vec<ReleaseOrderWritten>> {
     let kind = if sale.kind == SaleKind::Liquidation {
         "liquidation"
     } else {
         "sale"
     };
     let sold: Vec<(Uuid, Decimal)> = lines.iter().map(|l| (l.lot_id, l.quantity)).collect();
-    lots::release_sold(conn, sale.id, kind, principal.user_id, &sold).await?;
-    Ok(())
+    Ok(lots::release_sold(conn, sale.id, kind, principal.user_id, &sold).await?)
 }
 
 /// Takes the sold goods out of the loans' pledges and pays each loan its share; answers the

@@ -155,6 +155,16 @@ pub struct Details {
     pub release_orders: Vec<(Uuid, Uuid, Uuid, Decimal, Decimal, ReleaseOrderStatus)>,
 }
 
+/// The payments of these sales, in the order they were made.
+pub async fn payments_of(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Payment>> {
+    sale_payments::table
+        .filter(sale_payments::sale_id.eq_any(ids))
+        .order(sale_payments::seq)
+        .select(Payment::as_select())
+        .load(conn)
+        .await
+}
+
 pub async fn details(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Details> {
     let lines = sale_lines::table
         .inner_join(lots::table)
@@ -168,12 +178,7 @@ pub async fn details(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<
         ))
         .load(conn)
         .await?;
-    let payments = sale_payments::table
-        .filter(sale_payments::sale_id.eq_any(ids))
-        .order(sale_payments::seq)
-        .select(Payment::as_select())
-        .load(conn)
-        .await?;
+    let payments = payments_of(conn, ids).await?;
     let settlements = settlements::table
         .filter(settlements::sale_id.eq_any(ids))
         .select(SettlementRow::as_select())
@@ -272,6 +277,26 @@ pub async fn live_loans_on(
         .await?;
     ids.sort();
     Ok(ids.into_iter().map(|(_, id)| id).collect())
+}
+
+#[derive(QueryableByName)]
+struct Day {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    business_date: NaiveDate,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    platform: Option<Uuid>,
+}
+
+/// The business date and the platform's org (which holds buyers' payments in escrow and earns
+/// the fees), in one round trip: what a payment or a settlement books on.
+pub async fn booking_day(conn: &mut AsyncPgConnection) -> QueryResult<(NaiveDate, Option<Uuid>)> {
+    let day: Day = prepared(
+        "SELECT business_date() AS business_date, \
+                (SELECT id FROM orgs WHERE kind = 'platform' ORDER BY created_at, id LIMIT 1) AS platform",
+    )
+    .get_result(conn)
+    .await?;
+    Ok((day.business_date, day.platform))
 }
 
 /// The loans that consented to the sale settling short.
@@ -418,8 +443,9 @@ pub struct SettlementValues<'a> {
 const INSERT_SETTLEMENT: &str = "
 WITH settled AS (
     INSERT INTO settlements (sale_id, business_date, gross, fee, fee_detail, loan_fees_repaid,
-                             interest_repaid, principal_repaid, to_supplier, journal_entry_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),
+                             interest_repaid, principal_repaid, to_supplier, journal_entry_id,
+                             settled_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)),
 sale AS (UPDATE sales SET status = 'settled', settled_at = $11 WHERE id = $1)
 INSERT INTO settlement_loans (sale_id, loan_id, quantity_released, fees, interest, principal)
 SELECT $1, l.* FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[]) AS l";
@@ -427,9 +453,10 @@ SELECT $1, l.* FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::num
 /// Writes the settlement, its loan shares and the sale settled; answers when it settled.
 pub async fn insert_settlement(
     conn: &mut AsyncPgConnection,
-    s: SettlementValues<'_>,
+    s: &SettlementValues<'_>,
 ) -> QueryResult<chrono::DateTime<Utc>> {
-    let settled_at = Utc::now();
+    // At the microsecond the column keeps, so that the answer shows what a read shows.
+    let settled_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     use diesel::sql_types::{Array, Date, Jsonb, Numeric, Timestamptz};
     let column = |f: fn(&(Uuid, Decimal, Allocation)) -> Decimal| -> Vec<Decimal> {
         s.loans.iter().map(f).collect()
@@ -439,7 +466,7 @@ pub async fn insert_settlement(
         .bind::<Date, _>(s.business_date)
         .bind::<Numeric, _>(s.gross)
         .bind::<Numeric, _>(s.fee)
-        .bind::<Jsonb, _>(s.fee_detail)
+        .bind::<Jsonb, _>(&s.fee_detail)
         .bind::<Numeric, _>(s.repaid.fees)
         .bind::<Numeric, _>(s.repaid.interest)
         .bind::<Numeric, _>(s.repaid.principal)
