@@ -108,23 +108,15 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     let database = db::open(&config).await?;
     let applied = db::migrate(&database.url).await?;
     tracing::info!(applied = applied.len(), "migrations applied");
+    let pool = db::pool(&database.url, config.pool_size)?;
+    db::warm(&pool, config.pool_size.min(8)).await;
     if demo {
-        let pool = db::pool(&database.url, 2)?;
         let logins = demo::load(&pool)
             .await
             .context("could not load the demo world")?;
         print_logins(&logins, &config);
     }
-    // Each server worker (a thread) has a pool of its own, its share of the pool size, whose
-    // connections it opens itself: a connection's driver task then runs on the thread of the
-    // requests that use it, and a statement's round trip wakes no other thread (two thread
-    // hops each way otherwise, tens per request). The background jobs' pool is another.
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let per_worker = config.pool_size.div_ceil(workers).max(1);
-    let pools = (0..workers)
-        .map(|_| db::pool(&database.url, per_worker))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let state = web::Data::new(AppState::over_pools(&pools, &config));
+    let state = web::Data::new(AppState::new(pool.clone(), &config));
     // The background jobs work over the whole book, on their own connections without the
     // requests' statement limit.
     let batch = db::pool_with(&database.url, 2, db::Timeouts::Batch)?;
@@ -142,14 +134,8 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     let keep_alive = drain
         .saturating_sub(std::time::Duration::from_secs(1))
         .max(std::time::Duration::from_secs(1));
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let server = crate::http::edge::serve(listener, keep_alive, workers, move || {
-        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pools.len();
-        let pool = pools[i].clone();
-        // Opened from the worker, on its thread, before the first requests need them.
-        actix_rt::spawn(db::warm_owned(pool.clone(), per_worker.min(4)));
-        app::app(web::Data::new(server_state.with_pool(pool)))
-    })?;
+    let server =
+        crate::http::edge::serve(listener, keep_alive, move || app::app(server_state.clone()))?;
     tracing::info!(bind = %config.bind, "Holdfast is serving");
     let handle = server.handle();
     tokio::spawn(async move {

@@ -63,21 +63,19 @@ impl Metrics {
     }
 
     /// The text exposition, with pool gauges read at scrape time.
-    /// The metrics as Prometheus text, the pools' connections summed over `pools`.
-    pub fn render(&self, pools: &[DbPool]) -> String {
-        let (mut in_use, mut idle, mut waiting, mut max) = (0, 0, 0, 0);
-        for status in pools.iter().map(DbPool::status) {
-            in_use += status.size.saturating_sub(status.available);
-            idle += status.available;
-            waiting += status.waiting;
-            max += status.max_size;
-        }
+    pub fn render(&self, pool: &DbPool) -> String {
+        let status = pool.status();
+        let in_use = status.size.saturating_sub(status.available);
         self.pool.with_label_values(&["in_use"]).set(in_use as i64);
-        self.pool.with_label_values(&["idle"]).set(idle as i64);
+        self.pool
+            .with_label_values(&["idle"])
+            .set(status.available as i64);
         self.pool
             .with_label_values(&["waiting"])
-            .set(waiting as i64);
-        self.pool.with_label_values(&["max"]).set(max as i64);
+            .set(status.waiting as i64);
+        self.pool
+            .with_label_values(&["max"])
+            .set(status.max_size as i64);
         let mut buffer = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()

@@ -49,7 +49,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.pools))
+        .body(state.metrics.render(&state.pool))
 }
 
 fn openapi_text() -> &'static str {

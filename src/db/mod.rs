@@ -66,11 +66,6 @@ pub async fn warm(pool: &DbPool, n: usize) {
     }
 }
 
-/// [`warm`] for a task of its own.
-pub async fn warm_owned(pool: DbPool, n: usize) {
-    warm(&pool, n).await;
-}
-
 /// Builds the pool that serves requests ([`Timeouts::Requests`]).
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
     pool_with(database_url, max_size, Timeouts::Requests)

@@ -142,7 +142,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Enveloped<T> {
 pub fn serve<F, T, B>(
     listener: TcpListener,
     keep_alive: std::time::Duration,
-    workers: usize,
     app: F,
 ) -> io::Result<Server>
 where
@@ -158,7 +157,6 @@ where
 {
     let addr = listener.local_addr()?;
     Ok(Server::build()
-        .workers(workers)
         .disable_signals()
         .listen(format!("holdfast-{addr}"), listener, move || {
             let factory = app()
