@@ -666,28 +666,13 @@ async fn take_payment(
         },
     )
     .await?;
-    let (mut payment, mut row) =
+    let (mut payment, row) =
         store::insert_payment(conn, &row, amount, principal.user_id, entry).await?;
     payment.amount = Money::at(payment.amount.amount(), &row.currency);
     let mut changes = Vec::with_capacity(2);
-    // Awaiting consent is an answer, not a failure: the sale stays pending and shows whose
-    // consent it waits for.
-    let settled = if row.paid == row.total {
-        settle_now(conn, order, principal, &mut row, (today, platform)).await?
-    } else {
-        None
-    };
-    // The row as this transaction wrote it, not read again; a settlement's rows as written.
-    let sale = match settled {
-        Some(written) => {
-            let settle::Written {
-                change, details, ..
-            } = *written;
-            changes.push(change);
-            settled_answer(conn, row, details, first.then(|| payment.clone())).await?
-        }
-        None => present(conn, row).await?,
-    };
+    let only = first.then(|| payment.clone());
+    let day = Some((today, platform));
+    let sale = settle_if_paid(conn, order, principal, row, day, only, &mut changes).await?;
     changes.push(audit("sale.payment", &sale, Some(before))?);
     integrity::record_all(conn, Some(principal), changes).await?;
     Ok((payment, sale))
@@ -718,29 +703,47 @@ pub async fn consent(
     for loan in &mine {
         store::insert_consent(conn, id, *loan, principal.user_id).await?;
     }
-    let mut row = row;
     let mut changes = Vec::with_capacity(2);
-    let settled = if row.paid == row.total {
-        let day = booking_day(conn).await?;
-        settle_now(conn, &mut order, principal, &mut row, day).await?
-    } else {
-        None
-    };
-    let sale = match settled {
-        Some(written) => {
-            let settle::Written {
-                change, details, ..
-            } = *written;
-            changes.push(change);
-            settled_answer(conn, row, details, None).await?
-        }
-        None => present(conn, row).await?,
-    };
+    let sale = settle_if_paid(conn, &mut order, principal, row, None, None, &mut changes).await?;
     let mut change = audit("sale.lender_consented", &sale, Some(before))?;
     change.org_ids.push(principal.org_id);
     changes.push(change);
     integrity::record_all(conn, Some(principal), changes).await?;
     Ok(sale)
+}
+
+/// Settles the locked sale `row` if it is paid in full, unless a lender must consent first
+/// (awaiting consent is an answer, not a failure: the sale stays pending and shows whose
+/// consent it waits for), and answers the sale as this transaction leaves it: from the row
+/// as written and what the settlement wrote, not read again. The settlement's audit change
+/// joins `changes`. `day`: the business date and platform org, when the caller has them;
+/// `only`: the sale's one payment, when the caller knows it is its only one.
+async fn settle_if_paid(
+    conn: &mut AsyncPgConnection,
+    order: &mut LockOrder,
+    principal: &Principal,
+    mut row: SaleRow,
+    day: Option<(chrono::NaiveDate, Uuid)>,
+    only: Option<Payment>,
+    changes: &mut Vec<Change<'static>>,
+) -> ApiResult<Sale> {
+    if row.paid != row.total {
+        return present(conn, row).await;
+    }
+    let day = match day {
+        Some(day) => day,
+        None => booking_day(conn).await?,
+    };
+    match settle_now(conn, order, principal, &mut row, day).await? {
+        Some(written) => {
+            let settle::Written {
+                change, details, ..
+            } = *written;
+            changes.push(change);
+            settled_answer(conn, row, details, only).await
+        }
+        None => present(conn, row).await,
+    }
 }
 
 /// Settles the locked, fully paid sale `row` unless a lender must consent first, and keeps
