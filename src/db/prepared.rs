@@ -20,13 +20,6 @@ use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryI
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 
-#[derive(diesel::QueryableByName)]
-struct Setting {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    #[allow(dead_code)]
-    plan_cache_mode: String,
-}
-
 /// Has PostgreSQL run every prepared statement of the rest of this transaction on its generic
 /// plan: planned once per connection, not for the values of each call.
 ///
@@ -42,12 +35,10 @@ pub async fn generic_plans_until_commit(
     conn: &mut diesel_async::AsyncPgConnection,
 ) -> QueryResult<()> {
     use diesel_async::RunQueryDsl;
-    let _: Setting = prepared(
-        "SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode",
-    )
-    .get_result(conn)
-    .await?;
-    Ok(())
+    prepared("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// A statement whose text is fixed in the program, bound like `diesel::sql_query`'s and run
