@@ -69,6 +69,9 @@ pub async fn cluster(
             ("auto_explain.log_analyze", "on".into()),
             ("auto_explain.log_buffers", "on".into()),
             ("auto_explain.log_nested_statements", "on".into()),
+            // The parse, bind and execute steps of a prepared statement each logged with its
+            // duration: a plan made on first use shows up as a slow bind.
+            ("log_min_duration_statement", ms.to_string()),
             ("logging_collector", "on".into()),
             ("log_directory", plans.display().to_string()),
             ("log_filename", format!("{name}-%H%M%S.log")),

@@ -78,7 +78,26 @@ pub async fn run(
         .bind::<diesel::sql_types::BigInt, _>(DAILY_LOCK)
         .execute(&mut conn)
         .await?;
+    if outcome.as_ref().is_ok_and(|closed| !closed.is_empty()) {
+        tidy_after_close(&mut conn).await;
+    }
     outcome
+}
+
+/// Vacuums what a close rewrote. Revaluing every loan leaves a dead version of each pledge,
+/// loan and kept exposure row; the first reads after the close would otherwise step over
+/// them all and clean the indexes as they go (the first `GET /v1/exposure` after a close of
+/// 100,000 loans read 3,078 pages of dead index entries for its list of breaching loans,
+/// 9.5 ms, then 0.1 ms on the next read). A table another vacuum holds is skipped; a failure
+/// is only logged: the close is done, and autovacuum will come.
+async fn tidy_after_close(conn: &mut AsyncPgConnection) {
+    use diesel_async::SimpleAsyncConnection;
+    if let Err(error) = conn
+        .batch_execute("VACUUM (SKIP_LOCKED) exposure_loans, loans, pledges")
+        .await
+    {
+        tracing::warn!(%error, "could not vacuum after the daily close");
+    }
 }
 
 async fn close_through(
