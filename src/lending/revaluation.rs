@@ -116,27 +116,24 @@ fn valued(scope: Scope) -> String {
 /// per exposure cell and per loan and applied in one call. The per-loan sums come from
 /// `totals`, which reads `v` once for both the loans' new values and their change; the cells
 /// read `v` once more. Before, a CTE of the changed pledges, read twice, was written out in
-/// full and read back twice. Only the loans' values change here (`values_only`, migration
-/// 000025): each kept loan is updated in place instead of being read again from the loans.
+/// full and read back twice.
 const KEPT: &str = "kept AS ( \
-         SELECT exposure_apply(array_agg(x), values_only => true) \
+         SELECT exposure_apply(array_agg(x)) \
          FROM ( \
              SELECT ROW(lender_org_id, currency, NULL, NULL, commodity_code, exposure_location(warehouse_id, voyage_id), \
                         expires_on, 0, 0, sum(value - old_value))::exposure_work \
              FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value \
              GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on \
              UNION ALL \
-             SELECT ROW(NULL, NULL, loan_id, NULL, NULL, NULL, NULL, 0, 0, change)::exposure_work \
+             SELECT ROW(lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, change)::exposure_work \
              FROM totals WHERE change IS NOT NULL) s(x))";
 
 /// Each loan's new collateral value, and by how much the value its exposure figures count
-/// changed (none when no live pledge of it changed). Grouped by the loan alone: a loan's row
-/// for `exposure_apply` needs neither its lender nor its currency (a hundred thousand loans, a
-/// million pledges hashed on one key instead of three).
+/// changed (none when no live pledge of it changed).
 const TOTALS: &str = "totals AS ( \
-         SELECT loan_id, sum(value) AS value, \
+         SELECT loan_id, lender_org_id, currency, sum(value) AS value, \
                 sum(value - old_value) FILTER (WHERE quantity > 0 AND exposure_live(status) AND value <> old_value) AS change \
-         FROM v GROUP BY loan_id)";
+         FROM v GROUP BY loan_id, lender_org_id, currency)";
 
 /// The debt an LTV measures: the principal asked for until it is paid out, then what is
 /// outstanding, plus accrued interest.
