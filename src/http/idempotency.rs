@@ -219,27 +219,28 @@ async fn stored_answer(
     key: &str,
     hash: &[u8],
 ) -> ApiResult<Option<Outcome>> {
-    let locked: Locked =
-        prepared("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
-            .bind::<Text, _>(format!("idempotency/{user_id}/{key}"))
-            .get_result(conn)
-            .await?;
+    // The key's lock and the stored answer, sent together (one round trip): PostgreSQL runs
+    // them in order, and the lookup, a statement of its own, reads what was committed once the
+    // lock was held.
+    let lock = prepared("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+        .bind::<Text, _>(format!("idempotency/{user_id}/{key}"));
+    let lookup = keys::table.find((user_id, key)).select((
+        keys::request_hash,
+        keys::response_status,
+        keys::response_body,
+    ));
+    let (mut first, mut second) = (&*conn, &*conn);
+    let (locked, stored) = tokio::try_join!(
+        lock.get_result::<Locked>(&mut first),
+        lookup.load::<(Vec<u8>, i16, Vec<u8>)>(&mut second),
+    )?;
     if !locked.locked {
         return Err(ApiError::conflict(
             "idempotency_key_in_use",
             "a request with this Idempotency-Key is still being processed; retry shortly",
         ));
     }
-    let stored: Option<(Vec<u8>, i16, Vec<u8>)> = keys::table
-        .find((user_id, key))
-        .select((
-            keys::request_hash,
-            keys::response_status,
-            keys::response_body,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
+    let stored = stored.into_iter().next();
     let Some((stored_hash, status, body)) = stored else {
         return Ok(None);
     };

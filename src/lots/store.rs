@@ -340,6 +340,17 @@ pub struct MovementChange<'a> {
     pub reason: Option<&'a str>,
     pub details: Value,
     pub actor_user_id: Option<Uuid>,
+    /// Set when the movement is the lot's receipt (received at a warehouse, or aboard): stamped
+    /// in the same `UPDATE` as the movement.
+    pub receipt: Option<Receipt>,
+}
+
+/// What a lot's receipt stamps on it: the storage rate where it is kept (none aboard a
+/// vessel), the market value at deposit when a price exists, and when an inspection falls due.
+pub struct Receipt {
+    pub rate: Option<crate::reference::model::StorageRate>,
+    pub deposit: Option<(Decimal, String)>,
+    pub inspection_due_on: Option<NaiveDate>,
 }
 
 impl<'a> MovementChange<'a> {
@@ -363,6 +374,7 @@ impl<'a> MovementChange<'a> {
             reason: None,
             details: Value::Object(Default::default()),
             actor_user_id,
+            receipt: None,
         }
     }
 }
@@ -378,19 +390,46 @@ pub async fn record_movement(
     } else {
         "warehouse_since"
     });
-    let lot: LotRow = diesel::update(lots::table.find(change.lot_id))
-        .set((
-            lots::quantity_on_hand.eq(lots::quantity_on_hand + change.quantity_change),
-            lots::status.eq(change.status),
-            lots::warehouse_id.eq(change.warehouse_id),
-            lots::voyage_id.eq(change.voyage_id),
-            lots::updated_at.eq(Utc::now()),
-            lots::warehouse_since.eq(since),
-        ))
-        .returning(LotRow::as_returning())
-        .cached()
-        .get_result(conn)
-        .await?;
+    let now = Utc::now();
+    let moved = (
+        lots::quantity_on_hand.eq(lots::quantity_on_hand + change.quantity_change),
+        lots::status.eq(change.status),
+        lots::warehouse_id.eq(change.warehouse_id),
+        lots::voyage_id.eq(change.voyage_id),
+        lots::updated_at.eq(now),
+        lots::warehouse_since.eq(since),
+    );
+    // A receipt is stamped by the movement's own `UPDATE`: one row version and one round trip.
+    let lot: LotRow = match &change.receipt {
+        None => {
+            diesel::update(lots::table.find(change.lot_id))
+                .set(moved)
+                .returning(LotRow::as_returning())
+                .cached()
+                .get_result(conn)
+                .await?
+        }
+        Some(receipt) => {
+            let (value, currency) = receipt.deposit.clone().unzip();
+            let rate = receipt.rate.as_ref();
+            diesel::update(lots::table.find(change.lot_id))
+                .set((
+                    moved,
+                    (
+                        lots::received_at.eq(now),
+                        lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
+                        lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
+                        lots::market_value_at_deposit.eq(value),
+                        lots::deposit_currency.eq(currency),
+                        lots::inspection_due_on.eq(receipt.inspection_due_on),
+                    ),
+                ))
+                .returning(LotRow::as_returning())
+                .cached()
+                .get_result(conn)
+                .await?
+        }
+    };
     let movement: Movement = diesel::insert_into(movements::table)
         .values((
             movements::lot_id.eq(change.lot_id),
@@ -686,32 +725,6 @@ pub async fn reconciliation(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Dis
     )
     .load(conn)
     .await
-}
-
-/// Stamps the receipt at intake, in one statement: when, the storage rate (none aboard a
-/// vessel), when a price exists the market value at deposit and its currency, and the day
-/// the next inspection is due.
-pub async fn stamp_receipt(
-    conn: &mut AsyncPgConnection,
-    lot_id: Uuid,
-    rate: Option<&crate::reference::model::StorageRate>,
-    deposit: Option<(Decimal, String)>,
-    inspection_due_on: Option<NaiveDate>,
-) -> QueryResult<()> {
-    let (value, currency) = deposit.unzip();
-    diesel::update(lots::table.find(lot_id))
-        .set((
-            lots::received_at.eq(Utc::now()),
-            lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
-            lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
-            lots::market_value_at_deposit.eq(value),
-            lots::deposit_currency.eq(currency),
-            lots::inspection_due_on.eq(inspection_due_on),
-        ))
-        .cached()
-        .execute(conn)
-        .await
-        .map(|_| ())
 }
 
 /// Sets the storage rate of a lot that arrived by sea at its first warehouse.

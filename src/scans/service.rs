@@ -25,7 +25,7 @@ use crate::incidents::service as incidents;
 use crate::integrity::{self, Change, to_json};
 use crate::lots::model::{Lot, LotRow, Movement, lot_not_found};
 use crate::lots::service::present;
-use crate::lots::store::{self as lots, MovementChange, Viewer};
+use crate::lots::store::{self as lots, MovementChange, Receipt, Viewer};
 use crate::reference::model::Voyage;
 use crate::reference::service as reference_service;
 use crate::reference::store as reference;
@@ -272,14 +272,15 @@ async fn operates(
         .is_some_and(|w| w.operator_org_id == principal.org_id))
 }
 
-/// Stamps the receipt: the storage rate of `warehouse` (none aboard a vessel), when a price
-/// exists the market value of `quantity` at deposit, and when an inspection falls due.
-async fn stamp_receipt(
+/// The receipt the movement stamps: the storage rate of `warehouse` (none aboard a vessel),
+/// when a price exists the market value of `quantity` at deposit, and when an inspection falls
+/// due.
+async fn receipt(
     conn: &mut AsyncPgConnection,
     lot: &LotRow,
     warehouse: Option<Uuid>,
     quantity: Decimal,
-) -> ApiResult<()> {
+) -> ApiResult<Receipt> {
     let now = Utc::now();
     let facts = reference::intake_facts(conn, warehouse, &lot.commodity_code, now)
         .await?
@@ -313,8 +314,11 @@ async fn stamp_receipt(
     } else {
         lot.inspection_due_on
     };
-    lots::stamp_receipt(conn, lot.id, rate.as_ref(), deposit, inspection_due_on).await?;
-    Ok(())
+    Ok(Receipt {
+        rate,
+        deposit,
+        inspection_due_on,
+    })
 }
 
 fn with_variance(
@@ -347,10 +351,11 @@ async fn receive(
         .with("field", "warehouse_id"));
     }
     let received = quantity.unwrap_or(lot.quantity_announced);
-    stamp_receipt(conn, lot, Some(destination), received).await?;
+    let stamped = receipt(conn, lot, Some(destination), received).await?;
     let change = MovementChange {
         quantity_change: received,
         warehouse_id: Some(destination),
+        receipt: Some(stamped),
         voyage_id: None,
         details: with_variance(
             scan.details.clone(),
@@ -396,19 +401,19 @@ async fn load(
     let (lot, principal) = (scan.lot, scan.principal);
     let voyage = voyage_to_load(conn, order, scan.request).await?;
     let step = allowed(lot, ScanAction::Load, lot.voyage_id == Some(voyage.id))?;
-    let (change, details) = if lot.status == LotStatus::Announced {
+    let (change, details, stamped) = if lot.status == LotStatus::Announced {
         // Goods announced straight onto a voyage are received aboard by the carrier.
         if voyage.carrier_org_id != principal.org_id {
             return Err(lot_not_found());
         }
         let received = quantity.unwrap_or(lot.quantity_announced);
-        stamp_receipt(conn, lot, None, received).await?;
+        let stamped = receipt(conn, lot, None, received).await?;
         let details = with_variance(
             scan.details.clone(),
             (lot.quantity_announced, received),
             &lot.unit,
         );
-        (received, details)
+        (received, details, Some(stamped))
     } else {
         let at_own_warehouse = match lot.warehouse_id {
             Some(w) => operates(conn, principal, w).await?,
@@ -427,13 +432,14 @@ async fn load(
                 Quantity::at(lot.quantity_on_hand, &lot.unit),
             ));
         }
-        (Decimal::ZERO, scan.details.clone())
+        (Decimal::ZERO, scan.details.clone(), None)
     };
     let change = MovementChange {
         quantity_change: change,
         warehouse_id: None,
         voyage_id: Some(voyage.id),
         details,
+        receipt: stamped,
         ..scan.movement(step)
     };
     Ok(Some(lots::record_movement(conn, change).await?))
