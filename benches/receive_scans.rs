@@ -217,13 +217,20 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         };
+        // `BENCH_PROFILE=1`: where the database's time went at this level.
+        harness::profile_reset(&url).await?;
+        let waits = harness::WaitSampler::start(&url).await?;
         let level =
             harness::drive(clients, seconds, world.codes.len(), next.clone(), receive).await;
+        waits.report(&format!("holdfast, {clients} clients")).await;
+        harness::profile_report(&url, &format!("holdfast, {clients} clients")).await?;
         level.print("scans");
         levels.push(level);
     }
     let rss = server.peak_rss_kib();
     drop(server);
+    harness::profile_reset(&url).await?;
+    let waits = harness::WaitSampler::start(&url).await?;
     let tps = harness::pgbench(
         &cluster,
         &url,
@@ -232,6 +239,8 @@ async fn main() -> anyhow::Result<()> {
         32,
         seconds,
     )?;
+    waits.report("pgbench, 32 clients").await;
+    harness::profile_report(&url, "pgbench, 32 clients").await?;
     let minimum = harness::pgbench(
         &cluster,
         &url,
