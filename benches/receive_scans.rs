@@ -92,10 +92,15 @@ async fn seed(url: &str, lots: usize) -> anyhow::Result<World> {
     .await?;
     let today = chrono::Utc::now().date_naive();
     let mut codes = Vec::with_capacity(lots);
+    // Codes carry ~39 random bits: among 100,000 of them two alike turn up about once in a
+    // hundred seedings, so a code already drawn is drawn again.
+    let mut drawn = std::collections::HashSet::with_capacity(lots);
     for chunk in 0..lots.div_ceil(5000) {
         let rows: Vec<_> = (0..5000.min(lots - chunk * 5000))
             .map(|_| {
-                let code = LotCode::generate().to_string();
+                let code = std::iter::repeat_with(|| LotCode::generate().to_string())
+                    .find(|code| drawn.insert(code.clone()))
+                    .unwrap_or_default();
                 codes.push(code.clone());
                 (
                     l::id.eq(uuid::Uuid::new_v4()),

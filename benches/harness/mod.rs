@@ -98,9 +98,13 @@ pub async fn cluster(
     db::migrate(&url).await?;
     if profiling() {
         let mut conn = db::connect(&url).await?;
-        diesel::sql_query("CREATE EXTENSION pg_stat_statements")
-            .execute(&mut conn)
-            .await?;
+        for statement in [
+            "CREATE EXTENSION pg_stat_statements",
+            "CREATE EXTENSION pg_walinspect",
+            "CREATE TABLE bench_wal_start (lsn pg_lsn NOT NULL)",
+        ] {
+            diesel::sql_query(statement).execute(&mut conn).await?;
+        }
     }
     Ok((cluster, url))
 }
@@ -124,6 +128,13 @@ pub async fn profile_reset(url: &str) -> anyhow::Result<()> {
         diesel::sql_query("SELECT pg_stat_statements_reset()")
             .execute(&mut conn)
             .await?;
+        for statement in [
+            "SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('bgwriter')",
+            "DELETE FROM bench_wal_start",
+            "INSERT INTO bench_wal_start SELECT pg_current_wal_insert_lsn()",
+        ] {
+            diesel::sql_query(statement).execute(&mut conn).await?;
+        }
     }
     Ok(())
 }
@@ -152,6 +163,35 @@ pub async fn profile_report(url: &str, title: &str) -> anyhow::Result<()> {
     .await?;
     println!("-- profile: {title} (time in the database, nested statements included)");
     for l in lines {
+        println!("{}", l.line);
+    }
+    // How much WAL the level wrote, how much of it full-page images, and the checkpoints
+    // that ran meanwhile (each makes the next change of every page log the whole page).
+    let wal: Vec<ProfileLine> = diesel::sql_query(
+        "SELECT format('WAL: %s records, %s full-page images, %s bytes (%s); checkpoints %s timed, %s requested', \
+                w.wal_records, w.wal_fpi, w.wal_bytes, pg_size_pretty(w.wal_bytes), \
+                b.checkpoints_timed, b.checkpoints_req) AS line \
+         FROM pg_stat_wal w, pg_stat_bgwriter b",
+    )
+    .load(&mut conn)
+    .await?;
+    for l in wal {
+        println!("{}", l.line);
+    }
+    // The WAL by the relation its records change (a record naming several blocks counts
+    // for the first): which tables and indexes the level's writes cost.
+    let by_relation: Vec<ProfileLine> = diesel::sql_query(
+        "WITH r AS ( \
+             SELECT (regexp_match(block_ref, 'rel \\d+/\\d+/(\\d+)'))[1]::oid AS node, record_length, fpi_length \
+             FROM pg_get_wal_records_info((SELECT lsn FROM bench_wal_start), pg_current_wal_flush_lsn())) \
+         SELECT format('%12s bytes %8s records %10s fpi bytes  %s', sum(record_length), count(*), \
+                       sum(fpi_length), coalesce(c.relname, r.node::text, '(no relation)')) AS line \
+         FROM r LEFT JOIN pg_class c ON c.relfilenode = r.node \
+         GROUP BY coalesce(c.relname, r.node::text, '(no relation)') ORDER BY sum(record_length) DESC LIMIT 25",
+    )
+    .load(&mut conn)
+    .await?;
+    for l in by_relation {
         println!("{}", l.line);
     }
     Ok(())
