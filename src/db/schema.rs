@@ -67,33 +67,6 @@ diesel::table! {
         action -> Text,
         object_kind -> Text,
         object_id -> Text,
-        request_id -> Nullable<Text>,
-        seq -> Nullable<Int8>,
-        prev_hash -> Nullable<Bytea>,
-        hash -> Nullable<Bytea>,
-        sealed_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
-    audit_changes (event_id) {
-        event_id -> Int8,
-        before -> Nullable<Jsonb>,
-        after -> Nullable<Jsonb>,
-    }
-}
-
-// A view: the audit events with their objects before and after, as readers see them.
-diesel::table! {
-    audit_trail (id) {
-        id -> Int8,
-        occurred_at -> Timestamptz,
-        actor_user_id -> Nullable<Uuid>,
-        actor_org_id -> Nullable<Uuid>,
-        org_ids -> Array<Uuid>,
-        action -> Text,
-        object_kind -> Text,
-        object_id -> Text,
         before -> Nullable<Jsonb>,
         after -> Nullable<Jsonb>,
         request_id -> Nullable<Text>,
@@ -117,24 +90,6 @@ diesel::table! {
         id -> Int8,
         org_ids -> Array<Uuid>,
         event_type -> Text,
-        created_at -> Timestamptz,
-        seq -> Nullable<Int8>,
-    }
-}
-
-diesel::table! {
-    outbox_payloads (event_id) {
-        event_id -> Int8,
-        payload -> Jsonb,
-    }
-}
-
-// A view: the outbox events with their payloads, as the feed reads them.
-diesel::table! {
-    outbox_feed (id) {
-        id -> Int8,
-        org_ids -> Array<Uuid>,
-        event_type -> Text,
         payload -> Jsonb,
         created_at -> Timestamptz,
         seq -> Nullable<Int8>,
@@ -151,12 +106,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     idempotency_keys,
     audit_events,
-    audit_changes,
-    audit_trail,
     audit_chain_head,
     outbox_events,
-    outbox_payloads,
-    outbox_feed,
 );
 
 diesel::table! {

@@ -6,7 +6,7 @@
 use super::Change;
 use crate::auth::Principal;
 use crate::db::prepared::{Cache, prepared};
-use crate::db::schema::{audit_chain_head as head, audit_trail as events};
+use crate::db::schema::{audit_chain_head as head, audit_events as events};
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bytea, Int8};
@@ -22,8 +22,7 @@ const SEAL_LOCK_KEY: i64 = 0x0061_7564_6974;
 const SEAL_BATCH: i64 = 2_000;
 const VERIFY_BATCH: i64 = 5_000;
 
-/// The audit event of `change` and its outbox event (`payload`, for the same orgs), each with
-/// its body in a table of its own (the sealer rewrites the events, never the bodies), in one
+/// The audit event of `change` and its outbox event (`payload`, for the same orgs), in one
 /// statement: one round trip for every change a request records.
 pub async fn append_with_event(
     conn: &mut AsyncPgConnection,
@@ -33,12 +32,10 @@ pub async fn append_with_event(
 ) -> QueryResult<()> {
     use diesel::sql_types::{Array, Jsonb, Nullable, Text, Uuid as SqlUuid};
     prepared(
-        "WITH event AS (INSERT INTO outbox_events (org_ids, event_type) VALUES ($1, $2) RETURNING id), \
-              payload AS (INSERT INTO outbox_payloads (event_id, payload) SELECT id, $3 FROM event), \
-              audit AS (INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, \
-                                                  object_kind, object_id, request_id) \
-                        VALUES ($4, $5, $1, $2, $6, $7, $10) RETURNING id) \
-         INSERT INTO audit_changes (event_id, before, after) SELECT id, $8, $9 FROM audit",
+        "WITH event AS (INSERT INTO outbox_events (org_ids, event_type, payload) VALUES ($1, $2, $3)) \
+         INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, \
+                                   object_id, before, after, request_id) \
+         VALUES ($4, $5, $1, $2, $6, $7, $8, $9, $10)",
     )
     .bind::<Array<SqlUuid>, _>(&change.org_ids)
     .bind::<Text, _>(change.action)
@@ -56,8 +53,7 @@ pub async fn append_with_event(
 }
 
 /// The audit and outbox events of `changes` (`payloads` beside them), in one statement, in
-/// the order given: each event's id is drawn in that order before the rows are written, so
-/// the bodies can be written beside them.
+/// the order given.
 pub async fn append_all_with_events(
     conn: &mut AsyncPgConnection,
     actor: Option<&Principal>,
@@ -74,21 +70,14 @@ pub async fn append_all_with_events(
         "WITH c AS (SELECT * FROM unnest($1::jsonb[], $2::text[], $3::jsonb[], $4::text[], $5::text[], \
                                          $6::jsonb[], $7::jsonb[]) WITH ORDINALITY \
                     AS c(orgs, action, payload, object_kind, object_id, before, after, n)), \
-              ids AS MATERIALIZED (SELECT n, nextval('outbox_events_id_seq') AS outbox_id, \
-                                          nextval('audit_events_id_seq') AS audit_id \
-                                   FROM (SELECT n FROM c ORDER BY n) ordered), \
-              event AS (INSERT INTO outbox_events (id, org_ids, event_type) \
-                        SELECT outbox_id, ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), action \
-                        FROM c JOIN ids USING (n)), \
-              payload AS (INSERT INTO outbox_payloads (event_id, payload) \
-                          SELECT outbox_id, payload FROM c JOIN ids USING (n)), \
-              audit AS (INSERT INTO audit_events (id, actor_user_id, actor_org_id, org_ids, action, \
-                                                  object_kind, object_id, request_id) \
-                        SELECT audit_id, $8, $9, ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), \
-                               action, object_kind, object_id, $10 \
-                        FROM c JOIN ids USING (n)) \
-         INSERT INTO audit_changes (event_id, before, after) \
-         SELECT audit_id, before, after FROM c JOIN ids USING (n)",
+              event AS (INSERT INTO outbox_events (org_ids, event_type, payload) \
+                        SELECT ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), action, payload \
+                        FROM c ORDER BY n) \
+         INSERT INTO audit_events (actor_user_id, actor_org_id, org_ids, action, object_kind, \
+                                   object_id, before, after, request_id) \
+         SELECT $8, $9, ARRAY(SELECT jsonb_array_elements_text(orgs)::uuid), action, object_kind, \
+                object_id, before, after, $10 \
+         FROM c ORDER BY n",
     )
     .bind::<Array<Jsonb>, _>(&orgs)
     .bind::<Array<Text>, _>(column(|c| c.action.to_owned()))

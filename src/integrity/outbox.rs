@@ -1,7 +1,7 @@
 //! The outbox: one event per state change, written in the change's transaction, numbered by
 //! the sealer in the order it sees them committed, and read as a cursor feed per org.
 
-use crate::db::schema::outbox_feed as outbox;
+use crate::db::schema::outbox_events as outbox;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};

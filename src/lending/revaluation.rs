@@ -215,24 +215,15 @@ async fn count(
 fn audited(changed_cte: &str) -> String {
     format!(
         "WITH changed AS ({changed_cte}), \
-         numbered AS MATERIALIZED ( \
-             SELECT changed AS r, nextval('audit_events_id_seq') AS audit_id, \
-                    nextval('outbox_events_id_seq') AS outbox_id \
-             FROM changed), \
          audit AS ( \
-             INSERT INTO audit_events (id, org_ids, action, object_kind, object_id) \
-             SELECT audit_id, ARRAY[(r).lender_org_id, (r).supplier_org_id], $3, $4, (r).id::text \
-             FROM numbered RETURNING 1), \
-         audit_bodies AS ( \
-             INSERT INTO audit_changes (event_id, after) SELECT audit_id, to_jsonb(r) FROM numbered RETURNING 1), \
+             INSERT INTO audit_events (org_ids, action, object_kind, object_id, after) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], $3, $4, id::text, to_jsonb(changed) \
+             FROM changed RETURNING 1), \
          feed AS ( \
-             INSERT INTO outbox_events (id, org_ids, event_type) \
-             SELECT outbox_id, ARRAY[(r).lender_org_id, (r).supplier_org_id], $3 FROM numbered RETURNING 1), \
-         feed_bodies AS ( \
-             INSERT INTO outbox_payloads (event_id, payload) \
-             SELECT outbox_id, jsonb_build_object('object_kind', $4::text, 'object_id', (r).id, \
-                                                  'actor_user_id', NULL, 'data', to_jsonb(r)) \
-             FROM numbered RETURNING 1) \
+             INSERT INTO outbox_events (org_ids, event_type, payload) \
+             SELECT ARRAY[lender_org_id, supplier_org_id], $3, \
+                    jsonb_build_object('object_kind', $4::text, 'object_id', id, 'actor_user_id', NULL, 'data', to_jsonb(changed)) \
+             FROM changed RETURNING 1) \
          SELECT count(*) AS n FROM feed WHERE $5::text IS NOT NULL"
     )
 }

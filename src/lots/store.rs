@@ -946,25 +946,16 @@ pub async fn flag_overdue_inspections(
              FROM lots lot JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required \
              LEFT JOIN warehouses w ON w.id = lot.warehouse_id \
              WHERE lot.inspection_due_on = $1::date - 1 AND lot.status IN ('in_custody', 'in_transit')), \
-         numbered AS MATERIALIZED ( \
-             SELECT changed AS lot, nextval('audit_events_id_seq') AS audit_id, \
-                    nextval('outbox_events_id_seq') AS outbox_id \
-             FROM changed), \
          audit AS ( \
-             INSERT INTO audit_events (id, org_ids, action, object_kind, object_id) \
-             SELECT audit_id, (lot).org_ids, 'lot.inspection_overdue', 'lot', (lot).id::text \
-             FROM numbered RETURNING 1), \
-         audit_bodies AS ( \
-             INSERT INTO audit_changes (event_id, after) \
-             SELECT audit_id, to_jsonb(lot) - 'org_ids' FROM numbered RETURNING 1), \
+             INSERT INTO audit_events (org_ids, action, object_kind, object_id, after) \
+             SELECT org_ids, 'lot.inspection_overdue', 'lot', id::text, to_jsonb(changed) - 'org_ids' \
+             FROM changed RETURNING 1), \
          feed AS ( \
-             INSERT INTO outbox_events (id, org_ids, event_type) \
-             SELECT outbox_id, (lot).org_ids, 'lot.inspection_overdue' FROM numbered RETURNING 1), \
-         feed_bodies AS ( \
-             INSERT INTO outbox_payloads (event_id, payload) \
-             SELECT outbox_id, jsonb_build_object('object_kind', 'lot', 'object_id', (lot).id, \
-                                                  'actor_user_id', NULL, 'data', to_jsonb(lot) - 'org_ids') \
-             FROM numbered RETURNING 1) \
+             INSERT INTO outbox_events (org_ids, event_type, payload) \
+             SELECT org_ids, 'lot.inspection_overdue', \
+                    jsonb_build_object('object_kind', 'lot', 'object_id', id, 'actor_user_id', NULL, \
+                                       'data', to_jsonb(changed) - 'org_ids') \
+             FROM changed RETURNING 1) \
          SELECT count(*) AS n FROM feed",
     )
     .bind::<diesel::sql_types::Date, _>(day)

@@ -139,17 +139,12 @@ macro_rules! apply_earned {
          history AS ( \
              INSERT INTO tier_history (org_id, tier, previous_tier, business_date, metrics) \
              SELECT id, tier, previous, $1, metrics FROM changed RETURNING org_id, tier, previous_tier), \
-         numbered AS MATERIALIZED ( \
-             SELECT history.*, nextval('outbox_events_id_seq') AS outbox_id FROM history), \
          feed AS ( \
-             INSERT INTO outbox_events (id, org_ids, event_type) \
-             SELECT outbox_id, ARRAY[org_id], 'org.tier_changed' FROM numbered RETURNING 1), \
-         feed_bodies AS ( \
-             INSERT INTO outbox_payloads (event_id, payload) \
-             SELECT outbox_id, \
+             INSERT INTO outbox_events (org_ids, event_type, payload) \
+             SELECT ARRAY[org_id], 'org.tier_changed', \
                     jsonb_build_object('object_kind', 'org', 'object_id', org_id, 'actor_user_id', NULL, \
                                        'data', jsonb_build_object('tier', tier, 'previous_tier', previous_tier, 'business_date', $1)) \
-             FROM numbered RETURNING 1) \
+             FROM history RETURNING 1) \
          SELECT count(*) AS n FROM feed"
     };
 }

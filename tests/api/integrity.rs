@@ -162,32 +162,12 @@ async fn the_chain_verifies_and_detects_an_edited_event() {
     let sealed = verified.body["events_checked"].as_i64().expect("count");
     assert!(sealed >= 4, "login and three orgs: {sealed}");
 
-    app.sql("UPDATE audit_changes c SET after = jsonb_set(c.after, '{name}', '\"Forged\"') FROM audit_events e WHERE e.id = c.event_id AND e.action = 'org.created' AND c.after->>'name' = 'Chain 1'")
+    app.sql("UPDATE audit_events SET after = jsonb_set(after, '{name}', '\"Forged\"') WHERE action = 'org.created' AND after->>'name' = 'Chain 1'")
         .await;
     let tampered = app.get("/v1/audit/verify", admin.token()).await;
     assert_eq!(tampered.body["ok"], false);
     let bad = tampered.body["first_bad_seq"].as_i64().expect("seq");
     assert!(bad >= 2 && bad <= sealed, "{}", tampered.text);
-}
-
-#[tokio::test]
-async fn the_chain_detects_an_event_whose_object_was_taken_away() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    app.post(
-        "/v1/orgs",
-        admin.token(),
-        &json!({"name": "Kept apart", "kind": "buyer"}),
-    )
-    .await;
-    let verified = app.get("/v1/audit/verify", admin.token()).await;
-    assert_eq!(verified.body["ok"], true, "{}", verified.text);
-    // The objects before and after are kept beside the events, not in them; the chain covers
-    // them all the same.
-    app.sql("DELETE FROM audit_changes c USING audit_events e WHERE e.id = c.event_id AND e.action = 'org.created'")
-        .await;
-    let tampered = app.get("/v1/audit/verify", admin.token()).await;
-    assert_eq!(tampered.body["ok"], false, "{}", tampered.text);
 }
 
 #[tokio::test]
