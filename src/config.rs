@@ -20,6 +20,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub pool_size: usize,
+    /// How many settling requests (a sale's payment or consent) run at once
+    /// (`HOLDFAST_SETTLING_TURNS`; default twice the cores and two more).
+    pub settling_turns: usize,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_days: i64,
     /// On SIGTERM, how long the server keeps answering (each answer closing its connection)
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("log_format", &self.log_format)
             .field("pool_size", &self.pool_size)
+            .field("settling_turns", &self.settling_turns)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +120,13 @@ impl Config {
             }
         };
         let pool_size = parse_number(&lookup, "HOLDFAST_POOL_SIZE", 16, 1, 1000)?;
+        let settling_turns = parse_number(
+            &lookup,
+            "HOLDFAST_SETTLING_TURNS",
+            default_settling_turns(),
+            1,
+            1000,
+        )?;
         let access_token_ttl_seconds = parse_number(
             &lookup,
             "HOLDFAST_ACCESS_TOKEN_TTL_SECONDS",
@@ -144,11 +155,18 @@ impl Config {
             data_dir,
             log_format,
             pool_size: pool_size as usize,
+            settling_turns: settling_turns as usize,
             access_token_ttl_seconds,
             refresh_token_ttl_days,
             drain_seconds: drain_seconds as u64,
         })
     }
+}
+
+/// Twice the cores and two more: the usual size of a PostgreSQL connection pool for work that
+/// keeps the CPU busy.
+fn default_settling_turns() -> i64 {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get() as i64) + 2
 }
 
 fn parse_number(

@@ -11,6 +11,8 @@ pub struct AppState {
     pub jwt: auth::jwt::JwtKeys,
     pub metrics: Metrics,
     pub refresh_token_ttl_days: i64,
+    /// Turns for requests that settle a sale (`HOLDFAST_SETTLING_TURNS`).
+    pub settling: crate::http::gate::Gate,
     /// Set on SIGTERM: answers close their connections and `/readyz` says 503, while the
     /// server drains before it stops.
     pub draining: std::sync::atomic::AtomicBool,
@@ -27,6 +29,7 @@ impl AppState {
             jwt: auth::jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl_seconds),
             metrics: Metrics::new(),
             refresh_token_ttl_days: config.refresh_token_ttl_days,
+            settling: crate::http::gate::Gate::new(config.settling_turns, "settlements"),
             draining: std::sync::atomic::AtomicBool::new(false),
         }
     }

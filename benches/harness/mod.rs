@@ -443,6 +443,7 @@ where
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut latencies = Vec::new();
+            let mut finished = Vec::new();
             let mut failures = 0;
             while Instant::now() < deadline {
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -452,22 +453,28 @@ where
                 let sent = Instant::now();
                 if request(client.clone(), index).await {
                     latencies.push(sent.elapsed());
+                    finished.push(started.elapsed());
                 } else {
                     failures += 1;
                 }
             }
-            (latencies, failures)
+            (latencies, finished, failures)
         }));
     }
     let mut latencies = Vec::new();
+    let mut timeline = Vec::new();
     let mut failures = 0;
     for task in tasks {
-        if let Ok((mut l, f)) = task.await {
+        if let Ok((mut l, e, f)) = task.await {
+            timeline.extend(e.into_iter().zip(l.iter().copied()));
             latencies.append(&mut l);
             failures += f;
         }
     }
     let elapsed = started.elapsed();
+    if std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1") {
+        print_timeline(&mut timeline);
+    }
     latencies.sort();
     Level {
         clients,
@@ -476,6 +483,32 @@ where
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         failures,
+    }
+}
+
+/// `BENCH_TIMELINE=1`: for each quarter second of a level, the requests that ended in it, their
+/// p50 and the slowest, to see whether a p99 comes from stalls (a burst of slow requests at
+/// one moment) or from a wide spread at every moment.
+fn print_timeline(timeline: &mut [(Duration, Duration)]) {
+    timeline.sort();
+    let mut start = 0;
+    while start < timeline.len() {
+        let bucket = timeline[start].0.as_millis() / 250;
+        let end = start
+            + timeline[start..]
+                .iter()
+                .take_while(|(at, _)| at.as_millis() / 250 == bucket)
+                .count();
+        let mut slice: Vec<Duration> = timeline[start..end].iter().map(|(_, l)| *l).collect();
+        slice.sort();
+        println!(
+            "  {:>6} ms  done={:>4}  p50={:>6.1} ms  max={:>6.1} ms",
+            bucket * 250,
+            slice.len(),
+            ms(percentile(&slice, 0.5)),
+            ms(*slice.last().unwrap_or(&Duration::ZERO))
+        );
+        start = end;
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod browser;
+pub mod honoured;
 pub mod jwt;
 pub mod password;
 pub mod principal;

@@ -68,6 +68,7 @@ pub async fn mark_rotated(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult
 }
 
 pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> QueryResult<usize> {
+    super::honoured::forget_all();
     diesel::update(
         tokens::table
             .filter(tokens::family_id.eq(family_id))
@@ -175,6 +176,7 @@ pub async fn token_honoured(
 
 /// Revokes every refresh token of the user (a disabled user, a changed password).
 pub async fn revoke_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<usize> {
+    super::honoured::forget_all();
     diesel::update(
         tokens::table
             .filter(tokens::user_id.eq(user))

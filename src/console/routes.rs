@@ -819,7 +819,11 @@ pub async fn pay(
 ) -> ApiResult<HttpResponse> {
     let idem = KeyRequired::from_form(&req, &posted.form.key)?;
     let principal = &posted.session.principal;
-    match service::pay_sale(&state.pool, principal, *id, &posted.form.amount, idem).await? {
+    // The payment that completes a sale settles it: a turn is taken before a connection.
+    let turn = state.settling.enter().await?;
+    let paid = service::pay_sale(&state.pool, principal, *id, &posted.form.amount, idem).await?;
+    drop(turn);
+    match paid {
         service::Keyed::Done => Ok(forms::see_other("/sales?done=paid")),
         service::Keyed::Refused(error) => {
             let lang = Lang::of(&req);

@@ -268,15 +268,21 @@ async fn caller(state: &AppState, token: Option<&str>) -> Result<crate::auth::Pr
             .with("header", "Authorization"));
         }
     };
-    let mut conn = state.pool.get().await?;
-    let honoured = crate::auth::store::token_honoured(
-        &mut conn,
+    let (user, session, generation) = (
         verified.principal.user_id,
         verified.session,
         verified.generation,
-    )
-    .await?;
-    if !honoured {
+    );
+    if crate::auth::honoured::recently_honoured(user, session, generation) {
+        return Ok(verified.principal);
+    }
+    let asked = std::time::Instant::now();
+    let mut conn = state.pool.get().await?;
+    let honoured = crate::auth::store::token_honoured(&mut conn, user, session, generation).await?;
+    drop(conn);
+    if honoured {
+        crate::auth::honoured::keep(user, session, generation, asked);
+    } else {
         return Err(ApiError::unauthorized(
             "token_revoked",
             "this access token was ended (logout, or a change to the user); log in again",

@@ -2,6 +2,7 @@
 //! and the middleware that observes and authorises each request.
 
 pub mod edge;
+pub mod gate;
 pub mod idempotency;
 pub mod json;
 pub mod middleware;

@@ -168,6 +168,7 @@ pub async fn change_user(
     permissions: &[Permission],
     disabled_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> QueryResult<UserRow> {
+    crate::auth::honoured::forget_all();
     let texts: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
     diesel::update(users::table.find(id))
         .set((
@@ -187,6 +188,7 @@ pub async fn set_password(
     id: Uuid,
     password_hash: &str,
 ) -> QueryResult<()> {
+    crate::auth::honoured::forget_all();
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),

@@ -105,6 +105,8 @@ pub async fn pay(
     let body_sha256 = body.body_sha256;
     let amount = body.value.amount.value();
     let id = *id;
+    // The payment that completes a sale settles it: a turn is taken before a connection.
+    let _turn = state.settling.enter().await?;
     idem.run(
         &state.pool,
         principal.user_id,
@@ -129,6 +131,8 @@ pub async fn consent(
     idem: KeyRequired,
 ) -> ApiResult<HttpResponse> {
     let id = *id;
+    // A consent to a paid sale settles it.
+    let _turn = state.settling.enter().await?;
     idem.run(
         &state.pool,
         principal.user_id,
