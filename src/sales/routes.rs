@@ -93,7 +93,8 @@ pub async fn cancel(
 /// the total settles the sale in the same transaction, unless a lender must consent first.
 #[utoipa::path(post, path = "/v1/sales/{id}/payments", tag = "sales", request_body = NewPayment,
     params(("Idempotency-Key" = String, Header, description = "required")),
-    responses((status = 201, body = PaymentResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    responses((status = 201, body = PaymentResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody, description = "too many settlements at once (`busy`, with Retry-After)")),
     security(("bearer" = [])))]
 pub async fn pay(
     state: web::Data<AppState>,
@@ -122,7 +123,8 @@ pub async fn pay(
 /// fully paid sale settles now.
 #[utoipa::path(post, path = "/v1/sales/{id}/consent", tag = "sales",
     params(("Idempotency-Key" = String, Header, description = "required")),
-    responses((status = 200, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+    responses((status = 200, body = Sale), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody, description = "too many settlements at once (`busy`, with Retry-After)")),
     security(("bearer" = [])))]
 pub async fn consent(
     state: web::Data<AppState>,
