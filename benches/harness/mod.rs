@@ -442,8 +442,8 @@ where
         let (next, request) = (next.clone(), request.clone());
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
-            let mut latencies = Vec::new();
-            let mut finished = Vec::new();
+            // Each success: when it ended (since the level began) and how long it took.
+            let mut done = Vec::new();
             let mut failures = 0;
             while Instant::now() < deadline {
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -452,22 +452,19 @@ where
                 }
                 let sent = Instant::now();
                 if request(client.clone(), index).await {
-                    latencies.push(sent.elapsed());
-                    finished.push(started.elapsed());
+                    done.push((started.elapsed(), sent.elapsed()));
                 } else {
                     failures += 1;
                 }
             }
-            (latencies, finished, failures)
+            (done, failures)
         }));
     }
-    let mut latencies = Vec::new();
     let mut timeline = Vec::new();
     let mut failures = 0;
     for task in tasks {
-        if let Ok((mut l, e, f)) = task.await {
-            timeline.extend(e.into_iter().zip(l.iter().copied()));
-            latencies.append(&mut l);
+        if let Ok((mut d, f)) = task.await {
+            timeline.append(&mut d);
             failures += f;
         }
     }
@@ -475,6 +472,7 @@ where
     if std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1") {
         print_timeline(&mut timeline);
     }
+    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, took)| *took).collect();
     latencies.sort();
     Level {
         clients,
@@ -490,25 +488,18 @@ where
 /// p50 and the slowest, to see whether a p99 comes from stalls (a burst of slow requests at
 /// one moment) or from a wide spread at every moment.
 fn print_timeline(timeline: &mut [(Duration, Duration)]) {
+    let quarter = |(ended, _): &(Duration, Duration)| ended.as_millis() / 250;
     timeline.sort();
-    let mut start = 0;
-    while start < timeline.len() {
-        let bucket = timeline[start].0.as_millis() / 250;
-        let end = start
-            + timeline[start..]
-                .iter()
-                .take_while(|(at, _)| at.as_millis() / 250 == bucket)
-                .count();
-        let mut slice: Vec<Duration> = timeline[start..end].iter().map(|(_, l)| *l).collect();
-        slice.sort();
+    for part in timeline.chunk_by(|a, b| quarter(a) == quarter(b)) {
+        let mut took: Vec<Duration> = part.iter().map(|(_, took)| *took).collect();
+        took.sort();
         println!(
             "  {:>6} ms  done={:>4}  p50={:>6.1} ms  max={:>6.1} ms",
-            bucket * 250,
-            slice.len(),
-            ms(percentile(&slice, 0.5)),
-            ms(*slice.last().unwrap_or(&Duration::ZERO))
+            quarter(&part[0]) * 250,
+            took.len(),
+            ms(percentile(&took, 0.5)),
+            ms(*took.last().unwrap_or(&Duration::ZERO))
         );
-        start = end;
     }
 }
 
