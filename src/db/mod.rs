@@ -3,6 +3,7 @@
 pub mod embedded;
 pub mod locks;
 pub mod numeric;
+pub mod pipeline;
 pub mod prepared;
 pub mod schema;
 pub mod text_enum;

@@ -10,6 +10,7 @@
 //! same key. One commit per request. Keys are scoped per user and kept at least 24 hours.
 
 use crate::db::DbPool;
+use crate::db::pipeline;
 use crate::db::prepared::prepared;
 use crate::db::schema::idempotency_keys as keys;
 use crate::error::{ApiError, ApiResult};
@@ -178,26 +179,7 @@ where
             .await?;
         return Ok(HttpResponse::build(status).json(value));
     };
-    let outcome = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            if let Some(replay) = stored_answer(conn, user_id, &key, &hash).await? {
-                return Ok(replay);
-            }
-            let value = change(conn).await?;
-            let body = serde_json::to_vec(&value).map_err(ApiError::internal)?;
-            diesel::insert_into(keys::table)
-                .values((
-                    keys::user_id.eq(user_id),
-                    keys::idempotency_key.eq(&key),
-                    keys::request_hash.eq(&hash),
-                    keys::response_status.eq(status.as_u16() as i16),
-                    keys::response_body.eq(&body),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(Outcome::Fresh(body))
-        })
-        .await?;
+    let outcome = keyed(&mut conn, user_id, key, hash, status, change).await?;
     Ok(match outcome {
         Outcome::Fresh(body) => HttpResponse::build(status)
             .content_type("application/json")
@@ -211,17 +193,68 @@ where
     })
 }
 
-/// Holds the key (409 while another request holds it) and answers what was stored for it: the
-/// replay of the same request, 422 for another request, or nothing yet.
+/// The keyed request's transaction: `BEGIN` with the key's lock and the lookup of its stored
+/// answer (one round trip), the change, then the answer stored with the `COMMIT` (one round
+/// trip). A failure rolls everything back.
+async fn keyed<T, F>(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    key: String,
+    hash: Vec<u8>,
+    status: StatusCode,
+    change: F,
+) -> ApiResult<Outcome>
+where
+    T: Serialize + Send + 'static,
+    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> BoxFuture<'r, ApiResult<T>> + Send + 'static,
+{
+    let answer = async {
+        if let Some(replay) = stored_answer(conn, user_id, &key, &hash).await? {
+            return Ok(Err(replay));
+        }
+        let value = change(conn).await?;
+        serde_json::to_vec(&value)
+            .map(Ok)
+            .map_err(ApiError::internal)
+    }
+    .await;
+    match answer {
+        Ok(Ok(body)) => {
+            let store = diesel::insert_into(keys::table).values((
+                keys::user_id.eq(user_id),
+                keys::idempotency_key.eq(key),
+                keys::request_hash.eq(hash),
+                keys::response_status.eq(status.as_u16() as i16),
+                keys::response_body.eq(&body),
+            ));
+            pipeline::commit_with(conn, store).await?;
+            Ok(Outcome::Fresh(body))
+        }
+        Ok(Err(replay)) => {
+            pipeline::commit(conn).await?;
+            Ok(replay)
+        }
+        Err(error) => {
+            // A failed rollback leaves the connection broken: the pool discards it, and the
+            // request's own error is the one to answer.
+            let _ = pipeline::rollback(conn).await;
+            Err(error)
+        }
+    }
+}
+
+/// Opens the transaction holding the key (409 while another request holds it) and answers
+/// what was stored for it: the replay of the same request, 422 for another request, or
+/// nothing yet.
 async fn stored_answer(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     key: &str,
     hash: &[u8],
 ) -> ApiResult<Option<Outcome>> {
-    // The key's lock and the stored answer, sent together (one round trip): PostgreSQL runs
-    // them in order, and the lookup, a statement of its own, reads what was committed once the
-    // lock was held.
+    // `BEGIN`, the key's lock and the stored answer, sent together (one round trip):
+    // PostgreSQL runs them in order, and the lookup, a statement of its own, reads what was
+    // committed once the lock was held.
     let lock = prepared("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
         .bind::<Text, _>(format!("idempotency/{user_id}/{key}"));
     let lookup = keys::table.find((user_id, key)).select((
@@ -229,11 +262,16 @@ async fn stored_answer(
         keys::response_status,
         keys::response_body,
     ));
-    let (mut first, mut second) = (&*conn, &*conn);
-    let (locked, stored) = tokio::try_join!(
-        lock.get_result::<Locked>(&mut first),
-        lookup.load::<(Vec<u8>, i16, Vec<u8>)>(&mut second),
-    )?;
+    let (locked, stored) = pipeline::begin_with(conn, |shared| async move {
+        let (mut first, mut second) = (shared, shared);
+        let (locked, stored) = tokio::join!(
+            lock.get_result::<Locked>(&mut first),
+            lookup.load::<(Vec<u8>, i16, Vec<u8>)>(&mut second),
+        );
+        // The first statement's error first: the second fails after it, as aborted.
+        Ok((locked?, stored?))
+    })
+    .await?;
     if !locked.locked {
         return Err(ApiError::conflict(
             "idempotency_key_in_use",

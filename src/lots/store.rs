@@ -399,43 +399,53 @@ pub async fn record_movement(
         lots::updated_at.eq(now),
         lots::warehouse_since.eq(since),
     );
-    // A receipt is stamped by the movement's own `UPDATE`: one row version and one round trip.
-    let lot: LotRow = match &change.receipt {
-        None => {
-            diesel::update(lots::table.find(change.lot_id))
-                .set(moved)
-                .returning(LotRow::as_returning())
-                .cached()
-                .get_result(conn)
-                .await?
-        }
-        Some(receipt) => {
-            let (value, currency) = receipt.deposit.clone().unzip();
-            let rate = receipt.rate.as_ref();
-            diesel::update(lots::table.find(change.lot_id))
-                .set((
-                    moved,
-                    (
-                        lots::received_at.eq(now),
-                        lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
-                        lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
-                        lots::market_value_at_deposit.eq(value),
-                        lots::deposit_currency.eq(currency),
-                        lots::inspection_due_on.eq(receipt.inspection_due_on),
-                    ),
-                ))
-                .returning(LotRow::as_returning())
-                .cached()
-                .get_result(conn)
-                .await?
+    // The lot's `UPDATE` and the movement's `INSERT` are sent together (one round trip); the
+    // movement reads the quantity on hand the update left. A receipt is stamped by the
+    // movement's own `UPDATE`: one row version.
+    let (mut update_on, mut insert_on) = (&*conn, &*conn);
+    let update = async {
+        match &change.receipt {
+            None => {
+                diesel::update(lots::table.find(change.lot_id))
+                    .set(moved)
+                    .returning(LotRow::as_returning())
+                    .cached()
+                    .get_result::<LotRow>(&mut update_on)
+                    .await
+            }
+            Some(receipt) => {
+                let (value, currency) = receipt.deposit.clone().unzip();
+                let rate = receipt.rate.as_ref();
+                diesel::update(lots::table.find(change.lot_id))
+                    .set((
+                        moved,
+                        (
+                            lots::received_at.eq(now),
+                            lots::storage_rate_per_unit_day.eq(rate.map(|r| r.rate_per_unit_day)),
+                            lots::storage_currency.eq(rate.map(|r| r.currency.clone())),
+                            lots::market_value_at_deposit.eq(value),
+                            lots::deposit_currency.eq(currency),
+                            lots::inspection_due_on.eq(receipt.inspection_due_on),
+                        ),
+                    ))
+                    .returning(LotRow::as_returning())
+                    .cached()
+                    .get_result::<LotRow>(&mut update_on)
+                    .await
+            }
         }
     };
-    let movement: Movement = diesel::insert_into(movements::table)
+    let on_hand_after = lots::table
+        .find(change.lot_id)
+        .select(lots::quantity_on_hand)
+        .single_value()
+        .assume_not_null();
+    let insert = diesel::insert_into(movements::table)
         .values((
             movements::lot_id.eq(change.lot_id),
             movements::kind.eq(change.kind),
             movements::quantity_change.eq(change.quantity_change),
-            movements::quantity_after.eq(lot.quantity_on_hand),
+            movements::quantity_after.eq(on_hand_after),
             movements::status_after.eq(change.status),
             movements::warehouse_id.eq(change.warehouse_id),
             movements::voyage_id.eq(change.voyage_id),
@@ -446,8 +456,10 @@ pub async fn record_movement(
             movements::actor_user_id.eq(change.actor_user_id),
         ))
         .returning(Movement::as_returning())
-        .get_result(conn)
-        .await?;
+        .get_result::<Movement>(&mut insert_on);
+    let (lot, movement) = tokio::join!(update, insert);
+    // The update's error first: the insert fails after it, as aborted.
+    let (lot, movement) = (lot?, movement?);
     let movement = movement.in_unit(&lot.unit);
     Ok((lot, movement))
 }

@@ -265,3 +265,76 @@ async fn the_event_feed_is_per_org_and_follows_its_cursor() {
         .count();
     assert_eq!(foreign, 0);
 }
+
+/// `db::pipeline`: `BEGIN` sent with the first statements, `COMMIT` with the last — all or
+/// nothing still, and the connection free for the next transaction either way.
+#[tokio::test]
+async fn a_pipelined_transaction_keeps_all_or_nothing() {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use diesel::sql_types::{Integer, Text};
+    use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+    use holdfast::db::pipeline;
+    let app = TestApp::spawn().await;
+    let mut conn = holdfast::db::connect(&app.database_url)
+        .await
+        .expect("connection");
+    conn.batch_execute("CREATE TEMP TABLE probe (id int PRIMARY KEY)")
+        .await
+        .expect("table");
+    let insert =
+        |id: i32| diesel::sql_query("INSERT INTO probe VALUES ($1)").bind::<Integer, _>(id);
+    let kept = async |conn: &mut diesel_async::AsyncPgConnection| {
+        diesel::select(diesel::dsl::sql::<Text>(
+            "(SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM probe)",
+        ))
+        .get_result::<String>(conn)
+        .await
+        .expect("probe")
+    };
+
+    // Kept: the first statement, a nested transaction (a savepoint in it), the last.
+    pipeline::begin_with(&mut conn, |shared| async move {
+        insert(1).execute(&mut { shared }).await
+    })
+    .await
+    .expect("begin");
+    conn.transaction(async |c| insert(2).execute(c).await)
+        .await
+        .expect("nested");
+    assert_eq!(
+        pipeline::commit_with(&mut conn, insert(3)).await.ok(),
+        Some(1)
+    );
+    assert_eq!(kept(&mut conn).await, "1,2,3");
+
+    // The last statement refused: its own error answered, nothing of the transaction kept.
+    pipeline::begin_with(&mut conn, |shared| async move {
+        insert(4).execute(&mut { shared }).await
+    })
+    .await
+    .expect("begin");
+    let refused = pipeline::commit_with(&mut conn, insert(1)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(kept(&mut conn).await, "1,2,3");
+
+    // The first statement refused: rolled back, and the connection opens the next one.
+    let failed = pipeline::begin_with(&mut conn, |shared| async move {
+        insert(1).execute(&mut { shared }).await
+    })
+    .await;
+    assert!(failed.is_err());
+    pipeline::rollback(&mut conn).await.expect("rollback");
+    pipeline::begin_with(&mut conn, |shared| async move {
+        insert(5).execute(&mut { shared }).await
+    })
+    .await
+    .expect("begin again");
+    pipeline::commit(&mut conn).await.expect("commit");
+    assert_eq!(kept(&mut conn).await, "1,2,3,5");
+}
