@@ -179,7 +179,42 @@ where
             .await?;
         return Ok(HttpResponse::build(status).json(value));
     };
-    let outcome = keyed(&mut conn, user_id, key, hash, status, change).await?;
+    // `BEGIN` with the key's lock and the lookup of its stored answer (one round trip), the
+    // change, then the answer stored with the `COMMIT` (one round trip); a failure rolls
+    // everything back.
+    let answer = async {
+        if let Some(replay) = stored_answer(&mut conn, user_id, &key, &hash).await? {
+            return Ok(Err(replay));
+        }
+        let value = change(&mut conn).await?;
+        serde_json::to_vec(&value)
+            .map(Ok)
+            .map_err(ApiError::internal)
+    }
+    .await;
+    let outcome = match answer {
+        Ok(Ok(body)) => {
+            let store = diesel::insert_into(keys::table).values((
+                keys::user_id.eq(user_id),
+                keys::idempotency_key.eq(key),
+                keys::request_hash.eq(hash),
+                keys::response_status.eq(status.as_u16() as i16),
+                keys::response_body.eq(&body),
+            ));
+            pipeline::commit_with(&mut conn, store).await?;
+            Outcome::Fresh(body)
+        }
+        Ok(Err(replay)) => {
+            pipeline::commit(&mut conn).await?;
+            replay
+        }
+        Err(error) => {
+            // A failed rollback leaves the connection broken: the pool discards it, and the
+            // request's own error is the one to answer.
+            let _ = pipeline::rollback(&mut conn).await;
+            return Err(error);
+        }
+    };
     Ok(match outcome {
         Outcome::Fresh(body) => HttpResponse::build(status)
             .content_type("application/json")
@@ -191,56 +226,6 @@ where
                 .body(body)
         }
     })
-}
-
-/// The keyed request's transaction: `BEGIN` with the key's lock and the lookup of its stored
-/// answer (one round trip), the change, then the answer stored with the `COMMIT` (one round
-/// trip). A failure rolls everything back.
-async fn keyed<T, F>(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    key: String,
-    hash: Vec<u8>,
-    status: StatusCode,
-    change: F,
-) -> ApiResult<Outcome>
-where
-    T: Serialize + Send + 'static,
-    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> BoxFuture<'r, ApiResult<T>> + Send + 'static,
-{
-    let answer = async {
-        if let Some(replay) = stored_answer(conn, user_id, &key, &hash).await? {
-            return Ok(Err(replay));
-        }
-        let value = change(conn).await?;
-        serde_json::to_vec(&value)
-            .map(Ok)
-            .map_err(ApiError::internal)
-    }
-    .await;
-    match answer {
-        Ok(Ok(body)) => {
-            let store = diesel::insert_into(keys::table).values((
-                keys::user_id.eq(user_id),
-                keys::idempotency_key.eq(key),
-                keys::request_hash.eq(hash),
-                keys::response_status.eq(status.as_u16() as i16),
-                keys::response_body.eq(&body),
-            ));
-            pipeline::commit_with(conn, store).await?;
-            Ok(Outcome::Fresh(body))
-        }
-        Ok(Err(replay)) => {
-            pipeline::commit(conn).await?;
-            Ok(replay)
-        }
-        Err(error) => {
-            // A failed rollback leaves the connection broken: the pool discards it, and the
-            // request's own error is the one to answer.
-            let _ = pipeline::rollback(conn).await;
-            Err(error)
-        }
-    }
 }
 
 /// Opens the transaction holding the key (409 while another request holds it) and answers
