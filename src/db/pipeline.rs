@@ -48,8 +48,20 @@ where
     state.change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
     let shared: &'c AsyncPgConnection = conn;
     let mut begin_on = shared;
-    let (begun, result) = tokio::join!(begin_on.batch_execute("BEGIN"), first(shared));
-    begun.and(result)
+    together(begin_on.batch_execute("BEGIN"), first(shared))
+        .await
+        .map(|((), result)| result)
+}
+
+/// Sends two statements on one connection together (one round trip; polled in this order, so
+/// run in this order) and answers both — or the first's error first: after a failed statement
+/// PostgreSQL refuses the next one as aborted, which says less.
+pub async fn together<A, B>(
+    first: impl Future<Output = QueryResult<A>>,
+    second: impl Future<Output = QueryResult<B>>,
+) -> QueryResult<(A, B)> {
+    let (first, second) = tokio::join!(first, second);
+    Ok((first?, second?))
 }
 
 /// Rolls back the transaction [`begin_with`] opened; a failure leaves the connection broken,

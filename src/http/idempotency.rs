@@ -184,16 +184,16 @@ where
     // everything back.
     let answer = async {
         if let Some(replay) = stored_answer(&mut conn, user_id, &key, &hash).await? {
-            return Ok(Err(replay));
+            return Ok(replay);
         }
         let value = change(&mut conn).await?;
         serde_json::to_vec(&value)
-            .map(Ok)
+            .map(Outcome::Fresh)
             .map_err(ApiError::internal)
     }
     .await;
     let outcome = match answer {
-        Ok(Ok(body)) => {
+        Ok(Outcome::Fresh(body)) => {
             let store = diesel::insert_into(keys::table).values((
                 keys::user_id.eq(user_id),
                 keys::idempotency_key.eq(key),
@@ -204,7 +204,7 @@ where
             pipeline::commit_with(&mut conn, store).await?;
             Outcome::Fresh(body)
         }
-        Ok(Err(replay)) => {
+        Ok(replay) => {
             pipeline::commit(&mut conn).await?;
             replay
         }
@@ -249,12 +249,11 @@ async fn stored_answer(
     ));
     let (locked, stored) = pipeline::begin_with(conn, |shared| async move {
         let (mut first, mut second) = (shared, shared);
-        let (locked, stored) = tokio::join!(
+        pipeline::together(
             lock.get_result::<Locked>(&mut first),
             lookup.load::<(Vec<u8>, i16, Vec<u8>)>(&mut second),
-        );
-        // The first statement's error first: the second fails after it, as aborted.
-        Ok((locked?, stored?))
+        )
+        .await
     })
     .await?;
     if !locked.locked {

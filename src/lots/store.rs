@@ -457,9 +457,7 @@ pub async fn record_movement(
         ))
         .returning(Movement::as_returning())
         .get_result::<Movement>(&mut insert_on);
-    let (lot, movement) = tokio::join!(update, insert);
-    // The update's error first: the insert fails after it, as aborted.
-    let (lot, movement) = (lot?, movement?);
+    let (lot, movement) = crate::db::pipeline::together(update, insert).await?;
     let movement = movement.in_unit(&lot.unit);
     Ok((lot, movement))
 }
