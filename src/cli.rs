@@ -141,8 +141,11 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
         crate::http::edge::serve(listener, keep_alive, move || app::app(server_state.clone()))?;
     tracing::info!(bind = %config.bind, "Holdfast is serving");
     let handle = server.handle();
+    // Listened for before the first request is answered: a SIGTERM that arrives as soon as the
+    // server answers drains it too, instead of ending the process at once.
+    let signals = ShutdownSignals::listen();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.received().await;
         // Drain: keep answering, each answer closing its connection, until idle keep-alive
         // connections have timed out; then stop taking connections and finish what runs.
         tracing::info!(drain_seconds = drain.as_secs(), "shutting down: draining");
@@ -159,17 +162,34 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+/// SIGTERM and SIGINT, listened for from the moment this is made.
+struct ShutdownSignals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            terminate: signal(SignalKind::terminate()).ok(),
+            interrupt: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// The first of the two to arrive (never, for one that could not be listened for).
+    async fn received(mut self) {
+        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = next(self.terminate.as_mut()) => {}
+            _ = next(self.interrupt.as_mut()) => {}
         }
     }
 }
