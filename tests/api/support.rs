@@ -18,6 +18,20 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "correct-horse-battery";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
+/// How long the test server keeps an idle connection open.
+const SERVER_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The tests' HTTP client. It stops reusing an idle connection well before the server closes
+/// it: a request sent on a connection the server is closing at that instant fails with
+/// "connection closed before message completed" (a browser test waiting on pages between two
+/// API calls hit exactly that once).
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(SERVER_KEEP_ALIVE / 2)
+        .build()
+        .expect("an HTTP client")
+}
+
 struct Server {
     /// A URL on the server for CREATE/DROP DATABASE.
     maintenance_url: String,
@@ -212,6 +226,7 @@ impl TestApp {
         let port = listener.local_addr().expect("addr").port();
         let server = HttpServer::new(move || app::app(state.clone()))
             .workers(2)
+            .keep_alive(SERVER_KEEP_ALIVE)
             .disable_signals()
             .listen(listener)
             .expect("listen")
@@ -220,7 +235,7 @@ impl TestApp {
         tokio::spawn(server);
         Self {
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
+            client: test_client(),
             pool,
             database_url,
             database,
