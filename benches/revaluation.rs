@@ -24,6 +24,49 @@ async fn run(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cluster's WAL and checkpoint counters, to tell what a timed step wrote and whether a
+/// checkpoint ran during it.
+#[derive(diesel::QueryableByName, Clone, Copy)]
+struct WalMark {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    bytes: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    full_pages: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    checkpoints: i64,
+}
+
+impl WalMark {
+    async fn now(conn: &mut AsyncPgConnection) -> anyhow::Result<Self> {
+        Ok(diesel::sql_query(
+            "SELECT w.wal_bytes::bigint AS bytes, w.wal_fpi AS full_pages, \
+                    (b.checkpoints_timed + b.checkpoints_req)::bigint AS checkpoints \
+             FROM pg_stat_wal w, pg_stat_bgwriter b",
+        )
+        .get_result(conn)
+        .await?)
+    }
+
+    /// "WAL n MB, f full-page images, c checkpoints" since `self`.
+    async fn since(self, conn: &mut AsyncPgConnection) -> anyhow::Result<String> {
+        let now = Self::now(conn).await?;
+        Ok(format!(
+            "WAL {} MB, {} full-page images, {} checkpoints",
+            (now.bytes - self.bytes) / 1_000_000,
+            now.full_pages - self.full_pages,
+            now.checkpoints - self.checkpoints
+        ))
+    }
+}
+
+/// Both timed steps start from the same state: dead rows of the last step vacuumed away and a
+/// checkpoint just done, so neither pays for the other's leftovers (dead rows to skip, the
+/// full-page images the first change of each page after a checkpoint writes to the WAL).
+async fn settle(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    run(conn, "VACUUM pledges, loans").await?;
+    run(conn, "CHECKPOINT").await
+}
+
 /// Orgs, a lender login, a commodity, a cold store, a facility, and the lots pledged ten to a
 /// loan, all by set-based SQL.
 async fn seed(conn: &mut AsyncPgConnection, lots: u64, loans: u64) -> anyhow::Result<String> {
@@ -120,6 +163,8 @@ async fn main() -> anyhow::Result<()> {
     for round in 0..3 {
         // Alternate the price, so every pledge and loan changes each round.
         let price = if round % 2 == 0 { "5.70" } else { "6.00" };
+        settle(&mut conn).await?;
+        let mark = WalMark::now(&mut conn).await?;
         let started = Instant::now();
         let outcome = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -134,13 +179,16 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         revaluations.push(started.elapsed());
         println!(
-            "round {round}: revaluation {:.2} s ({} loans, {} pledges written, {} margin calls opened)",
+            "round {round}: revaluation {:.2} s ({} loans, {} pledges written, {} margin calls opened; {})",
             started.elapsed().as_secs_f64(),
             outcome.loans_revalued,
             outcome.pledges_revalued,
-            outcome.margin_calls_opened
+            outcome.margin_calls_opened,
+            mark.since(&mut conn).await?
         );
         let factor = if round % 2 == 0 { "0.95" } else { "1.0526" };
+        settle(&mut conn).await?;
+        let mark = WalMark::now(&mut conn).await?;
         let started = Instant::now();
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // The same rows written and nothing else: no trigger keeps the exposure figures.
@@ -162,11 +210,12 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         bare.push(started.elapsed());
         println!(
-            "round {round}: bare UPDATE {:.2} s",
-            started.elapsed().as_secs_f64()
+            "round {round}: bare UPDATE {:.2} s ({})",
+            started.elapsed().as_secs_f64(),
+            mark.since(&mut conn).await?
         );
-        run(&mut conn, "VACUUM pledges, loans").await?;
     }
+    run(&mut conn, "VACUUM pledges, loans").await?;
     let (r, b) = (median(revaluations), median(bare));
     println!(
         "revaluation median {:.2} s, bare UPDATE median {:.2} s, ratio {:.2} (target ≤ 1.5)",
