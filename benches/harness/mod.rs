@@ -96,6 +96,14 @@ pub async fn cluster(
     let url = cluster.url("bench");
     db::create_database(&cluster.url("postgres"), "bench").await?;
     db::migrate(&url).await?;
+    if let Ok(sql) = std::env::var("BENCH_SQL") {
+        // Settings to try on the same binaries, e.g. a table's storage parameters.
+        let mut conn = db::connect(&url).await?;
+        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            diesel::sql_query(statement).execute(&mut conn).await?;
+        }
+        println!("ran BENCH_SQL after migrating: {sql}");
+    }
     if profiling() {
         let mut conn = db::connect(&url).await?;
         for statement in [
