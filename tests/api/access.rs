@@ -1374,7 +1374,7 @@ async fn every_route_answers_every_actor_as_declared() {
             let path = concrete_path(&app, &row, &world).await;
             let token = token_of(&world, actor);
             let body = body_for(&app, &row, &world).await;
-            let client = reqwest::Client::builder()
+            let client = crate::support::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client");

@@ -148,7 +148,7 @@ impl Served {
     }
 
     async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
+        let client = crate::support::test_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(response) = client.get(format!("{}/readyz", self.base)).send().await
@@ -202,7 +202,7 @@ async fn serve_runs_its_own_postgres_logs_json_without_secrets_and_stops_cleanly
     ];
     let mut served = Served::start(&envs, &["--demo"]);
     served.wait_ready().await;
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let login = served
         .demo_login(&client, "owner@supplier.demo.holdfast")
         .await;
@@ -244,7 +244,7 @@ async fn serve_runs_its_own_postgres_logs_json_without_secrets_and_stops_cleanly
     // The next start reuses the cluster and the demo world.
     let mut again = Served::start(&envs, &[]);
     again.wait_ready().await;
-    let relogin = reqwest::Client::new()
+    let relogin = crate::support::test_client()
         .post(format!("{}/v1/auth/login", again.base))
         .json(&json!({"email": "owner@supplier.demo.holdfast", "password": "holdfast-demo-2026"}))
         .send()
@@ -306,7 +306,7 @@ async fn sigterm_drains_open_connections_before_the_server_stops() {
     ];
     let mut served = Served::start(&envs, &[]);
     served.wait_ready().await;
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let before = client
         .get(format!("{}/healthz", served.base))
         .send()
@@ -345,7 +345,7 @@ async fn sigterm_drains_open_connections_before_the_server_stops() {
 /// Splits of one unit off `lot` at `base`, each under its own key, all at once; answers the
 /// statuses (0 where no answer came).
 async fn splits(base: &str, token: &str, lot: &str, keys: &[String]) -> Vec<u16> {
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let sends = keys.iter().map(|key| {
         client
             .post(format!("{base}/v1/lots/{lot}/split"))
@@ -481,7 +481,7 @@ async fn postgres_stopped_and_started_under_load_gives_only_503s_then_recovers()
     let url = cluster.url("postgres");
     let mut served = Served::start(&[("DATABASE_URL", url.as_str())], &["--demo"]);
     served.wait_ready().await;
-    let client = reqwest::Client::builder()
+    let client = crate::support::client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");

@@ -7,7 +7,7 @@ use holdfast::auth::{OrgKind, Permission, Role};
 use holdfast::http::route_table::Surface;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

@@ -21,15 +21,18 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 /// How long the test server keeps an idle connection open.
 const SERVER_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The tests' HTTP client. It stops reusing an idle connection well before the server closes
-/// it: a request sent on a connection the server is closing at that instant fails with
-/// "connection closed before message completed" (a browser test waiting on pages between two
-/// API calls hit exactly that once).
-fn test_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_idle_timeout(SERVER_KEEP_ALIVE / 2)
-        .build()
-        .expect("an HTTP client")
+/// The tests' HTTP client builder. It stops reusing an idle connection after half a second,
+/// sooner than any server in the tests closes one (the test server after 5 s, `holdfast serve`
+/// with `HOLDFAST_DRAIN_SECONDS=1` after 1 s): a request sent on a connection the server is
+/// closing at that instant fails with "connection closed before message completed" (a browser
+/// test waiting on pages between two API calls hit exactly that once).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_millis(500))
+}
+
+/// A client from [`client_builder`].
+pub fn test_client() -> reqwest::Client {
+    client_builder().build().expect("an HTTP client")
 }
 
 struct Server {

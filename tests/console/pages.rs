@@ -433,7 +433,7 @@ async fn a_loan_is_approved_by_a_maker_and_confirmed_by_a_checker() {
 
     // Without a session, a form is sent to sign in; with the session's cookie but not its form
     // token (as another site's page would send it), it changes nothing.
-    let client = reqwest::Client::builder()
+    let client = crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
