@@ -339,8 +339,9 @@ pub async fn revalue(
     }
     let texts = Texts::of(scope);
     // For the one statement that values every pledge: its valuations are held once and read
-    // three times, in memory rather than written out to a temporary file and read back (one
-    // such revaluation runs at a time, under the lock above); and, with no statistics on
+    // three times, in memory while they fit in 256 MB (one such revaluation runs at a time,
+    // under the lock above; a million pledges no longer fit, and take 124 MB of temporary
+    // file, written once and read back twice); and, with no statistics on
     // them, PostgreSQL expected a cell per pledge and sorted a million pledges to sum a few
     // hundred cells, which a hash table does in one pass (only the sorts a statement cannot do
     // without remain). The settings are put back after it.
