@@ -112,21 +112,76 @@ fn valued(scope: Scope) -> String {
 
 /// The exposure figures (migration 000013) changed by the statement's new pledge values. The
 /// revaluation is the only writer of a pledge's market value, and no trigger watches it: the
-/// change is kept here from `v` (each pledge's old and new value, and its lot's place), summed
-/// per exposure cell and per loan and applied in one call. The per-loan sums come from
-/// `totals`, which reads `v` once for both the loans' new values and their change; the cells
-/// read `v` once more. Before, a CTE of the changed pledges, read twice, was written out in
-/// full and read back twice.
-const KEPT: &str = "kept AS ( \
-         SELECT exposure_apply(array_agg(x)) \
-         FROM ( \
-             SELECT ROW(lender_org_id, currency, NULL, NULL, commodity_code, exposure_location(warehouse_id, voyage_id), \
-                        expires_on, 0, 0, sum(value - old_value))::exposure_work \
-             FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value \
-             GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on \
-             UNION ALL \
-             SELECT ROW(lender_org_id, currency, loan_id, NULL, NULL, NULL, NULL, 0, 0, change)::exposure_work \
-             FROM totals WHERE change IS NOT NULL) s(x))";
+/// change is kept here, set-based, from `v` (each pledge's old and new value, and its lot's
+/// place) and `totals` (each loan's change). A revaluation changes values only, never which
+/// lots or loans a book holds, so of the kept figures only three things move: each changed
+/// loan's row in `exposure_loans` (`loans_kept`: its value, and its LTV from it), the value of
+/// each commodity, place and expiry cell, and the loan cells (total, status, supplier, LTV
+/// bucket, and the counts above the thresholds) by the difference between each loan's row
+/// before and after. Those cell changes are appended as deltas (`kept`), as every writer
+/// does. The row is changed by the loan's change, not set to the statement's sum, so that a
+/// pledge another transaction changed meanwhile keeps its part; its row before is the row
+/// after with the change taken back (only the value moved, and its LTV follows from it by the
+/// same rule as `exposure_apply`'s).
+///
+/// Before, the changes went through `exposure_apply`, which looked up and rewrote every loan's
+/// row one by one: 2.7 of a 19.2 s revaluation of a million pledges.
+const KEPT: &str = "loans_kept AS ( \
+         UPDATE exposure_loans el \
+         SET value = el.value + t.change, \
+             ltv = CASE WHEN round(el.value + t.change, minor_units(el.currency)) > 0 \
+                        THEN round_half_even((el.outstanding + el.interest) \
+                                             / round(el.value + t.change, minor_units(el.currency)), 6) END \
+         FROM totals t WHERE el.loan_id = t.loan_id AND t.change <> 0 \
+         RETURNING el.lender_org_id, el.currency, el.status, el.supplier_org_id, el.outstanding, el.interest, \
+                   el.value, el.ltv, el.margin_call_ltv, el.liquidation_ltv, t.change), \
+     loan_rows AS ( \
+         SELECT lender_org_id, currency, status, supplier_org_id, 1 AS sign, outstanding, interest, value, ltv, \
+                margin_call_ltv, liquidation_ltv \
+         FROM loans_kept \
+         UNION ALL \
+         SELECT lender_org_id, currency, status, supplier_org_id, -1, outstanding, interest, value - change, \
+                CASE WHEN round(value - change, minor_units(currency)) > 0 \
+                     THEN round_half_even((outstanding + interest) / round(value - change, minor_units(currency)), 6) END, \
+                margin_call_ltv, liquidation_ltv \
+         FROM loans_kept), \
+     loan_groups AS ( \
+         SELECT lender_org_id, currency, status, supplier_org_id, \
+                CASE WHEN ltv IS NULL THEN '5' WHEN ltv <= 0.5 THEN '1' WHEN ltv <= 0.65 THEN '2' \
+                     WHEN ltv <= 0.8 THEN '3' ELSE '4' END AS bucket, \
+                sum(sign) AS loans, sum(sign * value) AS value, sum(sign * outstanding) AS outstanding, \
+                sum(sign * interest) AS interest, \
+                sum(sign * (ltv IS NULL OR ltv > margin_call_ltv)::integer) AS above_margin, \
+                sum(sign * (ltv IS NULL OR ltv > liquidation_ltv)::integer) AS above_liquidation \
+         FROM loan_rows GROUP BY 1, 2, 3, 4, 5), \
+     place_values AS ( \
+         SELECT lender_org_id, currency, commodity_code, exposure_location(warehouse_id, voyage_id) AS location, \
+                expires_on, sum(value - old_value) AS value \
+         FROM v WHERE v.quantity > 0 AND exposure_live(v.status) AND v.value <> v.old_value \
+         GROUP BY lender_org_id, currency, commodity_code, warehouse_id, voyage_id, expires_on), \
+     deltas AS ( \
+         SELECT b.book, pv.currency, x.dim, x.key, 0 AS loans, pv.value, 0 AS outstanding, 0 AS interest, \
+                0 AS above_margin, 0 AS above_liquidation \
+         FROM place_values pv \
+         CROSS JOIN LATERAL (VALUES (pv.lender_org_id), ('00000000-0000-0000-0000-000000000000'::uuid)) b(book) \
+         CROSS JOIN LATERAL (VALUES ('commodity', pv.commodity_code), ('location', pv.location), \
+                                    ('expires', pv.expires_on::text)) x(dim, key) \
+         UNION ALL \
+         SELECT b.book, g.currency, x.dim, x.key, g.loans, g.value, g.outstanding, g.interest, g.above_margin, \
+                g.above_liquidation \
+         FROM loan_groups g \
+         CROSS JOIN LATERAL (VALUES (g.lender_org_id), ('00000000-0000-0000-0000-000000000000'::uuid)) b(book) \
+         CROSS JOIN LATERAL (VALUES ('total', ''), ('status', g.status), ('supplier', g.supplier_org_id::text), \
+                                    ('bucket', g.bucket)) x(dim, key)), \
+     kept AS ( \
+         INSERT INTO exposure_cell_deltas (book, currency, dim, key, loans, lots, quantity, value, outstanding, \
+                                           interest, above_margin, above_liquidation, margin_calls) \
+         SELECT book, currency, dim, key, sum(loans), 0, 0, sum(value), sum(outstanding), sum(interest), \
+                sum(above_margin), sum(above_liquidation), 0 \
+         FROM deltas GROUP BY 1, 2, 3, 4 \
+         HAVING (sum(loans), sum(value), sum(outstanding), sum(interest), sum(above_margin), \
+                 sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0) \
+         RETURNING 1)";
 
 /// Each loan's new collateral value, and by how much the value its exposure figures count
 /// changed (none when no live pledge of it changed).
