@@ -112,7 +112,8 @@ async fn serve(demo: bool) -> anyhow::Result<()> {
     // Every connection of the pool, opened here on the start-up runtime: when only eight were
     // and the rest opened under load by whichever server worker first needed one, receive
     // scans at 32 clients had a p99 of 61-73 ms against 52-56 ms (docs/benchmarks.md).
-    db::warm(&pool, config.pool_size).await;
+    // Each ready for a lender's first look at the book (`lending::exposure::warm`).
+    db::warm(&pool, config.pool_size, crate::lending::exposure::warm).await;
     if demo {
         let logins = demo::load(&pool)
             .await

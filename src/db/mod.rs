@@ -54,9 +54,14 @@ impl Timeouts {
 
 /// Opens up to `n` of the pool's connections before the first request needs them (each one
 /// a TCP connection, authentication and its settings: a few milliseconds the first requests
-/// after a start would otherwise wait). A database that cannot be reached yet is not an error
-/// here: the requests will say so.
-pub async fn warm(pool: &DbPool, n: usize) {
+/// after a start would otherwise wait), and readies each with `ready` (statements the first
+/// requests run, prepared and planned once on every connection). A database that cannot be
+/// reached yet, or a connection that cannot be readied, is not an error here: the requests
+/// will say so.
+pub async fn warm<F>(pool: &DbPool, n: usize, ready: F)
+where
+    F: AsyncFn(&mut AsyncPgConnection) -> anyhow::Result<()>,
+{
     let opened = futures_util::future::join_all((0..n).map(|_| pool.get())).await;
     let failed = opened.iter().filter(|c| c.is_err()).count();
     if failed > 0 {
@@ -64,6 +69,12 @@ pub async fn warm(pool: &DbPool, n: usize) {
             failed,
             "could not open every connection of the pool ahead of requests"
         );
+    }
+    let mut open: Vec<DbConn> = opened.into_iter().filter_map(Result::ok).collect();
+    let readied =
+        futures_util::future::join_all(open.iter_mut().map(|conn| ready(&mut **conn))).await;
+    if let Some(Err(error)) = readied.iter().find(|r| r.is_err()) {
+        tracing::warn!(%error, "could not ready every connection of the pool ahead of requests");
     }
 }
 

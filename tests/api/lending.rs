@@ -1665,6 +1665,49 @@ async fn the_kept_exposure_equals_the_book_computed_from_scratch_after_random_op
     assert_books_balance(&app, &worlds[0].custody.admin).await;
 }
 
+/// What `holdfast serve` runs on every connection of its pool before the first request: the
+/// exposure read, prepared on a new connection, whether the database has a book or not; the
+/// book a lender reads is unchanged by it.
+#[tokio::test]
+async fn a_connection_readied_at_start_has_the_exposure_read_prepared() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let prepared = "SELECT count(*) AS n FROM pg_prepared_statements \
+                    WHERE statement LIKE '%FROM exposure_cell_deltas WHERE book = $1%' \
+                      AND statement NOT LIKE '%pg_prepared_statements%'";
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    for with_a_book in [false, true] {
+        let mut conn = holdfast::db::connect(&app.database_url)
+            .await
+            .expect("connection");
+        let before: Prepared = diesel::sql_query(prepared)
+            .get_result(&mut conn)
+            .await
+            .expect("statements");
+        assert_eq!(before.n, 0, "a new connection");
+        holdfast::lending::exposure::warm(&mut conn)
+            .await
+            .expect("readied");
+        let after: Prepared = diesel::sql_query(prepared)
+            .get_result(&mut conn)
+            .await
+            .expect("statements");
+        assert_eq!(after.n, 1, "with a book: {with_a_book}");
+        if !with_a_book {
+            world.active_loan(&app, "10000", "30000").await;
+        }
+    }
+    let book = app.get("/v1/exposure", world.lender.token()).await;
+    assert_eq!(book.status, 200, "{}", book.text);
+    assert_eq!(book.body["live_loans"], 1, "{}", book.text);
+    assert_eq!(book.body["collateral_value"], "60000.00", "{}", book.text);
+}
+
 #[tokio::test]
 async fn each_closed_business_day_records_the_ltv_of_every_live_loan() {
     let app = TestApp::spawn().await;
