@@ -1676,28 +1676,33 @@ async fn a_connection_readied_at_start_has_the_exposure_read_prepared() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let prepared = "SELECT count(*) AS n FROM pg_prepared_statements \
-                    WHERE statement LIKE '%FROM exposure_cell_deltas WHERE book = $1%' \
-                      AND statement NOT LIKE '%pg_prepared_statements%'";
+    // How many statements of the exposure read the connection has prepared.
+    async fn exposure_statements(conn: &mut diesel_async::AsyncPgConnection) -> i64 {
+        let row: Prepared = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements \
+             WHERE statement LIKE '%FROM exposure_cell_deltas WHERE book = $1%' \
+               AND statement NOT LIKE '%pg_prepared_statements%'",
+        )
+        .get_result(conn)
+        .await
+        .expect("statements");
+        row.n
+    }
     let app = TestApp::spawn().await;
     let world = lending(&app).await;
     for with_a_book in [false, true] {
         let mut conn = holdfast::db::connect(&app.database_url)
             .await
             .expect("connection");
-        let before: Prepared = diesel::sql_query(prepared)
-            .get_result(&mut conn)
-            .await
-            .expect("statements");
-        assert_eq!(before.n, 0, "a new connection");
+        assert_eq!(exposure_statements(&mut conn).await, 0, "a new connection");
         holdfast::lending::exposure::warm(&mut conn)
             .await
             .expect("readied");
-        let after: Prepared = diesel::sql_query(prepared)
-            .get_result(&mut conn)
-            .await
-            .expect("statements");
-        assert_eq!(after.n, 1, "with a book: {with_a_book}");
+        assert_eq!(
+            exposure_statements(&mut conn).await,
+            1,
+            "with a book: {with_a_book}"
+        );
         if !with_a_book {
             world.active_loan(&app, "10000", "30000").await;
         }
