@@ -162,7 +162,7 @@ pub async fn profile_report(url: &str, title: &str) -> anyhow::Result<()> {
     let lines: Vec<ProfileLine> = diesel::sql_query(
         "SELECT format('%10s ms %8s ms planning %8s calls %8s ms/call %6s rows/call  %s', \
                 round(total_exec_time), round(total_plan_time), calls, \
-                round((total_exec_time / calls)::numeric, 3), round(rows::numeric / calls, 1), \
+                round((total_exec_time / nullif(calls, 0))::numeric, 3), round(rows::numeric / nullif(calls, 0), 1), \
                 CASE WHEN toplevel THEN '' ELSE '(nested) ' END || left(regexp_replace(query, '\\s+', ' ', 'g'), 150)) AS line \
          FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_%' \
          ORDER BY total_exec_time DESC LIMIT 40",
