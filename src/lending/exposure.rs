@@ -85,7 +85,7 @@ macro_rules! lv_breaching {
 
 /// Each commodity of the kept cells held (`held`, `dim` and `key`) with its latest price date
 /// in the book's currency and whether it is stale (none in the 7 days before $3): `px`, for
-/// [`STRESS`] and [`KEPT`].
+/// [`STRESS`] and [`KEPT_LENDER`].
 macro_rules! held_prices {
     () => {
         "px AS (
@@ -325,9 +325,19 @@ soon AS (
         AND b.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR b.lender_org_id = $1)),
 ", lv_breaching!(), "");
 
-/// The book from the kept figures. $1 the book (a lender, or the nil UUID for every lender),
-/// $2 currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.
-const KEPT: &str = concat!("
+/// The book from the kept figures, `$book` the condition on a loan `bl` of `exposure_loans`
+/// that puts it in the book. $1 the book (a lender, or the nil UUID for every lender), $2
+/// currency, $3 business date. Every figure is formatted as [`FIGURES`] formats it.
+///
+/// Two texts, one for a lender's book and one for every lender's ([`KEPT_LENDER`],
+/// [`KEPT_ALL`]), so that each can be planned once for any book: a condition such as
+/// `$1 = <nil> OR bl.lender_org_id = $1` is only simplified in a plan made for the value.
+/// Planning the statement for each read took 3 ms (about 60% of the database's time for a
+/// read; see [`book`]). For the same reason the book's pledges are found by probing their
+/// loan (`in_book!`), not by a join that a plan made for any lender may make by hashing every
+/// loan of the book.
+macro_rules! kept {
+    ($book:literal) => { concat!("
 WITH c AS (
     SELECT dim, key, sum(loans)::bigint AS loans, sum(lots)::bigint AS lots, sum(quantity) AS quantity,
            sum(value) AS value, sum(outstanding) AS outstanding, sum(interest) AS interest,
@@ -377,8 +387,8 @@ SELECT jsonb_build_object(
                        'lots', coalesce(sum(lots), 0)::bigint,
                        'loans', CASE WHEN count(*) <= 1 THEN coalesce(sum(loans), 0)::bigint
                                 ELSE (SELECT count(DISTINCT lp.loan_id) FROM exposure_loan_parts lp
-                                      JOIN exposure_loans bl ON bl.loan_id = lp.loan_id
-                                      WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND lp.dim = 'commodity' AND lp.key IN (SELECT key FROM stale)) END,
+                                      WHERE lp.dim = 'commodity' AND lp.key IN (SELECT key FROM stale)
+                                        AND EXISTS (", in_book!("lp", $book), ")) END,
                        'collateral_value', round(coalesce(sum(value), 0), minor_units($2))::text)
       FROM stale),
   'by_location', coalesce((SELECT jsonb_agg(g ORDER BY g.collateral_value::numeric DESC) FROM (
@@ -411,7 +421,7 @@ SELECT jsonb_build_object(
           SELECT mc.id, mc.loan_id, mc.opened_on, mc.deadline, mc.ltv_at_open::text AS ltv_at_open, bl.ltv::text AS ltv
           FROM (SELECT * FROM exposure_loans bl
                 WHERE bl.call_id IS NOT NULL AND bl.currency = $2
-                  AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)
+                  AND ", $book, "
                 ORDER BY bl.call_deadline, bl.call_id LIMIT 100) bl
           JOIN margin_calls mc ON mc.id = bl.call_id) m), '[]')),
   'breaches', coalesce((SELECT jsonb_agg(b ORDER BY b.started_at) FROM (
@@ -422,17 +432,15 @@ SELECT jsonb_build_object(
       LEFT JOIN LATERAL (
           SELECT count(DISTINCT lot.id) AS lots, sum(pl.market_value) AS value
           FROM lots lot JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
-          JOIN exposure_loans bl ON bl.loan_id = pl.loan_id
-          WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND br.ended_at IS NOT NULL AND lot.warehouse_id = br.warehouse_id AND lot.voyage_id IS NULL
-            AND lot.warehouse_since >= br.ended_at) late ON true
+          WHERE br.ended_at IS NOT NULL AND lot.warehouse_id = br.warehouse_id AND lot.voyage_id IS NULL
+            AND lot.warehouse_since >= br.ended_at AND EXISTS (", in_book!("pl", $book), ")) late ON true
       WHERE br.acknowledged_at IS NULL AND p.lots > coalesce(late.lots, 0)) b), '[]'),
   'inspection_overdue', (SELECT jsonb_build_object('lots', count(DISTINCT lot.id), 'loans', count(DISTINCT pl.loan_id),
                        'collateral_value', round(coalesce(sum(pl.market_value), 0), minor_units($2))::text)
       FROM lots lot JOIN commodities c ON c.code = lot.commodity_code AND c.inspection_required
       JOIN pledges pl ON pl.lot_id = lot.id AND pl.quantity > 0
-      JOIN exposure_loans bl ON bl.loan_id = pl.loan_id
       WHERE lot.inspection_due_on < $3 AND lot.status IN ('in_custody', 'in_transit')
-        AND bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1)),
+        AND EXISTS (", in_book!("pl", $book), ")),
   'loans_above_margin_call_ltv', (SELECT above_margin FROM total),
   'loans_above_liquidation_ltv', (SELECT above_liquidation FROM total),
   'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
@@ -441,27 +449,81 @@ SELECT jsonb_build_object(
              bl.margin_call_ltv::text AS margin_call_ltv, bl.liquidation_ltv::text AS liquidation_ltv,
              (bl.ltv IS NULL OR bl.ltv > bl.liquidation_ltv) AS above_liquidation_ltv
       FROM exposure_loans bl JOIN orgs o ON o.id = bl.supplier_org_id
-      WHERE bl.currency = $2 AND ($1 = '00000000-0000-0000-0000-000000000000' OR bl.lender_org_id = $1) AND (bl.ltv IS NULL OR bl.ltv > bl.margin_call_ltv)
+      WHERE bl.currency = $2 AND ", $book, " AND (bl.ltv IS NULL OR bl.ltv > bl.margin_call_ltv)
       ORDER BY bl.ltv DESC NULLS FIRST, bl.loan_id LIMIT 500) l), '[]')
 ) AS figures
-");
+")
+    };
+}
 
-/// Readies a connection for the first `GET /v1/exposure` after the server starts: its three
-/// statements run once, for an empty book (every lender's, in `XXX`, the code for no
-/// currency), so that they are prepared and the backend has read the tables, indexes and
-/// functions they use. Without it the first read after a start took 19–43 ms, the next ones
-/// 6–9 ms (the revaluation bench, 2026-12-02). Any currency answer will do: only the
-/// statements are wanted.
+/// Whether the pledge or loan part `$of` (by its `loan_id`) is of a loan in the book: a probe
+/// of the loan by its key, which `OFFSET 0` keeps a probe rather than a join.
+macro_rules! in_book {
+    ($of:literal, $book:literal) => {
+        concat!(
+            "SELECT 1 FROM exposure_loans bl WHERE bl.loan_id = ",
+            $of,
+            ".loan_id AND bl.currency = $2 AND ",
+            $book,
+            " OFFSET 0"
+        )
+    };
+}
+
+/// A lender's book ($1), planned once for every lender.
+const KEPT_LENDER: &str = kept!("bl.lender_org_id = $1");
+
+/// Every lender's book ($1 the nil UUID).
+const KEPT_ALL: &str = kept!("true");
+
+/// Readies a connection for the first `GET /v1/exposure` after the server starts: its
+/// statements run once, for an empty book (a lender's and every lender's, in `XXX`, the code
+/// for no currency), so that they are prepared and planned and the backend has read the
+/// tables, indexes and functions they use. Without it the first read after a start took
+/// 19–43 ms, the next ones 6–9 ms (the revaluation bench, 2026-12-02). Any currency answer
+/// will do: only the statements are wanted.
 pub async fn warm(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     let _any = currency_of(conn, None, None).await;
     let today = business_date(conn).await?;
-    let _empty: Figures = prepared(KEPT)
-        .bind::<SqlUuid, _>(EVERY_LENDER)
-        .bind::<Text, _>("XXX")
-        .bind::<Date, _>(today)
-        .get_result(conn)
-        .await?;
+    for book in [Some(EVERY_LENDER), None] {
+        kept(conn, book, "XXX", today).await?;
+    }
     Ok(())
+}
+
+/// The book `lender` (None: every lender's) in `currency` on `today`, from the kept figures.
+///
+/// Under the statement's generic plan, made once per connection (`plan_cache_mode`, for this
+/// transaction only): the plan does not depend on the book, the currency or the date, and
+/// PostgreSQL would otherwise plan the statement anew on each read, because its estimate of
+/// the generic plan's cost, for a book of unknown size, is above that of the plans it makes
+/// for each value. Planning took 3 ms a read; the read's own statements take about 2 ms
+/// (`BENCH_PROFILE=1` on the revaluation bench). A plan made once lives until the tables'
+/// statistics change (ANALYZE, as autovacuum does when a table grows), when it is made again.
+async fn kept(
+    conn: &mut AsyncPgConnection,
+    lender: Option<Uuid>,
+    currency: &str,
+    today: NaiveDate,
+) -> diesel::QueryResult<Figures> {
+    use diesel_async::AsyncConnection;
+    let text = if lender.is_some() {
+        KEPT_LENDER
+    } else {
+        KEPT_ALL
+    };
+    conn.transaction(async |conn| {
+        prepared("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+            .execute(conn)
+            .await?;
+        prepared(text)
+            .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
+            .bind::<Text, _>(currency)
+            .bind::<Date, _>(today)
+            .get_result(conn)
+            .await
+    })
+    .await
 }
 
 /// The book of every lender together, in the kept figures.
@@ -669,12 +731,7 @@ pub async fn book(
     let lender = book_of(principal, query.lender_org_id)?;
     let currency = currency_of(conn, lender, query.currency).await?;
     let today = business_date(conn).await?;
-    let row: Figures = prepared(KEPT)
-        .bind::<SqlUuid, _>(lender.unwrap_or(EVERY_LENDER))
-        .bind::<Text, _>(&currency)
-        .bind::<Date, _>(today)
-        .get_result(conn)
-        .await?;
+    let row = kept(conn, lender, &currency, today).await?;
     answer(row, today, lender, currency)
 }
 
