@@ -3,9 +3,9 @@
 //!
 //! `cargo bench --bench revaluation` starts a private PostgreSQL, seeds `BENCH_LOTS` lots
 //! (default 1,000,000) in custody pledged to `BENCH_LOANS` active loans (default 100,000) of
-//! one lender, then alternately (`BENCH_ROUNDS` rounds, default 3) posts a price change and runs the set-based
-//! revaluation (`lending::revaluation::revalue`, every loan), and runs a bare SQL UPDATE writing
-//! the same pledge and loan rows. It reports the medians and their ratio, then starts the
+//! one lender, then alternately (`BENCH_ROUNDS` rounds, default 3) posts a price change and
+//! runs the set-based revaluation (`lending::revaluation::revalue`, every loan), and runs a bare
+//! SQL UPDATE writing the same pledge and loan rows. It reports the medians and their ratio, then starts the
 //! release `holdfast serve` binary and times `GET /v1/exposure` for the lender
 //! (`BENCH_READS` requests, default 50; p50 and p99).
 
