@@ -38,6 +38,10 @@ struct WalMark {
 
 impl WalMark {
     async fn now(conn: &mut AsyncPgConnection) -> anyhow::Result<Self> {
+        // This backend's own counts reach the view when a transaction ends, at most once a
+        // second unless forced (a step's last statement may have ended just before).
+        run(conn, "SELECT pg_stat_force_next_flush()").await?;
+        run(conn, "SELECT 1").await?;
         Ok(diesel::sql_query(
             "SELECT w.wal_bytes::bigint AS bytes, w.wal_fpi AS full_pages, \
                     (b.checkpoints_timed + b.checkpoints_req)::bigint AS checkpoints \
@@ -201,7 +205,7 @@ async fn seed_book(
 
 /// `reads` timed `GET /v1/exposure` of each token's book, the books taking turns (which goes
 /// first alternating), so that every book is read under the same conditions; answers each
-/// book's latencies, in the order read, and its `active_loans`.
+/// book's latencies, in the order read, and its last answer.
 async fn read_exposure(
     base: &str,
     tokens: &[&str],
@@ -221,14 +225,16 @@ async fn read_exposure(
                 .json()
                 .await?;
             books[k].0.push(sent.elapsed());
-            books[k].1 = body["active_loans"].clone();
+            books[k].1 = body;
         }
     }
     Ok(books)
 }
 
-/// Prints a book's read latencies: the first read, then p50 and p99 of the others and of all.
-fn print_reads(mut latencies: Vec<Duration>, active: &serde_json::Value, beside: &str) {
+/// Prints a book's read latencies (the first read, then p50 and p99 of the others and of all)
+/// and the size of what was read.
+fn print_reads(mut latencies: Vec<Duration>, answer: &serde_json::Value, beside: &str) {
+    let active = &answer["active_loans"];
     let reads = latencies.len();
     let first = <[Duration]>::first(&latencies).copied().unwrap_or_default();
     let mut warm = latencies.split_off(1.min(latencies.len()));
@@ -251,6 +257,15 @@ fn print_reads(mut latencies: Vec<Duration>, active: &serde_json::Value, beside:
         "GET /v1/exposure ({active} loans{beside}), {reads} requests: p50 {:.1} ms, p99 {:.1} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  each answer: {active} active loans, {} above the margin-call LTV ({} listed), {} open margin calls ({} listed)",
+        answer["loans_above_margin_call_ltv"],
+        answer["breaching_loans"].as_array().map_or(0, Vec::len),
+        answer["margin_calls"]["open"],
+        answer["margin_calls"]["items"]
+            .as_array()
+            .map_or(0, Vec::len)
     );
 }
 
@@ -327,28 +342,26 @@ async fn main() -> anyhow::Result<()> {
             outcome.margin_calls_opened,
             mark.since(&mut conn).await?
         );
-        let factor = if round % 2 == 0 { "0.95" } else { "1.0526" };
         settle(&mut conn).await?;
         let mark = WalMark::now(&mut conn).await?;
         let started = Instant::now();
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // The same rows written and nothing else: no trigger keeps the exposure figures.
-            diesel::sql_query("SET LOCAL session_replication_role = replica")
-                .execute(conn)
-                .await?;
-            diesel::sql_query(format!(
-                "UPDATE pledges SET market_value = round(market_value * {factor}, 2)"
-            ))
-            .execute(conn)
-            .await?;
-            diesel::sql_query(format!(
-                "UPDATE loans SET collateral_value = round(collateral_value * {factor}, 2)"
-            ))
-            .execute(conn)
-            .await?;
-            Ok(())
-        })
-        .await?;
+        // The same rows written and nothing else: no trigger keeps the exposure figures. Then
+        // rolled back, so that the book stays as the revaluation left it: committed, these
+        // writes changed the pledges' values behind the kept figures, and the next
+        // revaluation (the daily close before the reads) added its change from those values to
+        // figures that had never seen them — the exposure read was then timed on a book whose
+        // kept LTVs were 5% off and whose list of loans above the margin-call LTV was empty.
+        // A rollback does not wait for the WAL to reach the disk as a commit does: the bare
+        // side is spared that one flush (the revaluation is not).
+        for sql in [
+            "BEGIN",
+            "SET LOCAL session_replication_role = replica",
+            "UPDATE pledges SET market_value = round(market_value * 0.95, 2)",
+            "UPDATE loans SET collateral_value = round(collateral_value * 0.95, 2)",
+            "ROLLBACK",
+        ] {
+            run(&mut conn, sql).await?;
+        }
         bare.push(started.elapsed());
         println!(
             "round {round}: bare UPDATE {:.2} s ({})",
@@ -441,11 +454,11 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = vec![token.as_str()];
     tokens.extend(side_token.as_deref());
     let mut books = read_exposure(&base, &tokens, reads).await?.into_iter();
-    if let Some((latencies, active)) = books.next() {
-        print_reads(latencies, &active, "");
+    if let Some((latencies, answer)) = books.next() {
+        print_reads(latencies, &answer, "");
     }
-    if let Some((latencies, active)) = books.next() {
-        print_reads(latencies, &active, ", beside the full book, reads in turn");
+    if let Some((latencies, answer)) = books.next() {
+        print_reads(latencies, &answer, ", beside the full book, reads in turn");
     }
     harness::profile_report(&url, "the exposure reads").await?;
     // The stress test values every loan of the full book at the shocked price.
