@@ -83,22 +83,41 @@ macro_rules! lv_spreads {
     };
 }
 
-/// … and the loans above their thresholds (closing the answer's object): the 500 with the
-/// highest LTV are chosen before their suppliers' names are joined to them.
+/// The loans above their margin-call LTV listed in an answer, as JSON text, from `bl` (their
+/// `loan_id`, `supplier_org_id`, `status`, `outstanding`, `value`, `ltv`, `margin_call_ltv`,
+/// `liquidation_ltv`, the value rounded as the answer shows it) and `o` (the supplier), highest
+/// LTV first. Written as text and parsed once by the service ([`answer`]): built as `jsonb`
+/// (`jsonb_agg` of the rows), the list of 500 loans took about half of the exposure read's
+/// time in the database (docs/benchmarks.md, 2026-12-03). Money and ratios are strings, as
+/// everywhere in the answer; the supplier's name is escaped by `to_json`.
+macro_rules! breaching_json {
+    () => {
+        "coalesce('[' || string_agg(format(
+          '{\"loan_id\":\"%s\",\"supplier_org_id\":\"%s\",\"supplier_name\":%s,\"status\":%s,\"outstanding_principal\":\"%s\",'
+          '\"collateral_value\":\"%s\",\"ltv\":%s,\"margin_call_ltv\":\"%s\",\"liquidation_ltv\":\"%s\",\"above_liquidation_ltv\":%s}',
+          bl.loan_id, bl.supplier_org_id, to_json(o.name), to_json(bl.status), bl.outstanding, bl.value,
+          coalesce(to_json(bl.ltv::text)::text, 'null'), bl.margin_call_ltv, bl.liquidation_ltv,
+          CASE WHEN bl.ltv IS NULL OR bl.ltv > bl.liquidation_ltv THEN 'true' ELSE 'false' END),
+          ',' ORDER BY bl.ltv DESC NULLS FIRST, bl.loan_id) || ']', '[]')"
+    };
+}
+
+/// … and the loans above their thresholds (closing the answer's object, whose
+/// `breaching_loans` the service fills from the column `breaching` beside it): the 500 with
+/// the highest LTV are chosen before their suppliers' names are joined to them.
 macro_rules! lv_breaching {
     () => {
-        "  'loans_above_margin_call_ltv', (SELECT coalesce(sum(above_margin), 0)::bigint FROM lg),
+        concat!("  'loans_above_margin_call_ltv', (SELECT coalesce(sum(above_margin), 0)::bigint FROM lg),
   'loans_above_liquidation_ltv', (SELECT coalesce(sum(above_liquidation), 0)::bigint FROM lg),
-  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
-      SELECT lv.id AS loan_id, lv.supplier_org_id, o.name AS supplier_name, lv.status, lv.outstanding::text AS outstanding_principal,
-             lv.value::text AS collateral_value, lv.ltv::text AS ltv,
-             lv.margin_call_ltv::text AS margin_call_ltv, lv.liquidation_ltv::text AS liquidation_ltv,
-             (lv.ltv IS NULL OR lv.ltv > lv.liquidation_ltv) AS above_liquidation_ltv
-      FROM (SELECT * FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv
-            ORDER BY ltv DESC NULLS FIRST, id LIMIT 500) lv
-      JOIN orgs o ON o.id = lv.supplier_org_id) l), '[]')
-) AS figures
-"
+  'breaching_loans', '[]'::jsonb
+) AS figures,
+(SELECT ", breaching_json!(), "
+      FROM (SELECT lv.id AS loan_id, lv.supplier_org_id, lv.status, lv.outstanding, lv.value, lv.ltv, lv.margin_call_ltv,
+                   lv.liquidation_ltv
+            FROM lv WHERE ltv IS NULL OR ltv > margin_call_ltv
+            ORDER BY ltv DESC NULLS FIRST, id LIMIT 500) bl
+      JOIN orgs o ON o.id = bl.supplier_org_id) AS breaching
+")
     };
 }
 
@@ -467,19 +486,18 @@ SELECT jsonb_build_object(
         AND EXISTS (", in_book!("pl", $book), ")),
   'loans_above_margin_call_ltv', (SELECT above_margin FROM total),
   'loans_above_liquidation_ltv', (SELECT above_liquidation FROM total),
-  'breaching_loans', coalesce((SELECT jsonb_agg(l ORDER BY l.ltv::numeric DESC NULLS FIRST, l.loan_id) FROM (
-      SELECT bl.loan_id, bl.supplier_org_id, o.name AS supplier_name, bl.status, bl.outstanding::text AS outstanding_principal,
-             round(bl.value, minor_units($2))::text AS collateral_value, bl.ltv::text AS ltv,
-             bl.margin_call_ltv::text AS margin_call_ltv, bl.liquidation_ltv::text AS liquidation_ltv,
-             (bl.ltv IS NULL OR bl.ltv > bl.liquidation_ltv) AS above_liquidation_ltv
-      FROM (SELECT x.* FROM (", $lenders, ") f CROSS JOIN LATERAL (
+  'breaching_loans', '[]'::jsonb
+) AS figures,
+(SELECT ", breaching_json!(), "
+      FROM (SELECT x.loan_id, x.supplier_org_id, x.status, x.outstanding, round(x.value, minor_units($2)) AS value, x.ltv,
+                   x.margin_call_ltv, x.liquidation_ltv
+            FROM (", $lenders, ") f CROSS JOIN LATERAL (
                 SELECT * FROM exposure_loans bl
                 WHERE bl.currency = $2 AND bl.lender_org_id = f.lender_org_id
                   AND (bl.ltv IS NULL OR bl.ltv > bl.margin_call_ltv)
                 ORDER BY bl.ltv DESC NULLS FIRST, bl.loan_id LIMIT 500) x
             ORDER BY x.ltv DESC NULLS FIRST, x.loan_id LIMIT 500) bl
-      JOIN orgs o ON o.id = bl.supplier_org_id) l), '[]')
-) AS figures
+      JOIN orgs o ON o.id = bl.supplier_org_id) AS breaching
 ")
     };
 }
@@ -564,6 +582,9 @@ const EVERY_LENDER: Uuid = Uuid::nil();
 struct Figures {
     #[diesel(sql_type = Jsonb)]
     figures: Value,
+    /// `breaching_loans`, as JSON text ([`breaching_json`]).
+    #[diesel(sql_type = Text)]
+    breaching: String,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -744,6 +765,7 @@ fn answer(
     currency: String,
 ) -> ApiResult<Exposure> {
     let mut exposure: Exposure = serde_json::from_value(row.figures).map_err(ApiError::internal)?;
+    exposure.breaching_loans = serde_json::from_str(&row.breaching).map_err(ApiError::internal)?;
     exposure.as_of = Some(today);
     exposure.lender_org_id = lender;
     exposure.currency = Some(currency);
