@@ -76,54 +76,41 @@ struct Count {
     n: i64,
 }
 
-/// Every pledge in scope with its value on `$1`, in the loan's currency. The freshness factor
-/// is a subquery of its own (`OFFSET 0` keeps it one), so that PostgreSQL computes it once per
-/// packing day and commodity and remembers it (`Memoize`) instead of once per pledge: a
-/// million pledges are packed on a few hundred days. Each pledge's row carries only what the
-/// statement reads again (`counts`: whether it counts in the exposure figures, live with some
-/// quantity), to keep the million rows held in memory small. The unrounded
-/// value is computed below an `OFFSET 0` too, so that the rounding above it sees a column and
-/// is inlined (`round_half_even_inline`, migration 000024).
+/// Every pledge in scope with its value on `$1`, in the loan's currency. The value is the
+/// pledge's quantity times a unit value, price × grade factor × freshness, which depends only
+/// on the lot's commodity, grade and packing day, the loan's currency and the day: the unit
+/// value is a subquery of its own (`OFFSET 0` keeps it one), so that PostgreSQL computes it,
+/// latest price lookup included, once per such combination and remembers it (`Memoize`)
+/// instead of once per pledge: a million pledges are packed on a few hundred days. Numeric
+/// multiplication is exact, so quantity × (price × grade × freshness) is the same number as
+/// the product taken in `domain::valuation`'s order, before the one rounding. Each pledge's
+/// row carries only what the statement reads again (`counts`: whether it counts in the
+/// exposure figures, live with some quantity), to keep the million rows held in memory
+/// small. The unrounded value is computed below an `OFFSET 0` too, so that the rounding above
+/// it sees a column and is inlined (`round_half_even_inline`, migration 000024).
 ///
-/// The latest price: for one loan, looked up per commodity and currency (`Memoize`); for
-/// every loan, found once for every commodity and currency (`latest`) and joined to the
-/// pledges as a small table, which costs a quarter of the per-pledge lookups (0.19 s against
-/// 0.8 s at a million pledges, though all but one lookup were cache hits).
+/// Before, the freshness alone was remembered and the latest prices were joined as a small
+/// table: the per-pledge grade lookup and products cost 0.4–1 s more at a million pledges.
 fn valued(scope: Scope) -> String {
-    let (latest, price) = match scope {
-        Scope::All => (
-            "WITH latest AS ( \
-                 SELECT DISTINCT ON (commodity_code, currency) commodity_code, currency, price_per_unit \
-                 FROM prices WHERE as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
-                 ORDER BY commodity_code, currency, as_of DESC, id DESC) ",
-            "LEFT JOIN latest pr ON pr.commodity_code = lot.commodity_code AND pr.currency = ln.currency",
-        ),
-        Scope::Loan(_) => (
-            "",
-            "LEFT JOIN LATERAL ( \
-                 SELECT price_per_unit FROM prices \
-                 WHERE commodity_code = lot.commodity_code AND currency = ln.currency \
-                   AND as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
-                 ORDER BY as_of DESC, id DESC LIMIT 1) pr ON true",
-        ),
-    };
     format!(
-        "{latest}SELECT loan_id, lot_id, counts, old_value, lender_org_id, currency, commodity_code, \
+        "SELECT loan_id, lot_id, counts, old_value, lender_org_id, currency, commodity_code, \
                 warehouse_id, voyage_id, expires_on, round_half_even_inline(raw, places) AS value \
          FROM ( \
              SELECT p.loan_id, p.lot_id, p.quantity > 0 AND exposure_live(ln.status) AS counts, \
                     p.market_value AS old_value, ln.lender_org_id, ln.currency, lot.commodity_code, lot.warehouse_id, lot.voyage_id, lot.expires_on, \
-                    p.quantity * coalesce(pr.price_per_unit, 0) * coalesce((c.grades ->> lot.grade)::numeric, 0) \
-                        * fr.factor AS raw, \
-                    minor_units(ln.currency) AS places \
+                    p.quantity * u.unit AS raw, u.places \
              FROM pledges p \
              JOIN loans ln ON ln.id = p.loan_id \
              JOIN lots lot ON lot.id = p.lot_id \
-             JOIN commodities c ON c.code = lot.commodity_code \
              CROSS JOIN LATERAL ( \
-                 SELECT freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) \
-                     AS factor OFFSET 0) fr \
-             {price} \
+                 SELECT coalesce((SELECT price_per_unit FROM prices \
+                                  WHERE commodity_code = lot.commodity_code AND currency = ln.currency \
+                                    AND as_of < ($1 + 1)::timestamp AT TIME ZONE 'UTC' \
+                                  ORDER BY as_of DESC, id DESC LIMIT 1), 0) \
+                        * coalesce((c.grades ->> lot.grade)::numeric, 0) \
+                        * freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) AS unit, \
+                        minor_units(ln.currency) AS places \
+                 FROM commodities c WHERE c.code = lot.commodity_code OFFSET 0) u \
              WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') AND {} \
              OFFSET 0) priced",
         scope.filter()
@@ -213,9 +200,9 @@ const KEPT: &str = "loans_kept AS ( \
 /// Each loan's new collateral value, and by how much the value its exposure figures count
 /// changed (none when no live pledge of it changed).
 const TOTALS: &str = "totals AS ( \
-         SELECT loan_id, lender_org_id, currency, sum(value) AS value, \
+         SELECT loan_id, sum(value) AS value, \
                 sum(value - old_value) FILTER (WHERE counts AND value <> old_value) AS change \
-         FROM v GROUP BY loan_id, lender_org_id, currency)";
+         FROM v GROUP BY loan_id)";
 
 /// The debt an LTV measures: the principal asked for until it is paid out, then what is
 /// outstanding, plus accrued interest.
@@ -339,14 +326,15 @@ impl Texts {
         Texts {
             // Every pledge is valued once; loans are written first (lock order: the select
             // list reads `loans_written` to its end before `pledges_written` starts), then
-            // the pledges.
+            // the pledges. Each loan's LTV is computed once, below an `OFFSET 0`, so that its
+            // rounding is inlined and both the filter and the `SET` read it as a column.
             write: format!(
                 "WITH v AS MATERIALIZED ({valued}), \
          {TOTALS}, \
          next AS ( \
-             SELECT ln.id, t.value, \
-                    CASE WHEN t.value > 0 THEN round_half_even({OWED} / t.value, 6) END AS ltv \
-             FROM loans ln JOIN totals t ON t.loan_id = ln.id), \
+             SELECT id, value, CASE WHEN value > 0 THEN round_half_even_inline(raw, 6) END AS ltv \
+             FROM (SELECT ln.id, t.value, {OWED} / nullif(t.value, 0) AS raw \
+                   FROM loans ln JOIN totals t ON t.loan_id = ln.id OFFSET 0) owed), \
          loans_written AS ( \
              UPDATE loans ln SET collateral_value = next.value, ltv = next.ltv, revalued_at = now() \
              FROM next WHERE ln.id = next.id \
