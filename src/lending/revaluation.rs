@@ -5,8 +5,17 @@
 //! liquidation LTV default, and new margin calls open. No query runs per loan.
 //!
 //! Lock order: loan rows first, then pledge rows. Handlers that change one loan lock it
-//! before its pledges; a revaluation of every loan updates loans before pledges, and two
-//! revaluations of every loan take turns under an advisory lock.
+//! before its pledges; a revaluation of every loan locks every loan in scope, by id
+//! (`crate::db::locks`), before the statement that values them, and two revaluations of every
+//! loan take turns under an advisory lock.
+//!
+//! Why the loans are locked in a statement of their own: a statement reads the book as it was
+//! when it started. Had the valuing statement waited for a loan a settlement held, it would
+//! have gone on, once the settlement committed, with that loan's pledges as they were before
+//! it: their old quantities valued and written over the settlement's values, the loan's value
+//! summed from them, and their change added to the exposure figures a second time. Locked
+//! first, every loan in scope is held before the valuing statement starts, so it sees every
+//! change committed to them, and no other change can start until it commits.
 
 use crate::db::prepared::prepared;
 use chrono::NaiveDate;
@@ -406,6 +415,15 @@ pub async fn revalue(
             .bind::<BigInt, _>(REVALUATION_LOCK)
             .execute(conn)
             .await?;
+        // Every loan in scope, by id (see the module's comment).
+        prepared(
+            "SELECT count(*) AS n FROM ( \
+                 SELECT 1 FROM loans \
+                 WHERE status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
+                 ORDER BY id FOR NO KEY UPDATE) held",
+        )
+        .get_result::<Count>(conn)
+        .await?;
     }
     let texts = Texts::of(scope);
     // For the one statement that values every pledge: its valuations are held once and read

@@ -1110,6 +1110,100 @@ async fn the_revaluation_of_every_loan_puts_its_planner_settings_back() {
     assert_eq!(after.enable_sort, "on");
 }
 
+/// A settlement-like change to a loan's pledge, committed while a revaluation of every loan
+/// waits for that loan: the revaluation values the pledge as the change left it. (Before
+/// every loan was locked first, the waiting statement went on from the book as it was when it
+/// started, and wrote the pledge's old quantity's value over the change's.)
+#[tokio::test]
+async fn a_revaluation_of_every_loan_waiting_for_a_changed_loan_values_it_as_changed() {
+    use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use holdfast::lending::revaluation::{self, Scope};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    let (lot, loan) = world.active_loan(&app, "1000", "2000").await;
+    let loan: uuid::Uuid = loan.parse().expect("loan id");
+    let lot: uuid::Uuid = lot["id"].as_str().expect("lot id").parse().expect("uuid");
+    let commodity = world.custody.commodity.clone();
+    let mut held = app.pool.get().await.expect("conn");
+    let pool = app.pool.clone();
+    let revalued = held
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            // The change: the loan locked, half its pledge released, the loan revalued.
+            diesel::sql_query("SELECT 1 FROM loans WHERE id = $1 FOR UPDATE")
+                .bind::<SqlUuid, _>(loan)
+                .execute(conn)
+                .await?;
+            diesel::sql_query("UPDATE pledges SET quantity = 500 WHERE loan_id = $1 AND lot_id = $2")
+                .bind::<SqlUuid, _>(loan)
+                .bind::<SqlUuid, _>(lot)
+                .execute(conn)
+                .await?;
+            diesel::sql_query("UPDATE lots SET quantity_pledged = 500 WHERE id = $1")
+                .bind::<SqlUuid, _>(lot)
+                .execute(conn)
+                .await?;
+            revaluation::revalue(conn, today(), Scope::Loan(loan), "revaluation").await?;
+            // Meanwhile a new price and the revaluation of every loan, which must wait.
+            let every = tokio::spawn(async move {
+                let mut conn = pool.get().await.expect("conn");
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    diesel::sql_query(
+                        "INSERT INTO prices (commodity_code, price_per_unit, currency, as_of, source) \
+                         VALUES ($1, 6.60, 'CNY', now(), 'race')",
+                    )
+                    .bind::<Text, _>(commodity)
+                    .execute(conn)
+                    .await?;
+                    revaluation::revalue(conn, today(), Scope::All, "revaluation").await
+                })
+                .await
+            });
+            let mut watcher = app.pool.get().await.expect("conn");
+            let mut waited = false;
+            for _ in 0..200 {
+                let waiting: Count = diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .get_result(&mut watcher)
+                .await?;
+                if waiting.n > 0 {
+                    waited = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            assert!(waited, "the revaluation of every loan did not wait for the loan");
+            Ok(every)
+        })
+        .await
+        .expect("the change commits");
+    let outcome = revalued
+        .await
+        .expect("task")
+        .expect("the revaluation of every loan commits");
+    assert!(outcome.pledges_revalued >= 1, "{outcome:?}");
+    // Nothing left to correct: the pledge was valued at 500 kg and the new price.
+    let again = held
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            revaluation::revalue(conn, today(), Scope::Loan(loan), "revaluation").await
+        })
+        .await
+        .expect("revaluation");
+    assert_eq!(
+        (again.pledges_revalued, again.loans_revalued),
+        (0, 0),
+        "{again:?}"
+    );
+    fixtures::assert_exposure_kept(&app).await;
+}
+
 #[tokio::test]
 async fn the_sql_minor_units_agree_with_the_iso_table() {
     use diesel::sql_types::{Integer, Text};
