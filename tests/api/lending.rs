@@ -1166,7 +1166,7 @@ async fn a_revaluation_of_every_loan_waiting_for_a_changed_loan_values_it_as_cha
             });
             let mut watcher = app.pool.get().await.expect("conn");
             let mut waited = false;
-            for _ in 0..200 {
+            for _ in 0..400 {
                 let waiting: Count = diesel::sql_query(
                     "SELECT count(*) AS n FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
