@@ -129,6 +129,9 @@ async fn close_through(
 }
 
 async fn close_day(conn: &mut AsyncPgConnection, day: NaiveDate) -> QueryResult<Closed> {
+    // The loans locked by id before the accrual updates them (in whatever order its scan
+    // finds them), as the revaluation below would lock them.
+    revaluation::hold_every_loan(conn).await?;
     let loans_accrued = revaluation::accrue(conn, day).await?;
     let outcome = revaluation::revalue(conn, day, Scope::All, "revaluation").await?;
     revaluation::record_ltv_history(conn, day).await?;

@@ -401,6 +401,27 @@ impl Texts {
     }
 }
 
+/// Takes the turn of the revaluations of every loan (an advisory lock), then locks every loan
+/// such a revaluation values, by id (see the module's comment). A revaluation of every loan
+/// does this first; the daily close does it before its accrual, which updates the loans too,
+/// so that it takes the loans in the same order as every other writer. Taken again in the
+/// same transaction, both are already held.
+pub async fn hold_every_loan(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    prepared("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(REVALUATION_LOCK)
+        .execute(conn)
+        .await?;
+    prepared(
+        "SELECT count(*) AS n FROM ( \
+             SELECT 1 FROM loans \
+             WHERE status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
+             ORDER BY id FOR NO KEY UPDATE) held",
+    )
+    .get_result::<Count>(conn)
+    .await?;
+    Ok(())
+}
+
 /// Revalues the loans in scope on `as_of` and applies the margin-call rules. Runs in the
 /// caller's transaction: five set-based statements ([`Texts`]) in the order the rules need
 /// (value, cure, default, close, open).
@@ -411,19 +432,7 @@ pub async fn revalue(
     cure_reason: &str,
 ) -> QueryResult<Outcome> {
     if let Scope::All = scope {
-        prepared("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(REVALUATION_LOCK)
-            .execute(conn)
-            .await?;
-        // Every loan in scope, by id (see the module's comment).
-        prepared(
-            "SELECT count(*) AS n FROM ( \
-                 SELECT 1 FROM loans \
-                 WHERE status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
-                 ORDER BY id FOR NO KEY UPDATE) held",
-        )
-        .get_result::<Count>(conn)
-        .await?;
+        hold_every_loan(conn).await?;
     }
     let texts = Texts::of(scope);
     // For the one statement that values every pledge: its valuations are held once and read
