@@ -50,6 +50,10 @@ impl Scope {
     }
 }
 
+/// The statuses of the loans a revaluation values, and so the loans a revaluation of every
+/// loan locks first.
+const REVALUED: &str = "('requested', 'approved', 'active', 'defaulted', 'liquidating')";
+
 const REVALUATION_LOCK: i64 = 0x686f_6c64_7265_7661;
 
 /// What a revaluation changed.
@@ -120,7 +124,7 @@ fn valued(scope: Scope) -> String {
                         * freshness_factor(lot.packed_on, $1, c.fresh_days, c.shelf_life_days, c.end_freshness_factor) AS unit, \
                         minor_units(ln.currency) AS places \
                  FROM commodities c WHERE c.code = lot.commodity_code OFFSET 0) u \
-             WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') AND {} \
+             WHERE ln.status IN {REVALUED} AND {} \
              OFFSET 0) priced",
         scope.filter()
     )
@@ -411,14 +415,13 @@ pub async fn hold_every_loan(conn: &mut AsyncPgConnection) -> QueryResult<()> {
         .bind::<BigInt, _>(REVALUATION_LOCK)
         .execute(conn)
         .await?;
-    prepared(
-        "SELECT count(*) AS n FROM ( \
-             SELECT 1 FROM loans \
-             WHERE status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
-             ORDER BY id FOR NO KEY UPDATE) held",
-    )
-    .get_result::<Count>(conn)
-    .await?;
+    static HOLD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT count(*) AS n FROM ( \
+                 SELECT 1 FROM loans WHERE status IN {REVALUED} ORDER BY id FOR NO KEY UPDATE) held"
+        )
+    });
+    prepared(HOLD.as_str()).get_result::<Count>(conn).await?;
     Ok(())
 }
 
