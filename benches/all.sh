@@ -62,19 +62,16 @@ loans_small=$(field exposure-small "$read_line" '{gsub(/[()]/, "", $3); print $3
 small_p50=$(field exposure-small "$read_line" '{print $(NF-4)}')
 small_p99=$(field exposure-small "$read_line" '{print $(NF-1)}')
 small_first=$(field exposure-small "$first_line" '{print $10}')
-small_warm_p99=$(field exposure-small "$first_line" '{print $(NF-1)}')
 loans_full=$(field revaluation "$read_line" '{gsub(/[()]/, "", $3); print $3}')
 full_p50=$(field revaluation "$read_line" '{print $(NF-4)}')
 full_p99=$(field revaluation "$read_line" '{print $(NF-1)}')
 full_first=$(field revaluation "$first_line" '{print $10}')
-full_warm_p99=$(field revaluation "$first_line" '{print $(NF-1)}')
 side_line='^GET /v1/exposure \([0-9]+ loans, beside'
 side_first_line='^GET /v1/exposure, beside the full book, reads in turn, its first read'
 loans_side=$(field revaluation "$side_line" '{gsub(/[()]/, "", $3); print $3}')
 side_p50=$(field revaluation "$side_line" '{print $(NF-4)}')
 side_p99=$(field revaluation "$side_line" '{print $(NF-1)}')
 side_first=$(field revaluation "$side_first_line" '{print $(NF-10)}')
-side_warm_p99=$(field revaluation "$side_first_line" '{print $(NF-1)}')
 stress=$(field revaluation '^POST /v1/exposure/stress' '{print $(NF-1)}')
 reval=$(field revaluation '^revaluation median' '{print $3}')
 bare=$(field revaluation '^revaluation median' '{print $8}')
@@ -124,9 +121,9 @@ Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; fdatasync of one 8 kB
 
 | Work | Holdfast | Ceiling in the same run | Ratio | Target |
 |---|---|---|---|---|
-| \`GET /v1/exposure\`, ${loans_small} loans | p50 ${small_p50} ms, p99 ${small_p99} ms (first read ${small_first} ms; the others' p99 ${small_warm_p99} ms) | — | — | p99 ≤ 50 ms |
-| \`GET /v1/exposure\`, ${loans_full} loans | p50 ${full_p50} ms, p99 ${full_p99} ms (first read ${full_first} ms; the others' p99 ${full_warm_p99} ms) | — | — | p99 ≤ 50 ms, no slower than the smaller book read in turn with it |
-| \`GET /v1/exposure\`, ${loans_side} loans beside the ${loans_full}-loan book, the two read in turn | p50 ${side_p50} ms, p99 ${side_p99} ms (first read ${side_first} ms; the others' p99 ${side_warm_p99} ms) | — | — | p99 ≤ 50 ms |
+| \`GET /v1/exposure\`, ${loans_small} loans | p50 ${small_p50} ms, p99 ${small_p99} ms (after an untimed first read of ${small_first} ms) | — | — | p99 ≤ 50 ms |
+| \`GET /v1/exposure\`, ${loans_full} loans | p50 ${full_p50} ms, p99 ${full_p99} ms (after an untimed first read of ${full_first} ms) | — | — | p99 ≤ 50 ms, no slower than the smaller book read in turn with it |
+| \`GET /v1/exposure\`, ${loans_side} loans beside the ${loans_full}-loan book, the two read in turn | p50 ${side_p50} ms, p99 ${side_p99} ms (after an untimed first read of ${side_first} ms) | — | — | p99 ≤ 50 ms |
 | \`POST /v1/exposure/stress\`, ${loans_full} loans | median ${stress} ms | — | — | ≤ 1,000 ms |
 | Revaluation after a price change, ${loans_full} loans | ${reval} s | bare UPDATE of the same rows: ${bare} s | ${reval_ratio} | ≤ 1.5 |
 | Settlements, one hot lender, 1 client | ${settle_one}/s, p99 ${settle_one_p99} ms | — | — | — |

@@ -379,6 +379,7 @@ diesel::table! {
         quantity -> Numeric,
         market_value -> Numeric,
         created_at -> Timestamptz,
+        previous_market_value -> Numeric,
     }
 }
 

@@ -1204,6 +1204,72 @@ async fn a_revaluation_of_every_loan_waiting_for_a_changed_loan_values_it_as_cha
     fixtures::assert_exposure_kept(&app).await;
 }
 
+/// A pledge's unrounded value exactly half a cent from the value it holds: the revaluation,
+/// which decides which pledges changed without rounding them, rewrites it only when rounding
+/// half to even moves it (the value held odd in its last place), and rounds the rest as
+/// `domain::valuation` does.
+#[tokio::test]
+async fn a_value_half_a_cent_away_is_rewritten_only_when_half_to_even_moves_it() {
+    use diesel::sql_types::{Text, Uuid as SqlUuid};
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use holdfast::lending::revaluation::{self, Scope};
+    #[derive(diesel::QueryableByName)]
+    struct Values {
+        #[diesel(sql_type = Text)]
+        pledge: String,
+        #[diesel(sql_type = Text)]
+        loan: String,
+    }
+    let app = TestApp::spawn().await;
+    let world = lending(&app).await;
+    // 1,000 kg of grade A packed today: the value is 1,000 × the price.
+    let (_, loan) = world.active_loan(&app, "1000", "100").await;
+    let loan: uuid::Uuid = loan.parse().expect("loan id");
+    let commodity = world.custody.commodity.clone();
+    let mut conn = app.pool.get().await.expect("conn");
+    // Each step: a new price, then the revaluation of every loan; answers how many pledges it
+    // wrote and the pledge's and the loan's value after it.
+    let mut at = async |price: &str| -> (i64, String, String) {
+        let price = price.to_owned();
+        let commodity = commodity.clone();
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(
+                "INSERT INTO prices (commodity_code, price_per_unit, currency, as_of, source) \
+                 VALUES ($1, $2::numeric, 'CNY', clock_timestamp(), 'half a cent')",
+            )
+            .bind::<Text, _>(commodity)
+            .bind::<Text, _>(price)
+            .execute(conn)
+            .await?;
+            let outcome = revaluation::revalue(conn, today(), Scope::All, "revaluation").await?;
+            let values: Values = diesel::sql_query(
+                "SELECT p.market_value::text AS pledge, ln.collateral_value::text AS loan \
+                 FROM pledges p JOIN loans ln ON ln.id = p.loan_id WHERE ln.id = $1",
+            )
+            .bind::<SqlUuid, _>(loan)
+            .get_result(conn)
+            .await?;
+            Ok((outcome.pledges_revalued, values.pledge, values.loan))
+        })
+        .await
+        .expect("revaluation")
+    };
+    let step = |written: i64, value: &str| (written, value.to_owned(), value.to_owned());
+    // 2,000.005 from 6,000.00: half to even, down to 2,000.00 (half away from zero: 2,000.01).
+    assert_eq!(at("2.000005").await, step(1, "2000.00"));
+    // The same price again: 2,000.00 is even, so it stays, and nothing is written.
+    assert_eq!(at("2.000005").await, step(0, "2000.00"));
+    // From 2,000.01 (odd) to 2,000.005, half a cent away: half to even moves it to 2,000.00.
+    assert_eq!(at("2.00001").await, step(1, "2000.01"));
+    assert_eq!(at("2.000005").await, step(1, "2000.00"));
+    // From 2,000.02 (even) to 2,000.015, half a cent away: half to even keeps 2,000.02.
+    assert_eq!(at("2.00002").await, step(1, "2000.02"));
+    assert_eq!(at("2.000015").await, step(0, "2000.02"));
+    // A cent and a half away: rewritten, to even (2,000.00 from 2,000.02, not 2,000.01).
+    assert_eq!(at("2.000005").await, step(1, "2000.00"));
+    fixtures::assert_exposure_kept(&app).await;
+}
+
 #[tokio::test]
 async fn the_sql_minor_units_agree_with_the_iso_table() {
     use diesel::sql_types::{Integer, Text};

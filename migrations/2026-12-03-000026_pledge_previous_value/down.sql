@@ -1,0 +1,1 @@
+ALTER TABLE pledges DROP COLUMN previous_market_value;
