@@ -221,23 +221,23 @@ const KEPT: &str = "loans_kept AS ( \
                  sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0) \
          RETURNING 1)";
 
-/// Each loan's new collateral value, summed from scratch: its pledges' values as the statement
-/// found them, plus what `v` changed (the rest of the statement reads the book as it was when
-/// the statement began, not as `v` left it); and by how much the value its exposure figures
-/// count changed (none when no live pledge of it changed).
+/// Each loan's new collateral value, the value it holds plus what `v` changed of its pledges'
+/// values; and by how much the value its exposure figures count changed (none when no live
+/// pledge of it changed). A loan's value is the sum of its pledges' values: the revaluation
+/// is the only writer of either and writes both in one statement, a pledge enters at zero,
+/// and a loan paid off (its value set to zero) leaves the loans a revaluation values; so the
+/// sum is not taken again from every pledge (0.9 s at a million pledges, a tenth of the
+/// statement). The random-operations test holds every loan's value equal to the sum.
 fn totals(scope: Scope) -> String {
     format!(
         "changes AS ( \
              SELECT loan_id, sum(value - old_value) AS moved, \
                     sum(value - old_value) FILTER (WHERE counts) AS change \
              FROM v GROUP BY loan_id), \
-         held AS ( \
-             SELECT p.loan_id, sum(p.market_value) AS value \
-             FROM pledges p JOIN loans ln ON ln.id = p.loan_id \
-             WHERE ln.status IN {REVALUED} AND {filter} GROUP BY p.loan_id), \
          totals AS ( \
-             SELECT h.loan_id, h.value + coalesce(c.moved, 0) AS value, c.change \
-             FROM held h LEFT JOIN changes c ON c.loan_id = h.loan_id)",
+             SELECT ln.id AS loan_id, ln.collateral_value + coalesce(c.moved, 0) AS value, c.change \
+             FROM loans ln LEFT JOIN changes c ON c.loan_id = ln.id \
+             WHERE ln.status IN {REVALUED} AND {filter})",
         filter = scope.filter()
     )
 }

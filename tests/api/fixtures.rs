@@ -416,6 +416,25 @@ pub async fn assert_exposure_kept(app: &TestApp) {
         request_id: None,
     };
     let mut conn = app.pool.get().await.expect("connection");
+    // Every loan a revaluation values holds the sum of its pledges' values, which the
+    // revaluation of every loan adds its changes to rather than summing again.
+    #[derive(diesel::QueryableByName)]
+    struct Unequal {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        loan: String,
+    }
+    let unequal: Vec<Unequal> = diesel::sql_query(
+        "SELECT ln.id::text || ': ' || ln.collateral_value || ' against ' \
+                || coalesce(sum(p.market_value), 0) AS loan \
+         FROM loans ln LEFT JOIN pledges p ON p.loan_id = ln.id \
+         WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
+         GROUP BY ln.id HAVING ln.collateral_value <> coalesce(sum(p.market_value), 0)",
+    )
+    .load(&mut conn)
+    .await
+    .expect("loan values");
+    let unequal: Vec<&str> = unequal.iter().map(|u| u.loan.as_str()).collect();
+    assert!(unequal.is_empty(), "loans not valued at their pledges' sum: {unequal:?}");
     let books: Vec<Book> = diesel::sql_query(
         "SELECT DISTINCT lender_org_id, currency FROM facilities \
          UNION SELECT DISTINCT NULL::uuid, currency FROM facilities",
