@@ -144,7 +144,7 @@ fn revalued(scope: Scope) -> String {
 /// The exposure figures (migration 000013) changed by the statement's new pledge values. The
 /// revaluation is the only writer of a pledge's market value, and no trigger watches it: the
 /// change is kept here, set-based, from `v` (each pledge's old and new value, and its lot's
-/// place) and `totals` (each loan's change). A revaluation changes values only, never which
+/// place) and `changes` (each loan's change). A revaluation changes values only, never which
 /// lots or loans a book holds, so of the kept figures only three things move: each changed
 /// loan's row in `exposure_loans` (`loans_kept`: its value, and its LTV from it), the value of
 /// each commodity, place and expiry cell, and the loan cells (total, status, supplier, LTV
@@ -170,7 +170,7 @@ const KEPT: &str = "loans_kept AS ( \
              ltv = CASE WHEN round(el.value + t.change, minor_units(el.currency)) > 0 \
                         THEN round_half_even((el.outstanding + el.interest) \
                                              / round(el.value + t.change, minor_units(el.currency)), 6) END \
-         FROM totals t WHERE el.loan_id = t.loan_id AND t.change <> 0 \
+         FROM changes t WHERE el.loan_id = t.loan_id AND t.change <> 0 \
          RETURNING el.lender_org_id, el.currency, el.status, el.supplier_org_id, el.outstanding, el.interest, \
                    el.value, el.ltv, el.margin_call_ltv, el.liquidation_ltv, t.change), \
      loan_rows AS ( \
@@ -221,26 +221,13 @@ const KEPT: &str = "loans_kept AS ( \
                  sum(above_liquidation)) <> (0, 0, 0, 0, 0, 0) \
          RETURNING 1)";
 
-/// Each loan's new collateral value, the value it holds plus what `v` changed of its pledges'
-/// values; and by how much the value its exposure figures count changed (none when no live
-/// pledge of it changed). A loan's value is the sum of its pledges' values: the revaluation
-/// is the only writer of either and writes both in one statement, a pledge enters at zero,
-/// and a loan paid off (its value set to zero) leaves the loans a revaluation values; so the
-/// sum is not taken again from every pledge (0.9 s at a million pledges, a tenth of the
-/// statement). The random-operations test holds every loan's value equal to the sum.
-fn totals(scope: Scope) -> String {
-    format!(
-        "changes AS ( \
-             SELECT loan_id, sum(value - old_value) AS moved, \
-                    sum(value - old_value) FILTER (WHERE counts) AS change \
-             FROM v GROUP BY loan_id), \
-         totals AS ( \
-             SELECT ln.id AS loan_id, ln.collateral_value + coalesce(c.moved, 0) AS value, c.change \
-             FROM loans ln LEFT JOIN changes c ON c.loan_id = ln.id \
-             WHERE ln.status IN {REVALUED} AND {filter})",
-        filter = scope.filter()
-    )
-}
+/// Each changed loan's changes: by how much its pledges' values moved (`moved`), and by how
+/// much the value its exposure figures count did (`change`, none when no live pledge of it
+/// changed).
+const CHANGES: &str = "changes AS ( \
+         SELECT loan_id, sum(value - old_value) AS moved, \
+                sum(value - old_value) FILTER (WHERE counts) AS change \
+         FROM v GROUP BY loan_id)";
 
 /// The debt an LTV measures: the principal asked for until it is paid out, then what is
 /// outstanding, plus accrued interest.
@@ -357,7 +344,6 @@ impl Texts {
 
     fn build(scope: Scope) -> Texts {
         let revalued = revalued(scope);
-        let totals = totals(scope);
         let filter = scope.filter();
         let default_reason = "CASE WHEN ln.ltv IS NULL OR ln.ltv > f.liquidation_ltv THEN 'liquidation_ltv' \
                           WHEN ln.maturity_date < $1 THEN 'matured' \
@@ -366,15 +352,26 @@ impl Texts {
             // The pledges are valued and written in one pass (`v`), then the loans. The
             // loans in scope are already locked (by the caller for one loan, by
             // `hold_every_loan` for every loan), so writing the pledges first keeps the lock
-            // order. Each loan's LTV is computed once, below an `OFFSET 0`, so that its
-            // rounding is inlined and both the filter and the `SET` read it as a column.
+            // order.
+            //
+            // Each loan's new value is the value it holds plus its pledges' changes. A loan's
+            // value is the sum of its pledges' values: the revaluation is the only writer of
+            // either and writes both in this statement, a pledge enters at zero, and a loan
+            // paid off (its value set to zero) leaves the loans a revaluation values; so the
+            // sum is not taken again from every pledge (0.9 s at a million pledges, a tenth
+            // of the statement). The API tests hold every loan's value equal to the sum
+            // (`fixtures::assert_exposure_kept`). Each LTV is computed once, below an
+            // `OFFSET 0`, so that its rounding is inlined and both the filter and the `SET`
+            // read it as a column.
             write: format!(
                 "WITH v AS ({revalued}), \
-         {totals}, \
+         {CHANGES}, \
          next AS ( \
              SELECT id, value, CASE WHEN value > 0 THEN round_half_even_inline(raw, 6) END AS ltv \
-             FROM (SELECT ln.id, t.value, {OWED} / nullif(t.value, 0) AS raw \
-                   FROM loans ln JOIN totals t ON t.loan_id = ln.id OFFSET 0) owed), \
+             FROM (SELECT ln.id, ln.collateral_value + coalesce(c.moved, 0) AS value, \
+                          {OWED} / nullif(ln.collateral_value + coalesce(c.moved, 0), 0) AS raw \
+                   FROM loans ln LEFT JOIN changes c ON c.loan_id = ln.id \
+                   WHERE ln.status IN {REVALUED} AND {filter} OFFSET 0) owed), \
          loans_written AS ( \
              UPDATE loans ln SET collateral_value = next.value, ltv = next.ltv, revalued_at = now() \
              FROM next WHERE ln.id = next.id \

@@ -434,7 +434,10 @@ pub async fn assert_exposure_kept(app: &TestApp) {
     .await
     .expect("loan values");
     let unequal: Vec<&str> = unequal.iter().map(|u| u.loan.as_str()).collect();
-    assert!(unequal.is_empty(), "loans not valued at their pledges' sum: {unequal:?}");
+    assert!(
+        unequal.is_empty(),
+        "loans not valued at their pledges' sum: {unequal:?}"
+    );
     let books: Vec<Book> = diesel::sql_query(
         "SELECT DISTINCT lender_org_id, currency FROM facilities \
          UNION SELECT DISTINCT NULL::uuid, currency FROM facilities",
