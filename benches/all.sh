@@ -46,7 +46,7 @@ run() { # name, env prefix..., then cargo bench arguments
     }
 }
 
-run exposure-small env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_READS=50 BENCH_SIDE_LOANS=0 cargo bench --bench revaluation
+run exposure-small env BENCH_LOTS=100000 BENCH_LOANS=10000 BENCH_SIDE_LOANS=0 cargo bench --bench revaluation
 run revaluation "${full[@]}" cargo bench --bench revaluation
 run settlement "${settle[@]}" cargo bench --bench settlement
 run receive-scans "${scans[@]}" cargo bench --bench receive_scans
