@@ -13,7 +13,7 @@
 //! when it started. Had the valuing statement waited for a loan a settlement held, it would
 //! have gone on, once the settlement committed, with that loan's pledges as they were before
 //! it: their old quantities valued and written over the settlement's values, the loan's value
-//! summed from them, and their change added to the exposure figures a second time. Locked
+//! moved by them, and their change added to the exposure figures a second time. Locked
 //! first, every loan in scope is held before the valuing statement starts, so it sees every
 //! change committed to them, and no other change can start until it commits.
 
@@ -52,7 +52,7 @@ impl Scope {
 
 /// The statuses of the loans a revaluation values, and so the loans a revaluation of every
 /// loan locks first.
-const REVALUED: &str = "('requested', 'approved', 'active', 'defaulted', 'liquidating')";
+pub const REVALUED: &str = "('requested', 'approved', 'active', 'defaulted', 'liquidating')";
 
 const REVALUATION_LOCK: i64 = 0x686f_6c64_7265_7661;
 

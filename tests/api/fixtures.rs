@@ -423,13 +423,14 @@ pub async fn assert_exposure_kept(app: &TestApp) {
         #[diesel(sql_type = diesel::sql_types::Text)]
         loan: String,
     }
-    let unequal: Vec<Unequal> = diesel::sql_query(
+    let unequal: Vec<Unequal> = diesel::sql_query(format!(
         "SELECT ln.id::text || ': ' || ln.collateral_value || ' against ' \
                 || coalesce(sum(p.market_value), 0) AS loan \
          FROM loans ln LEFT JOIN pledges p ON p.loan_id = ln.id \
-         WHERE ln.status IN ('requested', 'approved', 'active', 'defaulted', 'liquidating') \
+         WHERE ln.status IN {} \
          GROUP BY ln.id HAVING ln.collateral_value <> coalesce(sum(p.market_value), 0)",
-    )
+        holdfast::lending::revaluation::REVALUED
+    ))
     .load(&mut conn)
     .await
     .expect("loan values");
