@@ -7,8 +7,8 @@
 //! runs the set-based revaluation (`lending::revaluation::revalue`, every loan), and runs a bare
 //! SQL UPDATE writing the same pledge and loan rows. It reports the medians and their ratio, then starts the
 //! release `holdfast serve` binary and times `GET /v1/exposure` for the lender
-//! (`BENCH_READS` requests, default 200, after one untimed first read; p50 and p99: of 50 reads the
-//! p99 would be the slowest one).
+//! (`BENCH_READS` requests, default 1,000, after one untimed first read; p50 and p99: of 50 reads
+//! the p99 would be the slowest one, of 1,000 it is the tenth slowest).
 
 #[path = "harness/mod.rs"]
 mod harness;
@@ -288,7 +288,7 @@ fn print_reads(
 async fn main() -> anyhow::Result<()> {
     let lots = env_number("BENCH_LOTS", 1_000_000);
     let loans = env_number("BENCH_LOANS", 100_000);
-    let reads = env_number("BENCH_READS", 200) as usize;
+    let reads = env_number("BENCH_READS", 1000) as usize;
     // Rounds of price change, revaluation and bare UPDATE (at least one: the first opens the
     // margin calls the exposure read reports).
     let rounds = env_number("BENCH_ROUNDS", 3).max(1);
