@@ -219,8 +219,7 @@ async fn check_place(conn: &mut AsyncPgConnection, new: &NewLot) -> ApiResult<()
     Ok(())
 }
 
-/// Insert the announced lot under a random code. A clash of random codes is rare (30^8
-/// codes); try a few before giving up.
+/// Insert the announced lot under a fresh code ([`insert_under_fresh_code`]).
 async fn insert_with_fresh_code(
     conn: &mut AsyncPgConnection,
     owner: Uuid,
@@ -230,11 +229,10 @@ async fn insert_with_fresh_code(
     expires_on: NaiveDate,
 ) -> ApiResult<LotRow> {
     let id = Uuid::new_v4();
-    for _ in 0..5 {
-        let code = LotCode::generate();
-        let values = store::NewLotValues {
+    insert_under_fresh_code(
+        conn,
+        &store::NewLotValues {
             id,
-            code: code.as_str(),
             owner_org_id: owner,
             commodity_code: &commodity.code,
             grade: &new.grade,
@@ -249,14 +247,22 @@ async fn insert_with_fresh_code(
             parent_lot_id: None,
             warehouse_since: None,
             insurer: new.insurer.as_deref(),
-        };
-        match store::insert(conn, values).await {
-            Ok(inserted) => return Ok(inserted),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                info,
-            )) if info.constraint_name() == Some("lots_code_key") => continue,
-            Err(other) => return Err(other.into()),
+        },
+    )
+    .await
+}
+
+/// Inserts the lot under a random code, drawing another while the code is taken. Codes carry
+/// about 39 random bits (30^8 codes): among a million lots a new code is taken about once in
+/// 650,000 draws, so five draws all taken do not happen by chance.
+async fn insert_under_fresh_code(
+    conn: &mut AsyncPgConnection,
+    lot: &store::NewLotValues<'_>,
+) -> ApiResult<LotRow> {
+    for _ in 0..5 {
+        let code = LotCode::generate();
+        if let Some(inserted) = store::insert(conn, code.as_str(), lot).await? {
+            return Ok(inserted);
         }
     }
     Err(ApiError::internal("could not find a free lot code"))
@@ -322,12 +328,10 @@ async fn split_off(
     actor: Uuid,
 ) -> ApiResult<(LotRow, LotRow)> {
     let child_id = Uuid::new_v4();
-    let code = LotCode::generate();
-    store::insert(
+    insert_under_fresh_code(
         conn,
-        store::NewLotValues {
+        &store::NewLotValues {
             id: child_id,
-            code: code.as_str(),
             owner_org_id: parent.owner_org_id,
             commodity_code: &parent.commodity_code,
             grade: &parent.grade,

@@ -280,9 +280,9 @@ pub async fn on_hold(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<
     }
 }
 
+/// A new lot, but for its code, which [`insert`] takes apart.
 pub struct NewLotValues<'a> {
     pub id: Uuid,
-    pub code: &'a str,
     pub owner_org_id: Uuid,
     pub commodity_code: &'a str,
     pub grade: &'a str,
@@ -301,11 +301,19 @@ pub struct NewLotValues<'a> {
     pub warehouse_since: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> QueryResult<LotRow> {
+/// Inserts the lot under `code` unless the code is taken, in which case nothing is written and
+/// the answer is `None` (`ON CONFLICT (code) DO NOTHING`): a clash is not an error, so the
+/// caller's transaction stays usable and it can try another code in it.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    lot: &NewLotValues<'_>,
+) -> QueryResult<Option<LotRow>> {
+    use diesel::OptionalExtension;
     diesel::insert_into(lots::table)
         .values((
             lots::id.eq(lot.id),
-            lots::code.eq(lot.code),
+            lots::code.eq(code),
             lots::owner_org_id.eq(lot.owner_org_id),
             lots::commodity_code.eq(lot.commodity_code),
             lots::grade.eq(lot.grade),
@@ -321,9 +329,12 @@ pub async fn insert(conn: &mut AsyncPgConnection, lot: NewLotValues<'_>) -> Quer
             lots::insurer.eq(lot.insurer),
             lots::warehouse_since.eq(lot.warehouse_since),
         ))
+        .on_conflict(lots::code)
+        .do_nothing()
         .returning(LotRow::as_returning())
         .get_result(conn)
         .await
+        .optional()
 }
 
 /// One movement: the change of quantity on hand and where the lot is, and in which status,

@@ -441,6 +441,57 @@ async fn a_split_makes_a_new_lot_with_its_own_code_and_movements_on_both() {
     reconciled(&app, &c).await;
 }
 
+/// A lot code already taken does not fail the insert that drew it: nothing is written, the
+/// insert answers `None`, and the transaction it ran in goes on, so the service draws another
+/// code in it (an announcement or a split never fails on a clash of random codes).
+#[tokio::test]
+async fn a_lot_code_already_taken_writes_nothing_and_leaves_the_transaction_usable() {
+    use diesel::{QueryDsl, SelectableHelper};
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use holdfast::db::schema::lots;
+    use holdfast::lots::{model::LotRow, store};
+    let app = TestApp::spawn().await;
+    let c = custody(&app).await;
+    let lot = c.lot_in_custody(&app, "100").await;
+    let id: Uuid = lot["id"].as_str().expect("id").parse().expect("uuid");
+    let before = app.count("lots").await;
+    let mut conn = app.pool.get().await.expect("connection");
+    let (taken, fresh) = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let parent: LotRow = lots::table
+                .find(id)
+                .select(LotRow::as_select())
+                .first(conn)
+                .await?;
+            let values = |id| store::NewLotValues {
+                id,
+                owner_org_id: parent.owner_org_id,
+                commodity_code: &parent.commodity_code,
+                grade: &parent.grade,
+                declared_grade: &parent.declared_grade,
+                unit: &parent.unit,
+                status: parent.status,
+                quantity_announced: parent.quantity_announced,
+                warehouse_id: parent.warehouse_id,
+                voyage_id: parent.voyage_id,
+                packed_on: parent.packed_on,
+                expires_on: parent.expires_on,
+                parent_lot_id: Some(parent.id),
+                warehouse_since: parent.warehouse_since,
+                insurer: None,
+            };
+            let taken = store::insert(conn, &parent.code, &values(Uuid::new_v4())).await?;
+            let fresh = LotCode::generate();
+            let fresh = store::insert(conn, fresh.as_str(), &values(Uuid::new_v4())).await?;
+            Ok((taken, fresh))
+        })
+        .await
+        .expect("the transaction goes on after the clash");
+    assert!(taken.is_none(), "{taken:?}");
+    assert!(fresh.is_some_and(|lot| lot.parent_lot_id == Some(id)));
+    assert_eq!(app.count("lots").await, before + 1);
+}
+
 #[tokio::test]
 async fn lots_are_seen_by_their_supplier_and_custodian_only_and_listed_with_filters() {
     let app = TestApp::spawn().await;
