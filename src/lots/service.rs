@@ -330,23 +330,7 @@ async fn split_off(
     let child_id = Uuid::new_v4();
     insert_under_fresh_code(
         conn,
-        &store::NewLotValues {
-            id: child_id,
-            owner_org_id: parent.owner_org_id,
-            commodity_code: &parent.commodity_code,
-            grade: &parent.grade,
-            declared_grade: &parent.declared_grade,
-            unit: &parent.unit,
-            status: parent.status,
-            quantity_announced: quantity,
-            warehouse_id: parent.warehouse_id,
-            voyage_id: parent.voyage_id,
-            packed_on: parent.packed_on,
-            expires_on: parent.expires_on,
-            parent_lot_id: Some(parent.id),
-            warehouse_since: parent.warehouse_since,
-            insurer: parent.insurer.as_deref(),
-        },
+        &store::NewLotValues::split_off(parent, child_id, quantity),
     )
     .await?;
     store::copy_receipt(conn, parent, child_id).await?;

@@ -301,6 +301,30 @@ pub struct NewLotValues<'a> {
     pub warehouse_since: Option<DateTime<Utc>>,
 }
 
+impl<'a> NewLotValues<'a> {
+    /// A lot `id` of `quantity` split off `parent`: the same owner, goods, grade, place,
+    /// arrival and insurer, and the same status.
+    pub fn split_off(parent: &'a LotRow, id: Uuid, quantity: Decimal) -> Self {
+        Self {
+            id,
+            owner_org_id: parent.owner_org_id,
+            commodity_code: &parent.commodity_code,
+            grade: &parent.grade,
+            declared_grade: &parent.declared_grade,
+            unit: &parent.unit,
+            status: parent.status,
+            quantity_announced: quantity,
+            warehouse_id: parent.warehouse_id,
+            voyage_id: parent.voyage_id,
+            packed_on: parent.packed_on,
+            expires_on: parent.expires_on,
+            parent_lot_id: Some(parent.id),
+            warehouse_since: parent.warehouse_since,
+            insurer: parent.insurer.as_deref(),
+        }
+    }
+}
+
 /// Inserts the lot under `code` unless the code is taken, in which case nothing is written and
 /// the answer is `None` (`ON CONFLICT (code) DO NOTHING`): a clash is not an error, so the
 /// caller's transaction stays usable and it can try another code in it.

@@ -463,23 +463,7 @@ async fn a_lot_code_already_taken_writes_nothing_and_leaves_the_transaction_usab
                 .select(LotRow::as_select())
                 .first(conn)
                 .await?;
-            let values = |id| store::NewLotValues {
-                id,
-                owner_org_id: parent.owner_org_id,
-                commodity_code: &parent.commodity_code,
-                grade: &parent.grade,
-                declared_grade: &parent.declared_grade,
-                unit: &parent.unit,
-                status: parent.status,
-                quantity_announced: parent.quantity_announced,
-                warehouse_id: parent.warehouse_id,
-                voyage_id: parent.voyage_id,
-                packed_on: parent.packed_on,
-                expires_on: parent.expires_on,
-                parent_lot_id: Some(parent.id),
-                warehouse_since: parent.warehouse_since,
-                insurer: None,
-            };
+            let values = |id| store::NewLotValues::split_off(&parent, id, parent.quantity_on_hand);
             let taken = store::insert(conn, &parent.code, &values(Uuid::new_v4())).await?;
             let fresh = LotCode::generate();
             let fresh = store::insert(conn, fresh.as_str(), &values(Uuid::new_v4())).await?;
