@@ -280,7 +280,7 @@ pub async fn on_hold(conn: &mut AsyncPgConnection, lot: &LotRow) -> QueryResult<
     }
 }
 
-/// A new lot, but for its code, which [`insert`] takes apart.
+/// A new lot but for its code, which [`insert`] takes on its own.
 pub struct NewLotValues<'a> {
     pub id: Uuid,
     pub owner_org_id: Uuid,
