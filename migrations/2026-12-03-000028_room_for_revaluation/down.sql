@@ -1,0 +1,2 @@
+ALTER TABLE pledges RESET (fillfactor);
+ALTER TABLE loans RESET (fillfactor);
